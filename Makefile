@@ -1,0 +1,129 @@
+# SPDX-License-Identifier: MIT
+# shawk — build, test, run. See README.md.
+
+PREFIX ?= /usr/local
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PKG_CONFIG ?= pkg-config
+
+BUILD := build
+ifeq ($(SANITIZE),1)
+FLAVOR := san
+else
+FLAVOR := rel
+endif
+OBJDIR := $(BUILD)/$(FLAVOR)
+BIN := $(BUILD)/shawk
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' $(1) $(2)
+endif
+
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -DSHAWK_VERSION='"$(VERSION)"' \
+	-Isrc -I$(OBJDIR)/gen -MMD -MP
+LDLIBS := -lbpf -lelf -lz -lpq -lcurl -lcjson -lpthread
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+SRCS := $(shell find src -name '*.c' | sort)
+OBJS := $(SRCS:%.c=$(OBJDIR)/%.o)
+LIB_OBJS := $(filter-out $(OBJDIR)/src/main.o,$(OBJS))
+
+# --- BPF: CO-RE objects turned into libbpf skeletons embedded in the binary.
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(OBJDIR)/gen/%.bpf.o)
+BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(OBJDIR)/gen/%.skel.h)
+
+# --- SQL: numbered schema files embedded at build time.
+SQL_FILES := $(sort $(wildcard sql/*.sql))
+SQL_GEN := $(if $(SQL_FILES),$(OBJDIR)/gen/sql_embed.c)
+SQL_OBJ := $(if $(SQL_FILES),$(OBJDIR)/gen/sql_embed.o)
+
+# --- tests
+TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(OBJDIR)/tests/%)
+
+.PHONY: all deps run test unit integration e2e bench install clean vmlinux FORCE
+all: $(BIN)
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+$(OBJDIR)/shawk: $(OBJS) $(SQL_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# build/shawk is always the flavour just built.
+$(BIN): $(OBJDIR)/shawk FORCE
+	$(Q)cmp -s $< $@ || cp $< $@
+
+$(OBJDIR)/%.o: %.c | $(BPF_SKELS)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OBJDIR)/gen/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) bpf/vmlinux/$(ARCH)/vmlinux.h
+	$(call msg,BPF,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) \
+		-Ibpf -Ibpf/vmlinux/$(ARCH) -c $< -o $@
+
+$(OBJDIR)/gen/%.skel.h: $(OBJDIR)/gen/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux/$(ARCH)/vmlinux.h
+
+$(OBJDIR)/gen/sql_embed.c: $(SQL_FILES) scripts/embed-sql.sh
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)scripts/embed-sql.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@
+
+$(OBJDIR)/gen/sql_embed.o: $(OBJDIR)/gen/sql_embed.c
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OBJDIR)/tests/%: tests/%.c $(LIB_OBJS) $(SQL_OBJ)
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(SQL_OBJ) \
+		$(LDLIBS) -lcmocka
+
+# README command 1: build, then the main job.
+run: deps $(BIN)
+	$(Q)scripts/run.sh
+
+# README command 2: every test this machine can run.
+test: deps $(BIN) $(TEST_BINS)
+	$(Q)OBJDIR=$(OBJDIR) scripts/run-tests.sh $(TEST_BINS)
+
+unit: $(BIN) $(TEST_BINS)
+	$(Q)OBJDIR=$(OBJDIR) SHAWK_TESTS=unit scripts/run-tests.sh $(TEST_BINS)
+
+integration: $(BIN)
+	$(Q)OBJDIR=$(OBJDIR) SHAWK_TESTS=integration scripts/run-tests.sh
+
+bench: $(BIN)
+	$(Q)for b in bench/*.sh; do bash $$b || exit 1; done
+
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/shawk
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(OBJS:.o=.d) $(TEST_BINS:=.d)

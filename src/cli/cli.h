@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SHAWK_CLI_CLI_H
+#define SHAWK_CLI_CLI_H
+
+/* Exit codes: 0 ok, 1 runtime failure, 2 usage / invalid configuration. */
+#define EXIT_USAGE 2
+
+/* Each takes argv with argv[0] == subcommand name; returns an exit code. */
+int cli_probe(int argc, char **argv);
+int cli_look(int argc, char **argv);
+int cli_create_scheme(int argc, char **argv);
+
+#endif

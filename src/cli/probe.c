@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: MIT
+#include "cli/cli.h"
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/flow.h"
+#include "core/log.h"
+#include "core/sink.h"
+#include "core/util.h"
+#include "probe/poller.h"
+#include "probe/procmap.h"
+#include "render/flows.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+
+/* ---- stdout sink ------------------------------------------------------ */
+
+struct stdout_sink {
+	struct sink base;
+	enum output_format fmt;
+};
+
+static int stdout_write(struct sink *s, const struct flow *flows, size_t n,
+			int64_t now_ms)
+{
+	struct stdout_sink *o = (struct stdout_sink *)s;
+	int r = 0;
+	(void)now_ms;
+	if (o->fmt == OUTPUT_JSON)
+		r = render_flows_json(stdout, flows, n);
+	else if (o->fmt == OUTPUT_TEXT)
+		r = render_flows_text(stdout, flows, n);
+	fflush(stdout);
+	return r;
+}
+
+static void stdout_free(struct sink *s)
+{
+	free(s);
+}
+
+static struct sink *stdout_sink_new(enum output_format fmt)
+{
+	struct stdout_sink *o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	o->base.name = "stdout";
+	o->base.write = stdout_write;
+	o->base.free = stdout_free;
+	o->fmt = fmt;
+	return &o->base;
+}
+
+/* ---- pipeline: source -> enrich -> aggregate -------------------------- */
+
+struct pipeline {
+	const struct probe_config *cfg;
+	struct procmap *pm;
+	struct source *src;
+	struct flow_table *flows;
+	struct sock_record *recs;
+	size_t n, cap;
+	bool warned_denied, warned_setns, warned_drops;
+};
+
+static int collect(const struct sock_record *rec, void *ud)
+{
+	struct pipeline *p = ud;
+	if (p->n == p->cap) {
+		size_t ncap = p->cap ? p->cap * 2 : 4096;
+		struct sock_record *nr = realloc(p->recs, ncap * sizeof(*nr));
+		if (!nr)
+			return -ENOMEM;
+		p->recs = nr;
+		p->cap = ncap;
+	}
+	p->recs[p->n++] = *rec;
+	return 0;
+}
+
+static int enrich(uint32_t pid, const struct sock_record *rec,
+		  struct flow_owner *ret, void *ud)
+{
+	struct pipeline *p = ud;
+	const struct proc_info *pi = procmap_get(p->pm, pid);
+	(void)rec;
+	if (!pi)
+		return -ESRCH;
+	ret->pid = pi->pid;
+	ret->pgid = pi->pgid;
+	memcpy(ret->comm, pi->comm, sizeof(ret->comm));
+	ret->cmdline = pi->cmdline;
+	ret->cgroup = pi->cgroup;
+	ret->node = p->cfg->node_name;
+	return 0;
+}
+
+static void report_visibility(struct pipeline *p)
+{
+	struct poller_stats ps;
+	struct procmap_stats ms;
+
+	if (strcmp(p->src->name, "polling") != 0)
+		return;
+	poller_get_stats(p->src, &ps);
+	procmap_get_stats(p->pm, &ms);
+	if (ps.enter_error && !p->warned_setns) {
+		log_warn("cannot enter other network namespaces (setns: %s; "
+			 "needs CAP_SYS_ADMIN): reading them through "
+			 "/proc/<pid>/net instead",
+			 strerror(-ps.enter_error));
+		p->warned_setns = true;
+	}
+	if ((ms.ns_denied || ms.fd_denied) && !p->warned_denied) {
+		/* Typical: not root, or a target holding capabilities we
+		 * lack (ptrace access needs a superset of them). */
+		log_warn("not allowed to read /proc/<pid>/ns/net of %llu and "
+			 "/proc/<pid>/fd of %llu processes (e.g. pid %u; needs "
+			 "root with CAP_SYS_PTRACE): their sockets may lack a "
+			 "process",
+			 (unsigned long long)ms.ns_denied,
+			 (unsigned long long)ms.fd_denied, ms.denied_example);
+		p->warned_denied = true;
+	}
+}
+
+static int pipeline_scan(struct pipeline *p)
+{
+	p->n = 0;
+	int r = p->src->scan(p->src, collect, p);
+	if (r < 0)
+		return r;
+	r = flow_table_ingest(p->flows, p->recs, p->n, p->src->snapshot,
+			      now_realtime_ms(), enrich, p);
+	if (r < 0)
+		return r;
+	report_visibility(p);
+
+	struct flow_table_stats fs;
+	flow_table_get_stats(p->flows, &fs);
+	if (fs.dropped_flows && !p->warned_drops) {
+		log_warn("flow table full (--max-flows %llu): dropping new "
+			 "flows until the next flush",
+			 (unsigned long long)p->cfg->max_flows);
+		p->warned_drops = true;
+	}
+	log_debug("scan: %zu sockets, %zu flows", p->n,
+		  flow_table_count(p->flows));
+	return r;
+}
+
+static int make_source(struct pipeline *p)
+{
+	const struct probe_config *cfg = p->cfg;
+	if (cfg->mode == PROBE_MODE_STREAMING) {
+		log_error("streaming mode is not available in this build yet; "
+			  "use --mode polling");
+		return -EOPNOTSUPP;
+	}
+	if (cfg->mode == PROBE_MODE_AUTO)
+		log_info("mode auto: using polling (streaming is not "
+			 "available in this build)");
+	p->src = poller_new(p->pm, cfg->run_netns_dir, 0);
+	return p->src ? 0 : -ENOMEM;
+}
+
+static int flush(struct pipeline *p, struct sink *sink)
+{
+	int r = sink->write(sink, flow_table_flows(p->flows),
+			    flow_table_count(p->flows), now_realtime_ms());
+	flow_table_reset_interval(p->flows);
+	return r;
+}
+
+static int run_loop(struct pipeline *p, struct sink *sink)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	_cleanup_(closep) int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0)
+		return -errno;
+
+	int64_t next_scan = now_monotonic_ms();
+	int64_t next_flush = next_scan + p->cfg->flush_interval_ms;
+	log_info("probing every %lldms, flushing every %lldms to %s",
+		 (long long)p->cfg->interval_ms,
+		 (long long)p->cfg->flush_interval_ms, sink->name);
+	for (;;) {
+		int64_t now = now_monotonic_ms();
+		if (now >= next_scan) {
+			int r = pipeline_scan(p);
+			if (r == -ENOMEM)
+				return r;
+			if (r < 0)
+				log_warn("scan failed: %s", strerror(-r));
+			/* Skip missed ticks instead of bursting. */
+			while (next_scan <= now)
+				next_scan += p->cfg->interval_ms;
+		}
+		if (now >= next_flush) {
+			int r = flush(p, sink);
+			if (r < 0)
+				log_warn("flush to %s failed: %s", sink->name,
+					 strerror(-r));
+			while (next_flush <= now)
+				next_flush += p->cfg->flush_interval_ms;
+		}
+		int64_t wake = next_scan < next_flush ? next_scan : next_flush;
+		int timeout = (int)(wake - now_monotonic_ms());
+		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+		int pr = poll(&pfd, 1, timeout > 0 ? timeout : 0);
+		if (pr > 0) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				log_info("received %s: final flush",
+					 strsignal((int)si.ssi_signo));
+				break;
+			}
+		}
+	}
+	int r = flush(p, sink);
+	if (r < 0)
+		log_warn("final flush to %s failed: %s", sink->name,
+			 strerror(-r));
+	if (sink->drain) {
+		/* Bounded: an unreachable CMDB must not block shutdown. */
+		r = sink->drain(sink, now_monotonic_ms() + 5000);
+		if (r < 0)
+			log_warn("could not deliver everything before exit: %s",
+				 strerror(-r));
+	}
+	return 0;
+}
+
+int cli_probe(int argc, char **argv)
+{
+	struct probe_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	if (probe_config_parse(argc, argv, &cfg, err) < 0) {
+		fprintf(stderr, "shawk probe: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (cfg.help) {
+		fputs(probe_usage, stdout);
+		return 0;
+	}
+	log_set_level((enum log_level)cfg.log_level);
+	if (cfg.output == OUTPUT_UNSET) {
+		log_error("the CMDB sink is not available in this build yet; "
+			  "use --output text|json|none");
+		return EXIT_USAGE;
+	}
+
+	struct pipeline p = { .cfg = &cfg };
+	int ret = 1;
+	p.pm = procmap_new(cfg.host_proc, 0, 0);
+	if (!p.pm) {
+		log_error("cannot open --host-proc %s: %s", cfg.host_proc,
+			  strerror(errno));
+		return 1;
+	}
+	_cleanup_(sink_freep) struct sink *sink = stdout_sink_new(cfg.output);
+	p.flows = flow_table_new(cfg.max_flows, 0);
+	if (!sink || !p.flows) {
+		log_error("out of memory");
+		goto out;
+	}
+	if (make_source(&p) < 0)
+		goto out;
+
+	if (cfg.once) {
+		int r = pipeline_scan(&p);
+		if (r < 0) {
+			log_error("scan failed: %s", strerror(-r));
+			goto out;
+		}
+		if (p.n == 0 && geteuid() != 0) {
+			log_error("no socket visible at all: run as root (or "
+				  "with CAP_SYS_ADMIN and CAP_SYS_PTRACE)");
+			goto out;
+		}
+		if (p.n == 0)
+			log_info("no TCP or UDP socket on this host");
+		r = flush(&p, sink);
+		ret = r < 0 ? 1 : 0;
+		goto out;
+	}
+	int r = run_loop(&p, sink);
+	if (r < 0)
+		log_error("probe stopped: %s", strerror(-r));
+	ret = r < 0 ? 1 : 0;
+out:
+	source_free(p.src);
+	flow_table_free(p.flows);
+	procmap_free(p.pm);
+	free(p.recs);
+	return ret;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SHAWK_CORE_CONFIG_H
+#define SHAWK_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Size of the buffer that receives a one-line configuration error. */
+#define CONFIG_ERR_MAX 256
+
+enum probe_mode {
+	PROBE_MODE_AUTO = 0,
+	PROBE_MODE_POLLING,
+	PROBE_MODE_STREAMING,
+};
+
+enum output_format {
+	OUTPUT_UNSET = 0, /* write to the CMDB */
+	OUTPUT_NONE,
+	OUTPUT_TEXT,
+	OUTPUT_JSON,
+};
+
+struct probe_config {
+	const char *cmdb_url;
+	enum probe_mode mode;
+	int64_t interval_ms;
+	int64_t flush_interval_ms;
+	int log_level;
+	const char *host_proc;
+	const char *cgroup_root;
+	const char *kubelet_url;
+	const char *kubelet_token_file;
+	const char *kubelet_ca_file;
+	bool kubelet_insecure;
+	const char *node_name;
+	const char *run_netns_dir;
+	bool once;
+	enum output_format output;
+	bool include_loopback;
+	uint64_t max_flows;
+	uint64_t max_pending_flows;
+	bool help;
+};
+
+/*
+ * Option lookup helpers shared by all subcommands. Each returns 0 or
+ * -EINVAL and then writes one line to err naming the flag or variable and
+ * what it accepts. `what` is the flag ("--interval") or the variable name.
+ */
+int config_parse_duration(const char *what, const char *value,
+			  bool allow_zero, int64_t *ret_ms, char *err);
+int config_parse_bool(const char *what, const char *value, bool *ret,
+		      char *err);
+int config_parse_uint(const char *what, const char *value, uint64_t min,
+		      uint64_t max, uint64_t *ret, char *err);
+int config_parse_mode(const char *what, const char *value,
+		      enum probe_mode *ret, char *err);
+int config_parse_output(const char *what, const char *value,
+			enum output_format *ret, char *err);
+
+/*
+ * Fills cfg from SHAWK_* environment variables, then argv (flags win).
+ * argv[0] is the subcommand name. Returns 0, or -EINVAL with the message in
+ * err. Strings in cfg point into argv/environ or are static.
+ */
+int probe_config_parse(int argc, char **argv, struct probe_config *cfg,
+		       char *err);
+
+const char *probe_mode_name(enum probe_mode m);
+
+extern const char probe_usage[];
+
+#endif

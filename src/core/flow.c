@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: MIT
+#include "core/flow.h"
+
+#include "core/addr.h"
+#include "core/u64map.h"
+#include "core/util.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+
+#define FLOW_DEFAULT_MAX (1u << 20)
+#define CONN_DEFAULT_MAX (4u << 20)
+
+struct flow_table {
+	struct flow *flows;
+	size_t count, cap, max;
+	uint32_t *index; /* open addressing: flow position + 1, 0 = empty */
+	size_t index_cap;
+	struct u64map listeners; /* listener key -> (1 << 32) | owner pid */
+	struct u64map conns;	 /* conn id -> (interval << 32) | scan */
+	uint32_t scan_gen;
+	uint32_t interval_gen;
+	struct flow_table_stats stats;
+};
+
+struct flow_table *flow_table_new(size_t max_flows, size_t max_conns)
+{
+	struct flow_table *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->max = max_flows ? max_flows : FLOW_DEFAULT_MAX;
+	t->index_cap = 1024;
+	t->index = calloc(t->index_cap, sizeof(*t->index));
+	t->interval_gen = 1;
+	if (!t->index || u64map_init(&t->listeners, 0) < 0 ||
+	    u64map_init(&t->conns, max_conns ? max_conns : CONN_DEFAULT_MAX) <
+		    0) {
+		flow_table_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void flow_clear(struct flow *f)
+{
+	free(f->cmdline);
+	free(f->cgroup);
+	free(f->container_id);
+	free(f->container_name);
+	free(f->pod_namespace);
+	free(f->pod_name);
+	free(f->pod_uid);
+	free(f->node);
+	f->cmdline = f->cgroup = f->container_id = f->container_name = NULL;
+	f->pod_namespace = f->pod_name = f->pod_uid = f->node = NULL;
+}
+
+static int dup_str(char **dst, const char *src)
+{
+	*dst = NULL;
+	if (!src)
+		return 0;
+	*dst = strdup(src);
+	return *dst ? 0 : -ENOMEM;
+}
+
+int flow_copy(struct flow *dst, const struct flow *src)
+{
+	*dst = *src;
+	if (dup_str(&dst->cmdline, src->cmdline) < 0 ||
+	    dup_str(&dst->cgroup, src->cgroup) < 0 ||
+	    dup_str(&dst->container_id, src->container_id) < 0 ||
+	    dup_str(&dst->container_name, src->container_name) < 0 ||
+	    dup_str(&dst->pod_namespace, src->pod_namespace) < 0 ||
+	    dup_str(&dst->pod_name, src->pod_name) < 0 ||
+	    dup_str(&dst->pod_uid, src->pod_uid) < 0 ||
+	    dup_str(&dst->node, src->node) < 0) {
+		flow_clear(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void drop_flows(struct flow_table *t)
+{
+	for (size_t i = 0; i < t->count; i++)
+		flow_clear(&t->flows[i]);
+	t->count = 0;
+	memset(t->index, 0, t->index_cap * sizeof(*t->index));
+}
+
+void flow_table_free(struct flow_table *t)
+{
+	if (!t)
+		return;
+	if (t->index)
+		drop_flows(t);
+	free(t->flows);
+	free(t->index);
+	u64map_free(&t->listeners);
+	u64map_free(&t->conns);
+	free(t);
+}
+
+size_t flow_table_count(const struct flow_table *t)
+{
+	return t->count;
+}
+
+const struct flow *flow_table_flows(const struct flow_table *t)
+{
+	return t->flows;
+}
+
+void flow_table_get_stats(const struct flow_table *t,
+			  struct flow_table_stats *ret)
+{
+	*ret = t->stats;
+	ret->listeners = t->listeners.count;
+}
+
+void flow_table_reset_interval(struct flow_table *t)
+{
+	drop_flows(t);
+	t->interval_gen++;
+}
+
+bool flow_is_loopback(const struct flow *f)
+{
+	return addr_is_loopback(f->key.family, f->key.raddr) ||
+	       addr_is_loopback(f->key.family, f->key.laddr);
+}
+
+static uint64_t listener_key(uint64_t netns, uint8_t proto, uint16_t port)
+{
+	/* nsfs inode numbers are 32-bit, so this packing is exact. */
+	return (netns << 24) | ((uint64_t)proto << 16) | port;
+}
+
+static size_t key_slot(const struct flow_table *t, const struct flow_key *k)
+{
+	return hash_bytes(k, sizeof(*k), 0) & (t->index_cap - 1);
+}
+
+static int index_grow(struct flow_table *t)
+{
+	size_t ncap = t->index_cap * 2;
+	uint32_t *ni = calloc(ncap, sizeof(*ni));
+	if (!ni)
+		return -ENOMEM;
+	free(t->index);
+	t->index = ni;
+	t->index_cap = ncap;
+	for (size_t i = 0; i < t->count; i++) {
+		size_t s = key_slot(t, &t->flows[i].key);
+		while (t->index[s])
+			s = (s + 1) & (ncap - 1);
+		t->index[s] = (uint32_t)(i + 1);
+	}
+	return 0;
+}
+
+/* Returns the flow for k, creating it; NULL when full (-ENOSPC) or OOM. */
+static struct flow *flow_get(struct flow_table *t, const struct flow_key *k,
+			     int *err)
+{
+	size_t s = key_slot(t, k);
+	for (; t->index[s]; s = (s + 1) & (t->index_cap - 1)) {
+		struct flow *f = &t->flows[t->index[s] - 1];
+		if (memcmp(&f->key, k, sizeof(*k)) == 0)
+			return f;
+	}
+	if (t->count >= t->max) {
+		*err = -ENOSPC;
+		return NULL;
+	}
+	if (t->count == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 256;
+		struct flow *nf = realloc(t->flows, ncap * sizeof(*nf));
+		if (!nf) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		t->flows = nf;
+		t->cap = ncap;
+	}
+	if ((t->count + 1) * 2 > t->index_cap) {
+		if (index_grow(t) < 0) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		s = key_slot(t, k);
+		while (t->index[s])
+			s = (s + 1) & (t->index_cap - 1);
+	}
+	struct flow *f = &t->flows[t->count];
+	memset(f, 0, sizeof(*f));
+	f->key = *k;
+	t->index[s] = (uint32_t)(++t->count);
+	return f;
+}
+
+static bool is_listener(const struct sock_record *r)
+{
+	if (r->proto == IPPROTO_TCP)
+		return r->state == TCP_LISTEN;
+	/* An unconnected bound UDP socket serves its port. */
+	return r->rport == 0 && r->lport != 0;
+}
+
+static uint64_t conn_id(const struct sock_record *r)
+{
+	if (r->cookie)
+		return r->cookie;
+	if (r->inode)
+		return r->inode | (1ULL << 63);
+	/* No identity from the kernel: the 4-tuple in its netns is one. */
+	uint64_t h = hash_bytes(r->laddr, 16, r->netns);
+	h = hash_bytes(r->raddr, 16, h ^ r->lport ^ ((uint64_t)r->rport << 16) ^
+					     ((uint64_t)r->proto << 32));
+	return h | 1;
+}
+
+static void fill_strings(struct flow *f, const struct flow_owner *o)
+{
+	/* First writer wins; later owners of the same flow agree anyway. */
+	if (!f->cmdline && o->cmdline)
+		(void)dup_str(&f->cmdline, o->cmdline);
+	if (!f->cgroup && o->cgroup)
+		(void)dup_str(&f->cgroup, o->cgroup);
+	if (!f->container_id && o->container_id)
+		(void)dup_str(&f->container_id, o->container_id);
+	if (!f->container_name && o->container_name)
+		(void)dup_str(&f->container_name, o->container_name);
+	if (!f->pod_namespace && o->pod_namespace)
+		(void)dup_str(&f->pod_namespace, o->pod_namespace);
+	if (!f->pod_name && o->pod_name)
+		(void)dup_str(&f->pod_name, o->pod_name);
+	if (!f->pod_uid && o->pod_uid)
+		(void)dup_str(&f->pod_uid, o->pod_uid);
+	if (!f->node && o->node)
+		(void)dup_str(&f->node, o->node);
+}
+
+static bool keep_scanned(uint64_t key, uint64_t val, void *ud)
+{
+	const uint32_t *scan = ud;
+	(void)key;
+	return (uint32_t)val == *scan;
+}
+
+int flow_table_ingest(struct flow_table *t, const struct sock_record *recs,
+		      size_t n, bool snapshot, int64_t now_ms,
+		      flow_enrich_fn enrich, void *userdata)
+{
+	int aggregated = 0;
+
+	t->scan_gen++;
+	if (snapshot)
+		u64map_clear(&t->listeners);
+	for (size_t i = 0; i < n; i++) {
+		const struct sock_record *r = &recs[i];
+		if (!is_listener(r))
+			continue;
+		uint64_t lk = listener_key(r->netns, r->proto, r->lport);
+		uint64_t *v = u64map_get(&t->listeners, lk);
+		/* Several listeners may share a port (SO_REUSEPORT, v4+v6):
+		 * keep one known owner. */
+		if (v && (uint32_t)*v)
+			continue;
+		(void)u64map_put(&t->listeners, lk, (1ULL << 32) | r->pid);
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		const struct sock_record *r = &recs[i];
+		if (is_listener(r) || r->rport == 0 ||
+		    addr_is_any(r->family, r->raddr))
+			continue;
+
+		uint64_t *lv = u64map_get(
+			&t->listeners, listener_key(r->netns, r->proto, r->lport));
+		uint8_t dir = r->dir;
+		if (dir == SOCK_DIR_UNKNOWN)
+			dir = lv ? SOCK_DIR_PASSIVE : SOCK_DIR_ACTIVE;
+
+		/* Sockets still in the accept queue (no inode yet) and any
+		 * passive socket without a known owner belong to whoever
+		 * listens on the port, never to an interrupted task. */
+		uint32_t pid = r->pid;
+		if (!pid && dir == SOCK_DIR_PASSIVE && lv)
+			pid = (uint32_t)*lv;
+
+		struct flow_owner o = { 0 };
+		bool have_owner = false;
+		if (r->flags & SOCK_REC_F_OWNER_KNOWN) {
+			o.pid = r->pid;
+			memcpy(o.comm, r->comm, sizeof(o.comm));
+			o.comm[sizeof(o.comm) - 1] = '\0';
+			have_owner = true;
+		}
+		if (pid && enrich && enrich(pid, r, &o, userdata) == 0)
+			have_owner = true;
+		if (!have_owner)
+			memset(&o, 0, sizeof(o));
+
+		struct flow_key k;
+		memset(&k, 0, sizeof(k));
+		k.dir = dir;
+		k.proto = r->proto;
+		k.family = r->family;
+		memcpy(k.laddr, r->laddr, 16);
+		memcpy(k.raddr, r->raddr, 16);
+		if (dir == SOCK_DIR_PASSIVE)
+			k.lport = r->lport;
+		else
+			k.rport = r->rport;
+		k.netns = r->netns;
+		k.pgid = o.pgid;
+		memcpy(k.comm, o.comm, sizeof(k.comm));
+
+		int err = 0;
+		struct flow *f = flow_get(t, &k, &err);
+		if (!f) {
+			if (err == -ENOMEM)
+				return -ENOMEM;
+			t->stats.dropped_flows++;
+			continue;
+		}
+		if (!f->first_seen_ms)
+			f->first_seen_ms = now_ms;
+		f->last_seen_ms = now_ms;
+		if (o.pid && (!f->pid || o.pid < f->pid))
+			f->pid = o.pid;
+		if (!f->cgroup_id)
+			f->cgroup_id = r->cgroup_id;
+		fill_strings(f, &o);
+
+		uint64_t id = conn_id(r);
+		uint64_t *cv = u64map_get(&t->conns, id);
+		uint64_t nv = ((uint64_t)t->interval_gen << 32) | t->scan_gen;
+		if (!cv) {
+			int pr = u64map_put(&t->conns, id, nv);
+			if (pr == -ENOMEM)
+				return -ENOMEM;
+			if (pr < 0)
+				t->stats.untracked_conns++;
+			f->connections++;
+			f->new_connections++;
+		} else {
+			if ((uint32_t)(*cv >> 32) != t->interval_gen)
+				f->connections++;
+			*cv = nv;
+		}
+		aggregated++;
+	}
+
+	/* Connections absent from a full snapshot have closed. */
+	if (snapshot)
+		u64map_filter(&t->conns, keep_scanned, &t->scan_gen);
+	return aggregated;
+}

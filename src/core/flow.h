@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SHAWK_CORE_FLOW_H
+#define SHAWK_CORE_FLOW_H
+
+#include "probe/source.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A flow: (direction, local endpoint, peer endpoint, process) with counts.
+ * The ephemeral side's port is 0 in the key and prints as "many".
+ * The key is compared with memcmp, so it is always built zeroed.
+ */
+struct flow_key {
+	uint8_t dir; /* SOCK_DIR_PASSIVE or SOCK_DIR_ACTIVE */
+	uint8_t proto;
+	uint8_t family;
+	uint8_t pad;
+	uint16_t lport; /* 0 for active flows ("many") */
+	uint16_t rport; /* 0 for passive flows ("many") */
+	uint8_t laddr[16];
+	uint8_t raddr[16];
+	uint64_t netns;
+	uint32_t pgid;
+	char comm[16];
+};
+
+/* What enrichment knows about the owner of a socket; strings are borrowed. */
+struct flow_owner {
+	uint32_t pid;
+	uint32_t pgid;
+	char comm[16];
+	const char *cmdline;
+	const char *cgroup;
+	const char *container_id;
+	const char *container_name;
+	const char *pod_namespace;
+	const char *pod_name;
+	const char *pod_uid;
+	const char *node;
+};
+
+struct flow {
+	struct flow_key key;
+	uint32_t pid;	    /* lowest pid seen for this flow's process */
+	uint64_t cgroup_id; /* of the socket, 0 if unknown */
+	/* Owned strings, NULL when unknown. */
+	char *cmdline;
+	char *cgroup;
+	char *container_id;
+	char *container_name;
+	char *pod_namespace;
+	char *pod_name;
+	char *pod_uid;
+	char *node;
+	/* Distinct connections observed in this interval. */
+	uint32_t connections;
+	/* Connections never seen before this interval (for running totals). */
+	uint32_t new_connections;
+	int64_t first_seen_ms;
+	int64_t last_seen_ms;
+};
+
+/*
+ * Fills *ret for pid (never 0). Returns 0, or -ESRCH when the process is
+ * unknown (the flow is then recorded with an empty identity).
+ */
+typedef int (*flow_enrich_fn)(uint32_t pid, const struct sock_record *rec,
+			      struct flow_owner *ret, void *userdata);
+
+struct flow_table_stats {
+	uint64_t dropped_flows; /* observations lost to the max_flows cap */
+	uint64_t untracked_conns; /* counted without dedup: tracker full */
+	uint64_t listeners;
+};
+
+struct flow_table;
+
+/* max_flows / max_conns bound memory (0: defaults). NULL on OOM. */
+struct flow_table *flow_table_new(size_t max_flows, size_t max_conns);
+void flow_table_free(struct flow_table *t);
+
+/*
+ * Feeds one scan's records. With snapshot=true recs is the complete socket
+ * table (listeners are rebuilt from it, and connections not in it are
+ * forgotten); otherwise recs are events added to what is known.
+ * Returns the number of connection records aggregated, or -ENOMEM.
+ */
+int flow_table_ingest(struct flow_table *t, const struct sock_record *recs,
+		      size_t n, bool snapshot, int64_t now_ms,
+		      flow_enrich_fn enrich, void *userdata);
+
+/* The flows of the current interval (valid until the next ingest/reset). */
+size_t flow_table_count(const struct flow_table *t);
+const struct flow *flow_table_flows(const struct flow_table *t);
+
+/*
+ * Ends the interval: drops all flows but keeps the connection tracker, so
+ * a connection still open later is not counted as new again.
+ */
+void flow_table_reset_interval(struct flow_table *t);
+
+void flow_table_get_stats(const struct flow_table *t,
+			  struct flow_table_stats *ret);
+
+/* Frees the owned strings of f (not f itself). */
+void flow_clear(struct flow *f);
+
+/* Deep copy; returns 0 or -ENOMEM (dst then holds no allocation). */
+int flow_copy(struct flow *dst, const struct flow *src);
+
+/* True when the peer (or local) address is loopback. */
+bool flow_is_loopback(const struct flow *f);
+
+#endif

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SHAWK_CORE_U64MAP_H
+#define SHAWK_CORE_U64MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Open-addressing (linear probing, backward-shift deletion) map from a
+ * non-zero u64 key to a u64 value. Bounded: inserts beyond max_entries fail
+ * with -ENOSPC so every cache built on it has a hard memory cap.
+ */
+struct u64map {
+	uint64_t *keys; /* 0 = empty slot */
+	uint64_t *vals;
+	size_t cap;	/* power of two */
+	size_t count;
+	size_t max_entries;
+};
+
+/* Returns 0 or -ENOMEM. max_entries 0 means SIZE_MAX/4. */
+int u64map_init(struct u64map *m, size_t max_entries);
+void u64map_free(struct u64map *m);
+void u64map_clear(struct u64map *m);
+
+/* Returns a pointer to the value of key, or NULL. Valid until next insert. */
+uint64_t *u64map_get(const struct u64map *m, uint64_t key);
+
+/*
+ * Inserts or overwrites. Returns 1 when the key was new, 0 when it existed,
+ * -ENOSPC when full, -ENOMEM, -EINVAL for key 0.
+ */
+int u64map_put(struct u64map *m, uint64_t key, uint64_t val);
+
+/* Returns true when the key was present and removed. */
+bool u64map_del(struct u64map *m, uint64_t key);
+
+/*
+ * Removes every entry for which keep(key, val, ud) returns false.
+ * Returns the number removed.
+ */
+size_t u64map_filter(struct u64map *m,
+		     bool (*keep)(uint64_t key, uint64_t val, void *ud),
+		     void *ud);
+
+/* Iteration: for (size_t i = 0; i < m->cap; i++) if (m->keys[i]) ... */
+
+#endif

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: MIT
+#include "probe/procfs.h"
+
+#include "core/addr.h"
+#include "core/util.h"
+
+#include <ctype.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static const char *skip_field(const char *p, const char *end)
+{
+	while (p < end && *p == ' ')
+		p++;
+	while (p < end && *p != ' ')
+		p++;
+	return p;
+}
+
+static int read_u64(const char **pp, const char *end, uint64_t *ret)
+{
+	const char *p = *pp;
+	uint64_t v = 0;
+	while (p < end && *p == ' ')
+		p++;
+	if (p >= end || !isdigit((unsigned char)*p))
+		return -EINVAL;
+	while (p < end && isdigit((unsigned char)*p)) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+		p++;
+	}
+	*pp = p;
+	*ret = v;
+	return 0;
+}
+
+int procfs_parse_stat(const char *buf, size_t len, struct procfs_stat *ret)
+{
+	const char *end = buf + len;
+	const char *open = memchr(buf, '(', len);
+	const char *close = NULL;
+	struct procfs_stat st = { 0 };
+	uint64_t v;
+
+	if (!open)
+		return -EINVAL;
+	for (const char *p = end; p > open; p--)
+		if (p[-1] == ')') {
+			close = p - 1;
+			break;
+		}
+	if (!close)
+		return -EINVAL;
+
+	const char *p = buf;
+	if (read_u64(&p, open, &v) < 0 || v == 0 || v > UINT32_MAX)
+		return -EINVAL;
+	st.pid = (uint32_t)v;
+	size_t clen = (size_t)(close - open - 1);
+	if (clen >= sizeof(st.comm))
+		clen = sizeof(st.comm) - 1;
+	memcpy(st.comm, open + 1, clen);
+	st.comm[clen] = '\0';
+
+	p = close + 1;
+	p = skip_field(p, end); /* 3: state */
+	if (read_u64(&p, end, &v) < 0) /* 4: ppid */
+		return -EINVAL;
+	st.ppid = (uint32_t)v;
+	if (read_u64(&p, end, &v) < 0) /* 5: pgrp */
+		return -EINVAL;
+	st.pgid = (uint32_t)v;
+	for (int field = 6; field < 22; field++) {
+		/* Fields 6..21 may be negative (tty_nr, priority...): skip. */
+		p = skip_field(p, end);
+		if (p >= end)
+			return -EINVAL;
+	}
+	if (read_u64(&p, end, &v) < 0) /* 22: starttime */
+		return -EINVAL;
+	st.starttime = v;
+	*ret = st;
+	return 0;
+}
+
+uint64_t procfs_socket_inode(const char *link, size_t len)
+{
+	static const char prefix[] = "socket:[";
+	const size_t plen = sizeof(prefix) - 1;
+	uint64_t v = 0;
+
+	if (len < plen + 2 || memcmp(link, prefix, plen) != 0 ||
+	    link[len - 1] != ']')
+		return 0;
+	for (size_t i = plen; i < len - 1; i++) {
+		if (!isdigit((unsigned char)link[i]) ||
+		    v > (UINT64_MAX - 9) / 10)
+			return 0;
+		v = v * 10 + (uint64_t)(link[i] - '0');
+	}
+	return v;
+}
+
+int procfs_parse_cgroup_v2(const char *buf, size_t len, char *out,
+			   size_t outsz)
+{
+	const char *end = buf + len;
+	const char *fallback = NULL, *fallback_end = NULL;
+
+	for (const char *line = buf; line < end;) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		const char *lend = nl ? nl : end;
+		const char *path = NULL;
+
+		if (lend - line >= 3 && memcmp(line, "0::", 3) == 0) {
+			path = line + 3;
+		} else {
+			const char *c1 = memchr(line, ':', (size_t)(lend - line));
+			if (c1) {
+				const char *c2 = memchr(c1 + 1, ':',
+							(size_t)(lend - c1 - 1));
+				if (c2 && (size_t)(c2 - c1 - 1) == 12 &&
+				    memcmp(c1 + 1, "name=systemd", 12) == 0) {
+					fallback = c2 + 1;
+					fallback_end = lend;
+				}
+			}
+		}
+		if (path) {
+			size_t n = (size_t)(lend - path);
+			if (n + 1 > outsz)
+				return -ENAMETOOLONG;
+			memcpy(out, path, n);
+			out[n] = '\0';
+			return 0;
+		}
+		line = nl ? nl + 1 : end;
+	}
+	if (fallback) {
+		size_t n = (size_t)(fallback_end - fallback);
+		if (n + 1 > outsz)
+			return -ENAMETOOLONG;
+		memcpy(out, fallback, n);
+		out[n] = '\0';
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Reads exactly n hex digits as a big-endian number. */
+static int read_hex(const char **pp, int n, uint32_t *ret)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < n; i++) {
+		int h = hexval((unsigned char)(*pp)[i]);
+		if (h < 0)
+			return -EINVAL;
+		v = (v << 4) | (uint32_t)h;
+	}
+	*pp += n;
+	*ret = v;
+	return 0;
+}
+
+/*
+ * The kernel prints each 32-bit word of the address with %08X of its
+ * in-memory (network order) value read as a native integer, so copying
+ * the parsed native word back to memory restores network byte order.
+ */
+static int read_addr(const char **pp, int *family, uint8_t addr[16])
+{
+	const char *p = *pp;
+	size_t n = 0;
+	while (isxdigit((unsigned char)p[n]))
+		n++;
+	if (n != 8 && n != 32)
+		return -EINVAL;
+	memset(addr, 0, 16);
+	for (size_t w = 0; w < n / 8; w++) {
+		uint32_t v;
+		if (read_hex(&p, 8, &v) < 0)
+			return -EINVAL;
+		memcpy(addr + 4 * w, &v, 4);
+	}
+	*family = n == 8 ? AF_INET : AF_INET6;
+	if (*p != ':')
+		return -EINVAL;
+	*pp = p + 1;
+	return 0;
+}
+
+int procfs_parse_net_line(const char *line, struct sock_record *rec)
+{
+	const char *p = line;
+	struct sock_record r = { 0 };
+	int lfam, rfam;
+	uint32_t v;
+	uint64_t u;
+
+	while (*p == ' ')
+		p++;
+	if (strncmp(p, "sl", 2) == 0)
+		return -ENOENT;
+	/* "  0: " slot number */
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p++ != ':')
+		return -EINVAL;
+	while (*p == ' ')
+		p++;
+	if (read_addr(&p, &lfam, r.laddr) < 0 || read_hex(&p, 4, &v) < 0)
+		return -EINVAL;
+	r.lport = (uint16_t)v;
+	if (*p++ != ' ')
+		return -EINVAL;
+	if (read_addr(&p, &rfam, r.raddr) < 0 || read_hex(&p, 4, &v) < 0 ||
+	    lfam != rfam)
+		return -EINVAL;
+	r.rport = (uint16_t)v;
+	if (*p++ != ' ' || read_hex(&p, 2, &v) < 0)
+		return -EINVAL;
+	r.state = (uint8_t)v;
+	/* tx:rx  tr:when  retrnsmt  uid  timeout  inode */
+	const char *end = p + strlen(p);
+	p = skip_field(p, end); /* tx_queue:rx_queue */
+	p = skip_field(p, end); /* tr:tm->when */
+	p = skip_field(p, end); /* retrnsmt */
+	if (read_u64(&p, end, &u) < 0)
+		return -EINVAL;
+	r.uid = (uint32_t)u;
+	p = skip_field(p, end); /* timeout */
+	if (read_u64(&p, end, &u) < 0)
+		return -EINVAL;
+	r.inode = u;
+
+	if (lfam == AF_INET6) {
+		int lf = addr_normalize(AF_INET6, r.laddr);
+		int rf = addr_normalize(AF_INET6, r.raddr);
+		if (lf != rf && addr_is_any(AF_INET6, r.laddr)) {
+			memset(r.laddr, 0, 16);
+			lf = rf;
+		}
+		r.family = (uint8_t)(lf == rf ? lf : AF_INET6);
+	} else {
+		r.family = AF_INET;
+	}
+	*rec = r;
+	return 0;
+}
+
+void procfs_cmdline_to_string(char *buf, size_t len)
+{
+	while (len > 0 && buf[len - 1] == '\0')
+		len--;
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[len] = '\0';
+}

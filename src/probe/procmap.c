@@ -1,0 +1,448 @@
+// SPDX-License-Identifier: MIT
+#include "probe/procmap.h"
+
+#include "core/u64map.h"
+#include "core/util.h"
+#include "probe/procfs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#define PROCMAP_DEFAULT_MAX_PROCS (1u << 20)
+#define PROCMAP_DEFAULT_MAX_SOCKETS (4u << 20)
+/* Retry an ownerless inode after this many scans. */
+#define UNOWNED_RETRY_SCANS 30
+#define CMDLINE_MAX 512
+
+struct procmap {
+	int proc_fd;
+	char *root;
+	struct u64map pids;   /* pid -> struct proc_info * */
+	struct u64map inodes;  /* inode -> (last seen gen << 32) | owner pid */
+	struct u64map unowned; /* inode -> gen of the search that found none */
+	size_t max_procs;
+	uint32_t gen;
+	struct procmap_stats stats;
+};
+
+static void proc_info_free(struct proc_info *p)
+{
+	if (!p)
+		return;
+	free(p->cgroup);
+	free(p->cmdline);
+	free(p);
+}
+
+struct procmap *procmap_new(const char *host_proc, size_t max_procs,
+			    size_t max_sockets)
+{
+	_cleanup_(freep) struct procmap *pm = calloc(1, sizeof(*pm));
+	if (!pm)
+		return NULL;
+	pm->proc_fd = open(host_proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pm->proc_fd < 0)
+		return NULL;
+	pm->root = strdup(host_proc);
+	pm->max_procs = max_procs ? max_procs : PROCMAP_DEFAULT_MAX_PROCS;
+	if (!pm->root ||
+	    u64map_init(&pm->pids, pm->max_procs) < 0 ||
+	    u64map_init(&pm->inodes, max_sockets ? max_sockets
+						 : PROCMAP_DEFAULT_MAX_SOCKETS) <
+		    0 ||
+	    u64map_init(&pm->unowned, max_sockets ? max_sockets
+						  : PROCMAP_DEFAULT_MAX_SOCKETS) <
+		    0) {
+		close(pm->proc_fd);
+		free(pm->root);
+		u64map_free(&pm->pids);
+		u64map_free(&pm->inodes);
+		u64map_free(&pm->unowned);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return TAKE_PTR(pm);
+}
+
+void procmap_free(struct procmap *pm)
+{
+	if (!pm)
+		return;
+	for (size_t i = 0; i < pm->pids.cap; i++)
+		if (pm->pids.keys[i])
+			proc_info_free((struct proc_info *)(uintptr_t)
+					       pm->pids.vals[i]);
+	u64map_free(&pm->pids);
+	u64map_free(&pm->inodes);
+	u64map_free(&pm->unowned);
+	if (pm->proc_fd >= 0)
+		close(pm->proc_fd);
+	free(pm->root);
+	free(pm);
+}
+
+const char *procmap_root(const struct procmap *pm)
+{
+	return pm->root;
+}
+
+static struct proc_info *lookup(const struct procmap *pm, uint32_t pid)
+{
+	uint64_t *v = u64map_get(&pm->pids, pid);
+	return v ? (struct proc_info *)(uintptr_t)*v : NULL;
+}
+
+static bool parse_pid(const char *name, uint32_t *ret)
+{
+	uint32_t v = 0;
+	if (!*name)
+		return false;
+	for (const char *p = name; *p; p++) {
+		if (*p < '0' || *p > '9' || v > (UINT32_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint32_t)(*p - '0');
+	}
+	*ret = v;
+	return v != 0;
+}
+
+static bool keep_seen(uint64_t key, uint64_t val, void *ud)
+{
+	struct procmap *pm = ud;
+	struct proc_info *p = (struct proc_info *)(uintptr_t)val;
+	(void)key;
+	if (p->seen_gen == pm->gen)
+		return true;
+	proc_info_free(p);
+	return false;
+}
+
+int procmap_refresh(struct procmap *pm)
+{
+	int dfd = openat(pm->proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		int r = -errno;
+		close(dfd);
+		return r;
+	}
+
+	pm->gen++;
+	int count = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		uint32_t pid;
+		if (!parse_pid(de->d_name, &pid))
+			continue;
+		struct proc_info *p = lookup(pm, pid);
+		if (!p) {
+			p = calloc(1, sizeof(*p));
+			if (!p)
+				break;
+			p->pid = pid;
+			if (u64map_put(&pm->pids, pid, (uintptr_t)p) < 0) {
+				free(p);
+				continue; /* over the bound: not tracked */
+			}
+		}
+		p->seen_gen = pm->gen;
+		char path[64];
+		struct stat st;
+		snprintf(path, sizeof(path), "%u/ns/net", pid);
+		if (fstatat(pm->proc_fd, path, &st, 0) == 0) {
+			p->netns = st.st_ino;
+		} else {
+			if (errno == EACCES || errno == EPERM) {
+				pm->stats.ns_denied++;
+				pm->stats.denied_example = pid;
+			}
+			p->netns = 0;
+		}
+		count++;
+	}
+	closedir(d);
+	u64map_filter(&pm->pids, keep_seen, pm);
+	return count;
+}
+
+void procmap_foreach(struct procmap *pm,
+		     void (*fn)(const struct proc_info *p, void *ud), void *ud)
+{
+	for (size_t i = 0; i < pm->pids.cap; i++)
+		if (pm->pids.keys[i])
+			fn((struct proc_info *)(uintptr_t)pm->pids.vals[i], ud);
+}
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/*
+ * Reads the fd links of one process. Every socket inode in want (value 0)
+ * gets this pid. Returns how many wanted inodes were found.
+ */
+static size_t walk_fds(struct procmap *pm, struct proc_info *p,
+		       struct u64map *want)
+{
+	char path[32];
+	snprintf(path, sizeof(path), "%u/fd", p->pid);
+	_cleanup_(closep) int fd = openat(pm->proc_fd, path,
+					  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == EACCES || errno == EPERM) {
+			pm->stats.fd_denied++;
+			pm->stats.denied_example = p->pid;
+		}
+		return 0;
+	}
+	pm->stats.fd_dirs_walked++;
+
+	size_t found = 0;
+	char buf[32768];
+	for (;;) {
+		/* getdents64 directly: one syscall per 32 KiB of entries,
+		 * no DIR allocation per process. */
+		long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (long off = 0; off < n;) {
+			struct linux_dirent64 *de =
+				(struct linux_dirent64 *)(buf + off);
+			off += de->d_reclen;
+			if (de->d_name[0] < '0' || de->d_name[0] > '9')
+				continue;
+			char link[64];
+			ssize_t l = readlinkat(fd, de->d_name, link,
+					       sizeof(link));
+			pm->stats.fd_links_read++;
+			if (l <= 0)
+				continue;
+			uint64_t ino = procfs_socket_inode(link, (size_t)l);
+			if (!ino)
+				continue;
+			uint64_t *w = u64map_get(want, ino);
+			if (!w || *w)
+				continue;
+			*w = p->pid;
+			found++;
+		}
+	}
+	return found;
+}
+
+static int cmp_hot(const void *a, const void *b)
+{
+	const struct proc_info *pa = *(struct proc_info *const *)a;
+	const struct proc_info *pb = *(struct proc_info *const *)b;
+	if (pa->hot_gen != pb->hot_gen)
+		return pa->hot_gen > pb->hot_gen ? -1 : 1;
+	return pa->pid < pb->pid ? -1 : pa->pid > pb->pid;
+}
+
+static bool keep_gen(uint64_t key, uint64_t val, void *ud)
+{
+	const uint32_t *gen = ud;
+	(void)key;
+	return (uint32_t)(val >> 32) == *gen;
+}
+
+static bool keep_recent(uint64_t key, uint64_t val, void *ud)
+{
+	const uint32_t *gen = ud;
+	(void)key;
+	return *gen - (uint32_t)val < UNOWNED_RETRY_SCANS;
+}
+
+int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
+{
+	struct u64map want = { 0 };    /* inode -> owner found (0 = not yet) */
+	struct u64map want_ns = { 0 }; /* netns of wanted inodes -> 1 */
+	uint32_t gen = pm->gen;
+	int owned = 0;
+	int r;
+
+	if ((r = u64map_init(&want, 0)) < 0 ||
+	    (r = u64map_init(&want_ns, 0)) < 0)
+		goto out;
+
+	/* Pass 1: cache hits, and the set of unknown inodes. */
+	for (size_t i = 0; i < n; i++) {
+		struct sock_record *rec = &recs[i];
+		if (rec->pid || !rec->inode)
+			continue;
+		uint64_t *v = u64map_get(&pm->inodes, rec->inode);
+		if (v && lookup(pm, (uint32_t)*v))
+			continue;
+		if (u64map_get(&pm->unowned, rec->inode))
+			continue; /* searched recently, nobody owns it */
+		if (u64map_put(&want, rec->inode, 0) < 0 ||
+		    u64map_put(&want_ns, rec->netns ? rec->netns : 1, 1) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+
+	/* Pass 2: walk fd tables of candidate processes, busiest first. */
+	if (want.count) {
+		pm->stats.walks++;
+		size_t np = 0;
+		_cleanup_(freep) struct proc_info **cand =
+			calloc(pm->pids.count ? pm->pids.count : 1,
+			       sizeof(*cand));
+		if (!cand) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < pm->pids.cap; i++) {
+			if (!pm->pids.keys[i])
+				continue;
+			struct proc_info *p =
+				(struct proc_info *)(uintptr_t)pm->pids.vals[i];
+			/* netns 0: unreadable ns link, still a candidate. */
+			if (p->netns && !u64map_get(&want_ns, p->netns))
+				continue;
+			cand[np++] = p;
+		}
+		qsort(cand, np, sizeof(*cand), cmp_hot);
+		size_t remaining = want.count;
+		for (size_t i = 0; i < np && remaining; i++) {
+			size_t f = walk_fds(pm, cand[i], &want);
+			if (f) {
+				cand[i]->hot_gen = gen;
+				remaining -= f;
+			}
+		}
+		for (size_t i = 0; i < want.cap; i++) {
+			if (!want.keys[i])
+				continue;
+			uint32_t owner = (uint32_t)want.vals[i];
+			/* When a cache is full attribution still works for
+			 * this scan (pass 3 reads want); it is just not kept. */
+			if (owner) {
+				(void)u64map_put(&pm->inodes, want.keys[i],
+						 ((uint64_t)gen << 32) | owner);
+			} else {
+				pm->stats.unowned++;
+				(void)u64map_put(&pm->unowned, want.keys[i],
+						 gen);
+			}
+		}
+	}
+
+	/* Pass 3: fill owners and mark the inodes of this scan as live. */
+	for (size_t i = 0; i < n; i++) {
+		struct sock_record *rec = &recs[i];
+		if (rec->pid) {
+			owned++;
+			continue;
+		}
+		if (!rec->inode)
+			continue;
+		uint64_t *v = u64map_get(&pm->inodes, rec->inode);
+		uint32_t owner = v ? (uint32_t)*v : 0;
+		if (!owner) {
+			uint64_t *w = u64map_get(&want, rec->inode);
+			owner = w ? (uint32_t)*w : 0;
+		}
+		if (!owner)
+			continue;
+		rec->pid = owner;
+		owned++;
+		if (v)
+			*v = ((uint64_t)gen << 32) | owner;
+	}
+	/* Owned inodes absent from this scan belong to closed sockets. */
+	u64map_filter(&pm->inodes, keep_gen, &gen);
+	u64map_filter(&pm->unowned, keep_recent, &gen);
+	r = owned;
+out:
+	u64map_free(&want);
+	u64map_free(&want_ns);
+	return r;
+}
+
+static void load_details(struct procmap *pm, struct proc_info *p)
+{
+	char path[64], buf[4096];
+	p->details_loaded = true;
+
+	snprintf(path, sizeof(path), "%u/stat", p->pid);
+	_cleanup_(closep) int fd = openat(pm->proc_fd, path,
+					  O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	struct procfs_stat st;
+	if (procfs_parse_stat(buf, (size_t)n, &st) < 0)
+		return;
+	p->ppid = st.ppid;
+	p->pgid = st.pgid;
+	p->starttime = st.starttime;
+	memcpy(p->comm, st.comm, sizeof(p->comm));
+	p->details_ok = true;
+
+	snprintf(path, sizeof(path), "%u/cgroup", p->pid);
+	_cleanup_(closep) int cfd = openat(pm->proc_fd, path,
+					   O_RDONLY | O_CLOEXEC);
+	if (cfd >= 0) {
+		n = read(cfd, buf, sizeof(buf) - 1);
+		char cg[1024];
+		if (n > 0 && procfs_parse_cgroup_v2(buf, (size_t)n, cg,
+						    sizeof(cg)) == 0)
+			p->cgroup = strdup(cg);
+	}
+
+	snprintf(path, sizeof(path), "%u/cmdline", p->pid);
+	_cleanup_(closep) int mfd = openat(pm->proc_fd, path,
+					   O_RDONLY | O_CLOEXEC);
+	if (mfd >= 0) {
+		char cmd[CMDLINE_MAX + 1];
+		n = read(mfd, cmd, CMDLINE_MAX);
+		if (n > 0) {
+			procfs_cmdline_to_string(cmd, (size_t)n);
+			p->cmdline = strdup(cmd);
+		}
+	}
+}
+
+const struct proc_info *procmap_get(struct procmap *pm, uint32_t pid)
+{
+	struct proc_info *p = lookup(pm, pid);
+	if (!p) {
+		/* Born after the last refresh (streaming events): track it. */
+		char path[32];
+		snprintf(path, sizeof(path), "%u", pid);
+		if (faccessat(pm->proc_fd, path, F_OK, 0) < 0)
+			return NULL;
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return NULL;
+		p->pid = pid;
+		p->seen_gen = pm->gen;
+		if (u64map_put(&pm->pids, pid, (uintptr_t)p) < 0) {
+			free(p);
+			return NULL;
+		}
+	}
+	if (!p->details_loaded)
+		load_details(pm, p);
+	return p->details_ok ? p : NULL;
+}
+
+void procmap_get_stats(const struct procmap *pm, struct procmap_stats *ret)
+{
+	*ret = pm->stats;
+}

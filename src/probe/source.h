@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SHAWK_PROBE_SOURCE_H
+#define SHAWK_PROBE_SOURCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * What every source reports, one per socket (polling) or per connection
+ * event (streaming). Addresses are in network byte order; IPv4 (including
+ * IPv4-mapped IPv6, which sources normalise) uses the first 4 bytes.
+ * Ports are in host byte order.
+ */
+enum sock_dir {
+	SOCK_DIR_UNKNOWN = 0, /* classify by the listener set of the netns */
+	SOCK_DIR_PASSIVE = 1, /* accepted: local port is the service port */
+	SOCK_DIR_ACTIVE = 2,  /* connected out: local port is ephemeral */
+};
+
+enum {
+	/* The record describes a connection that has already ended (event). */
+	SOCK_REC_F_CLOSED = 1u << 0,
+	/* pid/comm/cgroup_id were taken in process context by the source. */
+	SOCK_REC_F_OWNER_KNOWN = 1u << 1,
+};
+
+struct sock_record {
+	uint8_t proto;	/* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t state;	/* TCP_* state; UDP: TCP_ESTABLISHED if connected */
+	uint8_t dir;	/* enum sock_dir */
+	uint16_t lport;
+	uint16_t rport;
+	uint8_t laddr[16];
+	uint8_t raddr[16];
+	uint32_t flags; /* SOCK_REC_F_* */
+	uint32_t uid;
+	uint32_t pid; /* tgid of the owner, 0 when unknown */
+	uint64_t netns;	    /* netns inode */
+	uint64_t inode;	    /* socket inode, 0 when not attached to a file */
+	uint64_t cookie;    /* socket cookie, unique per boot; 0 if unknown */
+	uint64_t cgroup_id; /* cgroup v2 id of the socket, 0 if unknown */
+	char comm[16];	    /* set when SOCK_REC_F_OWNER_KNOWN */
+};
+
+/* Called for each record; a negative return stops the scan and is passed up. */
+typedef int (*sock_record_fn)(const struct sock_record *rec, void *userdata);
+
+/*
+ * One interface for every source (sock_diag polling, eBPF streaming, ...).
+ * scan() reports what the source learned since the previous call: the full
+ * socket table for polling sources, the drained events (plus, on the first
+ * call, a seed) for streaming ones. Returns a record count or -errno.
+ */
+struct source {
+	const char *name;
+	int (*scan)(struct source *src, sock_record_fn fn, void *userdata);
+	/* True when scan() reports a full snapshot (listeners included). */
+	bool snapshot;
+	void (*free)(struct source *src);
+};
+
+static inline void source_free(struct source *src)
+{
+	if (src)
+		src->free(src);
+}
+
+static inline void source_freep(struct source **src)
+{
+	source_free(*src);
+}
+
+#endif

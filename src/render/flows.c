@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+#include "render/flows.h"
+
+#include "core/addr.h"
+#include "core/util.h"
+#include "render/escape.h"
+
+#include <cjson/cJSON.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+void render_endpoint(char *buf, size_t bufsz, int family,
+		     const uint8_t addr[16], uint16_t port)
+{
+	char a[ADDR_STRLEN];
+	char p[8];
+	addr_format(family, addr, a);
+	if (port)
+		snprintf(p, sizeof(p), "%u", port);
+	else
+		strcpy(p, "many");
+	if (family == AF_INET6)
+		snprintf(buf, bufsz, "[%s]:%s", a, p);
+	else
+		snprintf(buf, bufsz, "%s:%s", a, p);
+}
+
+static const char *proto_name(uint8_t proto)
+{
+	return proto == IPPROTO_UDP ? "udp" : "tcp";
+}
+
+static cJSON *endpoint_json(int family, const uint8_t addr[16], uint16_t port)
+{
+	char a[ADDR_STRLEN];
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	addr_format(family, addr, a);
+	cJSON_AddStringToObject(o, "addr", a);
+	if (port)
+		cJSON_AddNumberToObject(o, "port", port);
+	else
+		cJSON_AddStringToObject(o, "port", "many");
+	return o;
+}
+
+/* Adds s, or JSON null when s is NULL. cJSON escapes control characters. */
+static void add_str_or_null(cJSON *o, const char *name, const char *s)
+{
+	if (s)
+		cJSON_AddStringToObject(o, name, s);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
+static cJSON *flow_json(const struct flow *f)
+{
+	const struct flow_key *k = &f->key;
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "direction",
+				k->dir == SOCK_DIR_PASSIVE ? "passive"
+							   : "active");
+	cJSON_AddStringToObject(o, "proto", proto_name(k->proto));
+	cJSON_AddItemToObject(o, "local",
+			      endpoint_json(k->family, k->laddr, k->lport));
+	cJSON_AddItemToObject(o, "peer",
+			      endpoint_json(k->family, k->raddr, k->rport));
+	cJSON_AddNumberToObject(o, "connections", f->connections);
+	cJSON_AddNumberToObject(o, "new_connections", f->new_connections);
+
+	cJSON *p = cJSON_AddObjectToObject(o, "process");
+	if (p) {
+		cJSON_AddStringToObject(p, "name", k->comm);
+		cJSON_AddNumberToObject(p, "pgid", k->pgid);
+		cJSON_AddNumberToObject(p, "pid", f->pid);
+		if (f->cmdline)
+			cJSON_AddStringToObject(p, "cmdline", f->cmdline);
+	}
+	cJSON_AddNumberToObject(o, "netns", (double)k->netns);
+	add_str_or_null(o, "cgroup", f->cgroup);
+	if (f->cgroup_id)
+		cJSON_AddNumberToObject(o, "cgroup_id", (double)f->cgroup_id);
+
+	if (f->container_id) {
+		cJSON *c = cJSON_AddObjectToObject(o, "container");
+		if (c) {
+			cJSON_AddStringToObject(c, "id", f->container_id);
+			add_str_or_null(c, "name", f->container_name);
+		}
+	} else {
+		cJSON_AddNullToObject(o, "container");
+	}
+	if (f->pod_name) {
+		cJSON *pd = cJSON_AddObjectToObject(o, "pod");
+		if (pd) {
+			add_str_or_null(pd, "namespace", f->pod_namespace);
+			cJSON_AddStringToObject(pd, "name", f->pod_name);
+			add_str_or_null(pd, "uid", f->pod_uid);
+			add_str_or_null(pd, "node", f->node);
+		}
+	} else {
+		cJSON_AddNullToObject(o, "pod");
+	}
+	return o;
+}
+
+int render_flows_json(FILE *out, const struct flow *flows, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+	if (!arr)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		cJSON *o = flow_json(&flows[i]);
+		if (!o) {
+			cJSON_Delete(arr);
+			return -ENOMEM;
+		}
+		cJSON_AddItemToArray(arr, o);
+	}
+	char *s = cJSON_PrintUnformatted(arr);
+	cJSON_Delete(arr);
+	if (!s)
+		return -ENOMEM;
+	int r = fputs(s, out) < 0 || fputc('\n', out) == EOF ? -EIO : 0;
+	cJSON_free(s);
+	return r;
+}
+
+int render_flows_text(FILE *out, const struct flow *flows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct flow *f = &flows[i];
+		const struct flow_key *k = &f->key;
+		char local[80], peer[80], comm[sizeof(k->comm)];
+		render_endpoint(local, sizeof(local), k->family, k->laddr,
+				k->lport);
+		render_endpoint(peer, sizeof(peer), k->family, k->raddr,
+				k->rport);
+		escape_terminal_buf(comm, sizeof(comm), k->comm);
+		fprintf(out, "%-7s %s %s %s %s connections=%u ('%s', pgid=%u",
+			k->dir == SOCK_DIR_PASSIVE ? "passive" : "active",
+			proto_name(k->proto), local,
+			k->dir == SOCK_DIR_PASSIVE ? "<--" : "-->", peer,
+			f->connections, comm, k->pgid);
+		if (f->pod_name) {
+			fputs(", pod=", out);
+			escape_terminal(out, f->pod_namespace ? f->pod_namespace
+							      : "");
+			fputc('/', out);
+			escape_terminal(out, f->pod_name);
+		}
+		fprintf(out, ") netns=%llu\n", (unsigned long long)k->netns);
+	}
+	return ferror(out) ? -EIO : 0;
+}
