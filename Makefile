@@ -7,7 +7,7 @@ CLANG ?= clang
 BPFTOOL ?= bpftool
 PKG_CONFIG ?= pkg-config
 
-BUILD := build
+BUILD ?= build
 ifeq ($(SANITIZE),1)
 FLAVOR := san
 else
@@ -105,20 +105,20 @@ $(OBJDIR)/tests/%: tests/%.c $(LIB_OBJS) $(SQL_OBJ)
 
 # README command 1: build, then the main job.
 run: deps $(BIN)
-	$(Q)scripts/run.sh
+	$(Q)SHAWK_BIN=$(BIN) scripts/run.sh
 
 # README command 2: every test this machine can run.
 test: deps $(BIN) $(TEST_BINS)
-	$(Q)OBJDIR=$(OBJDIR) scripts/run-tests.sh $(TEST_BINS)
+	$(Q)OBJDIR=$(OBJDIR) SHAWK_BIN=$(BIN) scripts/run-tests.sh $(TEST_BINS)
 
 unit: $(BIN) $(TEST_BINS)
-	$(Q)OBJDIR=$(OBJDIR) SHAWK_TESTS=unit scripts/run-tests.sh $(TEST_BINS)
+	$(Q)OBJDIR=$(OBJDIR) SHAWK_BIN=$(BIN) SHAWK_TESTS=unit scripts/run-tests.sh $(TEST_BINS)
 
 integration: $(BIN)
-	$(Q)OBJDIR=$(OBJDIR) SHAWK_TESTS=integration scripts/run-tests.sh
+	$(Q)OBJDIR=$(OBJDIR) SHAWK_BIN=$(BIN) SHAWK_TESTS=integration scripts/run-tests.sh
 
 bench: $(BIN)
-	$(Q)for b in bench/*.sh; do bash $$b || exit 1; done
+	$(Q)for b in bench/*.sh; do SHAWK_BIN=$(BIN) bash $$b || exit 1; done
 
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/shawk

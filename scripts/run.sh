@@ -2,4 +2,4 @@
 # SPDX-License-Identifier: MIT
 # The main job (README command 1): one scan of this host, printed as text.
 set -euo pipefail
-exec build/shawk probe --once --output text
+exec "${SHAWK_BIN:-build/shawk}" probe --once --output text
