@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/util.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <string.h>
@@ -56,7 +57,8 @@ int config_parse_uint(const char *what, const char *value, uint64_t min,
 {
 	char *end;
 	errno = 0;
-	if (!*value || *value == '-')
+	/* strtoull skips blanks and takes a sign: " -1" would wrap. */
+	if (!isdigit((unsigned char)*value))
 		goto bad;
 	unsigned long long v = strtoull(value, &end, 10);
 	if (errno || *end || v < min || v > max)
@@ -202,6 +204,11 @@ static int bad_option(char **argv, int idx, int opt, char *err)
 	const char *arg = idx > 0 ? argv[idx - 1] : "?";
 	if (opt == ':')
 		return fail(err, "option '%s' needs a value", arg);
+	/* A long option given a value it does not take ("--once=yes"):
+	 * getopt_long sets optopt to its val, which is >= 256 here. */
+	if (optopt >= 256)
+		return fail(err, "option '%.*s' takes no value",
+			    (int)strcspn(arg, "="), arg);
 	if (optopt && optopt != '?')
 		return fail(err, "unknown option '-%c'", optopt);
 	return fail(err, "unknown option '%s'", arg);
@@ -276,7 +283,9 @@ int probe_config_parse(int argc, char **argv, struct probe_config *cfg,
 		return r;
 
 	/* ...then flags. */
-	optind = 1;
+	/* 0, not 1: also resets glibc's position inside a cluster of short
+	 * options ("-hx" returns after 'h'), so a second parse starts clean. */
+	optind = 0;
 	opterr = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, ":h", probe_options, NULL)) != -1) {
