@@ -248,13 +248,25 @@ int procfs_parse_net_line(const char *line, struct sock_record *rec)
 	r.inode = u;
 
 	if (lfam == AF_INET6) {
-		int lf = addr_normalize(AF_INET6, r.laddr);
-		int rf = addr_normalize(AF_INET6, r.raddr);
-		if (lf != rf && addr_is_any(AF_INET6, r.laddr)) {
-			memset(r.laddr, 0, 16);
+		/* Same normalisation as sockdiag.c: a v4-mapped end turns
+		 * the record into AF_INET when the other end agrees or is
+		 * "::". */
+		uint8_t la[16], ra[16];
+		memcpy(la, r.laddr, 16);
+		memcpy(ra, r.raddr, 16);
+		int lf = addr_normalize(AF_INET6, la);
+		int rf = addr_normalize(AF_INET6, ra);
+		if (lf != rf && addr_is_any(AF_INET6, la))
 			lf = rf;
+		if (lf != rf && addr_is_any(AF_INET6, ra))
+			rf = lf;
+		if (lf == rf) {
+			memcpy(r.laddr, la, 16);
+			memcpy(r.raddr, ra, 16);
+			r.family = (uint8_t)lf;
+		} else {
+			r.family = AF_INET6;
 		}
-		r.family = (uint8_t)(lf == rf ? lf : AF_INET6);
 	} else {
 		r.family = AF_INET;
 	}

@@ -64,15 +64,25 @@ static int parse_one(const struct nlmsghdr *nlh, int proto, uint64_t netns,
 		memset(rec.raddr + 4, 0, 12);
 		rec.family = AF_INET;
 	} else {
-		int lf = addr_normalize(AF_INET6, rec.laddr);
-		int rf = addr_normalize(AF_INET6, rec.raddr);
-		/* A v6 socket bound to :: talking to a mapped v4 peer: the
-		 * peer decides, the local "any" then reads as 0.0.0.0. */
-		if (lf != rf && addr_is_any(AF_INET6, rec.laddr)) {
-			memset(rec.laddr, 0, 16);
+		uint8_t l[16], r[16];
+		memcpy(l, rec.laddr, 16);
+		memcpy(r, rec.raddr, 16);
+		int lf = addr_normalize(AF_INET6, l);
+		int rf = addr_normalize(AF_INET6, r);
+		/* One end v4-mapped, the other "::" (a [::] socket talking
+		 * to a mapped peer, or a listener bound to a mapped address):
+		 * the mapped end decides, "::" then reads as 0.0.0.0. */
+		if (lf != rf && addr_is_any(AF_INET6, l))
 			lf = rf;
+		if (lf != rf && addr_is_any(AF_INET6, r))
+			rf = lf;
+		if (lf == rf) {
+			memcpy(rec.laddr, l, 16);
+			memcpy(rec.raddr, r, 16);
+			rec.family = (uint8_t)lf;
+		} else {
+			rec.family = AF_INET6;
 		}
-		rec.family = (uint8_t)(lf == rf ? lf : AF_INET6);
 	}
 	rec.uid = m->idiag_uid;
 	rec.inode = m->idiag_inode;
@@ -118,7 +128,13 @@ int sockdiag_parse(const void *buf, size_t len, uint32_t seq, int proto,
 		if (nlh->nlmsg_seq != seq) {
 			/* Stale reply from an aborted earlier dump. */
 		} else if (nlh->nlmsg_type == NLMSG_DONE) {
-			return 1;
+			/* A dump that fails after it started (no inet_diag
+			 * handler for the protocol: -ENOENT) ends with DONE
+			 * carrying the negated errno (netlink(7)). */
+			int err = 0;
+			if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(err)))
+				memcpy(&err, NLMSG_DATA(nlh), sizeof(err));
+			return err < 0 ? err : 1;
 		} else if (nlh->nlmsg_type == NLMSG_ERROR) {
 			const struct nlmsgerr *e = NLMSG_DATA(nlh);
 			if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
