@@ -25,9 +25,6 @@
 #include "test_util.h"
 
 #define NETNS 4026531840ULL
-#define TCP_ESTABLISHED_ 1
-#define TCP_CLOSE_ 7
-#define TCP_LISTEN_ 10
 
 /* ---- fixtures ----------------------------------------------------------- */
 
@@ -43,19 +40,8 @@ struct dump {
 	size_t nframes;
 };
 
-struct manifest_entry {
-	char role[32];
-	char dump[16];
-	char laddr[INET6_ADDRSTRLEN];
-	char raddr[INET6_ADDRSTRLEN];
-	unsigned lport, rport;
-	uint64_t inode, cookie;
-};
-
 struct fixtures {
-	uint64_t cgroup_id;
-	struct manifest_entry entries[32];
-	size_t nentries;
+	struct manifest m;
 	struct dump dumps[8];
 	size_t ndumps;
 };
@@ -91,36 +77,15 @@ static void load_dump(struct dump *d)
 static int load_fixtures(void **state)
 {
 	(void)state;
-	size_t len;
-	char *text = fixture_read("sockdiag/manifest.txt", &len);
-	char *save = NULL;
-	for (char *line = strtok_r(text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		unsigned long long a, b;
-		char name[32];
-		struct manifest_entry *e = &fx.entries[fx.nentries];
-		if (line[0] == '#')
-			continue;
-		if (sscanf(line, "cgroup_id %llu", &a) == 1) {
-			fx.cgroup_id = a;
-		} else if (sscanf(line, "seq %15s %llu", name, &a) == 2) {
-			struct dump *d = &fx.dumps[fx.ndumps++];
-			strcpy(d->name, name);
-			d->seq = (uint32_t)a;
-			load_dump(d);
-		} else if (sscanf(line, "%31s %15s %45s %u %45s %u %llu %llu",
-				  e->role, e->dump, e->laddr, &e->lport,
-				  e->raddr, &e->rport, &a, &b) == 8) {
-			e->inode = a;
-			e->cookie = b;
-			fx.nentries++;
-		} else {
-			print_error("bad manifest line '%s'\n", line);
-			return -1;
-		}
+	if (manifest_load(&fx.m) < 0)
+		return -1;
+	for (size_t i = 0; i < fx.m.nseqs; i++) {
+		struct dump *d = &fx.dumps[fx.ndumps++];
+		strcpy(d->name, fx.m.seqs[i].dump);
+		d->seq = fx.m.seqs[i].seq;
+		load_dump(d);
 	}
-	free(text);
-	return fx.nentries >= 16 && fx.ndumps >= 6 ? 0 : -1;
+	return fx.m.nentries >= 16 && fx.ndumps >= 6 ? 0 : -1;
 }
 
 static int free_fixtures(void **state)
@@ -145,12 +110,7 @@ static const struct dump *get_dump(const char *name)
 
 static const struct manifest_entry *get_entry(const char *role)
 {
-	for (size_t i = 0; i < fx.nentries; i++)
-		if (strcmp(fx.entries[i].role, role) == 0)
-			return &fx.entries[i];
-	print_error("no role '%s' in the manifest\n", role);
-	fail();
-	return NULL;
+	return manifest_entry(&fx.m, role);
 }
 
 /* ---- record collection -------------------------------------------------- */
@@ -278,47 +238,6 @@ static void test_request_echoed_by_kernel(void **state)
 
 /* ---- recorded dumps ----------------------------------------------------- */
 
-struct expect {
-	const char *role;
-	int proto;
-	int family; /* after normalisation */
-	uint8_t state;
-	const char *laddr, *raddr; /* after normalisation */
-};
-
-static const struct expect expects[] = {
-	{ "tcp4_listen", IPPROTO_TCP, AF_INET, TCP_LISTEN_, "127.0.0.1",
-	  "0.0.0.0" },
-	{ "tcp4_client", IPPROTO_TCP, AF_INET, TCP_ESTABLISHED_, "127.0.0.1",
-	  "127.0.0.1" },
-	{ "tcp4_server", IPPROTO_TCP, AF_INET, TCP_ESTABLISHED_, "127.0.0.1",
-	  "127.0.0.1" },
-	{ "tcp6_listen", IPPROTO_TCP, AF_INET6, TCP_LISTEN_, "::1", "::" },
-	{ "tcp6_client", IPPROTO_TCP, AF_INET6, TCP_ESTABLISHED_, "::1",
-	  "::1" },
-	{ "tcp6_server", IPPROTO_TCP, AF_INET6, TCP_ESTABLISHED_, "::1",
-	  "::1" },
-	{ "tcp6_any_listen", IPPROTO_TCP, AF_INET6, TCP_LISTEN_, "::", "::" },
-	{ "mapped_client", IPPROTO_TCP, AF_INET, TCP_ESTABLISHED_,
-	  "127.0.0.1", "127.0.0.1" },
-	/* AF_INET6 socket with ::ffff:127.0.0.1 on both ends. */
-	{ "mapped_server", IPPROTO_TCP, AF_INET, TCP_ESTABLISHED_,
-	  "127.0.0.1", "127.0.0.1" },
-	/* AF_INET6 listener bound to ::ffff:127.0.0.1, peer "::". */
-	{ "tcp6_mapped_listen", IPPROTO_TCP, AF_INET, TCP_LISTEN_,
-	  "127.0.0.1", "0.0.0.0" },
-	{ "udp4_bound", IPPROTO_UDP, AF_INET, TCP_CLOSE_, "127.0.0.1",
-	  "0.0.0.0" },
-	{ "udp4_connected", IPPROTO_UDP, AF_INET, TCP_ESTABLISHED_,
-	  "127.0.0.1", "127.0.0.1" },
-	{ "udp6_bound", IPPROTO_UDP, AF_INET6, TCP_CLOSE_, "::1", "::" },
-	{ "udp6_connected", IPPROTO_UDP, AF_INET6, TCP_ESTABLISHED_, "::1",
-	  "::1" },
-	{ "udp6_any_bound", IPPROTO_UDP, AF_INET6, TCP_CLOSE_, "::", "::" },
-	{ "udp6_mapped_connected", IPPROTO_UDP, AF_INET, TCP_ESTABLISHED_,
-	  "127.0.0.1", "127.0.0.1" },
-};
-
 static void test_parse_recorded(void **state)
 {
 	(void)state;
@@ -331,20 +250,23 @@ static void test_parse_recorded(void **state)
 		      { "udp6", IPPROTO_UDP } };
 	size_t checked = 0;
 
-	assert_int_equal(fx.nentries, sizeof(expects) / sizeof(expects[0]));
+	const struct manifest_expect *expects = manifest_expects;
+	const size_t nexpects =
+		sizeof(manifest_expects) / sizeof(manifest_expects[0]);
+	assert_int_equal(fx.m.nentries, nexpects);
 	for (size_t di = 0; di < sizeof(dumps) / sizeof(dumps[0]); di++) {
 		struct collect c;
 		parse_dump(get_dump(dumps[di].dump), dumps[di].proto, &c);
 
 		/* The dump holds exactly the recorder's sockets. */
 		size_t want = 0;
-		for (size_t i = 0; i < fx.nentries; i++)
-			want += strcmp(fx.entries[i].dump, dumps[di].dump) == 0;
+		for (size_t i = 0; i < fx.m.nentries; i++)
+			want += strcmp(fx.m.entries[i].dump, dumps[di].dump) ==
+				0;
 		assert_int_equal(c.n, want);
 
-		for (size_t ei = 0; ei < sizeof(expects) / sizeof(expects[0]);
-		     ei++) {
-			const struct expect *x = &expects[ei];
+		for (size_t ei = 0; ei < nexpects; ei++) {
+			const struct manifest_expect *x = &expects[ei];
 			const struct manifest_entry *m = get_entry(x->role);
 			if (strcmp(m->dump, dumps[di].dump) != 0)
 				continue;
@@ -384,14 +306,14 @@ static void test_parse_recorded(void **state)
 			assert_int_equal(rec->pid, 0);
 			assert_int_equal(rec->dir, SOCK_DIR_UNKNOWN);
 			assert_int_equal(rec->flags, 0);
-			if (fx.cgroup_id)
-				assert_true(rec->cgroup_id == fx.cgroup_id);
+			if (fx.m.cgroup_id)
+				assert_true(rec->cgroup_id == fx.m.cgroup_id);
 			else
 				assert_true(rec->cgroup_id != 0);
 			checked++;
 		}
 	}
-	assert_int_equal(checked, sizeof(expects) / sizeof(expects[0]));
+	assert_int_equal(checked, nexpects);
 }
 
 static void test_dump_ends(void **state)
@@ -765,8 +687,8 @@ static void test_hostile_attributes(void **state)
 	set_u32(u.b, (uint32_t)end);
 	assert_int_equal(parse_copy(u.b, end, d->seq, &c), 0);
 	assert_int_equal(c.n, 1);
-	if (fx.cgroup_id)
-		assert_true(c.recs[0].cgroup_id == fx.cgroup_id);
+	if (fx.m.cgroup_id)
+		assert_true(c.recs[0].cgroup_id == fx.m.cgroup_id);
 	/* ...and cut inside its payload. */
 	for (size_t cut = cg + 1; cut < end; cut++) {
 		set_u32(u.b, (uint32_t)cut);
