@@ -48,40 +48,49 @@ static int push(const struct sock_record *rec, void *ud)
 }
 
 static const struct {
-	int family;
+	int family; /* AF_UNSPEC: IPv4 and IPv6 */
 	int proto;
 	uint32_t states;
-	const char *procfile;
+	const char *procfiles[2]; /* the same sockets in /proc/<pid>/net/ */
 } dumps[] = {
-	{ AF_INET, IPPROTO_TCP, SOCKDIAG_TCP_STATES, "tcp" },
-	{ AF_INET6, IPPROTO_TCP, SOCKDIAG_TCP_STATES, "tcp6" },
-	{ AF_INET, IPPROTO_UDP, SOCKDIAG_UDP_STATES, "udp" },
-	{ AF_INET6, IPPROTO_UDP, SOCKDIAG_UDP_STATES, "udp6" },
+	/* TCP in one request: each TCP dump walks the established hash
+	 * of the whole host, see sockdiag_build_request(). */
+	{ AF_UNSPEC, IPPROTO_TCP, SOCKDIAG_TCP_STATES, { "tcp", "tcp6" } },
+	{ AF_INET, IPPROTO_UDP, SOCKDIAG_UDP_STATES, { "udp", NULL } },
+	{ AF_INET6, IPPROTO_UDP, SOCKDIAG_UDP_STATES, { "udp6", NULL } },
 };
 
 static int read_procnet(struct poller *p, const struct netns_handle *h,
 			size_t which)
 {
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%u/net/%s", procmap_root(p->pm),
-		 h->pid_hint, dumps[which].procfile);
-	_cleanup_(fclosep) FILE *f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? 0 : -errno;
-	char line[512];
 	int count = 0;
-	while (fgets(line, sizeof(line), f)) {
-		struct sock_record rec;
-		if (procfs_parse_net_line(line, &rec) < 0)
+	for (size_t f = 0; f < ARRAY_SIZE(dumps[which].procfiles); f++) {
+		const char *name = dumps[which].procfiles[f];
+		if (!name)
 			continue;
-		if (!(dumps[which].states & (1u << rec.state)))
-			continue;
-		rec.proto = (uint8_t)dumps[which].proto;
-		rec.netns = h->ino;
-		int r = push(&rec, p);
-		if (r < 0)
-			return r;
-		count++;
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%u/net/%s",
+			 procmap_root(p->pm), h->pid_hint, name);
+		_cleanup_(fclosep) FILE *file = fopen(path, "re");
+		if (!file) {
+			if (errno == ENOENT)
+				continue;
+			return -errno;
+		}
+		char line[512];
+		while (fgets(line, sizeof(line), file)) {
+			struct sock_record rec;
+			if (procfs_parse_net_line(line, &rec) < 0)
+				continue;
+			if (!(dumps[which].states & (1u << rec.state)))
+				continue;
+			rec.proto = (uint8_t)dumps[which].proto;
+			rec.netns = h->ino;
+			int r = push(&rec, p);
+			if (r < 0)
+				return r;
+			count++;
+		}
 	}
 	return count;
 }
@@ -89,6 +98,7 @@ static int read_procnet(struct poller *p, const struct netns_handle *h,
 static int dump_netns(struct poller *p, struct netns_handle *h)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(dumps); i++) {
+		size_t mark = p->n;
 		int r = -ENOTCONN;
 		if (h->diag_fd >= 0)
 			r = sockdiag_dump(h->diag_fd, dumps[i].family,
@@ -105,10 +115,12 @@ static int dump_netns(struct poller *p, struct netns_handle *h)
 			if (r != -ENOTCONN)
 				log_debug("sock_diag %s in netns %llu: %s; "
 					  "reading /proc instead",
-					  dumps[i].procfile,
+					  dumps[i].procfiles[0],
 					  (unsigned long long)h->ino,
 					  strerror(-r));
 			p->stats.procfs_fallbacks++;
+			/* Drop what a dump that failed half-way gave. */
+			p->n = mark;
 			r = read_procnet(p, h, i);
 		}
 		if (r == -ENOMEM)

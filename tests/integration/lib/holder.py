@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: MIT
+"""Test peer: a server or a client that holds its connections until killed.
+
+  holder.py server READY_FILE tcp:ADDR:PORT [udp:ADDR:PORT ...]
+  holder.py client READY_FILE tcp:ADDR:PORT:COUNT [udp:ADDR:PORT:COUNT ...]
+
+Addresses may be IPv6 (written in brackets: tcp:[fd00::1]:80). Writes
+READY_FILE once listening / once every connection is established.
+"""
+import select
+import socket
+import sys
+import time
+
+
+def parse(spec):
+    proto, rest = spec.split(":", 1)
+    if rest.startswith("["):
+        addr, rest = rest[1:].split("]:", 1)
+    else:
+        addr, rest = rest.split(":", 1)
+    parts = rest.split(":")
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    return proto, fam, addr, int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+
+
+def ready(path):
+    with open(path, "w") as f:
+        f.write("ready\n")
+
+
+def server(ready_file, specs):
+    listeners, conns = [], []
+    for spec in specs:
+        proto, fam, addr, port, _ = parse(spec)
+        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+        s = socket.socket(fam, kind)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if fam == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind((addr, port))
+        if proto == "tcp":
+            s.listen(128)
+            listeners.append(s)
+        else:
+            conns.append(s)
+    ready(ready_file)
+    while True:
+        r, _, _ = select.select(listeners + conns, [], [], 1.0)
+        for s in r:
+            if s in listeners:
+                c, _ = s.accept()
+                conns.append(c)
+            elif s.type == socket.SOCK_DGRAM:
+                data, peer = s.recvfrom(2048)
+                s.sendto(data, peer)
+            else:
+                if not s.recv(4096):
+                    conns.remove(s)
+                    s.close()
+
+
+def client(ready_file, specs):
+    held = []
+    for spec in specs:
+        proto, fam, addr, port, count = parse(spec)
+        for _ in range(count):
+            kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+            s = socket.socket(fam, kind)
+            for attempt in range(50):
+                try:
+                    s.connect((addr, port))
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                sys.exit("cannot connect to %s" % spec)
+            if proto == "udp":
+                s.send(b"x")
+            held.append(s)
+    ready(ready_file)
+    while True:
+        time.sleep(60)
+
+
+if __name__ == "__main__":
+    role, ready_file, specs = sys.argv[1], sys.argv[2], sys.argv[3:]
+    (server if role == "server" else client)(ready_file, specs)

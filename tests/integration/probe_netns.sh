@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Two network namespaces joined by a veth pair: a server in one, clients in
+# the other (IPv4, IPv6, connected UDP). `shawk probe --once --output json`
+# run from the root netns must report the flows on both sides, with the
+# right processes, counts and netns.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+. tests/integration/lib/common.sh
+require_root
+
+SRV=shawk-it-srv-$$ CLI=shawk-it-cli-$$
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	# The peers are grandchildren (ip netns exec -> bash -> python):
+	# find them by the temp dir on their command line.
+	pkill -f "$tmp/" 2>/dev/null
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	ip netns del "$SRV" 2>/dev/null
+	ip netns del "$CLI" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ip netns add "$SRV" && ip netns add "$CLI" || skip "cannot create network namespaces"
+ip link add veth-s$$ type veth peer name veth-c$$
+ip link set veth-s$$ netns "$SRV"
+ip link set veth-c$$ netns "$CLI"
+for ns in "$SRV" "$CLI"; do ip -n "$ns" link set lo up; done
+ip -n "$SRV" addr add 198.18.0.1/24 dev veth-s$$
+ip -n "$CLI" addr add 198.18.0.2/24 dev veth-c$$
+ip -n "$SRV" addr add fd00:5a::1/64 dev veth-s$$ nodad
+ip -n "$CLI" addr add fd00:5a::2/64 dev veth-c$$ nodad
+ip -n "$SRV" link set veth-s$$ up
+ip -n "$CLI" link set veth-c$$ up
+
+H=tests/integration/lib/holder.py
+ip netns exec "$SRV" bash -c ". tests/integration/lib/common.sh; pyrun shawk-srv $H server $tmp/srv tcp:198.18.0.1:8080 tcp:[fd00:5a::1]:8443 udp:198.18.0.1:5353; wait" &
+pids+=($!)
+wait_for test -f "$tmp/srv" || { not_ok "server started"; finish; }
+ip netns exec "$CLI" bash -c ". tests/integration/lib/common.sh; pyrun shawk-cli-a $H client $tmp/a tcp:198.18.0.1:8080:3; wait" &
+pids+=($!)
+ip netns exec "$CLI" bash -c ". tests/integration/lib/common.sh; pyrun shawk-cli-b $H client $tmp/b tcp:[fd00:5a::1]:8443:2 udp:198.18.0.1:5353:1; wait" &
+pids+=($!)
+wait_for test -f "$tmp/a" && wait_for test -f "$tmp/b" || { not_ok "clients connected"; finish; }
+
+srv_ns=$(stat -L -c %i "/run/netns/$SRV")
+cli_ns=$(stat -L -c %i "/run/netns/$CLI")
+srv_pid=$(pgrep -x shawk-srv | head -1)
+a_pid=$(pgrep -x shawk-cli-a | head -1)
+b_pid=$(pgrep -x shawk-cli-b | head -1)
+
+"$SHAWK_BIN" probe --once --output json >"$tmp/out.json" 2>"$tmp/err"
+check "probe --once --output json exits 0" test $? -eq 0
+"$SHAWK_BIN" probe --once --output text >"$tmp/out.txt" 2>>"$tmp/err"
+check "text output has the v4 passive flow" grep -q "passive tcp 198.18.0.1:8080 <-- 198.18.0.2:many connections=3 ('shawk-srv'" "$tmp/out.txt"
+
+python3 - "$tmp/out.json" "$srv_ns" "$cli_ns" "$srv_pid" "$a_pid" "$b_pid" <<'PY'
+import json, os, sys
+flows = json.load(open(sys.argv[1]))
+srv_ns, cli_ns = int(sys.argv[2]), int(sys.argv[3])
+srv_pid, a_pid, b_pid = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+pgid = os.getpgid
+
+def find(**want):
+    out = []
+    for f in flows:
+        if all(get(f, k) == v for k, v in want.items()):
+            out.append(f)
+    return out
+
+def get(f, path):
+    for part in path.split("__"):
+        f = f[part]
+    return f
+
+def check(name, cond):
+    print(("ok - " if cond else "not ok - ") + name)
+
+cases = [
+    ("v4 passive flow at the server", dict(direction="passive", proto="tcp", local__addr="198.18.0.1", local__port=8080, peer__addr="198.18.0.2", peer__port="many"), 3, "shawk-srv", srv_pid, srv_ns),
+    ("v4 active flow at client a", dict(direction="active", proto="tcp", local__addr="198.18.0.2", local__port="many", peer__addr="198.18.0.1", peer__port=8080), 3, "shawk-cli-a", a_pid, cli_ns),
+    ("v6 passive flow at the server", dict(direction="passive", proto="tcp", local__addr="fd00:5a::1", local__port=8443, peer__addr="fd00:5a::2", peer__port="many"), 2, "shawk-srv", srv_pid, srv_ns),
+    ("v6 active flow at client b", dict(direction="active", proto="tcp", local__addr="fd00:5a::2", local__port="many", peer__addr="fd00:5a::1", peer__port=8443), 2, "shawk-cli-b", b_pid, cli_ns),
+    ("udp active flow at client b", dict(direction="active", proto="udp", local__addr="198.18.0.2", peer__addr="198.18.0.1", peer__port=5353), 1, "shawk-cli-b", b_pid, cli_ns),
+]
+for name, want, conns, comm, pid, ns in cases:
+    got = find(netns=ns, **want)
+    check(name + ": exactly one flow", len(got) == 1)
+    if len(got) != 1:
+        print("# got: %s" % json.dumps(got))
+        continue
+    f = got[0]
+    check(name + ": connections=%d" % conns, f["connections"] == conns)
+    check(name + ": process %s" % comm, f["process"]["name"] == comm)
+    check(name + ": pid", f["process"]["pid"] == pid)
+    check(name + ": pgid", f["process"]["pgid"] == pgid(pid))
+    check(name + ": netns", f["netns"] == ns)
+    check(name + ": container/pod null", f["container"] is None and f["pod"] is None)
+    check(name + ": cgroup path", isinstance(f["cgroup"], str) and f["cgroup"].startswith("/"))
+# Nothing from the test namespaces may be attributed to a wrong process.
+ours = [f for f in flows if f["netns"] in (srv_ns, cli_ns)]
+check("no other flows in the test namespaces (%d)" % len(ours), len(ours) == 5)
+PY
+check "no error logged" bash -c "! grep -q ' error: ' $tmp/err"
+
+# The daemon loop: scans every 200ms, flushes every 1s, one JSON line per
+# flush; SIGTERM makes one final flush and exits 0. A connection held open
+# counts in every interval's `connections` but only once in new_connections.
+"$SHAWK_BIN" probe --output json --interval 200ms --flush-interval 1s >"$tmp/loop.json" 2>"$tmp/loop.err" &
+loop_pid=$!
+sleep 2.6
+kill -TERM $loop_pid
+wait $loop_pid
+check "probe loop exits 0 on SIGTERM" test $? -eq 0
+python3 - "$tmp/loop.json" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print(("ok - " if len(lines) >= 3 else "not ok - ") + "one line per flush plus the final one (%d lines)" % len(lines))
+def v4(flows):
+    return [f for f in flows if f["direction"] == "passive" and f["local"]["addr"] == "198.18.0.1" and f["local"]["port"] == 8080]
+per = [v4(l) for l in lines[:2]]
+print(("ok - " if all(len(p) == 1 and p[0]["connections"] == 3 for p in per) else "not ok - ") + "held connections counted in each interval")
+news = [p[0]["new_connections"] for p in per if p]
+print(("ok - " if news == [3, 0] else "not ok - ") + "new_connections counted once across intervals: %s" % news)
+PY
+check "probe loop logged the final flush" grep -q "final flush" "$tmp/loop.err"
+
+# A namespace that only exists as a bind mount in /run/netns (no process
+# inside) is enumerated and scanned without error.
+ip netns add shawk-it-empty-$$
+"$SHAWK_BIN" probe --once --output json >"$tmp/empty.json" 2>"$tmp/empty.err"
+check "named netns without processes: scan succeeds" test $? -eq 0
+check "named netns without processes: no error" bash -c "! grep -q ' error: ' $tmp/empty.err"
+ip netns del shawk-it-empty-$$
+
+finish
