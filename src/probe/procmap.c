@@ -335,6 +335,9 @@ int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
 				pm->stats.unowned++;
 				(void)u64map_put(&pm->unowned, want.keys[i],
 						 gen);
+				/* A cached owner that is gone must not be
+				 * reported by pass 3 (nor after pid reuse). */
+				(void)u64map_del(&pm->inodes, want.keys[i]);
 			}
 		}
 	}
