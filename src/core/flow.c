@@ -68,6 +68,11 @@ static int dup_str(char **dst, const char *src)
 int flow_copy(struct flow *dst, const struct flow *src)
 {
 	*dst = *src;
+	/* Until duplicated, dst's strings are src's: flow_clear() below
+	 * must not free those. */
+	dst->cmdline = dst->cgroup = dst->container_id = NULL;
+	dst->container_name = dst->pod_namespace = dst->pod_name = NULL;
+	dst->pod_uid = dst->node = NULL;
 	if (dup_str(&dst->cmdline, src->cmdline) < 0 ||
 	    dup_str(&dst->cgroup, src->cgroup) < 0 ||
 	    dup_str(&dst->container_id, src->container_id) < 0 ||
