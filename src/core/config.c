@@ -379,8 +379,9 @@ int probe_config_parse(int argc, char **argv, struct probe_config *cfg,
 
 	if (cfg->interval_ms > cfg->flush_interval_ms)
 		return fail(err,
-			    "invalid --interval: the scan interval (%lldms) "
-			    "must not exceed --flush-interval (%lldms)",
+			    "invalid --interval/SHAWK_PROBE_INTERVAL: the scan "
+			    "interval (%lldms) must not exceed "
+			    "--flush-interval/SHAWK_FLUSH_INTERVAL (%lldms)",
 			    (long long)cfg->interval_ms,
 			    (long long)cfg->flush_interval_ms);
 	if (!cfg->once && cfg->output == OUTPUT_UNSET && !cfg->cmdb_url)
