@@ -164,6 +164,13 @@ static void test_paths(void **state)
 		{ "/system.slice/containerd.service",
 		  { "containerd daemon", 0, CGROUP_RUNTIME_NONE, CGROUP_QOS_NONE,
 		    "", "" } },
+		/* Read from inside a cgroup namespace (an agent pod without
+		 * cgroupns=host): other pods' paths start with "/..". */
+		{ "/../../kubepods-besteffort.slice/kubepods-besteffort-pod"
+		  "a1b2c3d4_e5f6_4789_abcd_ef0123456789.slice/crio-" C3 ".scope",
+		  { "outside our cgroupns", 1, CGROUP_RUNTIME_CRIO,
+		    CGROUP_QOS_BESTEFFORT, C3,
+		    "a1b2c3d4-e5f6-4789-abcd-ef0123456789" } },
 		{ "relative/path", { "relative", -EINVAL, 0, 0, "", "" } },
 		{ "", { "empty", -EINVAL, 0, 0, "", "" } },
 	};

@@ -52,7 +52,17 @@ struct probe_k8s *probe_k8s_new(const struct probe_config *cfg, bool once)
 			  "or NODE_IP): flows get container ids only");
 		return k;
 	}
+	/* Not in the flag table: tests and busy nodes tune it. */
+	int64_t refresh_ms = 0;
+	const char *v = getenv("SHAWK_KUBELET_REFRESH");
+	char err[CONFIG_ERR_MAX];
+	if (v && *v &&
+	    config_parse_duration("SHAWK_KUBELET_REFRESH", v, false,
+				  &refresh_ms, err) < 0)
+		log_warn("%s; using 30s", err);
 	struct pod_watch_options o = {
+		.refresh_ms = refresh_ms,
+		.min_refresh_ms = refresh_ms && refresh_ms < 5000 ? refresh_ms : 0,
 		.kubelet = {
 			.url = url,
 			.token_file = cfg->kubelet_token_file,
@@ -113,11 +123,11 @@ void probe_k8s_report(struct probe_k8s *k)
 		log_info("kubelet: %zu pods on this node%s", st.n_pods,
 			 k->reported_once ? " (pod labels are back)" : "");
 	else
-		log_warn("kubelet: %s (%s); flows are recorded without pod "
-			 "labels until it answers%s",
-			 st.message, strerror(-st.err),
-			 st.n_pods ? " (the last pod list is used meanwhile)" :
-				     "");
+		log_warn("kubelet: %s; %s", st.message,
+			 st.n_pods ? "pod labels come from the last pod list "
+				     "until it answers again (for at most 5m)" :
+				     "flows are recorded without pod labels "
+				     "until it answers again");
 	k->reported_changes = st.changes;
 	k->reported_once = true;
 }

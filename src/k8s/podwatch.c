@@ -7,6 +7,7 @@
 #include "core/util.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 
 #define MISSED_MAX 4096
@@ -180,7 +181,13 @@ int pod_watch_start(struct pod_watch *w)
 	/* Refresh timing starts now when nothing was fetched yet. */
 	if (!w->last_fetch_ms)
 		w->last_fetch_ms = now_monotonic_ms() - w->refresh_ms;
+	/* Signals belong to the caller's loop (signalfd): the thread must
+	 * not take a SIGTERM whose default action ends the process. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int r = pthread_create(&w->thread, NULL, watch_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r)
 		return -r;
 	w->started = true;
