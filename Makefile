@@ -28,7 +28,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -DSHAWK_VERSION='"$(VERSION)"' \
+CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE \
 	-Isrc -I$(OBJDIR)/gen -MMD -MP
 LDLIBS := -lbpf -lelf -lz -lpq -lcurl -lcjson -lpthread
 ifeq ($(SANITIZE),1)
@@ -61,6 +61,15 @@ all: $(BIN)
 
 deps:
 	$(Q)scripts/install-deps.sh
+
+# The version lives in a generated header rewritten only when it changes, so
+# a new commit rebuilds main.o and nothing else.
+$(OBJDIR)/gen/version.h: FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)echo '#define SHAWK_VERSION "$(VERSION)"' > $@.tmp
+	$(Q)cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+
+$(OBJDIR)/src/main.o: $(OBJDIR)/gen/version.h
 
 $(OBJDIR)/shawk: $(OBJS) $(SQL_OBJ)
 	$(call msg,LINK,$@)

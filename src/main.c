@@ -4,9 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifndef SHAWK_VERSION
-#define SHAWK_VERSION "unknown"
-#endif
+#include "version.h" /* generated: SHAWK_VERSION */
 
 static const char usage[] =
 	"Usage: shawk COMMAND [OPTIONS]\n"
