@@ -35,6 +35,9 @@ struct ebpf {
 	sock_record_fn fn;
 	void *ud;
 	int count;
+	/* Records of the poll in progress, passed on after the events. */
+	struct sock_record *polled;
+	size_t npolled, cap_polled;
 };
 
 /* ---- scanning --------------------------------------------------------- */
@@ -55,7 +58,16 @@ static int on_ring_sample(void *ctx, void *data, size_t size)
 static int on_poll_record(const struct sock_record *rec, void *ud)
 {
 	struct ebpf *e = ud;
-	return stream_on_poll_record(e->st, rec, on_record, e);
+	if (e->npolled == e->cap_polled) {
+		size_t ncap = e->cap_polled ? e->cap_polled * 2 : 4096;
+		struct sock_record *n = realloc(e->polled, ncap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		e->polled = n;
+		e->cap_polled = ncap;
+	}
+	e->polled[e->npolled++] = *rec;
+	return 0;
 }
 
 static int ebpf_scan(struct source *src, sock_record_fn fn, void *ud)
@@ -72,12 +84,22 @@ static int ebpf_scan(struct source *src, sock_record_fn fn, void *ud)
 		return r;
 	bool full = stream_resync_due(e->st, now_monotonic_ms());
 	if (full) {
+		e->npolled = 0;
 		r = e->poller->scan(e->poller, on_poll_record, e);
 		if (r < 0) {
 			/* Held events are released at the next poll. */
 			full = false;
 		} else {
-			r = stream_poll_done(e->st, on_record, e);
+			/* A socket becomes visible to sock_diag just before
+			 * its ESTABLISHED callback runs: drain again so the
+			 * event is in this batch and, being first, decides
+			 * the connection's flow. */
+			r = ring_buffer__consume(e->rb);
+			for (size_t i = 0; r >= 0 && i < e->npolled; i++)
+				r = stream_on_poll_record(e->st, &e->polled[i],
+							  on_record, e);
+			if (r >= 0)
+				r = stream_poll_done(e->st, on_record, e);
 			if (r < 0)
 				return r;
 		}
@@ -103,6 +125,7 @@ static void ebpf_free(struct source *src)
 		close(e->cgroup_fd);
 	source_free(e->poller);
 	stream_free(e->st);
+	free(e->polled);
 	free(e);
 }
 

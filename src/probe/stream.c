@@ -7,9 +7,11 @@
 #include "probe/ebpf_event.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 
 #define STREAM_DEFAULT_MAX_HELD 65536
+#define STREAM_MAX_OWNERS (1u << 20)
 
 struct held {
 	struct sock_record rec;
@@ -25,6 +27,9 @@ struct stream {
 	struct held *held;
 	size_t nheld, max_held;
 	struct u64map held_by_cookie; /* cookie -> index + 1 */
+	/* Owners the events named since the previous poll, and in the
+	 * period before (a connection may straddle a poll): cookie -> tgid. */
+	struct u64map owner_by_cookie, owner_by_cookie_prev;
 	struct stream_stats stats;
 };
 
@@ -35,8 +40,10 @@ struct stream *stream_new(int64_t resync_ms, size_t max_held)
 		return NULL;
 	s->resync_ms = resync_ms > 0 ? resync_ms : 1;
 	s->max_held = max_held ? max_held : STREAM_DEFAULT_MAX_HELD;
-	if (u64map_init(&s->held_by_cookie, s->max_held) < 0) {
-		free(s);
+	if (u64map_init(&s->held_by_cookie, s->max_held) < 0 ||
+	    u64map_init(&s->owner_by_cookie, STREAM_MAX_OWNERS) < 0 ||
+	    u64map_init(&s->owner_by_cookie_prev, STREAM_MAX_OWNERS) < 0) {
+		stream_free(s);
 		return NULL;
 	}
 	return s;
@@ -47,6 +54,8 @@ void stream_free(struct stream *s)
 	if (!s)
 		return;
 	u64map_free(&s->held_by_cookie);
+	u64map_free(&s->owner_by_cookie);
+	u64map_free(&s->owner_by_cookie_prev);
 	free(s->held);
 	free(s);
 }
@@ -99,6 +108,12 @@ int stream_on_event(struct stream *s, const void *buf, size_t len,
 		return 0;
 	}
 	s->stats.events++;
+	if (rec.pid && rec.cookie) {
+		/* Full: the poll then keeps its own attribution. */
+		int r = u64map_put(&s->owner_by_cookie, rec.cookie, rec.pid);
+		if (r == -ENOMEM)
+			return r;
+	}
 	if (needs_local_addr(&rec)) {
 		int r = hold(s, &rec);
 		if (r == 0)
@@ -128,6 +143,29 @@ int stream_on_poll_record(struct stream *s, const struct sock_record *rec,
 			}
 		}
 	}
+	/* The event saw the owner in process context; the poll may not (a
+	 * socket still in the accept queue has no fd yet, a closing one
+	 * has none any more and its process may be gone). Agreeing on the
+	 * owner keeps a connection in one flow. */
+	uint64_t *owner = NULL;
+	if (rec->cookie) {
+		owner = u64map_get(&s->owner_by_cookie, rec->cookie);
+		if (!owner)
+			owner = u64map_get(&s->owner_by_cookie_prev, rec->cookie);
+	}
+	if (owner) {
+		/* Reported by its event moments ago and already closing:
+		 * the poll adds nothing but a guess at the owner. */
+		if (rec->proto == IPPROTO_TCP && rec->state != TCP_ESTABLISHED) {
+			s->stats.poll_dups++;
+			return 0;
+		}
+		if (!rec->pid) {
+			struct sock_record patched = *rec;
+			patched.pid = (uint32_t)*owner;
+			return fn(&patched, userdata);
+		}
+	}
 	return fn(rec, userdata);
 }
 
@@ -144,6 +182,10 @@ int stream_poll_done(struct stream *s, sock_record_fn fn, void *userdata)
 	}
 	s->nheld = 0;
 	u64map_clear(&s->held_by_cookie);
+	struct u64map t = s->owner_by_cookie_prev;
+	s->owner_by_cookie_prev = s->owner_by_cookie;
+	s->owner_by_cookie = t;
+	u64map_clear(&s->owner_by_cookie);
 	return ret;
 }
 

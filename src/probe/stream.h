@@ -29,6 +29,11 @@
  * held until the next poll, which shows the socket's address (by cookie);
  * a socket the poll shows unconnected had its connect() fail and is dropped,
  * one the poll does not show any more keeps the wildcard address.
+ *
+ * A polled connection whose event came in the last two resync periods
+ * takes the owner the event named when the poll found none (still in the
+ * accept queue), and is skipped when it is already closing (no fd, maybe no
+ * process left: the poll could only misattribute what the event counted).
  */
 struct stream_stats {
 	uint64_t events;      /* records decoded */
@@ -37,6 +42,7 @@ struct stream_stats {
 	uint64_t resyncs;     /* full polls, the seed included */
 	uint64_t held;	      /* UDP events held for their local address */
 	uint64_t held_overflow; /* passed on unresolved: hold list full */
+	uint64_t poll_dups;	/* closing polled sockets skipped */
 };
 
 struct stream;
