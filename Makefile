@@ -24,7 +24,7 @@ Q := @
 msg = @printf '  %-8s %s\n' $(1) $(2)
 endif
 
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes
 CFLAGS ?= -O2 -g
@@ -56,7 +56,7 @@ SQL_OBJ := $(if $(SQL_FILES),$(OBJDIR)/gen/sql_embed.o)
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(OBJDIR)/tests/%)
 
-.PHONY: all deps run test unit integration e2e bench install clean vmlinux FORCE
+.PHONY: all deps run test unit integration e2e bench install install-systemd clean vmlinux fuzz FORCE
 all: $(BIN)
 
 deps:
@@ -103,6 +103,19 @@ $(OBJDIR)/tests/%: tests/%.c $(LIB_OBJS) $(SQL_OBJ)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(SQL_OBJ) \
 		$(LDLIBS) -lcmocka
 
+# --- fuzz targets (clang + libFuzzer): build/fuzz/fuzz_<name>
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_LIB := src/k8s/pods.c src/core/u64map.c
+fuzz: $(FUZZ_BINS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -g -O1 -std=gnu11 $(WARN) -D_GNU_SOURCE -Isrc \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $^ -lcjson
+
 # README command 1: build, then the main job.
 run: deps $(BIN)
 	$(Q)SHAWK_BIN=$(BIN) scripts/run.sh
@@ -122,6 +135,13 @@ bench: $(BIN)
 
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/shawk
+
+# The unit expects the binary in /usr/local/bin; the environment file is
+# installed only when absent so local settings survive upgrades.
+install-systemd: install
+	install -D -m 0644 deploy/systemd/shawk.service $(DESTDIR)/etc/systemd/system/shawk.service
+	test -e $(DESTDIR)/etc/default/shawk || \
+		install -D -m 0600 deploy/systemd/shawk.env $(DESTDIR)/etc/default/shawk
 
 clean:
 	rm -rf $(BUILD)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "cli/cli.h"
+#include "cli/probe_k8s.h"
 
 #include "core/clock.h"
 #include "core/config.h"
@@ -12,10 +13,12 @@
 #include "probe/procmap.h"
 #include "render/flows.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 
 /* ---- stdout sink ------------------------------------------------------ */
 
@@ -60,6 +63,7 @@ static struct sink *stdout_sink_new(enum output_format fmt)
 struct pipeline {
 	const struct probe_config *cfg;
 	struct procmap *pm;
+	struct probe_k8s *k8s;
 	struct source *src;
 	struct flow_table *flows;
 	struct sock_record *recs;
@@ -87,7 +91,6 @@ static int enrich(uint32_t pid, const struct sock_record *rec,
 {
 	struct pipeline *p = ud;
 	const struct proc_info *pi = procmap_get(p->pm, pid);
-	(void)rec;
 	if (!pi)
 		return -ESRCH;
 	ret->pid = pi->pid;
@@ -96,6 +99,7 @@ static int enrich(uint32_t pid, const struct sock_record *rec,
 	ret->cmdline = pi->cmdline;
 	ret->cgroup = pi->cgroup;
 	ret->node = p->cfg->node_name;
+	probe_k8s_enrich(p->k8s, rec, ret);
 	return 0;
 }
 
@@ -150,6 +154,7 @@ static int pipeline_scan(struct pipeline *p)
 	if (r < 0)
 		return r;
 	report_visibility(p);
+	probe_k8s_report(p->k8s);
 
 	struct flow_table_stats fs;
 	flow_table_get_stats(p->flows, &fs);
@@ -212,6 +217,23 @@ static int flush(struct pipeline *p, struct sink *sink)
 	return r;
 }
 
+/* Liveness: `shawk health` compares the file's mtime with now. */
+static void heartbeat(const char *path)
+{
+	static bool warned;
+	if (!path)
+		return;
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd < 0 || futimens(fd, NULL) < 0) {
+		if (!warned)
+			log_warn("cannot update heartbeat file %s: %s", path,
+				 strerror(errno));
+		warned = true;
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 static int run_loop(struct pipeline *p, struct sink *sink)
 {
 	sigset_t mask;
@@ -236,6 +258,8 @@ static int run_loop(struct pipeline *p, struct sink *sink)
 				return r;
 			if (r < 0)
 				log_warn("scan failed: %s", strerror(-r));
+			else
+				heartbeat(p->cfg->heartbeat_file);
 			/* Skip missed ticks instead of bursting. */
 			while (next_scan <= now)
 				next_scan += p->cfg->interval_ms;
@@ -305,7 +329,8 @@ int cli_probe(int argc, char **argv)
 	}
 	_cleanup_(sink_freep) struct sink *sink = stdout_sink_new(cfg.output);
 	p.flows = flow_table_new(cfg.max_flows, 0);
-	if (!sink || !p.flows) {
+	p.k8s = probe_k8s_new(&cfg, cfg.once);
+	if (!sink || !p.flows || !p.k8s) {
 		log_error("out of memory");
 		goto out;
 	}
@@ -336,6 +361,7 @@ int cli_probe(int argc, char **argv)
 out:
 	source_free(p.src);
 	flow_table_free(p.flows);
+	probe_k8s_free(p.k8s);
 	procmap_free(p.pm);
 	free(p.recs);
 	return ret;
