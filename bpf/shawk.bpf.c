@@ -83,7 +83,8 @@ struct {
 struct udp_peer_key {
 	__u64 cookie;
 	__u32 addr[4];
-	__u32 port;
+	__u32 port; /* network byte order */
+	__u32 pad;  /* hashed too: always zeroed */
 };
 
 struct {
@@ -192,10 +193,10 @@ int shawk_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 
 	const struct sock *sk = ctx->skaddr;
-	struct listener_key k = {
-		.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum),
-		.port = ctx->sport,
-	};
+	struct listener_key k;
+	__builtin_memset(&k, 0, sizeof(k));
+	k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	k.port = ctx->sport;
 	if (ctx->newstate == TCP_LISTEN) {
 		/* listen() runs in the caller's context: current is right. */
 		struct listener_val v = { .sk = (__u64)sk };
@@ -310,8 +311,10 @@ int shawk_sockops(struct bpf_sock_ops *skops)
 	if (o) {
 		event_set_owner(e, o);
 	} else if (e->kind == SHAWK_EV_TCP_PASSIVE) {
-		struct listener_key k = { .netns = e->netns,
-					  .port = e->lport };
+		struct listener_key k;
+		__builtin_memset(&k, 0, sizeof(k));
+		k.netns = e->netns;
+		k.port = e->lport;
 		struct listener_val *v = bpf_map_lookup_elem(&listeners, &k);
 		if (v)
 			event_set_owner(e, &v->owner);
@@ -377,10 +380,11 @@ static __always_inline int udp_peer(struct bpf_sock_addr *ctx, __u8 kind,
 	if (sk->dst_port)
 		return 1;
 
-	struct udp_peer_key k = {
-		.cookie = bpf_get_socket_cookie(ctx),
-		.port = ctx->user_port,
-	};
+	struct udp_peer_key k;
+	/* Padding left to the compiler would be stack garbage in the hash. */
+	__builtin_memset(&k, 0, sizeof(k));
+	k.cookie = bpf_get_socket_cookie(ctx);
+	k.port = ctx->user_port;
 	if (!is6)
 		k.addr[0] = ctx->user_ip4;
 	else
