@@ -81,6 +81,10 @@ $(OBJDIR)/gen/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) bpf/vmlinux/$(ARCH)/vmlin
 	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
 		-Ibpf -Ibpf/vmlinux/$(ARCH) -c $< -o $@
 
+# Keep the generated BPF object and skeleton: as intermediates make would
+# delete them, and every later build would relink for nothing.
+.SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
+
 $(OBJDIR)/gen/%.skel.h: $(OBJDIR)/gen/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@

@@ -206,6 +206,9 @@ static int read_file(const char *path, char *buf, size_t sz)
 	return (int)len;
 }
 
+/* libbpf hands us its own format strings. */
+static int libbpf_print_debug(enum libbpf_print_level level, const char *fmt,
+			      va_list ap) __attribute__((format(printf, 2, 0)));
 static int libbpf_print_debug(enum libbpf_print_level level, const char *fmt,
 			      va_list ap)
 {
