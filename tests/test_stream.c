@@ -261,6 +261,8 @@ static void test_poll_takes_event_owner(void **state)
 	assert_int_equal(stream_on_poll_record(s, &q, collect, &out), 0);
 	assert_int_equal(out.n, 2);
 	assert_int_equal(out.r[1].pid, 4242);
+	assert_string_equal(out.r[1].comm, "nginx");
+	assert_true(out.r[1].flags & SOCK_REC_F_OWNER_KNOWN);
 
 	/* Already closing (orphaned, process maybe gone): skipped. */
 	struct sock_record c = polled(IPPROTO_TCP, TCP_FIN_WAIT2, "10.0.0.1",

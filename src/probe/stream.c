@@ -11,7 +11,17 @@
 #include <string.h>
 
 #define STREAM_DEFAULT_MAX_HELD 65536
-#define STREAM_MAX_OWNERS (1u << 20)
+#define STREAM_MAX_OWNERS (1u << 18)
+
+/* Who an event said owns a connection (cookie -> index + 1). */
+struct owner_gen {
+	struct u64map by_cookie;
+	struct owner_ent {
+		uint32_t pid;
+		char comm[16];
+	} *ents;
+	size_t n, cap;
+};
 
 struct held {
 	struct sock_record rec;
@@ -28,8 +38,9 @@ struct stream {
 	size_t nheld, max_held;
 	struct u64map held_by_cookie; /* cookie -> index + 1 */
 	/* Owners the events named since the previous poll, and in the
-	 * period before (a connection may straddle a poll): cookie -> tgid. */
-	struct u64map owner_by_cookie, owner_by_cookie_prev;
+	 * period before (a connection may straddle a poll). */
+	struct owner_gen owners[2];
+	int cur; /* index of the current generation */
 	struct stream_stats stats;
 };
 
@@ -41,8 +52,8 @@ struct stream *stream_new(int64_t resync_ms, size_t max_held)
 	s->resync_ms = resync_ms > 0 ? resync_ms : 1;
 	s->max_held = max_held ? max_held : STREAM_DEFAULT_MAX_HELD;
 	if (u64map_init(&s->held_by_cookie, s->max_held) < 0 ||
-	    u64map_init(&s->owner_by_cookie, STREAM_MAX_OWNERS) < 0 ||
-	    u64map_init(&s->owner_by_cookie_prev, STREAM_MAX_OWNERS) < 0) {
+	    u64map_init(&s->owners[0].by_cookie, STREAM_MAX_OWNERS) < 0 ||
+	    u64map_init(&s->owners[1].by_cookie, STREAM_MAX_OWNERS) < 0) {
 		stream_free(s);
 		return NULL;
 	}
@@ -54,8 +65,10 @@ void stream_free(struct stream *s)
 	if (!s)
 		return;
 	u64map_free(&s->held_by_cookie);
-	u64map_free(&s->owner_by_cookie);
-	u64map_free(&s->owner_by_cookie_prev);
+	for (int i = 0; i < 2; i++) {
+		u64map_free(&s->owners[i].by_cookie);
+		free(s->owners[i].ents);
+	}
 	free(s->held);
 	free(s);
 }
@@ -99,6 +112,43 @@ static int hold(struct stream *s, const struct sock_record *rec)
 	return 0;
 }
 
+static int remember_owner(struct owner_gen *g, const struct sock_record *rec)
+{
+	if (g->n == g->cap) {
+		if (g->cap >= STREAM_MAX_OWNERS)
+			return -ENOSPC;
+		size_t ncap = g->cap ? g->cap * 2 : 1024;
+		struct owner_ent *n = realloc(g->ents, ncap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		g->ents = n;
+		g->cap = ncap;
+	}
+	uint64_t *idx = u64map_get(&g->by_cookie, rec->cookie);
+	if (!idx) {
+		int r = u64map_put(&g->by_cookie, rec->cookie, g->n + 1);
+		if (r < 0)
+			return r;
+		idx = u64map_get(&g->by_cookie, rec->cookie);
+		g->n++;
+	}
+	struct owner_ent *e = &g->ents[*idx - 1];
+	e->pid = rec->pid;
+	memcpy(e->comm, rec->comm, sizeof(e->comm));
+	return 0;
+}
+
+static const struct owner_ent *find_owner(struct stream *s, uint64_t cookie)
+{
+	for (int i = 0; i < 2; i++) {
+		struct owner_gen *g = &s->owners[(s->cur + i) % 2];
+		uint64_t *idx = u64map_get(&g->by_cookie, cookie);
+		if (idx)
+			return &g->ents[*idx - 1];
+	}
+	return NULL;
+}
+
 int stream_on_event(struct stream *s, const void *buf, size_t len,
 		    sock_record_fn fn, void *userdata)
 {
@@ -108,9 +158,9 @@ int stream_on_event(struct stream *s, const void *buf, size_t len,
 		return 0;
 	}
 	s->stats.events++;
-	if (rec.pid && rec.cookie) {
+	if ((rec.flags & SOCK_REC_F_OWNER_KNOWN) && rec.cookie) {
 		/* Full: the poll then keeps its own attribution. */
-		int r = u64map_put(&s->owner_by_cookie, rec.cookie, rec.pid);
+		int r = remember_owner(&s->owners[s->cur], &rec);
 		if (r == -ENOMEM)
 			return r;
 	}
@@ -147,12 +197,8 @@ int stream_on_poll_record(struct stream *s, const struct sock_record *rec,
 	 * socket still in the accept queue has no fd yet, a closing one
 	 * has none any more and its process may be gone). Agreeing on the
 	 * owner keeps a connection in one flow. */
-	uint64_t *owner = NULL;
-	if (rec->cookie) {
-		owner = u64map_get(&s->owner_by_cookie, rec->cookie);
-		if (!owner)
-			owner = u64map_get(&s->owner_by_cookie_prev, rec->cookie);
-	}
+	const struct owner_ent *owner = rec->cookie ? find_owner(s, rec->cookie)
+						    : NULL;
 	if (owner) {
 		/* Reported by its event moments ago and already closing:
 		 * the poll adds nothing but a guess at the owner. */
@@ -160,11 +206,12 @@ int stream_on_poll_record(struct stream *s, const struct sock_record *rec,
 			s->stats.poll_dups++;
 			return 0;
 		}
-		if (!rec->pid) {
-			struct sock_record patched = *rec;
-			patched.pid = (uint32_t)*owner;
-			return fn(&patched, userdata);
-		}
+		/* Same owner as the event, even once the process is gone. */
+		struct sock_record patched = *rec;
+		patched.pid = owner->pid;
+		patched.flags |= SOCK_REC_F_OWNER_KNOWN;
+		memcpy(patched.comm, owner->comm, sizeof(patched.comm));
+		return fn(&patched, userdata);
 	}
 	return fn(rec, userdata);
 }
@@ -182,10 +229,10 @@ int stream_poll_done(struct stream *s, sock_record_fn fn, void *userdata)
 	}
 	s->nheld = 0;
 	u64map_clear(&s->held_by_cookie);
-	struct u64map t = s->owner_by_cookie_prev;
-	s->owner_by_cookie_prev = s->owner_by_cookie;
-	s->owner_by_cookie = t;
-	u64map_clear(&s->owner_by_cookie);
+	/* The previous generation is forgotten, the current one ages. */
+	s->cur ^= 1;
+	u64map_clear(&s->owners[s->cur].by_cookie);
+	s->owners[s->cur].n = 0;
 	return ret;
 }
 

@@ -31,9 +31,10 @@
  * one the poll does not show any more keeps the wildcard address.
  *
  * A polled connection whose event came in the last two resync periods
- * takes the owner the event named when the poll found none (still in the
- * accept queue), and is skipped when it is already closing (no fd, maybe no
- * process left: the poll could only misattribute what the event counted).
+ * takes the owner (pid, comm) the event named in process context, as the
+ * poll may find none (accept queue, process gone), and a TCP one already
+ * closing is skipped (the poll could only misattribute what the event
+ * counted).
  */
 struct stream_stats {
 	uint64_t events;      /* records decoded */
