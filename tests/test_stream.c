@@ -174,19 +174,26 @@ static int collect(const struct sock_record *rec, void *ud)
 static void test_resync_schedule(void **state)
 {
 	(void)state;
-	struct stream *s = stream_new(500, 0);
+	/* Flush every 1000ms, scans every 200ms from t=1000: flushes at
+	 * 2000, 3000...; polls in the first scan after each (phase 100). */
+	struct stream *s = stream_new(1000, 100, 0);
 	assert_non_null(s);
 	assert_true(stream_resync_due(s, 1000)); /* the seed */
 	assert_false(stream_resync_due(s, 1200));
-	assert_false(stream_resync_due(s, 1499));
-	assert_true(stream_resync_due(s, 1500));
-	assert_false(stream_resync_due(s, 1600));
-	/* A late scan does not make polls burst afterwards. */
-	assert_true(stream_resync_due(s, 5000));
-	assert_false(stream_resync_due(s, 5100));
+	assert_false(stream_resync_due(s, 2000)); /* same tick as the flush */
+	assert_true(stream_resync_due(s, 2200));
+	assert_false(stream_resync_due(s, 2400));
+	assert_false(stream_resync_due(s, 3000));
+	/* A late scan (slow poll) still polls once, back on the grid. */
+	assert_true(stream_resync_due(s, 3350));
+	assert_false(stream_resync_due(s, 3600));
+	/* Missed grid points do not make polls burst afterwards. */
+	assert_true(stream_resync_due(s, 7200));
+	assert_false(stream_resync_due(s, 7400));
+	assert_true(stream_resync_due(s, 8200));
 	struct stream_stats st;
 	stream_get_stats(s, &st);
-	assert_int_equal(st.resyncs, 3);
+	assert_int_equal(st.resyncs, 5);
 	stream_free(s);
 	stream_free(NULL);
 }
@@ -194,7 +201,7 @@ static void test_resync_schedule(void **state)
 static void test_events_pass_through(void **state)
 {
 	(void)state;
-	struct stream *s = stream_new(1000, 0);
+	struct stream *s = stream_new(1000, 0, 0);
 	struct sink_recs out = { .n = 0 };
 	struct shawk_event e = ev4(SHAWK_EV_TCP_ACTIVE, "10.0.0.2", 40000,
 				   "10.0.0.1", 80, 11);
@@ -220,7 +227,7 @@ static int fail_fn(const struct sock_record *rec, void *ud)
 static void test_callback_error_stops(void **state)
 {
 	(void)state;
-	struct stream *s = stream_new(1000, 0);
+	struct stream *s = stream_new(1000, 0, 0);
 	struct shawk_event e = ev4(SHAWK_EV_TCP_ACTIVE, "10.0.0.2", 40000,
 				   "10.0.0.1", 80, 11);
 	assert_int_equal(stream_on_event(s, &e, sizeof(e), fail_fn, NULL),
@@ -249,7 +256,7 @@ static struct sock_record polled(uint8_t proto, uint8_t state,
 static void test_poll_takes_event_owner(void **state)
 {
 	(void)state;
-	struct stream *s = stream_new(1000, 0);
+	struct stream *s = stream_new(1000, 0, 0);
 	struct sink_recs out = { .n = 0 };
 	struct shawk_event e = ev4(SHAWK_EV_TCP_PASSIVE, "10.0.0.1", 80,
 				   "10.0.0.2", 40000, 21);
@@ -293,7 +300,7 @@ static void test_poll_takes_event_owner(void **state)
 static void test_udp_held_until_poll(void **state)
 {
 	(void)state;
-	struct stream *s = stream_new(1000, 0);
+	struct stream *s = stream_new(1000, 0, 0);
 	struct sink_recs out = { .n = 0 };
 	/* connect() of an unbound socket: local address not chosen yet. */
 	struct shawk_event a = ev4(SHAWK_EV_UDP_ACTIVE, "0.0.0.0", 0,
@@ -334,7 +341,7 @@ static void test_udp_held_until_poll(void **state)
 static void test_udp_hold_bound(void **state)
 {
 	(void)state;
-	struct stream *s = stream_new(1000, 2);
+	struct stream *s = stream_new(1000, 0, 2);
 	struct sink_recs out = { .n = 0 };
 	for (uint64_t i = 1; i <= 3; i++) {
 		struct shawk_event e = ev4(SHAWK_EV_UDP_ACTIVE, "0.0.0.0", 0,
@@ -354,7 +361,7 @@ static void test_udp_hold_bound(void **state)
 static void test_lost_counter(void **state)
 {
 	(void)state;
-	struct stream *s = stream_new(1000, 0);
+	struct stream *s = stream_new(1000, 0, 0);
 	assert_int_equal(stream_note_lost(s, 0), 0);
 	assert_int_equal(stream_note_lost(s, 5), 5);
 	assert_int_equal(stream_note_lost(s, 5), 0);

@@ -181,13 +181,13 @@ static int make_source(struct pipeline *p)
 	/* One scan needs no event stream: --once always polls. */
 	if (cfg->mode == PROBE_MODE_STREAMING ||
 	    (cfg->mode == PROBE_MODE_AUTO && !cfg->once)) {
-		/* Two polls per flush interval, so a long-lived connection
-		 * is in every interval's flows as in polling mode. */
-		int64_t resync = cfg->flush_interval_ms / 2;
+		/* One poll per flush interval, in its first scan (half a
+		 * scan interval after the flush tick), so a long-lived
+		 * connection is in every interval's flows as in polling. */
 		struct ebpf_options eo = {
 			.run_netns_dir = cfg->run_netns_dir,
-			.resync_ms = resync > cfg->interval_ms ? resync
-							       : cfg->interval_ms,
+			.resync_ms = cfg->flush_interval_ms,
+			.resync_phase_ms = cfg->interval_ms / 2,
 			.note = log_note,
 		};
 		char why[256] = "";

@@ -316,7 +316,7 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 	e->base.free = ebpf_free;
 	_cleanup_(source_freep) struct source *guard = &e->base;
 
-	e->st = stream_new(opt->resync_ms, 0);
+	e->st = stream_new(opt->resync_ms, opt->resync_phase_ms, 0);
 	e->poller = poller_new(pm, opt->run_netns_dir, 0);
 	if (!e->st || !e->poller)
 		return -ENOMEM;

@@ -12,6 +12,7 @@
 struct ebpf_options {
 	const char *run_netns_dir; /* passed to the seeding poller */
 	int64_t resync_ms;	   /* full poll period, see probe/stream.h */
+	int64_t resync_phase_ms;   /* offset of the polls from the first scan */
 	size_t ringbuf_bytes;	   /* 0: 16 MiB; rounded up to a power of 2 */
 	/* Receives one line per degraded feature or system change (tracefs
 	 * mounted, program switched off and why). May be NULL. */

@@ -30,8 +30,8 @@ struct held {
 };
 
 struct stream {
-	int64_t resync_ms;
-	int64_t next_resync_ms;
+	int64_t resync_ms, phase_ms;
+	int64_t base_ms, next_resync_ms;
 	bool seeded;
 	uint64_t kernel_lost;
 	struct held *held;
@@ -44,12 +44,14 @@ struct stream {
 	struct stream_stats stats;
 };
 
-struct stream *stream_new(int64_t resync_ms, size_t max_held)
+struct stream *stream_new(int64_t resync_ms, int64_t phase_ms,
+			  size_t max_held)
 {
 	struct stream *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->resync_ms = resync_ms > 0 ? resync_ms : 1;
+	s->phase_ms = phase_ms > 0 ? phase_ms % s->resync_ms : 0;
 	s->max_held = max_held ? max_held : STREAM_DEFAULT_MAX_HELD;
 	if (u64map_init(&s->held_by_cookie, s->max_held) < 0 ||
 	    u64map_init(&s->owners[0].by_cookie, STREAM_MAX_OWNERS) < 0 ||
@@ -77,8 +79,14 @@ bool stream_resync_due(struct stream *s, int64_t now_ms)
 {
 	if (s->seeded && now_ms < s->next_resync_ms)
 		return false;
-	s->seeded = true;
-	s->next_resync_ms = now_ms + s->resync_ms;
+	if (!s->seeded) {
+		s->seeded = true;
+		s->base_ms = now_ms;
+		s->next_resync_ms = now_ms + s->phase_ms + s->resync_ms;
+	}
+	/* On the grid base + k * resync + phase, skipping missed points. */
+	while (s->next_resync_ms <= now_ms)
+		s->next_resync_ms += s->resync_ms;
 	s->stats.resyncs++;
 	return true;
 }

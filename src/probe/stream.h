@@ -18,8 +18,12 @@
  *
  * Per-interval semantics: each connection is reported once, when it is
  * established (its event). The first scan is a full poll (the seed: what was
- * open before the agent), and a poll is repeated every resync_ms so that a
- * long-lived connection shows in each flush interval like in polling mode.
+ * open before the agent), and a poll is repeated on the grid first scan +
+ * k * resync_ms + phase_ms, so that a long-lived connection shows in each
+ * flush interval like in polling mode. The probe passes resync = the flush
+ * interval and phase = half a scan interval: the probe loop flushes on the
+ * grid first scan + k * flush interval, after the scan of the same tick, so
+ * each poll is the first scan of a new flush interval, whatever it costs.
  * The flow table deduplicates by socket cookie, which the kernel shares
  * between the BPF programs and sock_diag, so a connection is counted at
  * most once per interval and once ever in new_connections.
@@ -48,11 +52,15 @@ struct stream_stats {
 
 struct stream;
 
-/* resync_ms > 0; max_held bounds held events (0: default). NULL on OOM. */
-struct stream *stream_new(int64_t resync_ms, size_t max_held);
+/*
+ * resync_ms > 0, 0 <= phase_ms < resync_ms (see above); max_held bounds
+ * held events (0: default). NULL on OOM.
+ */
+struct stream *stream_new(int64_t resync_ms, int64_t phase_ms,
+			  size_t max_held);
 void stream_free(struct stream *s);
 
-/* True for the first scan (the seed) and then once every resync_ms. */
+/* True for the first scan (the seed) and then once per grid point passed. */
 bool stream_resync_due(struct stream *s, int64_t now_ms);
 
 /*

@@ -179,8 +179,8 @@ open(sys.argv[1], "w").close()
 time.sleep(30)' "$tmp/held" &
 pids+=($!)
 wait_for test -f "$tmp/held" || not_ok "held connection opened"
-# Flushes every 2s: the resync poll (every 1s) may take a few hundred ms on
-# a host with many sockets, and each interval must still contain one.
+# Flushes every 2s: the resync poll (first scan of each interval) may take a
+# few hundred ms on a host with many sockets.
 "$SHAWK_BIN" probe --mode streaming --output json --interval 200ms --flush-interval 2s >"$tmp/held.json" 2>"$tmp/held.err" &
 probe_pid=$!
 sleep 6.5
