@@ -29,7 +29,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE \
-	-Isrc -I$(OBJDIR)/gen -MMD -MP
+	-Isrc -Ibpf -I$(OBJDIR)/gen -MMD -MP
 LDLIBS := -lbpf -lelf -lz -lpq -lcurl -lcjson -lpthread
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -87,8 +87,12 @@ $(OBJDIR)/%.o: %.c | $(BPF_SKELS)
 $(OBJDIR)/gen/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) bpf/vmlinux/$(ARCH)/vmlinux.h
 	$(call msg,BPF,$<)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) \
+	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
 		-Ibpf -Ibpf/vmlinux/$(ARCH) -c $< -o $@
+
+# Keep the generated BPF object and skeleton: as intermediates make would
+# delete them, and every later build would relink for nothing.
+.SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
 
 $(OBJDIR)/gen/%.skel.h: $(OBJDIR)/gen/%.bpf.o
 	$(call msg,SKEL,$@)

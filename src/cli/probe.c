@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/sink.h"
 #include "core/util.h"
+#include "probe/ebpf.h"
 #include "probe/poller.h"
 #include "probe/procmap.h"
 #include "render/flows.h"
@@ -107,6 +108,17 @@ static void report_visibility(struct pipeline *p)
 	struct poller_stats ps;
 	struct procmap_stats ms;
 
+	if (strcmp(p->src->name, "streaming") == 0) {
+		struct ebpf_stats es;
+		ebpf_get_stats(p->src, &es);
+		if (es.lost_since_last)
+			log_warn("streaming: %llu events lost (ring buffer "
+				 "full; %llu in total): counts of this "
+				 "interval are low",
+				 (unsigned long long)es.lost_since_last,
+				 (unsigned long long)es.stream.lost_events);
+		return;
+	}
 	if (strcmp(p->src->name, "polling") != 0)
 		return;
 	poller_get_stats(p->src, &ps);
@@ -157,17 +169,42 @@ static int pipeline_scan(struct pipeline *p)
 	return r;
 }
 
+static void log_note(const char *msg, void *ud)
+{
+	(void)ud;
+	log_info("streaming: %s", msg);
+}
+
 static int make_source(struct pipeline *p)
 {
 	const struct probe_config *cfg = p->cfg;
-	if (cfg->mode == PROBE_MODE_STREAMING) {
-		log_error("streaming mode is not available in this build yet; "
-			  "use --mode polling");
-		return -EOPNOTSUPP;
+	/* One scan needs no event stream: --once always polls. */
+	if (cfg->mode == PROBE_MODE_STREAMING ||
+	    (cfg->mode == PROBE_MODE_AUTO && !cfg->once)) {
+		/* One poll per flush interval, in its first scan (half a
+		 * scan interval after the flush tick), so a long-lived
+		 * connection is in every interval's flows as in polling. */
+		struct ebpf_options eo = {
+			.run_netns_dir = cfg->run_netns_dir,
+			.resync_ms = cfg->flush_interval_ms,
+			.resync_phase_ms = cfg->interval_ms / 2,
+			.note = log_note,
+		};
+		char why[256] = "";
+		int r = ebpf_source_new(p->pm, &eo, &p->src, why, sizeof(why));
+		if (r == 0) {
+			log_info("mode %s: streaming from eBPF",
+				 probe_mode_name(cfg->mode));
+			return 0;
+		}
+		if (r == -ENOMEM || cfg->mode == PROBE_MODE_STREAMING) {
+			log_error("streaming mode cannot start: %s",
+				  r == -ENOMEM ? strerror(ENOMEM) : why);
+			return r;
+		}
+		log_info("mode auto: using polling (streaming cannot start: "
+			 "%s)", why);
 	}
-	if (cfg->mode == PROBE_MODE_AUTO)
-		log_info("mode auto: using polling (streaming is not "
-			 "available in this build)");
 	p->src = poller_new(p->pm, cfg->run_netns_dir, 0);
 	return p->src ? 0 : -ENOMEM;
 }

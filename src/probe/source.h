@@ -55,7 +55,9 @@ typedef int (*sock_record_fn)(const struct sock_record *rec, void *userdata);
 struct source {
 	const char *name;
 	int (*scan)(struct source *src, sock_record_fn fn, void *userdata);
-	/* True when scan() reports a full snapshot (listeners included). */
+	/* True when the last scan() reported a full snapshot (listeners
+	 * included). Read after each scan(): the streaming source sets it
+	 * only for scans that included a full poll. */
 	bool snapshot;
 	void (*free)(struct source *src);
 };

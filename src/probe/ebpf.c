@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Streaming source: loads bpf/shawk.bpf.c (embedded skeleton), attaches it
+ * to the cgroup v2 root and drains its ring buffer on the probe's scan timer.
+ * The only file that includes libbpf (DESIGN.md §3).
+ */
+#include "probe/ebpf.h"
+
+#include "core/clock.h"
+#include "core/util.h"
+#include "probe/poller.h"
+#include "shawk.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#define EBPF_DEFAULT_RINGBUF (16u << 20)
+#define TRACEFS "/sys/kernel/tracing"
+
+struct ebpf {
+	struct source base;
+	struct shawk_bpf *skel;
+	struct ring_buffer *rb;
+	struct source *poller;
+	struct stream *st;
+	int cgroup_fd;
+	uint32_t programs;
+	uint64_t lost_since_last;
+	/* The callback of the scan in progress (ring_buffer has one ctx). */
+	sock_record_fn fn;
+	void *ud;
+	int count;
+	/* Records of the poll in progress, passed on after the events. */
+	struct sock_record *polled;
+	size_t npolled, cap_polled;
+};
+
+/* ---- scanning --------------------------------------------------------- */
+
+static int on_record(const struct sock_record *rec, void *ud)
+{
+	struct ebpf *e = ud;
+	e->count++;
+	return e->fn(rec, e->ud);
+}
+
+static int on_ring_sample(void *ctx, void *data, size_t size)
+{
+	struct ebpf *e = ctx;
+	return stream_on_event(e->st, data, size, on_record, e);
+}
+
+static int on_poll_record(const struct sock_record *rec, void *ud)
+{
+	struct ebpf *e = ud;
+	if (e->npolled == e->cap_polled) {
+		size_t ncap = e->cap_polled ? e->cap_polled * 2 : 4096;
+		struct sock_record *n = realloc(e->polled, ncap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		e->polled = n;
+		e->cap_polled = ncap;
+	}
+	e->polled[e->npolled++] = *rec;
+	return 0;
+}
+
+static int ebpf_scan(struct source *src, sock_record_fn fn, void *ud)
+{
+	struct ebpf *e = (struct ebpf *)src;
+	e->fn = fn;
+	e->ud = ud;
+	e->count = 0;
+
+	/* Events first, then the poll: a connection established in between
+	 * is in both and the shared socket cookie deduplicates it. */
+	int r = ring_buffer__consume(e->rb);
+	if (r < 0)
+		return r;
+	bool full = stream_resync_due(e->st, now_monotonic_ms());
+	if (full) {
+		e->npolled = 0;
+		r = e->poller->scan(e->poller, on_poll_record, e);
+		if (r < 0) {
+			/* Held events are released at the next poll. */
+			full = false;
+		} else {
+			/* A socket becomes visible to sock_diag just before
+			 * its ESTABLISHED callback runs: drain again so the
+			 * event is in this batch and, being first, decides
+			 * the connection's flow. */
+			r = ring_buffer__consume(e->rb);
+			for (size_t i = 0; r >= 0 && i < e->npolled; i++)
+				r = stream_on_poll_record(e->st, &e->polled[i],
+							  on_record, e);
+			if (r >= 0)
+				r = stream_poll_done(e->st, on_record, e);
+			if (r < 0)
+				return r;
+		}
+	}
+	/* A poll makes the scan a full snapshot: the flow table then
+	 * rebuilds its listeners and forgets closed connections. */
+	src->snapshot = full;
+	e->lost_since_last =
+		stream_note_lost(e->st, __atomic_load_n(&e->skel->bss->lost_events,
+							__ATOMIC_RELAXED));
+	if (r < 0 && !full)
+		return r;
+	return e->count;
+}
+
+static void ebpf_free(struct source *src)
+{
+	struct ebpf *e = (struct ebpf *)src;
+	ring_buffer__free(e->rb);
+	/* Destroying the skeleton detaches every link. */
+	shawk_bpf__destroy(e->skel);
+	if (e->cgroup_fd >= 0)
+		close(e->cgroup_fd);
+	source_free(e->poller);
+	stream_free(e->st);
+	free(e->polled);
+	free(e);
+}
+
+void ebpf_get_stats(const struct source *src, struct ebpf_stats *ret)
+{
+	const struct ebpf *e = (const struct ebpf *)src;
+	memset(ret, 0, sizeof(*ret));
+	stream_get_stats(e->st, &ret->stream);
+	ret->lost_since_last = e->lost_since_last;
+	ret->programs = e->programs;
+}
+
+/* ---- feature probes and loading --------------------------------------- */
+
+static void unescape_octal(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' &&
+		    r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 +
+				      (r[3] - '0'));
+			r += 3;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+int ebpf_find_cgroup2(const char *mountinfo, char *ret_path, size_t path_sz,
+		      bool *ret_is_root)
+{
+	const char *line = mountinfo;
+	while (line && *line) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char buf[4096];
+		if (len < sizeof(buf)) {
+			memcpy(buf, line, len);
+			buf[len] = '\0';
+			/* id parent maj:min root mountpoint opts... - fstype */
+			char *sep = strstr(buf, " - ");
+			char root[2048], mnt[2048], fstype[64];
+			if (sep &&
+			    sscanf(sep + 3, "%63s", fstype) == 1 &&
+			    strcmp(fstype, "cgroup2") == 0 &&
+			    sscanf(buf, "%*s %*s %*s %2047s %2047s", root, mnt) ==
+				    2) {
+				unescape_octal(mnt);
+				if (strlen(mnt) >= path_sz)
+					return -ENAMETOOLONG;
+				strscpy(ret_path, mnt, path_sz);
+				*ret_is_root = strcmp(root, "/") == 0;
+				return 0;
+			}
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return -ENOENT;
+}
+
+static int read_file(const char *path, char *buf, size_t sz)
+{
+	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t len = 0;
+	while (len + 1 < sz) {
+		ssize_t n = read(fd, buf + len, sz - 1 - len);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return (int)len;
+}
+
+/* libbpf hands us its own format strings. */
+static int libbpf_print_debug(enum libbpf_print_level level, const char *fmt,
+			      va_list ap) __attribute__((format(printf, 2, 0)));
+static int libbpf_print_debug(enum libbpf_print_level level, const char *fmt,
+			      va_list ap)
+{
+	/* Verifier logs are long: only on request (SHAWK_BPF_VERBOSE=1). */
+	if (level == LIBBPF_DEBUG || !getenv("SHAWK_BPF_VERBOSE"))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static void note(const struct ebpf_options *opt, const char *fmt, ...)
+	_printf_(2, 3);
+static void note(const struct ebpf_options *opt, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	if (!opt->note)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	opt->note(msg, opt->note_userdata);
+}
+
+static bool helper_ok(enum bpf_prog_type t, enum bpf_func_id f)
+{
+	return libbpf_probe_bpf_helper(t, f, NULL) == 1;
+}
+
+/* Mounts tracefs where libbpf looks for tracepoint ids when it is missing.
+ * Returns 0 when the tracepoint's format can be read afterwards. */
+static int ensure_tracefs(const struct ebpf_options *opt)
+{
+	static const char *ev = "events/sock/inet_sock_set_state/id";
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", TRACEFS, ev);
+	if (access(path, R_OK) == 0)
+		return 0;
+	if (access("/sys/kernel/debug/tracing/events/sock", F_OK) == 0)
+		return 0;
+	if (mount("nodev", TRACEFS, "tracefs", 0, NULL) < 0)
+		return -errno;
+	note(opt, "mounted tracefs at %s (it was not mounted)", TRACEFS);
+	return access(path, R_OK) == 0 ? 0 : -ENOENT;
+}
+
+#define WHY(...) (snprintf(why, why_sz, __VA_ARGS__))
+
+int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
+		    struct source **ret, char *why, size_t why_sz)
+{
+	int r;
+
+	libbpf_set_print(libbpf_print_debug);
+	if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {
+		WHY("the kernel has no BTF (/sys/kernel/btf/vmlinux: %s), "
+		    "which CO-RE programs need", strerror(errno));
+		return -EOPNOTSUPP;
+	}
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1 ||
+	    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, NULL) != 1) {
+		WHY("BPF ring buffers or socket storage are not available "
+		    "(kernel too old, or BPF not permitted: needs root/"
+		    "CAP_BPF+CAP_PERFMON+CAP_NET_ADMIN)");
+		return -EOPNOTSUPP;
+	}
+	if (!helper_ok(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sk_storage_get) ||
+	    !helper_ok(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_skc_to_tcp_sock) ||
+	    !helper_ok(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+		       BPF_FUNC_get_current_pid_tgid) ||
+	    !helper_ok(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+		       BPF_FUNC_get_current_task) ||
+	    !helper_ok(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+		       BPF_FUNC_sk_storage_get)) {
+		WHY("the kernel lacks sockops/cgroup sock_addr helpers this "
+		    "probe needs (sk_storage_get, skc_to_tcp_sock, "
+		    "get_current_task)");
+		return -EOPNOTSUPP;
+	}
+
+	char mi[65536];
+	r = read_file("/proc/self/mountinfo", mi, sizeof(mi));
+	if (r < 0) {
+		WHY("cannot read /proc/self/mountinfo: %s", strerror(-r));
+		return r;
+	}
+	char cg[1024];
+	bool cg_is_root = false;
+	if (ebpf_find_cgroup2(mi, cg, sizeof(cg), &cg_is_root) < 0) {
+		WHY("no cgroup v2 hierarchy is mounted (cgroup programs attach "
+		    "to its root)");
+		return -ENOENT;
+	}
+	if (!cg_is_root)
+		note(opt, "cgroup v2 at %s is not the hierarchy's root (cgroup "
+			  "namespace?): only sockets of processes below it are "
+			  "streamed", cg);
+
+	struct ebpf *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->cgroup_fd = -1;
+	e->base.name = "streaming";
+	e->base.scan = ebpf_scan;
+	e->base.snapshot = false;
+	e->base.free = ebpf_free;
+	_cleanup_(source_freep) struct source *guard = &e->base;
+
+	e->st = stream_new(opt->resync_ms, opt->resync_phase_ms, 0);
+	e->poller = poller_new(pm, opt->run_netns_dir, 0);
+	if (!e->st || !e->poller)
+		return -ENOMEM;
+
+	e->cgroup_fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (e->cgroup_fd < 0) {
+		r = -errno;
+		WHY("cannot open the cgroup v2 root %s: %s", cg, strerror(-r));
+		return r;
+	}
+
+	e->skel = shawk_bpf__open();
+	if (!e->skel) {
+		r = -errno;
+		WHY("cannot open the embedded BPF object: %s", strerror(-r));
+		return r;
+	}
+	struct shawk_bpf *s = e->skel;
+	size_t rb = pow2_ceil(opt->ringbuf_bytes ? opt->ringbuf_bytes
+						 : EBPF_DEFAULT_RINGBUF);
+	bpf_map__set_max_entries(s->maps.events, (uint32_t)rb);
+
+	bool post_bind = helper_ok(BPF_PROG_TYPE_CGROUP_SOCK,
+				   BPF_FUNC_sk_storage_get) &&
+			 helper_ok(BPF_PROG_TYPE_CGROUP_SOCK,
+				   BPF_FUNC_get_current_task);
+	if (!post_bind) {
+		note(opt, "cgroup/post_bind cannot use socket storage here: "
+			  "servers are attributed through listen() or the "
+			  "polled listener owner");
+		bpf_program__set_autoload(s->progs.shawk_post_bind4, false);
+		bpf_program__set_autoload(s->progs.shawk_post_bind6, false);
+		/* Same program type and helpers as post_bind. */
+		bpf_program__set_autoload(s->progs.shawk_sock_release, false);
+	}
+	bool tp = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACEPOINT, NULL) ==
+		  1;
+	if (tp) {
+		r = ensure_tracefs(opt);
+		if (r < 0) {
+			note(opt, "tracefs is not available at %s (%s): "
+				  "tracepoint sock/inet_sock_set_state "
+				  "switched off",
+			     TRACEFS, strerror(-r));
+			tp = false;
+		}
+	} else {
+		note(opt, "tracepoint programs are not supported: "
+			  "sock/inet_sock_set_state switched off");
+	}
+	if (!tp)
+		bpf_program__set_autoload(s->progs.shawk_set_state, false);
+
+	r = shawk_bpf__load(s);
+	if (r < 0) {
+		WHY("the kernel refused the BPF programs: %s (run with "
+		    "SHAWK_BPF_VERBOSE=1 for the verifier log)",
+		    strerror(-r));
+		return r;
+	}
+
+	/* Required: without these there is no event at all. */
+	struct {
+		struct bpf_program *prog;
+		struct bpf_link **link;
+		const char *name;
+		bool required;
+	} att[] = {
+		{ s->progs.shawk_sockops, &s->links.shawk_sockops, "sockops", true },
+		{ s->progs.shawk_connect4, &s->links.shawk_connect4, "cgroup/connect4", true },
+		{ s->progs.shawk_connect6, &s->links.shawk_connect6, "cgroup/connect6", true },
+		{ s->progs.shawk_post_bind4, &s->links.shawk_post_bind4, "cgroup/post_bind4", false },
+		{ s->progs.shawk_post_bind6, &s->links.shawk_post_bind6, "cgroup/post_bind6", false },
+		{ s->progs.shawk_sendmsg4, &s->links.shawk_sendmsg4, "cgroup/sendmsg4", false },
+		{ s->progs.shawk_sendmsg6, &s->links.shawk_sendmsg6, "cgroup/sendmsg6", false },
+		{ s->progs.shawk_recvmsg4, &s->links.shawk_recvmsg4, "cgroup/recvmsg4", false },
+		{ s->progs.shawk_recvmsg6, &s->links.shawk_recvmsg6, "cgroup/recvmsg6", false },
+		/* Without it, connected UDP is still reported by connect()
+		 * with its address completed by the next poll. */
+		{ s->progs.shawk_sock_release, &s->links.shawk_sock_release, "cgroup/sock_release", false },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(att); i++) {
+		if (!bpf_program__autoload(att[i].prog))
+			continue;
+		struct bpf_link *l =
+			bpf_program__attach_cgroup(att[i].prog, e->cgroup_fd);
+		if (!l) {
+			r = -errno;
+			if (att[i].required) {
+				WHY("cannot attach %s to %s: %s", att[i].name,
+				    cg, strerror(-r));
+				return r;
+			}
+			note(opt, "cannot attach %s to %s: %s; going on "
+				  "without it",
+			     att[i].name, cg, strerror(-r));
+			continue;
+		}
+		*att[i].link = l;
+		e->programs++;
+		if (att[i].prog == s->progs.shawk_sock_release)
+			s->bss->udp_release_attached = 1;
+	}
+	if (tp) {
+		s->links.shawk_set_state =
+			bpf_program__attach(s->progs.shawk_set_state);
+		if (!s->links.shawk_set_state)
+			note(opt, "cannot attach tracepoint "
+				  "sock/inet_sock_set_state: %s; going on "
+				  "without it",
+			     strerror(errno));
+		else
+			e->programs++;
+	}
+
+	e->rb = ring_buffer__new(bpf_map__fd(s->maps.events), on_ring_sample,
+				 e, NULL);
+	if (!e->rb) {
+		r = -errno;
+		WHY("cannot map the BPF ring buffer: %s", strerror(-r));
+		return r;
+	}
+	*ret = TAKE_PTR(guard);
+	return 0;
+}
