@@ -175,6 +175,27 @@ static void log_note(const char *msg, void *ud)
 	log_info("streaming: %s", msg);
 }
 
+/* One line on how polling reads sockets; a forced backend must work. */
+static int check_poll_backend(const struct probe_config *cfg,
+			      const struct source *poller)
+{
+	const char *why;
+	enum poll_backend b = poller_backend(poller, &why);
+	if (b == POLL_BACKEND_BPF_ITER) {
+		log_info("polling via BPF iterators");
+		return 0;
+	}
+	if (cfg->poll_backend == POLL_BACKEND_BPF_ITER) {
+		log_error("SHAWK_POLL_BACKEND=bpf-iter: %s", why);
+		return -EOPNOTSUPP;
+	}
+	if (cfg->poll_backend == POLL_BACKEND_SOCKDIAG)
+		log_info("polling via sock_diag (SHAWK_POLL_BACKEND=sockdiag)");
+	else
+		log_info("polling via sock_diag (BPF iterators: %s)", why);
+	return 0;
+}
+
 static int make_source(struct pipeline *p)
 {
 	const struct probe_config *cfg = p->cfg;
@@ -186,6 +207,7 @@ static int make_source(struct pipeline *p)
 		 * connection is in every interval's flows as in polling. */
 		struct ebpf_options eo = {
 			.run_netns_dir = cfg->run_netns_dir,
+			.poll_backend = cfg->poll_backend,
 			.resync_ms = cfg->flush_interval_ms,
 			.resync_phase_ms = cfg->interval_ms / 2,
 			.note = log_note,
@@ -205,8 +227,10 @@ static int make_source(struct pipeline *p)
 		log_info("mode auto: using polling (streaming cannot start: "
 			 "%s)", why);
 	}
-	p->src = poller_new(p->pm, cfg->run_netns_dir, 0);
-	return p->src ? 0 : -ENOMEM;
+	p->src = poller_new(p->pm, cfg->run_netns_dir, 0, cfg->poll_backend);
+	if (!p->src)
+		return -ENOMEM;
+	return check_poll_backend(cfg, p->src);
 }
 
 static int flush(struct pipeline *p, struct sink *sink)

@@ -19,6 +19,27 @@ int addr_normalize(int family, uint8_t addr[16])
 	return family;
 }
 
+int addr_normalize_pair(uint8_t l[16], uint8_t r[16])
+{
+	uint8_t nl[16], nr[16];
+	memcpy(nl, l, 16);
+	memcpy(nr, r, 16);
+	int lf = addr_normalize(AF_INET6, nl);
+	int rf = addr_normalize(AF_INET6, nr);
+	/* One end v4-mapped, the other "::" (a [::] socket talking to a
+	 * mapped peer, or a listener bound to a mapped address): the mapped
+	 * end decides, "::" then reads as 0.0.0.0. */
+	if (lf != rf && addr_is_any(AF_INET6, nl))
+		lf = rf;
+	if (lf != rf && addr_is_any(AF_INET6, nr))
+		rf = lf;
+	if (lf != rf)
+		return AF_INET6;
+	memcpy(l, nl, 16);
+	memcpy(r, nr, 16);
+	return lf;
+}
+
 bool addr_is_loopback(int family, const uint8_t addr[16])
 {
 	static const uint8_t v6_lo[16] = { [15] = 1 };

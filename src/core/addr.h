@@ -14,6 +14,14 @@
  */
 int addr_normalize(int family, uint8_t addr[16]);
 
+/*
+ * Normalises the two ends of an AF_INET6 socket: both v4-mapped (or one
+ * mapped and the other "::", which then reads as 0.0.0.0) become AF_INET
+ * with the IPv4 addresses in the first 4 bytes. Returns the family of the
+ * pair; leaves l and r unchanged when it stays AF_INET6.
+ */
+int addr_normalize_pair(uint8_t l[16], uint8_t r[16]);
+
 /* True for 127.0.0.0/8, ::1 (after normalisation). */
 bool addr_is_loopback(int family, const uint8_t addr[16]);
 

@@ -95,6 +95,30 @@ int config_parse_mode(const char *what, const char *value,
 		    what, value);
 }
 
+static const char *const backend_names[] = {
+	[POLL_BACKEND_AUTO] = "auto",
+	[POLL_BACKEND_BPF_ITER] = "bpf-iter",
+	[POLL_BACKEND_SOCKDIAG] = "sockdiag",
+};
+
+const char *poll_backend_name(enum poll_backend b)
+{
+	return (size_t)b < ARRAY_SIZE(backend_names) ? backend_names[b] : "?";
+}
+
+int config_parse_poll_backend(const char *what, const char *value,
+			      enum poll_backend *ret, char *err)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(backend_names); i++)
+		if (strcmp(value, backend_names[i]) == 0) {
+			*ret = (enum poll_backend)i;
+			return 0;
+		}
+	return fail(err,
+		    "invalid %s '%s': expected auto, bpf-iter or sockdiag",
+		    what, value);
+}
+
 int config_parse_output(const char *what, const char *value,
 			enum output_format *ret, char *err)
 {
@@ -243,6 +267,10 @@ int probe_config_parse(int argc, char **argv, struct probe_config *cfg,
 	cfg->cmdb_url = env("SHAWK_CMDB_URL");
 	if ((v = env("SHAWK_PROBE_MODE")) &&
 	    (r = config_parse_mode("SHAWK_PROBE_MODE", v, &cfg->mode, err)) < 0)
+		return r;
+	if ((v = env("SHAWK_POLL_BACKEND")) &&
+	    (r = config_parse_poll_backend("SHAWK_POLL_BACKEND", v,
+					   &cfg->poll_backend, err)) < 0)
 		return r;
 	if ((v = env("SHAWK_PROBE_INTERVAL")) &&
 	    (r = config_parse_duration("SHAWK_PROBE_INTERVAL", v, false,

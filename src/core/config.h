@@ -15,6 +15,13 @@ enum probe_mode {
 	PROBE_MODE_STREAMING,
 };
 
+/* How polling reads the socket table (SHAWK_POLL_BACKEND). */
+enum poll_backend {
+	POLL_BACKEND_AUTO = 0, /* BPF iterators when they load, else sockdiag */
+	POLL_BACKEND_BPF_ITER,
+	POLL_BACKEND_SOCKDIAG,
+};
+
 enum output_format {
 	OUTPUT_UNSET = 0, /* write to the CMDB */
 	OUTPUT_NONE,
@@ -25,6 +32,7 @@ enum output_format {
 struct probe_config {
 	const char *cmdb_url;
 	enum probe_mode mode;
+	enum poll_backend poll_backend;
 	int64_t interval_ms;
 	int64_t flush_interval_ms;
 	int log_level;
@@ -58,6 +66,8 @@ int config_parse_uint(const char *what, const char *value, uint64_t min,
 		      uint64_t max, uint64_t *ret, char *err);
 int config_parse_mode(const char *what, const char *value,
 		      enum probe_mode *ret, char *err);
+int config_parse_poll_backend(const char *what, const char *value,
+			      enum poll_backend *ret, char *err);
 int config_parse_output(const char *what, const char *value,
 			enum output_format *ret, char *err);
 
@@ -70,6 +80,7 @@ int probe_config_parse(int argc, char **argv, struct probe_config *cfg,
 		       char *err);
 
 const char *probe_mode_name(enum probe_mode m);
+const char *poll_backend_name(enum poll_backend b);
 
 extern const char probe_usage[];
 

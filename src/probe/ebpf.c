@@ -317,9 +317,17 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 	_cleanup_(source_freep) struct source *guard = &e->base;
 
 	e->st = stream_new(opt->resync_ms, opt->resync_phase_ms, 0);
-	e->poller = poller_new(pm, opt->run_netns_dir, 0);
+	e->poller = poller_new(pm, opt->run_netns_dir, 0, opt->poll_backend);
 	if (!e->st || !e->poller)
 		return -ENOMEM;
+	{
+		const char *pwhy;
+		if (poller_backend(e->poller, &pwhy) == POLL_BACKEND_BPF_ITER)
+			note(opt, "seed and resync polls via BPF iterators");
+		else if (opt->poll_backend != POLL_BACKEND_SOCKDIAG)
+			note(opt, "seed and resync polls via sock_diag (BPF "
+				  "iterators: %s)", pwhy);
+	}
 
 	e->cgroup_fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (e->cgroup_fd < 0) {

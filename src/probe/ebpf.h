@@ -2,6 +2,7 @@
 #ifndef SHAWK_PROBE_EBPF_H
 #define SHAWK_PROBE_EBPF_H
 
+#include "core/config.h"
 #include "probe/procmap.h"
 #include "probe/source.h"
 #include "probe/stream.h"
@@ -11,6 +12,7 @@
 
 struct ebpf_options {
 	const char *run_netns_dir; /* passed to the seeding poller */
+	enum poll_backend poll_backend; /* of the seeding poller */
 	int64_t resync_ms;	   /* full poll period, see probe/stream.h */
 	int64_t resync_phase_ms;   /* offset of the polls from the first scan */
 	size_t ringbuf_bytes;	   /* 0: 16 MiB; rounded up to a power of 2 */

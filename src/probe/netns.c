@@ -53,13 +53,21 @@ struct netns_set *netns_set_new(const char *host_proc,
 	return s;
 }
 
+static void netns_handle_close(struct netns_handle *h)
+{
+	if (h->diag_fd >= 0)
+		close(h->diag_fd);
+	if (h->ns_fd >= 0)
+		close(h->ns_fd);
+	h->diag_fd = h->ns_fd = -1;
+}
+
 void netns_set_free(struct netns_set *s)
 {
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->count; i++)
-		if (s->items[i].diag_fd >= 0)
-			close(s->items[i].diag_fd);
+		netns_handle_close(&s->items[i]);
 	u64map_free(&s->index);
 	free(s->items);
 	free(s->host_proc);
@@ -102,7 +110,10 @@ static void *open_in_netns(void *arg)
 	return NULL;
 }
 
-static int open_diag_at(const char *path, int *ret_fd, bool *ret_setns_failed)
+/* On success also hands over the netns fd (*ret_nsfd), which BPF iterators
+ * need to be created inside the netns at every scan. */
+static int open_diag_at(const char *path, int *ret_fd, int *ret_nsfd,
+			bool *ret_setns_failed)
 {
 	struct open_job job = { .nsfd = -1 };
 	pthread_t th;
@@ -118,11 +129,13 @@ static int open_diag_at(const char *path, int *ret_fd, bool *ret_setns_failed)
 		return -r;
 	}
 	pthread_join(th, NULL);
-	close(job.nsfd);
 	*ret_setns_failed = job.setns_failed;
-	if (job.result < 0)
+	if (job.result < 0) {
+		close(job.nsfd);
 		return job.result;
+	}
 	*ret_fd = job.result;
+	*ret_nsfd = job.nsfd;
 	return 0;
 }
 
@@ -141,7 +154,7 @@ static void add_ns(struct netns_set *s, uint64_t ino, uint32_t pid,
 		return;
 
 	struct netns_handle h = {
-		.ino = ino, .diag_fd = -1, .pid_hint = pid, .seen_gen = s->gen,
+		.ino = ino, .diag_fd = -1, .ns_fd = -1, .pid_hint = pid, .seen_gen = s->gen,
 		.own = ino == s->own_ino,
 	};
 	if (h.own) {
@@ -150,7 +163,7 @@ static void add_ns(struct netns_set *s, uint64_t ino, uint32_t pid,
 	} else {
 		bool setns_failed;
 		int fd = -1;
-		int r = open_diag_at(path, &fd, &setns_failed);
+		int r = open_diag_at(path, &fd, &h.ns_fd, &setns_failed);
 		if (r == -ENOENT || r == -ESRCH)
 			return; /* gone before we got there: not an error */
 		if (r < 0 && setns_failed && !s->enter_err)
@@ -231,8 +244,7 @@ int netns_set_sync(struct netns_set *s, struct procmap *pm)
 	size_t w = 0;
 	for (size_t i = 0; i < s->count; i++) {
 		if (s->items[i].seen_gen != s->gen) {
-			if (s->items[i].diag_fd >= 0)
-				close(s->items[i].diag_fd);
+			netns_handle_close(&s->items[i]);
 			continue;
 		}
 		s->items[w++] = s->items[i];

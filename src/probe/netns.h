@@ -16,6 +16,7 @@
 struct netns_handle {
 	uint64_t ino;
 	int diag_fd;	  /* -1: use /proc/<pid_hint>/net/ instead */
+	int ns_fd;	  /* the netns itself; -1 for our own or unopened */
 	uint32_t pid_hint; /* a process in this netns (0 for named ones) */
 	uint32_t seen_gen;
 	bool own; /* the agent's own netns */

@@ -3,18 +3,25 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "probe/ebpf_iter.h"
+#include "probe/iterrec.h"
 #include "probe/netns.h"
 #include "probe/procfs.h"
 #include "probe/sockdiag.h"
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #define POLLER_DEFAULT_MAX_RECORDS (8u << 20)
+/* One read() of a BPF iterator returns at most the seq_file buffer (8
+ * pages today); a larger buffer costs nothing and survives kernel changes. */
+#define ITER_READ_BUF (256u << 10)
 
 struct poller {
 	struct source base;
@@ -24,6 +31,12 @@ struct poller {
 	size_t n, cap, max;
 	uint64_t overflow;
 	struct poller_stats stats;
+	/* BPF iterator path; NULL: sock_diag only. */
+	struct ebpf_iter *iter;
+	unsigned char *iter_buf;
+	int *iter_fds; /* 2 per netns (TCP, UDP), -1 when not created */
+	size_t iter_fds_cap;
+	char why[192];
 };
 
 static int push(const struct sock_record *rec, void *ud)
@@ -129,6 +142,122 @@ static int dump_netns(struct poller *p, struct netns_handle *h)
 	return 0;
 }
 
+struct iter_job {
+	struct poller *p;
+	size_t count;
+};
+
+static void open_iters(struct poller *p, struct netns_handle *h, int *fds)
+{
+	int t = ebpf_iter_open(p->iter, EBPF_ITER_TCP);
+	int u = t >= 0 ? ebpf_iter_open(p->iter, EBPF_ITER_UDP) : -1;
+	if (t >= 0 && u < 0) {
+		close(t);
+		t = -1;
+	}
+	(void)h;
+	fds[0] = t;
+	fds[1] = u;
+}
+
+/*
+ * Socket iterators are bound to the netns of the thread creating them: this
+ * short-lived thread enters each other netns in turn (setns changes only
+ * itself) and creates its pair there; reading happens in the caller.
+ */
+static void *open_iters_elsewhere(void *arg)
+{
+	struct iter_job *job = arg;
+	struct poller *p = job->p;
+	for (size_t i = 0; i < job->count; i++) {
+		struct netns_handle *h = netns_set_at(p->ns, i);
+		if (h->own || h->ns_fd < 0)
+			continue;
+		if (setns(h->ns_fd, CLONE_NEWNET) < 0)
+			continue; /* stays -1: sock_diag for this one */
+		open_iters(p, h, &p->iter_fds[2 * i]);
+	}
+	return NULL;
+}
+
+static void close_iter_fds(struct poller *p, size_t count)
+{
+	for (size_t i = 0; i < 2 * count; i++) {
+		if (p->iter_fds[i] >= 0)
+			close(p->iter_fds[i]);
+		p->iter_fds[i] = -1;
+	}
+}
+
+static int iter_owner_lookup(void *ud, procmap_owner_emit_fn emit, void *ctx)
+{
+	struct poller *p = ud;
+	int fd = ebpf_iter_open(p->iter, EBPF_ITER_OWNERS);
+	if (fd < 0)
+		return fd;
+	int r = iterrec_read_owners(fd, p->iter_buf, ITER_READ_BUF, emit, ctx);
+	close(fd);
+	return r;
+}
+
+/* One netns through its iterator pair; sock_diag when that fails. */
+static int read_netns_iter(struct poller *p, struct netns_handle *h,
+			   const int *fds)
+{
+	size_t mark = p->n;
+	int r = -ENOTCONN;
+	if (fds[0] >= 0) {
+		r = iterrec_read_socks(fds[0], p->iter_buf, ITER_READ_BUF,
+				       push, p);
+		if (r >= 0)
+			r = iterrec_read_socks(fds[1], p->iter_buf,
+					       ITER_READ_BUF, push, p);
+	}
+	if (r >= 0 || r == -ENOMEM)
+		return r < 0 ? r : 0;
+	if (r != -ENOTCONN)
+		log_debug("BPF iterator in netns %llu: %s; using sock_diag",
+			  (unsigned long long)h->ino, strerror(-r));
+	p->stats.iter_fallbacks++;
+	p->n = mark;
+	return dump_netns(p, h);
+}
+
+static int scan_iter(struct poller *p)
+{
+	size_t count = netns_set_count(p->ns);
+	bool others = false;
+	int r = 0;
+
+	if (count * 2 > p->iter_fds_cap) {
+		int *n = realloc(p->iter_fds, count * 2 * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		p->iter_fds = n;
+		p->iter_fds_cap = count * 2;
+	}
+	for (size_t i = 0; i < count * 2; i++)
+		p->iter_fds[i] = -1;
+	for (size_t i = 0; i < count; i++) {
+		struct netns_handle *h = netns_set_at(p->ns, i);
+		if (h->own)
+			open_iters(p, h, &p->iter_fds[2 * i]);
+		else if (h->ns_fd >= 0)
+			others = true;
+	}
+	if (others) {
+		struct iter_job job = { .p = p, .count = count };
+		pthread_t th;
+		if (pthread_create(&th, NULL, open_iters_elsewhere, &job) == 0)
+			pthread_join(th, NULL);
+	}
+	for (size_t i = 0; i < count && r >= 0; i++)
+		r = read_netns_iter(p, netns_set_at(p->ns, i),
+				    &p->iter_fds[2 * i]);
+	close_iter_fds(p, count);
+	return r;
+}
+
 static int poller_scan(struct source *src, sock_record_fn fn, void *ud)
 {
 	struct poller *p = (struct poller *)src;
@@ -142,10 +271,16 @@ static int poller_scan(struct source *src, sock_record_fn fn, void *ud)
 	r = netns_set_sync(p->ns, p->pm);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < netns_set_count(p->ns); i++) {
-		r = dump_netns(p, netns_set_at(p->ns, i));
+	if (p->iter) {
+		r = scan_iter(p);
 		if (r < 0)
 			return r;
+	} else {
+		for (size_t i = 0; i < netns_set_count(p->ns); i++) {
+			r = dump_netns(p, netns_set_at(p->ns, i));
+			if (r < 0)
+				return r;
+		}
 	}
 	r = procmap_resolve(p->pm, p->recs, p->n);
 	if (r < 0)
@@ -166,13 +301,18 @@ static int poller_scan(struct source *src, sock_record_fn fn, void *ud)
 static void poller_free(struct source *src)
 {
 	struct poller *p = (struct poller *)src;
+	if (p->iter)
+		procmap_set_owner_lookup(p->pm, NULL, NULL);
+	ebpf_iter_free(p->iter);
+	free(p->iter_buf);
+	free(p->iter_fds);
 	netns_set_free(p->ns);
 	free(p->recs);
 	free(p);
 }
 
 struct source *poller_new(struct procmap *pm, const char *run_netns_dir,
-			  size_t max_records)
+			  size_t max_records, enum poll_backend backend)
 {
 	struct poller *p = calloc(1, sizeof(*p));
 	if (!p)
@@ -188,7 +328,32 @@ struct source *poller_new(struct procmap *pm, const char *run_netns_dir,
 		free(p);
 		return NULL;
 	}
+	if (backend != POLL_BACKEND_SOCKDIAG) {
+		int r = ebpf_iter_new(SOCKDIAG_TCP_STATES, SOCKDIAG_UDP_STATES,
+				      &p->iter, p->why, sizeof(p->why));
+		if (r == 0 && !(p->iter_buf = malloc(ITER_READ_BUF))) {
+			ebpf_iter_free(p->iter);
+			p->iter = NULL;
+			r = -ENOMEM;
+		}
+		if (r == -ENOMEM) {
+			netns_set_free(p->ns);
+			free(p);
+			return NULL;
+		}
+		if (p->iter)
+			procmap_set_owner_lookup(pm, iter_owner_lookup, p);
+	}
 	return &p->base;
+}
+
+enum poll_backend poller_backend(const struct source *src,
+				 const char **ret_why)
+{
+	const struct poller *p = (const struct poller *)src;
+	if (ret_why)
+		*ret_why = p->why;
+	return p->iter ? POLL_BACKEND_BPF_ITER : POLL_BACKEND_SOCKDIAG;
 }
 
 void poller_get_stats(const struct source *src, struct poller_stats *ret)

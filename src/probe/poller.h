@@ -2,6 +2,7 @@
 #ifndef SHAWK_PROBE_POLLER_H
 #define SHAWK_PROBE_POLLER_H
 
+#include "core/config.h"
 #include "probe/procmap.h"
 #include "probe/source.h"
 
@@ -13,17 +14,30 @@ struct poller_stats {
 	uint64_t sockets;	  /* records in the last scan */
 	uint64_t procfs_fallbacks; /* netns read through /proc/<pid>/net */
 	int enter_error;	  /* -errno of a refused setns, 0 if none */
+	uint64_t iter_fallbacks;  /* netns read by sock_diag on the iter path */
 };
 
 /*
- * The polling source: every scan() dumps TCP and UDP sockets (IPv4 and
- * IPv6) of every netns with sock_diag (or /proc/<pid>/net/ when sock_diag is
- * unavailable there) and attributes them to processes through pm, which the
- * caller owns and which must outlive the source. Returns NULL on OOM.
+ * The polling source: every scan() reads TCP and UDP sockets (IPv4 and
+ * IPv6) of every netns and attributes them to processes through pm, which
+ * the caller owns and which must outlive the source. Returns NULL on OOM.
  * max_records bounds one scan (0: default).
+ *
+ * backend: POLL_BACKEND_BPF_ITER reads BPF iterators (sockets per netns,
+ * socket owners host-wide in one read); POLL_BACKEND_SOCKDIAG dumps
+ * sock_diag per netns (or /proc/<pid>/net/ when sock_diag is unavailable
+ * there) and walks /proc/<pid>/fd for owners; AUTO tries the former and
+ * falls back to the latter. See poller_backend() for the outcome.
  */
 struct source *poller_new(struct procmap *pm, const char *run_netns_dir,
-			  size_t max_records);
+			  size_t max_records, enum poll_backend backend);
+
+/*
+ * The backend in use (POLL_BACKEND_BPF_ITER or POLL_BACKEND_SOCKDIAG) and,
+ * when BPF iterators were wanted but could not load, why (else "").
+ */
+enum poll_backend poller_backend(const struct source *src,
+				 const char **ret_why);
 
 void poller_get_stats(const struct source *src, struct poller_stats *ret);
 

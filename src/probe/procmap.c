@@ -27,7 +27,16 @@ struct procmap {
 	size_t max_procs;
 	uint32_t gen;
 	struct procmap_stats stats;
+	procmap_owner_lookup_fn owner_fn;
+	void *owner_ud;
 };
+
+void procmap_set_owner_lookup(struct procmap *pm, procmap_owner_lookup_fn fn,
+			      void *ud)
+{
+	pm->owner_fn = fn;
+	pm->owner_ud = ud;
+}
 
 static void proc_info_free(struct proc_info *p)
 {
@@ -188,6 +197,48 @@ struct linux_dirent64 {
 };
 
 /*
+ * Gives inode to pid when it is wanted in this scan (owner 0 in pm->inodes
+ * with this gen, or in spill when that cache was full). Returns 1 when it
+ * was, 0 otherwise.
+ */
+static size_t claim(struct procmap *pm, struct u64map *spill, uint32_t gen,
+		    uint64_t ino, uint32_t pid)
+{
+	uint64_t *w = u64map_get(&pm->inodes, ino);
+	if (w) {
+		/* Owner 0 with an older gen: left by a scan that failed, not
+		 * wanted now. */
+		if (*w != (uint64_t)gen << 32)
+			return 0; /* known, or found already */
+		*w |= pid;
+		return 1;
+	}
+	if (!spill->count || !(w = u64map_get(spill, ino)) || *w)
+		return 0;
+	*w = pid;
+	return 1;
+}
+
+struct claim_ctx {
+	struct procmap *pm;
+	struct u64map *spill;
+	uint32_t gen;
+	size_t found;
+};
+
+static int claim_emit(uint32_t tgid, uint64_t inode, void *ctx)
+{
+	struct claim_ctx *c = ctx;
+	if (claim(c->pm, c->spill, c->gen, inode, tgid)) {
+		struct proc_info *p = lookup(c->pm, tgid);
+		if (p)
+			p->hot_gen = c->gen;
+		c->found++;
+	}
+	return 0;
+}
+
+/*
  * Reads the fd links of one process. A socket inode wanted in this scan (in
  * pm->inodes with owner 0, or in spill when that cache was full) gets this
  * pid. Returns how many wanted inodes were found.
@@ -234,21 +285,7 @@ static size_t walk_fds(struct procmap *pm, struct proc_info *p,
 			uint64_t ino = procfs_socket_inode(link, (size_t)l);
 			if (!ino)
 				continue;
-			uint64_t *w = u64map_get(&pm->inodes, ino);
-			if (w) {
-				/* Owner 0 with an older gen: left by a scan
-				 * that failed, not wanted now. */
-				if (*w != (uint64_t)gen << 32)
-					continue; /* known, or found already */
-				*w |= p->pid;
-				found++;
-				continue;
-			}
-			if (!spill->count || !(w = u64map_get(spill, ino)) ||
-			    *w)
-				continue;
-			*w = p->pid;
-			found++;
+			found += claim(pm, spill, gen, ino, p->pid);
 		}
 	}
 	return found;
@@ -303,6 +340,7 @@ int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
 	const uint64_t wanted_val = (uint64_t)pm->gen << 32; /* owner 0 */
 	uint32_t gen = pm->gen;
 	size_t wanted = 0;
+	bool searched = false;
 	int owned = 0;
 	int r;
 
@@ -352,6 +390,22 @@ int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
 			goto out;
 	}
 
+	if (wanted && pm->owner_fn) {
+		/* Pass 2, fast: every (owner, socket) of the host at once. */
+		struct claim_ctx c = { .pm = pm, .spill = &spill, .gen = gen };
+		pm->stats.owner_lookups++;
+		r = pm->owner_fn(pm->owner_ud, claim_emit, &c);
+		searched = true;
+		if (r < 0) {
+			/* Claims made so far stand; the walk finds the rest. */
+			pm->stats.owner_lookup_errors++;
+			wanted -= c.found < wanted ? c.found : wanted;
+		} else {
+			/* What is left no process holds (kernel sockets, or
+			 * closed since the dump): no fd walk would find it. */
+			wanted = 0;
+		}
+	}
 	if (wanted) {
 		/* Pass 2: walk fd tables of candidate processes, busiest
 		 * first, until every wanted inode has an owner. */
@@ -380,10 +434,12 @@ int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
 			size_t f = walk_fds(pm, cand[i], &spill, gen);
 			if (f) {
 				cand[i]->hot_gen = gen;
-				remaining -= f;
+				remaining -= f < remaining ? f : remaining;
 			}
 		}
-
+		searched = true;
+	}
+	if (searched) {
 		/* Pass 3: owners found by the walk; the rest is unowned. */
 		for (size_t i = 0; i < n; i++) {
 			struct sock_record *rec = &recs[i];

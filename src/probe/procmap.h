@@ -38,6 +38,8 @@ struct procmap_stats {
 	uint64_t fd_denied; /* processes whose fd table we may not read */
 	uint32_t denied_example; /* one such pid, for the log */
 	uint64_t unowned; /* sockets with an inode but no owner found */
+	uint64_t owner_lookups; /* owner searches done by the lookup fn */
+	uint64_t owner_lookup_errors; /* ... that failed (fd walk instead) */
 };
 
 struct procmap;
@@ -69,6 +71,20 @@ void procmap_foreach(struct procmap *pm,
  * have an owner afterwards, or -errno.
  */
 int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n);
+
+/*
+ * An alternative to walking /proc/<pid>/fd: fn calls emit(tgid, inode, ctx)
+ * for every socket file of the host (e.g. from a BPF task_file iterator) and
+ * returns >= 0, or -errno (procmap then walks fd tables as before).
+ */
+typedef int (*procmap_owner_emit_fn)(uint32_t tgid, uint64_t inode,
+				     void *ctx);
+typedef int (*procmap_owner_lookup_fn)(void *ud, procmap_owner_emit_fn emit,
+				       void *ctx);
+
+/* Installs (fn != NULL) or removes the owner lookup used by resolve. */
+void procmap_set_owner_lookup(struct procmap *pm, procmap_owner_lookup_fn fn,
+			      void *ud);
 
 /*
  * Returns the process with its details (pgid, comm, cgroup, cmdline) loaded

@@ -94,25 +94,8 @@ static int parse_one(const struct nlmsghdr *nlh, int proto, uint64_t netns,
 		memset(rec.raddr + 4, 0, 12);
 		rec.family = AF_INET;
 	} else {
-		uint8_t l[16], r[16];
-		memcpy(l, rec.laddr, 16);
-		memcpy(r, rec.raddr, 16);
-		int lf = addr_normalize(AF_INET6, l);
-		int rf = addr_normalize(AF_INET6, r);
-		/* One end v4-mapped, the other "::" (a [::] socket talking
-		 * to a mapped peer, or a listener bound to a mapped address):
-		 * the mapped end decides, "::" then reads as 0.0.0.0. */
-		if (lf != rf && addr_is_any(AF_INET6, l))
-			lf = rf;
-		if (lf != rf && addr_is_any(AF_INET6, r))
-			rf = lf;
-		if (lf == rf) {
-			memcpy(rec.laddr, l, 16);
-			memcpy(rec.raddr, r, 16);
-			rec.family = (uint8_t)lf;
-		} else {
-			rec.family = AF_INET6;
-		}
+		rec.family = (uint8_t)addr_normalize_pair(rec.laddr,
+							 rec.raddr);
 	}
 	rec.uid = m->idiag_uid;
 	rec.inode = m->idiag_inode;

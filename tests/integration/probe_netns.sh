@@ -52,12 +52,24 @@ srv_pid=$(pgrep -x shawk-srv | head -1)
 a_pid=$(pgrep -x shawk-cli-a | head -1)
 b_pid=$(pgrep -x shawk-cli-b | head -1)
 
-"$SHAWK_BIN" probe --once --output json >"$tmp/out.json" 2>"$tmp/err"
-check "probe --once --output json exits 0" test $? -eq 0
-"$SHAWK_BIN" probe --once --output text >"$tmp/out.txt" 2>>"$tmp/err"
-check "text output has the v4 passive flow" grep -q "passive tcp 198.18.0.1:8080 <-- 198.18.0.2:many connections=3 ('shawk-srv'" "$tmp/out.txt"
+# Both polling backends must give the same flows: BPF iterators (when this
+# kernel has them) and sock_diag with /proc/<pid>/fd walks.
+backends=sockdiag
+if SHAWK_POLL_BACKEND=bpf-iter "$SHAWK_BIN" probe --once --output none 2>/dev/null; then
+	backends="bpf-iter sockdiag"
+else
+	echo "# bpf-iter backend unavailable here: only sockdiag tested"
+fi
+for backend in $backends; do
+	export SHAWK_POLL_BACKEND=$backend
+	case $backend in bpf-iter) backend_log="BPF iterators" ;; *) backend_log=sock_diag ;; esac
+	"$SHAWK_BIN" probe --once --output json >"$tmp/out.json" 2>"$tmp/err"
+	check "[$backend] probe --once --output json exits 0" test $? -eq 0
+	check "[$backend] backend in use logged" grep -q "polling via $backend_log" "$tmp/err"
+	"$SHAWK_BIN" probe --once --output text >"$tmp/out.txt" 2>>"$tmp/err"
+	check "[$backend] text output has the v4 passive flow" grep -q "passive tcp 198.18.0.1:8080 <-- 198.18.0.2:many connections=3 ('shawk-srv'" "$tmp/out.txt"
 
-python3 - "$tmp/out.json" "$srv_ns" "$cli_ns" "$srv_pid" "$a_pid" "$b_pid" <<'PY'
+	python3 - "$tmp/out.json" "$srv_ns" "$cli_ns" "$srv_pid" "$a_pid" "$b_pid" "$backend" <<'PY'
 import json, os, sys
 flows = json.load(open(sys.argv[1]))
 srv_ns, cli_ns = int(sys.argv[2]), int(sys.argv[3])
@@ -77,7 +89,7 @@ def get(f, path):
     return f
 
 def check(name, cond):
-    print(("ok - " if cond else "not ok - ") + name)
+    print(("ok - " if cond else "not ok - ") + "[%s] " % sys.argv[7] + name)
 
 cases = [
     ("v4 passive flow at the server", dict(direction="passive", proto="tcp", local__addr="198.18.0.1", local__port=8080, peer__addr="198.18.0.2", peer__port="many"), 3, "shawk-srv", srv_pid, srv_ns),
@@ -104,7 +116,9 @@ for name, want, conns, comm, pid, ns in cases:
 ours = [f for f in flows if f["netns"] in (srv_ns, cli_ns)]
 check("no other flows in the test namespaces (%d)" % len(ours), len(ours) == 5)
 PY
-check "no error logged" bash -c "! grep -q ' error: ' $tmp/err"
+	check "[$backend] no error logged" bash -c "! grep -q ' error: ' $tmp/err"
+done
+unset SHAWK_POLL_BACKEND
 
 # The daemon loop: scans every 200ms, flushes every 1s, one JSON line per
 # flush; SIGTERM makes one final flush and exits 0. A connection held open

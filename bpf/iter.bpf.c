@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * shawk polling fast path: BPF iterators (a separate object from the
+ * streaming programs, so either works without the other).
+ *
+ *  - iter/tcp, iter/udp: one fixed-size record per socket in a state polling
+ *    reports. The kernel binds an iterator to the netns of the task that
+ *    creates its fd (bpf_iter_init_seq_net), so user space creates one per
+ *    netns; the walk itself is the same hash walk as a sock_diag dump.
+ *  - iter/task_file: (tgid, socket inode) for every socket file of the host,
+ *    in one read, instead of readlink() on every /proc/<pid>/fd entry. The
+ *    kernel already skips threads sharing their leader's file table.
+ *
+ * TIME_WAIT and NEW_SYN_RECV (request) sockets are mini sockets without
+ * sk_socket: the state mask excludes them before anything else is read.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "iter_record.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* Bit n set: report sockets in TCP state n. Set by user space. */
+const volatile __u32 tcp_states = 0;
+const volatile __u32 udp_states = 0;
+
+static __always_inline void emit_sock(struct seq_file *seq, struct sock *sk,
+				      __u8 proto, __u8 state, __u32 uid)
+{
+	struct sock_common *skc = &sk->__sk_common;
+	struct shawk_iter_sock r = {};
+	struct socket *so;
+	struct cgroup *cg;
+	struct net *net;
+
+	r.magic = SHAWK_ITER_SOCK_MAGIC;
+	r.proto = proto;
+	r.state = state;
+	r.family = (__u8)skc->skc_family;
+	r.uid = uid;
+	r.lport = skc->skc_num;
+	r.rport = bpf_ntohs(skc->skc_dport);
+	if (r.family == AF_INET) {
+		__u32 l = skc->skc_rcv_saddr, d = skc->skc_daddr;
+		__builtin_memcpy(r.laddr, &l, 4);
+		__builtin_memcpy(r.raddr, &d, 4);
+	} else if (r.family == AF_INET6) {
+		BPF_CORE_READ_INTO(&r.laddr, skc, skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&r.raddr, skc, skc_v6_daddr);
+	} else {
+		return;
+	}
+	net = skc->skc_net.net;
+	if (net)
+		r.netns = net->ns.inum;
+	so = sk->sk_socket;
+	if (so) {
+		struct file *f = so->file;
+		if (f && f->f_inode)
+			r.inode = f->f_inode->i_ino;
+	}
+	cg = sk->sk_cgrp_data.cgroup;
+	if (cg && cg->kn)
+		r.cgroup_id = cg->kn->id;
+	r.cookie = bpf_get_socket_cookie(sk);
+	bpf_seq_write(seq, &r, sizeof(r));
+}
+
+SEC("iter/tcp")
+int shawk_iter_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tcp_sock *tp;
+	__u8 state;
+
+	if (!skc)
+		return 0;
+	state = skc->skc_state;
+	if (state >= 32 || !(tcp_states & (1u << state)))
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	emit_sock(ctx->meta->seq, &tp->inet_conn.icsk_inet.sk, IPPROTO_TCP,
+		  state, ctx->uid);
+	return 0;
+}
+
+SEC("iter/udp")
+int shawk_iter_udp(struct bpf_iter__udp *ctx)
+{
+	struct udp_sock *us = ctx->udp_sk;
+	struct sock *sk;
+	__u8 state;
+
+	if (!us)
+		return 0;
+	sk = &us->inet.sk;
+	state = sk->__sk_common.skc_state;
+	if (state >= 32 || !(udp_states & (1u << state)))
+		return 0;
+	emit_sock(ctx->meta->seq, sk, IPPROTO_UDP, state, ctx->uid);
+	return 0;
+}
+
+SEC("iter/task_file")
+int shawk_iter_task_file(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct shawk_iter_owner o = {};
+	struct inode *ino;
+
+	if (!task || !file)
+		return 0;
+	ino = file->f_inode;
+	if (!ino || (ino->i_mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	o.inode = ino->i_ino;
+	o.tgid = task->tgid;
+	o.magic = SHAWK_ITER_OWNER_MAGIC;
+	bpf_seq_write(ctx->meta->seq, &o, sizeof(o));
+	return 0;
+}

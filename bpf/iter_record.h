@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+#ifndef SHAWK_BPF_ITER_RECORD_H
+#define SHAWK_BPF_ITER_RECORD_H
+
+/*
+ * Records written by bpf/iter.bpf.c with bpf_seq_write() and read from the
+ * iterator fds by src/probe/iterrec.c. Fixed size, __u32/__u64 only, no
+ * implicit padding. The magic field lets the reader detect misalignment.
+ */
+#define SHAWK_ITER_SOCK_MAGIC 0x53 /* 'S' */
+#define SHAWK_ITER_OWNER_MAGIC 0x4f /* 'O' */
+
+struct shawk_iter_sock {
+	__u64 cookie;	 /* socket cookie (same as sock_diag's) */
+	__u64 inode;	 /* socket inode, 0 when no file */
+	__u64 cgroup_id; /* cgroup v2 id, 0 when unknown */
+	__u32 netns;	 /* netns inode number */
+	__u32 uid;
+	__u8 laddr[16];	 /* network order; IPv4 in the first 4 bytes */
+	__u8 raddr[16];
+	__u16 lport; /* host order */
+	__u16 rport; /* host order */
+	__u8 magic;  /* SHAWK_ITER_SOCK_MAGIC */
+	__u8 proto;  /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 family; /* AF_INET / AF_INET6 */
+	__u8 state;  /* TCP_* */
+};
+
+struct shawk_iter_owner {
+	__u64 inode; /* socket inode */
+	__u32 tgid;  /* owning process (init pid namespace) */
+	__u8 magic;  /* SHAWK_ITER_OWNER_MAGIC */
+	__u8 pad[3];
+};
+
+#endif
