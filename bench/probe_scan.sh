@@ -12,6 +12,7 @@
 #     bench netns, BENCH_RUNS (5) interleaved runs, medians. Targets:
 #     shawk/ss-tan <= 0.7 and ss-tanp/shawk >= 10. Checks with --output json
 #     that shawk reports and attributes every connection on both sides.
+#     Steps 2 and 3 run for each of BENCH_BACKENDS ("bpf-iter sockdiag").
 #  3. Agent CPU: keeps BENCH_CPU_CONNS (20000) connections, runs
 #     `shawk probe --output none --interval 1s` and reports its CPU (% of one
 #     core) over BENCH_CPU_SECONDS (20) s in steady state (target <= 3%), then
@@ -30,9 +31,11 @@ RUNS=${BENCH_RUNS:-5}
 CPU_CONNS=${BENCH_CPU_CONNS:-20000}
 CPU_SECONDS=${BENCH_CPU_SECONDS:-20}
 CHURN=${BENCH_CHURN:-1000}
+# Polling backends measured (SHAWK_POLL_BACKEND), each with its own ratios.
+BACKENDS=${BENCH_BACKENDS:-bpf-iter sockdiag}
 # A signal to this shell waits for the running command (at most a 20 s
 # sleep or one ss -tanp): keep a margin under 5 minutes.
-BUDGET=${BENCH_BUDGET_SECONDS:-260}
+BUDGET=${BENCH_BUDGET_SECONDS:-$((140 + 100 * $(wc -w <<<"$BACKENDS")))}
 
 TARGET_SCAN_RATIO=0.7  # shawk / ss -tan, at most
 TARGET_P_RATIO=10      # ss -tanp / shawk, at least
@@ -225,9 +228,18 @@ count_netns() {
 NETNS_COUNT=$(count_netns)
 
 TRUE_BIN=$(type -P true) || die "no true(1) binary"
-KEYS=(shawk ss ssp ipss nstrue iptrue true)
+for b in $BACKENDS; do
+	case $b in bpf-iter | sockdiag | auto) ;; *) die "BENCH_BACKENDS: unknown backend $b" ;; esac
+	SHAWK_POLL_BACKEND=$b "$SHAWK_BIN" probe --once --output none --log-level error ||
+		die "shawk probe with SHAWK_POLL_BACKEND=$b fails"
+done
+KEYS=()
+for b in $BACKENDS; do KEYS+=("shawk:$b"); done
+KEYS+=(ss ssp ipss nstrue iptrue true)
 declare -A CMD WALLS CPUS
-CMD[shawk]="$SHAWK_BIN probe --once --output none --log-level error"
+for b in $BACKENDS; do
+	CMD[shawk:$b]="$SHAWK_BIN probe --once --output none --log-level error"
+done
 CMD[ss]="nsenter --net=$NSPATH ss -tan"
 CMD[ssp]="nsenter --net=$NSPATH ss -tanp"
 CMD[ipss]="ip netns exec $NS ss -tan"
@@ -237,7 +249,8 @@ CMD[true]="$TRUE_BIN"
 for ((r = 1; r <= RUNS; r++)); do
 	for k in "${KEYS[@]}"; do
 		# Word splitting of CMD is intended: no quoting needed in it.
-		measure ${CMD[$k]} || die "failed: ${CMD[$k]}"
+		# The backend goes through the environment: no extra exec.
+		SHAWK_POLL_BACKEND=${k#shawk:} measure ${CMD[$k]} || die "failed: ${CMD[$k]}"
 		WALLS[$k]+=" $WALL"
 		CPUS[$k]+=" $CPU"
 	done
@@ -260,34 +273,39 @@ ssp_w=$(net_of "${MW[ssp]}" "${MW[nstrue]}" "${MW[true]}")
 ss_c=$(net_of "${MC[ss]}" "${MC[nstrue]}" "${MC[true]}")
 ssp_c=$(net_of "${MC[ssp]}" "${MC[nstrue]}" "${MC[true]}")
 
-# Correctness: every connection, on both sides, with its process.
-"$SHAWK_BIN" probe --once --output json --log-level error >"$TMP/once.json" ||
-	die "shawk probe --once --output json failed"
-read -r pas_all pas_ok act_all act_ok nflows < <(jq -r --argjson ns "$NS_INO" '
-	[.[] | select(.netns == $ns and .proto == "tcp")] as $f |
-	def total(d): [$f[] | select(.direction == d) | .connections] | add // 0;
-	def owned(d; c): [$f[] | select(.direction == d and .process.name == c
-		and .process.pgid > 0 and .process.pgid == .process.pid)
-		| .connections] | add // 0;
-	"\(total("passive")) \(owned("passive"; "holder-srv")) \(total("active")) \(owned("active"; "holder-cli")) \($f | length)"
-	' "$TMP/once.json") || die "cannot parse shawk's JSON output"
-holder_pgids=$(printf '%s\n' "${HOLDER_PIDS[@]}" | sort -n | tr '\n' ' ')
-json_pgids=$(jq -r --argjson ns "$NS_INO" '[.[] | select(.netns == $ns) | .process.pgid] | unique | .[]' "$TMP/once.json" | sort -n | tr '\n' ' ')
+declare -A PAS_ALL PAS_OK ACT_ALL ACT_OK NFLOWS JSON_PGIDS OK_JSON RS RP RSC RPC CPU_STEADY CPU_CHURN EST_STEADY EST_CHURN
+correctness() { # backend
+	# Correctness: every connection, on both sides, with its process.
+	SHAWK_POLL_BACKEND=$1 "$SHAWK_BIN" probe --once --output json --log-level error >"$TMP/once.json" ||
+		die "shawk probe --once --output json failed"
+	read -r PAS_ALL[$1] PAS_OK[$1] ACT_ALL[$1] ACT_OK[$1] NFLOWS[$1] < <(jq -r --argjson ns "$NS_INO" '
+		[.[] | select(.netns == $ns and .proto == "tcp")] as $f |
+		def total(d): [$f[] | select(.direction == d) | .connections] | add // 0;
+		def owned(d; c): [$f[] | select(.direction == d and .process.name == c
+			and .process.pgid > 0 and .process.pgid == .process.pid)
+			| .connections] | add // 0;
+		"\(total("passive")) \(owned("passive"; "holder-srv")) \(total("active")) \(owned("active"; "holder-cli")) \($f | length)"
+		' "$TMP/once.json") || die "cannot parse shawk's JSON output"
+	holder_pgids=$(printf '%s\n' "${HOLDER_PIDS[@]}" | sort -n | tr '\n' ' ')
+	JSON_PGIDS[$1]=$(jq -r --argjson ns "$NS_INO" '[.[] | select(.netns == $ns) | .process.pgid] | unique | .[]' "$TMP/once.json" | sort -n | tr '\n' ' ')
 
+	OK_JSON[$1]=MISS
+	[ "${PAS_ALL[$1]}" -eq "$CONNS" ] && [ "${PAS_OK[$1]}" -eq "$CONNS" ] &&
+		[ "${ACT_ALL[$1]}" -eq "$CONNS" ] && [ "${ACT_OK[$1]}" -eq "$CONNS" ] &&
+		[ "${JSON_PGIDS[$1]}" = "$holder_pgids" ] && OK_JSON[$1]=PASS
+}
 verdict() { # value op target -> PASS|MISS
 	awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {
 		ok = (op == "<=") ? (v <= t) : (v >= t); print ok ? "PASS" : "MISS" }'
 }
 ratio() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN {printf f, (b > 0 ? a / b : 99)}'; }
-ratio_scan=$(ratio "${MW[shawk]}" "$ss_w" %.2f)
-ratio_p=$(ratio "$ssp_w" "${MW[shawk]}" %.1f)
-ratio_scan_c=$(ratio "${MC[shawk]}" "$ss_c" %.2f)
-ratio_p_c=$(ratio "$ssp_c" "${MC[shawk]}" %.1f)
-ok_json=MISS
-[ "$pas_all" -eq "$CONNS" ] && [ "$pas_ok" -eq "$CONNS" ] &&
-	[ "$act_all" -eq "$CONNS" ] && [ "$act_ok" -eq "$CONNS" ] &&
-	[ "$json_pgids" = "$holder_pgids" ] && ok_json=PASS
-
+for b in $BACKENDS; do
+	RS[$b]=$(ratio "${MW[shawk:$b]}" "$ss_w" %.2f)
+	RP[$b]=$(ratio "$ssp_w" "${MW[shawk:$b]}" %.1f)
+	RSC[$b]=$(ratio "${MC[shawk:$b]}" "$ss_c" %.2f)
+	RPC[$b]=$(ratio "$ssp_c" "${MC[shawk:$b]}" %.1f)
+	correctness "$b"
+done
 # ---- 3. agent CPU at a 1 s interval ---------------------------------------------
 
 # Keep the first KEEP pairs (BENCH_CPU_CONNS connections), drop the others.
@@ -318,35 +336,54 @@ agent_cpu() { # seconds -> % of one core in $REPLY
 		'BEGIN {printf "%.2f", 100 * (c / hz) / (us / 1e6)}')
 }
 
-"$SHAWK_BIN" probe --output none --interval 1s --flush-interval 10s \
-	--log-level warn 2>"$TMP/agent.log" &
-AGENT_PID=$!
-# The first scan walks every fd table (cold cache): not steady state.
-sleep 3
-agent_cpu "$CPU_SECONDS"
-cpu_steady=$REPLY
-est_steady=$(established)
-
-cpu_churn=-
-est_churn=-
-churn_errs=
-if [ "$CHURN" -gt 0 ] && [ "$KEEP" -gt 0 ]; then
-	for ((i = 1; i <= KEEP; i++)); do
-		kill -USR1 "${CLI_PIDS[i - 1]}"
-	done
-	sleep 2
+agent_run() { # backend
+	SHAWK_POLL_BACKEND=$1 "$SHAWK_BIN" probe --output none --interval 1s --flush-interval 10s \
+		--log-level warn 2>"$TMP/agent.log" &
+	AGENT_PID=$!
+	# The first scan walks every fd table (cold cache): not steady state.
+	sleep 3
+	CPU_CHURN[$1]=-
+	EST_CHURN[$1]=-
+	if [ "$CHURN" -gt 0 ] && [ "$KEEP" -gt 0 ]; then
+		if [ "$CHURNING" = 0 ]; then
+			for ((i = 1; i <= KEEP; i++)); do
+				kill -USR1 "${CLI_PIDS[i - 1]}"
+			done
+			CHURNING=1
+		fi
+		sleep 2
+		agent_cpu "$CPU_SECONDS"
+		CPU_CHURN[$1]=$REPLY
+		EST_CHURN[$1]=$(established)
+	fi
+	kill -TERM "$AGENT_PID" 2>/dev/null
+	wait "$AGENT_PID" 2>/dev/null
+	AGENT_PID=
+	if grep -q . "$TMP/agent.log"; then
+		say "probe_scan: shawk probe ($1) logged:"
+		sed 's/^/    /' "$TMP/agent.log" | head -5
+	fi
+}
+# Clients churn once told to (SIGUSR1) and keep churning: the steady state
+# of every backend is measured before the first churn window.
+CHURNING=0
+for b in $BACKENDS; do
+	SHAWK_POLL_BACKEND=$b "$SHAWK_BIN" probe --output none --interval 1s --flush-interval 10s \
+		--log-level warn 2>"$TMP/agent.log" &
+	AGENT_PID=$!
+	# The first scan walks every fd table (cold cache): not steady state.
+	sleep 3
 	agent_cpu "$CPU_SECONDS"
-	cpu_churn=$REPLY
-	est_churn=$(established)
-	churn_errs=$(cat "$TMP"/cli* | grep -m1 'churn connect')
-fi
-kill -TERM "$AGENT_PID" 2>/dev/null
-wait "$AGENT_PID" 2>/dev/null
-AGENT_PID=
-if grep -q . "$TMP/agent.log"; then
-	say "probe_scan: shawk probe logged:"
-	sed 's/^/    /' "$TMP/agent.log" | head -5
-fi
+	CPU_STEADY[$b]=$REPLY
+	EST_STEADY[$b]=$(established)
+	kill -TERM "$AGENT_PID" 2>/dev/null
+	wait "$AGENT_PID" 2>/dev/null
+	AGENT_PID=
+done
+for b in $BACKENDS; do
+	agent_run "$b"
+done
+churn_errs=$(cat "$TMP"/cli* | grep -m1 'churn connect')
 
 # ---- summary ---------------------------------------------------------------------
 
@@ -361,7 +398,7 @@ line() { # key label
 	row "$2" "$(ms "${MW[$1]}")" "$(ms "$(head -1 <<<"$w")")" \
 		"$(ms "$(tail -1 <<<"$w")")" "$(ms "${MC[$1]}")"
 }
-line shawk "shawk probe --once --output none (root ns)"
+for b in $BACKENDS; do line "shawk:$b" "shawk probe --once ($b, root ns)"; done
 line ss "nsenter --net=NS ss -tan"
 line ssp "nsenter --net=NS ss -tanp"
 line ipss "ip netns exec NS ss -tan"
@@ -376,17 +413,21 @@ say "  fork+exec, nsenter $(ms $((MW[nstrue] - MW[true]))) ms). That nsenter ove
 say "  ran from a shell inside the netns; shawk pays its own fork+exec like ss."
 say "  cpu = user+sys of the command (rusage), less disturbed by other load."
 say ""
-say "  shawk / ss-tan   = $ratio_scan   (target <= $TARGET_SCAN_RATIO)  $(verdict "$ratio_scan" "<=" "$TARGET_SCAN_RATIO")   [cpu time: $ratio_scan_c]"
-say "  ss-tanp / shawk  = $ratio_p   (target >= $TARGET_P_RATIO)  $(verdict "$ratio_p" ">=" "$TARGET_P_RATIO")   [cpu time: $ratio_p_c]"
-say "  correctness: $nflows flows in the bench netns; passive $pas_all connections ($pas_ok to holder-srv),"
-say "               active $act_all ($act_ok to holder-cli), expected $CONNS each, pgid = holder pid: $ok_json"
-[ "$ok_json" = PASS ] || say "               pgids in JSON: $json_pgids; holders: $holder_pgids"
+for b in $BACKENDS; do
+	say "  [$b]"
+	say "  shawk / ss-tan   = ${RS[$b]}   (target <= $TARGET_SCAN_RATIO)  $(verdict "${RS[$b]}" "<=" "$TARGET_SCAN_RATIO")   [cpu time: ${RSC[$b]}]"
+	say "  ss-tanp / shawk  = ${RP[$b]}   (target >= $TARGET_P_RATIO)  $(verdict "${RP[$b]}" ">=" "$TARGET_P_RATIO")   [cpu time: ${RPC[$b]}]"
+	say "  correctness: ${NFLOWS[$b]} flows in the bench netns; passive ${PAS_ALL[$b]} connections (${PAS_OK[$b]} to holder-srv),"
+	say "               active ${ACT_ALL[$b]} (${ACT_OK[$b]} to holder-cli), expected $CONNS each, pgid = holder pid: ${OK_JSON[$b]}"
+	[ "${OK_JSON[$b]}" = PASS ] || say "               pgids in JSON: ${JSON_PGIDS[$b]}; holders: $holder_pgids"
+done
 say ""
 say "probe_scan: agent CPU, shawk probe --interval 1s, $cpu_conns connections, ${CPU_SECONDS} s windows"
-say "  steady state: $cpu_steady % of one core   (target <= $TARGET_CPU)  $(verdict "$cpu_steady" "<=" "$TARGET_CPU")   [ESTABLISHED after: $est_steady]"
-if [ "$cpu_churn" != - ]; then
-	say "  churn $((CHURN_EACH * KEEP))/s:   $cpu_churn % of one core   (no target)   [ESTABLISHED after: $est_churn]"
-	[ -z "$churn_errs" ] || say "  some reconnects failed during churn: $churn_errs"
-fi
+for b in $BACKENDS; do
+	say "  [$b] steady state: ${CPU_STEADY[$b]} % of one core   (target <= $TARGET_CPU)  $(verdict "${CPU_STEADY[$b]}" "<=" "$TARGET_CPU")   [ESTABLISHED after: ${EST_STEADY[$b]}]"
+	[ "${CPU_CHURN[$b]:--}" != - ] &&
+		say "  [$b] churn $((CHURN_EACH * KEEP))/s:   ${CPU_CHURN[$b]} % of one core   (no target)   [ESTABLISHED after: ${EST_CHURN[$b]}]"
+done
+[ -z "$churn_errs" ] || say "  some reconnects failed during churn: $churn_errs"
 say "probe_scan: done in $SECONDS s"
 exit 0
