@@ -31,6 +31,8 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 /* Bit n set: report sockets in TCP state n. Set by user space. */
 const volatile __u32 tcp_states = 0;
 const volatile __u32 udp_states = 0;
@@ -66,9 +68,12 @@ static __always_inline void emit_sock(struct seq_file *seq, struct sock *sk,
 		r.netns = net->ns.inum;
 	so = sk->sk_socket;
 	if (so) {
-		struct file *f = so->file;
-		if (f && f->f_inode)
-			r.inode = f->f_inode->i_ino;
+		/* sock_i_ino(): the inode sits next to the socket in one
+		 * allocation (struct socket_alloc), one cache miss instead of
+		 * three through file->f_inode. */
+		struct socket_alloc *sa = bpf_rdonly_cast(
+			so, bpf_core_type_id_kernel(struct socket_alloc));
+		r.inode = sa->vfs_inode.i_ino;
 	}
 	cg = sk->sk_cgrp_data.cgroup;
 	if (cg && cg->kn)

@@ -145,11 +145,23 @@ static void report_visibility(struct pipeline *p)
 
 static int pipeline_scan(struct pipeline *p)
 {
+	const struct sock_record *recs = p->recs;
+	int r;
+
 	p->n = 0;
-	int r = p->src->scan(p->src, collect, p);
-	if (r < 0)
-		return r;
-	r = flow_table_ingest(p->flows, p->recs, p->n, p->src->snapshot,
+	if (p->src->records) {
+		/* The source keeps the array: no copy. */
+		r = p->src->scan(p->src, NULL, NULL);
+		if (r < 0)
+			return r;
+		recs = p->src->records(p->src, &p->n);
+	} else {
+		r = p->src->scan(p->src, collect, p);
+		if (r < 0)
+			return r;
+		recs = p->recs;
+	}
+	r = flow_table_ingest(p->flows, recs, p->n, p->src->snapshot,
 			      now_realtime_ms(), enrich, p);
 	if (r < 0)
 		return r;

@@ -270,6 +270,11 @@ int flow_table_ingest(struct flow_table *t, const struct sock_record *recs,
 	int aggregated = 0;
 
 	t->scan_gen++;
+	/* One growth to the scan's size instead of a dozen rehashes from 64
+	 * entries on a first scan of 100k sockets. */
+	if (u64map_reserve(&t->conns, n > t->conns.count ? n : t->conns.count) <
+	    0)
+		return -ENOMEM;
 	if (snapshot)
 		u64map_clear(&t->listeners);
 	for (size_t i = 0; i < n; i++) {

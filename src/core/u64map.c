@@ -80,6 +80,18 @@ static int grow(struct u64map *m)
 	return 0;
 }
 
+int u64map_reserve(struct u64map *m, size_t n)
+{
+	if (n > m->max_entries)
+		n = m->max_entries;
+	while (n * 2 > m->cap) {
+		int r = grow(m);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int u64map_put(struct u64map *m, uint64_t key, uint64_t val)
 {
 	if (!key)

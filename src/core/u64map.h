@@ -33,6 +33,12 @@ uint64_t *u64map_get(const struct u64map *m, uint64_t key);
  */
 int u64map_put(struct u64map *m, uint64_t key, uint64_t val);
 
+/*
+ * Grows the table so that n entries (capped at max_entries) fit without a
+ * rehash. Returns 0 or -ENOMEM.
+ */
+int u64map_reserve(struct u64map *m, size_t n);
+
 /* Returns true when the key was present and removed. */
 bool u64map_del(struct u64map *m, uint64_t key);
 

@@ -290,12 +290,20 @@ static int poller_scan(struct source *src, sock_record_fn fn, void *ud)
 	p->stats.netns = netns_set_count(p->ns);
 	p->stats.sockets = p->n;
 	p->stats.enter_error = netns_set_enter_error(p->ns);
-	for (size_t i = 0; i < p->n; i++) {
+	for (size_t i = 0; fn && i < p->n; i++) {
 		r = fn(&p->recs[i], ud);
 		if (r < 0)
 			return r;
 	}
 	return (int)p->n;
+}
+
+static const struct sock_record *poller_records(const struct source *src,
+					       size_t *ret_n)
+{
+	const struct poller *p = (const struct poller *)src;
+	*ret_n = p->n;
+	return p->recs;
 }
 
 static void poller_free(struct source *src)
@@ -320,6 +328,7 @@ struct source *poller_new(struct procmap *pm, const char *run_netns_dir,
 	p->base.name = "polling";
 	p->base.scan = poller_scan;
 	p->base.snapshot = true;
+	p->base.records = poller_records;
 	p->base.free = poller_free;
 	p->pm = pm;
 	p->max = max_records ? max_records : POLLER_DEFAULT_MAX_RECORDS;

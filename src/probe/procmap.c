@@ -347,6 +347,9 @@ int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
 	if ((r = u64map_init(&spill, 0)) < 0 ||
 	    (r = u64map_init(&want_ns, 0)) < 0)
 		goto out;
+	/* A cold start inserts every socket: size the cache once. */
+	if ((r = u64map_reserve(&pm->inodes, n)) < 0)
+		goto out;
 
 	/* Pass 1: cache hits get their owner, unknown inodes are wanted. */
 	for (size_t i = 0; i < n; i++) {

@@ -3,6 +3,7 @@
 #define SHAWK_PROBE_SOURCE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -59,6 +60,15 @@ struct source {
 	 * included). Read after each scan(): the streaming source sets it
 	 * only for scans that included a full poll. */
 	bool snapshot;
+	/*
+	 * Optional (NULL when the source has none): the records of the last
+	 * scan() as one array the source owns, valid until its next scan()
+	 * or free. A caller that needs the records as an array uses it and
+	 * passes fn NULL to scan(), which then calls nothing: no copy of
+	 * 100k records per scan.
+	 */
+	const struct sock_record *(*records)(const struct source *src,
+					     size_t *ret_n);
 	void (*free)(struct source *src);
 };
 
