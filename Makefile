@@ -29,7 +29,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -DSHAWK_VERSION='"$(VERSION)"' \
-	-Isrc -I$(OBJDIR)/gen -MMD -MP
+	-Isrc -I$(OBJDIR)/gen -MMD -MP $(shell $(PKG_CONFIG) --cflags libpq)
 LDLIBS := -lbpf -lelf -lz -lpq -lcurl -lcjson -lpthread
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
