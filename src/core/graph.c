@@ -446,3 +446,28 @@ int graph_walk(struct graph *g, int max_depth, size_t max_lines,
 	}
 	return w.truncated ? 1 : 0;
 }
+
+static int root_cmp(const void *pa, const void *pb, void *ud)
+{
+	const struct graph *g = ud;
+	return vertex_cmp(&g->v[*(const uint32_t *)pa],
+			  &g->v[*(const uint32_t *)pb]);
+}
+
+void graph_roots_finish(struct graph *g)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < g->nroots; i++) {
+		const struct graph_vertex *v = &g->v[g->roots[i]];
+		bool shadowed = false;
+		/* A client endpoint whose process also listens here is
+		 * shown under its listening endpoints instead. */
+		for (size_t k = 0; k < g->nroots && !v->port; k++)
+			shadowed |= g->v[g->roots[k]].port &&
+				    g->v[g->roots[k]].proc == v->proc;
+		if (!shadowed)
+			g->roots[o++] = g->roots[i];
+	}
+	g->nroots = o;
+	qsort_r(g->roots, g->nroots, sizeof(*g->roots), root_cmp, g);
+}

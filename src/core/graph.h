@@ -82,6 +82,13 @@ int graph_edge_add(struct graph *g, uint32_t client, uint32_t server,
 int graph_root_add(struct graph *g, uint32_t vertex);
 
 /*
+ * Sorts the roots and drops a client root whose process is also a root as
+ * a server (its calls show under the listening endpoint). Quadratic in the
+ * number of roots, which is small (the endpoints at a few addresses).
+ */
+void graph_roots_finish(struct graph *g);
+
+/*
  * Walks the tree from each root: its callers (arrow "<--") and callees
  * ("-->"), then callers of callers and callees of callees, down to
  * max_depth levels. A process already on the path is shown but not
