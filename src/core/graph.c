@@ -32,6 +32,7 @@ void graph_clear(struct graph *g)
 	free(g->proc_vertex);
 	free(g->by_client);
 	free(g->by_server);
+	free(g->proc_display);
 	graph_init(g, g->max_vertices);
 }
 
@@ -414,6 +415,34 @@ static void expand(struct walk *w, uint32_t vertex, int depth, bool callers,
 		expand_one(w, vertex, depth, false);
 }
 
+/*
+ * Both ends of a reached edge are reached; then a process's client
+ * endpoint folds into its listening endpoint, so a middle tier is one node
+ * with edges in and out.
+ */
+static int fold(struct graph *g)
+{
+	free(g->proc_display);
+	g->proc_display = malloc((g->nprocs ? g->nprocs : 1) *
+				 sizeof(uint32_t));
+	if (!g->proc_display)
+		return -ENOMEM;
+	for (size_t i = 0; i < g->ne; i++)
+		if (g->e[i].used)
+			g->v[g->e[i].client].used = g->v[g->e[i].server].used =
+				true;
+	for (size_t p = 0; p < g->nprocs; p++)
+		g->proc_display[p] = UINT32_MAX;
+	for (size_t i = 0; i < g->nv; i++)
+		if (g->v[i].used && g->v[i].port &&
+		    g->proc_display[g->v[i].proc] == UINT32_MAX)
+			g->proc_display[g->v[i].proc] = (uint32_t)i;
+	for (size_t i = 0; i < g->nv; i++)
+		if (!g->v[i].port && graph_vertex_display(g, (uint32_t)i) != i)
+			g->v[i].used = false;
+	return 0;
+}
+
 int graph_walk(struct graph *g, int max_depth, size_t max_lines,
 	       graph_visit_fn fn, void *userdata)
 {
@@ -444,7 +473,16 @@ int graph_walk(struct graph *g, int max_depth, size_t max_lines,
 			break;
 		expand(&w, g->roots[i], 0, true, true);
 	}
-	return w.truncated ? 1 : 0;
+	return fold(g) < 0 ? -ENOMEM : w.truncated ? 1 : 0;
+}
+
+uint32_t graph_vertex_display(const struct graph *g, uint32_t v)
+{
+	const struct graph_vertex *x = &g->v[v];
+	if (x->port || !g->proc_display)
+		return v;
+	uint32_t d = g->proc_display[x->proc];
+	return d == UINT32_MAX ? v : d;
 }
 
 static int root_cmp(const void *pa, const void *pb, void *ud)

@@ -50,6 +50,7 @@ struct graph {
 	/* Adjacency built by graph_walk: edges sorted by client / server
 	 * process. */
 	uint32_t *by_client, *by_server;
+	uint32_t *proc_display; /* per process: its first listening vertex */
 	size_t max_vertices; /* bound: adds fail with -E2BIG beyond it */
 };
 
@@ -102,5 +103,12 @@ typedef void (*graph_visit_fn)(const struct graph *g, uint32_t vertex,
 			       void *userdata);
 int graph_walk(struct graph *g, int max_depth, size_t max_lines,
 	       graph_visit_fn fn, void *userdata);
+
+/*
+ * After graph_walk: the vertex that stands for v in a graph drawing. A
+ * client endpoint whose process also listens (a middle tier) is drawn as
+ * that listening endpoint, which is then the one marked used.
+ */
+uint32_t graph_vertex_display(const struct graph *g, uint32_t v);
 
 #endif

@@ -52,8 +52,10 @@ int render_dot(FILE *out, struct graph *g, int depth)
 		const struct graph_edge *e = &g->e[i];
 		if (!e->used)
 			continue;
-		fprintf(out, "\tn%u -> n%u [label=\"%s %llu\"];\n", e->client,
-			e->server, e->proto == IPPROTO_UDP ? "udp" : "tcp",
+		fprintf(out, "\tn%u -> n%u [label=\"%s %llu\"];\n",
+			graph_vertex_display(g, e->client),
+			graph_vertex_display(g, e->server),
+			e->proto == IPPROTO_UDP ? "udp" : "tcp",
 			(unsigned long long)e->connections_total);
 	}
 	fputs("}\n", out);

@@ -47,14 +47,17 @@ static cJSON *vertex_json(const struct graph_vertex *v, size_t id)
 	return o;
 }
 
-static cJSON *edge_json(const struct graph_edge *e, const uint32_t *ids)
+static cJSON *edge_json(const struct graph *g, const struct graph_edge *e,
+			const uint32_t *ids)
 {
 	char t[32];
 	cJSON *o = cJSON_CreateObject();
 	if (!o)
 		return NULL;
-	cJSON_AddNumberToObject(o, "client", ids[e->client]);
-	cJSON_AddNumberToObject(o, "server", ids[e->server]);
+	cJSON_AddNumberToObject(o, "client",
+				ids[graph_vertex_display(g, e->client)]);
+	cJSON_AddNumberToObject(o, "server",
+				ids[graph_vertex_display(g, e->server)]);
 	cJSON_AddStringToObject(o, "proto",
 				e->proto == IPPROTO_UDP ? "udp" : "tcp");
 	cJSON_AddNumberToObject(o, "connections", (double)e->connections);
@@ -98,7 +101,7 @@ int render_json(FILE *out, struct graph *g, int depth)
 	for (size_t i = 0; i < g->ne && !oom; i++) {
 		if (!g->e[i].used)
 			continue;
-		cJSON *o = edge_json(&g->e[i], ids);
+		cJSON *o = edge_json(g, &g->e[i], ids);
 		oom = !o || !cJSON_AddItemToArray(edges, o);
 	}
 	char *s = oom ? NULL : cJSON_PrintUnformatted(root);
