@@ -117,8 +117,14 @@ unit: $(BIN) $(TEST_BINS)
 integration: $(BIN)
 	$(Q)OBJDIR=$(OBJDIR) SHAWK_BIN=$(BIN) SHAWK_TESTS=integration scripts/run-tests.sh
 
-bench: $(BIN)
-	$(Q)for b in bench/*.sh; do SHAWK_BIN=$(BIN) bash $$b || exit 1; done
+bench: $(BIN) $(OBJDIR)/bench/cmdb_bench
+	$(Q)for b in bench/*.sh; do OBJDIR=$(OBJDIR) SHAWK_BIN=$(BIN) bash $$b || exit 1; done
+
+# CMDB benchmark driver (bench/cmdb.sh), linked with the project objects.
+$(OBJDIR)/bench/cmdb_bench: bench/cmdb_bench.c $(LIB_OBJS) $(SQL_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(SQL_OBJ) $(LDLIBS)
 
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/shawk

@@ -25,7 +25,6 @@ CREATE INDEX pods_name_idx ON pods (namespace, name);
 -- A call" reads passive flows by their peer address (the local address is
 -- the primary key's prefix).
 CREATE INDEX flows_raddr_idx ON flows (raddr, rport);
-CREATE INDEX flows_last_seen_idx ON flows (last_seen);
 
 -- Edges client -> server, one per client process and server endpoint.
 -- An active flow (seen at the client) names the client process; the server

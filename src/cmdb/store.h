@@ -45,4 +45,14 @@ struct sql_array;
 int cmdb_store_build_arrays(const struct flow *flows, size_t n,
 			    struct sql_array *cols);
 
+/*
+ * Benchmark reference only: one upsert per node and per flow, the way
+ * upstream shawk writes. Returns n or -errno.
+ */
+int cmdb_store_flush_rowwise(struct cmdb *db, const char *node_name,
+			     const struct flow *flows, size_t n);
+
+/* Runs SQL without parameters (bench and test set-up). 0 or -errno. */
+int cmdb_exec_sql(struct cmdb *db, const char *sql);
+
 #endif
