@@ -24,7 +24,7 @@ Q := @
 msg = @printf '  %-8s %s\n' $(1) $(2)
 endif
 
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes
 CFLAGS ?= -O2 -g
@@ -56,7 +56,7 @@ SQL_OBJ := $(if $(SQL_FILES),$(OBJDIR)/gen/sql_embed.o)
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(OBJDIR)/tests/%)
 
-.PHONY: all deps run test unit integration e2e bench install clean vmlinux FORCE
+.PHONY: all deps run test unit integration e2e bench install install-systemd clean vmlinux FORCE
 all: $(BIN)
 
 deps:
@@ -128,6 +128,13 @@ $(OBJDIR)/bench/cmdb_bench: bench/cmdb_bench.c $(LIB_OBJS) $(SQL_OBJ)
 
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/shawk
+
+# The unit expects the binary in /usr/local/bin; the environment file is
+# installed only when absent so local settings survive upgrades.
+install-systemd: install
+	install -D -m 0644 deploy/systemd/shawk.service $(DESTDIR)/etc/systemd/system/shawk.service
+	test -e $(DESTDIR)/etc/default/shawk || \
+		install -D -m 0600 deploy/systemd/shawk.env $(DESTDIR)/etc/default/shawk
 
 clean:
 	rm -rf $(BUILD)

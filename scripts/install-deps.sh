@@ -8,7 +8,8 @@ pkgs=(
 	gcc make pkg-config clang llvm bpftool
 	libbpf-dev libelf-dev zlib1g-dev libpq-dev libcurl4-openssl-dev
 	libcjson-dev libcmocka-dev
-	iproute2 procps postgresql graphviz python3 openssl
+	iproute2 procps postgresql graphviz python3 python3-yaml openssl
+	shellcheck docker.io debootstrap
 )
 
 missing=()

@@ -18,6 +18,7 @@ static const char usage[] =
 	"  probe          trace sockets on this host and record flows\n"
 	"  look           print the dependency tree around an address or pod\n"
 	"  create-scheme  create or upgrade the CMDB schema\n"
+	"  health         check the probe's heartbeat (liveness probes)\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help (also: shawk COMMAND --help)\n"
@@ -30,6 +31,7 @@ static const struct {
 	{ "probe", cli_probe },
 	{ "look", cli_look },
 	{ "create-scheme", cli_create_scheme },
+	{ "health", cli_health },
 };
 
 int main(int argc, char **argv)

@@ -196,6 +196,10 @@ static void test_rfc3339_invalid(void **state)
 		"2026-13-22T10:00:00Z",	      /* month 13 */
 		"2026-11-00T10:00:00Z",	      /* day 0 */
 		"2026-11-32T10:00:00Z",	      /* day 32 */
+		"2026-02-31T10:00:00Z",	      /* no 31 February */
+		"2026-04-31T10:00:00Z",	      /* April has 30 days */
+		"2026-02-29T10:00:00Z",	      /* 2026 is not a leap year */
+		"2100-02-29T10:00:00Z",	      /* century, not leap */
 		"2026-11-22T24:00:00Z",	      /* hour 24 */
 		"2026-11-22T10:60:00Z",	      /* minute 60 */
 		"2026-11-22T10:00:61Z",	      /* second 61 */

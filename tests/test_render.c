@@ -1,206 +1,500 @@
 // SPDX-License-Identifier: MIT
-/*
- * Renderers of `shawk look` against golden files (tests/fixtures/render/),
- * on a graph built in memory: a 3-tier chain with a pod, a cycle and a
- * process name carrying quotes and terminal escapes. Set SHAWK_UPDATE_GOLDEN=1
- * to rewrite the golden files after an intended change.
- */
-#include "core/graph.h"
 #include "render/escape.h"
-#include "render/look.h"
+#include "render/flows.h"
 
 #include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
 
-#include "test_util.h"
+/* ---- output capture ----------------------------------------------------- */
 
-static uint32_t vtx(struct graph *g, const char *a, uint16_t port,
-		    uint32_t pgid, const char *comm, const char *container)
+struct capture {
+	FILE *f;
+	char *buf;
+	size_t len;
+};
+
+static void capture_open(struct capture *c)
 {
-	uint8_t addr[16] = { 0 };
-	int fam = strchr(a, ':') ? AF_INET6 : AF_INET;
-	uint32_t idx;
-	assert_int_equal(inet_pton(fam, a, addr), 1);
-	assert_int_equal(graph_vertex_add(g, fam, addr, port, pgid, comm,
-					  container, &idx),
-			 0);
-	return idx;
+	memset(c, 0, sizeof(*c));
+	c->f = open_memstream(&c->buf, &c->len);
+	assert_non_null(c->f);
 }
 
-#define T0 1795000000000LL /* 2026-11-18T... fixed for golden output */
-
-/*
- *  wrk (10.0.0.11) -> nginx 10.0.0.10:80 -> python 10.0.0.12:8080
- *  python (10.0.0.12) -> nginx 10.0.0.10:80   (a cycle)
- *  unknown client 10.0.0.13 -> nginx :80      (seen from one side only)
- *  evil comm at [fd00::5]:443 called by nginx
- */
-static void build(struct graph *g)
+/* Returns the captured text (owned by c until capture_free). */
+static const char *capture_close(struct capture *c)
 {
-	graph_init(g, 0);
-	uint32_t ngx = vtx(g, "10.0.0.10", 80, 4656, "nginx", "nginx");
-	uint32_t ngx_c = vtx(g, "10.0.0.10", 0, 4656, "nginx", NULL);
-	uint32_t wrk = vtx(g, "10.0.0.11", 0, 5982, "wrk", NULL);
-	uint32_t py = vtx(g, "10.0.0.12", 8080, 6111, "python", NULL);
-	uint32_t py_c = vtx(g, "10.0.0.12", 0, 6111, "python", NULL);
-	uint32_t unk = vtx(g, "10.0.0.13", 0, 0, "", NULL);
-	uint32_t evil = vtx(g, "fd00::5", 443, 7, "ev\"il\x1b[31m\\", NULL);
-	assert_int_equal(graph_edge_add(g, wrk, ngx, 6, 3, 30, T0, T0 + 5000), 0);
-	assert_int_equal(graph_edge_add(g, ngx_c, py, 6, 2, 2, T0, T0 + 4000), 0);
-	assert_int_equal(graph_edge_add(g, py_c, ngx, 6, 1, 9, T0 + 1, T0 + 2), 0);
-	assert_int_equal(graph_edge_add(g, unk, ngx, 17, 1, 1, T0, T0), 0);
-	assert_int_equal(graph_edge_add(g, ngx_c, evil, 6, 1, 1, T0, T0), 0);
-	uint8_t a[16] = { 10, 0, 0, 10 };
-	assert_int_equal(graph_set_pod(g, AF_INET, a, "default", "nginx-7c5d8"), 0);
-	assert_int_equal(graph_root_add(g, ngx), 0);
-	assert_int_equal(graph_root_add(g, ngx_c), 0);
-	graph_roots_finish(g);
+	assert_int_equal(fclose(c->f), 0);
+	c->f = NULL;
+	return c->buf;
 }
 
-typedef int (*render_fn)(FILE *, struct graph *, int);
-
-static void golden(render_fn fn, int depth, const char *name)
+static void capture_free(struct capture *c)
 {
-	struct graph g;
-	char *buf = NULL;
-	size_t len = 0;
-	build(&g);
-	FILE *f = open_memstream(&buf, &len);
-	assert_non_null(f);
-	assert_int_equal(fn(f, &g, depth), 0);
-	fclose(f);
-	graph_clear(&g);
+	free(c->buf);
+}
 
-	char rel[128];
-	snprintf(rel, sizeof(rel), "render/%s", name);
-	if (getenv("SHAWK_UPDATE_GOLDEN")) {
-		char path[4096];
-		fixture_path(path, sizeof(path), rel);
-		FILE *o = fopen(path, "we");
-		assert_non_null(o);
-		fwrite(buf, 1, len, o);
-		fclose(o);
+/* ---- flows -------------------------------------------------------------- */
+
+static void set_addr(struct flow_key *k, const char *l, const char *r)
+{
+	k->family = strchr(l, ':') ? AF_INET6 : AF_INET;
+	memset(k->laddr, 0, 16);
+	memset(k->raddr, 0, 16);
+	assert_int_equal(inet_pton(k->family, l, k->laddr), 1);
+	assert_int_equal(inet_pton(k->family, r, k->raddr), 1);
+}
+
+/* The example of DESIGN.md §4, inside a pod. */
+static void flow_passive(struct flow *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->key.dir = SOCK_DIR_PASSIVE;
+	f->key.proto = IPPROTO_TCP;
+	set_addr(&f->key, "10.0.0.10", "10.0.0.11");
+	f->key.lport = 80;
+	f->key.netns = 4026531840ULL;
+	f->key.pgid = 4656;
+	strcpy(f->key.comm, "nginx");
+	f->pid = 4657;
+	f->connections = 3;
+	f->new_connections = 1;
+	f->cgroup = strdup("/kubepods.slice/kubepods-podu1.slice/cri-c0.scope");
+	f->container_id = strdup("c0ffee");
+	f->container_name = strdup("nginx");
+	f->pod_namespace = strdup("default");
+	f->pod_name = strdup("nginx-7c5d8");
+	f->pod_uid = strdup("0d4b1f8e-6a7c-4d8e-9f3e-1b2c3d4e5f60");
+	f->node = strdup("n1");
+	assert_non_null(f->node);
+}
+
+/* An active UDP flow over IPv6, of a process outside any container. */
+static void flow_active(struct flow *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->key.dir = SOCK_DIR_ACTIVE;
+	f->key.proto = IPPROTO_UDP;
+	set_addr(&f->key, "fd00::2", "fd00::1");
+	f->key.rport = 8080;
+	f->key.netns = 4026532001ULL;
+	f->key.pgid = 5982;
+	strcpy(f->key.comm, "wrk");
+	f->pid = 5983;
+	f->connections = 1;
+}
+
+static const cJSON *member(const cJSON *o, const char *name)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, name);
+	if (!m)
+		print_error("no member '%s'\n", name);
+	assert_non_null(m);
+	return m;
+}
+
+static void assert_str_member(const cJSON *o, const char *name,
+			      const char *want)
+{
+	const cJSON *m = member(o, name);
+	assert_true(cJSON_IsString(m));
+	assert_string_equal(m->valuestring, want);
+}
+
+static void assert_num_member(const cJSON *o, const char *name, double want)
+{
+	const cJSON *m = member(o, name);
+	assert_true(cJSON_IsNumber(m));
+	if (m->valuedouble != want)
+		print_error("%s: %.17g, want %.17g\n", name, m->valuedouble,
+			    want);
+	assert_true(m->valuedouble == want);
+}
+
+static void assert_null_member(const cJSON *o, const char *name)
+{
+	assert_true(cJSON_IsNull(member(o, name)));
+}
+
+/* Every member is documented (or a known addition), none is missing. */
+static void assert_keys(const cJSON *o, const char *const *required,
+			const char *const *optional)
+{
+	assert_true(cJSON_IsObject(o));
+	for (const char *const *k = required; *k; k++)
+		member(o, *k);
+	for (const cJSON *m = o->child; m; m = m->next) {
+		bool known = false;
+		for (const char *const *k = required; *k && !known; k++)
+			known = strcmp(m->string, *k) == 0;
+		for (const char *const *k = optional; *k && !known; k++)
+			known = strcmp(m->string, *k) == 0;
+		if (!known)
+			print_error("undocumented member '%s'\n", m->string);
+		assert_true(known);
 	}
-	size_t wl;
-	char *want = fixture_read(rel, &wl);
-	if (wl != len || memcmp(want, buf, len) != 0)
-		print_error("%s differs; got:\n%s\n", name, buf);
-	assert_int_equal(wl, len);
-	assert_memory_equal(want, buf, len);
-	free(want);
-	free(buf);
 }
 
-static void test_tree_depth1(void **s) { (void)s; golden(render_tree, 1, "tree_depth1.txt"); }
-static void test_tree_depth3(void **s) { (void)s; golden(render_tree, 3, "tree_depth3.txt"); }
-static void test_json_depth2(void **s) { (void)s; golden(render_json, 2, "graph_depth2.json"); }
-static void test_dot_depth2(void **s) { (void)s; golden(render_dot, 2, "graph_depth2.dot"); }
+static const char *const flow_keys[] = {
+	"direction", "proto", "local",	"peer", "connections", "process",
+	"netns",     "cgroup", "container", "pod", NULL,
+};
+/* Additions to DESIGN.md §4 that consumers may ignore. */
+static const char *const flow_extra[] = { "new_connections", "cgroup_id",
+					  NULL };
+static const char *const endpoint_keys[] = { "addr", "port", NULL };
+static const char *const process_keys[] = { "name", "pgid", "pid", NULL };
+static const char *const process_extra[] = { "cmdline", NULL };
+static const char *const container_keys[] = { "id", "name", NULL };
+static const char *const pod_keys[] = { "namespace", "name", "uid", "node",
+					NULL };
+static const char *const none[] = { NULL };
 
-/* The tree never carries a control character, whatever the comm holds. */
-static void test_tree_strips_controls(void **s)
+/* Renders flows, checks it is one line, returns the parsed array. */
+static cJSON *render_json(const struct flow *flows, size_t n)
 {
-	(void)s;
-	struct graph g;
-	char *buf = NULL;
-	size_t len = 0;
-	build(&g);
-	FILE *f = open_memstream(&buf, &len);
-	assert_int_equal(render_tree(f, &g, 3), 0);
-	fclose(f);
-	graph_clear(&g);
-	for (size_t i = 0; i < len; i++)
-		assert_true(buf[i] == '\n' || (unsigned char)buf[i] >= 0x20);
-	assert_null(strchr(buf, 0x1b));
-	free(buf);
+	struct capture c;
+	capture_open(&c);
+	assert_int_equal(render_flows_json(c.f, flows, n), 0);
+	const char *out = capture_close(&c);
+	/* One line, newline-terminated, nothing raw below 0x20 inside. */
+	assert_true(c.len > 0);
+	assert_int_equal(out[c.len - 1], '\n');
+	for (size_t i = 0; i + 1 < c.len; i++)
+		if ((unsigned char)out[i] < 0x20) {
+			print_error("raw control byte %#x at %zu\n",
+				    (unsigned char)out[i], i);
+			fail();
+		}
+	const char *end = NULL;
+	cJSON *arr = cJSON_ParseWithOpts(out, &end, false);
+	assert_non_null(arr);
+	assert_string_equal(end, "\n");
+	capture_free(&c);
+	assert_true(cJSON_IsArray(arr));
+	assert_int_equal(cJSON_GetArraySize(arr), (int)n);
+	return arr;
 }
 
-static void test_escape_helpers(void **s)
+static void test_json_shape(void **state)
 {
-	(void)s;
-	char out[64];
-	escape_terminal_buf(out, sizeof(out), "a\x1b[2Jb\x7f\xc2\x9b" "c");
-	assert_string_equal(out, "a?[2Jb??c");
-	escape_terminal_buf(out, 4, "abcdef");
-	assert_string_equal(out, "abc");
+	(void)state;
+	struct flow flows[2];
+	flow_passive(&flows[0]);
+	flow_active(&flows[1]);
+	cJSON *arr = render_json(flows, 2);
 
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	escape_dot(f, "q\"b\\n\nx\x01");
-	fclose(f);
-	assert_string_equal(buf, "q\\\"b\\\\n\\nx?");
-	free(buf);
+	const cJSON *o = cJSON_GetArrayItem(arr, 0);
+	assert_keys(o, flow_keys, flow_extra);
+	assert_str_member(o, "direction", "passive");
+	assert_str_member(o, "proto", "tcp");
+	const cJSON *local = member(o, "local");
+	assert_keys(local, endpoint_keys, none);
+	assert_str_member(local, "addr", "10.0.0.10");
+	assert_num_member(local, "port", 80);
+	const cJSON *peer = member(o, "peer");
+	assert_keys(peer, endpoint_keys, none);
+	assert_str_member(peer, "addr", "10.0.0.11");
+	assert_str_member(peer, "port", "many");
+	assert_num_member(o, "connections", 3);
+	const cJSON *p = member(o, "process");
+	assert_keys(p, process_keys, process_extra);
+	assert_str_member(p, "name", "nginx");
+	assert_num_member(p, "pgid", 4656);
+	assert_num_member(p, "pid", 4657);
+	assert_num_member(o, "netns", 4026531840.0);
+	assert_str_member(o, "cgroup",
+			  "/kubepods.slice/kubepods-podu1.slice/cri-c0.scope");
+	const cJSON *ctr = member(o, "container");
+	assert_keys(ctr, container_keys, none);
+	assert_str_member(ctr, "id", "c0ffee");
+	assert_str_member(ctr, "name", "nginx");
+	const cJSON *pod = member(o, "pod");
+	assert_keys(pod, pod_keys, none);
+	assert_str_member(pod, "namespace", "default");
+	assert_str_member(pod, "name", "nginx-7c5d8");
+	assert_str_member(pod, "uid", "0d4b1f8e-6a7c-4d8e-9f3e-1b2c3d4e5f60");
+	assert_str_member(pod, "node", "n1");
+
+	o = cJSON_GetArrayItem(arr, 1);
+	assert_keys(o, flow_keys, flow_extra);
+	assert_str_member(o, "direction", "active");
+	assert_str_member(o, "proto", "udp");
+	local = member(o, "local");
+	assert_str_member(local, "addr", "fd00::2");
+	assert_str_member(local, "port", "many");
+	peer = member(o, "peer");
+	assert_str_member(peer, "addr", "fd00::1");
+	assert_num_member(peer, "port", 8080);
+	assert_num_member(o, "connections", 1);
+	p = member(o, "process");
+	assert_keys(p, process_keys, none); /* no cmdline: no member */
+	assert_str_member(p, "name", "wrk");
+	assert_num_member(p, "pgid", 5982);
+	assert_num_member(p, "pid", 5983);
+	assert_num_member(o, "netns", 4026532001.0);
+	assert_null_member(o, "cgroup");
+	assert_null_member(o, "container");
+	assert_null_member(o, "pod");
+
+	cJSON_Delete(arr);
+	flow_clear(&flows[0]);
+	flow_clear(&flows[1]);
 }
 
-/* A cycle longer than the depth bound still ends; lines are bounded. */
-static void test_walk_cycle_and_bound(void **s)
+static void test_json_partial_objects(void **state)
 {
-	(void)s;
-	struct graph g;
-	graph_init(&g, 0);
-	uint32_t a = vtx(&g, "10.1.0.1", 80, 1, "a", NULL);
-	uint32_t ac = vtx(&g, "10.1.0.1", 0, 1, "a", NULL);
-	uint32_t b = vtx(&g, "10.1.0.2", 80, 2, "b", NULL);
-	uint32_t bc = vtx(&g, "10.1.0.2", 0, 2, "b", NULL);
-	assert_int_equal(graph_edge_add(&g, ac, b, 6, 1, 1, 0, 0), 0);
-	assert_int_equal(graph_edge_add(&g, bc, a, 6, 1, 1, 0, 0), 0);
-	assert_int_equal(graph_root_add(&g, a), 0);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	assert_int_equal(render_tree(f, &g, 10), 0);
-	fclose(f);
-	/* a, its caller b (b's caller a is on the path: shown, not
-	 * expanded), its callee b, then a again. */
-	assert_string_equal(buf, "10.1.0.1:80 ('a', pgid=1)\n"
-				 "└<-- 10.1.0.2:many ('b', pgid=2)\n"
-				 "     └<-- 10.1.0.1:many ('a', pgid=1)\n"
-				 "└--> 10.1.0.2:80 ('b', pgid=2)\n"
-				 "     └--> 10.1.0.1:80 ('a', pgid=1)\n");
-	free(buf);
-	assert_int_equal(graph_walk(&g, 10, 2, NULL, NULL), 1);
-	graph_clear(&g);
+	(void)state;
+	struct flow f;
+	flow_passive(&f);
+	/* A container without a name, a pod known only by name. */
+	free(f.container_name);
+	f.container_name = NULL;
+	free(f.pod_namespace);
+	free(f.pod_uid);
+	free(f.node);
+	f.pod_namespace = f.pod_uid = f.node = NULL;
+	f.cmdline = strdup("nginx: master process");
+	f.cgroup_id = 12345;
+
+	cJSON *arr = render_json(&f, 1);
+	const cJSON *o = cJSON_GetArrayItem(arr, 0);
+	const cJSON *ctr = member(o, "container");
+	assert_str_member(ctr, "id", "c0ffee");
+	assert_null_member(ctr, "name");
+	const cJSON *pod = member(o, "pod");
+	assert_keys(pod, pod_keys, none);
+	assert_str_member(pod, "name", "nginx-7c5d8");
+	assert_null_member(pod, "namespace");
+	assert_null_member(pod, "uid");
+	assert_null_member(pod, "node");
+	assert_str_member(member(o, "process"), "cmdline",
+			  "nginx: master process");
+	assert_num_member(o, "cgroup_id", 12345);
+	cJSON_Delete(arr);
+	flow_clear(&f);
 }
 
-static void test_vertex_dedup_and_edge_merge(void **s)
+static void test_json_empty(void **state)
 {
-	(void)s;
-	struct graph g;
-	graph_init(&g, 2);
-	uint32_t a = vtx(&g, "10.2.0.1", 80, 1, "a", NULL);
-	uint32_t a2 = vtx(&g, "10.2.0.1", 80, 1, "a", "ctr");
-	assert_int_equal(a, a2);
-	assert_string_equal(g.v[a].container, "ctr");
-	uint32_t c = vtx(&g, "10.2.0.2", 0, 2, "c", NULL);
-	assert_int_equal(graph_edge_add(&g, c, a, 6, 1, 5, 100, 200), 0);
-	assert_int_equal(graph_edge_add(&g, c, a, 6, 2, 7, 50, 150), 0);
-	assert_int_equal(g.ne, 1);
-	assert_int_equal(g.e[0].connections_total, 12);
-	assert_true(g.e[0].first_seen_ms == 50 && g.e[0].last_seen_ms == 200);
-	uint8_t addr[16] = { 10, 2, 0, 3 };
-	uint32_t idx;
-	assert_int_equal(graph_vertex_add(&g, AF_INET, addr, 0, 3, "x", NULL,
-					  &idx),
-			 -E2BIG);
-	graph_clear(&g);
+	(void)state;
+	struct capture c;
+	capture_open(&c);
+	assert_int_equal(render_flows_json(c.f, NULL, 0), 0);
+	assert_string_equal(capture_close(&c), "[]\n");
+	capture_free(&c);
+}
+
+/* Untrusted strings stay valid, escaped JSON and read back unchanged. */
+static void test_json_escaping(void **state)
+{
+	(void)state;
+	static const char *const nasty[] = {
+		"a\"b",
+		"back\\slash",
+		"nl\nx",
+		"\x1b[31mred",
+		"\x01\x02\x1f",
+		"tab\there",
+		"del\x7f",
+		"}]},{\"x\":",
+		"caf\xc3\xa9",
+	};
+	for (size_t i = 0; i < sizeof(nasty) / sizeof(nasty[0]); i++) {
+		struct flow f;
+		flow_passive(&f);
+		strncpy(f.key.comm, nasty[i], sizeof(f.key.comm) - 1);
+		free(f.cgroup);
+		f.cgroup = strdup(nasty[i]);
+		f.cmdline = strdup(nasty[i]);
+		free(f.pod_name);
+		f.pod_name = strdup(nasty[i]);
+
+		cJSON *arr = render_json(&f, 1);
+		const cJSON *o = cJSON_GetArrayItem(arr, 0);
+		assert_str_member(member(o, "process"), "name", f.key.comm);
+		assert_str_member(member(o, "process"), "cmdline", nasty[i]);
+		assert_str_member(o, "cgroup", nasty[i]);
+		assert_str_member(member(o, "pod"), "name", nasty[i]);
+		cJSON_Delete(arr);
+		flow_clear(&f);
+	}
+}
+
+static void test_text(void **state)
+{
+	(void)state;
+	struct flow flows[2];
+	flow_passive(&flows[0]);
+	flow_active(&flows[1]);
+	struct capture c;
+	capture_open(&c);
+	assert_int_equal(render_flows_text(c.f, flows, 2), 0);
+	assert_string_equal(
+		capture_close(&c),
+		"passive tcp 10.0.0.10:80 <-- 10.0.0.11:many connections=3 "
+		"('nginx', pgid=4656, pod=default/nginx-7c5d8) "
+		"netns=4026531840\n"
+		"active  udp [fd00::2]:many --> [fd00::1]:8080 connections=1 "
+		"('wrk', pgid=5982) netns=4026532001\n");
+	capture_free(&c);
+	flow_clear(&flows[0]);
+	flow_clear(&flows[1]);
+
+	capture_open(&c);
+	assert_int_equal(render_flows_text(c.f, NULL, 0), 0);
+	assert_string_equal(capture_close(&c), "");
+	capture_free(&c);
+}
+
+/* A comm or pod name must not inject terminal escapes or extra lines. */
+static void test_text_strips_controls(void **state)
+{
+	(void)state;
+	struct flow f;
+	flow_passive(&f);
+	strcpy(f.key.comm, "\x1b[2J\rx\ny\x7f");
+	free(f.pod_namespace);
+	f.pod_namespace = strdup("ns\x1b]0;title\x07");
+	free(f.pod_name);
+	f.pod_name = strdup("pod\n\xc2\x9b" "31m");
+
+	struct capture c;
+	capture_open(&c);
+	assert_int_equal(render_flows_text(c.f, &f, 1), 0);
+	const char *out = capture_close(&c);
+	assert_string_equal(out,
+			    "passive tcp 10.0.0.10:80 <-- 10.0.0.11:many "
+			    "connections=3 ('?[2J?x?y?', pgid=4656, "
+			    "pod=ns?]0;title?/pod??31m) netns=4026531840\n");
+	capture_free(&c);
+	flow_clear(&f);
+}
+
+static void test_endpoint(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *addr;
+		uint16_t port;
+		const char *out;
+	} cases[] = {
+		{ "10.0.0.1", 80, "10.0.0.1:80" },
+		{ "10.0.0.1", 0, "10.0.0.1:many" },
+		{ "0.0.0.0", 65535, "0.0.0.0:65535" },
+		{ "fd00::1", 8080, "[fd00::1]:8080" },
+		{ "::1", 0, "[::1]:many" },
+		{ "::", 1, "[::]:1" },
+		{ "2001:db8:1:2:3:4:5:6", 443, "[2001:db8:1:2:3:4:5:6]:443" },
+		{ "::ffff:10.0.0.1", 80, "[::ffff:10.0.0.1]:80" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t a[16] = { 0 };
+		int family = strchr(cases[i].addr, ':') ? AF_INET6 : AF_INET;
+		assert_int_equal(inet_pton(family, cases[i].addr, a), 1);
+		char buf[64];
+		memset(buf, 'X', sizeof(buf));
+		render_endpoint(buf, sizeof(buf), family, a, cases[i].port);
+		assert_string_equal(buf, cases[i].out);
+	}
+
+	/* A short buffer truncates, NUL-terminated. */
+	uint8_t a[16] = { 0 };
+	inet_pton(AF_INET6, "fd00::1", a);
+	char small[6];
+	render_endpoint(small, sizeof(small), AF_INET6, a, 80);
+	assert_string_equal(small, "[fd00");
+}
+
+static void test_escape_terminal(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "", "" },
+		{ "nginx", "nginx" },
+		{ "\x1b[31mred\x1b[0m", "?[31mred?[0m" },
+		{ "a\nb\rc\td", "a?b?c?d" },
+		{ "\x01\x1f\x7f", "???" },
+		/* C1 controls, UTF-8 encoded (U+0080..U+009F): one '?'. */
+		{ "\xc2\x80x\xc2\x9b" "1m\xc2\x9f", "?x?1m?" },
+		/* Other UTF-8 passes: U+00A0, é, €. */
+		{ "\xc2\xa0\xc3\xa9\xe2\x82\xac", "\xc2\xa0\xc3\xa9\xe2\x82\xac" },
+		/* A lone 0xC2 at the end is not a C1 control. */
+		{ "x\xc2", "x\xc2" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct capture c;
+		capture_open(&c);
+		escape_terminal(c.f, cases[i].in);
+		assert_string_equal(capture_close(&c), cases[i].out);
+		capture_free(&c);
+
+		char buf[64];
+		escape_terminal_buf(buf, sizeof(buf), cases[i].in);
+		assert_string_equal(buf, cases[i].out);
+	}
+
+	/* Bounded: at most bufsz - 1 characters. */
+	char buf[4];
+	escape_terminal_buf(buf, sizeof(buf), "abcdef");
+	assert_string_equal(buf, "abc");
+	escape_terminal_buf(buf, sizeof(buf), "\x1b\x1b\x1b\x1b\x1b");
+	assert_string_equal(buf, "???");
+	escape_terminal_buf(buf, 1, "abc");
+	assert_string_equal(buf, "");
+	escape_terminal_buf(buf, sizeof(buf), "ab\xc2\x85z");
+	assert_string_equal(buf, "ab?");
+}
+
+static void test_escape_dot(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "", "" },
+		{ "nginx", "nginx" },
+		{ "say \"hi\"", "say \\\"hi\\\"" },
+		{ "back\\slash", "back\\\\slash" },
+		{ "two\nlines", "two\\nlines" },
+		{ "\x1b[31m\r\t\x7f", "?[31m???" },
+		{ "\"]; evil [label=\"", "\\\"]; evil [label=\\\"" },
+		{ "caf\xc3\xa9", "caf\xc3\xa9" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct capture c;
+		capture_open(&c);
+		escape_dot(c.f, cases[i].in);
+		assert_string_equal(capture_close(&c), cases[i].out);
+		capture_free(&c);
+	}
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tree_depth1),
-		cmocka_unit_test(test_tree_depth3),
-		cmocka_unit_test(test_json_depth2),
-		cmocka_unit_test(test_dot_depth2),
-		cmocka_unit_test(test_tree_strips_controls),
-		cmocka_unit_test(test_escape_helpers),
-		cmocka_unit_test(test_walk_cycle_and_bound),
-		cmocka_unit_test(test_vertex_dedup_and_edge_merge),
+		cmocka_unit_test(test_json_shape),
+		cmocka_unit_test(test_json_partial_objects),
+		cmocka_unit_test(test_json_empty),
+		cmocka_unit_test(test_json_escaping),
+		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_text_strips_controls),
+		cmocka_unit_test(test_endpoint),
+		cmocka_unit_test(test_escape_terminal),
+		cmocka_unit_test(test_escape_dot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

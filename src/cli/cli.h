@@ -9,5 +9,6 @@
 int cli_probe(int argc, char **argv);
 int cli_look(int argc, char **argv);
 int cli_create_scheme(int argc, char **argv);
+int cli_health(int argc, char **argv);
 
 #endif

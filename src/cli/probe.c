@@ -12,10 +12,12 @@
 #include "probe/procmap.h"
 #include "render/flows.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 
 /* ---- stdout sink ------------------------------------------------------ */
 
@@ -176,6 +178,23 @@ static int flush(struct pipeline *p, struct sink *sink)
 	return r;
 }
 
+/* Liveness: `shawk health` compares the file's mtime with now. */
+static void heartbeat(const char *path)
+{
+	static bool warned;
+	if (!path)
+		return;
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd < 0 || futimens(fd, NULL) < 0) {
+		if (!warned)
+			log_warn("cannot update heartbeat file %s: %s", path,
+				 strerror(errno));
+		warned = true;
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 static int run_loop(struct pipeline *p, struct sink *sink)
 {
 	sigset_t mask;
@@ -200,6 +219,8 @@ static int run_loop(struct pipeline *p, struct sink *sink)
 				return r;
 			if (r < 0)
 				log_warn("scan failed: %s", strerror(-r));
+			else
+				heartbeat(p->cfg->heartbeat_file);
 			/* Skip missed ticks instead of bursting. */
 			while (next_scan <= now)
 				next_scan += p->cfg->interval_ms;

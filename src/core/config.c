@@ -132,6 +132,7 @@ const char probe_usage[] =
 	"  --output FORMAT        text, json or none: print flows instead of\n"
 	"                         writing to the CMDB\n"
 	"  --include-loopback     also write flows over loopback to the CMDB\n"
+	"                         [SHAWK_INCLUDE_LOOPBACK]\n"
 	"  --max-flows N          flows kept per interval [SHAWK_MAX_FLOWS]\n"
 	"                         (default 1048576)\n"
 	"  --max-pending-flows N  flows buffered while the CMDB is down\n"
@@ -149,7 +150,8 @@ const char probe_usage[] =
 	"                         (default: hostname)\n"
 	"  -h, --help             show this help\n"
 	"\n"
-	"Also read: SHAWK_KUBELET_TOKEN_FILE, SHAWK_KUBELET_CA_FILE.\n";
+	"Also read: SHAWK_KUBELET_TOKEN_FILE, SHAWK_KUBELET_CA_FILE, and\n"
+	"SHAWK_HEARTBEAT_FILE (touched after every scan, for `shawk health`).\n";
 
 enum {
 	OPT_CMDB = 256,
@@ -272,6 +274,11 @@ int probe_config_parse(int argc, char **argv, struct probe_config *cfg,
 				   &cfg->kubelet_insecure, err)) < 0)
 		return r;
 	cfg->node_name = env("SHAWK_NODE_NAME");
+	cfg->heartbeat_file = env("SHAWK_HEARTBEAT_FILE");
+	if ((v = env("SHAWK_INCLUDE_LOOPBACK")) &&
+	    (r = config_parse_bool("SHAWK_INCLUDE_LOOPBACK", v,
+				   &cfg->include_loopback, err)) < 0)
+		return r;
 	if ((v = env("SHAWK_MAX_FLOWS")) &&
 	    (r = config_parse_uint("SHAWK_MAX_FLOWS", v, 1, MAX_FLOWS_LIMIT,
 				   &cfg->max_flows, err)) < 0)
@@ -372,8 +379,9 @@ int probe_config_parse(int argc, char **argv, struct probe_config *cfg,
 
 	if (cfg->interval_ms > cfg->flush_interval_ms)
 		return fail(err,
-			    "invalid --interval: the scan interval (%lldms) "
-			    "must not exceed --flush-interval (%lldms)",
+			    "invalid --interval/SHAWK_PROBE_INTERVAL: the scan "
+			    "interval (%lldms) must not exceed "
+			    "--flush-interval/SHAWK_FLUSH_INTERVAL (%lldms)",
 			    (long long)cfg->interval_ms,
 			    (long long)cfg->flush_interval_ms);
 	if (!cfg->once && cfg->output == OUTPUT_UNSET && !cfg->cmdb_url)

@@ -36,6 +36,7 @@ struct probe_config {
 	bool kubelet_insecure;
 	const char *node_name;
 	const char *run_netns_dir;
+	const char *heartbeat_file; /* touched after every scan; NULL: none */
 	bool once;
 	enum output_format output;
 	bool include_loopback;

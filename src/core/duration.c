@@ -2,6 +2,7 @@
 #include "core/duration.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -106,8 +107,13 @@ int rfc3339_parse_ms(const char *s, int64_t *ret_ms)
 	    parse_digits(&p, 2, &mi) < 0 || *p++ != ':' ||
 	    parse_digits(&p, 2, &sec) < 0)
 		return -EINVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    sec > 60)
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30,
+				     31, 31, 30, 31, 30, 31 };
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
+	    mi > 59 || sec > 60)
+		return -EINVAL;
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (mo == 2 && d == 29 && !leap)
 		return -EINVAL;
 
 	int64_t frac_ms = 0;

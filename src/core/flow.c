@@ -3,6 +3,7 @@
 
 #include "core/addr.h"
 #include "core/u64map.h"
+#include "core/utf8.h"
 #include "core/util.h"
 
 #include <netinet/in.h>
@@ -68,6 +69,11 @@ static int dup_str(char **dst, const char *src)
 int flow_copy(struct flow *dst, const struct flow *src)
 {
 	*dst = *src;
+	/* Until duplicated, dst's strings are src's: flow_clear() below
+	 * must not free those. */
+	dst->cmdline = dst->cgroup = dst->container_id = NULL;
+	dst->container_name = dst->pod_namespace = dst->pod_name = NULL;
+	dst->pod_uid = dst->node = NULL;
 	if (dup_str(&dst->cmdline, src->cmdline) < 0 ||
 	    dup_str(&dst->cgroup, src->cgroup) < 0 ||
 	    dup_str(&dst->container_id, src->container_id) < 0 ||
@@ -222,25 +228,32 @@ static uint64_t conn_id(const struct sock_record *r)
 	return h | 1;
 }
 
+/* Owned copy of an untrusted string, made valid UTF-8 for every sink. */
+static void dup_clean(char **dst, const char *src)
+{
+	if (dup_str(dst, src) == 0 && *dst)
+		utf8_sanitize(*dst);
+}
+
 static void fill_strings(struct flow *f, const struct flow_owner *o)
 {
 	/* First writer wins; later owners of the same flow agree anyway. */
 	if (!f->cmdline && o->cmdline)
-		(void)dup_str(&f->cmdline, o->cmdline);
+		dup_clean(&f->cmdline, o->cmdline);
 	if (!f->cgroup && o->cgroup)
-		(void)dup_str(&f->cgroup, o->cgroup);
+		dup_clean(&f->cgroup, o->cgroup);
 	if (!f->container_id && o->container_id)
-		(void)dup_str(&f->container_id, o->container_id);
+		dup_clean(&f->container_id, o->container_id);
 	if (!f->container_name && o->container_name)
-		(void)dup_str(&f->container_name, o->container_name);
+		dup_clean(&f->container_name, o->container_name);
 	if (!f->pod_namespace && o->pod_namespace)
-		(void)dup_str(&f->pod_namespace, o->pod_namespace);
+		dup_clean(&f->pod_namespace, o->pod_namespace);
 	if (!f->pod_name && o->pod_name)
-		(void)dup_str(&f->pod_name, o->pod_name);
+		dup_clean(&f->pod_name, o->pod_name);
 	if (!f->pod_uid && o->pod_uid)
-		(void)dup_str(&f->pod_uid, o->pod_uid);
+		dup_clean(&f->pod_uid, o->pod_uid);
 	if (!f->node && o->node)
-		(void)dup_str(&f->node, o->node);
+		dup_clean(&f->node, o->node);
 }
 
 static bool keep_scanned(uint64_t key, uint64_t val, void *ud)
@@ -318,6 +331,8 @@ int flow_table_ingest(struct flow_table *t, const struct sock_record *recs,
 		k.netns = r->netns;
 		k.pgid = o.pgid;
 		memcpy(k.comm, o.comm, sizeof(k.comm));
+		k.comm[sizeof(k.comm) - 1] = '\0';
+		utf8_sanitize(k.comm);
 
 		int err = 0;
 		struct flow *f = flow_get(t, &k, &err);

@@ -188,11 +188,12 @@ struct linux_dirent64 {
 };
 
 /*
- * Reads the fd links of one process. Every socket inode in want (value 0)
- * gets this pid. Returns how many wanted inodes were found.
+ * Reads the fd links of one process. A socket inode wanted in this scan (in
+ * pm->inodes with owner 0, or in spill when that cache was full) gets this
+ * pid. Returns how many wanted inodes were found.
  */
 static size_t walk_fds(struct procmap *pm, struct proc_info *p,
-		       struct u64map *want)
+		       struct u64map *spill, uint32_t gen)
 {
 	char path[32];
 	snprintf(path, sizeof(path), "%u/fd", p->pid);
@@ -221,6 +222,9 @@ static size_t walk_fds(struct procmap *pm, struct proc_info *p,
 			off += de->d_reclen;
 			if (de->d_name[0] < '0' || de->d_name[0] > '9')
 				continue;
+			/* readlinkat, not fstatat: following the link would
+			 * stat the target, which may sit on a hung NFS or
+			 * FUSE mount; both cost the same for sockets. */
 			char link[64];
 			ssize_t l = readlinkat(fd, de->d_name, link,
 					       sizeof(link));
@@ -230,8 +234,18 @@ static size_t walk_fds(struct procmap *pm, struct proc_info *p,
 			uint64_t ino = procfs_socket_inode(link, (size_t)l);
 			if (!ino)
 				continue;
-			uint64_t *w = u64map_get(want, ino);
-			if (!w || *w)
+			uint64_t *w = u64map_get(&pm->inodes, ino);
+			if (w) {
+				/* Owner 0 with an older gen: left by a scan
+				 * that failed, not wanted now. */
+				if (*w != (uint64_t)gen << 32)
+					continue; /* known, or found already */
+				*w |= p->pid;
+				found++;
+				continue;
+			}
+			if (!spill->count || !(w = u64map_get(spill, ino)) ||
+			    *w)
 				continue;
 			*w = p->pid;
 			found++;
@@ -263,37 +277,84 @@ static bool keep_recent(uint64_t key, uint64_t val, void *ud)
 	return *gen - (uint32_t)val < UNOWNED_RETRY_SCANS;
 }
 
+/*
+ * Records an inode nobody owns (or whose cached owner is gone and who has no
+ * new one): not searched again for UNOWNED_RETRY_SCANS scans.
+ */
+static void mark_unowned(struct procmap *pm, uint64_t ino, uint32_t gen)
+{
+	pm->stats.unowned++;
+	(void)u64map_put(&pm->unowned, ino, gen);
+	/* A cached owner that is gone must not be reported (nor after pid
+	 * reuse). */
+	(void)u64map_del(&pm->inodes, ino);
+}
+
+/*
+ * One hash lookup per socket in steady state. Unknown inodes go into the
+ * cache itself with owner 0 ("wanted"), where the fd walk claims them: no
+ * second map to build and copy from, which matters on a cold start (every
+ * socket is unknown then).
+ */
 int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
 {
-	struct u64map want = { 0 };    /* inode -> owner found (0 = not yet) */
+	struct u64map spill = { 0 };   /* wanted, cache full: inode -> owner */
 	struct u64map want_ns = { 0 }; /* netns of wanted inodes -> 1 */
+	const uint64_t wanted_val = (uint64_t)pm->gen << 32; /* owner 0 */
 	uint32_t gen = pm->gen;
+	size_t wanted = 0;
 	int owned = 0;
 	int r;
 
-	if ((r = u64map_init(&want, 0)) < 0 ||
+	if ((r = u64map_init(&spill, 0)) < 0 ||
 	    (r = u64map_init(&want_ns, 0)) < 0)
 		goto out;
 
-	/* Pass 1: cache hits, and the set of unknown inodes. */
+	/* Pass 1: cache hits get their owner, unknown inodes are wanted. */
 	for (size_t i = 0; i < n; i++) {
 		struct sock_record *rec = &recs[i];
-		if (rec->pid || !rec->inode)
+		if (rec->pid) {
+			owned++;
+			continue;
+		}
+		if (!rec->inode)
 			continue;
 		uint64_t *v = u64map_get(&pm->inodes, rec->inode);
-		if (v && lookup(pm, (uint32_t)*v))
-			continue;
+		if (v) {
+			uint32_t owner = (uint32_t)*v;
+			if (owner && lookup(pm, owner)) {
+				*v = ((uint64_t)gen << 32) | owner;
+				rec->pid = owner;
+				owned++;
+				continue;
+			}
+			if (*v == wanted_val)
+				continue; /* listed twice: wanted already */
+		}
 		if (u64map_get(&pm->unowned, rec->inode))
 			continue; /* searched recently, nobody owns it */
-		if (u64map_put(&want, rec->inode, 0) < 0 ||
-		    u64map_put(&want_ns, rec->netns ? rec->netns : 1, 1) < 0) {
-			r = -ENOMEM;
-			goto out;
+		if (v) {
+			*v = wanted_val; /* owner gone (or none): search */
+		} else {
+			r = u64map_put(&pm->inodes, rec->inode, wanted_val);
+			/* Cache full: attribution still works for this scan
+			 * (spill); it is just not kept. */
+			if (r == -ENOSPC)
+				r = u64map_put(&spill, rec->inode, 0);
+			if (r < 0)
+				goto out;
+			if (r == 0)
+				continue; /* listed twice */
 		}
+		wanted++;
+		if ((r = u64map_put(&want_ns, rec->netns ? rec->netns : 1,
+				    1)) < 0)
+			goto out;
 	}
 
-	/* Pass 2: walk fd tables of candidate processes, busiest first. */
-	if (want.count) {
+	if (wanted) {
+		/* Pass 2: walk fd tables of candidate processes, busiest
+		 * first, until every wanted inode has an owner. */
 		pm->stats.walks++;
 		size_t np = 0;
 		_cleanup_(freep) struct proc_info **cand =
@@ -314,59 +375,41 @@ int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
 			cand[np++] = p;
 		}
 		qsort(cand, np, sizeof(*cand), cmp_hot);
-		size_t remaining = want.count;
+		size_t remaining = wanted;
 		for (size_t i = 0; i < np && remaining; i++) {
-			size_t f = walk_fds(pm, cand[i], &want);
+			size_t f = walk_fds(pm, cand[i], &spill, gen);
 			if (f) {
 				cand[i]->hot_gen = gen;
 				remaining -= f;
 			}
 		}
-		for (size_t i = 0; i < want.cap; i++) {
-			if (!want.keys[i])
+
+		/* Pass 3: owners found by the walk; the rest is unowned. */
+		for (size_t i = 0; i < n; i++) {
+			struct sock_record *rec = &recs[i];
+			if (rec->pid || !rec->inode)
 				continue;
-			uint32_t owner = (uint32_t)want.vals[i];
-			/* When a cache is full attribution still works for
-			 * this scan (pass 3 reads want); it is just not kept. */
+			uint64_t *v = u64map_get(&pm->inodes, rec->inode);
+			uint64_t *w = v || !spill.count
+					      ? NULL
+					      : u64map_get(&spill, rec->inode);
+			uint32_t owner = v ? (uint32_t)*v : w ? (uint32_t)*w : 0;
 			if (owner) {
-				(void)u64map_put(&pm->inodes, want.keys[i],
-						 ((uint64_t)gen << 32) | owner);
-			} else {
-				pm->stats.unowned++;
-				(void)u64map_put(&pm->unowned, want.keys[i],
-						 gen);
+				rec->pid = owner;
+				owned++;
+			} else if (v || (w && !u64map_get(&pm->unowned,
+							  rec->inode))) {
+				mark_unowned(pm, rec->inode, gen);
 			}
 		}
 	}
 
-	/* Pass 3: fill owners and mark the inodes of this scan as live. */
-	for (size_t i = 0; i < n; i++) {
-		struct sock_record *rec = &recs[i];
-		if (rec->pid) {
-			owned++;
-			continue;
-		}
-		if (!rec->inode)
-			continue;
-		uint64_t *v = u64map_get(&pm->inodes, rec->inode);
-		uint32_t owner = v ? (uint32_t)*v : 0;
-		if (!owner) {
-			uint64_t *w = u64map_get(&want, rec->inode);
-			owner = w ? (uint32_t)*w : 0;
-		}
-		if (!owner)
-			continue;
-		rec->pid = owner;
-		owned++;
-		if (v)
-			*v = ((uint64_t)gen << 32) | owner;
-	}
 	/* Owned inodes absent from this scan belong to closed sockets. */
 	u64map_filter(&pm->inodes, keep_gen, &gen);
 	u64map_filter(&pm->unowned, keep_recent, &gen);
 	r = owned;
 out:
-	u64map_free(&want);
+	u64map_free(&spill);
 	u64map_free(&want_ns);
 	return r;
 }

@@ -109,9 +109,10 @@ check "no error logged" bash -c "! grep -q ' error: ' $tmp/err"
 # The daemon loop: scans every 200ms, flushes every 1s, one JSON line per
 # flush; SIGTERM makes one final flush and exits 0. A connection held open
 # counts in every interval's `connections` but only once in new_connections.
-"$SHAWK_BIN" probe --output json --interval 200ms --flush-interval 1s >"$tmp/loop.json" 2>"$tmp/loop.err" &
+SHAWK_HEARTBEAT_FILE=$tmp/heartbeat "$SHAWK_BIN" probe --output json --interval 200ms --flush-interval 1s >"$tmp/loop.json" 2>"$tmp/loop.err" &
 loop_pid=$!
 sleep 2.6
+check "shawk health sees the heartbeat of the running probe" "$SHAWK_BIN" health --file "$tmp/heartbeat" --max-age 2s
 kill -TERM $loop_pid
 wait $loop_pid
 check "probe loop exits 0 on SIGTERM" test $? -eq 0
@@ -127,6 +128,8 @@ news = [p[0]["new_connections"] for p in per if p]
 print(("ok - " if news == [3, 0] else "not ok - ") + "new_connections counted once across intervals: %s" % news)
 PY
 check "probe loop logged the final flush" grep -q "final flush" "$tmp/loop.err"
+sleep 1.2
+check "shawk health fails once the heartbeat is stale" bash -c "! '$SHAWK_BIN' health --file '$tmp/heartbeat' --max-age 1s 2>/dev/null"
 
 # A namespace that only exists as a bind mount in /run/netns (no process
 # inside) is enumerated and scanned without error.

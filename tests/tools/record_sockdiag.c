@@ -454,6 +454,8 @@ int main(int argc, char **argv)
 		{ "tcp6", AF_INET6, IPPROTO_TCP, SOCKDIAG_TCP_STATES },
 		{ "udp4", AF_INET, IPPROTO_UDP, SOCKDIAG_UDP_STATES },
 		{ "udp6", AF_INET6, IPPROTO_UDP, SOCKDIAG_UDP_STATES },
+		/* Both families in one legacy TCPDIAG_GETSOCK dump. */
+		{ "tcp46", AF_UNSPEC, IPPROTO_TCP, SOCKDIAG_TCP_STATES },
 		/* No inet_diag handler for protocol 255: the dump ends
 		 * with NLMSG_DONE carrying -ENOENT. */
 		{ "noproto", AF_INET, 255, ~0u },
