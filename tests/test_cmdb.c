@@ -5,6 +5,7 @@
  * the --pod selector parser.
  */
 #include "cmdb/pending.h"
+#include "cmdb/pgcopy.h"
 #include "cmdb/query.h"
 #include "cmdb/sqlarray.h"
 #include "cmdb/store.h"
@@ -135,6 +136,39 @@ static void test_store_arrays(void **s)
 	}
 }
 
+static void test_store_copy(void **s)
+{
+	(void)s;
+	struct pgcopy c;
+	size_t len;
+	bool dups = true;
+	struct flow fl[3] = {
+		mkflow(SOCK_DIR_PASSIVE, "nginx", 80, 2),
+		mkflow(SOCK_DIR_ACTIVE, "0123456789abcdef", 0, 3),
+		mkflow(SOCK_DIR_PASSIVE, "nginx", 80, 2),
+	};
+	pgcopy_init(&c);
+	assert_int_equal(cmdb_store_encode_copy(fl, 2, &c, &dups), 0);
+	assert_false(dups);
+	const char *d = pgcopy_finish(&c, &len);
+	assert_non_null(d);
+	assert_int_equal(c.rows, 2);
+	assert_memory_equal(d, "PGCOPY\n\377\r\n\0", 11);
+	/* Row 1: 21 fields, "passive" (length 7), "tcp", then inet
+	 * 10.0.0.1 as family 2 (PGSQL_AF_INET), 32 bits, not cidr, 4 bytes. */
+	assert_memory_equal(d + 19, "\0\x15\0\0\0\7passive\0\0\0\3tcp", 20);
+	assert_memory_equal(d + 39, "\0\0\0\x08\2\x20\0\4\x0a\0\0\1", 12);
+	/* Trailer: field count -1. */
+	assert_memory_equal(d + len - 2, "\xff\xff", 2);
+	pgcopy_clear(&c);
+
+	/* The same CMDB key twice: the flush must merge in SQL. */
+	pgcopy_init(&c);
+	assert_int_equal(cmdb_store_encode_copy(fl, 3, &c, &dups), 0);
+	assert_true(dups);
+	pgcopy_clear(&c);
+}
+
 static void test_pending_merge(void **s)
 {
 	(void)s;
@@ -218,6 +252,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sql_array_literals),
 		cmocka_unit_test(test_store_arrays),
+		cmocka_unit_test(test_store_copy),
 		cmocka_unit_test(test_pending_merge),
 		cmocka_unit_test(test_pending_cap_drops_oldest),
 		cmocka_unit_test(test_pod_parse),

@@ -10,6 +10,8 @@
 struct cmdb {
 	PGconn *conn;
 	char err[256];
+	/* The flush's staging table exists in this session. */
+	bool flush_table;
 };
 
 /*

@@ -48,8 +48,7 @@ static bool begin_elem(struct sql_array *a)
 	return true;
 }
 
-/* Length of the valid UTF-8 sequence at p, or 0 if invalid. */
-static size_t utf8_len(const unsigned char *p)
+size_t sql_utf8_len(const unsigned char *p)
 {
 	if (p[0] < 0x80)
 		return 1;
@@ -94,7 +93,7 @@ void sql_array_add_str(struct sql_array *a, const char *s)
 	char *o = a->buf + a->len;
 	*o++ = '"';
 	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t l = utf8_len(p);
+		size_t l = sql_utf8_len(p);
 		if (l == 0) {
 			*o++ = '?';
 			p++;

@@ -2,8 +2,10 @@
 #include "cmdb/store.h"
 
 #include "cmdb/pg_internal.h"
+#include "cmdb/pgcopy.h"
 #include "cmdb/sqlarray.h"
 #include "core/addr.h"
+#include "core/u64map.h"
 #include "core/util.h"
 
 #include <inttypes.h>
@@ -12,89 +14,103 @@
 #include <string.h>
 
 /*
- * One statement: unnest the column arrays into rows, then three
- * data-modifying CTEs upsert flows, passive nodes and active nodes. The
- * GROUP BYs make each target key unique within the statement (ON CONFLICT
- * may not touch a row twice), e.g. when sanitising turned two comms into
- * the same text.
+ * The flush stages the batch with a binary COPY into a session temporary
+ * table (no text to parse on the server), then one statement upserts
+ * flows, passive nodes and active nodes from it in data-modifying CTEs.
+ * Key columns come first (their encoded bytes are hashed to find
+ * duplicate keys client-side).
  */
-static const char flush_sql[] =
-	"WITH input AS ("
-	" SELECT * FROM unnest($2::text[], $3::text[], $4::inet[], $5::int[],"
-	"  $6::inet[], $7::int[], $8::bigint[], $9::bigint[], $10::text[],"
-	"  $11::bigint[], $12::text[], $13::text[], $14::text[], $15::text[],"
-	"  $16::text[], $17::text[], $18::text[], $19::int[], $20::bigint[],"
-	"  $21::bigint[], $22::bigint[])"
-	" AS t(direction, proto, laddr, lport, raddr, rport, netns, pgid, comm,"
-	"  pid, cmdline, cgroup, container_id, container_name, pod_namespace,"
-	"  pod_name, pod_uid, connections, new_connections, first_ms, last_ms)"
-	"), f AS ("
-	" INSERT INTO flows AS o (laddr, node_name, direction, proto, lport,"
-	"  raddr, rport, netns, pgid, comm, container_name, connections,"
+#define FLUSH_TABLE "shawk_flush_in"
+#define FLUSH_KEY_FIELDS 9
+
+static const char flush_table_sql[] =
+	"CREATE TEMPORARY TABLE IF NOT EXISTS " FLUSH_TABLE " ("
+	" direction text, proto text, laddr inet, lport integer, raddr inet,"
+	" rport integer, netns bigint, pgid bigint, comm text, pid bigint,"
+	" cmdline text, cgroup text, container_id text, container_name text,"
+	" pod_namespace text, pod_name text, pod_uid text,"
+	" connections bigint, new_connections bigint,"
+	" first_seen timestamptz, last_seen timestamptz)"
+	" ON COMMIT DELETE ROWS";
+
+static const char copy_sql[] =
+	"COPY " FLUSH_TABLE " FROM STDIN (FORMAT binary)";
+
+#define FLOWS_INSERT                                                          \
+	"WITH f AS ("                                                         \
+	" INSERT INTO flows AS o (laddr, node_name, direction, proto, lport," \
+	"  raddr, rport, netns, pgid, comm, container_name, connections,"     \
 	"  connections_total, first_seen, last_seen)"
+
+#define FLOWS_CONFLICT                                                        \
+	" ON CONFLICT (laddr, lport, direction, proto, raddr, rport, node_name," \
+	"  netns, pgid, comm) DO UPDATE SET"                                  \
+	"  connections = EXCLUDED.connections,"                               \
+	"  connections_total = o.connections_total + EXCLUDED.connections_total," \
+	"  first_seen = least(o.first_seen, EXCLUDED.first_seen),"            \
+	"  last_seen = greatest(o.last_seen, EXCLUDED.last_seen),"            \
+	"  container_name = coalesce(EXCLUDED.container_name, o.container_name)"
+
+/* Node rows repeat (many flows per process), and ON CONFLICT may not touch
+ * a row twice in one statement: the GROUP BYs merge them. */
+#define NODES_UPSERT                                                          \
+	"), pn AS ("                                                          \
+	" INSERT INTO passive_nodes AS o (addr, port, proto, pgid, comm,"     \
+	"  node_name, pid, cmdline, cgroup, container_id, container_name,"    \
+	"  pod_namespace, pod_name, pod_uid, first_seen, last_seen)"          \
+	" SELECT laddr, lport, proto, pgid, comm, $1, min(pid), max(cmdline),"   \
+	"  max(cgroup), max(container_id), max(container_name),"              \
+	"  max(pod_namespace), max(pod_name), max(pod_uid),"                  \
+	"  min(first_seen), max(last_seen)"                                   \
+	" FROM " FLUSH_TABLE " WHERE direction = 'passive'"                   \
+	" GROUP BY laddr, lport, proto, pgid, comm"                           \
+	" ON CONFLICT (addr, port, proto, pgid, comm) DO UPDATE SET"          \
+	NODE_UPDATE                                                           \
+	"), an AS ("                                                          \
+	" INSERT INTO active_nodes AS o (addr, pgid, comm, node_name, pid,"   \
+	"  cmdline, cgroup, container_id, container_name, pod_namespace,"     \
+	"  pod_name, pod_uid, first_seen, last_seen)"                         \
+	" SELECT laddr, pgid, comm, $1, min(pid), max(cmdline), max(cgroup),"    \
+	"  max(container_id), max(container_name), max(pod_namespace),"       \
+	"  max(pod_name), max(pod_uid), min(first_seen), max(last_seen)"      \
+	" FROM " FLUSH_TABLE " WHERE direction = 'active'"                    \
+	" GROUP BY laddr, pgid, comm"                                         \
+	" ON CONFLICT (addr, pgid, comm) DO UPDATE SET"                       \
+	NODE_UPDATE                                                           \
+	") SELECT 1"
+
+#define NODE_UPDATE                                                           \
+	"  node_name = EXCLUDED.node_name,"                                   \
+	"  pid = coalesce(EXCLUDED.pid, o.pid),"                              \
+	"  cmdline = coalesce(EXCLUDED.cmdline, o.cmdline),"                  \
+	"  cgroup = coalesce(EXCLUDED.cgroup, o.cgroup),"                     \
+	"  container_id = coalesce(EXCLUDED.container_id, o.container_id),"   \
+	"  container_name = coalesce(EXCLUDED.container_name, o.container_name)," \
+	"  pod_namespace = coalesce(EXCLUDED.pod_namespace, o.pod_namespace),"   \
+	"  pod_name = coalesce(EXCLUDED.pod_name, o.pod_name),"               \
+	"  pod_uid = coalesce(EXCLUDED.pod_uid, o.pod_uid),"                  \
+	"  first_seen = least(o.first_seen, EXCLUDED.first_seen),"            \
+	"  last_seen = greatest(o.last_seen, EXCLUDED.last_seen)"
+
+/* Every flow key of the batch is distinct (the usual case: the probe's
+ * flow table is keyed by it): no aggregation. */
+static const char flush_unique_sql[] =
+	FLOWS_INSERT
+	" SELECT laddr, $1, direction, proto, lport, raddr, rport, netns, pgid,"
+	"  comm, container_name, connections::int, new_connections,"
+	"  first_seen, last_seen FROM " FLUSH_TABLE
+	FLOWS_CONFLICT NODES_UPSERT;
+
+/* Some keys repeat (e.g. sanitising turned two comms into the same text,
+ * or a hash collision made us think so): merge them first. */
+static const char flush_grouped_sql[] =
+	FLOWS_INSERT
 	" SELECT laddr, $1, direction, proto, lport, raddr, rport, netns, pgid,"
 	"  comm, max(container_name), sum(connections)::int,"
-	"  sum(new_connections), to_timestamp(min(first_ms) / 1000.0),"
-	"  to_timestamp(max(last_ms) / 1000.0)"
-	" FROM input GROUP BY laddr, direction, proto, lport, raddr, rport,"
-	"  netns, pgid, comm"
-	" ON CONFLICT (laddr, lport, direction, proto, raddr, rport, node_name,"
-	"  netns, pgid, comm) DO UPDATE SET"
-	"  connections = EXCLUDED.connections,"
-	"  connections_total = o.connections_total + EXCLUDED.connections_total,"
-	"  first_seen = least(o.first_seen, EXCLUDED.first_seen),"
-	"  last_seen = greatest(o.last_seen, EXCLUDED.last_seen),"
-	"  container_name = coalesce(EXCLUDED.container_name, o.container_name)"
-	" RETURNING 1"
-	"), pn AS ("
-	" INSERT INTO passive_nodes AS o (addr, port, proto, pgid, comm,"
-	"  node_name, pid, cmdline, cgroup, container_id, container_name,"
-	"  pod_namespace, pod_name, pod_uid, first_seen, last_seen)"
-	" SELECT laddr, lport, proto, pgid, comm, $1, min(pid), max(cmdline),"
-	"  max(cgroup), max(container_id), max(container_name),"
-	"  max(pod_namespace), max(pod_name), max(pod_uid),"
-	"  to_timestamp(min(first_ms) / 1000.0),"
-	"  to_timestamp(max(last_ms) / 1000.0)"
-	" FROM input WHERE direction = 'passive'"
-	" GROUP BY laddr, lport, proto, pgid, comm"
-	" ON CONFLICT (addr, port, proto, pgid, comm) DO UPDATE SET"
-	"  node_name = EXCLUDED.node_name,"
-	"  pid = coalesce(EXCLUDED.pid, o.pid),"
-	"  cmdline = coalesce(EXCLUDED.cmdline, o.cmdline),"
-	"  cgroup = coalesce(EXCLUDED.cgroup, o.cgroup),"
-	"  container_id = coalesce(EXCLUDED.container_id, o.container_id),"
-	"  container_name = coalesce(EXCLUDED.container_name, o.container_name),"
-	"  pod_namespace = coalesce(EXCLUDED.pod_namespace, o.pod_namespace),"
-	"  pod_name = coalesce(EXCLUDED.pod_name, o.pod_name),"
-	"  pod_uid = coalesce(EXCLUDED.pod_uid, o.pod_uid),"
-	"  first_seen = least(o.first_seen, EXCLUDED.first_seen),"
-	"  last_seen = greatest(o.last_seen, EXCLUDED.last_seen)"
-	" RETURNING 1"
-	"), an AS ("
-	" INSERT INTO active_nodes AS o (addr, pgid, comm, node_name, pid,"
-	"  cmdline, cgroup, container_id, container_name, pod_namespace,"
-	"  pod_name, pod_uid, first_seen, last_seen)"
-	" SELECT laddr, pgid, comm, $1, min(pid), max(cmdline), max(cgroup),"
-	"  max(container_id), max(container_name), max(pod_namespace),"
-	"  max(pod_name), max(pod_uid), to_timestamp(min(first_ms) / 1000.0),"
-	"  to_timestamp(max(last_ms) / 1000.0)"
-	" FROM input WHERE direction = 'active'"
-	" GROUP BY laddr, pgid, comm"
-	" ON CONFLICT (addr, pgid, comm) DO UPDATE SET"
-	"  node_name = EXCLUDED.node_name,"
-	"  pid = coalesce(EXCLUDED.pid, o.pid),"
-	"  cmdline = coalesce(EXCLUDED.cmdline, o.cmdline),"
-	"  cgroup = coalesce(EXCLUDED.cgroup, o.cgroup),"
-	"  container_id = coalesce(EXCLUDED.container_id, o.container_id),"
-	"  container_name = coalesce(EXCLUDED.container_name, o.container_name),"
-	"  pod_namespace = coalesce(EXCLUDED.pod_namespace, o.pod_namespace),"
-	"  pod_name = coalesce(EXCLUDED.pod_name, o.pod_name),"
-	"  pod_uid = coalesce(EXCLUDED.pod_uid, o.pod_uid),"
-	"  first_seen = least(o.first_seen, EXCLUDED.first_seen),"
-	"  last_seen = greatest(o.last_seen, EXCLUDED.last_seen)"
-	" RETURNING 1"
-	") SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM pn),"
-	" (SELECT count(*) FROM an)";
+	"  sum(new_connections), min(first_seen), max(last_seen)"
+	" FROM " FLUSH_TABLE " GROUP BY laddr, direction, proto, lport, raddr,"
+	"  rport, netns, pgid, comm"
+	FLOWS_CONFLICT NODES_UPSERT;
 
 /* The batch claim succeeds only for a seq newer than the last committed
  * one of this probe process; no row back means "already applied". */
@@ -151,10 +167,68 @@ int cmdb_store_build_arrays(const struct flow *flows, size_t n,
 	return 0;
 }
 
-static void arrays_clear(struct sql_array (*c)[CMDB_FLUSH_COLUMNS])
+int cmdb_store_encode_copy(const struct flow *flows, size_t n,
+			   struct pgcopy *c, bool *ret_dups)
 {
-	for (size_t i = 0; i < CMDB_FLUSH_COLUMNS; i++)
-		sql_array_clear(&(*c)[i]);
+	_cleanup_(u64map_free) struct u64map keys = { 0 };
+	bool dups = false;
+	int r;
+
+	if ((r = u64map_init(&keys, n)) < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const struct flow *f = &flows[i];
+		const struct flow_key *k = &f->key;
+		char comm[sizeof(k->comm) + 1];
+
+		/* comm is a fixed array, not always NUL-terminated. */
+		memcpy(comm, k->comm, sizeof(k->comm));
+		comm[sizeof(k->comm)] = '\0';
+		pgcopy_row(c, CMDB_FLUSH_COLUMNS);
+		size_t key_at = c->len;
+		pgcopy_text(c, k->dir == SOCK_DIR_PASSIVE ? "passive" : "active");
+		pgcopy_text(c, k->proto == IPPROTO_UDP ? "udp" : "tcp");
+		pgcopy_inet(c, k->family, k->laddr);
+		pgcopy_int4(c, k->lport);
+		pgcopy_inet(c, k->family, k->raddr);
+		pgcopy_int4(c, k->rport);
+		pgcopy_int8(c, (int64_t)k->netns);
+		pgcopy_int8(c, k->pgid);
+		pgcopy_text(c, comm);
+		if (c->oom)
+			return -ENOMEM;
+		/* The key as the server will compare it: equal encoded bytes
+		 * are equal keys (text and inet equality is bytewise). A
+		 * hash collision only costs the GROUP BY. */
+		if (!dups) {
+			uint64_t h = hash_bytes(c->buf + key_at, c->len - key_at,
+						0x5348574b) |
+				     1;
+			r = u64map_put(&keys, h, 1);
+			if (r < 0)
+				return r;
+			dups = r == 0;
+		}
+		if (f->pid)
+			pgcopy_int8(c, f->pid);
+		else
+			pgcopy_null(c);
+		pgcopy_text(c, f->cmdline);
+		pgcopy_text(c, f->cgroup);
+		pgcopy_text(c, f->container_id);
+		pgcopy_text(c, f->container_name);
+		pgcopy_text(c, f->pod_namespace);
+		pgcopy_text(c, f->pod_name);
+		pgcopy_text(c, f->pod_uid);
+		pgcopy_int8(c, f->connections);
+		pgcopy_int8(c, f->new_connections);
+		pgcopy_timestamptz_ms(c, f->first_seen_ms);
+		pgcopy_timestamptz_ms(c, f->last_seen_ms);
+	}
+	if (c->oom)
+		return -ENOMEM;
+	*ret_dups = dups;
+	return 0;
 }
 
 static void rollback(struct cmdb *db)
@@ -163,29 +237,71 @@ static void rollback(struct cmdb *db)
 		PQclear(PQexec(db->conn, "ROLLBACK"));
 }
 
+/* Streams the encoded batch into the staging table: one round trip. */
+static int copy_in(struct cmdb *db, const char *data, size_t len)
+{
+	PGresult *res = PQexec(db->conn, copy_sql);
+	if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
+		int r = cmdb_fail(db, res);
+		PQclear(res);
+		return r;
+	}
+	PQclear(res);
+	/* PQputCopyData takes an int length: feed large batches in chunks. */
+	for (size_t off = 0; off < len;) {
+		size_t chunk = len - off < (1u << 20) ? len - off : (1u << 20);
+		if (PQputCopyData(db->conn, data + off, (int)chunk) != 1) {
+			PQputCopyEnd(db->conn, "shawk: copy failed");
+			break;
+		}
+		off += chunk;
+	}
+	PQputCopyEnd(db->conn, NULL);
+	int r = 0;
+	while ((res = PQgetResult(db->conn))) {
+		if (r == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+			r = cmdb_fail(db, res);
+		PQclear(res);
+	}
+	return r;
+}
+
 int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 		     const struct flow *flows, size_t n, bool *ret_in_doubt)
 {
-	_cleanup_(arrays_clear) struct sql_array cols[CMDB_FLUSH_COLUMNS];
-	const char *params[CMDB_FLUSH_COLUMNS + 1];
+	_cleanup_(pgcopy_clear) struct pgcopy rows;
+	const char *data;
+	size_t len;
+	bool dups;
 	char boot[24], seq[24];
 	int r;
 
 	*ret_in_doubt = false;
-	for (size_t i = 0; i < CMDB_FLUSH_COLUMNS; i++)
-		sql_array_init(&cols[i]);
+	pgcopy_init(&rows);
 	if (n == 0)
 		return 0;
-	if ((r = cmdb_store_build_arrays(flows, n, cols)) < 0)
+	if ((r = cmdb_store_encode_copy(flows, n, &rows, &dups)) < 0)
 		return r;
+	if (!(data = pgcopy_finish(&rows, &len)))
+		return -ENOMEM;
 
 	/* bigint is signed: the random boot id is stored as its bit pattern. */
 	snprintf(boot, sizeof(boot), "%" PRId64, (int64_t)b->boot_id);
 	snprintf(seq, sizeof(seq), "%" PRIu64, b->seq);
 
-	/* One round trip. The GROUP BYs of a large batch would spill to
-	 * disk at the default 4MB work_mem. */
-	if ((r = cmdb_exec(db, "BEGIN; SET LOCAL work_mem = '256MB'")) < 0)
+	/* Once per connection, outside the batch's transaction so that a
+	 * rolled-back batch does not take the table with it. */
+	if (!db->flush_table) {
+		if ((r = cmdb_exec(db, flush_table_sql)) < 0)
+			return r;
+		db->flush_table = true;
+	}
+	/* One round trip. The node GROUP BYs of a large batch would spill to
+	 * disk at the default 4MB work_mem. Asynchronous commit: this is
+	 * telemetry, and a server crash loses at most the last flush (never
+	 * a torn one); the agent rewrites its current flows next interval. */
+	if ((r = cmdb_exec(db, "BEGIN; SET LOCAL work_mem = '256MB';"
+			       " SET LOCAL synchronous_commit = off")) < 0)
 		return r;
 	const char *claim[] = { b->node_name, boot, seq };
 	PGresult *res = PQexecParams(db->conn, claim_sql, 3, NULL, claim, NULL,
@@ -202,11 +318,11 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 		return -EALREADY;
 	}
 
-	params[0] = b->node_name;
-	for (size_t i = 0; i < CMDB_FLUSH_COLUMNS; i++)
-		params[i + 1] = cols[i].buf;
-	res = PQexecParams(db->conn, flush_sql, CMDB_FLUSH_COLUMNS + 1, NULL,
-			   params, NULL, NULL, 0);
+	if ((r = copy_in(db, data, len)) < 0)
+		goto fail;
+	const char *params[] = { b->node_name };
+	res = PQexecParams(db->conn, dups ? flush_grouped_sql : flush_unique_sql,
+			   1, NULL, params, NULL, NULL, 0);
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		r = cmdb_fail(db, res);
 		PQclear(res);

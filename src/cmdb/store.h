@@ -25,8 +25,10 @@ struct cmdb_batch {
 
 /*
  * Writes flows in one transaction with a constant number of round trips
- * (BEGIN, batch claim, one INSERT ... SELECT FROM unnest(arrays) that
- * upserts flows and nodes, COMMIT), whatever n is.
+ * (BEGIN, batch claim, binary COPY into a session temporary table, one
+ * statement that upserts flows and nodes from it, COMMIT), whatever n is.
+ * The commit is asynchronous (synchronous_commit off): a server crash may
+ * lose the last acknowledged flush, never part of one.
  * Returns n (0 writes nothing), -EALREADY when this batch was committed
  * before, -ENOMEM, -ENOTCONN (connection lost) or -EIO (see
  * cmdb_last_error). *ret_in_doubt is always written: true when the
@@ -35,6 +37,16 @@ struct cmdb_batch {
  */
 int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 		     const struct flow *flows, size_t n, bool *ret_in_doubt);
+
+/*
+ * Encodes flows as the rows of the flush's binary COPY into c (initialised
+ * by the caller with pgcopy_init, freed with pgcopy_clear; not finished).
+ * *ret_dups is true when two flows may have the same CMDB key (the flush
+ * then merges them in SQL). Returns 0 or -ENOMEM.
+ */
+struct pgcopy;
+int cmdb_store_encode_copy(const struct flow *flows, size_t n,
+			   struct pgcopy *c, bool *ret_dups);
 
 /*
  * Fills the CMDB_FLUSH_COLUMNS array literals for flows into cols (each
