@@ -10,9 +10,11 @@
 #     node and per flow, as upstream shawk does) measured in the same run.
 #     Targets: >= 100k flows/s and >= 5x the reference.
 #  2. `look --depth 3` latency on a CMDB holding 100k flows among 10k
-#     nodes (50k edges seen from both sides): the query layer's median and
-#     p95 over 50 random addresses, plus the whole CLI (process start,
-#     connect, query, tree) median. Target <= 50 ms.
+#     nodes (50k edges seen from both sides): the query layer on a warm
+#     connection (median, p95 over 50 random addresses), the same on a new
+#     connection each (connect + cold backend), and the whole CLI (process
+#     start, connect, query, tree: what a user sees) median. The target
+#     (<= 50 ms) is judged on the CLI median.
 #
 # Needs build/rel/bench/cmdb_bench (make bench builds it). Exit 0 when it
 # ran (a missed target is reported, not failed), 1 when it could not.
@@ -53,9 +55,13 @@ for line in open(sys.argv[1]):
     print("flush %6d flows: %.0f flows/s (%s target 100000), %.1fx the row-by-row reference (%s target 5x)"
           % (n, ins, verdict(ins >= 100000), sp, verdict(sp >= 5)))
 look = open(sys.argv[2]).read()
-med = float(re.search(r"median=([\d.]+)", look).group(1))
+med = float(re.search(r" median=([\d.]+)", look).group(1))
 p95 = float(re.search(r"p95=([\d.]+)", look).group(1))
-print("look --depth 3: query median %.1f ms, p95 %.1f ms, CLI median %s ms (%s target 50 ms)"
-      % (med, p95, sys.argv[3], verdict(p95 <= 50)))
+conn = float(re.search(r"connect_median=([\d.]+)", look).group(1))
+cold = float(re.search(r"connect_and_query_median=([\d.]+)", look).group(1))
+cli = float(sys.argv[3])
+print("look --depth 3: CLI median %.0f ms (%s target 50 ms) = query on a warm connection %.1f ms (p95 %.1f)"
+      " + connect %.1f ms + cold backend %.1f ms + process start/exit %.0f ms"
+      % (cli, verdict(cli <= 50), med, p95, conn, max(cold - conn - med, 0), max(cli - cold, 0)))
 PY
 exit 0
