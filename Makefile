@@ -56,7 +56,7 @@ SQL_OBJ := $(if $(SQL_FILES),$(OBJDIR)/gen/sql_embed.o)
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(OBJDIR)/tests/%)
 
-.PHONY: all deps run test unit integration e2e bench install install-systemd clean vmlinux FORCE
+.PHONY: all deps run test unit integration e2e bench install install-systemd clean vmlinux fuzz FORCE
 all: $(BIN)
 
 deps:
@@ -102,6 +102,19 @@ $(OBJDIR)/tests/%: tests/%.c $(LIB_OBJS) $(SQL_OBJ)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(SQL_OBJ) \
 		$(LDLIBS) -lcmocka
+
+# --- fuzz targets (clang + libFuzzer): build/fuzz/fuzz_<name>
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_LIB := src/k8s/pods.c src/core/u64map.c
+fuzz: $(FUZZ_BINS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -g -O1 -std=gnu11 $(WARN) -D_GNU_SOURCE -Isrc \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $^ -lcjson
 
 # README command 1: build, then the main job.
 run: deps $(BIN)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "cli/cli.h"
 #include "cli/cmdb_sink.h"
+#include "cli/probe_k8s.h"
 
 #include "core/clock.h"
 #include "core/config.h"
@@ -62,6 +63,7 @@ static struct sink *stdout_sink_new(enum output_format fmt)
 struct pipeline {
 	const struct probe_config *cfg;
 	struct procmap *pm;
+	struct probe_k8s *k8s;
 	struct source *src;
 	struct flow_table *flows;
 	struct sock_record *recs;
@@ -89,7 +91,6 @@ static int enrich(uint32_t pid, const struct sock_record *rec,
 {
 	struct pipeline *p = ud;
 	const struct proc_info *pi = procmap_get(p->pm, pid);
-	(void)rec;
 	if (!pi)
 		return -ESRCH;
 	ret->pid = pi->pid;
@@ -98,6 +99,7 @@ static int enrich(uint32_t pid, const struct sock_record *rec,
 	ret->cmdline = pi->cmdline;
 	ret->cgroup = pi->cgroup;
 	ret->node = p->cfg->node_name;
+	probe_k8s_enrich(p->k8s, rec, ret);
 	return 0;
 }
 
@@ -141,6 +143,7 @@ static int pipeline_scan(struct pipeline *p)
 	if (r < 0)
 		return r;
 	report_visibility(p);
+	probe_k8s_report(p->k8s);
 
 	struct flow_table_stats fs;
 	flow_table_get_stats(p->flows, &fs);
@@ -287,7 +290,8 @@ int cli_probe(int argc, char **argv)
 		cfg.output == OUTPUT_UNSET ? cmdb_sink_new(&cfg)
 					   : stdout_sink_new(cfg.output);
 	p.flows = flow_table_new(cfg.max_flows, 0);
-	if (!sink || !p.flows) {
+	p.k8s = probe_k8s_new(&cfg, cfg.once);
+	if (!sink || !p.flows || !p.k8s) {
 		log_error("out of memory");
 		goto out;
 	}
@@ -324,6 +328,7 @@ int cli_probe(int argc, char **argv)
 out:
 	source_free(p.src);
 	flow_table_free(p.flows);
+	probe_k8s_free(p.k8s);
 	procmap_free(p.pm);
 	free(p.recs);
 	return ret;

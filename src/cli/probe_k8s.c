@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+#include "cli/probe_k8s.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "k8s/cgroup.h"
+#include "k8s/cgroupfs.h"
+
+#include <limits.h>
+#include <string.h>
+
+struct probe_k8s {
+	struct cgroupfs *cgfs;	/* NULL without a cgroup2 hierarchy */
+	struct pod_watch *pods; /* NULL without a kubelet URL */
+	const char *node_name;
+	uint64_t reported_changes;
+	bool reported_once;
+
+	/* Last parsed path, to skip re-parsing the same process's cgroup. */
+	char last_path[PATH_MAX];
+	struct cgroup_identity last_id;
+	int last_ret;
+
+	struct pod_match match;
+};
+
+struct probe_k8s *probe_k8s_new(const struct probe_config *cfg, bool once)
+{
+	struct probe_k8s *k = calloc(1, sizeof(*k));
+	if (!k)
+		return NULL;
+	k->node_name = cfg->node_name;
+	k->last_ret = -1;
+
+	int r = cgroupfs_open(cfg->host_proc, cfg->cgroup_root, 0, &k->cgfs);
+	if (r == -ENOMEM)
+		goto oom;
+	if (r < 0)
+		log_info("no cgroup v2 hierarchy found (%s): containers are "
+			 "told from process cgroups only",
+			 strerror(-r));
+	else
+		log_debug("cgroup v2 hierarchy at %s", cgroupfs_mount(k->cgfs));
+
+	char buf[128];
+	const char *url = kubelet_default_url(cfg->kubelet_url,
+					      getenv("NODE_IP"), buf,
+					      sizeof(buf));
+	if (!url) {
+		log_debug("no kubelet URL (--kubelet-url, SHAWK_KUBELET_URL "
+			  "or NODE_IP): flows get container ids only");
+		return k;
+	}
+	/* Not in the flag table: tests and busy nodes tune it. */
+	int64_t refresh_ms = 0;
+	const char *v = getenv("SHAWK_KUBELET_REFRESH");
+	char err[CONFIG_ERR_MAX];
+	if (v && *v &&
+	    config_parse_duration("SHAWK_KUBELET_REFRESH", v, false,
+				  &refresh_ms, err) < 0)
+		log_warn("%s; using 30s", err);
+	struct pod_watch_options o = {
+		.refresh_ms = refresh_ms,
+		.min_refresh_ms = refresh_ms && refresh_ms < 5000 ? refresh_ms : 0,
+		.kubelet = {
+			.url = url,
+			.token_file = cfg->kubelet_token_file,
+			.ca_file = cfg->kubelet_ca_file,
+			.insecure = cfg->kubelet_insecure,
+		},
+	};
+	if (cfg->kubelet_insecure)
+		log_warn("kubelet TLS verification is off "
+			 "(SHAWK_KUBELET_INSECURE): the pod list of %s is "
+			 "trusted unverified",
+			 url);
+	r = pod_watch_new(&o, &k->pods);
+	if (r == -ENOMEM)
+		goto oom;
+	if (r < 0) {
+		log_warn("kubelet %s unusable: %s", url, strerror(-r));
+		return k;
+	}
+	/* One synchronous attempt, bounded by the client's timeouts: a
+	 * --once scan and the first interval get pod labels. */
+	(void)pod_watch_refresh(k->pods);
+	probe_k8s_report(k);
+	if (!once && (r = pod_watch_start(k->pods)) < 0)
+		log_warn("cannot start the kubelet refresher: %s; pod labels "
+			 "stay as first read",
+			 strerror(-r));
+	return k;
+oom:
+	probe_k8s_free(k);
+	return NULL;
+}
+
+void probe_k8s_free(struct probe_k8s *k)
+{
+	if (!k)
+		return;
+	pod_watch_free(k->pods);
+	cgroupfs_free(k->cgfs);
+	free(k);
+}
+
+struct pod_watch *probe_k8s_pods(struct probe_k8s *k)
+{
+	return k ? k->pods : NULL;
+}
+
+void probe_k8s_report(struct probe_k8s *k)
+{
+	struct pod_watch_status st;
+	if (!k || !k->pods)
+		return;
+	pod_watch_get_status(k->pods, &st);
+	if (st.state == POD_WATCH_UNKNOWN ||
+	    (k->reported_once && st.changes == k->reported_changes))
+		return;
+	if (st.state == POD_WATCH_OK)
+		log_info("kubelet: %zu pods on this node%s", st.n_pods,
+			 k->reported_once ? " (pod labels are back)" : "");
+	else
+		log_warn("kubelet: %s; %s", st.message,
+			 st.n_pods ? "pod labels come from the last pod list "
+				     "until it answers again (for at most 5m)" :
+				     "flows are recorded without pod labels "
+				     "until it answers again");
+	k->reported_changes = st.changes;
+	k->reported_once = true;
+}
+
+static int identify(struct probe_k8s *k, const char *path,
+		    struct cgroup_identity *ret)
+{
+	if (strcmp(path, k->last_path) != 0 || k->last_ret < 0) {
+		k->last_ret = cgroup_parse_path(path, strlen(path), &k->last_id);
+		strscpy(k->last_path, path, sizeof(k->last_path));
+	}
+	*ret = k->last_id;
+	return k->last_ret;
+}
+
+void probe_k8s_enrich(struct probe_k8s *k, const struct sock_record *rec,
+		      struct flow_owner *o)
+{
+	struct cgroup_identity id;
+	int r = -1;
+
+	if (!k)
+		return;
+	if (o->cgroup && *o->cgroup)
+		r = identify(k, o->cgroup, &id);
+	/* The socket's own cgroup: for owners whose /proc entry is gone
+	 * (streaming) or not readable. */
+	if (r <= 0 && rec->cgroup_id && k->cgfs) {
+		const char *path;
+		if (cgroupfs_lookup(k->cgfs, rec->cgroup_id,
+				    now_monotonic_ms(), &path) == 0) {
+			if (!o->cgroup)
+				o->cgroup = path;
+			r = identify(k, path, &id);
+		}
+	}
+	if (r <= 0)
+		return;
+	if (id.container_id[0])
+		o->container_id = k->last_id.container_id;
+	if (!k->pods || (!id.container_id[0] && !id.pod_uid[0]))
+		return;
+	if (pod_watch_find(k->pods, id.container_id, id.pod_uid, &k->match) <
+	    0)
+		return;
+	struct pod_match *m = &k->match;
+	if (m->container_name[0])
+		o->container_name = m->container_name;
+	o->pod_namespace = m->namespace;
+	o->pod_name = m->name;
+	o->pod_uid = m->uid;
+	if (m->node[0])
+		o->node = m->node;
+	else if (!o->node)
+		o->node = k->node_name;
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+#include "k8s/kubelet.h"
+
+#include "core/log.h"
+#include "core/util.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+
+#define TOKEN_MAX 65536
+
+struct kubelet_client {
+	char *url_pods;
+	char *token_file;
+	char *ca_file;
+	bool insecure;
+	long connect_timeout_ms;
+	long timeout_ms;
+	size_t max_body;
+	CURL *curl; /* reused: keeps the TLS session and connection */
+	char err[CURL_ERROR_SIZE + 128];
+};
+
+struct body {
+	char *p;
+	size_t n, cap, max;
+	bool too_big;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+const char *kubelet_default_url(const char *url, const char *node_ip,
+				char *buf, size_t bufsz)
+{
+	if (url && *url)
+		return url;
+	if (!node_ip || !*node_ip)
+		return NULL;
+	snprintf(buf, bufsz, strchr(node_ip, ':') ? "https://[%s]:10250" :
+						    "https://%s:10250",
+		 node_ip);
+	return buf;
+}
+
+int kubelet_client_new(const struct kubelet_options *o,
+		       struct kubelet_client **ret)
+{
+	if (!o->url || !*o->url)
+		return -EINVAL;
+	pthread_once(&curl_once, curl_init_once);
+	struct kubelet_client *k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	size_t n = strlen(o->url);
+	while (n && o->url[n - 1] == '/')
+		n--;
+	if (asprintf(&k->url_pods, "%.*s/pods", (int)n, o->url) < 0)
+		k->url_pods = NULL;
+	k->token_file = o->token_file ? strdup(o->token_file) : NULL;
+	k->ca_file = o->ca_file ? strdup(o->ca_file) : NULL;
+	k->curl = curl_easy_init();
+	if (!k->url_pods || !k->curl || (o->token_file && !k->token_file) ||
+	    (o->ca_file && !k->ca_file)) {
+		kubelet_client_free(k);
+		return -ENOMEM;
+	}
+	k->insecure = o->insecure;
+	k->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms :
+							2000;
+	k->timeout_ms = o->timeout_ms ? o->timeout_ms : 10000;
+	k->max_body = o->max_body ? o->max_body : 64u << 20;
+	*ret = k;
+	return 0;
+}
+
+void kubelet_client_free(struct kubelet_client *k)
+{
+	if (!k)
+		return;
+	if (k->curl)
+		curl_easy_cleanup(k->curl);
+	free(k->url_pods);
+	free(k->token_file);
+	free(k->ca_file);
+	free(k);
+}
+
+const char *kubelet_last_error(const struct kubelet_client *k)
+{
+	return k->err;
+}
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct body *b = ud;
+	size_t n = size * nmemb;
+	if (b->n + n + 1 > b->max) {
+		b->too_big = true;
+		return 0; /* aborts the transfer */
+	}
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 65536;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (!np)
+			return 0;
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, ptr, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+	return n;
+}
+
+/* Reads the token (projected tokens rotate: read per request). Returns 0
+ * and a malloc'd trimmed token, -errno. */
+static int read_token(const char *path, char **ret)
+{
+	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	_cleanup_(freep) char *buf = malloc(TOKEN_MAX + 1);
+	if (!buf)
+		return -ENOMEM;
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, TOKEN_MAX - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == TOKEN_MAX)
+			return -EFBIG;
+	}
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+		       buf[len - 1] == ' '))
+		len--;
+	buf[len] = '\0';
+	/* A header must not be split by the token's content. */
+	if (strpbrk(buf, "\r\n"))
+		return -EINVAL;
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+int kubelet_list_pods(struct kubelet_client *k, char **ret_body,
+		      size_t *ret_len)
+{
+	char curl_err[CURL_ERROR_SIZE] = "";
+	struct body b = { .max = k->max_body };
+	struct curl_slist *hdrs = NULL;
+	_cleanup_(freep) char *token = NULL;
+	_cleanup_(freep) char *auth = NULL;
+	CURL *c = k->curl;
+	int ret = -EIO;
+
+	k->err[0] = '\0';
+	if (k->token_file) {
+		int r = read_token(k->token_file, &token);
+		if (r < 0 && r != -ENOENT) {
+			snprintf(k->err, sizeof(k->err),
+				 "cannot read token file %s: %s",
+				 k->token_file, strerror(-r));
+			return r == -ENOMEM ? r : -EACCES;
+		}
+		/* No token file: anonymous (a kubelet may allow it). */
+		if (token && *token &&
+		    asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
+			auth = NULL;
+			return -ENOMEM;
+		}
+	}
+	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	if (hdrs && auth) {
+		struct curl_slist *h2 = curl_slist_append(hdrs, auth);
+		if (!h2) {
+			curl_slist_free_all(hdrs);
+			hdrs = NULL;
+		} else {
+			hdrs = h2;
+		}
+	}
+	if (!hdrs)
+		return -ENOMEM;
+
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, k->url_pods);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, k->connect_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, k->timeout_ms);
+	/* Timeouts without signals: we run in a thread. */
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+	if (k->insecure) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else if (k->ca_file && access(k->ca_file, R_OK) == 0) {
+		curl_easy_setopt(c, CURLOPT_CAINFO, k->ca_file);
+	}
+
+	CURLcode cc = curl_easy_perform(c);
+	long status = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdrs);
+
+	if (cc == CURLE_OPERATION_TIMEDOUT) {
+		snprintf(k->err, sizeof(k->err), "%s: timed out (%s)",
+			 k->url_pods, curl_err);
+		ret = -ETIMEDOUT;
+	} else if (b.too_big) {
+		snprintf(k->err, sizeof(k->err),
+			 "%s: answer larger than %zu bytes", k->url_pods,
+			 k->max_body);
+		ret = -EFBIG;
+	} else if (cc != CURLE_OK) {
+		snprintf(k->err, sizeof(k->err), "%s: %s", k->url_pods,
+			 *curl_err ? curl_err : curl_easy_strerror(cc));
+		ret = cc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+	} else if (status == 401 || status == 403) {
+		snprintf(k->err, sizeof(k->err),
+			 "%s: HTTP %ld (check the token and its RBAC: "
+			 "nodes/proxy or nodes/pods get)",
+			 k->url_pods, status);
+		ret = -EACCES;
+	} else if (status != 200) {
+		snprintf(k->err, sizeof(k->err), "%s: HTTP %ld", k->url_pods,
+			 status);
+		ret = -EIO;
+	} else {
+		if (!b.p && !(b.p = calloc(1, 1)))
+			return -ENOMEM;
+		log_debug("kubelet: GET %s: %zu bytes", k->url_pods, b.n);
+		*ret_body = b.p;
+		*ret_len = b.n;
+		return 0;
+	}
+	free(b.p);
+	return ret;
+}
