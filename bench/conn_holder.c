@@ -15,7 +15,13 @@
  * machine), so the script starts several. Each process is its own process
  * group (so shawk reports a distinct pgid) and names itself holder-srv or
  * holder-cli. It dies with its parent, on SIGTERM, and after a safety
- * lifetime so that a crashed benchmark leaves nothing behind.
+ * lifetime ($CONN_HOLDER_LIFETIME seconds, default 600) so that a crashed
+ * benchmark leaves nothing behind.
+ *
+ * Held sockets are reset when the process dies (SO_LINGER 0): killing a
+ * holder leaves no TIME_WAIT sockets behind, which would otherwise sit in
+ * the host-wide TCP hash that every sock_diag dump walks. Churn closes
+ * gracefully, as real clients do (TIME_WAIT on the client side).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -52,13 +58,14 @@ static void die(const char *what)
 static void setup(const char *name)
 {
 	struct rlimit rl;
+	const char *life = getenv("CONN_HOLDER_LIFETIME");
 
 	(void)setpgid(0, 0);
 	(void)prctl(PR_SET_NAME, name, 0, 0, 0);
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() == 1)
 		exit(1); /* the benchmark is already gone */
-	alarm(LIFETIME_S);
+	alarm(life && atoi(life) > 0 ? (unsigned)atoi(life) : LIFETIME_S);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
@@ -86,6 +93,13 @@ static long parse_num(const char *s)
 		exit(2);
 	}
 	return v;
+}
+
+/* on: reset when closed (no TIME_WAIT); off: the usual FIN handshake. */
+static void set_abort_on_close(int fd, int on)
+{
+	struct linger lg = { .l_onoff = on, .l_linger = 0 };
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
 static void ready(long count)
@@ -131,6 +145,7 @@ static _Noreturn void run_server(const char *addr, uint16_t port, long count)
 			int fd = evs[i].data.fd;
 			if (fd != lfd) {
 				/* Peer closed (churn): free the slot. */
+				set_abort_on_close(fd, 0);
 				close(fd);
 				held--;
 				continue;
@@ -144,6 +159,7 @@ static _Noreturn void run_server(const char *addr, uint16_t port, long count)
 						break; /* retried on next event */
 					die("accept4");
 				}
+				set_abort_on_close(c, 1);
 				struct epoll_event cev = {
 					.events = EPOLLRDHUP, .data.fd = c
 				};
@@ -175,6 +191,7 @@ static int open_one(const struct sockaddr_in *local,
 		close(fd);
 		return r;
 	}
+	set_abort_on_close(fd, 1);
 	return fd;
 }
 
@@ -221,6 +238,7 @@ static _Noreturn void run_client(const char *laddr, const char *raddr, uint16_t 
 				       NULL) == EINTR)
 			;
 		for (long k = 0; k < churn && k < count; k++) {
+			set_abort_on_close(fds[next], 0);
 			close(fds[next]);
 			int fd = open_one(&local, &remote);
 			if (fd < 0) {

@@ -20,6 +20,8 @@
 # Exit status: 0 when it ran (even when a target is missed: this is a
 # benchmark, not a test) or printed "SKIP - reason"; 1 when it could not run.
 set -u
+# times, EPOCHREALTIME and awk print decimals the C way.
+export LC_ALL=C
 
 SHAWK_BIN=${SHAWK_BIN:-build/shawk}
 CONNS=${BENCH_CONNS:-50000}
@@ -28,7 +30,9 @@ RUNS=${BENCH_RUNS:-5}
 CPU_CONNS=${BENCH_CPU_CONNS:-20000}
 CPU_SECONDS=${BENCH_CPU_SECONDS:-20}
 CHURN=${BENCH_CHURN:-1000}
-BUDGET=${BENCH_BUDGET_SECONDS:-280}
+# A signal to this shell waits for the running command (at most a 20 s
+# sleep or one ss -tanp): keep a margin under 5 minutes.
+BUDGET=${BENCH_BUDGET_SECONDS:-260}
 
 TARGET_SCAN_RATIO=0.7  # shawk / ss -tan, at most
 TARGET_P_RATIO=10      # ss -tanp / shawk, at least
@@ -103,14 +107,31 @@ cc -std=gnu11 -O2 -Wall -Wextra -o "$HOLDER" "$BENCH_DIR/conn_holder.c" ||
 
 # ---- helpers ---------------------------------------------------------------
 
-# Wall time of one command in microseconds, in $REPLY. Run from this shell:
-# every measured command costs one fork+exec, like the others.
-time_us() {
-	local a b
+# CPU time (user+sys) this shell's waited-for children used so far, in µs,
+# from the `times` builtin (run in this shell: a subshell starts from 0).
+children_cpu_us() {
+	local line us=0 t m sec
+	times >"$TMP/times"
+	{ read -r line; read -r line; } <"$TMP/times"
+	for t in $line; do # "0m1.234s 0m0.567s"
+		m=${t%%m*} sec=${t#*m} sec=${sec%s}
+		us=$((us + m * 60000000 + 10#${sec%.*} * 1000000 + 10#${sec#*.} * 1000))
+	done
+	REPLY=$us
+}
+
+# Runs one command; wall time in $WALL and CPU time in $CPU (µs). Every
+# measured command is one fork+exec from this shell, shawk included.
+measure() {
+	local a b c0
+	children_cpu_us
+	c0=$REPLY
 	a=$EPOCHREALTIME
 	"$@" >/dev/null 2>&1 || return 1
 	b=$EPOCHREALTIME
-	REPLY=$((10#${b/./} - 10#${a/./}))
+	WALL=$((10#${b/./} - 10#${a/./}))
+	children_cpu_us
+	CPU=$((REPLY - c0))
 }
 
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
@@ -189,38 +210,55 @@ say "probe_scan: $CONNS TCP connections ($EST ESTABLISHED sockets) held in netns
 
 # ---- 2. one-shot scan: shawk against ss --------------------------------------
 
+# Every netns costs shawk one walk of the host-wide TCP hash (100k+ sockets
+# here), so the count matters; other work on the machine may add some.
+count_netns() {
+	{
+		for f in /proc/[0-9]*/ns/net; do
+			stat -L -c %i "$f" 2>/dev/null
+		done
+		for f in /run/netns/*; do
+			[ -e "$f" ] && stat -L -c %i "$f" 2>/dev/null
+		done
+	} | sort -u | wc -l
+}
+NETNS_COUNT=$(count_netns)
+
 TRUE_BIN=$(type -P true) || die "no true(1) binary"
-S_SHAWK=() S_SS=() S_SSP=() S_IPSS=() S_NSTRUE=() S_IPTRUE=() S_TRUE=()
+KEYS=(shawk ss ssp ipss nstrue iptrue true)
+declare -A CMD WALLS CPUS
+CMD[shawk]="$SHAWK_BIN probe --once --output none --log-level error"
+CMD[ss]="nsenter --net=$NSPATH ss -tan"
+CMD[ssp]="nsenter --net=$NSPATH ss -tanp"
+CMD[ipss]="ip netns exec $NS ss -tan"
+CMD[nstrue]="nsenter --net=$NSPATH $TRUE_BIN"
+CMD[iptrue]="ip netns exec $NS $TRUE_BIN"
+CMD[true]="$TRUE_BIN"
 for ((r = 1; r <= RUNS; r++)); do
-	time_us "$SHAWK_BIN" probe --once --output none --log-level error ||
-		die "shawk probe --once failed: $("$SHAWK_BIN" probe --once --output none 2>&1 | tail -1)"
-	S_SHAWK+=("$REPLY")
-	time_us in_ns ss -tan || die "ss -tan failed"
-	S_SS+=("$REPLY")
-	time_us in_ns ss -tanp || die "ss -tanp failed"
-	S_SSP+=("$REPLY")
-	time_us ip netns exec "$NS" ss -tan || die "ip netns exec ss -tan failed"
-	S_IPSS+=("$REPLY")
-	time_us in_ns true || die "nsenter true failed"
-	S_NSTRUE+=("$REPLY")
-	time_us ip netns exec "$NS" true || die "ip netns exec true failed"
-	S_IPTRUE+=("$REPLY")
-	time_us "$TRUE_BIN" || die "$TRUE_BIN failed"
-	S_TRUE+=("$REPLY")
+	for k in "${KEYS[@]}"; do
+		# Word splitting of CMD is intended: no quoting needed in it.
+		measure ${CMD[$k]} || die "failed: ${CMD[$k]}"
+		WALLS[$k]+=" $WALL"
+		CPUS[$k]+=" $CPU"
+	done
 done
-m_shawk=$(median "${S_SHAWK[@]}")
-m_ss=$(median "${S_SS[@]}")
-m_ssp=$(median "${S_SSP[@]}")
-m_ipss=$(median "${S_IPSS[@]}")
-m_nstrue=$(median "${S_NSTRUE[@]}")
-m_iptrue=$(median "${S_IPTRUE[@]}")
-m_true=$(median "${S_TRUE[@]}")
+declare -A MW MC
+for k in "${KEYS[@]}"; do
+	MW[$k]=$(median ${WALLS[$k]})
+	MC[$k]=$(median ${CPUS[$k]})
+done
 # What entering the netns adds on top of the fork+exec that every measured
-# command pays (shawk included): nsenter's own exec and setns.
-ovh=$((m_nstrue - m_true))
-[ "$ovh" -gt 0 ] || ovh=0
-ss_net=$((m_ss - ovh))
-ssp_net=$((m_ssp - ovh))
+# command pays (shawk included): nsenter's own exec and setns. Subtracted,
+# ss is timed as if run from a shell already inside the netns.
+net_of() { # value, value of "nsenter true", value of "true"
+	local o=$(($2 - $3))
+	[ "$o" -gt 0 ] || o=0
+	echo $(($1 - o))
+}
+ss_w=$(net_of "${MW[ss]}" "${MW[nstrue]}" "${MW[true]}")
+ssp_w=$(net_of "${MW[ssp]}" "${MW[nstrue]}" "${MW[true]}")
+ss_c=$(net_of "${MC[ss]}" "${MC[nstrue]}" "${MC[true]}")
+ssp_c=$(net_of "${MC[ssp]}" "${MC[nstrue]}" "${MC[true]}")
 
 # Correctness: every connection, on both sides, with its process.
 "$SHAWK_BIN" probe --once --output json --log-level error >"$TMP/once.json" ||
@@ -240,8 +278,11 @@ verdict() { # value op target -> PASS|MISS
 	awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {
 		ok = (op == "<=") ? (v <= t) : (v >= t); print ok ? "PASS" : "MISS" }'
 }
-ratio_scan=$(awk -v a="$m_shawk" -v b="$ss_net" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 99)}')
-ratio_p=$(awk -v a="$ssp_net" -v b="$m_shawk" 'BEGIN {printf "%.1f", (b > 0 ? a / b : 0)}')
+ratio() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN {printf f, (b > 0 ? a / b : 99)}'; }
+ratio_scan=$(ratio "${MW[shawk]}" "$ss_w" %.2f)
+ratio_p=$(ratio "$ssp_w" "${MW[shawk]}" %.1f)
+ratio_scan_c=$(ratio "${MC[shawk]}" "$ss_c" %.2f)
+ratio_p_c=$(ratio "$ssp_c" "${MC[shawk]}" %.1f)
 ok_json=MISS
 [ "$pas_all" -eq "$CONNS" ] && [ "$pas_ok" -eq "$CONNS" ] &&
 	[ "$act_all" -eq "$CONNS" ] && [ "$act_ok" -eq "$CONNS" ] &&
@@ -288,6 +329,7 @@ est_steady=$(established)
 
 cpu_churn=-
 est_churn=-
+churn_errs=
 if [ "$CHURN" -gt 0 ] && [ "$KEEP" -gt 0 ]; then
 	for ((i = 1; i <= KEEP; i++)); do
 		kill -USR1 "${CLI_PIDS[i - 1]}"
@@ -296,6 +338,7 @@ if [ "$CHURN" -gt 0 ] && [ "$KEEP" -gt 0 ]; then
 	agent_cpu "$CPU_SECONDS"
 	cpu_churn=$REPLY
 	est_churn=$(established)
+	churn_errs=$(cat "$TMP"/cli* | grep -m1 'churn connect')
 fi
 kill -TERM "$AGENT_PID" 2>/dev/null
 wait "$AGENT_PID" 2>/dev/null
@@ -307,32 +350,34 @@ fi
 
 # ---- summary ---------------------------------------------------------------------
 
-row() { printf '  %-52s %9s %9s %9s\n' "$@"; }
-mm() { # name samples...
-	local name=$1
-	shift
-	row "$name" "$(ms "$(median "$@")")" "$(ms "$(printf '%s\n' "$@" | sort -n | head -1)")" \
-		"$(ms "$(printf '%s\n' "$@" | sort -n | tail -1)")"
+row() { printf '  %-48s %9s %9s %9s %9s\n' "$@"; }
+say ""
+say "probe_scan: $("$SHAWK_BIN" --version 2>/dev/null | head -1), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $NETNS_COUNT netns on the host"
+say "probe_scan: one-shot scan of $CONNS connections ($((2 * CONNS)) sockets), $RUNS interleaved runs, ms"
+row "command" "wall med" "wall min" "wall max" "cpu med"
+line() { # key label
+	local w
+	w=$(printf '%s\n' ${WALLS[$1]} | sort -n)
+	row "$2" "$(ms "${MW[$1]}")" "$(ms "$(head -1 <<<"$w")")" \
+		"$(ms "$(tail -1 <<<"$w")")" "$(ms "${MC[$1]}")"
 }
+line shawk "shawk probe --once --output none (root ns)"
+line ss "nsenter --net=NS ss -tan"
+line ssp "nsenter --net=NS ss -tanp"
+line ipss "ip netns exec NS ss -tan"
+line nstrue "nsenter --net=NS true"
+line iptrue "ip netns exec NS true"
+line true "true (plain fork+exec)"
+row "ss -tan, from inside the netns (see below)" "$(ms "$ss_w")" "" "" "$(ms "$ss_c")"
+row "ss -tanp, from inside the netns" "$(ms "$ssp_w")" "" "" "$(ms "$ssp_c")"
+say "  ss runs under nsenter, which only adds setns and one exec; ip netns exec"
+say "  also unshares the mount namespace and remounts /sys ($(ms $((MW[iptrue] - MW[true]))) ms over a plain"
+say "  fork+exec, nsenter $(ms $((MW[nstrue] - MW[true]))) ms). That nsenter overhead is subtracted, as if ss"
+say "  ran from a shell inside the netns; shawk pays its own fork+exec like ss."
+say "  cpu = user+sys of the command (rusage), less disturbed by other load."
 say ""
-say "probe_scan: one-shot scan of $CONNS connections ($((2 * CONNS)) sockets), $RUNS interleaved runs (ms)"
-row "command" median min max
-mm "shawk probe --once --output none  (root netns)" "${S_SHAWK[@]}"
-mm "nsenter --net=NS ss -tan" "${S_SS[@]}"
-mm "nsenter --net=NS ss -tanp" "${S_SSP[@]}"
-mm "ip netns exec NS ss -tan" "${S_IPSS[@]}"
-mm "nsenter --net=NS true" "${S_NSTRUE[@]}"
-mm "ip netns exec NS true" "${S_IPTRUE[@]}"
-mm "true  (plain fork+exec)" "${S_TRUE[@]}"
-say "  ss is run through nsenter, which only adds setns and one exec (ip netns"
-say "  exec also unshares the mount ns and remounts /sys: $(ms $((m_iptrue - m_true))) ms against"
-say "  $(ms "$ovh") ms). Its overhead over a plain fork+exec is subtracted, as if ss ran"
-say "  from a shell inside the netns; shawk pays its own fork+exec like ss does."
-row "ss -tan  (inside the netns, overhead subtracted)" "$(ms "$ss_net")" "" ""
-row "ss -tanp (inside the netns, overhead subtracted)" "$(ms "$ssp_net")" "" ""
-say ""
-say "  shawk / ss-tan   = $ratio_scan   (target <= $TARGET_SCAN_RATIO)  $(verdict "$ratio_scan" "<=" "$TARGET_SCAN_RATIO")"
-say "  ss-tanp / shawk  = $ratio_p   (target >= $TARGET_P_RATIO)  $(verdict "$ratio_p" ">=" "$TARGET_P_RATIO")"
+say "  shawk / ss-tan   = $ratio_scan   (target <= $TARGET_SCAN_RATIO)  $(verdict "$ratio_scan" "<=" "$TARGET_SCAN_RATIO")   [cpu time: $ratio_scan_c]"
+say "  ss-tanp / shawk  = $ratio_p   (target >= $TARGET_P_RATIO)  $(verdict "$ratio_p" ">=" "$TARGET_P_RATIO")   [cpu time: $ratio_p_c]"
 say "  correctness: $nflows flows in the bench netns; passive $pas_all connections ($pas_ok to holder-srv),"
 say "               active $act_all ($act_ok to holder-cli), expected $CONNS each, pgid = holder pid: $ok_json"
 [ "$ok_json" = PASS ] || say "               pgids in JSON: $json_pgids; holders: $holder_pgids"
@@ -341,6 +386,7 @@ say "probe_scan: agent CPU, shawk probe --interval 1s, $cpu_conns connections, $
 say "  steady state: $cpu_steady % of one core   (target <= $TARGET_CPU)  $(verdict "$cpu_steady" "<=" "$TARGET_CPU")   [ESTABLISHED after: $est_steady]"
 if [ "$cpu_churn" != - ]; then
 	say "  churn $((CHURN_EACH * KEEP))/s:   $cpu_churn % of one core   (no target)   [ESTABLISHED after: $est_churn]"
+	[ -z "$churn_errs" ] || say "  some reconnects failed during churn: $churn_errs"
 fi
 say "probe_scan: done in $SECONDS s"
 exit 0
