@@ -6,6 +6,7 @@
  */
 #include "cmdb/pending.h"
 #include "cmdb/pgcopy.h"
+#include "cmdb/pods_store.h"
 #include "cmdb/query.h"
 #include "cmdb/sqlarray.h"
 #include "cmdb/store.h"
@@ -247,6 +248,50 @@ static void test_pod_parse(void **s)
 			 -EINVAL);
 }
 
+/* Pod rows: per-pod columns plus (pod index, value) pairs, 1-based like
+ * WITH ORDINALITY; the bound holds; a missing start time is NULL. */
+static void test_pod_rows(void **s)
+{
+	(void)s;
+	struct pod_label labels[] = { { "app", "cart" }, { "tier", "a\"b" } };
+	struct pod_container ctrs[] = { { .name = "cart" }, { .name = "sidecar" } };
+	struct pod pods[] = {
+		{ .namespace = "shop", .name = "cart-1", .uid = "u1",
+		  .workload_kind = "Deployment", .workload_name = "cart",
+		  .start_time = "2026-11-22T10:00:00Z",
+		  .ips = { "198.18.0.42", "fd00::42" }, .n_ips = 2,
+		  .labels = labels, .n_labels = 2,
+		  .containers = ctrs, .n_containers = 2 },
+		{ .namespace = "kube-system", .name = "exp", .uid = "u2",
+		  .host_network = true, .ips = { "10.77.0.1" }, .n_ips = 1 },
+	};
+	struct cmdb_pod_rows r;
+	cmdb_pod_rows_init(&r, 2);
+	assert_int_equal(cmdb_pod_rows_add(&r, &pods[0]), 0);
+	assert_int_equal(cmdb_pod_rows_add(&r, &pods[1]), 0);
+	assert_int_equal(cmdb_pod_rows_add(&r, &pods[1]), -ENOSPC);
+	assert_int_equal(r.n, 2);
+	const char *want[CMDB_POD_COLUMNS] = {
+		"{\"u1\",\"u2\"}",
+		"{\"shop\",\"kube-system\"}",
+		"{\"cart-1\",\"exp\"}",
+		"{\"Deployment\",NULL}",
+		"{\"cart\",NULL}",
+		"{\"f\",\"t\"}",
+		"{1795341600000,NULL}",
+		"{1,1,2}",
+		"{\"198.18.0.42\",\"fd00::42\",\"10.77.0.1\"}",
+		"{1,1}",
+		"{\"app\",\"tier\"}",
+		"{\"cart\",\"a\\\"b\"}",
+		"{1,1}",
+		"{\"cart\",\"sidecar\"}",
+	};
+	for (size_t i = 0; i < CMDB_POD_COLUMNS; i++)
+		assert_string_equal(sql_array_finish(&r.col[i]), want[i]);
+	cmdb_pod_rows_clear(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +301,7 @@ int main(void)
 		cmocka_unit_test(test_pending_merge),
 		cmocka_unit_test(test_pending_cap_drops_oldest),
 		cmocka_unit_test(test_pod_parse),
+		cmocka_unit_test(test_pod_rows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

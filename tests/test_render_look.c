@@ -62,14 +62,49 @@ static void build(struct graph *g)
 	graph_roots_finish(g);
 }
 
+/*
+ * Pod labels as `look --pod shop/cart-5d8f7c9b6-abcde` gets them: the cart
+ * pod (both of its endpoints), a caller in another pod on this node (by
+ * cgroup), a caller from another node known only by its pod IP (no
+ * process), and, at the node address, a hostNetwork pod's exporter next
+ * to a host sshd that carries no pod.
+ */
+static void build_pods(struct graph *g)
+{
+	graph_init(g, 0);
+	uint32_t cart = vtx(g, "198.18.0.42", 8200, 7, "cart", "cart");
+	uint32_t cart_c = vtx(g, "198.18.0.42", 0, 7, "cart", "cart");
+	uint32_t front = vtx(g, "198.18.0.10", 0, 12, "front", "front");
+	uint32_t remote = vtx(g, "198.18.1.77", 0, 0, "", NULL);
+	uint32_t nexp = vtx(g, "10.77.0.1", 9100, 77, "node_exporter",
+			    "node-exporter");
+	uint32_t sshd = vtx(g, "10.77.0.1", 22, 1, "sshd", NULL);
+	assert_int_equal(graph_vertex_set_pod(g, cart, "shop", "cart-5d8f7c9b6-abcde"), 0);
+	assert_int_equal(graph_vertex_set_pod(g, cart_c, "shop", "cart-5d8f7c9b6-abcde"), 0);
+	/* The first label wins. */
+	assert_int_equal(graph_vertex_set_pod(g, cart, "other", "x"), 0);
+	assert_int_equal(graph_vertex_set_pod(g, front, "web", "front-7f9c8-xk2lp"), 0);
+	assert_int_equal(graph_vertex_set_pod(g, remote, "shop", "checkout-6b4d-q9z8w"), 0);
+	assert_int_equal(graph_vertex_set_pod(g, nexp, "kube-system", "node-exporter-q7r2s"), 0);
+	assert_int_equal(graph_vertex_set_pod(g, sshd, NULL, NULL), 0);
+	assert_int_equal(graph_edge_add(g, front, cart, 6, 4, 40, T0, T0 + 9000), 0);
+	assert_int_equal(graph_edge_add(g, remote, cart, 6, 1, 2, T0, T0 + 1000), 0);
+	assert_int_equal(graph_edge_add(g, cart_c, nexp, 6, 1, 1, T0, T0), 0);
+	assert_int_equal(graph_edge_add(g, cart_c, sshd, 6, 1, 1, T0, T0), 0);
+	assert_int_equal(graph_root_add(g, cart), 0);
+	assert_int_equal(graph_root_add(g, cart_c), 0);
+	graph_roots_finish(g);
+}
+
 typedef int (*render_fn)(FILE *, struct graph *, int);
 
-static void golden(render_fn fn, int depth, const char *name)
+static void golden_of(void (*builder)(struct graph *), render_fn fn,
+		      int depth, const char *name)
 {
 	struct graph g;
 	char *buf = NULL;
 	size_t len = 0;
-	build(&g);
+	builder(&g);
 	FILE *f = open_memstream(&buf, &len);
 	assert_non_null(f);
 	assert_int_equal(fn(f, &g, depth), 0);
@@ -95,6 +130,15 @@ static void golden(render_fn fn, int depth, const char *name)
 	free(want);
 	free(buf);
 }
+
+static void golden(render_fn fn, int depth, const char *name)
+{
+	golden_of(build, fn, depth, name);
+}
+
+static void test_tree_pods(void **s) { (void)s; golden_of(build_pods, render_tree, 1, "tree_pods.txt"); }
+static void test_json_pods(void **s) { (void)s; golden_of(build_pods, render_json, 1, "graph_pods.json"); }
+static void test_dot_pods(void **s) { (void)s; golden_of(build_pods, render_dot, 1, "graph_pods.dot"); }
 
 static void test_tree_depth1(void **s) { (void)s; golden(render_tree, 1, "tree_depth1.txt"); }
 static void test_tree_depth3(void **s) { (void)s; golden(render_tree, 3, "tree_depth3.txt"); }
@@ -197,6 +241,9 @@ int main(void)
 		cmocka_unit_test(test_tree_depth3),
 		cmocka_unit_test(test_json_depth2),
 		cmocka_unit_test(test_dot_depth2),
+		cmocka_unit_test(test_tree_pods),
+		cmocka_unit_test(test_json_pods),
+		cmocka_unit_test(test_dot_pods),
 		cmocka_unit_test(test_tree_strips_controls),
 		cmocka_unit_test(test_escape_helpers),
 		cmocka_unit_test(test_walk_cycle_and_bound),

@@ -3,10 +3,12 @@
 
 #include "cmdb/pending.h"
 #include "cmdb/pg.h"
+#include "cmdb/pods_store.h"
 #include "cmdb/store.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "k8s/podwatch.h"
 
 #include <string.h>
 #include <sys/random.h>
@@ -36,6 +38,9 @@ struct cmdb_sink {
 	/* Scratch for the fast path: this interval's flows minus loopback. */
 	struct flow *scratch;
 	size_t scratch_cap;
+	/* This node's pods, recorded after each write. */
+	struct pod_watch *pods;
+	int pods_err; /* last result, for one log line per change */
 };
 
 static size_t pending_total(const struct cmdb_sink *c)
@@ -191,7 +196,59 @@ static int keep(struct cmdb_sink *c, const struct flow *flows, size_t n)
 	return 0;
 }
 
-static int cmdb_sink_write(struct sink *s, const struct flow *flows, size_t n,
+struct pod_rows_ctx {
+	struct cmdb_pod_rows rows;
+	bool full;
+};
+
+static void pod_rows_add(const struct pod *p, void *ud)
+{
+	struct pod_rows_ctx *x = ud;
+	if (cmdb_pod_rows_add(&x->rows, p) == -ENOSPC)
+		x->full = true;
+}
+
+/*
+ * The pod list is state, not history: a write that fails is not kept,
+ * the next interval writes the list again. Kept apart from the flow
+ * flush so a pods problem never holds flows back.
+ */
+static void write_pods(struct cmdb_sink *c, int64_t now_ms)
+{
+	struct pod_rows_ctx x = { .full = false };
+	int r;
+
+	if (!c->pods || c->down || !cmdb_is_connected(c->db))
+		return;
+	cmdb_pod_rows_init(&x.rows, 0);
+	pod_watch_foreach(c->pods, pod_rows_add, &x);
+	r = cmdb_store_pods(c->db, c->node_name, &x.rows, now_ms);
+	cmdb_pod_rows_clear(&x.rows);
+	if (r == -ENOTCONN) {
+		mark_down(c, cmdb_last_error(c->db));
+		return;
+	}
+	int err = r < 0 ? r : 0;
+	if (err != c->pods_err) {
+		if (err)
+			log_warn("CMDB: cannot record pods: %s",
+				 err == -ENOMEM ? "out of memory"
+						: cmdb_last_error(c->db));
+		else
+			log_info("CMDB: recording this node's pods again");
+		c->pods_err = err;
+	}
+	if (r > 0)
+		log_debug("CMDB: recorded %d pods%s", r,
+			  x.full ? " (pod bound reached)" : "");
+}
+
+void cmdb_sink_set_pods(struct sink *s, struct pod_watch *w)
+{
+	((struct cmdb_sink *)s)->pods = w;
+}
+
+static int cmdb_sink_write_flows(struct sink *s, const struct flow *flows, size_t n,
 			   int64_t now_ms)
 {
 	struct cmdb_sink *c = (struct cmdb_sink *)s;
@@ -227,6 +284,18 @@ static int cmdb_sink_write(struct sink *s, const struct flow *flows, size_t n,
 	if (r < 0 && !kept && m)
 		return keep(c, c->scratch, m);
 	return 0;
+}
+
+static int cmdb_sink_write(struct sink *s, const struct flow *flows, size_t n,
+			   int64_t now_ms)
+{
+	struct cmdb_sink *c = (struct cmdb_sink *)s;
+	int r = cmdb_sink_write_flows(s, flows, n, now_ms);
+	if (r == -ENOMEM)
+		return r;
+	if (c->pods && !c->down && ensure_connected(c) == 0)
+		write_pods(c, now_ms);
+	return r;
 }
 
 static int cmdb_sink_drain(struct sink *s, int64_t deadline_ms)

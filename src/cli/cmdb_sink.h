@@ -13,4 +13,12 @@
  */
 struct sink *cmdb_sink_new(const struct probe_config *cfg);
 
+/*
+ * Records this node's pods from w (NULL: none) in the CMDB pods table
+ * after each write, whether or not there were flows. w must outlive the
+ * sink. s must come from cmdb_sink_new().
+ */
+struct pod_watch;
+void cmdb_sink_set_pods(struct sink *s, struct pod_watch *w);
+
 #endif

@@ -25,8 +25,9 @@ static const char look_usage[] =
 	"\n"
 	"Selectors (exactly one):\n"
 	"  --ipv4 A, --ipv6 A, --host A   an address (--host: either family)\n"
-	"  --pod [NS/]NAME                the addresses of a pod\n"
-	"  --namespace NS                 the addresses of a namespace's pods\n"
+	"  --pod [NS/]NAME                a pod's endpoints (no NS/: any namespace,\n"
+	"                                 if only one has that name)\n"
+	"  --namespace NS                 the endpoints of a namespace's pods\n"
 	"Options:\n"
 	"  --depth N          levels to follow, 1 to 10 (default 1)\n"
 	"  --since D          only edges seen since D: a duration ago (10m, 2h)\n"
@@ -195,6 +196,23 @@ int cli_look(int argc, char **argv)
 		fprintf(stderr, "shawk look: cannot connect to the CMDB: %s\n",
 			r == -ENOMEM ? "out of memory" : cerr);
 		return 1;
+	}
+	if (q.sel == LOOK_SEL_POD && !*q.pod_namespace) {
+		/* A name without NS/ is any namespace, if only one has it. */
+		char list[512];
+		r = cmdb_pod_namespaces(db, &q, list, sizeof(list));
+		if (r < 0) {
+			fprintf(stderr, "shawk look: %s\n", cmdb_last_error(db));
+			return 1;
+		}
+		if (r > 1) {
+			fprintf(stderr,
+				"shawk look: pod %s is in several namespaces "
+				"(%s%s): give --pod NS/%s\n",
+				q.pod_name, list, r >= 20 ? ", ..." : "",
+				q.pod_name);
+			return 1;
+		}
 	}
 	_cleanup_(graph_clear) struct graph g;
 	graph_init(&g, 0);

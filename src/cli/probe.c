@@ -332,6 +332,8 @@ int cli_probe(int argc, char **argv)
 		log_error("out of memory");
 		goto out;
 	}
+	if (cfg.output == OUTPUT_UNSET)
+		cmdb_sink_set_pods(sink, probe_k8s_pods(p.k8s));
 	if (make_source(&p) < 0)
 		goto out;
 

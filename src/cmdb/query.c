@@ -21,7 +21,9 @@
 	" client_container, host(server_addr), server_port, server_pgid,"     \
 	" server_comm, server_container, connections, connections_total,"     \
 	" (extract(epoch FROM first_seen) * 1000)::bigint,"                   \
-	" (extract(epoch FROM last_seen) * 1000)::bigint FROM edges"
+	" (extract(epoch FROM last_seen) * 1000)::bigint,"                    \
+	" client_pod_namespace, client_pod_name, server_pod_namespace,"       \
+	" server_pod_name FROM pod_edges"
 
 #define EDGE_WINDOW                                                           \
 	" AND last_seen >= to_timestamp($2::float8 / 1000)"                   \
@@ -35,19 +37,42 @@ static const char edges_into_sql[] =
 static const char edges_from_sql[] =
 	EDGE_COLUMNS " WHERE client_addr = ANY($1::inet[])" EDGE_WINDOW;
 
+/*
+ * The addresses of the selected pods: their own IPs (not a hostNetwork
+ * pod's: those are its node's), and the addresses where the agents saw
+ * their processes (that is how a hostNetwork pod is found). Level 0 then
+ * keeps only the endpoints labelled with the selected pods.
+ */
 static const char pod_ips_sql[] =
-	"SELECT DISTINCT host(ip) FROM pods, unnest(ips) AS ip"
-	" WHERE namespace = coalesce($1, namespace)"
-	" AND ($2::text IS NULL OR name = $2)"
+	"SELECT DISTINCT host(a) FROM ("
+	" SELECT unnest(ips) AS a FROM pods WHERE NOT host_network AND"
+	" ($1::text IS NULL OR namespace = $1) AND ($2::text IS NULL OR name = $2)"
 	" AND last_seen >= to_timestamp($3::float8 / 1000)"
-	" AND first_seen <= to_timestamp($4::float8 / 1000)";
+	" AND first_seen <= to_timestamp($4::float8 / 1000)"
+	" UNION ALL SELECT addr FROM passive_nodes WHERE pod_name IS NOT NULL AND"
+	" ($1::text IS NULL OR pod_namespace = $1)"
+	" AND ($2::text IS NULL OR pod_name = $2)"
+	" AND last_seen >= to_timestamp($3::float8 / 1000)"
+	" AND first_seen <= to_timestamp($4::float8 / 1000)"
+	" UNION ALL SELECT addr FROM active_nodes WHERE pod_name IS NOT NULL AND"
+	" ($1::text IS NULL OR pod_namespace = $1)"
+	" AND ($2::text IS NULL OR pod_name = $2)"
+	" AND last_seen >= to_timestamp($3::float8 / 1000)"
+	" AND first_seen <= to_timestamp($4::float8 / 1000)"
+	") x";
 
-static const char pods_by_ip_sql[] =
-	"SELECT host(ip), namespace, name FROM pods, unnest(ips) AS ip"
-	" WHERE ip = ANY($1::inet[])"
+static const char pod_namespaces_sql[] =
+	"SELECT namespace FROM ("
+	" SELECT namespace FROM pods WHERE name = $1"
 	" AND last_seen >= to_timestamp($2::float8 / 1000)"
 	" AND first_seen <= to_timestamp($3::float8 / 1000)"
-	" ORDER BY last_seen";
+	" UNION SELECT pod_namespace FROM passive_nodes WHERE pod_name = $1"
+	" AND last_seen >= to_timestamp($2::float8 / 1000)"
+	" AND first_seen <= to_timestamp($3::float8 / 1000)"
+	" UNION SELECT pod_namespace FROM active_nodes WHERE pod_name = $1"
+	" AND last_seen >= to_timestamp($2::float8 / 1000)"
+	" AND first_seen <= to_timestamp($3::float8 / 1000)"
+	") x WHERE namespace IS NOT NULL ORDER BY 1 LIMIT 20";
 
 int look_pod_parse(const char *s, char *ns, size_t nssz, char *name,
 		   size_t namesz)
@@ -99,6 +124,29 @@ static void window_params(const struct look_query *q, char *since,
 		snprintf(until, sz, "%" PRId64, q->until_ms);
 }
 
+int cmdb_pod_namespaces(struct cmdb *db, const struct look_query *q,
+			char *buf, size_t bufsz)
+{
+	char since[32], until[32];
+	size_t len = 0;
+	window_params(q, since, until, sizeof(since));
+	const char *params[] = { q->pod_name, since, until };
+	_cleanup_(pqclearp) PGresult *res = PQexecParams(
+		db->conn, pod_namespaces_sql, 3, NULL, params, NULL, NULL, 0);
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
+		return cmdb_fail(db, res);
+	if (bufsz)
+		buf[0] = '\0';
+	for (int i = 0; i < PQntuples(res) && bufsz; i++) {
+		int w = snprintf(buf + len, bufsz - len, "%s%s", i ? ", " : "",
+				 PQgetvalue(res, i, 0));
+		if (w < 0 || (size_t)w >= bufsz - len)
+			break;
+		len += (size_t)w;
+	}
+	return PQntuples(res);
+}
+
 static int parse_addr(const char *s, int *family, uint8_t addr[16])
 {
 	return addr_parse(s, AF_UNSPEC, family, addr);
@@ -111,6 +159,22 @@ struct level_out {
 	bool roots;
 	bool into;
 };
+
+static const char *pod_col(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+static bool pod_selected(const struct look_query *q, const char *ns,
+			 const char *name)
+{
+	if (!name || !ns)
+		return false;
+	if (q->pod_namespace && *q->pod_namespace &&
+	    strcmp(q->pod_namespace, ns) != 0)
+		return false;
+	return q->sel != LOOK_SEL_POD || strcmp(q->pod_name, name) == 0;
+}
 
 /* Runs one edge query and adds its rows to g. */
 static int fetch_edges(struct cmdb *db, const struct look_query *q,
@@ -134,6 +198,12 @@ static int fetch_edges(struct cmdb *db, const struct look_query *q,
 		int r;
 		const char *caddr = PQgetvalue(res, i, 1);
 		const char *saddr = PQgetvalue(res, i, 5);
+		/* A pod selector roots the tree at that pod's endpoints
+		 * only: a hostNetwork pod's address is its node's. */
+		if (o->roots && q->sel != LOOK_SEL_HOST &&
+		    !pod_selected(q, pod_col(res, i, o->into ? 16 : 14),
+				  pod_col(res, i, o->into ? 17 : 15)))
+			continue;
 		if (parse_addr(caddr, &cf, ca) < 0 ||
 		    parse_addr(saddr, &sf, sa) < 0)
 			continue; /* not an address we can print */
@@ -157,6 +227,11 @@ static int fetch_edges(struct cmdb *db, const struct look_query *q,
 					     : PQgetvalue(res, i, 9),
 				     &sv);
 		if (r < 0)
+			return r;
+		if ((r = graph_vertex_set_pod(g, cv, pod_col(res, i, 14),
+					      pod_col(res, i, 15))) < 0 ||
+		    (r = graph_vertex_set_pod(g, sv, pod_col(res, i, 16),
+					      pod_col(res, i, 17))) < 0)
 			return r;
 		r = graph_edge_add(
 			g, cv, sv,
@@ -199,38 +274,6 @@ static int pod_addrs(struct cmdb *db, const struct look_query *q,
 		if ((r = frontier_add(f, seen_in, PQgetvalue(res, i, 0))) < 0 ||
 		    (r = frontier_add(f_out, seen_out,
 				      PQgetvalue(res, i, 0))) < 0)
-			return r;
-	}
-	return 0;
-}
-
-static int attach_pods(struct cmdb *db, const struct look_query *q,
-		       struct graph *g)
-{
-	_cleanup_(sql_array_clear) struct sql_array arr;
-	char since[32], until[32], a[ADDR_STRLEN];
-	sql_array_init(&arr);
-	for (size_t i = 0; i < g->nv; i++) {
-		addr_format(g->v[i].family, g->v[i].addr, a);
-		sql_array_add_str(&arr, a);
-	}
-	if (!sql_array_finish(&arr))
-		return -ENOMEM;
-	window_params(q, since, until, sizeof(since));
-	const char *params[] = { arr.buf, since, until };
-	_cleanup_(pqclearp) PGresult *res = PQexecParams(
-		db->conn, pods_by_ip_sql, 3, NULL, params, NULL, NULL, 0);
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
-		return cmdb_fail(db, res);
-	/* Ordered by last_seen: the latest pod holding an IP wins. */
-	for (int i = 0; i < PQntuples(res); i++) {
-		int fam;
-		uint8_t addr[16] = { 0 };
-		if (parse_addr(PQgetvalue(res, i, 0), &fam, addr) < 0)
-			continue;
-		int r = graph_set_pod(g, fam, addr, PQgetvalue(res, i, 1),
-				      PQgetvalue(res, i, 2));
-		if (r < 0)
 			return r;
 	}
 	return 0;
@@ -293,7 +336,5 @@ int cmdb_look(struct cmdb *db, const struct look_query *q, struct graph *g)
 		if (!in.arr.n && !out.arr.n)
 			break;
 	}
-	if (g->nv && (r = attach_pods(db, q, g)) < 0)
-		return r;
 	return (int)g->nroots;
 }

@@ -31,12 +31,24 @@ struct look_query {
  * and out of them, then level by level (one query per direction and level,
  * all frontier addresses as one array parameter) down to q->depth, never
  * querying an address twice, so cycles end. Roots are the endpoints at the
- * selected addresses. Pods are joined by IP within their lifetime window.
+ * selected addresses (for a pod selector: only those labelled with the
+ * pod). Each end is labelled with its pod: from the process's cgroup when
+ * an agent saw it, else by IP within the pod's lifetime (never a
+ * hostNetwork pod by IP).
  * Returns the number of roots (0: nothing known), -ENOENT (no such pod or
  * namespace), -ENOMEM, -E2BIG (graph bound) or -EIO/-ENOTCONN (see
  * cmdb_last_error).
  */
 int cmdb_look(struct cmdb *db, const struct look_query *q, struct graph *g);
+
+/*
+ * The namespaces holding a pod named q->pod_name within q's time window
+ * (from the pods table and the agents' process records), at most 20, as
+ * "a, b" in buf (bufsz bytes, cut to fit). Returns their number, or
+ * -EIO/-ENOTCONN.
+ */
+int cmdb_pod_namespaces(struct cmdb *db, const struct look_query *q,
+			char *buf, size_t bufsz);
 
 /*
  * Splits "[NS/]NAME" (Kubernetes names: no '/' in either part, not

@@ -230,6 +230,23 @@ int graph_set_pod(struct graph *g, int family, const uint8_t addr[16],
 	return 0;
 }
 
+int graph_vertex_set_pod(struct graph *g, uint32_t idx, const char *ns,
+			 const char *name)
+{
+	struct graph_vertex *v = &g->v[idx];
+	if (v->pod_name || !name)
+		return 0;
+	char *n1 = strdup(ns ? ns : ""), *n2 = strdup(name);
+	if (!n1 || !n2) {
+		free(n1);
+		free(n2);
+		return -ENOMEM;
+	}
+	v->pod_namespace = n1;
+	v->pod_name = n2;
+	return 0;
+}
+
 int graph_edge_add(struct graph *g, uint32_t client, uint32_t server,
 		   uint8_t proto, uint64_t connections, uint64_t total,
 		   int64_t first_ms, int64_t last_ms)

@@ -72,6 +72,14 @@ int graph_set_pod(struct graph *g, int family, const uint8_t addr[16],
 		  const char *ns, const char *name);
 
 /*
+ * Sets the pod of vertex idx unless it has one already (the first answer
+ * wins: callers give the most specific first). ns may be NULL. Returns 0 or
+ * -ENOMEM.
+ */
+int graph_vertex_set_pod(struct graph *g, uint32_t idx, const char *ns,
+			 const char *name);
+
+/*
  * Adds the edge client -> server, or merges it into the existing one of the
  * same proto (counts add, times widen). Returns 0, -ENOMEM or -E2BIG.
  */
