@@ -29,7 +29,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE \
-	-Isrc -Ibpf -I$(OBJDIR)/gen -MMD -MP
+	-Isrc -Ibpf -I$(OBJDIR)/gen -MMD -MP $(shell $(PKG_CONFIG) --cflags libpq)
 LDLIBS := -lbpf -lelf -lz -lpq -lcurl -lcjson -lpthread
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -143,8 +143,14 @@ unit: $(BIN) $(TEST_BINS)
 integration: $(BIN)
 	$(Q)OBJDIR=$(OBJDIR) SHAWK_BIN=$(BIN) SHAWK_TESTS=integration scripts/run-tests.sh
 
-bench: $(BIN)
-	$(Q)for b in bench/*.sh; do SHAWK_BIN=$(BIN) bash $$b || exit 1; done
+bench: $(BIN) $(OBJDIR)/bench/cmdb_bench
+	$(Q)for b in bench/*.sh; do OBJDIR=$(OBJDIR) SHAWK_BIN=$(BIN) bash $$b || exit 1; done
+
+# CMDB benchmark driver (bench/cmdb.sh), linked with the project objects.
+$(OBJDIR)/bench/cmdb_bench: bench/cmdb_bench.c $(LIB_OBJS) $(SQL_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(SQL_OBJ) $(LDLIBS)
 
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/shawk

@@ -6,16 +6,22 @@
 # sharing the hostNetwork pod's address, and a kubelet-compatible HTTPS
 # server. The probe must label each flow's local process with its container
 # and pod (hostNetwork told apart by cgroup, not IP), keep recording when
-# the kubelet goes away, and label again when it comes back.
+# the kubelet goes away, and label again when it comes back. Then with a
+# throwaway PostgreSQL: the probe records flows and this node's pods in the
+# CMDB, `shawk look --pod` prints both neighbours of a pod with their pod
+# labels (one of another node, labelled by IP from the pods table), and the
+# probe keeps recording to the CMDB after the kubelet is killed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 . tests/integration/lib/common.sh
 . e2e/lib/pods.sh
+. tests/integration/lib/pg.sh
 require_root
 
 probe_pid=
 cleanup() {
 	[ -n "$probe_pid" ] && kill "$probe_pid" 2>/dev/null && wait "$probe_pid" 2>/dev/null
+	pg_stop
 	pods_cleanup
 }
 trap cleanup EXIT
@@ -130,4 +136,98 @@ check "labels are back after the outage" grep -q 'pod labels are back' "$T/daemo
 grep -v "^\[\]\s*$" "$T/daemon.json" | tail -1 >"$T/last.json"
 check_json "$T/last.json" labels | sed 's/^\(not \)\?ok - /&daemon, last flush: /'
 sed 's/^/    /' "$T/daemon.err" | head -20
+
+# --- The CMDB: pods table, look --pod, kubelet outage -----------------------
+if ! pg_available || ! command -v psql >/dev/null; then
+	ok "SKIP CMDB part: needs PostgreSQL server binaries and psql"
+	finish
+fi
+pg_start "$T/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
+"$SHAWK_BIN" create-scheme --cmdb "$CMDB" >/dev/null
+check "create-scheme" test $? -eq 0
+
+# A pod of another node (node-e2e-2) that cart calls. This node's agent
+# does not know it; node-e2e-2's agent recorded it in the pods table
+# (emulated: there is one machine, and one agent per node).
+remote_setup || { not_ok "remote pod netns"; finish; }
+remote_exec checkout server "$T/remote.srv" tcp:198.18.0.99:9000
+wait_for test -f "$T/remote.srv" || { not_ok "remote server started"; finish; }
+pod_exec cart cart client "$T/cart2.cli" tcp:198.18.0.99:9000:2
+wait_for test -f "$T/cart2.cli" || { not_ok "cart calls the remote pod"; finish; }
+psql_val "INSERT INTO pods (uid, namespace, name, node_name, ips, labels, owner_kind, owner_name, containers, first_seen, last_seen) VALUES ('$(_uuid)', 'shop', 'checkout-6b4d-q9z8w', 'node-e2e-2', '{198.18.0.99}', '{\"app\":\"checkout\"}', 'Deployment', 'checkout', '{checkout}', now() - interval '1 hour', now() + interval '10 minutes')" >/dev/null
+
+# look --pod shop/cart-...: normalised (pgids vary), sorted by the tree.
+look_cart() {
+	"$SHAWK_BIN" look --cmdb "$CMDB" --pod "$@" 2>&1 | sed -E 's/pgid=[0-9]+/pgid=N/'
+}
+want_cart="198.18.0.42:8200 (shop/cart-5d8f7c9b6-abcde cart 'cart', pgid=N)
+└<-- 198.18.0.1:many ('hostcurl', pgid=N)
+└<-- 198.18.0.1:many (monitoring/node-exporter-x7k2p node-exporter 'scraper', pgid=N)
+└<-- 198.18.0.44:many (shop/front-7c6d5b4a3-q2w3e front 'front', pgid=N)
+└--> 198.18.0.43:5432 (shop/db-0 postgres 'postgres', pgid=N)
+└--> 198.18.0.99:9000 (shop/checkout-6b4d-q9z8w 'checkout', pgid=N)"
+
+cmdb_phase() { # cmdb_phase MODE
+	local mode=$1 out
+	SHAWK_KUBELET_REFRESH=300ms "$SHAWK_BIN" probe --mode "$mode" --interval 200ms \
+		--flush-interval 500ms --cmdb "$CMDB" >"$T/$mode.out" 2>"$T/$mode.err" &
+	probe_pid=$!
+	wait_for test "$(psql_val "SELECT count(*) FROM pods WHERE node_name = '$PODS_NODE_NAME'")" = 4
+	check "$mode: the probe records this node's 4 pods" \
+		test "$(psql_val "SELECT count(*) FROM pods WHERE node_name = '$PODS_NODE_NAME'")" = 4
+	check "$mode: pods carry IPs, labels, workload, containers, hostNetwork" test \
+		"$(psql_val "SELECT ips::text, labels->>'app', owner_kind, owner_name, containers::text, host_network FROM pods WHERE name = 'cart-5d8f7c9b6-abcde'") $(psql_val "SELECT host_network, ips::text, owner_kind FROM pods WHERE name = 'node-exporter-x7k2p'")" \
+		= "{198.18.0.42}|cart|Deployment|cart|{cart}|f t|{198.18.0.1}|DaemonSet"
+	wait_for bash -c "[ \"\$(psql \"$CMDB\" -XAtq -c \"SELECT count(*) FROM flows WHERE comm IN ('front','scraper','hostcurl','cart','postgres','checkout')\")\" -ge 8 ]"
+	out=$(look_cart shop/cart-5d8f7c9b6-abcde)
+	check "$mode: look --pod shop/cart-...: both neighbours with pod labels, the remote pod by IP" \
+		test "$out" = "$want_cart"
+	[ "$out" = "$want_cart" ] || printf '%s\n' "$out" | sed 's/^/    got: /'
+	out=$(look_cart cart-5d8f7c9b6-abcde)
+	check "$mode: look --pod without namespace" test "$out" = "$want_cart"
+	out=$(look_cart monitoring/node-exporter-x7k2p)
+	check "$mode: look --pod hostNetwork pod: its process only, not the host's at the same IP" \
+		test "$out" = "198.18.0.1:many (monitoring/node-exporter-x7k2p node-exporter 'scraper', pgid=N)
+└--> 198.18.0.42:8200 (shop/cart-5d8f7c9b6-abcde cart 'cart', pgid=N)"
+	out=$("$SHAWK_BIN" look --cmdb "$CMDB" --namespace shop --format json)
+	check "$mode: look --namespace shop --format json carries pods" python3 -c '
+import json, sys
+g = json.loads(sys.argv[1])
+pods = {(n["pod"] or {}).get("name") for n in g["nodes"]}
+assert {"cart-5d8f7c9b6-abcde", "db-0", "front-7c6d5b4a3-q2w3e", "checkout-6b4d-q9z8w"} <= pods, pods
+' "$out"
+	out=$("$SHAWK_BIN" look --cmdb "$CMDB" --pod shop/db-0 --format dot)
+	check "$mode: look --pod --format dot carries pods" \
+		bash -c 'grep -q "shop/db-0 postgres" <<<"$1" && grep -q "shop/cart-5d8f7c9b6-abcde cart" <<<"$1"' _ "$out"
+
+	# Kill the kubelet: flows keep arriving in the CMDB, new ones too.
+	kubelet_stop
+	local before
+	before=$(psql_val "SELECT max(last_seen) FROM flows")
+	pod_exec front late client "$T/late.$mode.cli" tcp:198.18.0.42:8200:1
+	wait_for test -f "$T/late.$mode.cli"
+	wait_for bash -c "[ \"\$(psql \"$CMDB\" -XAtq -c \"SELECT count(*) FROM flows WHERE comm = 'late' AND last_seen > '$before'\")\" -ge 1 ]"
+	check "$mode: kubelet killed: the probe keeps recording to the CMDB (new flow written)" \
+		test "$(psql_val "SELECT count(*) FROM flows WHERE comm = 'late' AND last_seen > '$before'")" -ge 1
+	check "$mode: kubelet killed: existing flows keep advancing" \
+		test "$(psql_val "SELECT count(*) FROM flows WHERE comm = 'front' AND last_seen > '$before'")" -ge 1
+	kill -TERM "$probe_pid"; wait "$probe_pid"; local rc=$?; probe_pid=
+	check "$mode: probe exits 0" test $rc -eq 0
+	check "$mode: one kubelet warning, no CMDB warning" \
+		bash -c "[ \$(grep -c 'warn: kubelet' '$T/$mode.err') -eq 1 ] && ! grep -q 'warn: CMDB' '$T/$mode.err'"
+	kubelet_start || not_ok "kubelet restarted"
+	# The late client holds its connection: end it, or the next phase's
+	# seed poll would (rightly) record it as still open.
+	pkill -f "$T/late.$mode.cli" 2>/dev/null
+	wait_for bash -c "! pgrep -f '$T/late.$mode.cli' >/dev/null"
+}
+
+cmdb_phase polling
+if "$SHAWK_BIN" probe --once --mode streaming --output none >/dev/null 2>"$T/stream.err"; then
+	psql_val "TRUNCATE flows, passive_nodes, active_nodes" >/dev/null
+	cmdb_phase streaming
+else
+	ok "SKIP streaming mode: $(tail -1 "$T/stream.err" | sed 's/^.*error: //')"
+fi
+sed 's/^/    /' "$T/polling.err" | head -20
 finish

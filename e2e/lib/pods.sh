@@ -139,6 +139,31 @@ kubelet_stop() {
 	KUBELET_PID=
 }
 
+_netns_add() { # _netns_add NETNS IP INDEX: a pod-like netns on the bridge
+	local ns=$1 ip=$2 i=$3
+	ip netns add "$ns" || return 1
+	PODS_NETNS+=("$ns")
+	ip link add "shp$i-$$" netns "$PODS_NODE" type veth peer name eth0 netns "$ns" || return 1
+	ip -n "$PODS_NODE" link set "shp$i-$$" master "$PODS_BR" up
+	ip -n "$ns" link set lo up
+	ip -n "$ns" addr add "$ip/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add default via 198.18.0.1
+}
+
+# remote_setup: a pod of another node at 198.18.0.99 (netns
+# shawk-pod-remote-$$). Its process runs in a cgroup of no pod of this
+# node: this node's kubelet does not list it, so only its IP can name it.
+remote_setup() {
+	_netns_add "shawk-pod-remote-$$" 198.18.0.99 9 || return 1
+	_mkcg /shawk-e2e-remote-$$
+}
+
+remote_exec() {
+	local comm=$1; shift
+	_run_in "shawk-pod-remote-$$" "$PODS_CGROOT/shawk-e2e-remote-$$" "$comm" "$@"
+}
+
 pods_setup() {
 	PODS_TMP=$(mktemp -d /tmp/shawk-pods.XXXXXX)
 	PODS_CGROOT=$(_cgroup2_mount)
@@ -159,15 +184,7 @@ pods_setup() {
 		db) ip=198.18.0.43 ;;
 		front) ip=198.18.0.44 ;;
 		esac
-		local ns=shawk-pod-$key-$$
-		ip netns add "$ns" || return 1
-		PODS_NETNS+=("$ns")
-		ip link add "shp$i-$$" netns "$PODS_NODE" type veth peer name eth0 netns "$ns" || return 1
-		ip -n "$PODS_NODE" link set "shp$i-$$" master "$PODS_BR" up
-		ip -n "$ns" link set lo up
-		ip -n "$ns" addr add "$ip/24" dev eth0
-		ip -n "$ns" link set eth0 up
-		ip -n "$ns" route add default via 198.18.0.1
+		_netns_add "shawk-pod-$key-$$" "$ip" "$i" || return 1
 		i=$((i + 1))
 	done
 	_pod_add cart shop cart-5d8f7c9b6-abcde cart systemd containerd Burstable shawk-pod-cart-$$ 198.18.0.42 || return 1

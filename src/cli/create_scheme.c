@@ -1,21 +1,97 @@
 // SPDX-License-Identifier: MIT
 #include "cli/cli.h"
 
+#include "cmdb/pg.h"
+#include "core/config.h"
+#include "core/util.h"
+
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 static const char create_scheme_usage[] =
-	"Usage: shawk create-scheme [--cmdb URL]\n"
+	"Usage: shawk create-scheme [--cmdb URL] [--target N]\n"
 	"\n"
-	"Create or upgrade the CMDB schema in PostgreSQL [SHAWK_CMDB_URL].\n";
+	"Create or upgrade the CMDB schema in PostgreSQL. Applies the numbered\n"
+	"schema files this binary carries, each in a transaction, and records\n"
+	"them in shawk_schema_version: running it again changes nothing.\n"
+	"\n"
+	"  --cmdb URL    libpq URI of the CMDB [SHAWK_CMDB_URL]\n"
+	"  --target N    stop at schema version N (default: the newest)\n"
+	"  -h, --help    show this help\n";
 
 int cli_create_scheme(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+	static const struct option opts[] = {
+		{ "cmdb", required_argument, NULL, 'c' },
+		{ "target", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *url = getenv("SHAWK_CMDB_URL");
+	uint64_t target = 0;
+	char err[CONFIG_ERR_MAX];
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			url = optarg;
+			break;
+		case 't':
+			if (config_parse_uint("--target", optarg, 1, 999,
+					      &target, err) < 0) {
+				fprintf(stderr, "shawk create-scheme: %s\n", err);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
 			fputs(create_scheme_usage, stdout);
 			return 0;
+		case ':':
+			fprintf(stderr,
+				"shawk create-scheme: option '%s' needs a value\n",
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			fprintf(stderr,
+				"shawk create-scheme: unknown option '%s'\n",
+				argv[optind - 1]);
+			return EXIT_USAGE;
 		}
-	fputs("shawk create-scheme: not implemented yet\n", stderr);
-	return EXIT_USAGE;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "shawk create-scheme: unexpected argument '%s'\n",
+			argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!url || !*url) {
+		fputs("shawk create-scheme: no CMDB: set --cmdb or "
+		      "SHAWK_CMDB_URL\n",
+		      stderr);
+		return EXIT_USAGE;
+	}
+
+	_cleanup_(cmdb_freep) struct cmdb *db = NULL;
+	char cerr[256] = "";
+	int r = cmdb_connect(url, &db, cerr, sizeof(cerr));
+	if (r < 0) {
+		fprintf(stderr, "shawk create-scheme: cannot connect: %s\n",
+			r == -ENOMEM ? "out of memory" : cerr);
+		return 1;
+	}
+	unsigned before = 0, after = 0;
+	r = cmdb_schema_apply(db, (unsigned)target, &before, &after);
+	if (r < 0) {
+		fprintf(stderr, "shawk create-scheme: %s\n",
+			cmdb_last_error(db));
+		return r == -EINVAL ? EXIT_USAGE : 1;
+	}
+	if (r == 0)
+		printf("schema is up to date at version %u\n", after);
+	else
+		printf("schema upgraded from version %u to %u\n", before, after);
+	return 0;
 }

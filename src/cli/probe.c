@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "cli/cli.h"
+#include "cli/cmdb_sink.h"
 #include "cli/probe_k8s.h"
 
 #include "core/clock.h"
@@ -349,11 +350,6 @@ int cli_probe(int argc, char **argv)
 		return 0;
 	}
 	log_set_level((enum log_level)cfg.log_level);
-	if (cfg.output == OUTPUT_UNSET) {
-		log_error("the CMDB sink is not available in this build yet; "
-			  "use --output text|json|none");
-		return EXIT_USAGE;
-	}
 
 	struct pipeline p = { .cfg = &cfg };
 	int ret = 1;
@@ -363,13 +359,17 @@ int cli_probe(int argc, char **argv)
 			  strerror(errno));
 		return 1;
 	}
-	_cleanup_(sink_freep) struct sink *sink = stdout_sink_new(cfg.output);
+	_cleanup_(sink_freep) struct sink *sink =
+		cfg.output == OUTPUT_UNSET ? cmdb_sink_new(&cfg)
+					   : stdout_sink_new(cfg.output);
 	p.flows = flow_table_new(cfg.max_flows, 0);
 	p.k8s = probe_k8s_new(&cfg, cfg.once);
 	if (!sink || !p.flows || !p.k8s) {
 		log_error("out of memory");
 		goto out;
 	}
+	if (cfg.output == OUTPUT_UNSET)
+		cmdb_sink_set_pods(sink, probe_k8s_pods(p.k8s));
 	if (make_source(&p) < 0)
 		goto out;
 
@@ -387,6 +387,12 @@ int cli_probe(int argc, char **argv)
 		if (p.n == 0)
 			log_info("no TCP or UDP socket on this host");
 		r = flush(&p, sink);
+		/* The CMDB sink may have queued them: one bounded retry. */
+		if (r >= 0 && sink->drain)
+			r = sink->drain(sink, now_monotonic_ms() + 5000);
+		if (r < 0)
+			log_error("could not write the flows to %s: %s",
+				  sink->name, strerror(-r));
 		ret = r < 0 ? 1 : 0;
 		goto out;
 	}

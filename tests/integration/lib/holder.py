@@ -3,6 +3,9 @@
 
   holder.py server READY_FILE tcp:ADDR:PORT [udp:ADDR:PORT ...]
   holder.py client READY_FILE tcp:ADDR:PORT:COUNT [udp:ADDR:PORT:COUNT ...]
+  holder.py relay READY_FILE tcp:ADDR:PORT tcp:ADDR:PORT:COUNT
+      one process that listens on the first and holds COUNT connections
+      to the second (the middle tier of a chain)
 
 Addresses may be IPv6 (written in brackets: tcp:[fd00::1]:80). Writes
 READY_FILE once listening / once every connection is established.
@@ -60,6 +63,28 @@ def server(ready_file, specs):
                     s.close()
 
 
+def connect_all(specs, held):
+    for spec in specs:
+        proto, fam, addr, port, count = parse(spec)
+        for _ in range(count):
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            for attempt in range(50):
+                try:
+                    s.connect((addr, port))
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                sys.exit("cannot connect to %s" % spec)
+            held.append(s)
+
+
+def relay(ready_file, specs):
+    held = []
+    connect_all(specs[1:], held)
+    server(ready_file, specs[:1])
+
+
 def client(ready_file, specs):
     held = []
     for spec in specs:
@@ -85,4 +110,4 @@ def client(ready_file, specs):
 
 if __name__ == "__main__":
     role, ready_file, specs = sys.argv[1], sys.argv[2], sys.argv[3:]
-    (server if role == "server" else client)(ready_file, specs)
+    {"server": server, "client": client, "relay": relay}[role](ready_file, specs)

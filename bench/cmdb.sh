@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# cmdb: CMDB write and read performance against a throwaway PostgreSQL
+# (initdb in a temp dir, unix socket, fsync off), see bench/README.md.
+#
+#  1. Flush throughput: 10k and 100k distinct flows written by the batched
+#     flush (one transaction, constant round trips), then written again
+#     (the update path), next to the row-by-row reference (one upsert per
+#     node and per flow, as upstream shawk does) measured in the same run.
+#     Targets: >= 100k flows/s and >= 5x the reference.
+#  2. `look --depth 3` latency on a CMDB holding 100k flows among 10k
+#     nodes (50k edges seen from both sides): the query layer on a warm
+#     connection (median, p95 over 50 random addresses), the same on a new
+#     connection each (connect + cold backend), and the whole CLI (process
+#     start, connect, query, tree: what a user sees) median. The target
+#     (<= 50 ms) is judged on the CLI median.
+#
+# Needs build/rel/bench/cmdb_bench (make bench builds it). Exit 0 when it
+# ran (a missed target is reported, not failed), 1 when it could not.
+set -u
+cd "$(dirname "$0")/.."
+SHAWK_BIN=${SHAWK_BIN:-build/shawk}
+DRIVER=${OBJDIR:-build/rel}/bench/cmdb_bench
+[ -x "$DRIVER" ] || { echo "cmdb bench: $DRIVER missing (make bench)"; exit 1; }
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "SKIP - cmdb bench needs PostgreSQL server binaries"; exit 0; }
+
+tmp=$(mktemp -d)
+[ "$(id -u)" -eq 0 ] && chmod 755 "$tmp"
+trap 'scripts/pg-throwaway.sh stop "$tmp/pg"; rm -rf "$tmp"' EXIT
+URL=$(scripts/pg-throwaway.sh start "$tmp/pg") || exit 1
+"$SHAWK_BIN" create-scheme --cmdb "$URL" >/dev/null || exit 1
+
+echo "== cmdb bench ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
+"$DRIVER" flush "$URL" 10000 100000 | tee "$tmp/flush" || exit 1
+"$DRIVER" look "$URL" 10000 100000 3 50 | tee "$tmp/look" || exit 1
+
+# The CLI end to end, on the CMDB the look bench left behind.
+for i in $(seq 1 21); do
+	a="10.0.$(( (i * 37) / 256 % 256 )).$(( (i * 37) % 256 ))"
+	s=$(date +%s%N)
+	"$SHAWK_BIN" look --cmdb "$URL" --ipv4 "$a" --depth 3 >/dev/null 2>&1
+	echo $(( ($(date +%s%N) - s) / 1000000 ))
+done | sort -n > "$tmp/cli"
+cli_med=$(sed -n 11p "$tmp/cli")
+echo "look CLI --depth 3 median=${cli_med}ms (21 runs)"
+
+python3 - "$tmp/flush" "$tmp/look" "$cli_med" <<'PY'
+import re, sys
+def verdict(ok): return "meets" if ok else "MISSES"
+for line in open(sys.argv[1]):
+    n = int(re.search(r"n=(\d+)", line).group(1))
+    ins = float(re.search(r"batched_insert=(\d+)", line).group(1))
+    sp = float(re.search(r"speedup=([\d.]+)", line).group(1))
+    print("flush %6d flows: %.0f flows/s (%s target 100000), %.1fx the row-by-row reference (%s target 5x)"
+          % (n, ins, verdict(ins >= 100000), sp, verdict(sp >= 5)))
+look = open(sys.argv[2]).read()
+med = float(re.search(r" median=([\d.]+)", look).group(1))
+p95 = float(re.search(r"p95=([\d.]+)", look).group(1))
+conn = float(re.search(r"connect_median=([\d.]+)", look).group(1))
+cold = float(re.search(r"connect_and_query_median=([\d.]+)", look).group(1))
+cli = float(sys.argv[3])
+print("look --depth 3: CLI median %.0f ms (%s target 50 ms) = query on a warm connection %.1f ms (p95 %.1f)"
+      " + connect %.1f ms + cold backend %.1f ms + process start/exit %.0f ms"
+      % (cli, verdict(cli <= 50), med, p95, conn, max(cold - conn - med, 0), max(cli - cold, 0)))
+PY
+exit 0

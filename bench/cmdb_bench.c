@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: MIT
+/*
+ * CMDB benchmarks, linked with the project objects (make bench-cmdb):
+ *
+ *   cmdb_bench flush URL N...   batched flush of N distinct flows (insert,
+ *                               then re-flush = update) next to the
+ *                               row-by-row reference, in flows/s
+ *   cmdb_bench look URL NODES FLOWS DEPTH QUERIES
+ *                               fills a CMDB with FLOWS flows among NODES
+ *                               nodes, then times cmdb_look at DEPTH
+ *
+ * Prints results; judging them is the caller's job (bench/cmdb.sh).
+ */
+#include "cmdb/pg.h"
+#include "cmdb/query.h"
+#include "cmdb/store.h"
+#include "core/clock.h"
+#include "core/graph.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void node_addr(uint32_t i, uint8_t a[16])
+{
+	memset(a, 0, 16);
+	a[0] = 10;
+	a[1] = (uint8_t)(i >> 16);
+	a[2] = (uint8_t)(i >> 8);
+	a[3] = (uint8_t)i;
+}
+
+/* Flow i: client node c -> server node s:80, seen from side `passive`. */
+static void make_flow(struct flow *f, uint32_t c, uint32_t s, bool passive,
+		      int64_t now)
+{
+	memset(f, 0, sizeof(*f));
+	f->key.dir = passive ? SOCK_DIR_PASSIVE : SOCK_DIR_ACTIVE;
+	f->key.proto = IPPROTO_TCP;
+	f->key.family = AF_INET;
+	node_addr(passive ? s : c, f->key.laddr);
+	node_addr(passive ? c : s, f->key.raddr);
+	f->key.lport = passive ? 80 : 0;
+	f->key.rport = passive ? 0 : 80;
+	f->key.netns = 4026531840u;
+	f->key.pgid = 1000 + (passive ? s : c);
+	snprintf(f->key.comm, sizeof(f->key.comm), "svc%u", passive ? s : c);
+	f->pid = f->key.pgid;
+	f->connections = 3;
+	f->new_connections = 1;
+	f->first_seen_ms = now;
+	f->last_seen_ms = now;
+}
+
+static int reset(struct cmdb *db)
+{
+	int r = cmdb_exec_sql(db, "TRUNCATE flows, passive_nodes, active_nodes,"
+				  " flush_batches");
+	return r < 0 ? r : cmdb_exec_sql(db, "VACUUM ANALYZE flows");
+}
+
+static int bench_flush(struct cmdb *db, int argc, char **argv)
+{
+	int64_t now = now_realtime_ms();
+	for (int a = 0; a < argc; a++) {
+		size_t n = strtoul(argv[a], NULL, 10);
+		struct flow *fl = calloc(n, sizeof(*fl));
+		bool doubt;
+		if (!fl)
+			return 1;
+		/* Distinct flows: client i -> server (i % 1000) + n. */
+		for (size_t i = 0; i < n; i++)
+			make_flow(&fl[i], (uint32_t)i,
+				  (uint32_t)(n + i % 1000), i % 2, now);
+		if (reset(db) < 0)
+			goto fail;
+		struct cmdb_batch b = { "bench", (uint64_t)rand(), 1 };
+		double t = now_s();
+		if (cmdb_store_flush(db, &b, fl, n, &doubt) < 0)
+			goto fail;
+		double ins = now_s() - t;
+		b.seq++;
+		t = now_s();
+		if (cmdb_store_flush(db, &b, fl, n, &doubt) < 0)
+			goto fail;
+		double upd = now_s() - t;
+
+		/* The reference on at most 10k flows: its rate is flat in n,
+		 * and 100k rows one by one would dominate the run. */
+		size_t nb = n < 10000 ? n : 10000;
+		if (reset(db) < 0)
+			goto fail;
+		t = now_s();
+		if (cmdb_store_flush_rowwise(db, "bench", fl, nb) < 0)
+			goto fail;
+		double base = now_s() - t;
+		printf("flush n=%zu batched_insert=%.0f flows/s (%.3fs) "
+		       "batched_update=%.0f flows/s (%.3fs) "
+		       "rowwise=%.0f flows/s (%zu flows, %.3fs) "
+		       "speedup=%.1fx\n",
+		       n, n / ins, ins, n / upd, upd, nb / base, nb, base,
+		       (n / ins) / (nb / base));
+		free(fl);
+		continue;
+fail:
+		fprintf(stderr, "cmdb_bench: %s\n", cmdb_last_error(db));
+		free(fl);
+		return 1;
+	}
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int bench_look(struct cmdb *db, const char *url, char **argv)
+{
+	uint32_t nodes = (uint32_t)strtoul(argv[0], NULL, 10);
+	size_t nflows = strtoul(argv[1], NULL, 10);
+	int depth = atoi(argv[2]);
+	int queries = atoi(argv[3]);
+	size_t edges = nflows / 2; /* each edge is seen from both sides */
+	struct flow *fl = calloc(nflows, sizeof(*fl));
+	int64_t now = now_realtime_ms();
+	bool doubt;
+	if (!fl)
+		return 1;
+	srand(42);
+	for (size_t e = 0; e < edges; e++) {
+		uint32_t c = (uint32_t)rand() % nodes;
+		uint32_t s = (uint32_t)rand() % nodes;
+		if (s == c)
+			s = (s + 1) % nodes;
+		make_flow(&fl[2 * e], c, s, false, now);
+		make_flow(&fl[2 * e + 1], c, s, true, now);
+	}
+	if (reset(db) < 0)
+		goto fail;
+	/* Several batches, like agents would, de-duplicated by the flush. */
+	for (size_t off = 0, seq = 1; off < 2 * edges; off += 50000, seq++) {
+		struct cmdb_batch b = { "bench", 7, seq };
+		size_t n = 2 * edges - off < 50000 ? 2 * edges - off : 50000;
+		if (cmdb_store_flush(db, &b, fl + off, n, &doubt) < 0)
+			goto fail;
+	}
+	if (cmdb_exec_sql(db, "ANALYZE") < 0)
+		goto fail;
+
+	double *lat = calloc((size_t)queries, sizeof(double));
+	size_t total_v = 0, total_e = 0;
+	for (int i = 0; i < queries; i++) {
+		struct look_query q = {
+			.sel = LOOK_SEL_HOST,
+			.family = AF_INET,
+			.depth = depth,
+			.since_ms = INT64_MIN,
+			.until_ms = INT64_MAX,
+		};
+		struct graph g;
+		node_addr((uint32_t)rand() % nodes, q.addr);
+		graph_init(&g, 0);
+		double t = now_s();
+		int r = cmdb_look(db, &q, &g);
+		if (r >= 0) {
+			FILE *dn = fopen("/dev/null", "we");
+			graph_walk(&g, depth, 0, NULL, NULL);
+			fclose(dn);
+		}
+		lat[i] = (now_s() - t) * 1000;
+		total_v += g.nv;
+		total_e += g.ne;
+		graph_clear(&g);
+		if (r < 0)
+			goto fail;
+	}
+	qsort(lat, (size_t)queries, sizeof(double), cmp_double);
+	printf("look nodes=%u flows=%zu depth=%d queries=%d median=%.1fms "
+	       "p95=%.1fms max=%.1fms avg_vertices=%zu avg_edges=%zu\n",
+	       nodes, nflows, depth, queries, lat[queries / 2],
+	       lat[(queries * 95) / 100], lat[queries - 1],
+	       total_v / (size_t)queries, total_e / (size_t)queries);
+
+	/* What each `shawk look` pays besides the query: a new connection
+	 * (backend start, authentication) and a backend whose catalog caches
+	 * are cold (first parse and plan of the edges view). */
+	double *cold = calloc((size_t)queries, sizeof(double));
+	double *conn = calloc((size_t)queries, sizeof(double));
+	if (!cold || !conn)
+		goto fail_cold;
+	for (int i = 0; i < queries; i++) {
+		struct look_query q = {
+			.sel = LOOK_SEL_HOST,
+			.family = AF_INET,
+			.depth = depth,
+			.since_ms = INT64_MIN,
+			.until_ms = INT64_MAX,
+		};
+		struct cmdb *c;
+		struct graph g;
+		char err[256];
+		node_addr((uint32_t)rand() % nodes, q.addr);
+		graph_init(&g, 0);
+		double t = now_s();
+		if (cmdb_connect(url, &c, err, sizeof(err)) < 0) {
+			fprintf(stderr, "cmdb_bench: %s\n", err);
+			goto fail_cold;
+		}
+		conn[i] = (now_s() - t) * 1000;
+		int r = cmdb_look(c, &q, &g);
+		cold[i] = (now_s() - t) * 1000;
+		cmdb_free(c);
+		graph_clear(&g);
+		if (r < 0)
+			goto fail_cold;
+	}
+	qsort(cold, (size_t)queries, sizeof(double), cmp_double);
+	qsort(conn, (size_t)queries, sizeof(double), cmp_double);
+	printf("look-cold depth=%d queries=%d connect_median=%.1fms "
+	       "connect_and_query_median=%.1fms\n",
+	       depth, queries, conn[queries / 2], cold[queries / 2]);
+fail_cold:
+	free(cold);
+	free(conn);
+	free(lat);
+	free(fl);
+	return 0;
+fail:
+	fprintf(stderr, "cmdb_bench: %s\n", cmdb_last_error(db));
+	free(fl);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdb *db;
+	char err[256];
+	if (argc < 4) {
+		fputs("usage: cmdb_bench flush URL N... | look URL NODES "
+		      "FLOWS DEPTH QUERIES\n",
+		      stderr);
+		return 2;
+	}
+	if (cmdb_connect(argv[2], &db, err, sizeof(err)) < 0) {
+		fprintf(stderr, "cmdb_bench: %s\n", err);
+		return 1;
+	}
+	int r = !strcmp(argv[1], "flush") ? bench_flush(db, argc - 3, argv + 3)
+		: argc >= 7		 ? bench_look(db, argv[2], argv + 3)
+					 : 2;
+	cmdb_free(db);
+	return r;
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# A throwaway PostgreSQL for make run, tests and benchmarks: initdb into DIR,
+# listening only on a unix socket in DIR (listen_addresses='', no TCP).
+#
+#   pg-throwaway.sh start DIR   initdb if needed, start; prints the CMDB URL
+#   pg-throwaway.sh stop DIR    fast shutdown (DIR is kept)
+#   pg-throwaway.sh url DIR     prints the libpq URI
+#   pg-throwaway.sh ctl DIR ARGS...  pg_ctl ARGS on that cluster (as its owner)
+#
+# PostgreSQL refuses to run as root: as root, the cluster belongs to the
+# `postgres` user (DIR is chowned to it).
+set -euo pipefail
+
+cmd=${1:-} dir=${2:-}
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|url|ctl DIR" >&2; exit 2; }
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+bindir=${PG_BINDIR:-}
+if [ -z "$bindir" ]; then
+	for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && bindir=$d; done
+fi
+[ -n "$bindir" ] && [ -x "$bindir/initdb" ] || { echo "pg-throwaway: initdb not found (apt-get install postgresql)" >&2; exit 1; }
+
+as_owner() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+url() { echo "postgresql:///postgres?host=$dir&user=shawk"; }
+
+case "$cmd" in
+start)
+	if [ "$(id -u)" -eq 0 ]; then
+		id postgres >/dev/null 2>&1 || { echo "pg-throwaway: no postgres user to run the server as" >&2; exit 1; }
+		chown postgres: "$dir"
+	fi
+	if [ ! -f "$dir/data/PG_VERSION" ]; then
+		rm -rf "$dir/data"
+		as_owner "$bindir/initdb" -D "$dir/data" -U shawk --auth=trust \
+			--encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+			{ cat "$dir/initdb.log" >&2; exit 1; }
+	fi
+	if ! as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+		as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+			-o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off -c full_page_writes=off" \
+			start >/dev/null ||
+			{ tail -20 "$dir/server.log" >&2; exit 1; }
+	fi
+	url
+	;;
+stop)
+	if [ -f "$dir/data/PG_VERSION" ]; then
+		as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+	fi
+	;;
+url)
+	url
+	;;
+ctl)
+	shift 2
+	as_owner "$bindir/pg_ctl" -D "$dir/data" "$@"
+	;;
+*)
+	echo "usage: $0 start|stop|url|ctl DIR" >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: MIT
+#include "cli/cmdb_sink.h"
+
+#include "cmdb/pending.h"
+#include "cmdb/pg.h"
+#include "cmdb/pods_store.h"
+#include "cmdb/store.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "k8s/podwatch.h"
+
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+
+struct cmdb_sink {
+	struct sink base;
+	const struct probe_config *cfg;
+	char node_name[256];
+	struct cmdb *db;
+	/* Not yet delivered, merged by key. */
+	struct pending *acc;
+	/* A batch whose COMMIT went unacknowledged: retried first, with its
+	 * own seq, so the server can tell whether it already has it. */
+	struct pending *doubt;
+	uint64_t doubt_seq;
+	uint64_t boot_id, seq;
+	/* Outage state, for one log line per change. */
+	bool ever_up, down;
+	int64_t down_since_ms; /* monotonic */
+	int64_t next_try_ms;   /* monotonic */
+	int64_t backoff_ms;
+	uint64_t dropped_logged;
+	/* Scratch for the fast path: this interval's flows minus loopback. */
+	struct flow *scratch;
+	size_t scratch_cap;
+	/* This node's pods, recorded after each write. */
+	struct pod_watch *pods;
+	int pods_err; /* last result, for one log line per change */
+};
+
+static size_t pending_total(const struct cmdb_sink *c)
+{
+	return pending_count(c->acc) + pending_count(c->doubt);
+}
+
+static void mark_down(struct cmdb_sink *c, const char *why)
+{
+	int64_t now = now_monotonic_ms();
+	cmdb_free(c->db);
+	c->db = NULL;
+	if (!c->down) {
+		c->down = true;
+		c->down_since_ms = now;
+		c->backoff_ms = BACKOFF_MIN_MS;
+		log_warn("CMDB unreachable (%s): keeping flows in memory (at "
+			 "most %llu) and retrying with backoff",
+			 why, (unsigned long long)c->cfg->max_pending_flows);
+	} else {
+		c->backoff_ms *= 2;
+		if (c->backoff_ms > BACKOFF_MAX_MS)
+			c->backoff_ms = BACKOFF_MAX_MS;
+		log_debug("CMDB still unreachable (%s), next try in %lldms",
+			  why, (long long)c->backoff_ms);
+	}
+	c->next_try_ms = now + c->backoff_ms;
+}
+
+static int ensure_connected(struct cmdb_sink *c)
+{
+	char err[256] = "";
+	if (cmdb_is_connected(c->db))
+		return 0;
+	cmdb_free(c->db);
+	c->db = NULL;
+	int r = cmdb_connect(c->cfg->cmdb_url, &c->db, err, sizeof(err));
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		mark_down(c, err);
+		return r;
+	}
+	if (!c->ever_up)
+		log_info("connected to the CMDB as node %s", c->node_name);
+	c->ever_up = true;
+	return 0;
+}
+
+/* Writes one batch; on failure decides between "retry later" and "down". */
+static int write_batch(struct cmdb_sink *c, const struct flow *flows,
+		       size_t n, uint64_t seq, bool *ret_in_doubt)
+{
+	struct cmdb_batch b = {
+		.node_name = c->node_name,
+		.boot_id = c->boot_id,
+		.seq = seq,
+	};
+	int r = cmdb_store_flush(c->db, &b, flows, n, ret_in_doubt);
+	if (r >= 0 || r == -EALREADY)
+		return 0;
+	if (r == -ENOTCONN) {
+		mark_down(c, cmdb_last_error(c->db));
+	} else {
+		/* Connected but refused (schema missing, ...): keep the
+		 * flows and retry on the same backoff as an outage. */
+		log_warn("CMDB write failed: %s", cmdb_last_error(c->db));
+		mark_down(c, "write refused");
+	}
+	return r;
+}
+
+static void log_recovery(struct cmdb_sink *c, size_t delivered)
+{
+	if (c->down) {
+		log_info("CMDB reachable again after %llds: wrote %zu "
+			 "buffered flows",
+			 (long long)(now_monotonic_ms() - c->down_since_ms) /
+				 1000,
+			 delivered);
+		c->down = false;
+	}
+	c->backoff_ms = BACKOFF_MIN_MS;
+}
+
+/* Delivers the doubt batch, then acc (or `direct` when acc is empty). */
+static int deliver(struct cmdb_sink *c, const struct flow *direct,
+		   size_t ndirect, bool *ret_direct_kept)
+{
+	bool in_doubt;
+	size_t delivered = 0;
+	int r;
+
+	*ret_direct_kept = false;
+	if ((r = ensure_connected(c)) < 0)
+		return r;
+	if (pending_count(c->doubt)) {
+		r = write_batch(c, pending_flows(c->doubt),
+				pending_count(c->doubt), c->doubt_seq,
+				&in_doubt);
+		if (r < 0)
+			return r; /* still in doubt: same seq next time */
+		delivered += pending_count(c->doubt);
+		pending_clear(c->doubt);
+	}
+	const struct flow *flows = direct;
+	size_t n = ndirect;
+	if (pending_count(c->acc)) {
+		flows = pending_flows(c->acc);
+		n = pending_count(c->acc);
+	}
+	uint64_t seq = ++c->seq;
+	r = write_batch(c, flows, n, seq, &in_doubt);
+	if (r < 0) {
+		if (in_doubt && flows != direct) {
+			pending_swap(c->acc, c->doubt);
+			c->doubt_seq = seq;
+		} else if (in_doubt) {
+			/* Direct flows go straight to the doubt set. */
+			for (size_t i = 0; i < n; i++)
+				if (pending_add(c->doubt, &flows[i],
+						c->cfg->max_pending_flows) < 0)
+					return -ENOMEM;
+			c->doubt_seq = seq;
+			*ret_direct_kept = true;
+		}
+		return r;
+	}
+	delivered += n;
+	if (flows != direct)
+		pending_clear(c->acc);
+	log_recovery(c, delivered);
+	return 0;
+}
+
+static int keep(struct cmdb_sink *c, const struct flow *flows, size_t n)
+{
+	size_t limit = c->cfg->max_pending_flows > pending_count(c->doubt)
+			       ? c->cfg->max_pending_flows -
+					 pending_count(c->doubt)
+			       : 1;
+	for (size_t i = 0; i < n; i++)
+		if (pending_add(c->acc, &flows[i], limit) < 0)
+			return -ENOMEM;
+	uint64_t dropped = pending_dropped(c->acc) + pending_dropped(c->doubt);
+	if (dropped != c->dropped_logged) {
+		log_warn("CMDB buffer full (--max-pending-flows %llu): dropped "
+			 "%llu oldest flows so far",
+			 (unsigned long long)c->cfg->max_pending_flows,
+			 (unsigned long long)dropped);
+		c->dropped_logged = dropped;
+	}
+	return 0;
+}
+
+struct pod_rows_ctx {
+	struct cmdb_pod_rows rows;
+	bool full;
+};
+
+static void pod_rows_add(const struct pod *p, void *ud)
+{
+	struct pod_rows_ctx *x = ud;
+	if (cmdb_pod_rows_add(&x->rows, p) == -ENOSPC)
+		x->full = true;
+}
+
+/*
+ * The pod list is state, not history: a write that fails is not kept,
+ * the next interval writes the list again. Kept apart from the flow
+ * flush so a pods problem never holds flows back.
+ */
+static void write_pods(struct cmdb_sink *c, int64_t now_ms)
+{
+	struct pod_rows_ctx x = { .full = false };
+	int r;
+
+	if (!c->pods || c->down || !cmdb_is_connected(c->db))
+		return;
+	cmdb_pod_rows_init(&x.rows, 0);
+	pod_watch_foreach(c->pods, pod_rows_add, &x);
+	r = cmdb_store_pods(c->db, c->node_name, &x.rows, now_ms);
+	cmdb_pod_rows_clear(&x.rows);
+	if (r == -ENOTCONN) {
+		mark_down(c, cmdb_last_error(c->db));
+		return;
+	}
+	int err = r < 0 ? r : 0;
+	if (err != c->pods_err) {
+		if (err)
+			log_warn("CMDB: cannot record pods: %s",
+				 err == -ENOMEM ? "out of memory"
+						: cmdb_last_error(c->db));
+		else
+			log_info("CMDB: recording this node's pods again");
+		c->pods_err = err;
+	}
+	if (r > 0)
+		log_debug("CMDB: recorded %d pods%s", r,
+			  x.full ? " (pod bound reached)" : "");
+}
+
+void cmdb_sink_set_pods(struct sink *s, struct pod_watch *w)
+{
+	((struct cmdb_sink *)s)->pods = w;
+}
+
+static int cmdb_sink_write_flows(struct sink *s, const struct flow *flows, size_t n,
+			   int64_t now_ms)
+{
+	struct cmdb_sink *c = (struct cmdb_sink *)s;
+	size_t m = 0;
+	bool kept = false;
+	(void)now_ms;
+
+	if (n > c->scratch_cap) {
+		struct flow *ns = realloc(c->scratch, n * sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		c->scratch = ns;
+		c->scratch_cap = n;
+	}
+	/* Shallow copies: the flows are only borrowed for this call. */
+	for (size_t i = 0; i < n; i++)
+		if (c->cfg->include_loopback || !flow_is_loopback(&flows[i]))
+			c->scratch[m++] = flows[i];
+
+	/* Queue behind what is already waiting, so batches stay in order. */
+	if (pending_total(c)) {
+		if (keep(c, c->scratch, m) < 0)
+			return -ENOMEM;
+		m = 0;
+	}
+	if (c->down && now_monotonic_ms() < c->next_try_ms)
+		return keep(c, c->scratch, m);
+	if (m == 0 && pending_total(c) == 0)
+		return 0;
+	int r = deliver(c, c->scratch, m, &kept);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0 && !kept && m)
+		return keep(c, c->scratch, m);
+	return 0;
+}
+
+static int cmdb_sink_write(struct sink *s, const struct flow *flows, size_t n,
+			   int64_t now_ms)
+{
+	struct cmdb_sink *c = (struct cmdb_sink *)s;
+	int r = cmdb_sink_write_flows(s, flows, n, now_ms);
+	if (r == -ENOMEM)
+		return r;
+	if (c->pods && !c->down && ensure_connected(c) == 0)
+		write_pods(c, now_ms);
+	return r;
+}
+
+static int cmdb_sink_drain(struct sink *s, int64_t deadline_ms)
+{
+	struct cmdb_sink *c = (struct cmdb_sink *)s;
+	bool kept;
+	while (pending_total(c)) {
+		int r = deliver(c, NULL, 0, &kept);
+		if (r == -ENOMEM)
+			return r;
+		if (r == 0)
+			break;
+		int64_t now = now_monotonic_ms();
+		if (now + c->backoff_ms >= deadline_ms) {
+			log_warn("CMDB: %zu flows not delivered",
+				 pending_total(c));
+			return -ETIMEDOUT;
+		}
+		struct timespec ts = { .tv_sec = c->backoff_ms / 1000,
+				       .tv_nsec = (c->backoff_ms % 1000) *
+						  1000000 };
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+static void cmdb_sink_free(struct sink *s)
+{
+	struct cmdb_sink *c = (struct cmdb_sink *)s;
+	cmdb_free(c->db);
+	pending_free(c->acc);
+	pending_free(c->doubt);
+	free(c->scratch);
+	free(c);
+}
+
+struct sink *cmdb_sink_new(const struct probe_config *cfg)
+{
+	struct cmdb_sink *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->base.name = "cmdb";
+	c->base.write = cmdb_sink_write;
+	c->base.drain = cmdb_sink_drain;
+	c->base.free = cmdb_sink_free;
+	c->cfg = cfg;
+	c->backoff_ms = BACKOFF_MIN_MS;
+	if (cfg->node_name)
+		strscpy(c->node_name, cfg->node_name, sizeof(c->node_name));
+	else if (gethostname(c->node_name, sizeof(c->node_name) - 1) < 0)
+		strscpy(c->node_name, "unknown", sizeof(c->node_name));
+	/* Not secret, only distinct per probe process. */
+	if (getrandom(&c->boot_id, sizeof(c->boot_id), GRND_NONBLOCK) !=
+	    sizeof(c->boot_id))
+		c->boot_id = hash_u64((uint64_t)now_realtime_ms() ^
+				      (uint64_t)getpid());
+	c->acc = pending_new();
+	c->doubt = pending_new();
+	if (!c->acc || !c->doubt) {
+		cmdb_sink_free(&c->base);
+		return NULL;
+	}
+	return &c->base;
+}

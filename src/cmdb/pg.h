@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SHAWK_CMDB_PG_H
+#define SHAWK_CMDB_PG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * A connection to the CMDB. libpq stays inside src/cmdb/: callers only see
+ * this opaque handle, -errno codes and a one-line message.
+ */
+struct cmdb;
+
+/*
+ * Connects to url (a libpq URI or key=value string; TLS parameters such as
+ * sslmode pass through). connect_timeout defaults to 2 s so an unreachable
+ * server cannot stall the probe loop; the URL may override it.
+ * Returns 0 and a handle to free with cmdb_free(), or -ENOMEM, or
+ * -ECONNREFUSED with the reason in err (errsz bytes, may be NULL).
+ */
+int cmdb_connect(const char *url, struct cmdb **ret, char *err, size_t errsz);
+void cmdb_free(struct cmdb *db);
+void cmdb_freep(struct cmdb **db);
+
+/* False once the server went away; the handle must then be reconnected. */
+bool cmdb_is_connected(const struct cmdb *db);
+
+/* The last error as one line (never NULL; "" when none). */
+const char *cmdb_last_error(const struct cmdb *db);
+
+/*
+ * Applies sql_files[] from the current schema version up to target (0: the
+ * newest), each in its own transaction, under an advisory lock so two runs
+ * cannot interleave. Writes the version before and after. Returns the
+ * number of files applied (0 when up to date) or -EIO / -EINVAL (target
+ * beyond the files this binary carries, or a database newer than it).
+ */
+int cmdb_schema_apply(struct cmdb *db, unsigned target, unsigned *ret_before,
+		      unsigned *ret_after);
+
+#endif

@@ -1,0 +1,528 @@
+// SPDX-License-Identifier: MIT
+#include "core/graph.h"
+
+#include "core/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define DEFAULT_MAX_VERTICES (1u << 20)
+
+void graph_init(struct graph *g, size_t max_vertices)
+{
+	memset(g, 0, sizeof(*g));
+	g->max_vertices = max_vertices ? max_vertices : DEFAULT_MAX_VERTICES;
+}
+
+void graph_clear(struct graph *g)
+{
+	for (size_t i = 0; i < g->nv; i++) {
+		free(g->v[i].comm);
+		free(g->v[i].container);
+		free(g->v[i].pod_namespace);
+		free(g->v[i].pod_name);
+	}
+	free(g->v);
+	free(g->e);
+	free(g->roots);
+	free(g->vidx);
+	free(g->eidx);
+	free(g->pidx);
+	free(g->proc_vertex);
+	free(g->by_client);
+	free(g->by_server);
+	free(g->proc_display);
+	graph_init(g, g->max_vertices);
+}
+
+static size_t addr_len(int family)
+{
+	return family == AF_INET6 ? 16 : 4;
+}
+
+static uint64_t proc_hash(int family, const uint8_t *addr, uint32_t pgid,
+			  const char *comm)
+{
+	uint64_t h = hash_bytes(addr, addr_len(family), (uint64_t)family);
+	h = hash_bytes(&pgid, sizeof(pgid), h);
+	return hash_bytes(comm, strlen(comm), h);
+}
+
+static bool same_proc(const struct graph_vertex *v, int family,
+		      const uint8_t *addr, uint32_t pgid, const char *comm)
+{
+	return v->family == family && v->pgid == pgid &&
+	       memcmp(v->addr, addr, addr_len(family)) == 0 &&
+	       strcmp(v->comm, comm) == 0;
+}
+
+/* Open addressing over uint32 (index + 1; 0 = empty), load <= 1/2. */
+static int table_grow(uint32_t **tab, size_t *cap, size_t count,
+		      uint64_t (*hash)(const struct graph *, uint32_t),
+		      const struct graph *g)
+{
+	if ((count + 1) * 2 <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap * 2 : 256;
+	uint32_t *nt = calloc(ncap, sizeof(*nt));
+	if (!nt)
+		return -ENOMEM;
+	for (size_t i = 0; i < *cap; i++) {
+		if (!(*tab)[i])
+			continue;
+		size_t s = hash(g, (*tab)[i] - 1) & (ncap - 1);
+		while (nt[s])
+			s = (s + 1) & (ncap - 1);
+		nt[s] = (*tab)[i];
+	}
+	free(*tab);
+	*tab = nt;
+	*cap = ncap;
+	return 0;
+}
+
+static uint64_t vertex_hash_of(const struct graph *g, uint32_t i)
+{
+	const struct graph_vertex *v = &g->v[i];
+	return hash_bytes(&v->port, sizeof(v->port),
+			  proc_hash(v->family, v->addr, v->pgid, v->comm));
+}
+
+static uint64_t proc_hash_of(const struct graph *g, uint32_t p)
+{
+	const struct graph_vertex *v = &g->v[g->proc_vertex[p]];
+	return proc_hash(v->family, v->addr, v->pgid, v->comm);
+}
+
+static uint64_t edge_hash(uint32_t c, uint32_t s, uint8_t proto)
+{
+	return hash_u64(((uint64_t)c << 32 | s) ^ ((uint64_t)proto << 56));
+}
+
+static uint64_t edge_hash_of(const struct graph *g, uint32_t i)
+{
+	const struct graph_edge *e = &g->e[i];
+	return edge_hash(e->client, e->server, e->proto);
+}
+
+static int grow_array(void **arr, size_t *cap, size_t count, size_t elem)
+{
+	if (count < *cap)
+		return 0;
+	size_t ncap = *cap ? *cap * 2 : 64;
+	void *n = realloc(*arr, ncap * elem);
+	if (!n)
+		return -ENOMEM;
+	*arr = n;
+	*cap = ncap;
+	return 0;
+}
+
+static int dup_opt(char **dst, const char *s)
+{
+	if (!s || *dst)
+		return 0;
+	*dst = strdup(s);
+	return *dst ? 0 : -ENOMEM;
+}
+
+static int proc_find_or_add(struct graph *g, uint32_t vi)
+{
+	const struct graph_vertex *v = &g->v[vi];
+	uint64_t h = proc_hash(v->family, v->addr, v->pgid, v->comm);
+	int r;
+	if ((r = table_grow(&g->pidx, &g->pidx_cap, g->nprocs, proc_hash_of,
+			    g)) < 0)
+		return r;
+	size_t s = h & (g->pidx_cap - 1);
+	while (g->pidx[s]) {
+		uint32_t p = g->pidx[s] - 1;
+		if (same_proc(&g->v[g->proc_vertex[p]], v->family, v->addr,
+			      v->pgid, v->comm))
+			return (int)p;
+		s = (s + 1) & (g->pidx_cap - 1);
+	}
+	if ((r = grow_array((void **)&g->proc_vertex, &g->cap_procs,
+			    g->nprocs, sizeof(uint32_t))) < 0)
+		return r;
+	g->proc_vertex[g->nprocs] = vi;
+	g->pidx[s] = (uint32_t)++g->nprocs;
+	return (int)(g->nprocs - 1);
+}
+
+int graph_vertex_add(struct graph *g, int family, const uint8_t addr[16],
+		     uint16_t port, uint32_t pgid, const char *comm,
+		     const char *container, uint32_t *ret_idx)
+{
+	uint64_t h = hash_bytes(&port, sizeof(port),
+				proc_hash(family, addr, pgid, comm));
+	int r;
+
+	if (g->vidx_cap) {
+		size_t s = h & (g->vidx_cap - 1);
+		while (g->vidx[s]) {
+			struct graph_vertex *v = &g->v[g->vidx[s] - 1];
+			if (v->port == port &&
+			    same_proc(v, family, addr, pgid, comm)) {
+				if (dup_opt(&v->container, container) < 0)
+					return -ENOMEM;
+				*ret_idx = g->vidx[s] - 1;
+				return 0;
+			}
+			s = (s + 1) & (g->vidx_cap - 1);
+		}
+	}
+	if (g->nv >= g->max_vertices)
+		return -E2BIG;
+	if ((r = grow_array((void **)&g->v, &g->cap_v, g->nv, sizeof(*g->v))) <
+		    0 ||
+	    (r = table_grow(&g->vidx, &g->vidx_cap, g->nv, vertex_hash_of,
+			    g)) < 0)
+		return r;
+	struct graph_vertex *v = &g->v[g->nv];
+	memset(v, 0, sizeof(*v));
+	v->family = family;
+	memcpy(v->addr, addr, addr_len(family));
+	v->port = port;
+	v->pgid = pgid;
+	v->comm = strdup(comm);
+	if (!v->comm || dup_opt(&v->container, container) < 0) {
+		free(v->comm);
+		return -ENOMEM;
+	}
+	uint32_t vi = (uint32_t)g->nv++;
+	int p = proc_find_or_add(g, vi);
+	if (p < 0) {
+		g->nv--;
+		free(v->comm);
+		free(v->container);
+		return p;
+	}
+	v->proc = (uint32_t)p;
+	size_t s = h & (g->vidx_cap - 1);
+	while (g->vidx[s])
+		s = (s + 1) & (g->vidx_cap - 1);
+	g->vidx[s] = vi + 1;
+	*ret_idx = vi;
+	return 0;
+}
+
+int graph_set_pod(struct graph *g, int family, const uint8_t addr[16],
+		  const char *ns, const char *name)
+{
+	for (size_t i = 0; i < g->nv; i++) {
+		struct graph_vertex *v = &g->v[i];
+		if (v->family != family ||
+		    memcmp(v->addr, addr, addr_len(family)) != 0)
+			continue;
+		char *n1 = strdup(ns), *n2 = strdup(name);
+		if (!n1 || !n2) {
+			free(n1);
+			free(n2);
+			return -ENOMEM;
+		}
+		free(v->pod_namespace);
+		free(v->pod_name);
+		v->pod_namespace = n1;
+		v->pod_name = n2;
+	}
+	return 0;
+}
+
+int graph_vertex_set_pod(struct graph *g, uint32_t idx, const char *ns,
+			 const char *name)
+{
+	struct graph_vertex *v = &g->v[idx];
+	if (v->pod_name || !name)
+		return 0;
+	char *n1 = strdup(ns ? ns : ""), *n2 = strdup(name);
+	if (!n1 || !n2) {
+		free(n1);
+		free(n2);
+		return -ENOMEM;
+	}
+	v->pod_namespace = n1;
+	v->pod_name = n2;
+	return 0;
+}
+
+int graph_edge_add(struct graph *g, uint32_t client, uint32_t server,
+		   uint8_t proto, uint64_t connections, uint64_t total,
+		   int64_t first_ms, int64_t last_ms)
+{
+	uint64_t h = edge_hash(client, server, proto);
+	int r;
+	if (g->eidx_cap) {
+		size_t s = h & (g->eidx_cap - 1);
+		while (g->eidx[s]) {
+			struct graph_edge *e = &g->e[g->eidx[s] - 1];
+			if (e->client == client && e->server == server &&
+			    e->proto == proto) {
+				e->connections += connections;
+				e->connections_total += total;
+				if (first_ms < e->first_seen_ms)
+					e->first_seen_ms = first_ms;
+				if (last_ms > e->last_seen_ms)
+					e->last_seen_ms = last_ms;
+				return 0;
+			}
+			s = (s + 1) & (g->eidx_cap - 1);
+		}
+	}
+	if (g->ne >= 4 * g->max_vertices)
+		return -E2BIG;
+	if ((r = grow_array((void **)&g->e, &g->cap_e, g->ne, sizeof(*g->e))) <
+		    0 ||
+	    (r = table_grow(&g->eidx, &g->eidx_cap, g->ne, edge_hash_of, g)) <
+		    0)
+		return r;
+	g->e[g->ne] = (struct graph_edge){
+		.client = client,
+		.server = server,
+		.proto = proto,
+		.connections = connections,
+		.connections_total = total,
+		.first_seen_ms = first_ms,
+		.last_seen_ms = last_ms,
+	};
+	size_t s = h & (g->eidx_cap - 1);
+	while (g->eidx[s])
+		s = (s + 1) & (g->eidx_cap - 1);
+	g->eidx[s] = (uint32_t)++g->ne;
+	return 0;
+}
+
+int graph_root_add(struct graph *g, uint32_t vertex)
+{
+	for (size_t i = 0; i < g->nroots; i++)
+		if (g->roots[i] == vertex)
+			return 0;
+	int r = grow_array((void **)&g->roots, &g->cap_roots, g->nroots,
+			   sizeof(*g->roots));
+	if (r < 0)
+		return r;
+	g->roots[g->nroots++] = vertex;
+	return 0;
+}
+
+/* ---- walk ------------------------------------------------------------- */
+
+/* Orders a vertex for stable output: address, port, process. */
+static int vertex_cmp(const struct graph_vertex *a,
+		      const struct graph_vertex *b)
+{
+	if (a->family != b->family)
+		return a->family - b->family;
+	int c = memcmp(a->addr, b->addr, addr_len(a->family));
+	if (c)
+		return c;
+	if (a->port != b->port)
+		return (int)a->port - (int)b->port;
+	if (a->pgid != b->pgid)
+		return a->pgid < b->pgid ? -1 : 1;
+	return strcmp(a->comm, b->comm);
+}
+
+static int by_client_cmp(const void *pa, const void *pb, void *ud)
+{
+	const struct graph *g = ud;
+	const struct graph_edge *a = &g->e[*(const uint32_t *)pa];
+	const struct graph_edge *b = &g->e[*(const uint32_t *)pb];
+	uint32_t ca = g->v[a->client].proc, cb = g->v[b->client].proc;
+	if (ca != cb)
+		return ca < cb ? -1 : 1;
+	int c = vertex_cmp(&g->v[a->server], &g->v[b->server]);
+	return c ? c : (int)a->proto - (int)b->proto;
+}
+
+static int by_server_cmp(const void *pa, const void *pb, void *ud)
+{
+	const struct graph *g = ud;
+	const struct graph_edge *a = &g->e[*(const uint32_t *)pa];
+	const struct graph_edge *b = &g->e[*(const uint32_t *)pb];
+	uint32_t sa = g->v[a->server].proc, sb = g->v[b->server].proc;
+	if (sa != sb)
+		return sa < sb ? -1 : 1;
+	int c = vertex_cmp(&g->v[a->client], &g->v[b->client]);
+	return c ? c : (int)a->proto - (int)b->proto;
+}
+
+struct walk {
+	struct graph *g;
+	int max_depth;
+	size_t max_lines, lines;
+	bool truncated;
+	graph_visit_fn fn;
+	void *ud;
+	uint32_t path[16];
+};
+
+/* First index in sorted (by proc of the end given) with that proc. */
+static size_t lower_bound(const struct graph *g, const uint32_t *sorted,
+			  bool client_end, uint32_t proc)
+{
+	size_t lo = 0, hi = g->ne;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct graph_edge *e = &g->e[sorted[mid]];
+		uint32_t p = g->v[client_end ? e->client : e->server].proc;
+		if (p < proc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool emit(struct walk *w, uint32_t vertex, uint32_t edge, int depth,
+		 bool caller)
+{
+	if (w->max_lines && w->lines >= w->max_lines) {
+		w->truncated = true;
+		return false;
+	}
+	w->lines++;
+	w->g->v[vertex].used = true;
+	if (edge != UINT32_MAX)
+		w->g->e[edge].used = true;
+	if (w->fn)
+		w->fn(w->g, vertex, edge, depth, caller, w->ud);
+	return true;
+}
+
+static void expand(struct walk *w, uint32_t vertex, int depth, bool callers,
+		   bool callees);
+
+static void expand_one(struct walk *w, uint32_t vertex, int depth,
+		       bool caller_dir)
+{
+	const struct graph *g = w->g;
+	const struct graph_vertex *v = &g->v[vertex];
+	const uint32_t *sorted = caller_dir ? g->by_server : g->by_client;
+	for (size_t i = lower_bound(g, sorted, !caller_dir, v->proc);
+	     i < g->ne && !w->truncated; i++) {
+		const struct graph_edge *e = &g->e[sorted[i]];
+		uint32_t self = caller_dir ? e->server : e->client;
+		uint32_t peer = caller_dir ? e->client : e->server;
+		if (g->v[self].proc != v->proc)
+			break;
+		/* A listening endpoint's callers are those of its port. */
+		if (caller_dir && v->port && g->v[self].port != v->port)
+			continue;
+		if (!emit(w, peer, sorted[i], depth + 1, caller_dir))
+			return;
+		bool on_path = false;
+		for (int d = 0; d <= depth; d++)
+			on_path |= w->path[d] == g->v[peer].proc;
+		if (!on_path)
+			expand(w, peer, depth + 1, caller_dir, !caller_dir);
+	}
+}
+
+static void expand(struct walk *w, uint32_t vertex, int depth, bool callers,
+		   bool callees)
+{
+	if (depth >= w->max_depth || depth >= (int)ARRAY_SIZE(w->path))
+		return;
+	w->path[depth] = w->g->v[vertex].proc;
+	if (callers)
+		expand_one(w, vertex, depth, true);
+	if (callees)
+		expand_one(w, vertex, depth, false);
+}
+
+/*
+ * Both ends of a reached edge are reached; then a process's client
+ * endpoint folds into its listening endpoint, so a middle tier is one node
+ * with edges in and out.
+ */
+static int fold(struct graph *g)
+{
+	free(g->proc_display);
+	g->proc_display = malloc((g->nprocs ? g->nprocs : 1) *
+				 sizeof(uint32_t));
+	if (!g->proc_display)
+		return -ENOMEM;
+	for (size_t i = 0; i < g->ne; i++)
+		if (g->e[i].used)
+			g->v[g->e[i].client].used = g->v[g->e[i].server].used =
+				true;
+	for (size_t p = 0; p < g->nprocs; p++)
+		g->proc_display[p] = UINT32_MAX;
+	for (size_t i = 0; i < g->nv; i++)
+		if (g->v[i].used && g->v[i].port &&
+		    g->proc_display[g->v[i].proc] == UINT32_MAX)
+			g->proc_display[g->v[i].proc] = (uint32_t)i;
+	for (size_t i = 0; i < g->nv; i++)
+		if (!g->v[i].port && graph_vertex_display(g, (uint32_t)i) != i)
+			g->v[i].used = false;
+	return 0;
+}
+
+int graph_walk(struct graph *g, int max_depth, size_t max_lines,
+	       graph_visit_fn fn, void *userdata)
+{
+	struct walk w = {
+		.g = g,
+		.max_depth = max_depth,
+		.max_lines = max_lines,
+		.fn = fn,
+		.ud = userdata,
+	};
+	free(g->by_client);
+	free(g->by_server);
+	g->by_client = malloc((g->ne ? g->ne : 1) * sizeof(uint32_t));
+	g->by_server = malloc((g->ne ? g->ne : 1) * sizeof(uint32_t));
+	if (!g->by_client || !g->by_server)
+		return -ENOMEM;
+	for (size_t i = 0; i < g->ne; i++) {
+		g->by_client[i] = (uint32_t)i;
+		g->by_server[i] = (uint32_t)i;
+		g->e[i].used = false;
+	}
+	for (size_t i = 0; i < g->nv; i++)
+		g->v[i].used = false;
+	qsort_r(g->by_client, g->ne, sizeof(uint32_t), by_client_cmp, g);
+	qsort_r(g->by_server, g->ne, sizeof(uint32_t), by_server_cmp, g);
+	for (size_t i = 0; i < g->nroots && !w.truncated; i++) {
+		if (!emit(&w, g->roots[i], UINT32_MAX, 0, false))
+			break;
+		expand(&w, g->roots[i], 0, true, true);
+	}
+	return fold(g) < 0 ? -ENOMEM : w.truncated ? 1 : 0;
+}
+
+uint32_t graph_vertex_display(const struct graph *g, uint32_t v)
+{
+	const struct graph_vertex *x = &g->v[v];
+	if (x->port || !g->proc_display)
+		return v;
+	uint32_t d = g->proc_display[x->proc];
+	return d == UINT32_MAX ? v : d;
+}
+
+static int root_cmp(const void *pa, const void *pb, void *ud)
+{
+	const struct graph *g = ud;
+	return vertex_cmp(&g->v[*(const uint32_t *)pa],
+			  &g->v[*(const uint32_t *)pb]);
+}
+
+void graph_roots_finish(struct graph *g)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < g->nroots; i++) {
+		const struct graph_vertex *v = &g->v[g->roots[i]];
+		bool shadowed = false;
+		/* A client endpoint whose process also listens here is
+		 * shown under its listening endpoints instead. */
+		for (size_t k = 0; k < g->nroots && !v->port; k++)
+			shadowed |= g->v[g->roots[k]].port &&
+				    g->v[g->roots[k]].proc == v->proc;
+		if (!shadowed)
+			g->roots[o++] = g->roots[i];
+	}
+	g->nroots = o;
+	qsort_r(g->roots, g->nroots, sizeof(*g->roots), root_cmp, g);
+}

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SHAWK_CORE_GRAPH_H
+#define SHAWK_CORE_GRAPH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The dependency graph `shawk look` prints: vertices are endpoints with
+ * their process (a server addr:port, or a client addr:many), edges go from
+ * client to server. The query layer fills it, the renderers read it. Pure
+ * memory, no I/O. Strings are owned and untrusted (escape when printing).
+ */
+struct graph_vertex {
+	int family;
+	uint8_t addr[16];
+	uint16_t port; /* 0: the client side ("many") */
+	uint32_t pgid; /* 0 with comm "" when the process is unknown */
+	char *comm;
+	char *container;
+	char *pod_namespace;
+	char *pod_name;
+	uint32_t proc; /* index of (family, addr, pgid, comm) */
+	bool used;     /* reached by graph_walk() */
+};
+
+struct graph_edge {
+	uint32_t client, server; /* vertex indexes */
+	uint8_t proto;		 /* IPPROTO_TCP / IPPROTO_UDP */
+	uint64_t connections;	 /* last interval */
+	uint64_t connections_total;
+	int64_t first_seen_ms, last_seen_ms;
+	bool used;
+};
+
+struct graph {
+	struct graph_vertex *v;
+	size_t nv, cap_v;
+	struct graph_edge *e;
+	size_t ne, cap_e;
+	uint32_t *roots;
+	size_t nroots, cap_roots;
+	size_t nprocs;
+	/* Hash indexes (vertex and edge dedup, processes). */
+	uint32_t *vidx, *eidx, *pidx;
+	size_t vidx_cap, eidx_cap, pidx_cap;
+	uint32_t *proc_vertex; /* a vertex of each process, for the proc key */
+	size_t cap_procs;
+	/* Adjacency built by graph_walk: edges sorted by client / server
+	 * process. */
+	uint32_t *by_client, *by_server;
+	uint32_t *proc_display; /* per process: its first listening vertex */
+	size_t max_vertices; /* bound: adds fail with -E2BIG beyond it */
+};
+
+/* max_vertices 0: a default of one million (edges: four times that). */
+void graph_init(struct graph *g, size_t max_vertices);
+void graph_clear(struct graph *g);
+
+/*
+ * Adds (or finds) the vertex; container/pod may be NULL. A known container
+ * fills in a vertex first added without one. Returns 0 and its index,
+ * -ENOMEM or -E2BIG.
+ */
+int graph_vertex_add(struct graph *g, int family, const uint8_t addr[16],
+		     uint16_t port, uint32_t pgid, const char *comm,
+		     const char *container, uint32_t *ret_idx);
+
+/* Sets the pod of every vertex at this address. Returns 0 or -ENOMEM. */
+int graph_set_pod(struct graph *g, int family, const uint8_t addr[16],
+		  const char *ns, const char *name);
+
+/*
+ * Sets the pod of vertex idx unless it has one already (the first answer
+ * wins: callers give the most specific first). ns may be NULL. Returns 0 or
+ * -ENOMEM.
+ */
+int graph_vertex_set_pod(struct graph *g, uint32_t idx, const char *ns,
+			 const char *name);
+
+/*
+ * Adds the edge client -> server, or merges it into the existing one of the
+ * same proto (counts add, times widen). Returns 0, -ENOMEM or -E2BIG.
+ */
+int graph_edge_add(struct graph *g, uint32_t client, uint32_t server,
+		   uint8_t proto, uint64_t connections, uint64_t total,
+		   int64_t first_ms, int64_t last_ms);
+
+/* Marks a vertex as a root of the tree (once). Returns 0 or -ENOMEM. */
+int graph_root_add(struct graph *g, uint32_t vertex);
+
+/*
+ * Sorts the roots and drops a client root whose process is also a root as
+ * a server (its calls show under the listening endpoint). Quadratic in the
+ * number of roots, which is small (the endpoints at a few addresses).
+ */
+void graph_roots_finish(struct graph *g);
+
+/*
+ * Walks the tree from each root: its callers (arrow "<--") and callees
+ * ("-->"), then callers of callers and callees of callees, down to
+ * max_depth levels. A process already on the path is shown but not
+ * expanded again, so cycles end. Calls fn for each line of the tree in
+ * order (edge is UINT32_MAX for a root) and marks what it reaches as used.
+ * Stops after max_lines lines (0: no bound) and returns 1 then, else 0;
+ * -ENOMEM.
+ */
+typedef void (*graph_visit_fn)(const struct graph *g, uint32_t vertex,
+			       uint32_t edge, int depth, bool caller,
+			       void *userdata);
+int graph_walk(struct graph *g, int max_depth, size_t max_lines,
+	       graph_visit_fn fn, void *userdata);
+
+/*
+ * After graph_walk: the vertex that stands for v in a graph drawing. A
+ * client endpoint whose process also listens (a middle tier) is drawn as
+ * that listening endpoint, which is then the one marked used.
+ */
+uint32_t graph_vertex_display(const struct graph *g, uint32_t v);
+
+#endif

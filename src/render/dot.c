@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+#include "render/look.h"
+
+#include "render/escape.h"
+#include "render/flows.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+
+static void dot_label(FILE *out, const struct graph_vertex *v)
+{
+	char ep[96];
+	render_endpoint(ep, sizeof(ep), v->family, v->addr, v->port);
+	fputs(ep, out);
+	fputs("\\n", out);
+	if (v->pod_name) {
+		escape_dot(out, v->pod_namespace ? v->pod_namespace : "");
+		fputc('/', out);
+		escape_dot(out, v->pod_name);
+		if (v->container) {
+			fputc(' ', out);
+			escape_dot(out, v->container);
+		}
+		fputs("\\n", out);
+	}
+	fputc('\'', out);
+	escape_dot(out, v->comm);
+	fprintf(out, "', pgid=%u", v->pgid);
+}
+
+int render_dot(FILE *out, struct graph *g, int depth)
+{
+	int r = graph_walk(g, depth, 0, NULL, NULL);
+	if (r < 0)
+		return r;
+	fputs("digraph shawk {\n"
+	      "\trankdir=LR;\n"
+	      "\tnode [shape=box, fontname=\"monospace\"];\n",
+	      out);
+	for (size_t i = 0; i < g->nv; i++) {
+		if (!g->v[i].used)
+			continue;
+		fprintf(out, "\tn%zu [label=\"", i);
+		dot_label(out, &g->v[i]);
+		fputc('"', out);
+		for (size_t k = 0; k < g->nroots; k++)
+			if (g->roots[k] == i)
+				fputs(", style=bold", out);
+		fputs("];\n", out);
+	}
+	for (size_t i = 0; i < g->ne; i++) {
+		const struct graph_edge *e = &g->e[i];
+		if (!e->used)
+			continue;
+		fprintf(out, "\tn%u -> n%u [label=\"%s %llu\"];\n",
+			graph_vertex_display(g, e->client),
+			graph_vertex_display(g, e->server),
+			e->proto == IPPROTO_UDP ? "udp" : "tcp",
+			(unsigned long long)e->connections_total);
+	}
+	fputs("}\n", out);
+	return ferror(out) ? -EIO : 0;
+}

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+#include "render/look.h"
+
+#include "core/addr.h"
+#include "core/util.h"
+
+#include <cjson/cJSON.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+
+static cJSON *vertex_json(const struct graph_vertex *v, size_t id)
+{
+	char a[ADDR_STRLEN];
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	addr_format(v->family, v->addr, a);
+	cJSON_AddNumberToObject(o, "id", (double)id);
+	cJSON_AddStringToObject(o, "addr", a);
+	if (v->port)
+		cJSON_AddNumberToObject(o, "port", v->port);
+	else
+		cJSON_AddStringToObject(o, "port", "many");
+	cJSON_AddStringToObject(o, "role", v->port ? "server" : "client");
+	cJSON *p = cJSON_AddObjectToObject(o, "process");
+	if (p) {
+		/* cJSON escapes quotes and control characters. */
+		cJSON_AddStringToObject(p, "name", v->comm);
+		cJSON_AddNumberToObject(p, "pgid", v->pgid);
+	}
+	if (v->container)
+		cJSON_AddStringToObject(o, "container", v->container);
+	else
+		cJSON_AddNullToObject(o, "container");
+	if (v->pod_name) {
+		cJSON *pd = cJSON_AddObjectToObject(o, "pod");
+		if (pd) {
+			cJSON_AddStringToObject(pd, "namespace",
+						v->pod_namespace
+							? v->pod_namespace
+							: "");
+			cJSON_AddStringToObject(pd, "name", v->pod_name);
+		}
+	} else {
+		cJSON_AddNullToObject(o, "pod");
+	}
+	return o;
+}
+
+static cJSON *edge_json(const struct graph *g, const struct graph_edge *e,
+			const uint32_t *ids)
+{
+	char t[32];
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON_AddNumberToObject(o, "client",
+				ids[graph_vertex_display(g, e->client)]);
+	cJSON_AddNumberToObject(o, "server",
+				ids[graph_vertex_display(g, e->server)]);
+	cJSON_AddStringToObject(o, "proto",
+				e->proto == IPPROTO_UDP ? "udp" : "tcp");
+	cJSON_AddNumberToObject(o, "connections", (double)e->connections);
+	cJSON_AddNumberToObject(o, "connections_total",
+				(double)e->connections_total);
+	render_time_ms(t, sizeof(t), e->first_seen_ms);
+	cJSON_AddStringToObject(o, "first_seen", t);
+	render_time_ms(t, sizeof(t), e->last_seen_ms);
+	cJSON_AddStringToObject(o, "last_seen", t);
+	return o;
+}
+
+int render_json(FILE *out, struct graph *g, int depth)
+{
+	int r = graph_walk(g, depth, 0, NULL, NULL);
+	if (r < 0)
+		return r;
+	_cleanup_(freep) uint32_t *ids = calloc(g->nv ? g->nv : 1,
+						sizeof(*ids));
+	cJSON *root = cJSON_CreateObject();
+	if (!ids || !root) {
+		cJSON_Delete(root);
+		return -ENOMEM;
+	}
+	cJSON *roots = cJSON_AddArrayToObject(root, "roots");
+	cJSON *nodes = cJSON_AddArrayToObject(root, "nodes");
+	cJSON *edges = cJSON_AddArrayToObject(root, "edges");
+	bool oom = !roots || !nodes || !edges;
+	size_t next = 0;
+	/* Ids are dense over the vertices the walk reached. */
+	for (size_t i = 0; i < g->nv && !oom; i++) {
+		if (!g->v[i].used)
+			continue;
+		ids[i] = (uint32_t)next;
+		cJSON *o = vertex_json(&g->v[i], next++);
+		oom = !o || !cJSON_AddItemToArray(nodes, o);
+	}
+	for (size_t i = 0; i < g->nroots && !oom; i++)
+		oom = !cJSON_AddItemToArray(
+			roots, cJSON_CreateNumber(ids[g->roots[i]]));
+	for (size_t i = 0; i < g->ne && !oom; i++) {
+		if (!g->e[i].used)
+			continue;
+		cJSON *o = edge_json(g, &g->e[i], ids);
+		oom = !o || !cJSON_AddItemToArray(edges, o);
+	}
+	char *s = oom ? NULL : cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (!s)
+		return -ENOMEM;
+	r = fputs(s, out) < 0 || fputc('\n', out) == EOF ? -EIO : 0;
+	cJSON_free(s);
+	return r;
+}

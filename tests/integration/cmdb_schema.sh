@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# create-scheme against a real PostgreSQL (initdb in a temp dir, unix
+# socket): fresh install, idempotent second run, upgrade from version 1;
+# then a loopback flow written by `probe --once` and written again
+# (upsert: one row, counts of the last pass, first_seen kept).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+. tests/integration/lib/common.sh
+. tests/integration/lib/pg.sh
+pg_available || skip "needs PostgreSQL server binaries (apt-get install postgresql)"
+command -v psql >/dev/null || skip "needs psql"
+
+tmp=$(mktemp -d)
+cleanup() {
+	pkill -f "$tmp/" 2>/dev/null
+	wait 2>/dev/null
+	pg_stop
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
+
+S="$SHAWK_BIN"
+# Fresh install up to version 1 only, then upgrade in place.
+out=$("$S" create-scheme --cmdb "$CMDB" --target 1)
+check "create-scheme --target 1" test "$out" = "schema upgraded from version 0 to 1"
+check "version 1 has flows, no pods" test "$(psql_val "SELECT to_regclass('flows') IS NOT NULL, to_regclass('pods') IS NULL")" = "t|t"
+psql_val "INSERT INTO flows VALUES ('10.9.0.1', 'n1', 'passive', 'tcp', 80, '10.9.0.2', 0, 1, 7, 'old', NULL, 2, 5, now(), now())" >/dev/null
+out=$(SHAWK_CMDB_URL=$CMDB "$S" create-scheme)
+newest=$(ls sql/*.sql | wc -l)
+check "upgrade from version 1 to $newest" test "$out" = "schema upgraded from version 1 to $newest"
+check "upgrade keeps existing rows" test "$(psql_val "SELECT connections_total FROM flows WHERE comm = 'old'")" = 5
+check "upgrade adds pods and the edges view" test "$(psql_val "SELECT to_regclass('pods') IS NOT NULL, to_regclass('edges') IS NOT NULL")" = "t|t"
+dump1=$(pg_dump -s "$CMDB" 2>&1 | grep -v "restrict ")
+out=$("$S" create-scheme --cmdb "$CMDB")
+check "second run changes nothing (message)" test "$out" = "schema is up to date at version $newest"
+dump2=$(pg_dump -s "$CMDB" 2>&1 | grep -v "restrict ")
+check "second run changes nothing (schema dump)" test "$dump1" = "$dump2"
+check "versions recorded once each" test "$(psql_val "SELECT count(*), count(DISTINCT version) FROM shawk_schema_version")" = "$newest|$newest"
+check "read-only role shawk_reader exists" test "$(psql_val "SELECT rolcanlogin FROM pg_roles WHERE rolname = 'shawk_reader'")" = f
+check "shawk_reader may read flows" test "$(psql_val "SELECT has_table_privilege('shawk_reader', 'flows', 'SELECT'), has_table_privilege('shawk_reader', 'flows', 'INSERT')")" = "t|f"
+"$S" create-scheme --cmdb "$CMDB" --target 99 >/dev/null 2>"$tmp/err"
+check "unknown target version exits 2" test $? -eq 2
+"$S" create-scheme >/dev/null 2>"$tmp/err" </dev/null
+rc=$?
+check "no URL: exit 2 with a clear message" bash -c "[ $rc -eq 2 ] && grep -q 'no CMDB' $tmp/err"
+"$S" create-scheme --cmdb "postgresql:///x?host=$tmp/nowhere" >/dev/null 2>"$tmp/err"
+rc=$?
+check "unreachable server: exit 1, one line" bash -c "[ $rc -eq 1 ] && [ \$(wc -l < $tmp/err) -eq 1 ]"
+
+# Flush and re-flush: loopback flows (written with --include-loopback).
+H=tests/integration/lib/holder.py
+pyrun shawk-lsrv $H server "$tmp/srv" tcp:127.0.0.1:18321
+wait_for test -f "$tmp/srv" || { not_ok "loopback server"; finish; }
+pyrun shawk-lcli $H client "$tmp/cli" tcp:127.0.0.1:18321:4
+wait_for test -f "$tmp/cli" || { not_ok "loopback client"; finish; }
+
+"$S" probe --once --cmdb "$CMDB" 2>"$tmp/p0.err"
+check "probe --once --cmdb exits 0" test $? -eq 0
+check "loopback flows are not written by default" test "$(psql_val "SELECT count(*) FROM flows WHERE comm LIKE 'shawk-l%'")" = 0
+"$S" probe --once --cmdb "$CMDB" --include-loopback 2>"$tmp/p1.err"
+check "probe --once --include-loopback exits 0" test $? -eq 0
+q="SELECT count(*), sum(connections), min(first_seen) FROM flows WHERE comm = 'shawk-lsrv' AND direction = 'passive' AND lport = 18321"
+first=$(psql_val "$q")
+check "passive flow written once with 4 connections" test "${first%|*}" = "1|4"
+check "active flow written with 4 connections" test "$(psql_val "SELECT count(*), sum(connections) FROM flows WHERE comm = 'shawk-lcli' AND direction = 'active' AND rport = 18321")" = "1|4"
+check "nodes written" test "$(psql_val "SELECT (SELECT count(*) FROM passive_nodes WHERE comm = 'shawk-lsrv' AND port = 18321), (SELECT count(*) FROM active_nodes WHERE comm = 'shawk-lcli')")" = "1|1"
+sleep 1.1
+"$S" probe --once --cmdb "$CMDB" --include-loopback 2>"$tmp/p2.err"
+second=$(psql_val "$q")
+check "re-flush: still one row, connections of the last pass, first_seen kept" test "$second" = "$first"
+check "re-flush: last_seen advanced" test "$(psql_val "SELECT last_seen > first_seen FROM flows WHERE comm = 'shawk-lsrv' AND lport = 18321")" = t
+check "look sees the loopback server" bash -c "'$S' look --cmdb '$CMDB' --ipv4 127.0.0.1 | grep -q \"127.0.0.1:18321 ('shawk-lsrv'\""
+finish
