@@ -31,6 +31,9 @@ RUNS=${BENCH_RUNS:-5}
 CPU_CONNS=${BENCH_CPU_CONNS:-20000}
 CPU_SECONDS=${BENCH_CPU_SECONDS:-20}
 CHURN=${BENCH_CHURN:-1000}
+# Mode of the agent in step 3: polling by default (the target is about
+# polling; in auto mode it would stream and poll once per flush interval).
+MODE=${BENCH_MODE:-polling}
 # Polling backends measured (SHAWK_POLL_BACKEND), each with its own ratios.
 BACKENDS=${BENCH_BACKENDS:-bpf-iter sockdiag}
 # A signal to this shell waits for the running command (at most a 20 s
@@ -337,7 +340,7 @@ agent_cpu() { # seconds -> % of one core in $REPLY
 }
 
 agent_run() { # backend
-	SHAWK_POLL_BACKEND=$1 "$SHAWK_BIN" probe --output none --interval 1s --flush-interval 10s \
+	SHAWK_POLL_BACKEND=$1 "$SHAWK_BIN" probe --mode "$MODE" --output none --interval 1s --flush-interval 10s \
 		--log-level warn 2>"$TMP/agent.log" &
 	AGENT_PID=$!
 	# The first scan walks every fd table (cold cache): not steady state.
@@ -368,7 +371,7 @@ agent_run() { # backend
 # of every backend is measured before the first churn window.
 CHURNING=0
 for b in $BACKENDS; do
-	SHAWK_POLL_BACKEND=$b "$SHAWK_BIN" probe --output none --interval 1s --flush-interval 10s \
+	SHAWK_POLL_BACKEND=$b "$SHAWK_BIN" probe --mode "$MODE" --output none --interval 1s --flush-interval 10s \
 		--log-level warn 2>"$TMP/agent.log" &
 	AGENT_PID=$!
 	# The first scan walks every fd table (cold cache): not steady state.
@@ -422,7 +425,7 @@ for b in $BACKENDS; do
 	[ "${OK_JSON[$b]}" = PASS ] || say "               pgids in JSON: ${JSON_PGIDS[$b]}; holders: $holder_pgids"
 done
 say ""
-say "probe_scan: agent CPU, shawk probe --interval 1s, $cpu_conns connections, ${CPU_SECONDS} s windows"
+say "probe_scan: agent CPU, shawk probe --mode $MODE --interval 1s, $cpu_conns connections, ${CPU_SECONDS} s windows"
 for b in $BACKENDS; do
 	say "  [$b] steady state: ${CPU_STEADY[$b]} % of one core   (target <= $TARGET_CPU)  $(verdict "${CPU_STEADY[$b]}" "<=" "$TARGET_CPU")   [ESTABLISHED after: ${EST_STEADY[$b]}]"
 	[ "${CPU_CHURN[$b]:--}" != - ] &&
