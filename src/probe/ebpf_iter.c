@@ -33,6 +33,8 @@ void ebpf_iter_free(struct ebpf_iter *it)
 }
 
 static int silent_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap) __attribute__((format(printf, 2, 0)));
+static int silent_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
 {
 	if (level == LIBBPF_DEBUG || !getenv("SHAWK_BPF_VERBOSE"))
