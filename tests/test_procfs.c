@@ -632,6 +632,47 @@ static void test_cmdline(void **state)
 	}
 }
 
+/* Text recorded from /proc/self/net/sockstat{,6} on kernel 6.18. */
+static void test_sockstat_inuse(void **state)
+{
+	(void)state;
+	static const char v4[] =
+		"sockets: used 30\n"
+		"TCP: inuse 3 orphan 0 tw 1 alloc 1 mem 0\n"
+		"UDP: inuse 2 mem 256\n"
+		"UDPLITE: inuse 7\n"
+		"RAW: inuse 5\n"
+		"FRAG: inuse 0 memory 0\n";
+	static const char v6[] = "TCP6: inuse 40000\n"
+				 "UDP6: inuse 1\n"
+				 "UDPLITE6: inuse 9\n"
+				 "RAW6: inuse 0\n"
+				 "FRAG6: inuse 0 memory 0\n";
+	static const char idle[] = "sockets: used 2\n"
+				   "TCP: inuse 0 orphan 0 tw 4 alloc 0 mem 0\n"
+				   "UDP: inuse 0 mem 0";
+	uint64_t v = 99;
+	assert_int_equal(procfs_parse_sockstat_inuse(v4, strlen(v4), &v), 0);
+	assert_int_equal(v, 5); /* TCP + UDP; UDPLITE and RAW not counted */
+	assert_int_equal(procfs_parse_sockstat_inuse(v6, strlen(v6), &v), 0);
+	assert_int_equal(v, 40001);
+	/* TIME_WAIT only: nothing to report. No final newline. */
+	assert_int_equal(procfs_parse_sockstat_inuse(idle, strlen(idle), &v),
+			 0);
+	assert_int_equal(v, 0);
+	/* Truncated or foreign text is an error, never "empty". */
+	assert_int_equal(procfs_parse_sockstat_inuse(v4, 10, &v), -EBADMSG);
+	assert_int_equal(procfs_parse_sockstat_inuse("TCP: inuse x\n", 13, &v),
+			 -EBADMSG);
+	assert_int_equal(procfs_parse_sockstat_inuse(
+				 "TCP: inuse 99999999999999999999999\n", 35, &v),
+			 -EBADMSG);
+	assert_int_equal(procfs_parse_sockstat_inuse("", 0, &v), -EBADMSG);
+	/* Cut right after the prefix. */
+	assert_int_equal(procfs_parse_sockstat_inuse("TCP: inuse ", 11, &v),
+			 -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -647,6 +688,7 @@ int main(void)
 		cmocka_unit_test(test_net_byte_order),
 		cmocka_unit_test(test_net_invalid),
 		cmocka_unit_test(test_cmdline),
+		cmocka_unit_test(test_sockstat_inuse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

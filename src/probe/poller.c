@@ -142,6 +142,40 @@ static int dump_netns(struct poller *p, struct netns_handle *h)
 	return 0;
 }
 
+/*
+ * False only when the kernel's per-netns counters (/proc/<pid>/net/sockstat
+ * and sockstat6) say no TCP or UDP socket is hashed in the netns: then its
+ * walk of the host-wide hash, a dump or an iterator read, finds nothing and
+ * is skipped. Any doubt (no pid in the netns, unreadable file) says true.
+ */
+static bool netns_may_have_sockets(struct poller *p,
+				   const struct netns_handle *h)
+{
+	static const char *const files[] = { "sockstat", "sockstat6" };
+	uint64_t total = 0;
+
+	if (!h->pid_hint)
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		char path[PATH_MAX], buf[1024];
+		snprintf(path, sizeof(path), "%s/%u/net/%s",
+			 procmap_root(p->pm), h->pid_hint, files[i]);
+		_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT && i == 1)
+				continue; /* no IPv6 in this kernel */
+			return true;
+		}
+		ssize_t n = read(fd, buf, sizeof(buf));
+		uint64_t v;
+		if (n <= 0 ||
+		    procfs_parse_sockstat_inuse(buf, (size_t)n, &v) < 0)
+			return true;
+		total += v;
+	}
+	return total != 0;
+}
+
 struct iter_job {
 	struct poller *p;
 	size_t count;
@@ -206,6 +240,10 @@ static int read_netns_iter(struct poller *p, struct netns_handle *h,
 {
 	size_t mark = p->n;
 	int r = -ENOTCONN;
+	if (!netns_may_have_sockets(p, h)) {
+		p->stats.skipped_empty++;
+		return 0;
+	}
 	if (fds[0] >= 0) {
 		r = iterrec_read_socks(fds[0], p->iter_buf, ITER_READ_BUF,
 				       push, p);
@@ -265,6 +303,7 @@ static int poller_scan(struct source *src, sock_record_fn fn, void *ud)
 
 	p->n = 0;
 	p->stats.procfs_fallbacks = 0;
+	p->stats.skipped_empty = 0;
 	r = procmap_refresh(p->pm);
 	if (r < 0)
 		return r;
@@ -277,7 +316,12 @@ static int poller_scan(struct source *src, sock_record_fn fn, void *ud)
 			return r;
 	} else {
 		for (size_t i = 0; i < netns_set_count(p->ns); i++) {
-			r = dump_netns(p, netns_set_at(p->ns, i));
+			struct netns_handle *h = netns_set_at(p->ns, i);
+			if (!netns_may_have_sockets(p, h)) {
+				p->stats.skipped_empty++;
+				continue;
+			}
+			r = dump_netns(p, h);
 			if (r < 0)
 				return r;
 		}

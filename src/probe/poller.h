@@ -15,6 +15,7 @@ struct poller_stats {
 	uint64_t procfs_fallbacks; /* netns read through /proc/<pid>/net */
 	int enter_error;	  /* -errno of a refused setns, 0 if none */
 	uint64_t iter_fallbacks;  /* netns read by sock_diag on the iter path */
+	uint64_t skipped_empty;	  /* netns without sockets in the last scan */
 };
 
 /*

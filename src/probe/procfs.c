@@ -283,3 +283,39 @@ void procfs_cmdline_to_string(char *buf, size_t len)
 			buf[i] = ' ';
 	buf[len] = '\0';
 }
+
+int procfs_parse_sockstat_inuse(const char *buf, size_t len, uint64_t *ret)
+{
+	static const char *const protos[] = { "TCP: inuse ", "UDP: inuse ",
+					      "TCP6: inuse ", "UDP6: inuse " };
+	uint64_t sum = 0;
+	bool found = false;
+	size_t off = 0;
+
+	while (off < len) {
+		const char *line = buf + off;
+		const char *nl = memchr(line, '\n', len - off);
+		size_t ll = nl ? (size_t)(nl - line) : len - off;
+		off += ll + 1;
+		for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++) {
+			size_t pl = strlen(protos[i]);
+			if (ll <= pl || memcmp(line, protos[i], pl) != 0)
+				continue;
+			uint64_t v = 0;
+			size_t j = pl;
+			if (line[j] < '0' || line[j] > '9')
+				return -EBADMSG;
+			for (; j < ll && line[j] >= '0' && line[j] <= '9'; j++) {
+				if (v > (UINT64_MAX - 9) / 10)
+					return -EBADMSG;
+				v = v * 10 + (uint64_t)(line[j] - '0');
+			}
+			sum += v;
+			found = true;
+		}
+	}
+	if (!found)
+		return -EBADMSG;
+	*ret = sum;
+	return 0;
+}

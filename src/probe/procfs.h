@@ -49,4 +49,12 @@ int procfs_parse_net_line(const char *line, struct sock_record *rec);
 /* Replaces NULs in a cmdline buffer with spaces; strips the tail NUL. */
 void procfs_cmdline_to_string(char *buf, size_t len);
 
+/*
+ * Sums the "inuse" counters of TCP, UDP, TCP6 and UDP6 in the text of
+ * /proc/<pid>/net/sockstat and/or sockstat6 (the kernel's per-netns counts
+ * of hashed sockets: listeners, connections, bound UDP). Pure. Returns 0 and
+ * *ret, or -EBADMSG when none of those lines is present.
+ */
+int procfs_parse_sockstat_inuse(const char *buf, size_t len, uint64_t *ret);
+
 #endif
