@@ -216,6 +216,10 @@ assert {"cart-5d8f7c9b6-abcde", "db-0", "front-7c6d5b4a3-q2w3e", "checkout-6b4d-
 	check "$mode: one kubelet warning, no CMDB warning" \
 		bash -c "[ \$(grep -c 'warn: kubelet' '$T/$mode.err') -eq 1 ] && ! grep -q 'warn: CMDB' '$T/$mode.err'"
 	kubelet_start || not_ok "kubelet restarted"
+	# The late client holds its connection: end it, or the next phase's
+	# seed poll would (rightly) record it as still open.
+	pkill -f "$T/late.$mode.cli" 2>/dev/null
+	wait_for bash -c "! pgrep -f '$T/late.$mode.cli' >/dev/null"
 }
 
 cmdb_phase polling

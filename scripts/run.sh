@@ -10,21 +10,27 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 shawk=${SHAWK_BIN:-build/shawk}
 
+probe_args=()
 if [ -z "${SHAWK_CMDB_URL:-}" ]; then
 	SHAWK_CMDB_URL=$(scripts/pg-throwaway.sh start build/cmdb)
 	echo "== throwaway CMDB: $SHAWK_CMDB_URL"
+	# A private demo CMDB: keep loopback flows too, so a host whose only
+	# traffic is local still shows its dependencies.
+	probe_args+=(--include-loopback)
+	loopback="127.0.0.1 ::1"
 fi
 export SHAWK_CMDB_URL
 
 echo "== shawk create-scheme"
 "$shawk" create-scheme
-echo "== shawk probe --once (writing to the CMDB)"
-"$shawk" probe --once --log-level warn
+echo "== shawk probe --once ${probe_args[*]} (writing to the CMDB)"
+"$shawk" probe --once --log-level warn "${probe_args[@]}"
 
 # This host's addresses (loopback flows are not written by default).
 addrs=$(ip -o addr show scope global 2>/dev/null | awk '{print $4}' | cut -d/ -f1)
 [ -n "$addrs" ] || addrs=$(hostname -I 2>/dev/null || true)
-addrs=$(echo $addrs)
+# shellcheck disable=SC2086 # word splitting folds the list onto one line
+addrs=$(echo $addrs ${loopback:-})
 shown=0
 for a in $addrs; do
 	out=$("$shawk" look --host "$a" 2>/dev/null) || continue
@@ -33,6 +39,9 @@ for a in $addrs; do
 	shown=1
 done
 if [ "$shown" -eq 0 ]; then
-	echo "== no flow to or from this host's addresses (${addrs:-none}) in the CMDB;"
-	echo "   loopback-only traffic is skipped unless: shawk probe --once --include-loopback"
+	echo "== no flow to or from this host's addresses (${addrs:-none}) in the CMDB:"
+	echo "   no TCP or UDP connection was open during the scan."
+	if [ -z "${loopback:-}" ]; then
+		echo "   (loopback flows are skipped unless: shawk probe --once --include-loopback)"
+	fi
 fi
