@@ -101,7 +101,14 @@ $(OBJDIR)/gen/%.skel.h: $(OBJDIR)/gen/%.bpf.o
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux/$(ARCH)/vmlinux.h
 
-$(OBJDIR)/gen/sql_embed.c: $(SQL_FILES) scripts/embed-sql.sh
+# The list of SQL files is itself an input: deleting or renaming one must
+# regenerate the embedded schema too.
+$(OBJDIR)/gen/sql_list: FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)echo '$(SQL_FILES)' > $@.tmp
+	$(Q)cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+
+$(OBJDIR)/gen/sql_embed.c: $(SQL_FILES) $(OBJDIR)/gen/sql_list scripts/embed-sql.sh
 	$(call msg,GEN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)scripts/embed-sql.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@

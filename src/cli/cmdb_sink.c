@@ -48,9 +48,13 @@ static size_t pending_total(const struct cmdb_sink *c)
 	return pending_count(c->acc) + pending_count(c->doubt);
 }
 
-static void mark_down(struct cmdb_sink *c, const char *why)
+static void mark_down(struct cmdb_sink *c, const char *why_in)
 {
 	int64_t now = now_monotonic_ms();
+	char why[256];
+	/* why_in usually points into c->db's error buffer: copy it before
+	 * the connection (and the buffer) is freed. */
+	strscpy(why, why_in ? why_in : "unknown error", sizeof(why));
 	cmdb_free(c->db);
 	c->db = NULL;
 	if (!c->down) {

@@ -524,5 +524,7 @@ void graph_roots_finish(struct graph *g)
 			g->roots[o++] = g->roots[i];
 	}
 	g->nroots = o;
-	qsort_r(g->roots, g->nroots, sizeof(*g->roots), root_cmp, g);
+	/* An empty graph may have no roots array at all (NULL). */
+	if (g->nroots > 1)
+		qsort_r(g->roots, g->nroots, sizeof(*g->roots), root_cmp, g);
 }
