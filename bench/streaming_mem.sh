@@ -3,7 +3,8 @@
 #
 # streaming_mem: kernel memory of shawk's BPF state (`--mode streaming`) per
 # tracked flow, at BENCH_CONNS (50000) loopback TCP connections = 100k
-# sockets, each with its own `owners` socket storage. Target <= 256 B/flow
+# sockets (the agent keeps no per-socket storage since issue 4: any per-socket
+# kernel state it added would show here). Target <= 256 B/flow
 # (issue 4). See bench/README.md, "streaming_mem.sh".
 #
 # Per round, two phases on the same workload:
@@ -281,7 +282,7 @@ kb() { awk -v b="$1" 'BEGIN {printf "%.1f KiB", b / 1024}'; }
 
 say ""
 say "streaming_mem: $("$SHAWK_BIN" --version 2>/dev/null | head -1), kernel $(uname -r), $ROUNDS round(s), medians"
-say "  tracked flows: $SOCKS TCP sockets ($CONNS loopback connections x 2 + $PAIRS listeners), one socket storage each"
+say "  tracked flows: $SOCKS TCP sockets ($CONNS loopback connections x 2 + $PAIRS listeners)"
 say "  fixed BPF maps held by the agent (bytes_memlock, do not grow with flows):"
 awk '{printf "    %-18s %-12s max_entries %-9s %10d B\n", $2, $3, $4, $5; t += $5}
 	END {printf "    %-18s %-12s %-21s %10d B\n", "total", "", "", t}' "$TMP/maps.after"

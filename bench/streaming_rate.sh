@@ -87,10 +87,10 @@ if command -v bpftool >/dev/null; then
 	bpftool map show -j 2>/dev/null | python3 -c '
 import json, sys
 for m in json.load(sys.stdin):
-    if m.get("name") in ("owners", "listeners", "udp_peers", "events"):
+    if m.get("name") in ("conn_owners", "listeners", "udp_peers", "events"):
         n = m.get("max_entries", 0)
         mem = m.get("bytes_memlock", 0)
-        per = (" = %d B/entry" % (mem / n)) if m["name"] in ("listeners", "udp_peers") and n else ""
+        per = (" = %d B/entry" % (mem / n)) if m["name"] in ("conn_owners", "listeners", "udp_peers") and n else ""
         print("map %-10s %-14s max_entries %-9d memlock %d B%s" % (m["name"], m["type"], n, mem, per))
 '
 fi

@@ -3,18 +3,20 @@
  * shawk streaming probes. One event per connection, attributed in process
  * context (see DESIGN.md §5):
  *
- *  - cgroup/post_bind4|6 and cgroup/connect4|6 run in the binding/connecting
- *    task: they remember its tgid/comm/cgroup in per-socket storage. The
- *    storage map is BPF_F_CLONE, so a socket accepted from a listener
- *    inherits the listener's owner at clone time, in softirq, without ever
- *    looking at `current` there.
- *  - sockops ACTIVE/PASSIVE_ESTABLISHED emit the TCP event with the owner
- *    from that storage and the kernel's socket cookie (the same cookie
- *    sock_diag reports, so the seeding poll and the stream deduplicate).
+ *  - cgroup/connect4|6 runs in the connecting task: it records its
+ *    tgid/comm/cgroup in `conn_owners`, a bounded LRU hash keyed by socket
+ *    cookie, only until the connection is reported. No state lives with a
+ *    socket for its whole life (no socket storage).
+ *  - sockops ACTIVE_ESTABLISHED emits the TCP event with that owner and
+ *    deletes the entry; the kernel's socket cookie is the same one
+ *    sock_diag reports, so the seeding poll and the stream deduplicate.
  *  - tracepoint sock/inet_sock_set_state CLOSE->LISTEN runs in the task
- *    calling listen(): it records the owner per (netns, port), the fallback
- *    for accepted sockets whose listener carries no storage (bound before
- *    the agent started, or a kernel without cgroup/post_bind).
+ *    calling listen(): it records the owner per (netns, port) in
+ *    `listeners`; sockops PASSIVE_ESTABLISHED (softirq, never `current`)
+ *    takes the accepted socket's owner from there. Listeners older than the
+ *    agent are attributed in user space from the polled listener owner.
+ *    SYN_SENT->CLOSE (a connect that never established) deletes the
+ *    connect's entry; LRU eviction bounds whatever else is left.
  *  - UDP: cgroup/connect4|6, sendmsg4|6 and recvmsg4|6 (process context);
  *    one event per (socket, peer), deduplicated in the kernel by an LRU map
  *    so a datagram stream costs one map lookup per packet.
@@ -36,6 +38,7 @@
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 #define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
 #define TCP_CLOSE 7
 #define TCP_LISTEN 10
 
@@ -55,12 +58,20 @@ struct {
 	__uint(max_entries, 16 << 20); /* resized by user space */
 } events SEC(".maps");
 
+/* Active connections not reported yet: socket cookie -> owner, filled
+ * at connect() and deleted when the event is emitted (or the connect
+ * fails). An LRU, so entries of sockets that never get there (connect
+ * failing before SYN_SENT, a pending UDP socket living long) are bounded. */
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
 	__type(value, struct shawk_owner);
-} owners SEC(".maps");
+} conn_owners SEC(".maps");
+
+/* Active TCP connections established without a recorded owner (evicted,
+ * or connected before the agent): user space attributes them by poll. */
+__u64 owner_misses = 0;
 
 struct listener_key {
 	__u32 netns;
@@ -130,16 +141,12 @@ static __always_inline void owner_fill(struct shawk_owner *o)
 	bpf_get_current_comm(o->comm, sizeof(o->comm));
 }
 
-static __always_inline struct shawk_owner *remember_owner(struct bpf_sock *sk)
+static __always_inline void remember_owner(__u64 cookie, __u32 flags)
 {
-	struct shawk_owner *o;
-
-	o = bpf_sk_storage_get(&owners, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (o) {
-		owner_fill(o);
-		o->flags = 0;
-	}
-	return o;
+	struct shawk_owner o = {};
+	owner_fill(&o);
+	o.flags = flags;
+	bpf_map_update_elem(&conn_owners, &cookie, &o, BPF_ANY);
 }
 
 static __always_inline struct shawk_event *event_reserve(void)
@@ -170,29 +177,23 @@ static __always_inline void event_submit(struct shawk_event *e)
 
 /* ---- ownership ----------------------------------------------------- */
 
-SEC("cgroup/post_bind4")
-int shawk_post_bind4(struct bpf_sock *sk)
-{
-	remember_owner(sk);
-	return 1;
-}
-
-SEC("cgroup/post_bind6")
-int shawk_post_bind6(struct bpf_sock *sk)
-{
-	remember_owner(sk);
-	return 1;
-}
-
 SEC("tracepoint/sock/inet_sock_set_state")
 int shawk_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
+	const struct sock *sk = ctx->skaddr;
+	if (ctx->oldstate == TCP_SYN_SENT && ctx->newstate == TCP_CLOSE) {
+		/* A connect that never established: forget its owner. The
+		 * cookie was set by bpf_get_socket_cookie() at connect(). */
+		__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+		if (cookie)
+			bpf_map_delete_elem(&conn_owners, &cookie);
+		return 0;
+	}
 	if (ctx->newstate != TCP_LISTEN && ctx->oldstate != TCP_LISTEN)
 		return 0;
 
-	const struct sock *sk = ctx->skaddr;
 	struct listener_key k;
 	__builtin_memset(&k, 0, sizeof(k));
 	k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
@@ -216,8 +217,12 @@ int shawk_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool is6)
 {
 	struct bpf_sock *sk = ctx->sk;
+	__u64 cookie = bpf_get_socket_cookie(ctx);
 
-	struct shawk_owner *so = remember_owner(sk);
+	if (sk->protocol == IPPROTO_TCP) {
+		remember_owner(cookie, 0);
+		return 1;
+	}
 	if (!udp_enabled || sk->protocol != IPPROTO_UDP)
 		return 1;
 	/* An unbound socket gets its local address only after this hook:
@@ -231,8 +236,8 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool is6)
 	} else {
 		unbound = !sk->src_ip4;
 	}
-	if (unbound && udp_release_attached && so) {
-		so->flags |= SHAWK_OWNF_UDP_PENDING;
+	if (unbound && udp_release_attached) {
+		remember_owner(cookie, SHAWK_OWNF_UDP_PENDING);
 		return 1;
 	}
 
@@ -245,7 +250,7 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool is6)
 	e->kind = SHAWK_EV_UDP_ACTIVE;
 	e->family = is6 ? AF_INET6 : AF_INET;
 	e->netns = o.netns;
-	e->cookie = bpf_get_socket_cookie(ctx);
+	e->cookie = cookie;
 	e->lport = sk->src_port;
 	e->rport = bpf_ntohs(ctx->user_port);
 	if (!is6) {
@@ -307,10 +312,15 @@ int shawk_sockops(struct bpf_sock_ops *skops)
 						      .skc_net.net,
 					 ns.inum);
 
-	struct shawk_owner *o = bpf_sk_storage_get(&owners, sk, 0, 0);
-	if (o) {
-		event_set_owner(e, o);
-	} else if (e->kind == SHAWK_EV_TCP_PASSIVE) {
+	if (e->kind == SHAWK_EV_TCP_ACTIVE) {
+		struct shawk_owner *o = bpf_map_lookup_elem(&conn_owners, &e->cookie);
+		if (o) {
+			event_set_owner(e, o);
+			bpf_map_delete_elem(&conn_owners, &e->cookie);
+		} else {
+			__sync_fetch_and_add(&owner_misses, 1);
+		}
+	} else {
 		struct listener_key k;
 		__builtin_memset(&k, 0, sizeof(k));
 		k.netns = e->netns;
@@ -330,8 +340,14 @@ int shawk_sock_release(struct bpf_sock *sk)
 {
 	if (sk->protocol != IPPROTO_UDP)
 		return 1;
-	struct shawk_owner *o = bpf_sk_storage_get(&owners, sk, 0, 0);
-	if (!o || !(o->flags & SHAWK_OWNF_UDP_PENDING))
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	struct shawk_owner *so = bpf_map_lookup_elem(&conn_owners, &cookie);
+	if (!so)
+		return 1;
+	/* Copied: the entry is deleted before the event is written. */
+	struct shawk_owner o = *so;
+	bpf_map_delete_elem(&conn_owners, &cookie);
+	if (!(o.flags & SHAWK_OWNF_UDP_PENDING))
 		return 1;
 	/* dst_port 0: the connect() failed or was undone. */
 	__u16 dport = bpf_ntohs((__u16)sk->dst_port);
@@ -341,11 +357,11 @@ int shawk_sock_release(struct bpf_sock *sk)
 	struct shawk_event *e = event_reserve();
 	if (!e)
 		return 1;
-	event_set_owner(e, o);
+	event_set_owner(e, &o);
 	e->kind = SHAWK_EV_UDP_ACTIVE;
 	e->family = sk->family;
-	e->netns = o->netns;
-	e->cookie = bpf_get_socket_cookie(sk);
+	e->netns = o.netns;
+	e->cookie = cookie;
 	e->rport = dport;
 	/*
 	 * The local address is what we came for, but cgroup/sock_release may

@@ -268,22 +268,22 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 		return -EOPNOTSUPP;
 	}
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1 ||
-	    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, NULL) != 1) {
-		WHY("BPF ring buffers or socket storage are not available "
+	    libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LRU_HASH, NULL) != 1) {
+		WHY("BPF ring buffers or LRU hash maps are not available "
 		    "(kernel too old, or BPF not permitted: needs root/"
 		    "CAP_BPF+CAP_PERFMON+CAP_NET_ADMIN)");
 		return -EOPNOTSUPP;
 	}
-	if (!helper_ok(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_sk_storage_get) ||
+	if (!helper_ok(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_get_socket_cookie) ||
 	    !helper_ok(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_skc_to_tcp_sock) ||
 	    !helper_ok(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
 		       BPF_FUNC_get_current_pid_tgid) ||
 	    !helper_ok(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
 		       BPF_FUNC_get_current_task) ||
 	    !helper_ok(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
-		       BPF_FUNC_sk_storage_get)) {
+		       BPF_FUNC_get_socket_cookie)) {
 		WHY("the kernel lacks sockops/cgroup sock_addr helpers this "
-		    "probe needs (sk_storage_get, skc_to_tcp_sock, "
+		    "probe needs (get_socket_cookie, skc_to_tcp_sock, "
 		    "get_current_task)");
 		return -EOPNOTSUPP;
 	}
@@ -347,17 +347,10 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 						 : EBPF_DEFAULT_RINGBUF);
 	bpf_map__set_max_entries(s->maps.events, (uint32_t)rb);
 
-	bool post_bind = helper_ok(BPF_PROG_TYPE_CGROUP_SOCK,
-				   BPF_FUNC_sk_storage_get) &&
-			 helper_ok(BPF_PROG_TYPE_CGROUP_SOCK,
-				   BPF_FUNC_get_current_task);
-	if (!post_bind) {
-		note(opt, "cgroup/post_bind cannot use socket storage here: "
-			  "servers are attributed through listen() or the "
-			  "polled listener owner");
-		bpf_program__set_autoload(s->progs.shawk_post_bind4, false);
-		bpf_program__set_autoload(s->progs.shawk_post_bind6, false);
-		/* Same program type and helpers as post_bind. */
+	if (!helper_ok(BPF_PROG_TYPE_CGROUP_SOCK, BPF_FUNC_get_socket_cookie)) {
+		note(opt, "cgroup/sock_release cannot read socket cookies here: "
+			  "a connected UDP socket without a local address at "
+			  "connect() is completed by the next poll");
 		bpf_program__set_autoload(s->progs.shawk_sock_release, false);
 	}
 	bool tp = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACEPOINT, NULL) ==
@@ -396,8 +389,6 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 		{ s->progs.shawk_sockops, &s->links.shawk_sockops, "sockops", true },
 		{ s->progs.shawk_connect4, &s->links.shawk_connect4, "cgroup/connect4", true },
 		{ s->progs.shawk_connect6, &s->links.shawk_connect6, "cgroup/connect6", true },
-		{ s->progs.shawk_post_bind4, &s->links.shawk_post_bind4, "cgroup/post_bind4", false },
-		{ s->progs.shawk_post_bind6, &s->links.shawk_post_bind6, "cgroup/post_bind6", false },
 		{ s->progs.shawk_sendmsg4, &s->links.shawk_sendmsg4, "cgroup/sendmsg4", false },
 		{ s->progs.shawk_sendmsg6, &s->links.shawk_sendmsg6, "cgroup/sendmsg6", false },
 		{ s->progs.shawk_recvmsg4, &s->links.shawk_recvmsg4, "cgroup/recvmsg4", false },
