@@ -10,28 +10,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static int normalize_pair(uint8_t family, uint8_t laddr[16], uint8_t raddr[16])
-{
-	if (family != AF_INET6)
-		return family;
-	uint8_t l[16], r[16];
-	memcpy(l, laddr, 16);
-	memcpy(r, raddr, 16);
-	int lf = addr_normalize(AF_INET6, l);
-	int rf = addr_normalize(AF_INET6, r);
-	/* A [::] socket (unbound UDP) talking to a mapped peer: the mapped
-	 * end decides and "::" reads as 0.0.0.0 (same rule as sock_diag). */
-	if (lf != rf && addr_is_any(AF_INET6, l))
-		lf = rf;
-	if (lf != rf && addr_is_any(AF_INET6, r))
-		rf = lf;
-	if (lf != rf)
-		return AF_INET6;
-	memcpy(laddr, l, 16);
-	memcpy(raddr, r, 16);
-	return lf;
-}
-
 int ebpf_event_decode(const void *buf, size_t len, struct sock_record *ret)
 {
 	struct shawk_event e;
@@ -80,7 +58,9 @@ int ebpf_event_decode(const void *buf, size_t len, struct sock_record *ret)
 		memset(rec.laddr + 4, 0, 12);
 		memset(rec.raddr + 4, 0, 12);
 	}
-	rec.family = (uint8_t)normalize_pair(e.family, rec.laddr, rec.raddr);
+	rec.family = e.family == AF_INET6
+			     ? (uint8_t)addr_normalize_pair(rec.laddr, rec.raddr)
+			     : e.family;
 	rec.netns = e.netns;
 	rec.cookie = e.cookie;
 	if (e.flags & SHAWK_EVF_PER_PEER) {
