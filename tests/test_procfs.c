@@ -673,6 +673,72 @@ static void test_sockstat_inuse(void **state)
 			 -EBADMSG);
 }
 
+/* procfs/net_snmp: /proc/net/snmp recorded on this machine (kernel 6.18). */
+static void test_snmp_tcp(void **state)
+{
+	(void)state;
+	size_t len;
+	char *buf = fixture_read("procfs/net_snmp", &len);
+	struct procfs_snmp_tcp t;
+	assert_int_equal(procfs_parse_snmp_tcp(buf, len, &t), 0);
+	assert_int_equal(t.active_opens, 2012);
+	assert_int_equal(t.passive_opens, 1125);
+	assert_int_equal(t.attempt_fails, 783);
+	assert_int_equal(t.estab_resets, 206);
+	assert_int_equal(t.curr_estab, 0);
+	/* Cut inside the Tcp value line: a field is missing. */
+	const char *vals = strstr(strstr(buf, "Tcp: ") + 5, "Tcp: ");
+	assert_non_null(vals);
+	assert_int_equal(procfs_parse_snmp_tcp(buf, (size_t)(vals - buf) + 12,
+					       &t),
+			 -EBADMSG);
+	/* Header only. */
+	assert_int_equal(procfs_parse_snmp_tcp(buf, (size_t)(vals - buf), &t),
+			 -EBADMSG);
+	free(buf);
+
+	static const char ok[] =
+		"Tcp: CurrEstab EstabResets AttemptFails PassiveOpens "
+		"ActiveOpens MaxConn\n"
+		"Tcp: 7 6 5 4 3 -1"; /* any column order, no final newline */
+	assert_int_equal(procfs_parse_snmp_tcp(ok, strlen(ok), &t), 0);
+	assert_int_equal(t.curr_estab, 7);
+	assert_int_equal(t.active_opens, 3);
+	static const char bad[] = "Tcp: ActiveOpens PassiveOpens AttemptFails "
+				  "EstabResets CurrEstab\n"
+				  "Tcp: 1 2 x 4 5\n";
+	assert_int_equal(procfs_parse_snmp_tcp(bad, strlen(bad), &t),
+			 -EBADMSG);
+	assert_int_equal(procfs_parse_snmp_tcp("", 0, &t), -EBADMSG);
+	assert_int_equal(procfs_parse_snmp_tcp("Udp: 1\n", 7, &t), -EBADMSG);
+}
+
+static void test_sockstat_value(void **state)
+{
+	(void)state;
+	static const char v4[] =
+		"sockets: used 29\n"
+		"TCP: inuse 1 orphan 0 tw 14 alloc 100009 mem 239\n"
+		"UDP: inuse 3 mem 256\n"
+		"UDPLITE: inuse 0\n";
+	uint64_t v = 99;
+	assert_int_equal(procfs_parse_sockstat_value(v4, strlen(v4), "TCP",
+						     "tw", &v), 0);
+	assert_int_equal(v, 14);
+	assert_int_equal(procfs_parse_sockstat_value(v4, strlen(v4), "UDP",
+						     "inuse", &v), 0);
+	assert_int_equal(v, 3);
+	assert_int_equal(procfs_parse_sockstat_value(v4, strlen(v4), "TCP6",
+						     "inuse", &v), -ENOENT);
+	assert_int_equal(procfs_parse_sockstat_value(v4, strlen(v4), "UDP",
+						     "tw", &v), -ENOENT);
+	assert_int_equal(procfs_parse_sockstat_value("TCP: inuse x\n", 13,
+						     "TCP", "inuse", &v),
+			 -EBADMSG);
+	assert_int_equal(procfs_parse_sockstat_value("TCP: inuse ", 11, "TCP",
+						     "inuse", &v), -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -689,6 +755,8 @@ int main(void)
 		cmocka_unit_test(test_net_invalid),
 		cmocka_unit_test(test_cmdline),
 		cmocka_unit_test(test_sockstat_inuse),
+		cmocka_unit_test(test_snmp_tcp),
+		cmocka_unit_test(test_sockstat_value),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

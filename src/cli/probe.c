@@ -66,6 +66,7 @@ struct pipeline {
 	struct procmap *pm;
 	struct probe_k8s *k8s;
 	struct source *src;
+	struct source *skipping; /* the poller when it skips unchanged netns */
 	struct flow_table *flows;
 	struct sock_record *recs;
 	size_t n, cap;
@@ -143,6 +144,8 @@ static void report_visibility(struct pipeline *p)
 		p->warned_denied = true;
 	}
 }
+
+#define POLL_SKIP_MAX_REUSE 10
 
 static int pipeline_scan(struct pipeline *p)
 {
@@ -243,6 +246,13 @@ static int make_source(struct pipeline *p)
 	p->src = poller_new(p->pm, cfg->run_netns_dir, 0, cfg->poll_backend);
 	if (!p->src)
 		return -ENOMEM;
+	if (cfg->poll_skip_unchanged && !cfg->once) {
+		/* A netns whose counters did not move is walked at least
+		 * every 10th scan and in the first scan of every flush
+		 * interval (see flush()). */
+		poller_set_skip_unchanged(p->src, POLL_SKIP_MAX_REUSE);
+		p->skipping = p->src;
+	}
 	return check_poll_backend(cfg, p->src);
 }
 
@@ -251,6 +261,8 @@ static int flush(struct pipeline *p, struct sink *sink)
 	int r = sink->write(sink, flow_table_flows(p->flows),
 			    flow_table_count(p->flows), now_realtime_ms());
 	flow_table_reset_interval(p->flows);
+	if (p->skipping)
+		poller_force_walk(p->skipping);
 	return r;
 }
 

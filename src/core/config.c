@@ -262,6 +262,7 @@ int probe_config_parse(int argc, char **argv, struct probe_config *cfg,
 	cfg->run_netns_dir = "/run/netns";
 	cfg->max_flows = 1u << 20;
 	cfg->max_pending_flows = 1u << 20;
+	cfg->poll_skip_unchanged = true;
 
 	/* Environment first... */
 	cfg->cmdb_url = env("SHAWK_CMDB_URL");
@@ -306,6 +307,10 @@ int probe_config_parse(int argc, char **argv, struct probe_config *cfg,
 	if ((v = env("SHAWK_INCLUDE_LOOPBACK")) &&
 	    (r = config_parse_bool("SHAWK_INCLUDE_LOOPBACK", v,
 				   &cfg->include_loopback, err)) < 0)
+		return r;
+	if ((v = env("SHAWK_POLL_SKIP_UNCHANGED")) &&
+	    (r = config_parse_bool("SHAWK_POLL_SKIP_UNCHANGED", v,
+				   &cfg->poll_skip_unchanged, err)) < 0)
 		return r;
 	if ((v = env("SHAWK_MAX_FLOWS")) &&
 	    (r = config_parse_uint("SHAWK_MAX_FLOWS", v, 1, MAX_FLOWS_LIMIT,

@@ -48,6 +48,7 @@ struct probe_config {
 	bool once;
 	enum output_format output;
 	bool include_loopback;
+	bool poll_skip_unchanged; /* polling daemon: reuse unchanged netns */
 	uint64_t max_flows;
 	uint64_t max_pending_flows;
 	bool help;

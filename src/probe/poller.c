@@ -23,6 +23,18 @@
  * pages today); a larger buffer costs nothing and survives kernel changes. */
 #define ITER_READ_BUF (256u << 10)
 
+#define NS_COUNTERS 10
+
+struct ns_state {
+	uint64_t ino;
+	uint64_t c[NS_COUNTERS]; /* read right before the last walk */
+	size_t off, len;	 /* its records in prev */
+	size_t new_off, new_len; /* ... in recs, during a scan */
+	unsigned reused;	 /* scans served from prev since that walk */
+	bool valid;		 /* c and the prev slice describe one walk */
+	bool seen, counters_ok, walked, bad;
+};
+
 struct poller {
 	struct source base;
 	struct procmap *pm;
@@ -37,6 +49,17 @@ struct poller {
 	int *iter_fds; /* 2 per netns (TCP, UDP), -1 when not created */
 	size_t iter_fds_cap;
 	char why[192];
+	/* Reuse of unchanged netns, see plan_netns(); skip_max 0: off. */
+	unsigned skip_max;
+	bool force_walk;
+	bool walk_incomplete;
+	struct ns_state *st;
+	size_t nst, stcap;
+	size_t *cur;   /* per netns index of this scan: index into st */
+	bool *reuse;   /* per netns index: served from prev */
+	size_t curcap;
+	struct sock_record *prev; /* the last scan's records (resolved) */
+	size_t nprev, prevcap;
 };
 
 static int push(const struct sock_record *rec, void *ud)
@@ -138,6 +161,8 @@ static int dump_netns(struct poller *p, struct netns_handle *h)
 		}
 		if (r == -ENOMEM)
 			return r;
+		if (r < 0)
+			p->walk_incomplete = true;
 	}
 	return 0;
 }
@@ -176,6 +201,235 @@ static bool netns_may_have_sockets(struct poller *p,
 	return total != 0;
 }
 
+/*
+ * Skipping unchanged netns (poller_set_skip_unchanged(), on in the polling
+ * daemon). Each walk of a netns, a sock_diag dump or an iterator read,
+ * walks the host-wide TCP hash; a host with many idle pods pays it per pod
+ * every interval for sockets that did not change. So before a walk, a few
+ * per-netns kernel counters are read through /proc/<pid_hint>/net/ (like the
+ * sockstat check above): the TCP MIB of snmp (ActiveOpens, PassiveOpens,
+ * AttemptFails, EstabResets, CurrEstab; shared by IPv4 and IPv6) and the
+ * sockstat{,6} "inuse" of TCP, UDP, TCP6, UDP6 plus TCP "tw". When all equal
+ * the values read before the last walk of that netns, its records of the
+ * previous scan (pids resolved then) are reused instead of walking. The
+ * counters are read BEFORE the walk, so a change during the walk shows at
+ * the next scan.
+ *
+ * What moves the counters: every new TCP connection (ActiveOpens,
+ * PassiveOpens, AttemptFails are monotonic), an ESTABLISHED socket leaving
+ * that state (CurrEstab), any socket hashed or unhashed (inuse: listen(),
+ * close of a listener, UDP bind/autobind and close), TIME_WAIT.
+ * What can slip through until the next walk:
+ * - a connected UDP socket connect()ed again to another peer (no counter);
+ * - a socket moving between non-ESTABLISHED states we report (FIN_WAIT1 ->
+ *   FIN_WAIT2, CLOSE_WAIT -> LAST_ACK, CLOSING): its record keeps the old
+ *   state;
+ * - swaps within one interval that keep the counts: a UDP socket closed and
+ *   another bound, a listener closed and another listen()ed (no TCP MIB
+ *   counter for either), or those together with a CurrEstab -1/+1 pair that
+ *   the monotonic open counters would otherwise reveal;
+ * - a socket whose owner changes (fd passed, owner exits, child keeps it):
+ *   the reused record keeps the old pid.
+ * Bound: a netns is walked at least every skip_max scans (reused at most
+ * skip_max - 1 times in a row) and in the first scan after
+ * poller_force_walk(), which the daemon calls at every flush, so each
+ * flushed interval starts from a full walk. A netns without a pid (a bind
+ * mount in /run/netns only), an unreadable counter or a walk that failed
+ * half-way is always walked next time; a failed scan forgets everything.
+ */
+static int read_proc_file(struct poller *p, const struct netns_handle *h,
+			  const char *name, char *buf, size_t cap)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%u/net/%s", procmap_root(p->pm),
+		 h->pid_hint, name);
+	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t len = 0;
+	for (;;) {
+		if (len == cap)
+			return -EFBIG;
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	return (int)len;
+}
+
+static int read_counters(struct poller *p, const struct netns_handle *h,
+			 uint64_t c[NS_COUNTERS])
+{
+	static const struct {
+		const char *proto, *key;
+	} v4[] = { { "TCP", "inuse" }, { "TCP", "tw" }, { "UDP", "inuse" } },
+	  v6[] = { { "TCP6", "inuse" }, { "UDP6", "inuse" } };
+	char buf[8192];
+	struct procfs_snmp_tcp t;
+	size_t k = 0;
+	int n;
+
+	memset(c, 0, NS_COUNTERS * sizeof(*c));
+	if ((n = read_proc_file(p, h, "snmp", buf, sizeof(buf))) < 0)
+		return n;
+	if (procfs_parse_snmp_tcp(buf, (size_t)n, &t) < 0)
+		return -EBADMSG;
+	c[k++] = t.active_opens;
+	c[k++] = t.passive_opens;
+	c[k++] = t.attempt_fails;
+	c[k++] = t.estab_resets;
+	c[k++] = t.curr_estab;
+	if ((n = read_proc_file(p, h, "sockstat", buf, sizeof(buf))) < 0)
+		return n;
+	for (size_t i = 0; i < ARRAY_SIZE(v4); i++)
+		if (procfs_parse_sockstat_value(buf, (size_t)n, v4[i].proto,
+						v4[i].key, &c[k++]) < 0)
+			return -EBADMSG;
+	n = read_proc_file(p, h, "sockstat6", buf, sizeof(buf));
+	if (n == -ENOENT)
+		return 0; /* no IPv6 in this kernel: zeros */
+	if (n < 0)
+		return n;
+	for (size_t i = 0; i < ARRAY_SIZE(v6); i++)
+		if (procfs_parse_sockstat_value(buf, (size_t)n, v6[i].proto,
+						v6[i].key, &c[k++]) < 0)
+			return -EBADMSG;
+	return 0;
+}
+
+static void forget_netns(struct poller *p)
+{
+	for (size_t i = 0; i < p->nst; i++)
+		p->st[i].valid = false;
+}
+
+/* Decides, per netns of this scan, whether its previous records are reused. */
+static int plan_netns(struct poller *p)
+{
+	size_t count = netns_set_count(p->ns);
+
+	if (count > p->curcap) {
+		size_t *c = realloc(p->cur, count * sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		p->cur = c;
+		bool *b = realloc(p->reuse, count * sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		p->reuse = b;
+		p->curcap = count;
+	}
+	for (size_t j = 0; j < p->nst; j++)
+		p->st[j].seen = false;
+	for (size_t i = 0; i < count; i++) {
+		const struct netns_handle *h = netns_set_at(p->ns, i);
+		size_t j;
+		for (j = 0; j < p->nst && p->st[j].ino != h->ino; j++)
+			;
+		if (j == p->nst) {
+			if (p->nst == p->stcap) {
+				size_t nc = p->stcap ? p->stcap * 2 : 16;
+				struct ns_state *n =
+					realloc(p->st, nc * sizeof(*n));
+				if (!n)
+					return -ENOMEM;
+				p->st = n;
+				p->stcap = nc;
+			}
+			p->st[p->nst++] = (struct ns_state){ .ino = h->ino };
+		}
+		struct ns_state *st = &p->st[j];
+		uint64_t c[NS_COUNTERS];
+		p->cur[i] = j;
+		p->reuse[i] = false;
+		st->seen = true;
+		st->new_off = st->new_len = 0;
+		st->bad = false;
+		st->counters_ok = h->pid_hint && read_counters(p, h, c) == 0;
+		if (!st->counters_ok) {
+			st->valid = false;
+			continue;
+		}
+		if (st->valid && !p->force_walk && st->reused + 1 < p->skip_max &&
+		    memcmp(c, st->c, sizeof(c)) == 0) {
+			p->reuse[i] = true;
+			continue;
+		}
+		memcpy(st->c, c, sizeof(c));
+		st->valid = false; /* until this walk is committed */
+	}
+	return 0;
+}
+
+/* Netns i from the previous scan's records; false: walk it. */
+static int begin_netns(struct poller *p, size_t i, bool *ret_reused)
+{
+	*ret_reused = false;
+	p->walk_incomplete = false;
+	if (!p->skip_max)
+		return 0;
+	struct ns_state *st = &p->st[p->cur[i]];
+	st->new_off = p->n;
+	st->walked = !p->reuse[i];
+	if (!p->reuse[i])
+		return 0;
+	for (size_t k = 0; k < st->len; k++) {
+		int r = push(&p->prev[st->off + k], p);
+		if (r < 0)
+			return r;
+	}
+	p->stats.skipped_unchanged++;
+	*ret_reused = true;
+	return 0;
+}
+
+static void end_netns(struct poller *p, size_t i)
+{
+	if (!p->skip_max)
+		return;
+	struct ns_state *st = &p->st[p->cur[i]];
+	st->new_len = p->n - st->new_off;
+	st->bad = p->walk_incomplete;
+}
+
+/* After a complete scan: its records become prev. */
+static int commit_netns(struct poller *p)
+{
+	if (!p->skip_max)
+		return 0;
+	if (p->n > p->prevcap) {
+		struct sock_record *n = realloc(p->prev, p->n * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		p->prev = n;
+		p->prevcap = p->n;
+	}
+	if (p->n)
+		memcpy(p->prev, p->recs, p->n * sizeof(*p->recs));
+	p->nprev = p->n;
+	size_t k = 0;
+	for (size_t j = 0; j < p->nst; j++) {
+		struct ns_state st = p->st[j];
+		if (!st.seen)
+			continue; /* netns gone */
+		st.off = st.new_off;
+		st.len = st.new_len;
+		if (st.walked) {
+			st.valid = st.counters_ok && !st.bad && !p->overflow;
+			st.reused = 0;
+		} else {
+			st.reused++;
+		}
+		p->st[k++] = st;
+	}
+	p->nst = k;
+	p->force_walk = false;
+	return 0;
+}
+
 struct iter_job {
 	struct poller *p;
 	size_t count;
@@ -205,7 +459,7 @@ static void *open_iters_elsewhere(void *arg)
 	struct poller *p = job->p;
 	for (size_t i = 0; i < job->count; i++) {
 		struct netns_handle *h = netns_set_at(p->ns, i);
-		if (h->own || h->ns_fd < 0)
+		if (h->own || h->ns_fd < 0 || (p->skip_max && p->reuse[i]))
 			continue;
 		if (setns(h->ns_fd, CLONE_NEWNET) < 0)
 			continue; /* stays -1: sock_diag for this one */
@@ -278,6 +532,8 @@ static int scan_iter(struct poller *p)
 		p->iter_fds[i] = -1;
 	for (size_t i = 0; i < count; i++) {
 		struct netns_handle *h = netns_set_at(p->ns, i);
+		if (p->skip_max && p->reuse[i])
+			continue; /* served from the previous scan */
 		if (h->own)
 			open_iters(p, h, &p->iter_fds[2 * i]);
 		else if (h->ns_fd >= 0)
@@ -289,27 +545,37 @@ static int scan_iter(struct poller *p)
 		if (pthread_create(&th, NULL, open_iters_elsewhere, &job) == 0)
 			pthread_join(th, NULL);
 	}
-	for (size_t i = 0; i < count && r >= 0; i++)
-		r = read_netns_iter(p, netns_set_at(p->ns, i),
-				    &p->iter_fds[2 * i]);
+	for (size_t i = 0; i < count && r >= 0; i++) {
+		bool reused;
+		r = begin_netns(p, i, &reused);
+		if (r >= 0 && !reused)
+			r = read_netns_iter(p, netns_set_at(p->ns, i),
+					    &p->iter_fds[2 * i]);
+		end_netns(p, i);
+	}
 	close_iter_fds(p, count);
 	return r;
 }
 
-static int poller_scan(struct source *src, sock_record_fn fn, void *ud)
+static int scan_all(struct poller *p)
 {
-	struct poller *p = (struct poller *)src;
 	int r;
 
 	p->n = 0;
 	p->stats.procfs_fallbacks = 0;
 	p->stats.skipped_empty = 0;
+	p->stats.skipped_unchanged = 0;
 	r = procmap_refresh(p->pm);
 	if (r < 0)
 		return r;
 	r = netns_set_sync(p->ns, p->pm);
 	if (r < 0)
 		return r;
+	if (p->skip_max) {
+		r = plan_netns(p);
+		if (r < 0)
+			return r;
+	}
 	if (p->iter) {
 		r = scan_iter(p);
 		if (r < 0)
@@ -317,11 +583,21 @@ static int poller_scan(struct source *src, sock_record_fn fn, void *ud)
 	} else {
 		for (size_t i = 0; i < netns_set_count(p->ns); i++) {
 			struct netns_handle *h = netns_set_at(p->ns, i);
+			bool reused;
+			r = begin_netns(p, i, &reused);
+			if (r < 0)
+				return r;
+			if (reused) {
+				end_netns(p, i);
+				continue;
+			}
 			if (!netns_may_have_sockets(p, h)) {
 				p->stats.skipped_empty++;
+				end_netns(p, i);
 				continue;
 			}
 			r = dump_netns(p, h);
+			end_netns(p, i);
 			if (r < 0)
 				return r;
 		}
@@ -329,6 +605,21 @@ static int poller_scan(struct source *src, sock_record_fn fn, void *ud)
 	r = procmap_resolve(p->pm, p->recs, p->n);
 	if (r < 0)
 		return r;
+	return commit_netns(p);
+}
+
+static int poller_scan(struct source *src, sock_record_fn fn, void *ud)
+{
+	struct poller *p = (struct poller *)src;
+	int r = scan_all(p);
+	if (r < 0) {
+		forget_netns(p);
+		return r;
+	}
+	if (p->stats.skipped_unchanged)
+		log_debug("polling: %llu of %zu netns unchanged, not walked",
+			  (unsigned long long)p->stats.skipped_unchanged,
+			  netns_set_count(p->ns));
 
 	p->stats.scans++;
 	p->stats.netns = netns_set_count(p->ns);
@@ -358,6 +649,10 @@ static void poller_free(struct source *src)
 	ebpf_iter_free(p->iter);
 	free(p->iter_buf);
 	free(p->iter_fds);
+	free(p->st);
+	free(p->cur);
+	free(p->reuse);
+	free(p->prev);
 	netns_set_free(p->ns);
 	free(p->recs);
 	free(p);
@@ -413,4 +708,17 @@ void poller_get_stats(const struct source *src, struct poller_stats *ret)
 {
 	const struct poller *p = (const struct poller *)src;
 	*ret = p->stats;
+}
+
+void poller_set_skip_unchanged(struct source *src, unsigned max_reuse)
+{
+	struct poller *p = (struct poller *)src;
+	p->skip_max = max_reuse > 1 ? max_reuse : 0;
+	p->nst = 0;
+}
+
+void poller_force_walk(struct source *src)
+{
+	struct poller *p = (struct poller *)src;
+	p->force_walk = true;
 }

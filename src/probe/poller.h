@@ -16,6 +16,7 @@ struct poller_stats {
 	int enter_error;	  /* -errno of a refused setns, 0 if none */
 	uint64_t iter_fallbacks;  /* netns read by sock_diag on the iter path */
 	uint64_t skipped_empty;	  /* netns without sockets in the last scan */
+	uint64_t skipped_unchanged; /* netns served from the previous scan */
 };
 
 /*
@@ -39,6 +40,15 @@ struct source *poller_new(struct procmap *pm, const char *run_netns_dir,
  */
 enum poll_backend poller_backend(const struct source *src,
 				 const char **ret_why);
+
+/*
+ * Off by default. With max_reuse > 1, a netns whose socket counters did not
+ * move since its last walk is not walked: its records of the previous scan
+ * are reused, at most max_reuse - 1 scans in a row (see poller.c for what
+ * can be missed meanwhile). poller_force_walk(): the next scan walks all.
+ */
+void poller_set_skip_unchanged(struct source *src, unsigned max_reuse);
+void poller_force_walk(struct source *src);
 
 void poller_get_stats(const struct source *src, struct poller_stats *ret);
 

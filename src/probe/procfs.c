@@ -319,3 +319,122 @@ int procfs_parse_sockstat_inuse(const char *buf, size_t len, uint64_t *ret)
 	*ret = sum;
 	return 0;
 }
+
+/* Decimal at s[*j..end); advances *j. -EBADMSG without digits or on overflow. */
+static int parse_u64_at(const char *s, size_t *j, size_t end, uint64_t *ret)
+{
+	uint64_t v = 0;
+	size_t i = *j;
+	if (i >= end || s[i] < '0' || s[i] > '9')
+		return -EBADMSG;
+	for (; i < end && s[i] >= '0' && s[i] <= '9'; i++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -EBADMSG;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*j = i;
+	*ret = v;
+	return 0;
+}
+
+int procfs_parse_sockstat_value(const char *buf, size_t len, const char *proto,
+				const char *key, uint64_t *ret)
+{
+	size_t pl = strlen(proto), kl = strlen(key);
+	size_t off = 0;
+
+	while (off < len) {
+		const char *line = buf + off;
+		const char *nl = memchr(line, '\n', len - off);
+		size_t ll = nl ? (size_t)(nl - line) : len - off;
+		off += ll + 1;
+		if (ll < pl + 2 || memcmp(line, proto, pl) != 0 ||
+		    line[pl] != ':' || line[pl + 1] != ' ')
+			continue;
+		/* "key value key value ..." after "<proto>: " */
+		size_t j = pl + 2;
+		while (j < ll) {
+			size_t ks = j;
+			while (j < ll && line[j] != ' ')
+				j++;
+			size_t klen = j - ks;
+			if (j < ll)
+				j++;
+			size_t vs = j;
+			while (j < ll && line[j] != ' ')
+				j++;
+			if (klen == kl && memcmp(line + ks, key, kl) == 0) {
+				size_t e = vs;
+				int r = parse_u64_at(line, &e, j, ret);
+				if (r < 0 || e != j)
+					return -EBADMSG;
+				return 0;
+			}
+			if (j < ll)
+				j++;
+		}
+		return -ENOENT;
+	}
+	return -ENOENT;
+}
+
+int procfs_parse_snmp_tcp(const char *buf, size_t len,
+			  struct procfs_snmp_tcp *ret)
+{
+	static const char *const names[] = { "ActiveOpens", "PassiveOpens",
+					     "AttemptFails", "EstabResets",
+					     "CurrEstab" };
+	const char *hdr = NULL, *val = NULL;
+	size_t hl = 0, vl = 0, off = 0;
+	uint64_t out[5];
+	bool got[5] = { false };
+
+	while (off < len && !val) {
+		const char *line = buf + off;
+		const char *nl = memchr(line, '\n', len - off);
+		size_t ll = nl ? (size_t)(nl - line) : len - off;
+		off += ll + 1;
+		if (ll < 5 || memcmp(line, "Tcp: ", 5) != 0)
+			continue;
+		if (!hdr) {
+			hdr = line;
+			hl = ll;
+		} else {
+			val = line;
+			vl = ll;
+		}
+	}
+	if (!val)
+		return -EBADMSG;
+	/* Walk both lines column by column. */
+	size_t h = 5, v = 5;
+	while (h < hl && v < vl) {
+		size_t hs = h, vs = v;
+		while (h < hl && hdr[h] != ' ')
+			h++;
+		while (v < vl && val[v] != ' ')
+			v++;
+		for (size_t i = 0; i < 5; i++) {
+			if (strlen(names[i]) != h - hs ||
+			    memcmp(hdr + hs, names[i], h - hs) != 0)
+				continue;
+			size_t e = vs;
+			if (parse_u64_at(val, &e, v, &out[i]) < 0 || e != v)
+				return -EBADMSG;
+			got[i] = true;
+		}
+		if (h < hl)
+			h++;
+		if (v < vl)
+			v++;
+	}
+	for (size_t i = 0; i < 5; i++)
+		if (!got[i])
+			return -EBADMSG;
+	ret->active_opens = out[0];
+	ret->passive_opens = out[1];
+	ret->attempt_fails = out[2];
+	ret->estab_resets = out[3];
+	ret->curr_estab = out[4];
+	return 0;
+}

@@ -57,4 +57,30 @@ void procfs_cmdline_to_string(char *buf, size_t len);
  */
 int procfs_parse_sockstat_inuse(const char *buf, size_t len, uint64_t *ret);
 
+/*
+ * One counter of /proc/<pid>/net/sockstat{,6}: the number after key on the
+ * line starting with "<proto>: " ("TCP", "inuse"). Pure. Returns 0 and *ret,
+ * -ENOENT when the line or key is absent, -EBADMSG for a malformed number.
+ */
+int procfs_parse_sockstat_value(const char *buf, size_t len, const char *proto,
+				const char *key, uint64_t *ret);
+
+/* The TCP MIB counters of /proc/<pid>/net/snmp that track the socket set. */
+struct procfs_snmp_tcp {
+	uint64_t active_opens;
+	uint64_t passive_opens;
+	uint64_t attempt_fails;
+	uint64_t estab_resets;
+	uint64_t curr_estab;
+};
+
+/*
+ * Parses the "Tcp:" header and value lines of /proc/<pid>/net/snmp (the
+ * per-netns TCP MIB, shared by IPv4 and IPv6). Pure. Returns 0 and *ret, or
+ * -EBADMSG when either line, one of the five fields or its number is
+ * missing or malformed.
+ */
+int procfs_parse_snmp_tcp(const char *buf, size_t len,
+			  struct procfs_snmp_tcp *ret);
+
 #endif

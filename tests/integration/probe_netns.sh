@@ -145,6 +145,55 @@ check "probe loop logged the final flush" grep -q "final flush" "$tmp/loop.err"
 sleep 1.2
 check "shawk health fails once the heartbeat is stale" bash -c "! '$SHAWK_BIN' health --file '$tmp/heartbeat' --max-age 1s 2>/dev/null"
 
+# Skipping unchanged netns (on by default in the daemon) must never hide a
+# change: a netns is walked in the first scan of each flush interval, then
+# reused while its socket counters stay put. A connection opened after that
+# first scan (mid-interval) must be in that same interval's flush; once
+# closed, it is gone from the next interval's.
+"$SHAWK_BIN" probe --mode polling --output json --interval 200ms --flush-interval 2s --log-level debug >"$tmp/skip.json" 2>"$tmp/skip.err" &
+skip_pid=$!
+lines() { local n; n=$(grep -c . "$tmp/skip.json" 2>/dev/null); echo "${n:-0}"; }
+wait_for bash -c "[ \$(grep -c . $tmp/skip.json 2>/dev/null || echo 0) -ge 2 ]"
+opened=
+for attempt in 1 2 3; do
+	n=$(lines)
+	wait_for bash -c "[ \$(grep -c . $tmp/skip.json 2>/dev/null || echo 0) -gt $n ]"
+	sleep 0.3 # past the interval's first (forced) scan
+	n=$(lines)
+	rm -f "$tmp/c"
+	ip netns exec "$CLI" bash -c ". tests/integration/lib/common.sh; pyrun shawk-cli-c $H client $tmp/c tcp:198.18.0.1:8080:1; wait" &
+	c_pid=$!
+	wait_for test -f "$tmp/c"
+	if [ "$(lines)" -eq "$n" ]; then opened=$n; break; fi
+	# A flush came in between: not mid-interval, try again.
+	pkill -x shawk-cli-c; wait $c_pid 2>/dev/null
+done
+check "skip: connection opened mid-interval" test -n "$opened"
+wait_for bash -c "[ \$(grep -c . $tmp/skip.json 2>/dev/null || echo 0) -gt ${opened:-0} ]"
+check "skip: unchanged netns were reused" grep -q "netns unchanged, not walked" "$tmp/skip.err"
+n=$(lines)
+pkill -x shawk-cli-c; wait $c_pid 2>/dev/null
+closed_at=$(lines)
+wait_for bash -c "[ \$(grep -c . $tmp/skip.json 2>/dev/null || echo 0) -gt $((closed_at + 1)) ]"
+kill -TERM $skip_pid; wait $skip_pid
+check "skip: probe loop exits 0" test $? -eq 0
+python3 - "$tmp/skip.json" "${opened:-0}" "$closed_at" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+opened, closed = int(sys.argv[2]), int(sys.argv[3])
+def c(flows):
+    return [f for f in flows if f["direction"] == "active" and f["process"] and f["process"]["name"] == "shawk-cli-c"]
+def srv(flows):
+    return [f["connections"] for f in flows if f["direction"] == "passive" and f["local"]["addr"] == "198.18.0.1" and f["local"]["port"] == 8080]
+ok = len(lines) > opened and len(c(lines[opened])) == 1
+print(("ok - " if ok else "not ok - ") + "skip: connection opened mid-interval is in that interval's flush (line %d)" % (opened + 1))
+print(("ok - " if ok and srv(lines[opened]) == [4] else "not ok - ") + "skip: server flow counts it in that interval: %s" % (srv(lines[opened]) if ok else None))
+after = lines[closed + 1:closed + 2] # not the final, partial flush
+ok = after and all(not c(l) for l in after) and all(srv(l) == [3] for l in after)
+if not ok: print("# after close: %s" % [(len(c(l)), srv(l)) for l in after])
+print(("ok - " if ok else "not ok - ") + "skip: closed connection gone from the next interval's flushes (%d lines)" % len(after))
+PY
+
 # A namespace that only exists as a bind mount in /run/netns (no process
 # inside) is enumerated and scanned without error.
 ip netns add shawk-it-empty-$$
