@@ -70,22 +70,20 @@ struct pipeline {
 	struct flow_table *flows;
 	struct sock_record *recs;
 	size_t n, cap;
+	uint64_t dropped_records; /* over SOCK_RECORDS_MAX in one scan */
 	bool warned_denied, warned_setns, warned_drops;
 };
 
 static int collect(const struct sock_record *rec, void *ud)
 {
 	struct pipeline *p = ud;
-	if (p->n == p->cap) {
-		size_t ncap = p->cap ? p->cap * 2 : 4096;
-		struct sock_record *nr = realloc(p->recs, ncap * sizeof(*nr));
-		if (!nr)
-			return -ENOMEM;
-		p->recs = nr;
-		p->cap = ncap;
+	int r = sock_records_append(&p->recs, &p->n, &p->cap,
+				    SOCK_RECORDS_MAX, rec);
+	if (r == -ENOSPC) {
+		p->dropped_records++;
+		return 0;
 	}
-	p->recs[p->n++] = *rec;
-	return 0;
+	return r;
 }
 
 static int enrich(uint32_t pid, const struct sock_record *rec,
@@ -179,6 +177,13 @@ static int pipeline_scan(struct pipeline *p)
 			 "flows until the next flush",
 			 (unsigned long long)p->cfg->max_flows);
 		p->warned_drops = true;
+	}
+	if (p->dropped_records) {
+		log_warn("%llu socket records over the per-scan bound (%u) "
+			 "were dropped",
+			 (unsigned long long)p->dropped_records,
+			 SOCK_RECORDS_MAX);
+		p->dropped_records = 0;
 	}
 	log_debug("scan: %zu sockets, %zu flows", p->n,
 		  flow_table_count(p->flows));

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define POLLER_DEFAULT_MAX_RECORDS (8u << 20)
+#define POLLER_DEFAULT_MAX_RECORDS SOCK_RECORDS_MAX
 /* One read() of a BPF iterator returns at most the seq_file buffer (8
  * pages today); a larger buffer costs nothing and survives kernel changes. */
 #define ITER_READ_BUF (256u << 10)
@@ -65,22 +65,12 @@ struct poller {
 static int push(const struct sock_record *rec, void *ud)
 {
 	struct poller *p = ud;
-	if (p->n == p->cap) {
-		if (p->cap >= p->max) {
-			p->overflow++;
-			return 0;
-		}
-		size_t ncap = p->cap ? p->cap * 2 : 4096;
-		if (ncap > p->max)
-			ncap = p->max;
-		struct sock_record *nr = realloc(p->recs, ncap * sizeof(*nr));
-		if (!nr)
-			return -ENOMEM;
-		p->recs = nr;
-		p->cap = ncap;
+	int r = sock_records_append(&p->recs, &p->n, &p->cap, p->max, rec);
+	if (r == -ENOSPC) {
+		p->overflow++;
+		return 0;
 	}
-	p->recs[p->n++] = *rec;
-	return 0;
+	return r;
 }
 
 static const struct {

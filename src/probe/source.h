@@ -72,6 +72,16 @@ struct source {
 	void (*free)(struct source *src);
 };
 
+/* Upper bound for one scan's records, whoever collects them. */
+#define SOCK_RECORDS_MAX (8u << 20)
+
+/*
+ * Appends rec to the growable array *v of *n records (*cap allocated),
+ * never beyond max records. Returns 0, -ENOSPC when full, or -ENOMEM.
+ */
+int sock_records_append(struct sock_record **v, size_t *n, size_t *cap,
+			size_t max, const struct sock_record *rec);
+
 static inline void source_free(struct source *src)
 {
 	if (src)
