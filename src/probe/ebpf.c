@@ -58,16 +58,9 @@ static int on_ring_sample(void *ctx, void *data, size_t size)
 static int on_poll_record(const struct sock_record *rec, void *ud)
 {
 	struct ebpf *e = ud;
-	if (e->npolled == e->cap_polled) {
-		size_t ncap = e->cap_polled ? e->cap_polled * 2 : 4096;
-		struct sock_record *n = realloc(e->polled, ncap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		e->polled = n;
-		e->cap_polled = ncap;
-	}
-	e->polled[e->npolled++] = *rec;
-	return 0;
+	/* The poller already caps a scan at SOCK_RECORDS_MAX records. */
+	return sock_records_append(&e->polled, &e->npolled, &e->cap_polled,
+				   SOCK_RECORDS_MAX, rec);
 }
 
 static int ebpf_scan(struct source *src, sock_record_fn fn, void *ud)
