@@ -375,7 +375,9 @@ int shawk_sock_release(struct bpf_sock *sk)
 		*(__u32 *)e->laddr = BPF_CORE_READ(ks, __sk_common.skc_rcv_saddr);
 		*(__u32 *)e->raddr = sk->dst_ip4;
 	} else {
-		BPF_CORE_READ_INTO(e->laddr, ks, __sk_common.skc_v6_rcv_saddr);
+		/* Sized explicitly: BPF_CORE_READ_INTO copies sizeof(*dst),
+		 * one byte of this array. */
+		bpf_core_read(e->laddr, 16, &ks->__sk_common.skc_v6_rcv_saddr);
 		COPY6(e->raddr, sk, struct bpf_sock, dst_ip6);
 	}
 	event_submit(e);
