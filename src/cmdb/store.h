@@ -27,8 +27,9 @@ struct cmdb_batch {
 /*
  * Writes flows in one transaction with a constant number of round trips
  * (BEGIN, batch claim, three binary COPYs into session temporary tables,
- * one statement that upserts flows and nodes from them, COMMIT), whatever
- * n is.
+ * a savepoint, one statement that writes flows and nodes from them,
+ * COMMIT; two more if another writer inserted one of the flows meanwhile),
+ * whatever n is.
  * The commit is asynchronous (synchronous_commit off): a server crash may
  * lose the last acknowledged flush, never part of one.
  * Returns n (0 writes nothing), -EALREADY when this batch was committed
