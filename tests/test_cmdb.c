@@ -191,11 +191,12 @@ static void test_store_copy(void **s)
 	assert_int_equal(d.active.rows, 0);
 	p = pgcopy_finish(&d.passive, &len);
 	assert_non_null(p);
-	/* After the header: field count, addr (4 + 8), port (4 + 4), proto
-	 * (4 + 3), pgid (4 + 8), comm (4 + 5), then pid and cmdline. */
-	assert_memory_equal(p + 19, "\0\x0f", 2);
-	assert_memory_equal(p + 69, "\0\0\0\x08\0\0\0\0\0\0\0\x32", 12);
-	assert_memory_equal(p + 81, "\0\0\0\1b", 5);
+	/* After the header: field count, row number (4 + 4), addr (4 + 8),
+	 * port (4 + 4), proto (4 + 3), pgid (4 + 8), comm (4 + 5), then pid
+	 * and cmdline. */
+	assert_memory_equal(p + 19, "\0\x10\0\0\0\4\0\0\0\1", 10);
+	assert_memory_equal(p + 77, "\0\0\0\x08\0\0\0\0\0\0\0\x32", 12);
+	assert_memory_equal(p + 89, "\0\0\0\1b", 5);
 	cmdb_flush_data_clear(&d);
 
 	/* comms that differ only in bytes that are not UTF-8 are the same

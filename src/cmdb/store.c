@@ -45,15 +45,15 @@ static const char flush_table_sql[] =
 	" first_seen timestamptz, last_seen timestamptz)"
 	" ON COMMIT DELETE ROWS;"
 	"CREATE TEMPORARY TABLE IF NOT EXISTS " FLUSH_PASSIVE " ("
-	" addr inet, port integer, proto text, pgid bigint, comm text,"
+	" i integer, addr inet, port integer, proto text, pgid bigint, comm text,"
 	NODE_COLUMNS ") ON COMMIT DELETE ROWS;"
 	"CREATE TEMPORARY TABLE IF NOT EXISTS " FLUSH_ACTIVE " ("
-	" addr inet, pgid bigint, comm text," NODE_COLUMNS ")"
+	" i integer, addr inet, pgid bigint, comm text," NODE_COLUMNS ")"
 	" ON COMMIT DELETE ROWS";
 
 #define FLOW_FIELDS 15
-#define PASSIVE_FIELDS 15
-#define ACTIVE_FIELDS 13
+#define PASSIVE_FIELDS 16
+#define ACTIVE_FIELDS 14
 
 static const char *const copy_sql[] = {
 	"COPY " FLUSH_FLOWS " FROM STDIN (FORMAT binary)",
@@ -112,21 +112,63 @@ static const char *const copy_sql[] = {
 	"  first_seen = least(o.first_seen, EXCLUDED.first_seen),"            \
 	"  last_seen = greatest(o.last_seen, EXCLUDED.last_seen)"
 
+#define NODE_SET_FROM_S                                                       \
+	"  node_name = $1, pid = coalesce(s.pid, o.pid),"                     \
+	"  cmdline = coalesce(s.cmdline, o.cmdline),"                         \
+	"  cgroup = coalesce(s.cgroup, o.cgroup),"                            \
+	"  container_id = coalesce(s.container_id, o.container_id),"          \
+	"  container_name = coalesce(s.container_name, o.container_name),"    \
+	"  pod_namespace = coalesce(s.pod_namespace, o.pod_namespace),"       \
+	"  pod_name = coalesce(s.pod_name, o.pod_name),"                      \
+	"  pod_uid = coalesce(s.pod_uid, o.pod_uid),"                         \
+	"  first_seen = least(o.first_seen, s.first_seen),"                   \
+	"  last_seen = greatest(o.last_seen, s.last_seen)"
+
+/* The nodes the same way as the flows below: update those that exist,
+ * insert the others plainly. */
+#define NODES_SPLIT                                                           \
+	"), pu AS ("                                                          \
+	" UPDATE passive_nodes AS o SET" NODE_SET_FROM_S                      \
+	" FROM " FLUSH_PASSIVE " s"                                           \
+	" WHERE o.addr = s.addr AND o.port = s.port AND o.proto = s.proto"    \
+	"  AND o.pgid = s.pgid AND o.comm = s.comm RETURNING s.i"             \
+	"), pn AS ("                                                          \
+	" INSERT INTO passive_nodes (addr, port, proto, pgid, comm,"          \
+	"  node_name, pid, cmdline, cgroup, container_id, container_name,"    \
+	"  pod_namespace, pod_name, pod_uid, first_seen, last_seen)"          \
+	" SELECT addr, port, proto, pgid, comm, $1, pid, cmdline, cgroup,"    \
+	"  container_id, container_name, pod_namespace, pod_name, pod_uid,"   \
+	"  first_seen, last_seen FROM " FLUSH_PASSIVE " s"                    \
+	" WHERE NOT EXISTS (SELECT 1 FROM pu WHERE pu.i = s.i)"               \
+	"), au AS ("                                                          \
+	" UPDATE active_nodes AS o SET" NODE_SET_FROM_S                       \
+	" FROM " FLUSH_ACTIVE " s"                                            \
+	" WHERE o.addr = s.addr AND o.pgid = s.pgid AND o.comm = s.comm"      \
+	" RETURNING s.i"                                                      \
+	"), an AS ("                                                          \
+	" INSERT INTO active_nodes (addr, pgid, comm, node_name, pid,"        \
+	"  cmdline, cgroup, container_id, container_name, pod_namespace,"     \
+	"  pod_name, pod_uid, first_seen, last_seen)"                         \
+	" SELECT addr, pgid, comm, $1, pid, cmdline, cgroup, container_id,"   \
+	"  container_name, pod_namespace, pod_name, pod_uid, first_seen,"     \
+	"  last_seen FROM " FLUSH_ACTIVE " s"                                 \
+	" WHERE NOT EXISTS (SELECT 1 FROM au WHERE au.i = s.i)"               \
+	") SELECT 1"
+
 /*
  * Every flow key of the batch is distinct (the usual case: the probe's
- * flow table is keyed by it): the flows that exist are updated through a
- * join, and only the others are inserted, by a plain INSERT. That is half
- * the work of INSERT ... ON CONFLICT, whose speculative insertion checks,
- * inserts and confirms every row (measured in psql on 100k flows: 640 ms
- * vs 780-1190 ms for new flows, 470 vs 480-770 ms for existing ones).
- * Flow keys start with this agent's node_name, so no other writer inserts
- * them: the one race left, two agents given the same node name inserting
- * the same new flow at the same moment, fails this flush with a unique
- * violation, and the agent keeps the batch and writes it again later (the
- * update path then takes it): the flush then goes back to a savepoint and
- * writes the flows through ON CONFLICT instead. Nodes are shared between
- * agents (the same address on several hosts, e.g. a docker bridge): they
- * keep ON CONFLICT.
+ * flow table is keyed by it): the flows and nodes that exist are updated
+ * through a join, and only the others are inserted, by a plain INSERT.
+ * That is half the work of INSERT ... ON CONFLICT, whose speculative
+ * insertion checks, inserts and confirms every row (measured in psql on
+ * 100k flows: 640 ms vs 780-1190 ms for new flows, 470 vs 480-770 ms for
+ * existing ones). Flow keys start with this agent's node_name: only two
+ * agents given the same node name can race on one. Nodes are shared
+ * between agents (the same address, pgid and comm on several hosts, e.g.
+ * behind a docker bridge): two agents may insert the same new node at the
+ * same moment. Either race makes the plain INSERT fail with a unique
+ * violation; cmdb_store_flush() then rolls back to a savepoint and writes
+ * the batch with flush_grouped_sql (ON CONFLICT), one statement more.
  */
 static const char flush_unique_sql[] =
 	"WITH u AS ("
@@ -149,7 +191,7 @@ static const char flush_unique_sql[] =
 	"  comm, container_name, connections::int, new_connections,"
 	"  first_seen, last_seen FROM " FLUSH_FLOWS " s"
 	" WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.i = s.i)"
-	NODES_UPSERT;
+	NODES_SPLIT;
 
 /* Some keys repeat (e.g. sanitising turned two comms into the same text),
  * or the split statement above met a flow inserted meanwhile: merge them
@@ -376,6 +418,7 @@ static int encode_nodes(const struct flow **v, size_t n, bool passive,
 		memcpy(comm, k->comm, sizeof(k->comm));
 		comm[sizeof(k->comm)] = '\0';
 		pgcopy_row(c, passive ? PASSIVE_FIELDS : ACTIVE_FIELDS);
+		pgcopy_int4(c, (int32_t)c->rows); /* a row number */
 		pgcopy_inet(c, k->family, k->laddr);
 		if (passive) {
 			pgcopy_int4(c, k->lport);

@@ -89,4 +89,16 @@ wait $racer
 check "flush racing an insert of the same flow exits 0" test $rc -eq 0
 check "racing flush: written at the first attempt" bash -c "! grep -q 'write failed' '$tmp/p3.err'"
 check "racing flush: one row, totals of both writers" test "$(psql_val "SELECT count(*), sum(connections_total) > (SELECT connections_total FROM race_keep) FROM flows WHERE $cond")" = "1|t"
+
+# The same for a node, which agents share (one address on several hosts).
+ncond="comm = 'shawk-lsrv' AND port = 18321"
+psql_val "CREATE TABLE race_node AS SELECT * FROM passive_nodes WHERE $ncond; DELETE FROM passive_nodes WHERE $ncond" >/dev/null
+psql "$CMDB" -qAt -c "BEGIN" -c "INSERT INTO passive_nodes SELECT * FROM race_node" -c "SELECT pg_sleep(6)" -c "COMMIT" >/dev/null 2>&1 &
+racer=$!
+sleep 0.5
+"$S" probe --once --cmdb "$CMDB" --include-loopback 2>"$tmp/p4.err"
+rc=$?
+wait $racer
+check "flush racing an insert of the same node: exit 0, first attempt" bash -c "[ $rc -eq 0 ] && ! grep -q 'write failed' '$tmp/p4.err'"
+check "racing flush: one node row, last_seen advanced" test "$(psql_val "SELECT count(*), max(last_seen) > (SELECT last_seen FROM race_node) FROM passive_nodes WHERE $ncond")" = "1|t"
 finish
