@@ -590,8 +590,8 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 		db->flush_table = true;
 	}
 	/* One round trip. The flows GROUP BY (duplicate keys) of a large
-	 * batch would spill to disk at the default 4MB work_mem. Asynchronous commit: this is
-	 * telemetry, and a server crash loses at most the last flush (never
+	 * batch would spill to disk at the default 4MB work_mem.
+	 * Asynchronous commit: this is telemetry, and a server crash loses at most the last flush (never
 	 * a torn one); the agent rewrites its current flows next interval. */
 	if ((r = cmdb_exec(db, "BEGIN; SET LOCAL work_mem = '256MB';"
 			       " SET LOCAL synchronous_commit = off")) < 0)
@@ -616,9 +616,10 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 			goto fail;
 	/* Normally one statement. The split update/insert fails with a
 	 * unique violation if another writer inserted one of these flows
-	 * meanwhile (two agents with the same node name) or if two flows
-	 * have the same key after all: the batch then goes again, from the
-	 * savepoint, through ON CONFLICT and a GROUP BY, which takes both. */
+	 * (two agents with the same node name) or nodes (shared between
+	 * agents) meanwhile, or if two flows have the same key after all:
+	 * the batch then goes again, from the savepoint, through ON CONFLICT
+	 * and a GROUP BY, which takes all of these. */
 	const char *params[] = { b->node_name };
 	if (!d.dups && (r = cmdb_exec(db, "SAVEPOINT shawk_flows")) < 0)
 		goto fail;
