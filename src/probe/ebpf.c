@@ -463,6 +463,9 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 	 * where the kernel refuses it (SHAWK_BPF_CLASSIC=1 forces those). */
 	const char *classic = getenv("SHAWK_BPF_CLASSIC");
 	bool btf_tp = !(classic && strcmp(classic, "1") == 0);
+	if (!btf_tp)
+		note(opt, "SHAWK_BPF_CLASSIC=1: using sockops and the classic "
+			  "tracepoint");
 	r = btf_tp ? load_and_attach(e, opt, cg, true, why, why_sz) : -1;
 	if (r < 0) {
 		if (btf_tp) {

@@ -59,6 +59,9 @@ ip -n "$CLI" link set vst-c$$ up
 "$SHAWK_BIN" probe --mode streaming --output json --interval 200ms --flush-interval 1s >"$tmp/out.json" 2>"$tmp/err" &
 probe_pid=$!
 wait_for grep -q "streaming from eBPF" "$tmp/err" || { not_ok "streaming probe started"; cat "$tmp/err"; finish; }
+if [ "${SHAWK_BPF_CLASSIC:-}" = 1 ]; then
+	check "SHAWK_BPF_CLASSIC=1: agent says it uses the classic hooks" grep -q "using sockops and the classic tracepoint" "$tmp/err"
+fi
 
 ip netns exec "$SRV" "$B" shawk-st-srv4 tcp-server 198.18.1.1 9000 "$tmp/r4" &
 pids+=($!)
@@ -66,7 +69,10 @@ ip netns exec "$SRV" "$B" shawk-st-srv6 tcp-server fd00:5b::1 9443 "$tmp/r6" &
 pids+=($!)
 ip netns exec "$SRV" "$B" shawk-st-srvu udp-server 198.18.1.1 5300 "$tmp/ru" &
 pids+=($!)
-wait_for test -f "$tmp/r4" && wait_for test -f "$tmp/r6" && wait_for test -f "$tmp/ru" ||
+ip netns exec "$SRV" "$B" shawk-st-srvu6 udp-server fd00:5b::1 5301 "$tmp/ru6" &
+pids+=($!)
+wait_for test -f "$tmp/r4" && wait_for test -f "$tmp/r6" && wait_for test -f "$tmp/ru" &&
+	wait_for test -f "$tmp/ru6" ||
 	{ not_ok "servers started"; finish; }
 
 start=$(date +%s%N)
@@ -76,22 +82,27 @@ ip netns exec "$CLI" "$B" shawk-st-cli6 tcp-client fd00:5b::1 9443 "$N6" &
 c6=$!
 ip netns exec "$CLI" "$B" shawk-st-cliu udp-client 198.18.1.1 5300 "$NU" >"$tmp/uports" &
 cu=$!
+ip netns exec "$CLI" "$B" shawk-st-cliu6 udp-client fd00:5b::1 5301 "$NU" >"$tmp/uports6" &
+cu6=$!
 wait $c4; r4=$?
 wait $c6; r6=$?
 wait $cu; ru=$?
+wait $cu6; ru6=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
-check "clients ran (tcp4 $r4, tcp6 $r6, udp $ru; ${ms}ms for $N4+$N6 tcp)" test $((r4 + r6 + ru)) -eq 0
+check "clients ran (tcp4 $r4, tcp6 $r6, udp $ru, udp6 $ru6; ${ms}ms for $N4+$N6 tcp)" test $((r4 + r6 + ru + ru6)) -eq 0
 avg_us=$(( ms * 1000 / (N4 > N6 ? N4 : N6) ))
 # Process start-up dominates small runs: judge the duration on big ones.
 [ "$N4" -ge 1000 ] && check "each connection lasted under a millisecond on average (${avg_us}us)" test "$avg_us" -lt 1000
 
 # The server sees one UDP peer per distinct client port.
 NUP=$(sort -u "$tmp/uports" | wc -l)
+NUP6=$(sort -u "$tmp/uports6" | wc -l)
 srv_ns=$(stat -L -c %i "/run/netns/$SRV")
 cli_ns=$(stat -L -c %i "/run/netns/$CLI")
 srv4_pid=$(pgrep -x shawk-st-srv4 | head -1)
 srv6_pid=$(pgrep -x shawk-st-srv6 | head -1)
 srvu_pid=$(pgrep -x shawk-st-srvu | head -1)
+srvu6_pid=$(pgrep -x shawk-st-srvu6 | head -1)
 
 # Two flushes after the last connection: every event is drained.
 sleep 2.2
@@ -102,11 +113,12 @@ probe_pid=
 check "no event lost" bash -c "! grep -q 'events lost' $tmp/err"
 check "no error logged" bash -c "! grep -q ' error: ' $tmp/err"
 
-python3 - "$tmp/out.json" "$srv_ns" "$cli_ns" "$N4" "$N6" "$NU" "$NUP" "$srv4_pid" "$srv6_pid" "$srvu_pid" "$c4" "$c6" "$cu" <<'PY'
+python3 - "$tmp/out.json" "$srv_ns" "$cli_ns" "$N4" "$N6" "$NU" "$NUP" "$srv4_pid" "$srv6_pid" "$srvu_pid" "$c4" "$c6" "$cu" "$NUP6" "$srvu6_pid" "$cu6" <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 srv_ns, cli_ns, n4, n6, nu, nup = (int(x) for x in sys.argv[2:8])
 srv4, srv6, srvu, c4, c6, cu = (int(x) for x in sys.argv[8:14])
+nup6, srvu6, cu6 = (int(x) for x in sys.argv[14:17])
 flows = [f for l in lines for f in l]
 
 def check(name, cond, detail=""):
@@ -163,6 +175,18 @@ side("udp active at the client (local address known)",
           l=eq("local.addr", "198.18.1.2"), r=eq("peer.addr", "198.18.1.1"),
           rp=eq("peer.port", 5300)),
      nu, "shawk-st-cliu", cu)
+side("udp6 passive at the server (one per distinct client port)",
+     dict(n=ns(srv_ns), d=eq("direction", "passive"), p=eq("proto", "udp"),
+          l=eq("local.addr", "fd00:5b::1"), lp=eq("local.port", 5301),
+          r=eq("peer.addr", "fd00:5b::2")),
+     nup6, "shawk-st-srvu6", srvu6)
+# The local address of a connected UDP6 socket comes from its release
+# (cgroup/sock_release), which once copied only its first byte ("::").
+side("udp6 active at the client (local address known)",
+     dict(n=ns(cli_ns), d=eq("direction", "active"), p=eq("proto", "udp"),
+          l=eq("local.addr", "fd00:5b::2"), r=eq("peer.addr", "fd00:5b::1"),
+          rp=eq("peer.port", 5301)),
+     nu, "shawk-st-cliu6", cu6)
 ours = [f for f in flows if f["netns"] in (srv_ns, cli_ns)]
 odd = [f for f in ours if f["connections"] == 0 or f["local"]["addr"] in ("0.0.0.0", "::")]
 check("no empty or wildcard flows in the test namespaces", not odd, json.dumps(odd)[:600])
