@@ -19,7 +19,7 @@
 
 struct ebpf_iter {
 	struct iter_bpf *skel;
-	struct bpf_link *links[3];
+	struct bpf_link *links[4];
 };
 
 void ebpf_iter_free(struct ebpf_iter *it)
@@ -70,6 +70,7 @@ int ebpf_iter_new(uint32_t tcp_states, uint32_t udp_states,
 		[EBPF_ITER_TCP] = it->skel->progs.shawk_iter_tcp,
 		[EBPF_ITER_UDP] = it->skel->progs.shawk_iter_udp,
 		[EBPF_ITER_OWNERS] = it->skel->progs.shawk_iter_task_file,
+		[EBPF_ITER_FDSOCKS] = it->skel->progs.shawk_iter_fd_sock,
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(progs); i++) {
 		it->links[i] = bpf_program__attach_iter(progs[i], NULL);

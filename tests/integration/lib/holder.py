@@ -6,6 +6,9 @@
   holder.py relay READY_FILE tcp:ADDR:PORT tcp:ADDR:PORT:COUNT
       one process that listens on the first and holds COUNT connections
       to the second (the middle tier of a chain)
+  holder.py backlog READY_FILE tcp:ADDR:PORT
+      listens and never accepts: connections stay in the accept queue,
+      established sockets that no file descriptor holds
 
 Addresses may be IPv6 (written in brackets: tcp:[fd00::1]:80). Writes
 READY_FILE once listening / once every connection is established.
@@ -79,6 +82,20 @@ def connect_all(specs, held):
             held.append(s)
 
 
+def backlog(ready_file, specs):
+    held = []
+    for spec in specs:
+        _, fam, addr, port, _ = parse(spec)
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((addr, port))
+        s.listen(16)
+        held.append(s)
+    ready(ready_file)
+    while True:
+        time.sleep(60)
+
+
 def relay(ready_file, specs):
     held = []
     connect_all(specs[1:], held)
@@ -110,4 +127,5 @@ def client(ready_file, specs):
 
 if __name__ == "__main__":
     role, ready_file, specs = sys.argv[1], sys.argv[2], sys.argv[3:]
-    {"server": server, "client": client, "relay": relay}[role](ready_file, specs)
+    {"server": server, "client": client, "relay": relay,
+     "backlog": backlog}[role](ready_file, specs)
