@@ -156,6 +156,23 @@ int shawk_iter_task_file(struct bpf_iter__task_file *ctx)
 	return 0;
 }
 
+/* Before 6.13, struct file counted its references in f_count. */
+struct file___f_count {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+/*
+ * More references to file than the fd being visited and the iterator's own
+ * (file_ref_t: refcnt is the count minus one; f_count: the count).
+ */
+static __always_inline bool file_shared(struct file *file)
+{
+	if (bpf_core_field_exists(file->f_ref))
+		return file->f_ref.refcnt.counter != 1;
+	struct file___f_count *old = (void *)file;
+	return old->f_count.counter != 2;
+}
+
 /*
  * Every TCP/UDP socket held by a file descriptor, of every netns, with the
  * process holding it: one walk of the fd tables instead of one walk of the
@@ -206,6 +223,8 @@ int shawk_iter_fd_sock(struct bpf_iter__task_file *ctx)
 		return 0;
 	f.s.magic = SHAWK_ITER_FDSOCK_MAGIC;
 	f.tgid = task->tgid;
+	if (file_shared(file))
+		f.flags = SHAWK_FDSOCK_F_SHARED;
 	bpf_seq_write(ctx->meta->seq, &f, sizeof(f));
 	return 0;
 }

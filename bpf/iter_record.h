@@ -43,8 +43,17 @@ struct shawk_iter_owner {
  */
 struct shawk_iter_fdsock {
 	struct shawk_iter_sock s;
-	__u32 tgid; /* process holding the fd (init pid namespace) */
-	__u32 pad;
+	__u32 tgid;  /* process holding the fd (init pid namespace) */
+	__u32 flags; /* SHAWK_FDSOCK_F_* */
 };
+
+/*
+ * The socket's file had more references than this fd and the walk's own
+ * when the walk saw it: other fds (dup, fork, passed) may hold the same
+ * socket, so the reader must deduplicate it. Without the flag, it was held
+ * by this fd only at that moment (a dup racing the walk can still show a
+ * socket twice; the reader's per-netns count check catches that).
+ */
+#define SHAWK_FDSOCK_F_SHARED 1u
 
 #endif

@@ -85,6 +85,8 @@ int iterrec_decode_fdsocks(const void *buf, size_t len, sock_record_fn fn,
 		if (r < 0)
 			return r;
 		rec.pid = f.tgid;
+		if (f.flags & SHAWK_FDSOCK_F_SHARED)
+			rec.flags |= SOCK_REC_F_FD_SHARED;
 		r = fn(&rec, ud);
 		if (r < 0)
 			return r;

@@ -29,8 +29,9 @@ int iterrec_decode_socks(const void *buf, size_t len, sock_record_fn fn,
 
 /*
  * Same for the records of sockets seen through an fd (struct
- * shawk_iter_fdsock): rec->pid is the process holding the fd. A record
- * without inode or process is -EBADMSG.
+ * shawk_iter_fdsock): rec->pid is the process holding the fd, and
+ * SOCK_REC_F_FD_SHARED is set when other fds may hold the same socket. A
+ * record without inode or process is -EBADMSG.
  */
 int iterrec_decode_fdsocks(const void *buf, size_t len, sock_record_fn fn,
 			   void *ud, size_t *ret_used);

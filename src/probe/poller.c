@@ -663,21 +663,25 @@ static int scan_fdwalk(struct poller *p)
 		return scan_iter(p);
 	}
 	if ((r = u64map_init(&seen, 0)) < 0 ||
-	    (r = u64map_init(&owners, 0)) < 0 ||
-	    (r = u64map_reserve(&seen, p->n)) < 0)
+	    (r = u64map_init(&owners, 0)) < 0)
 		goto out;
-	/* Deduplicate, count per netns, keep the reported states. */
+	/* Deduplicate, count per netns, keep the reported states. Only the
+	 * sockets whose file was shared when seen can come twice (a socket
+	 * dup()ed or forked while the walk ran may come twice unflagged:
+	 * then its netns counts one too many and is walked again). */
 	for (size_t i = 0; i < p->n; i++) {
-		const struct sock_record *rec = &p->recs[i];
+		struct sock_record *rec = &p->recs[i];
 		size_t x = ns_index(p, rec->netns, count, &last);
 		if (x == SIZE_MAX)
 			continue; /* a netns the scan does not cover */
-		r = u64map_put(&seen, rec->cookie ? rec->cookie : rec->inode,
-			       1);
-		if (r < 0)
-			goto out;
-		if (r == 0)
-			continue; /* another fd of a socket seen already */
+		if (rec->flags & SOCK_REC_F_FD_SHARED) {
+			rec->flags &= ~(uint32_t)SOCK_REC_F_FD_SHARED;
+			r = u64map_put(&seen, rec->inode, 1);
+			if (r < 0)
+				goto out;
+			if (r == 0)
+				continue; /* another fd of a socket seen */
+		}
 		bool tcp = rec->proto == IPPROTO_TCP;
 		c[x].found[tcp ? 0 : 1]++;
 		uint32_t mask = tcp ? SOCKDIAG_TCP_STATES

@@ -168,6 +168,34 @@ PY
 done
 pkill -x shawk-cli-q; pkill -x shawk-bl
 
+# One socket held by several fds and processes (dup, fork) is one
+# connection, on both backends; the fd walk deduplicates it and is still
+# trusted for the netns.
+ip netns exec "$CLI" bash -c ". tests/integration/lib/common.sh; pyrun shawk-cli-s $H shared $tmp/s tcp:198.18.0.1:8080:2; wait" &
+pids+=($!)
+wait_for test -f "$tmp/s" || { not_ok "shared-socket client connected"; finish; }
+s_pid=$(pgrep -o -x shawk-cli-s)
+for backend in $backends; do
+	SHAWK_POLL_BACKEND=$backend "$SHAWK_BIN" probe --once --output json --log-level debug >"$tmp/s.json" 2>"$tmp/s.err"
+	check "[$backend] shared sockets: exits 0" test $? -eq 0
+	if [ "$backend" = bpf-iter ]; then
+		check "[bpf-iter] shared sockets: fd walk trusted for the client netns" bash -c "! grep -q 'fd walk: netns $cli_ns: ' $tmp/s.err"
+	fi
+	python3 - "$tmp/s.json" "$srv_ns" "$cli_ns" "$s_pid" "$backend" <<'PY'
+import json, sys
+flows = json.load(open(sys.argv[1]))
+srv_ns, cli_ns, s_pid, backend = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+def check(name, cond):
+    print(("ok - " if cond else "not ok - ") + "[%s] shared sockets: " % backend + name)
+act = [f for f in flows if f["netns"] == cli_ns and f["direction"] == "active" and f["process"] and f["process"]["name"] == "shawk-cli-s"]
+check("2 connections, once, to the first holder (%s)" % [(f["connections"], f["process"]["pid"]) for f in act],
+      len(act) == 1 and act[0]["connections"] == 2 and act[0]["process"]["pid"] == s_pid)
+pas = [f["connections"] for f in flows if f["netns"] == srv_ns and f["direction"] == "passive" and f["local"]["port"] == 8080]
+check("server side counts 3 + 2 (%s)" % pas, pas == [5])
+PY
+done
+pkill -x shawk-cli-s
+
 # The daemon loop: scans every 200ms, flushes every 1s, one JSON line per
 # flush; SIGTERM makes one final flush and exits 0. A connection held open
 # counts in every interval's `connections` but only once in new_connections.
