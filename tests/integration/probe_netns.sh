@@ -120,6 +120,81 @@ PY
 done
 unset SHAWK_POLL_BACKEND
 
+
+# The daemon loop: scans every 200ms, flushes every 1s, one JSON line per
+# flush; SIGTERM makes one final flush and exits 0. A connection held open
+# counts in every interval's `connections` but only once in new_connections.
+SHAWK_HEARTBEAT_FILE=$tmp/heartbeat "$SHAWK_BIN" probe --output json --interval 200ms --flush-interval 1s >"$tmp/loop.json" 2>"$tmp/loop.err" &
+loop_pid=$!
+sleep 2.6
+check "shawk health sees the heartbeat of the running probe" "$SHAWK_BIN" health --file "$tmp/heartbeat" --max-age 2s
+kill -TERM $loop_pid
+wait $loop_pid
+check "probe loop exits 0 on SIGTERM" test $? -eq 0
+python3 - "$tmp/loop.json" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print(("ok - " if len(lines) >= 3 else "not ok - ") + "one line per flush plus the final one (%d lines)" % len(lines))
+def v4(flows):
+    return [f for f in flows if f["direction"] == "passive" and f["local"]["addr"] == "198.18.0.1" and f["local"]["port"] == 8080]
+per = [v4(l) for l in lines[:2]]
+print(("ok - " if all(len(p) == 1 and p[0]["connections"] == 3 for p in per) else "not ok - ") + "held connections counted in each interval")
+news = [p[0]["new_connections"] for p in per if p]
+print(("ok - " if news == [3, 0] else "not ok - ") + "new_connections counted once across intervals: %s" % news)
+PY
+check "probe loop logged the final flush" grep -q "final flush" "$tmp/loop.err"
+sleep 1.2
+check "shawk health fails once the heartbeat is stale" bash -c "! '$SHAWK_BIN' health --file '$tmp/heartbeat' --max-age 1s 2>/dev/null"
+
+# Skipping unchanged netns (on by default in the daemon) must never hide a
+# change: a netns is walked in the first scan of each flush interval, then
+# reused while its socket counters stay put. A connection opened after that
+# first scan (mid-interval) must be in that same interval's flush; once
+# closed, it is gone from the next interval's.
+"$SHAWK_BIN" probe --mode polling --output json --interval 200ms --flush-interval 2s --log-level debug >"$tmp/skip.json" 2>"$tmp/skip.err" &
+skip_pid=$!
+lines() { local n; n=$(grep -c . "$tmp/skip.json" 2>/dev/null); echo "${n:-0}"; }
+wait_for bash -c "[ \$(grep -c . $tmp/skip.json 2>/dev/null || echo 0) -ge 2 ]"
+opened=
+for attempt in 1 2 3; do
+	n=$(lines)
+	wait_for bash -c "[ \$(grep -c . $tmp/skip.json 2>/dev/null || echo 0) -gt $n ]"
+	sleep 0.3 # past the interval's first (forced) scan
+	n=$(lines)
+	rm -f "$tmp/c"
+	ip netns exec "$CLI" bash -c ". tests/integration/lib/common.sh; pyrun shawk-cli-c $H client $tmp/c tcp:198.18.0.1:8080:1; wait" &
+	c_pid=$!
+	wait_for test -f "$tmp/c"
+	if [ "$(lines)" -eq "$n" ]; then opened=$n; break; fi
+	# A flush came in between: not mid-interval, try again.
+	pkill -x shawk-cli-c; wait $c_pid 2>/dev/null
+done
+check "skip: connection opened mid-interval" test -n "$opened"
+wait_for bash -c "[ \$(grep -c . $tmp/skip.json 2>/dev/null || echo 0) -gt ${opened:-0} ]"
+check "skip: unchanged netns were reused" grep -q "netns unchanged, not walked" "$tmp/skip.err"
+n=$(lines)
+pkill -x shawk-cli-c; wait $c_pid 2>/dev/null
+closed_at=$(lines)
+wait_for bash -c "[ \$(grep -c . $tmp/skip.json 2>/dev/null || echo 0) -gt $((closed_at + 1)) ]"
+kill -TERM $skip_pid; wait $skip_pid
+check "skip: probe loop exits 0" test $? -eq 0
+python3 - "$tmp/skip.json" "${opened:-0}" "$closed_at" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+opened, closed = int(sys.argv[2]), int(sys.argv[3])
+def c(flows):
+    return [f for f in flows if f["direction"] == "active" and f["process"] and f["process"]["name"] == "shawk-cli-c"]
+def srv(flows):
+    return [f["connections"] for f in flows if f["direction"] == "passive" and f["local"]["addr"] == "198.18.0.1" and f["local"]["port"] == 8080]
+ok = len(lines) > opened and len(c(lines[opened])) == 1
+print(("ok - " if ok else "not ok - ") + "skip: connection opened mid-interval is in that interval's flush (line %d)" % (opened + 1))
+print(("ok - " if ok and srv(lines[opened]) == [4] else "not ok - ") + "skip: server flow counts it in that interval: %s" % (srv(lines[opened]) if ok else None))
+after = lines[closed + 1:closed + 2] # not the final, partial flush
+ok = after and all(not c(l) for l in after) and all(srv(l) == [3] for l in after)
+if not ok: print("# after close: %s" % [(len(c(l)), srv(l)) for l in after])
+print(("ok - " if ok else "not ok - ") + "skip: closed connection gone from the next interval's flushes (%d lines)" % len(after))
+PY
+
 # The one-shot BPF path reads every socket held by an fd in one walk and
 # trusts it for a netns only when the kernel's per-netns socket counters
 # agree: here every test socket has its fd, so neither netns is walked
@@ -195,80 +270,6 @@ check("server side counts 3 + 2 (%s)" % pas, pas == [5])
 PY
 done
 pkill -x shawk-cli-s
-
-# The daemon loop: scans every 200ms, flushes every 1s, one JSON line per
-# flush; SIGTERM makes one final flush and exits 0. A connection held open
-# counts in every interval's `connections` but only once in new_connections.
-SHAWK_HEARTBEAT_FILE=$tmp/heartbeat "$SHAWK_BIN" probe --output json --interval 200ms --flush-interval 1s >"$tmp/loop.json" 2>"$tmp/loop.err" &
-loop_pid=$!
-sleep 2.6
-check "shawk health sees the heartbeat of the running probe" "$SHAWK_BIN" health --file "$tmp/heartbeat" --max-age 2s
-kill -TERM $loop_pid
-wait $loop_pid
-check "probe loop exits 0 on SIGTERM" test $? -eq 0
-python3 - "$tmp/loop.json" <<'PY'
-import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print(("ok - " if len(lines) >= 3 else "not ok - ") + "one line per flush plus the final one (%d lines)" % len(lines))
-def v4(flows):
-    return [f for f in flows if f["direction"] == "passive" and f["local"]["addr"] == "198.18.0.1" and f["local"]["port"] == 8080]
-per = [v4(l) for l in lines[:2]]
-print(("ok - " if all(len(p) == 1 and p[0]["connections"] == 3 for p in per) else "not ok - ") + "held connections counted in each interval")
-news = [p[0]["new_connections"] for p in per if p]
-print(("ok - " if news == [3, 0] else "not ok - ") + "new_connections counted once across intervals: %s" % news)
-PY
-check "probe loop logged the final flush" grep -q "final flush" "$tmp/loop.err"
-sleep 1.2
-check "shawk health fails once the heartbeat is stale" bash -c "! '$SHAWK_BIN' health --file '$tmp/heartbeat' --max-age 1s 2>/dev/null"
-
-# Skipping unchanged netns (on by default in the daemon) must never hide a
-# change: a netns is walked in the first scan of each flush interval, then
-# reused while its socket counters stay put. A connection opened after that
-# first scan (mid-interval) must be in that same interval's flush; once
-# closed, it is gone from the next interval's.
-"$SHAWK_BIN" probe --mode polling --output json --interval 200ms --flush-interval 2s --log-level debug >"$tmp/skip.json" 2>"$tmp/skip.err" &
-skip_pid=$!
-lines() { local n; n=$(grep -c . "$tmp/skip.json" 2>/dev/null); echo "${n:-0}"; }
-wait_for bash -c "[ \$(grep -c . $tmp/skip.json 2>/dev/null || echo 0) -ge 2 ]"
-opened=
-for attempt in 1 2 3; do
-	n=$(lines)
-	wait_for bash -c "[ \$(grep -c . $tmp/skip.json 2>/dev/null || echo 0) -gt $n ]"
-	sleep 0.3 # past the interval's first (forced) scan
-	n=$(lines)
-	rm -f "$tmp/c"
-	ip netns exec "$CLI" bash -c ". tests/integration/lib/common.sh; pyrun shawk-cli-c $H client $tmp/c tcp:198.18.0.1:8080:1; wait" &
-	c_pid=$!
-	wait_for test -f "$tmp/c"
-	if [ "$(lines)" -eq "$n" ]; then opened=$n; break; fi
-	# A flush came in between: not mid-interval, try again.
-	pkill -x shawk-cli-c; wait $c_pid 2>/dev/null
-done
-check "skip: connection opened mid-interval" test -n "$opened"
-wait_for bash -c "[ \$(grep -c . $tmp/skip.json 2>/dev/null || echo 0) -gt ${opened:-0} ]"
-check "skip: unchanged netns were reused" grep -q "netns unchanged, not walked" "$tmp/skip.err"
-n=$(lines)
-pkill -x shawk-cli-c; wait $c_pid 2>/dev/null
-closed_at=$(lines)
-wait_for bash -c "[ \$(grep -c . $tmp/skip.json 2>/dev/null || echo 0) -gt $((closed_at + 1)) ]"
-kill -TERM $skip_pid; wait $skip_pid
-check "skip: probe loop exits 0" test $? -eq 0
-python3 - "$tmp/skip.json" "${opened:-0}" "$closed_at" <<'PY'
-import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-opened, closed = int(sys.argv[2]), int(sys.argv[3])
-def c(flows):
-    return [f for f in flows if f["direction"] == "active" and f["process"] and f["process"]["name"] == "shawk-cli-c"]
-def srv(flows):
-    return [f["connections"] for f in flows if f["direction"] == "passive" and f["local"]["addr"] == "198.18.0.1" and f["local"]["port"] == 8080]
-ok = len(lines) > opened and len(c(lines[opened])) == 1
-print(("ok - " if ok else "not ok - ") + "skip: connection opened mid-interval is in that interval's flush (line %d)" % (opened + 1))
-print(("ok - " if ok and srv(lines[opened]) == [4] else "not ok - ") + "skip: server flow counts it in that interval: %s" % (srv(lines[opened]) if ok else None))
-after = lines[closed + 1:closed + 2] # not the final, partial flush
-ok = after and all(not c(l) for l in after) and all(srv(l) == [3] for l in after)
-if not ok: print("# after close: %s" % [(len(c(l)), srv(l)) for l in after])
-print(("ok - " if ok else "not ok - ") + "skip: closed connection gone from the next interval's flushes (%d lines)" % len(after))
-PY
 
 # A namespace that only exists as a bind mount in /run/netns (no process
 # inside) is enumerated and scanned without error.
