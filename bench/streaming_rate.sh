@@ -13,6 +13,19 @@
 #  3. Agent CPU at BENCH_RATE (10000) connections/s, paced.
 #  4. BPF map memory (bpftool memlock) per tracked entry.
 #
+# Also printed, to tell the agent's cost from the host's noise: each side's
+# min/max and the load average; the agent's user-space CPU during the
+# saturated rounds (/proc/PID/stat). BENCH_BPF_ONLY=1 adds a third arm to
+# each round: the agent attached but stopped (SIGSTOP) after its start, so
+# only the BPF programs run (its ring buffer then fills: lost events there
+# are expected and not counted). BENCH_BPF_STATS=1 adds one round with
+# kernel.bpf_stats_enabled=1 and prints each program's run count and time
+# per connection (bpftool prog show; the stats themselves cost a little,
+# so that round is not one of the ratio's). BENCH_REF_BIN=path adds an arm
+# with that binary's agent (e.g. the previous commit's) to each round, for
+# a before/after in the same run. BENCH_SETTLE=s waits s seconds after each
+# agent start before its round (default 0).
+#
 # Exit status 0 when it ran or printed "SKIP - reason" (targets missed are
 # reported, not failures).
 set -u
@@ -21,6 +34,10 @@ SHAWK_BIN=${SHAWK_BIN:-build/shawk}
 ROUNDS=${BENCH_ROUNDS:-7}
 SECS=${BENCH_SECONDS:-3}
 RATE=${BENCH_RATE:-10000}
+# Seconds between the agent's start and its round (0: the figure of record).
+# The start's aftermath (program loads, 26 MiB of maps) spills into the
+# first seconds: see bench/README.md.
+SETTLE=${BENCH_SETTLE:-0}
 
 [ "$(id -u)" -eq 0 ] || { echo "SKIP - needs root (BPF, network namespaces)"; exit 0; }
 tmp=$(mktemp -d)
@@ -53,25 +70,91 @@ ip netns exec "$SRV" "$tmp/connrate" server 198.18.2.1 7000 2 &
 sleep 0.3
 
 start_agent() {
-	"$SHAWK_BIN" probe --mode streaming --output none --interval 1s --flush-interval 10s >>"$tmp/agent.log" 2>&1 &
+	local log=${1:-$tmp/agent.log}
+	"$SHAWK_BIN" probe --mode streaming --output none --interval 1s --flush-interval 10s >>"$log" 2>&1 &
 	agent=$!
-	for _ in $(seq 50); do grep -q "streaming from eBPF" "$tmp/agent.log" && break; sleep 0.1; done
+	for _ in $(seq 50); do grep -q "streaming from eBPF" "$log" && break; sleep 0.1; done
+	sleep "$SETTLE"
 }
 stop_agent() { kill "$agent"; wait "$agent" 2>/dev/null; agent=; }
 run() { ip netns exec "$CLI" "$tmp/connrate" client 198.18.2.1 7000 2 "$SECS" "${1:-0}"; }
 
-off=() on=()
+# CPU time in ns (schedstat: not rounded to clock ticks; the agent has one thread).
+ticks() { local a; read -r a _ < "/proc/$1/schedstat"; echo "$a"; }
+hz=$(getconf CLK_TCK)
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+off=() on=() bpf=() ref=() ticks_on=0 conns_on=0 ticks_ref=0 conns_ref=0
 for i in $(seq "$ROUNDS"); do
 	off+=("$(run)")
-	start_agent; on+=("$(run)"); stop_agent
+	start_agent
+	c0=$(ticks "$agent")
+	got=$(run)
+	on+=("$got") ticks_on=$(( ticks_on + $(ticks "$agent") - c0 )) conns_on=$(( conns_on + got * SECS ))
+	stop_agent
+	if [ -n "${BENCH_REF_BIN:-}" ]; then
+		main_bin=$SHAWK_BIN SHAWK_BIN=$BENCH_REF_BIN
+		start_agent "$tmp/agent-ref.log"
+		c0=$(ticks "$agent")
+		got=$(run)
+		ref+=("$got") ticks_ref=$(( ticks_ref + $(ticks "$agent") - c0 )) conns_ref=$(( conns_ref + got * SECS ))
+		stop_agent
+		SHAWK_BIN=$main_bin
+	fi
+	if [ "${BENCH_BPF_ONLY:-0}" = 1 ]; then
+		# Its own log: the stopped agent's ring buffer overflows.
+		start_agent "$tmp/agent-stopped.log"
+		sleep 0.5 # its seed poll
+		kill -STOP "$agent"
+		bpf+=("$(run)")
+		kill -CONT "$agent"; stop_agent
+	fi
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+span() { printf '%s\n' "$@" | sort -n | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
 m_off=$(median "${off[@]}") m_on=$(median "${on[@]}")
 ratio=$(awk -v a="$m_on" -v b="$m_off" 'BEGIN {printf "%.3f", a/b}')
-echo "connection rate: agent off ${off[*]} /s; on ${on[*]} /s"
+echo "load average before/after: $load0 / $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "connection rate: agent off ${off[*]} /s (min-max $(span "${off[@]}")); on ${on[*]} /s (min-max $(span "${on[@]}"))"
+if [ ${#bpf[@]} -gt 0 ]; then
+	m_bpf=$(median "${bpf[@]}")
+	echo "connection rate, agent stopped (BPF programs only): ${bpf[*]} /s (min-max $(span "${bpf[@]}")); ratio stopped/off $(awk -v a="$m_bpf" -v b="$m_off" 'BEGIN {printf "%.3f", a/b}')"
+fi
+if [ ${#ref[@]} -gt 0 ]; then
+	m_ref=$(median "${ref[@]}")
+	echo "connection rate, agent of $BENCH_REF_BIN on: ${ref[*]} /s (min-max $(span "${ref[@]}")); ratio on/off $(awk -v a="$m_ref" -v b="$m_off" 'BEGIN {printf "%.3f", a/b}')"
+fi
 echo "connection rate ratio on/off (medians $m_on/$m_off): $ratio (target >= 0.98)"
 lost=$(grep -c "events lost" "$tmp/agent.log")
 echo "events/s sustained while saturated: $(( m_on * 2 )) (2 per connection), lost-event warnings: $lost (target 0)"
+per_conn() { awk -v d="$1" -v n="$2" -v s="$3" 'BEGIN {printf "%.2f us per connection (%.1f%% of one core)", d / 1e3 / n, 100 * d / 1e9 / s}'; }
+echo "agent CPU during the saturated rounds: $(per_conn "$ticks_on" "$conns_on" $(( ROUNDS * SECS ))) (user space + its syscalls)"
+[ ${#ref[@]} -gt 0 ] && echo "agent CPU of $BENCH_REF_BIN during the saturated rounds: $(per_conn "$ticks_ref" "$conns_ref" $(( ROUNDS * SECS )))"
+
+if [ "${BENCH_BPF_STATS:-0}" = 1 ] && command -v bpftool >/dev/null; then
+	old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -qw kernel.bpf_stats_enabled=1
+	start_agent
+	got=$(run)
+	bpftool prog show -j >"$tmp/progs.json" 2>/dev/null
+	sysctl -qw kernel.bpf_stats_enabled="$old_stats"
+	# Only this agent's programs (another may be loaded on a shared host).
+	ids=$(cat /proc/"$agent"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" {print $2}' | sort -u | tr '\n' ,)
+	python3 - "$tmp/progs.json" "$got" "$SECS" "$ids" <<'PY'
+import json, sys
+progs, rate, secs = json.load(open(sys.argv[1])), float(sys.argv[2]), float(sys.argv[3])
+ids = {int(x) for x in sys.argv[4].split(",") if x}
+conns = rate * secs
+tot = 0
+for p in progs:
+    if p.get("id") not in ids or not p.get("run_cnt"):
+        continue
+    ns, n = p.get("run_time_ns", 0), p["run_cnt"]
+    tot += ns
+    print("bpf %-18s runs/conn %5.2f  ns/run %6.0f  ns/conn %6.0f" % (p["name"], n / conns, ns / n, ns / conns))
+print("bpf programs in all: %.0f ns per connection at %.0f conn/s = %.1f%% of one core" % (tot / conns, rate, 100 * tot / secs / 1e9))
+PY
+	stop_agent
+fi
 
 # Agent CPU at a paced rate.
 start_agent

@@ -7,13 +7,16 @@
  *    tgid/comm/cgroup in `conn_owners`, a bounded LRU hash keyed by socket
  *    cookie, only until the connection is reported. No state lives with a
  *    socket for its whole life (no socket storage).
- *  - sockops ACTIVE_ESTABLISHED emits the TCP event with that owner and
- *    deletes the entry; the kernel's socket cookie is the same one
- *    sock_diag reports, so the seeding poll and the stream deduplicate.
+ *  - SYN_SENT -> ESTABLISHED (shawk_tcp_state, a BTF-typed raw tracepoint
+ *    on inet_sock_set_state; sockops ACTIVE_ESTABLISHED where the kernel
+ *    refuses it) emits the TCP event with that owner and deletes the
+ *    entry; the kernel's socket cookie is the same one sock_diag reports,
+ *    so the seeding poll and the stream deduplicate.
  *  - tracepoint sock/inet_sock_set_state CLOSE->LISTEN runs in the task
  *    calling listen(): it records the owner per (netns, port) in
- *    `listeners`; sockops PASSIVE_ESTABLISHED (softirq, never `current`)
- *    takes the accepted socket's owner from there. Listeners older than the
+ *    `listeners`; SYN_RECV -> ESTABLISHED (or sockops PASSIVE_ESTABLISHED;
+ *    softirq, never `current`) takes the accepted socket's owner from
+ *    there. Listeners older than the
  *    agent are attributed in user space from the polled listener owner.
  *    SYN_SENT->CLOSE (a connect that never established) deletes the
  *    connect's entry; LRU eviction bounds whatever else is left.
@@ -30,6 +33,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 
 #include "shawk_event.h"
 
@@ -39,6 +43,7 @@
 #define IPPROTO_UDP 17
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
+#define TCP_SYN_RECV 3
 #define TCP_CLOSE 7
 #define TCP_LISTEN 10
 
@@ -141,10 +146,17 @@ static __always_inline void owner_fill(struct shawk_owner *o)
 	bpf_get_current_comm(o->comm, sizeof(o->comm));
 }
 
-static __always_inline void remember_owner(__u64 cookie, __u32 flags)
+/* The owner's netns is only used by UDP events: a TCP event takes the
+ * socket's own (three dependent reads saved per connect). */
+static __always_inline void remember_owner(__u64 cookie, __u32 flags,
+					   bool need_netns)
 {
 	struct shawk_owner o = {};
-	owner_fill(&o);
+	o.tgid = bpf_get_current_pid_tgid() >> 32;
+	if (need_netns)
+		o.netns = current_netns();
+	o.cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(o.comm, sizeof(o.comm));
 	o.flags = flags;
 	bpf_map_update_elem(&conn_owners, &cookie, &o, BPF_ANY);
 }
@@ -220,7 +232,7 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool is6)
 	__u64 cookie = bpf_get_socket_cookie(ctx);
 
 	if (sk->protocol == IPPROTO_TCP) {
-		remember_owner(cookie, 0);
+		remember_owner(cookie, 0, false);
 		return 1;
 	}
 	if (!udp_enabled || sk->protocol != IPPROTO_UDP)
@@ -237,7 +249,7 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool is6)
 		unbound = !sk->src_ip4;
 	}
 	if (unbound && udp_release_attached) {
-		remember_owner(cookie, SHAWK_OWNF_UDP_PENDING);
+		remember_owner(cookie, SHAWK_OWNF_UDP_PENDING, true);
 		return 1;
 	}
 
@@ -333,6 +345,106 @@ int shawk_sockops(struct bpf_sock_ops *skops)
 	return 1;
 }
 
+/*
+ * The same TCP life cycle from one program: the inet_sock_set_state
+ * tracepoint as a BTF-typed raw tracepoint. It replaces both sockops and the
+ * classic tracepoint when the kernel can run it (user space falls back to
+ * those otherwise): sockops on the cgroup root runs for every callback of
+ * every TCP socket (~9 per connection here, 2 of them useful) and the
+ * classic tracepoint builds a perf record for each of ~7 state changes per
+ * connection before the program runs; here the ~7 calls receive the socket
+ * pointer directly and all but the 2-3 useful ones return at the first test.
+ *
+ *  - SYN_SENT -> ESTABLISHED: an active connection (same moment as
+ *    sockops ACTIVE_ESTABLISHED), owner from conn_owners;
+ *  - SYN_RECV -> ESTABLISHED: a passive one (PASSIVE_ESTABLISHED), owner
+ *    from listeners. Softirq for both: never current.
+ *  - LISTEN entered / left, SYN_SENT -> CLOSE: as shawk_set_state.
+ */
+static __always_inline void tcp_established(const struct sock *sk, bool active)
+{
+	struct shawk_event *e = event_reserve();
+	if (!e)
+		return;
+	e->kind = active ? SHAWK_EV_TCP_ACTIVE : SHAWK_EV_TCP_PASSIVE;
+	e->family = sk->__sk_common.skc_family;
+	/* The kernel's cookie: the one connect() saw and sock_diag reports. */
+	e->cookie = bpf_get_socket_cookie((void *)sk);
+	e->lport = sk->__sk_common.skc_num;
+	e->rport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (e->family == AF_INET) {
+		*(__u32 *)e->laddr = sk->__sk_common.skc_rcv_saddr;
+		*(__u32 *)e->raddr = sk->__sk_common.skc_daddr;
+	} else {
+		/* Sized explicitly: BPF_CORE_READ_INTO copies sizeof(*dst),
+		 * one byte for an array. */
+		bpf_core_read(e->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+
+	if (active) {
+		struct shawk_owner *o = bpf_map_lookup_elem(&conn_owners, &e->cookie);
+		if (o) {
+			event_set_owner(e, o);
+			bpf_map_delete_elem(&conn_owners, &e->cookie);
+		} else {
+			__sync_fetch_and_add(&owner_misses, 1);
+		}
+	} else {
+		struct listener_key k;
+		__builtin_memset(&k, 0, sizeof(k));
+		k.netns = e->netns;
+		k.port = e->lport;
+		struct listener_val *v = bpf_map_lookup_elem(&listeners, &k);
+		if (v)
+			event_set_owner(e, &v->owner);
+	}
+	event_submit(e);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(shawk_tcp_state, const struct sock *sk, int oldstate, int newstate)
+{
+	/* Most calls: the states first, the socket only when they matter. */
+	if (newstate == TCP_ESTABLISHED) {
+		if (oldstate != TCP_SYN_SENT && oldstate != TCP_SYN_RECV)
+			return 0;
+	} else if (newstate != TCP_LISTEN && oldstate != TCP_LISTEN &&
+		   !(oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE)) {
+		return 0;
+	}
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+
+	if (newstate == TCP_ESTABLISHED) {
+		tcp_established(sk, oldstate == TCP_SYN_SENT);
+		return 0;
+	}
+	if (oldstate == TCP_SYN_SENT) {
+		/* A connect that never established: forget its owner. */
+		__u64 cookie = sk->__sk_common.skc_cookie.counter;
+		if (cookie)
+			bpf_map_delete_elem(&conn_owners, &cookie);
+		return 0;
+	}
+	struct listener_key k;
+	__builtin_memset(&k, 0, sizeof(k));
+	k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	k.port = sk->__sk_common.skc_num;
+	if (newstate == TCP_LISTEN) {
+		/* listen() runs in the caller's context: current is right. */
+		struct listener_val v = { .sk = (__u64)sk };
+		owner_fill(&v.owner);
+		bpf_map_update_elem(&listeners, &k, &v, BPF_ANY);
+		return 0;
+	}
+	struct listener_val *v = bpf_map_lookup_elem(&listeners, &k);
+	if (v && v->sk == (__u64)sk)
+		bpf_map_delete_elem(&listeners, &k);
+	return 0;
+}
+
 /* ---- UDP ------------------------------------------------------------- */
 
 SEC("cgroup/sock_release")
@@ -375,7 +487,9 @@ int shawk_sock_release(struct bpf_sock *sk)
 		*(__u32 *)e->laddr = BPF_CORE_READ(ks, __sk_common.skc_rcv_saddr);
 		*(__u32 *)e->raddr = sk->dst_ip4;
 	} else {
-		BPF_CORE_READ_INTO(e->laddr, ks, __sk_common.skc_v6_rcv_saddr);
+		/* Sized explicitly: BPF_CORE_READ_INTO copies sizeof(*dst),
+		 * one byte of this array. */
+		bpf_core_read(e->laddr, 16, &ks->__sk_common.skc_v6_rcv_saddr);
 		COPY6(e->raddr, sk, struct bpf_sock, dst_ip6);
 	}
 	event_submit(e);

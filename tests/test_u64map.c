@@ -227,8 +227,25 @@ static void random_ops(uint64_t seed, uint64_t key_space, int ops,
 		if (!key)
 			key = 1;
 		switch ((x >> 32) % 5) {
-		case 0:
 		case 1: {
+			/* Upsert, then set the value through its pointer. */
+			int want = ref_find(&r, key) != SIZE_MAX ? 0 : 1;
+			uint64_t *v = (uint64_t *)&m; /* must be overwritten */
+			if (want == 1 && max_entries && r.n >= max_entries) {
+				assert_int_equal(u64map_upsert(&m, key, &v),
+						 -ENOSPC);
+				assert_null(v);
+				break;
+			}
+			assert_int_equal(u64map_upsert(&m, key, &v), want);
+			assert_non_null(v);
+			if (want == 1)
+				assert_true(*v == 0);
+			*v = x;
+			ref_put(&r, key, x);
+			break;
+		}
+		case 0: {
 			int want = ref_find(&r, key) != SIZE_MAX ? 0 : 1;
 			if (want == 1 && max_entries && r.n >= max_entries) {
 				assert_int_equal(u64map_put(&m, key, x),
@@ -271,6 +288,40 @@ static void random_ops(uint64_t seed, uint64_t key_space, int ops,
 		assert_true(m.keys[i] == 0);
 	u64map_free(&m);
 	ref_free(&r);
+}
+
+/* Upsert across growth: every key inserted before and after a rehash keeps
+ * its value, and the pointer returned is the one get() finds. */
+static void test_upsert(void **state)
+{
+	(void)state;
+	struct u64map m;
+	uint64_t *v;
+	assert_int_equal(u64map_init(&m, 1000), 0);
+	assert_int_equal(u64map_upsert(&m, 0, &v), -EINVAL);
+	assert_null(v);
+	for (uint64_t k = 1; k <= 1000; k++) {
+		assert_int_equal(u64map_upsert(&m, k * 7919, &v), 1);
+		assert_true(*v == 0);
+		*v = k;
+		assert_ptr_equal(u64map_get(&m, k * 7919), v);
+		/* Again: found, not inserted, value kept. */
+		assert_int_equal(u64map_upsert(&m, k * 7919, &v), 0);
+		assert_true(*v == k);
+	}
+	assert_int_equal(m.count, 1000);
+	assert_true(m.cap >= 2000);
+	for (uint64_t k = 1; k <= 1000; k++) {
+		v = u64map_get(&m, k * 7919);
+		assert_non_null(v);
+		assert_true(*v == k);
+	}
+	/* Full: a new key is refused, an existing one still found. */
+	assert_int_equal(u64map_upsert(&m, 1, &v), -ENOSPC);
+	assert_null(v);
+	assert_int_equal(u64map_upsert(&m, 7919, &v), 0);
+	assert_true(*v == 1);
+	u64map_free(&m);
 }
 
 static void test_random_vs_reference(void **state)
@@ -410,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_key_zero),
 		cmocka_unit_test(test_max_entries),
+		cmocka_unit_test(test_upsert),
 		cmocka_unit_test(test_random_vs_reference),
 		cmocka_unit_test(test_dense_sequential),
 		cmocka_unit_test(test_filter),

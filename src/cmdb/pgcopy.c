@@ -6,6 +6,7 @@
 #include <endian.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 /* "PGCOPY\n\377\r\n\0", flags, header extension length. */
@@ -18,6 +19,12 @@ static const char header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
 /* timestamptz counts microseconds from 2000-01-01 00:00:00 UTC. */
 #define PG_EPOCH_UNIX_MS INT64_C(946684800000)
 
+/* Streams of a large batch (100k flows: ~15 MB) live in transparent huge
+ * pages where the kernel allows it: each 4 KiB page fault costs more than
+ * encoding the rows it holds on a virtual machine (measured: 9k faults,
+ * three quarters of the time of encoding 100k flows). */
+#define HUGE_SZ ((size_t)2 << 20)
+
 static bool reserve(struct pgcopy *c, size_t more)
 {
 	if (c->oom)
@@ -27,7 +34,19 @@ static bool reserve(struct pgcopy *c, size_t more)
 	size_t cap = c->cap ? c->cap : 4096;
 	while (cap < c->len + more)
 		cap *= 2;
-	char *b = realloc(c->buf, cap);
+	char *b;
+	if (cap < HUGE_SZ) {
+		b = realloc(c->buf, cap);
+	} else {
+		cap = (cap + HUGE_SZ - 1) & ~(HUGE_SZ - 1);
+		b = aligned_alloc(HUGE_SZ, cap);
+		if (b) {
+			(void)madvise(b, cap, MADV_HUGEPAGE); /* a hint */
+			if (c->len)
+				memcpy(b, c->buf, c->len);
+			free(c->buf);
+		}
+	}
 	if (!b) {
 		c->oom = true;
 		return false;
@@ -43,6 +62,16 @@ static void put(struct pgcopy *c, const void *p, size_t n)
 		return;
 	memcpy(c->buf + c->len, p, n);
 	c->len += n;
+}
+
+void pgcopy_reserve(struct pgcopy *c, size_t more)
+{
+	reserve(c, more);
+}
+
+void pgcopy_fields(struct pgcopy *c, const void *fields, size_t len)
+{
+	put(c, fields, len);
 }
 
 static void put_u16(struct pgcopy *c, uint16_t v)

@@ -46,6 +46,14 @@ void pgcopy_inet(struct pgcopy *c, int family, const uint8_t addr[16]);
 /* timestamptz from milliseconds since the Unix epoch. */
 void pgcopy_timestamptz_ms(struct pgcopy *c, int64_t ms);
 
+/* Makes room for more bytes at once (an estimate: the stream still grows
+ * past it), sparing a large stream its reallocations and copies. */
+void pgcopy_reserve(struct pgcopy *c, size_t more);
+
+/* Appends fields encoded by the functions above (e.g. into another
+ * pgcopy used as a scratch buffer): len bytes, copied as they are. */
+void pgcopy_fields(struct pgcopy *c, const void *fields, size_t len);
+
 /* Appends the trailer; returns the data (owned by c, *ret_len bytes) or
  * NULL on OOM. */
 const char *pgcopy_finish(struct pgcopy *c, size_t *ret_len);

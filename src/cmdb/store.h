@@ -3,6 +3,7 @@
 #define SHAWK_CMDB_STORE_H
 
 #include "cmdb/pg.h"
+#include "cmdb/pgcopy.h"
 #include "core/flow.h"
 
 #include <stdbool.h>
@@ -25,8 +26,10 @@ struct cmdb_batch {
 
 /*
  * Writes flows in one transaction with a constant number of round trips
- * (BEGIN, batch claim, binary COPY into a session temporary table, one
- * statement that upserts flows and nodes from it, COMMIT), whatever n is.
+ * (BEGIN, batch claim, three binary COPYs into session temporary tables,
+ * a savepoint, one statement that writes flows and nodes from them,
+ * COMMIT; two more if another writer inserted one of the flows meanwhile),
+ * whatever n is.
  * The commit is asynchronous (synchronous_commit off): a server crash may
  * lose the last acknowledged flush, never part of one.
  * Returns n (0 writes nothing), -EALREADY when this batch was committed
@@ -39,14 +42,25 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 		     const struct flow *flows, size_t n, bool *ret_in_doubt);
 
 /*
- * Encodes flows as the rows of the flush's binary COPY into c (initialised
- * by the caller with pgcopy_init, freed with pgcopy_clear; not finished).
- * *ret_dups is true when two flows may have the same CMDB key (the flush
- * then merges them in SQL). Returns 0 or -ENOMEM.
+ * What the flush streams to the server: three binary COPYs, the flows in
+ * primary-key order, and the passive and active nodes they name, one row
+ * per node key (merged client-side). dups is true when two flows may have
+ * the same CMDB key (the flush then merges them in SQL).
  */
-struct pgcopy;
+struct cmdb_flush_data {
+	struct pgcopy flows, passive, active;
+	bool dups;
+};
+void cmdb_flush_data_init(struct cmdb_flush_data *d);
+void cmdb_flush_data_clear(struct cmdb_flush_data *d);
+
+/*
+ * Encodes flows into d (initialised by the caller with
+ * cmdb_flush_data_init, freed with cmdb_flush_data_clear; the COPYs are
+ * not finished). Returns 0 or -ENOMEM.
+ */
 int cmdb_store_encode_copy(const struct flow *flows, size_t n,
-			   struct pgcopy *c, bool *ret_dups);
+			   struct cmdb_flush_data *d);
 
 /*
  * Fills the CMDB_FLUSH_COLUMNS array literals for flows into cols (each

@@ -356,22 +356,21 @@ int flow_table_ingest(struct flow_table *t, const struct sock_record *recs,
 			f->cgroup_id = r->cgroup_id;
 		fill_strings(f, &o);
 
-		uint64_t id = conn_id(r);
-		uint64_t *cv = u64map_get(&t->conns, id);
+		uint64_t *cv;
 		uint64_t nv = ((uint64_t)t->interval_gen << 32) | t->scan_gen;
-		if (!cv) {
-			int pr = u64map_put(&t->conns, id, nv);
-			if (pr == -ENOMEM)
-				return -ENOMEM;
+		int pr = u64map_upsert(&t->conns, conn_id(r), &cv);
+		if (pr == -ENOMEM)
+			return -ENOMEM;
+		if (pr != 0) {
 			if (pr < 0)
 				t->stats.untracked_conns++;
 			f->connections++;
 			f->new_connections++;
-		} else {
-			if ((uint32_t)(*cv >> 32) != t->interval_gen)
-				f->connections++;
-			*cv = nv;
+		} else if ((uint32_t)(*cv >> 32) != t->interval_gen) {
+			f->connections++;
 		}
+		if (cv)
+			*cv = nv;
 		aggregated++;
 	}
 

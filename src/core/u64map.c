@@ -126,6 +126,35 @@ int u64map_put(struct u64map *m, uint64_t key, uint64_t val)
 	return 1;
 }
 
+int u64map_upsert(struct u64map *m, uint64_t key, uint64_t **ret)
+{
+	*ret = NULL;
+	if (!key)
+		return -EINVAL;
+	size_t i = slot_of(m, key);
+	for (; m->keys[i]; i = (i + 1) & (m->cap - 1)) {
+		if (m->keys[i] == key) {
+			*ret = &m->vals[i];
+			return 0;
+		}
+	}
+	if (m->count >= m->max_entries)
+		return -ENOSPC;
+	if ((m->count + 1) * 2 > m->cap) {
+		/* Rare: the slot found is stale after the rehash. */
+		int r = grow(m);
+		if (r < 0)
+			return r;
+		for (i = slot_of(m, key); m->keys[i]; i = (i + 1) & (m->cap - 1))
+			;
+	}
+	m->keys[i] = key;
+	m->vals[i] = 0;
+	m->count++;
+	*ret = &m->vals[i];
+	return 1;
+}
+
 static void delete_slot(struct u64map *m, size_t i)
 {
 	size_t mask = m->cap - 1;

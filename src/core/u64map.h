@@ -34,6 +34,14 @@ uint64_t *u64map_get(const struct u64map *m, uint64_t key);
 int u64map_put(struct u64map *m, uint64_t key, uint64_t val);
 
 /*
+ * Finds key, inserting it with value 0 when absent, in one probe sequence
+ * (get-then-put walks the cluster up to three times). Sets *ret to its
+ * value (valid until the next insert). Returns 1 when the key was new, 0
+ * when it existed, -ENOSPC when full (*ret NULL), -ENOMEM, -EINVAL.
+ */
+int u64map_upsert(struct u64map *m, uint64_t key, uint64_t **ret);
+
+/*
  * Grows the table so that n entries (capped at max_entries) fit without a
  * rehash. Returns 0 or -ENOMEM.
  */

@@ -30,8 +30,9 @@ struct ebpf_stats {
 
 /*
  * The streaming source: BPF programs on the cgroup v2 root and the
- * inet_sock_set_state tracepoint, events drained from a ring buffer at each
- * scan, plus full polls through a poller on pm (seed and resync; pm must
+ * inet_sock_set_state tracepoint (BTF-typed; sockops and the classic
+ * tracepoint where the kernel refuses that), events drained from a ring
+ * buffer at each scan, plus full polls through a poller on pm (seed and resync; pm must
  * outlive the source). Checks the kernel's features first and switches off
  * the optional programs it cannot run.
  *

@@ -132,14 +132,12 @@ static int remember_owner(struct owner_gen *g, const struct sock_record *rec)
 		g->ents = n;
 		g->cap = ncap;
 	}
-	uint64_t *idx = u64map_get(&g->by_cookie, rec->cookie);
-	if (!idx) {
-		int r = u64map_put(&g->by_cookie, rec->cookie, g->n + 1);
-		if (r < 0)
-			return r;
-		idx = u64map_get(&g->by_cookie, rec->cookie);
-		g->n++;
-	}
+	uint64_t *idx;
+	int r = u64map_upsert(&g->by_cookie, rec->cookie, &idx);
+	if (r < 0)
+		return r;
+	if (r == 1)
+		*idx = ++g->n;
 	struct owner_ent *e = &g->ents[*idx - 1];
 	e->pid = rec->pid;
 	memcpy(e->comm, rec->comm, sizeof(e->comm));
