@@ -46,6 +46,10 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(OBJDIR)/gen/%.bpf.o)
 BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(OBJDIR)/gen/%.skel.h)
+# The polling iterators also as a light skeleton: its loader program has the
+# kernel apply the CO-RE relocations, so user space never reads the 5.5 MB
+# vmlinux BTF (libbpf's skeleton does, on every start).
+BPF_LSKELS := $(OBJDIR)/gen/iter.lskel.h
 
 # --- SQL: numbered schema files embedded at build time.
 SQL_FILES := $(sort $(wildcard sql/*.sql))
@@ -79,7 +83,7 @@ $(OBJDIR)/shawk: $(OBJS) $(SQL_OBJ)
 $(BIN): $(OBJDIR)/shawk FORCE
 	$(Q)cmp -s $< $@ || cp $< $@
 
-$(OBJDIR)/%.o: %.c | $(BPF_SKELS)
+$(OBJDIR)/%.o: %.c | $(BPF_SKELS) $(BPF_LSKELS)
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -92,11 +96,15 @@ $(OBJDIR)/gen/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) bpf/vmlinux/$(ARCH)/vmlin
 
 # Keep the generated BPF object and skeleton: as intermediates make would
 # delete them, and every later build would relink for nothing.
-.SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
+.SECONDARY: $(BPF_OBJS) $(BPF_SKELS) $(BPF_LSKELS)
 
 $(OBJDIR)/gen/%.skel.h: $(OBJDIR)/gen/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+$(OBJDIR)/gen/%.lskel.h: $(OBJDIR)/gen/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton -L $< name $*_lskel > $@.tmp && mv $@.tmp $@
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux/$(ARCH)/vmlinux.h

@@ -28,6 +28,9 @@
 #define IPPROTO_UDP 17
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
+#define SOCK_STREAM 1
+#define SOCK_DGRAM 2
+#define TCP_CLOSE 7
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -37,49 +40,63 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 const volatile __u32 tcp_states = 0;
 const volatile __u32 udp_states = 0;
 
-static __always_inline void emit_sock(struct seq_file *seq, struct sock *sk,
-				      __u8 proto, __u8 state, __u32 uid)
+/*
+ * Fills *r from sk (the caller zeroed it and set r->uid); false for a
+ * family we do not report. so: sk's socket when the caller has it already
+ * (one cache line less than sk->sk_socket), NULL to read it.
+ */
+static __always_inline bool fill_sock(struct shawk_iter_sock *r,
+				      struct sock *sk, struct socket *so,
+				      __u8 proto, __u8 state)
 {
 	struct sock_common *skc = &sk->__sk_common;
-	struct shawk_iter_sock r = {};
-	struct socket *so;
 	struct cgroup *cg;
 	struct net *net;
 
-	r.magic = SHAWK_ITER_SOCK_MAGIC;
-	r.proto = proto;
-	r.state = state;
-	r.family = (__u8)skc->skc_family;
-	r.uid = uid;
-	r.lport = skc->skc_num;
-	r.rport = bpf_ntohs(skc->skc_dport);
-	if (r.family == AF_INET) {
+	r->magic = SHAWK_ITER_SOCK_MAGIC;
+	r->proto = proto;
+	r->state = state;
+	r->family = (__u8)skc->skc_family;
+	r->lport = skc->skc_num;
+	r->rport = bpf_ntohs(skc->skc_dport);
+	if (r->family == AF_INET) {
 		__u32 l = skc->skc_rcv_saddr, d = skc->skc_daddr;
-		__builtin_memcpy(r.laddr, &l, 4);
-		__builtin_memcpy(r.raddr, &d, 4);
-	} else if (r.family == AF_INET6) {
-		BPF_CORE_READ_INTO(&r.laddr, skc, skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&r.raddr, skc, skc_v6_daddr);
+		__builtin_memcpy(r->laddr, &l, 4);
+		__builtin_memcpy(r->raddr, &d, 4);
+	} else if (r->family == AF_INET6) {
+		BPF_CORE_READ_INTO(&r->laddr, skc, skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&r->raddr, skc, skc_v6_daddr);
 	} else {
-		return;
+		return false;
 	}
 	net = skc->skc_net.net;
 	if (net)
-		r.netns = net->ns.inum;
-	so = sk->sk_socket;
+		r->netns = net->ns.inum;
+	if (!so)
+		so = sk->sk_socket;
 	if (so) {
 		/* sock_i_ino(): the inode sits next to the socket in one
 		 * allocation (struct socket_alloc), one cache miss instead of
 		 * three through file->f_inode. */
 		struct socket_alloc *sa = bpf_rdonly_cast(
 			so, bpf_core_type_id_kernel(struct socket_alloc));
-		r.inode = sa->vfs_inode.i_ino;
+		r->inode = sa->vfs_inode.i_ino;
 	}
 	cg = sk->sk_cgrp_data.cgroup;
 	if (cg && cg->kn)
-		r.cgroup_id = cg->kn->id;
-	r.cookie = bpf_get_socket_cookie(sk);
-	bpf_seq_write(seq, &r, sizeof(r));
+		r->cgroup_id = cg->kn->id;
+	r->cookie = bpf_get_socket_cookie(sk);
+	return true;
+}
+
+static __always_inline void emit_sock(struct seq_file *seq, struct sock *sk,
+				      __u8 proto, __u8 state, __u32 uid)
+{
+	struct shawk_iter_sock r = {};
+
+	r.uid = uid;
+	if (fill_sock(&r, sk, NULL, proto, state))
+		bpf_seq_write(seq, &r, sizeof(r));
 }
 
 SEC("iter/tcp")
@@ -136,5 +153,78 @@ int shawk_iter_task_file(struct bpf_iter__task_file *ctx)
 	o.tgid = task->tgid;
 	o.magic = SHAWK_ITER_OWNER_MAGIC;
 	bpf_seq_write(ctx->meta->seq, &o, sizeof(o));
+	return 0;
+}
+
+/* Before 6.13, struct file counted its references in f_count. */
+struct file___f_count {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+
+/*
+ * More references to file than the fd being visited and the iterator's own
+ * (file_ref_t: refcnt is the count minus one; f_count: the count).
+ */
+static __always_inline bool file_shared(struct file *file)
+{
+	if (bpf_core_field_exists(file->f_ref))
+		return file->f_ref.refcnt.counter != 1;
+	struct file___f_count *old = (void *)file;
+	return old->f_count.counter != 2;
+}
+
+/*
+ * Every TCP/UDP socket held by a file descriptor, of every netns, with the
+ * process holding it: one walk of the fd tables instead of one walk of the
+ * host-wide socket hash per netns plus an owner join. Sockets without an fd
+ * (not yet accepted, orphaned, kernel-owned) are not seen: user space
+ * compares what it got per netns with the kernel's per-netns "inuse"
+ * counters and walks a netns with iter/tcp + iter/udp when they differ.
+ * Every hashed socket is written (TCP: all states but CLOSE; UDP: bound),
+ * whatever the state masks, so that the counts compare; user space filters.
+ */
+SEC("iter/task_file")
+int shawk_iter_fd_sock(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct shawk_iter_fdsock f = {};
+	struct socket *so;
+	struct sock *sk;
+	__u16 type, protocol;
+	__u8 state, proto;
+
+	if (!task || !file)
+		return 0;
+	so = bpf_sock_from_file(file);
+	if (!so)
+		return 0;
+	sk = so->sk;
+	if (!sk)
+		return 0;
+	type = sk->sk_type;
+	protocol = sk->sk_protocol;
+	state = sk->__sk_common.skc_state;
+	if (protocol == IPPROTO_TCP && type == SOCK_STREAM) {
+		if (state == TCP_CLOSE)
+			return 0; /* not hashed: no iterator shows it */
+		proto = IPPROTO_TCP;
+	} else if (protocol == IPPROTO_UDP && type == SOCK_DGRAM) {
+		if (!sk->__sk_common.skc_num)
+			return 0; /* not bound, not hashed */
+		proto = IPPROTO_UDP;
+	} else {
+		return 0;
+	}
+	/* sk_uid: the socket inode's owner, kept in sk's line that holds
+	 * sk_protocol and sk_type (read above) since sock_init_data(). */
+	f.s.uid = sk->sk_uid.val;
+	if (!fill_sock(&f.s, sk, so, proto, state))
+		return 0;
+	f.s.magic = SHAWK_ITER_FDSOCK_MAGIC;
+	f.tgid = task->tgid;
+	if (file_shared(file))
+		f.flags = SHAWK_FDSOCK_F_SHARED;
+	bpf_seq_write(ctx->meta->seq, &f, sizeof(f));
 	return 0;
 }

@@ -280,6 +280,76 @@ static void test_read_split(void **state)
 			 -EINVAL);
 }
 
+/* Records of sockets seen through an fd: the holder becomes rec->pid; a
+ * socket record's magic, no process or no inode is not one; split reads. */
+static void test_fdsocks(void **state)
+{
+	(void)state;
+	struct shawk_iter_fdsock f[3];
+	memset(f, 0, sizeof(f));
+	for (size_t i = 0; i < 3; i++) {
+		f[i].s = sock4();
+		f[i].s.magic = SHAWK_ITER_FDSOCK_MAGIC;
+		f[i].tgid = 100 + (uint32_t)i;
+	}
+	f[1].s.state = 10;
+	f[2].s.proto = IPPROTO_UDP;
+	f[2].s.state = 7;
+	struct collect c = { 0 };
+	size_t used = 0;
+	assert_int_equal(iterrec_decode_fdsocks(f, sizeof(f), collect_cb, &c,
+						&used),
+			 3);
+	assert_int_equal(used, sizeof(f));
+	assert_int_equal(c.recs[0].pid, 100);
+	assert_int_equal(c.recs[0].inode, 12345);
+	assert_int_equal(c.recs[0].lport, 8080);
+	uint8_t v4[16] = { 10, 0, 0, 1 };
+	assert_memory_equal(c.recs[0].laddr, v4, 16);
+	assert_int_equal(c.recs[1].state, 10);
+	assert_int_equal(c.recs[2].proto, IPPROTO_UDP);
+	assert_int_equal(c.recs[2].pid, 102);
+	assert_int_equal(c.recs[2].flags, 0);
+
+	/* A trailing partial record is left for the next read. */
+	struct collect c1 = { 0 };
+	assert_int_equal(iterrec_decode_fdsocks(f, sizeof(f) - 1, collect_cb,
+						&c1, &used),
+			 2);
+	assert_int_equal(used, 2 * sizeof(f[0]));
+
+	struct shawk_iter_fdsock bad[3] = { f[0], f[0], f[0] };
+	bad[0].s.magic = SHAWK_ITER_SOCK_MAGIC; /* a plain socket record */
+	bad[1].tgid = 0;
+	bad[2].s.inode = 0;
+	for (size_t i = 0; i < 3; i++) {
+		struct collect cb = { 0 };
+		assert_int_equal(iterrec_decode_fdsocks(&bad[i], sizeof(bad[i]),
+							collect_cb, &cb, &used),
+				 -EBADMSG);
+		assert_int_equal(cb.n, 0);
+	}
+	/* ... nor is an fd record in a socket stream. */
+	struct collect c2 = { 0 };
+	assert_int_equal(iterrec_decode_socks(&f[0].s, sizeof(f[0].s),
+					      collect_cb, &c2, &used),
+			 -EBADMSG);
+
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], f, 50), 50);
+	assert_int_equal(write(fds[1], (char *)f + 50, sizeof(f) - 50),
+			 (ssize_t)(sizeof(f) - 50));
+	close(fds[1]);
+	unsigned char buf[sizeof(f[0]) + 3];
+	struct collect c3 = { 0 };
+	assert_int_equal(iterrec_read_fdsocks(fds[0], buf, sizeof(buf),
+					      collect_cb, &c3),
+			 3);
+	assert_int_equal(c3.recs[1].pid, 101);
+	close(fds[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_callback_error),
 		cmocka_unit_test(test_owners),
 		cmocka_unit_test(test_read_split),
+		cmocka_unit_test(test_fdsocks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

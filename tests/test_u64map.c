@@ -61,6 +61,33 @@ static void test_basic(void **state)
 	u64map_free(&m); /* idempotent */
 }
 
+/* Reserve sizes the table once, keeps what it holds, and then n inserts
+ * do not grow it. */
+static void test_reserve(void **state)
+{
+	(void)state;
+	struct u64map m;
+	assert_int_equal(u64map_init(&m, 0), 0);
+	for (uint64_t k = 1; k <= 40; k++)
+		assert_int_equal(u64map_put(&m, k * 7919, k), 1);
+	assert_int_equal(u64map_reserve(&m, 5000), 0);
+	size_t cap = m.cap;
+	assert_true(cap >= 10000);
+	assert_true((cap & (cap - 1)) == 0);
+	for (uint64_t k = 1; k <= 40; k++)
+		assert_int_equal(*u64map_get(&m, k * 7919), k);
+	for (uint64_t k = 41; k <= 5000; k++)
+		assert_int_equal(u64map_put(&m, k * 7919, k), 1);
+	assert_int_equal(m.cap, cap);
+	assert_int_equal(m.count, 5000);
+	for (uint64_t k = 1; k <= 5000; k++)
+		assert_int_equal(*u64map_get(&m, k * 7919), k);
+	/* Smaller than what it has: nothing changes. */
+	assert_int_equal(u64map_reserve(&m, 10), 0);
+	assert_int_equal(m.cap, cap);
+	u64map_free(&m);
+}
+
 static void test_key_zero(void **state)
 {
 	(void)state;
@@ -431,6 +458,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_key_zero),
 		cmocka_unit_test(test_max_entries),
 		cmocka_unit_test(test_upsert),

@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "core/flow.h"
 #include "core/log.h"
+#include "core/mem.h"
 #include "core/sink.h"
 #include "core/util.h"
 #include "probe/ebpf.h"
@@ -367,6 +368,9 @@ int cli_probe(int argc, char **argv)
 		return 0;
 	}
 	log_set_level((enum log_level)cfg.log_level);
+	/* One scan, then exit: fresh memory is touched once, see mem.h. */
+	if (cfg.once)
+		mem_prefer_huge_heap(64u << 20);
 
 	struct pipeline p = { .cfg = &cfg };
 	int ret = 1;

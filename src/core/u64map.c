@@ -53,9 +53,9 @@ uint64_t *u64map_get(const struct u64map *m, uint64_t key)
 	}
 }
 
-static int grow(struct u64map *m)
+/* Rehashes into ncap slots (a power of two, > count). */
+static int resize(struct u64map *m, size_t ncap)
 {
-	size_t ncap = m->cap * 2;
 	uint64_t *nk = calloc(ncap, sizeof(*nk));
 	uint64_t *nv = calloc(ncap, sizeof(*nv));
 	if (!nk || !nv) {
@@ -80,16 +80,24 @@ static int grow(struct u64map *m)
 	return 0;
 }
 
+static int grow(struct u64map *m)
+{
+	return resize(m, m->cap * 2);
+}
+
 int u64map_reserve(struct u64map *m, size_t n)
 {
 	if (n > m->max_entries)
 		n = m->max_entries;
-	while (n * 2 > m->cap) {
-		int r = grow(m);
-		if (r < 0)
-			return r;
+	/* One rehash to the final size, not one per doubling (each would
+	 * allocate, clear and fill a table again). */
+	size_t ncap = m->cap;
+	while (n * 2 > ncap) {
+		if (ncap > SIZE_MAX / 2 / sizeof(uint64_t))
+			return -ENOMEM;
+		ncap *= 2;
 	}
-	return 0;
+	return ncap == m->cap ? 0 : resize(m, ncap);
 }
 
 int u64map_put(struct u64map *m, uint64_t key, uint64_t val)

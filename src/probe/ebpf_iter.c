@@ -7,39 +7,30 @@
 #include "probe/ebpf_iter.h"
 
 #include "core/util.h"
-#include "iter.skel.h"
+/* A light skeleton: its loader program has the kernel apply the CO-RE
+ * relocations against its own BTF, so no 5.5 MB vmlinux BTF is read and
+ * parsed in user space at every start (most of what loading cost). */
+#include "iter.lskel.h"
 
 #include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct ebpf_iter {
-	struct iter_bpf *skel;
-	struct bpf_link *links[3];
+	struct iter_lskel *skel;
+	int links[4];
 };
 
 void ebpf_iter_free(struct ebpf_iter *it)
 {
 	if (!it)
 		return;
-	for (size_t i = 0; i < ARRAY_SIZE(it->links); i++)
-		bpf_link__destroy(it->links[i]);
-	iter_bpf__destroy(it->skel);
+	/* Closes the links and programs. */
+	if (it->skel)
+		iter_lskel__destroy(it->skel);
 	free(it);
-}
-
-static int silent_print(enum libbpf_print_level level, const char *fmt,
-			va_list ap) __attribute__((format(printf, 2, 0)));
-static int silent_print(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
-{
-	if (level == LIBBPF_DEBUG || !getenv("SHAWK_BPF_VERBOSE"))
-		return 0;
-	return vfprintf(stderr, fmt, ap);
 }
 
 int ebpf_iter_new(uint32_t tcp_states, uint32_t udp_states,
@@ -50,36 +41,44 @@ int ebpf_iter_new(uint32_t tcp_states, uint32_t udp_states,
 
 	if (!it)
 		return -ENOMEM;
-	libbpf_set_print(silent_print);
-	it->skel = iter_bpf__open();
+	it->skel = iter_lskel__open();
 	if (!it->skel) {
-		r = -errno;
+		r = -ENOMEM;
 		snprintf(why, why_sz, "cannot open the iterator object: %s",
 			 strerror(-r));
 		goto fail;
 	}
 	it->skel->rodata->tcp_states = tcp_states;
 	it->skel->rodata->udp_states = udp_states;
-	r = iter_bpf__load(it->skel);
+	r = iter_lskel__load(it->skel);
 	if (r < 0) {
 		snprintf(why, why_sz, "cannot load the BPF iterators: %s",
 			 strerror(-r));
 		goto fail;
 	}
-	struct bpf_program *progs[] = {
-		[EBPF_ITER_TCP] = it->skel->progs.shawk_iter_tcp,
-		[EBPF_ITER_UDP] = it->skel->progs.shawk_iter_udp,
-		[EBPF_ITER_OWNERS] = it->skel->progs.shawk_iter_task_file,
+	static const char *const names[] = {
+		[EBPF_ITER_TCP] = "iter/tcp",
+		[EBPF_ITER_UDP] = "iter/udp",
+		[EBPF_ITER_OWNERS] = "iter/task_file (owners)",
+		[EBPF_ITER_FDSOCKS] = "iter/task_file (sockets)",
 	};
-	for (size_t i = 0; i < ARRAY_SIZE(progs); i++) {
-		it->links[i] = bpf_program__attach_iter(progs[i], NULL);
-		if (!it->links[i]) {
-			r = -errno;
-			snprintf(why, why_sz, "cannot attach %s: %s",
-				 bpf_program__section_name(progs[i]),
+	int (*const attach[])(struct iter_lskel *) = {
+		[EBPF_ITER_TCP] = iter_lskel__shawk_iter_tcp__attach,
+		[EBPF_ITER_UDP] = iter_lskel__shawk_iter_udp__attach,
+		[EBPF_ITER_OWNERS] = iter_lskel__shawk_iter_task_file__attach,
+		[EBPF_ITER_FDSOCKS] = iter_lskel__shawk_iter_fd_sock__attach,
+	};
+	_Static_assert(ARRAY_SIZE(attach) == ARRAY_SIZE(it->links), "links");
+	for (size_t i = 0; i < ARRAY_SIZE(attach); i++) {
+		/* bpf(2) itself: -1 and errno on failure. */
+		int fd = attach[i](it->skel);
+		if (fd <= 0) {
+			r = fd < 0 && errno ? -errno : -EINVAL;
+			snprintf(why, why_sz, "cannot attach %s: %s", names[i],
 				 strerror(-r));
 			goto fail;
 		}
+		it->links[i] = fd;
 	}
 	*ret = it;
 	return 0;
@@ -93,6 +92,6 @@ int ebpf_iter_open(const struct ebpf_iter *it, enum ebpf_iter_kind kind)
 	if ((size_t)kind >= ARRAY_SIZE(it->links))
 		return -EINVAL;
 	/* The iterator fd is O_CLOEXEC (bpf(2) BPF_ITER_CREATE sets it). */
-	int fd = bpf_iter_create(bpf_link__fd(it->links[kind]));
+	int fd = bpf_iter_create(it->links[kind]);
 	return fd < 0 ? -errno : fd;
 }

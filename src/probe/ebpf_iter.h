@@ -14,6 +14,7 @@ enum ebpf_iter_kind {
 	EBPF_ITER_TCP,
 	EBPF_ITER_UDP,
 	EBPF_ITER_OWNERS, /* (tgid, socket inode) of every socket file */
+	EBPF_ITER_FDSOCKS, /* every TCP/UDP socket held by an fd, any netns */
 };
 
 struct ebpf_iter;

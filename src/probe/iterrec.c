@@ -14,11 +14,12 @@
 
 _Static_assert(sizeof(struct shawk_iter_sock) == 72, "record layout");
 _Static_assert(sizeof(struct shawk_iter_owner) == 16, "record layout");
+_Static_assert(sizeof(struct shawk_iter_fdsock) == 80, "record layout");
 
-static int decode_sock(const struct shawk_iter_sock *s,
+static int decode_sock(const struct shawk_iter_sock *s, uint8_t magic,
 		       struct sock_record *rec)
 {
-	if (s->magic != SHAWK_ITER_SOCK_MAGIC ||
+	if (s->magic != magic ||
 	    (s->proto != IPPROTO_TCP && s->proto != IPPROTO_UDP) ||
 	    (s->family != AF_INET && s->family != AF_INET6) || s->state > 12)
 		return -EBADMSG;
@@ -56,7 +57,7 @@ int iterrec_decode_socks(const void *buf, size_t len, sock_record_fn fn,
 		struct shawk_iter_sock s;
 		/* memcpy: buf need not be aligned. */
 		memcpy(&s, p + i * sizeof(s), sizeof(s));
-		int r = decode_sock(&s, &rec);
+		int r = decode_sock(&s, SHAWK_ITER_SOCK_MAGIC, &rec);
 		if (r < 0)
 			return r;
 		r = fn(&rec, ud);
@@ -64,6 +65,33 @@ int iterrec_decode_socks(const void *buf, size_t len, sock_record_fn fn,
 			return r;
 	}
 	*ret_used = n * sizeof(struct shawk_iter_sock);
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+int iterrec_decode_fdsocks(const void *buf, size_t len, sock_record_fn fn,
+			   void *ud, size_t *ret_used)
+{
+	const unsigned char *p = buf;
+	size_t n = len / sizeof(struct shawk_iter_fdsock);
+	struct sock_record rec;
+
+	for (size_t i = 0; i < n; i++) {
+		struct shawk_iter_fdsock f;
+		memcpy(&f, p + i * sizeof(f), sizeof(f));
+		int r = decode_sock(&f.s, SHAWK_ITER_FDSOCK_MAGIC, &rec);
+		/* An fd always has its inode and its process. */
+		if (r == 0 && (!f.tgid || !f.s.inode))
+			r = -EBADMSG;
+		if (r < 0)
+			return r;
+		rec.pid = f.tgid;
+		if (f.flags & SHAWK_FDSOCK_F_SHARED)
+			rec.flags |= SOCK_REC_F_FD_SHARED;
+		r = fn(&rec, ud);
+		if (r < 0)
+			return r;
+	}
+	*ret_used = n * sizeof(struct shawk_iter_fdsock);
 	return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
@@ -126,6 +154,13 @@ static int decode_socks_any(const void *buf, size_t len, void *fn, void *ud,
 				    ret_used);
 }
 
+static int decode_fdsocks_any(const void *buf, size_t len, void *fn,
+			      void *ud, size_t *ret_used)
+{
+	return iterrec_decode_fdsocks(buf, len, (sock_record_fn)fn, ud,
+				      ret_used);
+}
+
 static int decode_owners_any(const void *buf, size_t len, void *fn, void *ud,
 			     size_t *ret_used)
 {
@@ -145,4 +180,11 @@ int iterrec_read_owners(int fd, void *buf, size_t bufsz, iterrec_owner_fn fn,
 {
 	return read_all(fd, buf, bufsz, sizeof(struct shawk_iter_owner),
 			decode_owners_any, (void *)fn, ud);
+}
+
+int iterrec_read_fdsocks(int fd, void *buf, size_t bufsz, sock_record_fn fn,
+			 void *ud)
+{
+	return read_all(fd, buf, bufsz, sizeof(struct shawk_iter_fdsock),
+			decode_fdsocks_any, (void *)fn, ud);
 }

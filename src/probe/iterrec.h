@@ -27,6 +27,15 @@ typedef int (*iterrec_owner_fn)(uint32_t tgid, uint64_t inode, void *ud);
 int iterrec_decode_socks(const void *buf, size_t len, sock_record_fn fn,
 			 void *ud, size_t *ret_used);
 
+/*
+ * Same for the records of sockets seen through an fd (struct
+ * shawk_iter_fdsock): rec->pid is the process holding the fd, and
+ * SOCK_REC_F_FD_SHARED is set when other fds may hold the same socket. A
+ * record without inode or process is -EBADMSG.
+ */
+int iterrec_decode_fdsocks(const void *buf, size_t len, sock_record_fn fn,
+			   void *ud, size_t *ret_used);
+
 /* Same for owner records. */
 int iterrec_decode_owners(const void *buf, size_t len, iterrec_owner_fn fn,
 			  void *ud, size_t *ret_used);
@@ -40,5 +49,7 @@ int iterrec_read_socks(int fd, void *buf, size_t bufsz, sock_record_fn fn,
 		       void *ud);
 int iterrec_read_owners(int fd, void *buf, size_t bufsz, iterrec_owner_fn fn,
 			void *ud);
+int iterrec_read_fdsocks(int fd, void *buf, size_t bufsz, sock_record_fn fn,
+			 void *ud);
 
 #endif

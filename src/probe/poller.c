@@ -2,6 +2,7 @@
 #include "probe/poller.h"
 
 #include "core/log.h"
+#include "core/u64map.h"
 #include "core/util.h"
 #include "probe/ebpf_iter.h"
 #include "probe/iterrec.h"
@@ -48,6 +49,9 @@ struct poller {
 	unsigned char *iter_buf;
 	int *iter_fds; /* 2 per netns (TCP, UDP), -1 when not created */
 	size_t iter_fds_cap;
+	/* The fd walk (scan_fdwalk()): per netns index, true when its
+	 * sockets came from it; NULL outside of it. */
+	bool *fd_ok;
 	char why[192];
 	/* Reuse of unchanged netns, see plan_netns(); skip_max 0: off. */
 	unsigned skip_max;
@@ -425,6 +429,12 @@ struct iter_job {
 	size_t count;
 };
 
+/* Netns i needs no iterator walk: reused, or served by the fd walk. */
+static bool iter_served(const struct poller *p, size_t i)
+{
+	return (p->skip_max && p->reuse[i]) || (p->fd_ok && p->fd_ok[i]);
+}
+
 static void open_iters(struct poller *p, struct netns_handle *h, int *fds)
 {
 	int t = ebpf_iter_open(p->iter, EBPF_ITER_TCP);
@@ -449,7 +459,7 @@ static void *open_iters_elsewhere(void *arg)
 	struct poller *p = job->p;
 	for (size_t i = 0; i < job->count; i++) {
 		struct netns_handle *h = netns_set_at(p->ns, i);
-		if (h->own || h->ns_fd < 0 || (p->skip_max && p->reuse[i]))
+		if (h->own || h->ns_fd < 0 || iter_served(p, i))
 			continue;
 		if (setns(h->ns_fd, CLONE_NEWNET) < 0)
 			continue; /* stays -1: sock_diag for this one */
@@ -522,8 +532,8 @@ static int scan_iter(struct poller *p)
 		p->iter_fds[i] = -1;
 	for (size_t i = 0; i < count; i++) {
 		struct netns_handle *h = netns_set_at(p->ns, i);
-		if (p->skip_max && p->reuse[i])
-			continue; /* served from the previous scan */
+		if (iter_served(p, i))
+			continue; /* previous scan, or fd walk */
 		if (h->own)
 			open_iters(p, h, &p->iter_fds[2 * i]);
 		else if (h->ns_fd >= 0)
@@ -537,6 +547,8 @@ static int scan_iter(struct poller *p)
 	}
 	for (size_t i = 0; i < count && r >= 0; i++) {
 		bool reused;
+		if (p->fd_ok && p->fd_ok[i])
+			continue;
 		r = begin_netns(p, i, &reused);
 		if (r >= 0 && !reused)
 			r = read_netns_iter(p, netns_set_at(p->ns, i),
@@ -544,6 +556,210 @@ static int scan_iter(struct poller *p)
 		end_netns(p, i);
 	}
 	close_iter_fds(p, count);
+	return r;
+}
+
+/*
+ * The one-shot path (no reuse of unchanged netns): one iter/task_file walk
+ * gives every TCP/UDP socket held by an fd, of every netns, with the
+ * process holding it; no walk of the host-wide socket hash per netns and no
+ * owner join. What it cannot see are sockets held by no fd (accepted by the
+ * kernel but not yet by the process, orphans after close(), kernel
+ * sockets). So per netns, the hashed sockets it found (deduplicated: a
+ * socket shared by several fds or processes counts once) are compared with
+ * the kernel's per-netns counters, sockstat{,6} "inuse" of TCP and of UDP,
+ * read before and after the walk: a netns is served by the walk only when
+ * all three agree, otherwise its records are dropped and it is walked with
+ * iter/tcp + iter/udp as before (so is a netns without a pid to read its
+ * counters through). The first sharer in the walk's order (tasks by pid)
+ * owns a shared socket, as with the owner iterator.
+ */
+struct fd_count {
+	uint64_t before[2], found[2]; /* TCP, UDP */
+	bool counters_ok;
+};
+
+static int read_inuse(struct poller *p, const struct netns_handle *h,
+		      uint64_t v[2])
+{
+	static const char *const files[] = { "sockstat", "sockstat6" };
+	static const char *const protos[2][2] = { { "TCP", "UDP" },
+						  { "TCP6", "UDP6" } };
+	char buf[2048];
+
+	v[0] = v[1] = 0;
+	for (size_t f = 0; f < ARRAY_SIZE(files); f++) {
+		int n = read_proc_file(p, h, files[f], buf, sizeof(buf));
+		if (n == -ENOENT && f == 1)
+			break; /* no IPv6 in this kernel */
+		if (n < 0)
+			return n;
+		for (size_t k = 0; k < 2; k++) {
+			uint64_t x;
+			if (procfs_parse_sockstat_value(buf, (size_t)n,
+							protos[f][k], "inuse",
+							&x) < 0)
+				return -EBADMSG;
+			v[k] += x;
+		}
+	}
+	return 0;
+}
+
+static size_t ns_index(struct poller *p, uint64_t ino, size_t count,
+		       size_t *last)
+{
+	if (*last < count && netns_set_at(p->ns, *last)->ino == ino)
+		return *last;
+	for (size_t i = 0; i < count; i++)
+		if (netns_set_at(p->ns, i)->ino == ino)
+			return *last = i;
+	return SIZE_MAX;
+}
+
+static int scan_fdwalk(struct poller *p)
+{
+	size_t count = netns_set_count(p->ns), last = 0, k = 0;
+	_cleanup_(freep) struct fd_count *c = calloc(count ? count : 1,
+						     sizeof(*c));
+	_cleanup_(freep) bool *ok = calloc(count ? count : 1, sizeof(*ok));
+	struct u64map seen = { 0 }, owners = { 0 };
+	int fd, r;
+
+	if (!c || !ok)
+		return -ENOMEM;
+	size_t expect = 0;
+	for (size_t i = 0; i < count; i++) {
+		const struct netns_handle *h = netns_set_at(p->ns, i);
+		c[i].counters_ok =
+			h->pid_hint && read_inuse(p, h, c[i].before) == 0;
+		if (c[i].counters_ok)
+			expect += c[i].before[0] + c[i].before[1];
+	}
+	/* Room for what the counters announce (plus fds sharing a socket):
+	 * no regrowth of 100k records while reading. */
+	expect += expect / 8 + 1024;
+	if (expect > p->max)
+		expect = p->max;
+	if (expect > p->cap) {
+		struct sock_record *v = realloc(p->recs, expect * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		p->recs = v;
+		p->cap = expect;
+	}
+	fd = ebpf_iter_open(p->iter, EBPF_ITER_FDSOCKS);
+	r = fd < 0 ? fd
+		   : iterrec_read_fdsocks(fd, p->iter_buf, ITER_READ_BUF,
+					  push, p);
+	if (fd >= 0)
+		close(fd);
+	if (r < 0) {
+		if (r == -ENOMEM)
+			return r;
+		log_debug("BPF fd walk: %s; walking every netns",
+			  strerror(-r));
+		p->n = 0;
+		return scan_iter(p);
+	}
+	if ((r = u64map_init(&seen, 0)) < 0 ||
+	    (r = u64map_init(&owners, 0)) < 0)
+		goto out;
+	/* Deduplicate, count per netns, keep the reported states. Only the
+	 * sockets whose file was shared when seen can come twice (a socket
+	 * dup()ed or forked while the walk ran may come twice unflagged:
+	 * then its netns counts one too many and is walked again). */
+	for (size_t i = 0; i < p->n; i++) {
+		struct sock_record *rec = &p->recs[i];
+		size_t x = ns_index(p, rec->netns, count, &last);
+		if (x == SIZE_MAX)
+			continue; /* a netns the scan does not cover */
+		if (rec->flags & SOCK_REC_F_FD_SHARED) {
+			rec->flags &= ~(uint32_t)SOCK_REC_F_FD_SHARED;
+			r = u64map_put(&seen, rec->inode, 1);
+			if (r < 0)
+				goto out;
+			if (r == 0)
+				continue; /* another fd of a socket seen */
+		}
+		bool tcp = rec->proto == IPPROTO_TCP;
+		c[x].found[tcp ? 0 : 1]++;
+		uint32_t mask = tcp ? SOCKDIAG_TCP_STATES
+				    : SOCKDIAG_UDP_STATES;
+		if (!(mask & (1u << rec->state)))
+			continue;
+		if (k != i)
+			p->recs[k] = *rec;
+		k++;
+	}
+	p->n = k;
+	bool all = true;
+	for (size_t i = 0; i < count; i++) {
+		const struct netns_handle *h = netns_set_at(p->ns, i);
+		uint64_t after[2] = { 0, 0 };
+		ok[i] = c[i].counters_ok && read_inuse(p, h, after) == 0 &&
+			memcmp(after, c[i].before, sizeof(after)) == 0 &&
+			memcmp(c[i].found, c[i].before, sizeof(after)) == 0;
+		if (ok[i]) {
+			p->stats.fd_walk_netns++;
+			continue;
+		}
+		all = false;
+		if (!c[i].counters_ok)
+			log_debug("fd walk: netns %llu: no counters, walking "
+				  "it", (unsigned long long)h->ino);
+		else
+			log_debug("fd walk: netns %llu: fds hold %llu TCP + "
+				  "%llu UDP sockets, its counters say %llu + "
+				  "%llu (then %llu + %llu): walking it",
+				  (unsigned long long)h->ino,
+				  (unsigned long long)c[i].found[0],
+				  (unsigned long long)c[i].found[1],
+				  (unsigned long long)c[i].before[0],
+				  (unsigned long long)c[i].before[1],
+				  (unsigned long long)after[0],
+				  (unsigned long long)after[1]);
+	}
+	if (!all) {
+		/* Drop what the fd walk gave for the netns walked again, but
+		 * keep who holds those sockets: the walk saw every fd. */
+		k = 0;
+		for (size_t i = 0; i < p->n; i++) {
+			const struct sock_record *rec = &p->recs[i];
+			size_t x = ns_index(p, rec->netns, count, &last);
+			if (!ok[x]) {
+				if ((r = u64map_put(&owners, rec->inode,
+						    rec->pid)) < 0)
+					goto out;
+				continue;
+			}
+			if (k != i)
+				p->recs[k] = *rec;
+			k++;
+		}
+		p->n = k;
+		p->fd_ok = ok;
+		r = scan_iter(p);
+		p->fd_ok = NULL;
+		/* A socket no fd held during the walk has no process (or got
+		 * one since, e.g. accepted in between: seen next scan). */
+		for (size_t i = k; r >= 0 && i < p->n; i++) {
+			struct sock_record *rec = &p->recs[i];
+			const uint64_t *v = rec->inode && owners.count
+						    ? u64map_get(&owners,
+								 rec->inode)
+						    : NULL;
+			if (v)
+				rec->pid = (uint32_t)*v;
+			else
+				rec->flags |= SOCK_REC_F_NO_OWNER;
+		}
+	}
+	if (r > 0)
+		r = 0;
+out:
+	u64map_free(&seen);
+	u64map_free(&owners);
 	return r;
 }
 
@@ -555,6 +771,7 @@ static int scan_all(struct poller *p)
 	p->stats.procfs_fallbacks = 0;
 	p->stats.skipped_empty = 0;
 	p->stats.skipped_unchanged = 0;
+	p->stats.fd_walk_netns = 0;
 	r = procmap_refresh(p->pm);
 	if (r < 0)
 		return r;
@@ -567,7 +784,10 @@ static int scan_all(struct poller *p)
 			return r;
 	}
 	if (p->iter) {
-		r = scan_iter(p);
+		/* The polling daemon reuses unchanged netns (per-netns
+		 * slices of the records); without reuse (--once, the
+		 * streaming source's polls) fd tables are walked once. */
+		r = p->skip_max ? scan_iter(p) : scan_fdwalk(p);
 		if (r < 0)
 			return r;
 	} else {
@@ -609,6 +829,10 @@ static int poller_scan(struct source *src, sock_record_fn fn, void *ud)
 	if (p->stats.skipped_unchanged)
 		log_debug("polling: %llu of %zu netns unchanged, not walked",
 			  (unsigned long long)p->stats.skipped_unchanged,
+			  netns_set_count(p->ns));
+	if (p->iter && !p->skip_max)
+		log_debug("polling: fd walk served %llu of %zu netns",
+			  (unsigned long long)p->stats.fd_walk_netns,
 			  netns_set_count(p->ns));
 
 	p->stats.scans++;

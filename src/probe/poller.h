@@ -17,6 +17,7 @@ struct poller_stats {
 	uint64_t iter_fallbacks;  /* netns read by sock_diag on the iter path */
 	uint64_t skipped_empty;	  /* netns without sockets in the last scan */
 	uint64_t skipped_unchanged; /* netns served from the previous scan */
+	uint64_t fd_walk_netns;	  /* netns served by the fd walk */
 };
 
 /*

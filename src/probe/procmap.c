@@ -347,8 +347,13 @@ int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
 	if ((r = u64map_init(&spill, 0)) < 0 ||
 	    (r = u64map_init(&want_ns, 0)) < 0)
 		goto out;
-	/* A cold start inserts every socket: size the cache once. */
-	if ((r = u64map_reserve(&pm->inodes, n)) < 0)
+	/* A cold start inserts every socket: size the cache once (for the
+	 * sockets the source did not attribute itself). */
+	size_t todo = 0;
+	for (size_t i = 0; i < n; i++)
+		todo += !recs[i].pid && recs[i].inode &&
+			!(recs[i].flags & SOCK_REC_F_NO_OWNER);
+	if ((r = u64map_reserve(&pm->inodes, todo)) < 0)
 		goto out;
 
 	/* Pass 1: cache hits get their owner, unknown inodes are wanted. */
@@ -358,7 +363,7 @@ int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
 			owned++;
 			continue;
 		}
-		if (!rec->inode)
+		if (!rec->inode || (rec->flags & SOCK_REC_F_NO_OWNER))
 			continue;
 		uint64_t *v = u64map_get(&pm->inodes, rec->inode);
 		if (v) {
@@ -446,7 +451,8 @@ int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
 		/* Pass 3: owners found by the walk; the rest is unowned. */
 		for (size_t i = 0; i < n; i++) {
 			struct sock_record *rec = &recs[i];
-			if (rec->pid || !rec->inode)
+			if (rec->pid || !rec->inode ||
+			    (rec->flags & SOCK_REC_F_NO_OWNER))
 				continue;
 			uint64_t *v = u64map_get(&pm->inodes, rec->inode);
 			uint64_t *w = v || !spill.count

@@ -23,6 +23,12 @@ enum {
 	SOCK_REC_F_CLOSED = 1u << 0,
 	/* pid/comm/cgroup_id were taken in process context by the source. */
 	SOCK_REC_F_OWNER_KNOWN = 1u << 1,
+	/* The source searched for the process holding the socket and found
+	 * none (no fd holds it): process attribution skips it. */
+	SOCK_REC_F_NO_OWNER = 1u << 2,
+	/* Seen through an fd whose file other fds may share: the same socket
+	 * may come again from another fd (the poller deduplicates). */
+	SOCK_REC_F_FD_SHARED = 1u << 3,
 };
 
 struct sock_record {

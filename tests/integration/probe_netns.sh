@@ -120,6 +120,7 @@ PY
 done
 unset SHAWK_POLL_BACKEND
 
+
 # The daemon loop: scans every 200ms, flushes every 1s, one JSON line per
 # flush; SIGTERM makes one final flush and exits 0. A connection held open
 # counts in every interval's `connections` but only once in new_connections.
@@ -193,6 +194,82 @@ ok = after and all(not c(l) for l in after) and all(srv(l) == [3] for l in after
 if not ok: print("# after close: %s" % [(len(c(l)), srv(l)) for l in after])
 print(("ok - " if ok else "not ok - ") + "skip: closed connection gone from the next interval's flushes (%d lines)" % len(after))
 PY
+
+# The one-shot BPF path reads every socket held by an fd in one walk and
+# trusts it for a netns only when the kernel's per-netns socket counters
+# agree: here every test socket has its fd, so neither netns is walked
+# again; a connection left in a listener's accept queue (no fd holds it)
+# makes the server's netns disagree, and it is then walked like before.
+fd_walked_again() { # log netns
+	grep -q "fd walk: netns $2: .*walking it" "$1"
+}
+if [ "$backends" != sockdiag ]; then
+	SHAWK_POLL_BACKEND=bpf-iter "$SHAWK_BIN" probe --once --output none --log-level debug 2>"$tmp/fd.err"
+	check "[bpf-iter] fd walk used" grep -q "fd walk served" "$tmp/fd.err"
+	check "[bpf-iter] fd walk trusted for the server netns" bash -c "! grep -q 'fd walk: netns $srv_ns: ' $tmp/fd.err"
+	check "[bpf-iter] fd walk trusted for the client netns" bash -c "! grep -q 'fd walk: netns $cli_ns: ' $tmp/fd.err"
+fi
+ip netns exec "$SRV" bash -c ". tests/integration/lib/common.sh; pyrun shawk-bl $H backlog $tmp/bl tcp:198.18.0.1:9090; wait" &
+pids+=($!)
+wait_for test -f "$tmp/bl" || { not_ok "backlog listener started"; finish; }
+ip netns exec "$CLI" bash -c ". tests/integration/lib/common.sh; pyrun shawk-cli-q $H client $tmp/q tcp:198.18.0.1:9090:2; wait" &
+pids+=($!)
+wait_for test -f "$tmp/q" || { not_ok "backlog clients connected"; finish; }
+q_pid=$(pgrep -x shawk-cli-q | head -1)
+for backend in $backends; do
+	SHAWK_POLL_BACKEND=$backend "$SHAWK_BIN" probe --once --output json --log-level debug >"$tmp/q.json" 2>"$tmp/q.err"
+	check "[$backend] with queued connections: exits 0" test $? -eq 0
+	if [ "$backend" = bpf-iter ]; then
+		check "[bpf-iter] queued connections: server netns walked again" fd_walked_again "$tmp/q.err" "$srv_ns"
+		check "[bpf-iter] queued connections: client netns still trusted" bash -c "! grep -q 'fd walk: netns $cli_ns: ' $tmp/q.err"
+	fi
+	python3 - "$tmp/q.json" "$srv_ns" "$cli_ns" "$q_pid" "$backend" "$srv_pid" <<'PY'
+import json, sys
+flows = json.load(open(sys.argv[1]))
+srv_ns, cli_ns, q_pid, backend, srv_pid = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6])
+def check(name, cond):
+    print(("ok - " if cond else "not ok - ") + "[%s] queued connections: " % backend + name)
+pas = [f for f in flows if f["netns"] == srv_ns and f["direction"] == "passive" and f["local"]["port"] == 9090]
+act = [f for f in flows if f["netns"] == cli_ns and f["direction"] == "active" and f["peer"]["port"] == 9090]
+# The passive flow takes its process from the listener, as with sock_diag.
+check("server side reported, 2 connections, listener's process (%s)" % [(f["connections"], f["process"] and f["process"]["name"]) for f in pas],
+      len(pas) == 1 and pas[0]["connections"] == 2 and pas[0]["process"]["name"] == "shawk-bl")
+check("client side reported, 2 connections by the client",
+      len(act) == 1 and act[0]["connections"] == 2 and act[0]["process"]["pid"] == q_pid)
+v4 = [f for f in flows if f["netns"] == srv_ns and f["direction"] == "passive" and f["local"]["port"] == 8080]
+check("other flows of the server netns still attributed",
+      len(v4) == 1 and v4[0]["connections"] == 3 and v4[0]["process"]["pid"] == srv_pid)
+PY
+done
+pkill -x shawk-cli-q; pkill -x shawk-bl
+
+# One socket held by several fds and processes (dup, fork) is one
+# connection, on both backends; the fd walk deduplicates it and is still
+# trusted for the netns.
+ip netns exec "$CLI" bash -c ". tests/integration/lib/common.sh; pyrun shawk-cli-s $H shared $tmp/s tcp:198.18.0.1:8080:2; wait" &
+pids+=($!)
+wait_for test -f "$tmp/s" || { not_ok "shared-socket client connected"; finish; }
+s_pid=$(pgrep -o -x shawk-cli-s)
+for backend in $backends; do
+	SHAWK_POLL_BACKEND=$backend "$SHAWK_BIN" probe --once --output json --log-level debug >"$tmp/s.json" 2>"$tmp/s.err"
+	check "[$backend] shared sockets: exits 0" test $? -eq 0
+	if [ "$backend" = bpf-iter ]; then
+		check "[bpf-iter] shared sockets: fd walk trusted for the client netns" bash -c "! grep -q 'fd walk: netns $cli_ns: ' $tmp/s.err"
+	fi
+	python3 - "$tmp/s.json" "$srv_ns" "$cli_ns" "$s_pid" "$backend" <<'PY'
+import json, sys
+flows = json.load(open(sys.argv[1]))
+srv_ns, cli_ns, s_pid, backend = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+def check(name, cond):
+    print(("ok - " if cond else "not ok - ") + "[%s] shared sockets: " % backend + name)
+act = [f for f in flows if f["netns"] == cli_ns and f["direction"] == "active" and f["process"] and f["process"]["name"] == "shawk-cli-s"]
+check("2 connections, once, to the first holder (%s)" % [(f["connections"], f["process"]["pid"]) for f in act],
+      len(act) == 1 and act[0]["connections"] == 2 and act[0]["process"]["pid"] == s_pid)
+pas = [f["connections"] for f in flows if f["netns"] == srv_ns and f["direction"] == "passive" and f["local"]["port"] == 8080]
+check("server side counts 3 + 2 (%s)" % pas, pas == [5])
+PY
+done
+pkill -x shawk-cli-s
 
 # A namespace that only exists as a bind mount in /run/netns (no process
 # inside) is enumerated and scanned without error.

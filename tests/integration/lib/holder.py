@@ -6,10 +6,17 @@
   holder.py relay READY_FILE tcp:ADDR:PORT tcp:ADDR:PORT:COUNT
       one process that listens on the first and holds COUNT connections
       to the second (the middle tier of a chain)
+  holder.py shared READY_FILE tcp:ADDR:PORT:COUNT
+      a client whose sockets are each held by two fds (dup) and by a forked
+      child as well: one socket, several holders
+  holder.py backlog READY_FILE tcp:ADDR:PORT
+      listens and never accepts: connections stay in the accept queue,
+      established sockets that no file descriptor holds
 
 Addresses may be IPv6 (written in brackets: tcp:[fd00::1]:80). Writes
 READY_FILE once listening / once every connection is established.
 """
+import os
 import select
 import socket
 import sys
@@ -79,6 +86,32 @@ def connect_all(specs, held):
             held.append(s)
 
 
+def shared(ready_file, specs):
+    held = []
+    connect_all(specs, held)
+    dups = [os.dup(s.fileno()) for s in held]
+    if os.fork() == 0:
+        while True:
+            time.sleep(60)
+    ready(ready_file)
+    while True:
+        time.sleep(60)
+
+
+def backlog(ready_file, specs):
+    held = []
+    for spec in specs:
+        _, fam, addr, port, _ = parse(spec)
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((addr, port))
+        s.listen(16)
+        held.append(s)
+    ready(ready_file)
+    while True:
+        time.sleep(60)
+
+
 def relay(ready_file, specs):
     held = []
     connect_all(specs[1:], held)
@@ -110,4 +143,5 @@ def client(ready_file, specs):
 
 if __name__ == "__main__":
     role, ready_file, specs = sys.argv[1], sys.argv[2], sys.argv[3:]
-    {"server": server, "client": client, "relay": relay}[role](ready_file, specs)
+    {"server": server, "client": client, "relay": relay,
+     "backlog": backlog, "shared": shared}[role](ready_file, specs)
