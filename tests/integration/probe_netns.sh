@@ -154,11 +154,11 @@ check "shawk health fails once the heartbeat is stale" bash -c "! '$SHAWK_BIN' h
 "$SHAWK_BIN" probe --mode polling --output json --interval 200ms --flush-interval 2s --log-level debug >"$tmp/skip.json" 2>"$tmp/skip.err" &
 skip_pid=$!
 lines() { local n; n=$(grep -c . "$tmp/skip.json" 2>/dev/null); echo "${n:-0}"; }
-wait_for bash -c "[ \$(grep -c . $tmp/skip.json 2>/dev/null || echo 0) -ge 2 ]"
+wait_for bash -c "[ \$(cat $tmp/skip.json 2>/dev/null | grep -c .) -ge 2 ]"
 opened=
 for attempt in 1 2 3; do
 	n=$(lines)
-	wait_for bash -c "[ \$(grep -c . $tmp/skip.json 2>/dev/null || echo 0) -gt $n ]"
+	wait_for bash -c "[ \$(cat $tmp/skip.json 2>/dev/null | grep -c .) -gt $n ]"
 	sleep 0.3 # past the interval's first (forced) scan
 	n=$(lines)
 	rm -f "$tmp/c"
@@ -170,12 +170,12 @@ for attempt in 1 2 3; do
 	pkill -x shawk-cli-c; wait $c_pid 2>/dev/null
 done
 check "skip: connection opened mid-interval" test -n "$opened"
-wait_for bash -c "[ \$(grep -c . $tmp/skip.json 2>/dev/null || echo 0) -gt ${opened:-0} ]"
+wait_for bash -c "[ \$(cat $tmp/skip.json 2>/dev/null | grep -c .) -gt ${opened:-0} ]"
 check "skip: unchanged netns were reused" grep -q "netns unchanged, not walked" "$tmp/skip.err"
 n=$(lines)
 pkill -x shawk-cli-c; wait $c_pid 2>/dev/null
 closed_at=$(lines)
-wait_for bash -c "[ \$(grep -c . $tmp/skip.json 2>/dev/null || echo 0) -gt $((closed_at + 1)) ]"
+wait_for bash -c "[ \$(cat $tmp/skip.json 2>/dev/null | grep -c .) -gt $((closed_at + 1)) ]"
 kill -TERM $skip_pid; wait $skip_pid
 check "skip: probe loop exits 0" test $? -eq 0
 python3 - "$tmp/skip.json" "${opened:-0}" "$closed_at" <<'PY'
