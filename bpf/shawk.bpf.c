@@ -187,6 +187,30 @@ static __always_inline void event_submit(struct shawk_event *e)
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
+/* The owner of an established TCP connection, never current (softirq):
+ * an active one's from conn_owners (recorded at connect(), forgotten here),
+ * a passive one's from the listener of its netns and port. */
+static __always_inline void tcp_event_owner(struct shawk_event *e)
+{
+	if (e->kind == SHAWK_EV_TCP_ACTIVE) {
+		struct shawk_owner *o = bpf_map_lookup_elem(&conn_owners, &e->cookie);
+		if (o) {
+			event_set_owner(e, o);
+			bpf_map_delete_elem(&conn_owners, &e->cookie);
+		} else {
+			__sync_fetch_and_add(&owner_misses, 1);
+		}
+	} else {
+		struct listener_key k;
+		__builtin_memset(&k, 0, sizeof(k));
+		k.netns = e->netns;
+		k.port = e->lport;
+		struct listener_val *v = bpf_map_lookup_elem(&listeners, &k);
+		if (v)
+			event_set_owner(e, &v->owner);
+	}
+}
+
 /* ---- ownership ----------------------------------------------------- */
 
 SEC("tracepoint/sock/inet_sock_set_state")
@@ -324,23 +348,7 @@ int shawk_sockops(struct bpf_sock_ops *skops)
 						      .skc_net.net,
 					 ns.inum);
 
-	if (e->kind == SHAWK_EV_TCP_ACTIVE) {
-		struct shawk_owner *o = bpf_map_lookup_elem(&conn_owners, &e->cookie);
-		if (o) {
-			event_set_owner(e, o);
-			bpf_map_delete_elem(&conn_owners, &e->cookie);
-		} else {
-			__sync_fetch_and_add(&owner_misses, 1);
-		}
-	} else {
-		struct listener_key k;
-		__builtin_memset(&k, 0, sizeof(k));
-		k.netns = e->netns;
-		k.port = e->lport;
-		struct listener_val *v = bpf_map_lookup_elem(&listeners, &k);
-		if (v)
-			event_set_owner(e, &v->owner);
-	}
+	tcp_event_owner(e);
 	event_submit(e);
 	return 1;
 }
@@ -383,23 +391,7 @@ static __always_inline void tcp_established(const struct sock *sk, bool active)
 	}
 	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 
-	if (active) {
-		struct shawk_owner *o = bpf_map_lookup_elem(&conn_owners, &e->cookie);
-		if (o) {
-			event_set_owner(e, o);
-			bpf_map_delete_elem(&conn_owners, &e->cookie);
-		} else {
-			__sync_fetch_and_add(&owner_misses, 1);
-		}
-	} else {
-		struct listener_key k;
-		__builtin_memset(&k, 0, sizeof(k));
-		k.netns = e->netns;
-		k.port = e->lport;
-		struct listener_val *v = bpf_map_lookup_elem(&listeners, &k);
-		if (v)
-			event_set_owner(e, &v->owner);
-	}
+	tcp_event_owner(e);
 	event_submit(e);
 }
 

@@ -102,28 +102,11 @@ int u64map_reserve(struct u64map *m, size_t n)
 
 int u64map_put(struct u64map *m, uint64_t key, uint64_t val)
 {
-	if (!key)
-		return -EINVAL;
-	uint64_t *v = u64map_get(m, key);
-	if (v) {
+	uint64_t *v;
+	int r = u64map_upsert(m, key, &v);
+	if (r >= 0)
 		*v = val;
-		return 0;
-	}
-	if (m->count >= m->max_entries)
-		return -ENOSPC;
-	/* Keep the load factor at or below 1/2: probes stay short. */
-	if ((m->count + 1) * 2 > m->cap) {
-		int r = grow(m);
-		if (r < 0)
-			return r;
-	}
-	size_t i = slot_of(m, key);
-	while (m->keys[i])
-		i = (i + 1) & (m->cap - 1);
-	m->keys[i] = key;
-	m->vals[i] = val;
-	m->count++;
-	return 1;
+	return r;
 }
 
 int u64map_upsert(struct u64map *m, uint64_t key, uint64_t **ret)
