@@ -25,37 +25,54 @@ fi
 
 as_owner() {
 	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
+		# From /: the caller's directory may be out of postgres's reach.
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi
 }
 
-url() { echo "postgresql:///postgres?host=$dir&user=shawk"; }
+# As root the server runs as postgres, which must be able to reach DIR: a
+# checkout under a private directory (root's 0700 home, a mktemp dir) is
+# out of its reach. The cluster then lives in a postgres-owned directory
+# under /var/tmp named after DIR (the same for every command on DIR), and
+# DIR/cluster points at it.
+home=$dir
+if [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1 &&
+	! runuser -u postgres -- test -x "$(dirname "$dir")" 2>/dev/null; then
+	home=/var/tmp/shawk-pg-$(printf '%s' "$dir" | sha256sum | cut -c1-16)
+	if [ "$cmd" = start ]; then
+		mkdir -p "$home"
+		chmod 700 "$home"
+		ln -sfn "$home" "$dir/cluster"
+	fi
+fi
+
+url() { echo "postgresql:///postgres?host=$home&user=shawk"; }
 
 case "$cmd" in
 start)
 	if [ "$(id -u)" -eq 0 ]; then
 		id postgres >/dev/null 2>&1 || { echo "pg-throwaway: no postgres user to run the server as" >&2; exit 1; }
-		chown postgres: "$dir"
+		chown postgres: "$home"
 	fi
-	if [ ! -f "$dir/data/PG_VERSION" ]; then
-		rm -rf "$dir/data"
-		as_owner "$bindir/initdb" -D "$dir/data" -U shawk --auth=trust \
-			--encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
-			{ cat "$dir/initdb.log" >&2; exit 1; }
+	if [ ! -f "$home/data/PG_VERSION" ]; then
+		rm -rf "$home/data"
+		as_owner "$bindir/initdb" -D "$home/data" -U shawk --auth=trust \
+			--encoding=UTF8 --locale=C.UTF-8 >"$home/initdb.log" 2>&1 ||
+			{ cat "$home/initdb.log" >&2; exit 1; }
 	fi
-	if ! as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-		as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-			-o "-c listen_addresses='' -c unix_socket_directories='$dir' -c fsync=off -c full_page_writes=off" \
+	if ! as_owner "$bindir/pg_ctl" -D "$home/data" status >/dev/null 2>&1; then
+		as_owner "$bindir/pg_ctl" -D "$home/data" -l "$home/server.log" -w -t 30 \
+			-o "-c listen_addresses='' -c unix_socket_directories='$home' -c fsync=off -c full_page_writes=off" \
 			start >/dev/null ||
-			{ tail -20 "$dir/server.log" >&2; exit 1; }
+			{ tail -20 "$home/server.log" >&2; exit 1; }
 	fi
 	url
 	;;
 stop)
-	if [ -f "$dir/data/PG_VERSION" ]; then
-		as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+	if [ -f "$home/data/PG_VERSION" ]; then
+		as_owner "$bindir/pg_ctl" -D "$home/data" -m fast -w stop >/dev/null 2>&1 || true
 	fi
 	;;
 url)
@@ -63,7 +80,7 @@ url)
 	;;
 ctl)
 	shift 2
-	as_owner "$bindir/pg_ctl" -D "$dir/data" "$@"
+	as_owner "$bindir/pg_ctl" -D "$home/data" "$@"
 	;;
 *)
 	echo "usage: $0 start|stop|url|ctl DIR" >&2
