@@ -62,6 +62,15 @@ static void make_flow(struct flow *f, uint32_t c, uint32_t s, bool passive,
 	f->last_seen_ms = now;
 }
 
+/* Timed inserts per size after the first one; the median is reported. */
+#define FLUSH_RUNS 5
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
 static int reset(struct cmdb *db)
 {
 	int r = cmdb_exec_sql(db, "TRUNCATE flows, passive_nodes, active_nodes,"
@@ -82,15 +91,30 @@ static int bench_flush(struct cmdb *db, int argc, char **argv)
 		for (size_t i = 0; i < n; i++)
 			make_flow(&fl[i], (uint32_t)i,
 				  (uint32_t)(n + i % 1000), i % 2, now);
-		if (reset(db) < 0)
-			goto fail;
-		struct cmdb_batch b = { "bench", (uint64_t)rand(), 1 };
-		double t = now_s();
-		if (cmdb_store_flush(db, &b, fl, n, &doubt) < 0)
-			goto fail;
-		double ins = now_s() - t;
+		/* An agent keeps its connection and flushes every interval:
+		 * the figure of record is a flush on a connection that has
+		 * flushed before (its backend's memory and the shared buffers
+		 * it writes are mapped; page faults cost 20-30 us on this
+		 * VM), the median of FLUSH_RUNS inserts into emptied tables.
+		 * The first flush of this size on the connection is timed
+		 * too and printed as first_insert. */
+		struct cmdb_batch b = { "bench", (uint64_t)rand(), 0 };
+		double runs[FLUSH_RUNS + 1];
+		for (int k = 0; k <= FLUSH_RUNS; k++) {
+			if (reset(db) < 0)
+				goto fail;
+			b.seq++;
+			double t = now_s();
+			if (cmdb_store_flush(db, &b, fl, n, &doubt) < 0)
+				goto fail;
+			runs[k] = now_s() - t;
+		}
+		double first = runs[0];
+		qsort(runs + 1, FLUSH_RUNS, sizeof(double), cmp_double);
+		double ins = runs[1 + FLUSH_RUNS / 2];
+		/* The update path: the same flows again, onto the last run's. */
 		b.seq++;
-		t = now_s();
+		double t = now_s();
 		if (cmdb_store_flush(db, &b, fl, n, &doubt) < 0)
 			goto fail;
 		double upd = now_s() - t;
@@ -105,10 +129,12 @@ static int bench_flush(struct cmdb *db, int argc, char **argv)
 			goto fail;
 		double base = now_s() - t;
 		printf("flush n=%zu batched_insert=%.0f flows/s (%.3fs) "
+		       "first_insert=%.0f flows/s (%.3fs) runs=%d "
 		       "batched_update=%.0f flows/s (%.3fs) "
 		       "rowwise=%.0f flows/s (%zu flows, %.3fs) "
 		       "speedup=%.1fx\n",
-		       n, n / ins, ins, n / upd, upd, nb / base, nb, base,
+		       n, n / ins, ins, n / first, first, FLUSH_RUNS, n / upd, upd,
+		       nb / base, nb, base,
 		       (n / ins) / (nb / base));
 		free(fl);
 		continue;
@@ -120,11 +146,6 @@ fail:
 	return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 static int bench_look(struct cmdb *db, const char *url, char **argv)
 {
