@@ -40,27 +40,33 @@ echo "== cmdb bench ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
 "$DRIVER" flush "$URL" 10000 100000 | tee "$tmp/flush" || exit 1
 "$DRIVER" look "$URL" 10000 100000 3 50 | tee "$tmp/look" || exit 1
 
+# Median wall time in ms of 21 runs of a command; the word ADDR in its
+# arguments becomes a different node's address in each run. Fails if a run
+# does (unless ANY_EXIT is set: a look that finds nothing exits 1).
+median21() {
+	local i a w s args times=()
+	for i in $(seq 1 21); do
+		a="10.0.$(( (i * 37) / 256 % 256 )).$(( (i * 37) % 256 ))"
+		args=()
+		for w in "$@"; do
+			if [ "$w" = ADDR ]; then args+=("$a"); else args+=("$w"); fi
+		done
+		s=$(date +%s%N)
+		"${args[@]}" >/dev/null 2>&1 || [ -n "${ANY_EXIT:-}" ] ||
+			{ echo "failed: ${args[*]}" >&2; return 1; }
+		times+=($(( ($(date +%s%N) - s) / 1000000 )))
+	done
+	printf '%s\n' "${times[@]}" | sort -n | sed -n 11p
+}
+
 # The CLI end to end, on the CMDB the look bench left behind.
-for i in $(seq 1 21); do
-	a="10.0.$(( (i * 37) / 256 % 256 )).$(( (i * 37) % 256 ))"
-	s=$(date +%s%N)
-	"$SHAWK_BIN" look --cmdb "$URL" --ipv4 "$a" --depth 3 >/dev/null 2>&1
-	echo $(( ($(date +%s%N) - s) / 1000000 ))
-done | sort -n > "$tmp/cli"
-cli_med=$(sed -n 11p "$tmp/cli")
+cli_med=$(median21 "$SHAWK_BIN" look --cmdb "$URL" --ipv4 ADDR --depth 3) || exit 1
 echo "look CLI --depth 3 median=${cli_med}ms (21 runs)"
 # The floor under it: the same command on an address with no flows (process
 # start, connect, a new backend planning the edges view once, exit), and the
 # process alone.
-floor() {
-	for i in $(seq 1 21); do
-		s=$(date +%s%N)
-		"$@" >/dev/null 2>&1
-		echo $(( ($(date +%s%N) - s) / 1000000 ))
-	done | sort -n | sed -n 11p
-}
-empty_med=$(floor "$SHAWK_BIN" look --cmdb "$URL" --ipv4 192.0.2.1 --depth 3)
-start_med=$(floor "$SHAWK_BIN" --version)
+empty_med=$(ANY_EXIT=1 median21 "$SHAWK_BIN" look --cmdb "$URL" --ipv4 192.0.2.1 --depth 3) || exit 1
+start_med=$(median21 "$SHAWK_BIN" --version) || exit 1
 echo "look CLI on an address without flows median=${empty_med}ms; shawk --version median=${start_med}ms (21 runs each)"
 
 # The same CLI through a connection pooler (PgBouncer, transaction pooling),
@@ -86,14 +92,7 @@ if pgb=$(command -v pgbouncer || ls /usr/sbin/pgbouncer 2>/dev/null); then
 	fi
 	PURL="postgresql:///postgres?host=$tmp/pgb&port=6432&user=shawk"
 	for i in $(seq 1 50); do [ -S "$tmp/pgb/.s.PGSQL.6432" ] && break; sleep 0.1; done
-	for i in $(seq 1 21); do
-		a="10.0.$(( (i * 37) / 256 % 256 )).$(( (i * 37) % 256 ))"
-		s=$(date +%s%N)
-		"$SHAWK_BIN" look --cmdb "$PURL" --ipv4 "$a" --depth 3 >/dev/null 2>&1 ||
-			{ echo "look through pgbouncer failed" >&2; break; }
-		echo $(( ($(date +%s%N) - s) / 1000000 ))
-	done | sort -n > "$tmp/pool"
-	[ "$(wc -l < "$tmp/pool")" -eq 21 ] && pool_med=$(sed -n 11p "$tmp/pool")
+	pool_med=$(median21 "$SHAWK_BIN" look --cmdb "$PURL" --ipv4 ADDR --depth 3)
 	echo "look CLI --depth 3 through pgbouncer median=${pool_med:-?}ms (21 runs)"
 else
 	echo "look CLI through pgbouncer: SKIP - pgbouncer not installed (apt-get install pgbouncer)"
