@@ -189,12 +189,12 @@ static void assert_same(const struct u64map *m, const struct ref *r)
 	assert_int_equal(m->count, r->n);
 	size_t seen = 0;
 	for (size_t i = 0; i < m->cap; i++) {
-		if (!m->keys[i])
+		if (!m->slots[i].key)
 			continue;
 		seen++;
-		size_t j = ref_find(r, m->keys[i]);
+		size_t j = ref_find(r, m->slots[i].key);
 		assert_true(j != SIZE_MAX);
-		assert_true(r->vals[j] == m->vals[i]);
+		assert_true(r->vals[j] == m->slots[i].val);
 	}
 	assert_int_equal(seen, r->n);
 	for (size_t i = 0; i < r->n; i++) {
@@ -285,7 +285,7 @@ static void random_ops(uint64_t seed, uint64_t key_space, int ops,
 	}
 	assert_int_equal(m.count, 0);
 	for (size_t i = 0; i < m.cap; i++)
-		assert_true(m.keys[i] == 0);
+		assert_true(m.slots[i].key == 0);
 	u64map_free(&m);
 	ref_free(&r);
 }
@@ -427,7 +427,7 @@ static void test_filter_wrapping_cluster(void **state)
 		assert_int_equal(u64map_put(&m, k, k), 1);
 		size_t slot = SIZE_MAX;
 		for (size_t i = 0; i < m.cap; i++)
-			if (m.keys[i] == k)
+			if (m.slots[i].key == k)
 				slot = i;
 		if (slot >= m.cap - 8 || slot < 12) {
 			ref_put(&r, k, k);

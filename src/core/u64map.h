@@ -11,9 +11,15 @@
  * non-zero u64 key to a u64 value. Bounded: inserts beyond max_entries fail
  * with -ENOSPC so every cache built on it has a hard memory cap.
  */
+struct u64slot {
+	uint64_t key; /* 0 = empty slot */
+	uint64_t val;
+};
+
+/* Key and value side by side: one cache line per probe, not two (a lookup
+ * in a table of 100k+ cookies misses the cache either way). */
 struct u64map {
-	uint64_t *keys; /* 0 = empty slot */
-	uint64_t *vals;
+	struct u64slot *slots;
 	size_t cap;	/* power of two */
 	size_t count;
 	size_t max_entries;
@@ -58,6 +64,6 @@ size_t u64map_filter(struct u64map *m,
 		     bool (*keep)(uint64_t key, uint64_t val, void *ud),
 		     void *ud);
 
-/* Iteration: for (size_t i = 0; i < m->cap; i++) if (m->keys[i]) ... */
+/* Iteration: for (size_t i = 0; i < m->cap; i++) if (m->slots[i].key) ... */
 
 #endif

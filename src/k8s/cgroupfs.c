@@ -139,8 +139,8 @@ int cgroupfs_parse_mountinfo(const char *buf, size_t len, const char *prefer,
 static void ids_clear(struct cgroupfs *c)
 {
 	for (size_t i = 0; i < c->ids.cap; i++)
-		if (c->ids.keys[i])
-			free((void *)(uintptr_t)c->ids.vals[i]);
+		if (c->ids.slots[i].key)
+			free((void *)(uintptr_t)c->ids.slots[i].val);
 	u64map_clear(&c->ids);
 }
 

@@ -82,9 +82,9 @@ void procmap_free(struct procmap *pm)
 	if (!pm)
 		return;
 	for (size_t i = 0; i < pm->pids.cap; i++)
-		if (pm->pids.keys[i])
+		if (pm->pids.slots[i].key)
 			proc_info_free((struct proc_info *)(uintptr_t)
-					       pm->pids.vals[i]);
+					       pm->pids.slots[i].val);
 	u64map_free(&pm->pids);
 	u64map_free(&pm->inodes);
 	u64map_free(&pm->unowned);
@@ -184,8 +184,8 @@ void procmap_foreach(struct procmap *pm,
 		     void (*fn)(const struct proc_info *p, void *ud), void *ud)
 {
 	for (size_t i = 0; i < pm->pids.cap; i++)
-		if (pm->pids.keys[i])
-			fn((struct proc_info *)(uintptr_t)pm->pids.vals[i], ud);
+		if (pm->pids.slots[i].key)
+			fn((struct proc_info *)(uintptr_t)pm->pids.slots[i].val, ud);
 }
 
 struct linux_dirent64 {
@@ -427,10 +427,10 @@ int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
 			goto out;
 		}
 		for (size_t i = 0; i < pm->pids.cap; i++) {
-			if (!pm->pids.keys[i])
+			if (!pm->pids.slots[i].key)
 				continue;
 			struct proc_info *p =
-				(struct proc_info *)(uintptr_t)pm->pids.vals[i];
+				(struct proc_info *)(uintptr_t)pm->pids.slots[i].val;
 			/* netns 0: unreadable ns link, still a candidate. */
 			if (p->netns && !u64map_get(&want_ns, p->netns))
 				continue;

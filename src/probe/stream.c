@@ -13,14 +13,22 @@
 #define STREAM_DEFAULT_MAX_HELD 65536
 #define STREAM_MAX_OWNERS (1u << 18)
 
-/* Who an event said owns a connection (cookie -> index + 1). */
+/*
+ * Who an event said owns a connection: cookie -> index + 1 of a distinct
+ * (pid, comm). Owners are interned (by_owner: hash -> index + 1), as a
+ * burst of connections comes from a few processes: an array entry per
+ * event (grown by realloc: copies and page faults) was ~20 % of the
+ * agent's time under a connection flood.
+ */
 struct owner_gen {
 	struct u64map by_cookie;
+	struct u64map by_owner;
 	struct owner_ent {
 		uint32_t pid;
 		char comm[16];
 	} *ents;
 	size_t n, cap;
+	size_t last; /* index + 1 of the last owner named, 0 if none */
 };
 
 struct held {
@@ -55,7 +63,9 @@ struct stream *stream_new(int64_t resync_ms, int64_t phase_ms,
 	s->max_held = max_held ? max_held : STREAM_DEFAULT_MAX_HELD;
 	if (u64map_init(&s->held_by_cookie, s->max_held) < 0 ||
 	    u64map_init(&s->owners[0].by_cookie, STREAM_MAX_OWNERS) < 0 ||
-	    u64map_init(&s->owners[1].by_cookie, STREAM_MAX_OWNERS) < 0) {
+	    u64map_init(&s->owners[1].by_cookie, STREAM_MAX_OWNERS) < 0 ||
+	    u64map_init(&s->owners[0].by_owner, STREAM_MAX_OWNERS) < 0 ||
+	    u64map_init(&s->owners[1].by_owner, STREAM_MAX_OWNERS) < 0) {
 		stream_free(s);
 		return NULL;
 	}
@@ -69,6 +79,7 @@ void stream_free(struct stream *s)
 	u64map_free(&s->held_by_cookie);
 	for (int i = 0; i < 2; i++) {
 		u64map_free(&s->owners[i].by_cookie);
+		u64map_free(&s->owners[i].by_owner);
 		free(s->owners[i].ents);
 	}
 	free(s->held);
@@ -120,27 +131,57 @@ static int hold(struct stream *s, const struct sock_record *rec)
 	return 0;
 }
 
-static int remember_owner(struct owner_gen *g, const struct sock_record *rec)
+static bool owner_is(const struct owner_ent *e, const struct sock_record *rec)
 {
+	return e->pid == rec->pid &&
+	       memcmp(e->comm, rec->comm, sizeof(e->comm)) == 0;
+}
+
+/* Index + 1 of rec's (pid, comm) in g->ents, added when new; or -errno. */
+static int64_t intern_owner(struct owner_gen *g, const struct sock_record *rec)
+{
+	if (g->last && owner_is(&g->ents[g->last - 1], rec))
+		return (int64_t)g->last;
+	uint64_t h = hash_bytes(rec->comm, sizeof(rec->comm), rec->pid) | 1;
+	uint64_t *idx = u64map_get(&g->by_owner, h);
+	if (idx && owner_is(&g->ents[*idx - 1], rec)) {
+		g->last = *idx;
+		return (int64_t)*idx;
+	}
 	if (g->n == g->cap) {
 		if (g->cap >= STREAM_MAX_OWNERS)
 			return -ENOSPC;
-		size_t ncap = g->cap ? g->cap * 2 : 1024;
+		size_t ncap = g->cap ? g->cap * 2 : 64;
 		struct owner_ent *n = realloc(g->ents, ncap * sizeof(*n));
 		if (!n)
 			return -ENOMEM;
 		g->ents = n;
 		g->cap = ncap;
 	}
+	struct owner_ent *e = &g->ents[g->n++];
+	e->pid = rec->pid;
+	memcpy(e->comm, rec->comm, sizeof(e->comm));
+	/* A hash collision (idx set, other owner) keeps the first indexed:
+	 * this one is still found through by_cookie. */
+	if (!idx) {
+		int r = u64map_put(&g->by_owner, h, g->n);
+		if (r == -ENOMEM)
+			return r;
+	}
+	g->last = g->n;
+	return (int64_t)g->n;
+}
+
+static int remember_owner(struct owner_gen *g, const struct sock_record *rec)
+{
+	int64_t id = intern_owner(g, rec);
+	if (id < 0)
+		return (int)id;
 	uint64_t *idx;
 	int r = u64map_upsert(&g->by_cookie, rec->cookie, &idx);
 	if (r < 0)
 		return r;
-	if (r == 1)
-		*idx = ++g->n;
-	struct owner_ent *e = &g->ents[*idx - 1];
-	e->pid = rec->pid;
-	memcpy(e->comm, rec->comm, sizeof(e->comm));
+	*idx = (uint64_t)id;
 	return 0;
 }
 
@@ -238,7 +279,9 @@ int stream_poll_done(struct stream *s, sock_record_fn fn, void *userdata)
 	/* The previous generation is forgotten, the current one ages. */
 	s->cur ^= 1;
 	u64map_clear(&s->owners[s->cur].by_cookie);
+	u64map_clear(&s->owners[s->cur].by_owner);
 	s->owners[s->cur].n = 0;
+	s->owners[s->cur].last = 0;
 	return ret;
 }
 
