@@ -213,6 +213,28 @@ static __always_inline void tcp_event_owner(struct shawk_event *e)
 
 /* ---- ownership ----------------------------------------------------- */
 
+/* A TCP socket entering LISTEN (in the task calling listen(): current is
+ * its owner) or leaving it: the listener's owner per (netns, port), which
+ * accepted connections are attributed to. Only the socket that registered
+ * a port removes it. port: host byte order. */
+static __always_inline void listener_track(const struct sock *sk, __u16 port,
+					   bool listening)
+{
+	struct listener_key k;
+	__builtin_memset(&k, 0, sizeof(k));
+	k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	k.port = port;
+	if (listening) {
+		struct listener_val v = { .sk = (__u64)sk };
+		owner_fill(&v.owner);
+		bpf_map_update_elem(&listeners, &k, &v, BPF_ANY);
+		return;
+	}
+	struct listener_val *v = bpf_map_lookup_elem(&listeners, &k);
+	if (v && v->sk == (__u64)sk)
+		bpf_map_delete_elem(&listeners, &k);
+}
+
 SEC("tracepoint/sock/inet_sock_set_state")
 int shawk_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
@@ -230,20 +252,7 @@ int shawk_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (ctx->newstate != TCP_LISTEN && ctx->oldstate != TCP_LISTEN)
 		return 0;
 
-	struct listener_key k;
-	__builtin_memset(&k, 0, sizeof(k));
-	k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	k.port = ctx->sport;
-	if (ctx->newstate == TCP_LISTEN) {
-		/* listen() runs in the caller's context: current is right. */
-		struct listener_val v = { .sk = (__u64)sk };
-		owner_fill(&v.owner);
-		bpf_map_update_elem(&listeners, &k, &v, BPF_ANY);
-		return 0;
-	}
-	struct listener_val *v = bpf_map_lookup_elem(&listeners, &k);
-	if (v && v->sk == (__u64)sk)
-		bpf_map_delete_elem(&listeners, &k);
+	listener_track(sk, ctx->sport, ctx->newstate == TCP_LISTEN);
 	return 0;
 }
 
@@ -420,20 +429,7 @@ int BPF_PROG(shawk_tcp_state, const struct sock *sk, int oldstate, int newstate)
 			bpf_map_delete_elem(&conn_owners, &cookie);
 		return 0;
 	}
-	struct listener_key k;
-	__builtin_memset(&k, 0, sizeof(k));
-	k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	k.port = sk->__sk_common.skc_num;
-	if (newstate == TCP_LISTEN) {
-		/* listen() runs in the caller's context: current is right. */
-		struct listener_val v = { .sk = (__u64)sk };
-		owner_fill(&v.owner);
-		bpf_map_update_elem(&listeners, &k, &v, BPF_ANY);
-		return 0;
-	}
-	struct listener_val *v = bpf_map_lookup_elem(&listeners, &k);
-	if (v && v->sk == (__u64)sk)
-		bpf_map_delete_elem(&listeners, &k);
+	listener_track(sk, sk->__sk_common.skc_num, newstate == TCP_LISTEN);
 	return 0;
 }
 
