@@ -318,17 +318,24 @@ static inline int addr_cmp(int family, const uint8_t *a, const uint8_t *b)
 			return (x) < (y) ? -1 : 1;                            \
 	} while (0)
 
+/* The column every table's key starts with, the local address: inet sorts
+ * by family, then address. */
+static int laddr_cmp(const struct flow_key *x, const struct flow_key *y)
+{
+	CMP(x->family, y->family);
+	return addr_cmp(x->family, x->laddr, y->laddr);
+}
+
 /* Primary-key order of flows (laddr, lport, direction, proto, raddr,
- * rport, node_name, netns, pgid, comm): inet sorts by family then address
- * for host addresses, 'active' < 'passive', 'tcp' < 'udp'. Locality
- * depends on it; correctness on it being 0 exactly for equal keys. */
+ * rport, node_name, netns, pgid, comm): 'active' < 'passive', 'tcp' <
+ * 'udp'. Locality depends on it; correctness on it being 0 exactly for
+ * equal keys. */
 static int flow_pk_cmp(const void *a, const void *b)
 {
 	const struct flow_key *x = &(*(const struct flow *const *)a)->key;
 	const struct flow_key *y = &(*(const struct flow *const *)b)->key;
 	int r;
-	CMP(x->family, y->family);
-	if ((r = addr_cmp(x->family, x->laddr, y->laddr)))
+	if ((r = laddr_cmp(x, y)))
 		return r;
 	CMP(x->lport, y->lport);
 	CMP(x->dir == SOCK_DIR_PASSIVE, y->dir == SOCK_DIR_PASSIVE);
@@ -347,8 +354,7 @@ static int passive_node_cmp(const void *a, const void *b)
 	const struct flow_key *x = &(*(const struct flow *const *)a)->key;
 	const struct flow_key *y = &(*(const struct flow *const *)b)->key;
 	int r;
-	CMP(x->family, y->family);
-	if ((r = addr_cmp(x->family, x->laddr, y->laddr)))
+	if ((r = laddr_cmp(x, y)))
 		return r;
 	CMP(x->lport, y->lport);
 	CMP(x->proto == IPPROTO_UDP, y->proto == IPPROTO_UDP);
@@ -362,8 +368,7 @@ static int active_node_cmp(const void *a, const void *b)
 	const struct flow_key *x = &(*(const struct flow *const *)a)->key;
 	const struct flow_key *y = &(*(const struct flow *const *)b)->key;
 	int r;
-	CMP(x->family, y->family);
-	if ((r = addr_cmp(x->family, x->laddr, y->laddr)))
+	if ((r = laddr_cmp(x, y)))
 		return r;
 	CMP(x->pgid, y->pgid);
 	return comm_cmp(x->comm, y->comm);
