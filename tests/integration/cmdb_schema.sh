@@ -78,27 +78,27 @@ check "look sees the loopback server" bash -c "'$S' look --cmdb '$CMDB' --ipv4 1
 # given one node name): the flush's plain INSERT of new flows waits for it,
 # meets a unique violation, and the flush goes again from a savepoint
 # through ON CONFLICT. One row, both writers' totals.
+# race TABLE KEEP COND ERR: moves TABLE's rows matching COND to a new table
+# KEEP, then flushes one probe pass (stderr to ERR; exit status in rc)
+# while another session holds them re-inserted, uncommitted, for 6 s.
+race() {
+	psql_val "CREATE TABLE $2 AS SELECT * FROM $1 WHERE $3; DELETE FROM $1 WHERE $3" >/dev/null
+	psql "$CMDB" -qAt -c "BEGIN" -c "INSERT INTO $1 SELECT * FROM $2" -c "SELECT pg_sleep(6)" -c "COMMIT" >/dev/null 2>&1 &
+	local racer=$!
+	sleep 0.5
+	"$S" probe --once --cmdb "$CMDB" --include-loopback 2>"$4"
+	rc=$?
+	wait $racer
+}
 cond="comm = 'shawk-lsrv' AND direction = 'passive' AND lport = 18321"
-psql_val "CREATE TABLE race_keep AS SELECT * FROM flows WHERE $cond; DELETE FROM flows WHERE $cond" >/dev/null
-psql "$CMDB" -qAt -c "BEGIN" -c "INSERT INTO flows SELECT * FROM race_keep" -c "SELECT pg_sleep(6)" -c "COMMIT" >/dev/null 2>&1 &
-racer=$!
-sleep 0.5
-"$S" probe --once --cmdb "$CMDB" --include-loopback 2>"$tmp/p3.err"
-rc=$?
-wait $racer
+race flows race_keep "$cond" "$tmp/p3.err"
 check "flush racing an insert of the same flow exits 0" test $rc -eq 0
 check "racing flush: written at the first attempt" bash -c "! grep -q 'write failed' '$tmp/p3.err'"
 check "racing flush: one row, totals of both writers" test "$(psql_val "SELECT count(*), sum(connections_total) > (SELECT connections_total FROM race_keep) FROM flows WHERE $cond")" = "1|t"
 
 # The same for a node, which agents share (one address on several hosts).
 ncond="comm = 'shawk-lsrv' AND port = 18321"
-psql_val "CREATE TABLE race_node AS SELECT * FROM passive_nodes WHERE $ncond; DELETE FROM passive_nodes WHERE $ncond" >/dev/null
-psql "$CMDB" -qAt -c "BEGIN" -c "INSERT INTO passive_nodes SELECT * FROM race_node" -c "SELECT pg_sleep(6)" -c "COMMIT" >/dev/null 2>&1 &
-racer=$!
-sleep 0.5
-"$S" probe --once --cmdb "$CMDB" --include-loopback 2>"$tmp/p4.err"
-rc=$?
-wait $racer
+race passive_nodes race_node "$ncond" "$tmp/p4.err"
 check "flush racing an insert of the same node: exit 0, first attempt" bash -c "[ $rc -eq 0 ] && ! grep -q 'write failed' '$tmp/p4.err'"
 check "racing flush: one node row, last_seen advanced" test "$(psql_val "SELECT count(*), max(last_seen) > (SELECT last_seen FROM race_node) FROM passive_nodes WHERE $ncond")" = "1|t"
 finish
