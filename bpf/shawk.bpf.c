@@ -27,6 +27,18 @@
  * Events go to a ring buffer with BPF_RB_NO_WAKEUP: user space drains it on
  * its scan timer, as a wakeup per event costs 30-57% of the connection rate.
  * A failed reservation is counted in lost_events, never silent.
+ *
+ * Established TCP connections are counted in the kernel instead, when user
+ * space has installed an aggregate map (agg_outer[0]): the event, with its
+ * cookie and ephemeral port zeroed, is the key of a per-CPU counter, so a
+ * connection costs a hash lookup and an add instead of a ring buffer record
+ * that user space decodes and tracks. User space swaps in a new map at each
+ * scan and reads the old one (the map update waits for running programs),
+ * and removes it for the duration of each full poll, so that every
+ * connection the poll can see is either counted before it (by an aggregate
+ * already read) or reported by an event with its cookie (see
+ * src/probe/ebpf.c). When there is no map, or it is full, the event goes to
+ * the ring buffer as before.
  */
 #include "vmlinux.h"
 
@@ -62,6 +74,26 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20); /* resized by user space */
 } events SEC(".maps");
+
+/* The in-kernel aggregate: event with SHAWK_EVF_AGGREGATE -> connections
+ * (per CPU). Created, swapped and read by user space. */
+struct agg_map {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, SHAWK_AGG_MAX_ENTRIES);
+	__uint(key_size, sizeof(struct shawk_event));
+	__uint(value_size, sizeof(__u64));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct agg_map);
+} agg_outer SEC(".maps");
+
+/* Connections passed to the ring buffer because the aggregate was full. */
+__u64 agg_full = 0;
 
 /* Active connections not reported yet: socket cookie -> owner, filled
  * at connect() and deleted when the event is emitted (or the connect
@@ -185,6 +217,42 @@ static __always_inline void event_set_owner(struct shawk_event *e,
 static __always_inline void event_submit(struct shawk_event *e)
 {
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+}
+
+/* Counts a TCP connection event in the aggregate agg; false when agg is
+ * full (e is then as it came, for the ring buffer). */
+static __always_inline bool aggregate(void *agg, struct shawk_event *e)
+{
+	__u64 cookie = e->cookie;
+	__u16 lport = e->lport, rport = e->rport;
+	__u8 flags = e->flags;
+
+	e->cookie = 0;
+	e->flags |= SHAWK_EVF_AGGREGATE;
+	if (e->kind == SHAWK_EV_TCP_ACTIVE)
+		e->lport = 0;
+	else
+		e->rport = 0;
+	__u64 *n = bpf_map_lookup_elem(agg, e);
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+		return true;
+	}
+	__u64 one = 1;
+	if (bpf_map_update_elem(agg, e, &one, BPF_NOEXIST) == 0)
+		return true;
+	/* Inserted meanwhile on this CPU (a nested program), or full. */
+	n = bpf_map_lookup_elem(agg, e);
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+		return true;
+	}
+	__sync_fetch_and_add(&agg_full, 1);
+	e->cookie = cookie;
+	e->flags = flags;
+	e->lport = lport;
+	e->rport = rport;
+	return false;
 }
 
 /* The owner of an established TCP connection, never current (softirq):
@@ -380,28 +448,33 @@ int shawk_sockops(struct bpf_sock_ops *skops)
  */
 static __always_inline void tcp_established(const struct sock *sk, bool active)
 {
-	struct shawk_event *e = event_reserve();
-	if (!e)
-		return;
-	e->kind = active ? SHAWK_EV_TCP_ACTIVE : SHAWK_EV_TCP_PASSIVE;
-	e->family = sk->__sk_common.skc_family;
+	struct shawk_event e;
+	__builtin_memset(&e, 0, sizeof(e));
+	e.version = SHAWK_EVENT_VERSION;
+	e.kind = active ? SHAWK_EV_TCP_ACTIVE : SHAWK_EV_TCP_PASSIVE;
+	e.family = sk->__sk_common.skc_family;
 	/* The kernel's cookie: the one connect() saw and sock_diag reports. */
-	e->cookie = bpf_get_socket_cookie((void *)sk);
-	e->lport = sk->__sk_common.skc_num;
-	e->rport = bpf_ntohs(sk->__sk_common.skc_dport);
-	if (e->family == AF_INET) {
-		*(__u32 *)e->laddr = sk->__sk_common.skc_rcv_saddr;
-		*(__u32 *)e->raddr = sk->__sk_common.skc_daddr;
+	e.cookie = bpf_get_socket_cookie((void *)sk);
+	e.lport = sk->__sk_common.skc_num;
+	e.rport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (e.family == AF_INET) {
+		*(__u32 *)e.laddr = sk->__sk_common.skc_rcv_saddr;
+		*(__u32 *)e.raddr = sk->__sk_common.skc_daddr;
 	} else {
 		/* Sized explicitly: BPF_CORE_READ_INTO copies sizeof(*dst),
 		 * one byte for an array. */
-		bpf_core_read(e->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+		bpf_core_read(e.laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e.raddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
-	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	e.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 
-	tcp_event_owner(e);
-	event_submit(e);
+	tcp_event_owner(&e);
+	__u32 zero = 0;
+	void *agg = bpf_map_lookup_elem(&agg_outer, &zero);
+	if (agg && aggregate(agg, &e))
+		return;
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), BPF_RB_NO_WAKEUP) < 0)
+		__sync_fetch_and_add(&lost_events, 1);
 }
 
 SEC("tp_btf/inet_sock_set_state")

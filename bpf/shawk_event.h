@@ -24,7 +24,16 @@ enum {
 	/* UDP per-peer event of an unconnected socket: the socket cookie
 	 * alone does not identify the (socket, peer) pair. */
 	SHAWK_EVF_PER_PEER = 1u << 1,
+	/* Key of the in-kernel aggregate (see bpf/shawk.bpf.c): cookie 0 and
+	 * the ephemeral port 0 (lport of an active connection, rport of a
+	 * passive one); its value counts the connections. */
+	SHAWK_EVF_AGGREGATE = 1u << 2,
 };
+
+/* Entries of one in-kernel aggregate map: distinct TCP flows (direction,
+ * addresses, service port, owner) between two scans. Past it, connections
+ * go to the ring buffer one event each. */
+#define SHAWK_AGG_MAX_ENTRIES 16384
 
 /* Bumped whenever the layout changes; the decoder rejects others. */
 #define SHAWK_EVENT_VERSION 1

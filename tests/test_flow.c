@@ -404,6 +404,56 @@ static void test_intervals(void **state)
 	flow_table_free(t);
 }
 
+static void test_aggregate_records(void **state)
+{
+	(void)state;
+	struct flow_table *t = flow_table_new(0, 0);
+	assert_non_null(t);
+	struct sock_record l = listener(NS_A, 80, 10);
+	/* 5 accepted connections counted by the source (no cookie, peer
+	 * port "many"), then 3 more in a later scan. */
+	struct sock_record agg = tcp(NS_A, T_ESTABLISHED, "10.0.0.1", 80,
+				     "10.0.0.2", 0, 0, 10);
+	agg.dir = SOCK_DIR_PASSIVE;
+	agg.conns = 5;
+	assert_int_equal(INGEST(t, true, 100, l, agg), 1);
+	agg.conns = 3;
+	assert_int_equal(INGEST(t, false, 200, agg), 1);
+	const struct flow *f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 8);
+	assert_int_equal(f->new_connections, 8);
+
+	/* A poll shows one of them still open: counted already, so only
+	 * remembered (no second count, no flow of its own). */
+	struct sock_record open = tcp(NS_A, T_ESTABLISHED, "10.0.0.1", 80,
+				      "10.0.0.2", 40001, 7, 0);
+	open.flags |= SOCK_REC_F_COUNTED;
+	assert_int_equal(INGEST(t, true, 300, l, open), 0);
+	assert_int_equal(flow_table_count(t), 1);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 8);
+	assert_int_equal(f->new_connections, 8);
+
+	/* Next interval: still open, so in this interval's flows, not new. */
+	flow_table_reset_interval(t);
+	open.pid = 10;
+	assert_int_equal(INGEST(t, true, 400, l, open), 1);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 0);
+
+	/* A socket already tracked is counted as usual when marked. */
+	struct sock_record ev = tcp(NS_A, T_ESTABLISHED, "10.0.0.1", 80,
+				    "10.0.0.2", 40002, 8, 10);
+	assert_int_equal(INGEST(t, false, 500, ev), 1);
+	ev.flags |= SOCK_REC_F_COUNTED;
+	assert_int_equal(INGEST(t, true, 600, l, open, ev), 2);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 2);
+	assert_int_equal(f->new_connections, 1);
+	flow_table_free(t);
+}
+
 static void test_snapshot_prunes(void **state)
 {
 	(void)state;
@@ -774,6 +824,7 @@ int main(void)
 		cmocka_unit_test(test_many_ports),
 		cmocka_unit_test(test_distinct_connections),
 		cmocka_unit_test(test_intervals),
+		cmocka_unit_test(test_aggregate_records),
 		cmocka_unit_test(test_snapshot_prunes),
 		cmocka_unit_test(test_udp),
 		cmocka_unit_test(test_max_flows),

@@ -136,6 +136,64 @@ static void test_decode_rejects(void **state)
 	assert_int_equal(ebpf_event_decode(big, sizeof(big), &r), 0);
 }
 
+/* An entry of the in-kernel aggregate, as shawk.bpf.c's aggregate() keys
+ * it: the event without cookie and ephemeral port. */
+static struct shawk_event agg4(uint8_t kind, const char *l, uint16_t lp,
+			       const char *r, uint16_t rp)
+{
+	struct shawk_event e = ev4(kind, l, lp, r, rp, 0);
+	e.flags |= SHAWK_EVF_AGGREGATE;
+	return e;
+}
+
+static void test_decode_aggregate(void **state)
+{
+	(void)state;
+	struct shawk_event a = agg4(SHAWK_EV_TCP_ACTIVE, "10.0.0.2", 0,
+				    "10.0.0.1", 80);
+	struct sock_record r;
+	assert_int_equal(ebpf_agg_decode(&a, sizeof(a), 7, &r), 0);
+	assert_int_equal(r.conns, 7);
+	assert_int_equal(r.dir, SOCK_DIR_ACTIVE);
+	assert_int_equal(r.proto, IPPROTO_TCP);
+	assert_int_equal(r.lport, 0);
+	assert_int_equal(r.rport, 80);
+	assert_int_equal(r.cookie, 0);
+	assert_int_equal(r.pid, 4242);
+	assert_true(r.flags & SOCK_REC_F_OWNER_KNOWN);
+
+	struct shawk_event p = agg4(SHAWK_EV_TCP_PASSIVE, "10.0.0.1", 80,
+				    "10.0.0.2", 0);
+	assert_int_equal(ebpf_agg_decode(&p, sizeof(p), 1ULL << 40, &r), 0);
+	assert_int_equal(r.conns, UINT32_MAX);
+	assert_int_equal(r.dir, SOCK_DIR_PASSIVE);
+	assert_int_equal(r.lport, 80);
+	assert_int_equal(r.rport, 0);
+
+	/* Each decoder takes only its own kind of record. */
+	assert_int_equal(ebpf_event_decode(&p, sizeof(p), &r), -EINVAL);
+	struct shawk_event ev = ev4(SHAWK_EV_TCP_PASSIVE, "10.0.0.1", 80,
+				    "10.0.0.2", 40000, 5);
+	assert_int_equal(ebpf_agg_decode(&ev, sizeof(ev), 1, &r), -EINVAL);
+	/* Malformed entries. */
+	assert_int_equal(ebpf_agg_decode(&p, sizeof(p), 0, &r), -EINVAL);
+	assert_int_equal(ebpf_agg_decode(&p, sizeof(p) - 1, 1, &r), -EINVAL);
+	struct shawk_event bad = p;
+	bad.cookie = 9;
+	assert_int_equal(ebpf_agg_decode(&bad, sizeof(bad), 1, &r), -EINVAL);
+	bad = p;
+	bad.lport = 0; /* no service port */
+	assert_int_equal(ebpf_agg_decode(&bad, sizeof(bad), 1, &r), -EINVAL);
+	bad = a;
+	bad.rport = 0;
+	assert_int_equal(ebpf_agg_decode(&bad, sizeof(bad), 1, &r), -EINVAL);
+	bad = agg4(SHAWK_EV_UDP_PASSIVE, "10.0.0.1", 53, "10.0.0.2", 0);
+	assert_int_equal(ebpf_agg_decode(&bad, sizeof(bad), 1, &r), -EINVAL);
+	bad = p;
+	bad.version = SHAWK_EVENT_VERSION + 1;
+	assert_int_equal(ebpf_agg_decode(&bad, sizeof(bad), 1, &r), -EPROTO);
+}
+
 static void test_decode_udp_per_peer(void **state)
 {
 	(void)state;
@@ -271,29 +329,140 @@ static void test_poll_takes_event_owner(void **state)
 	assert_string_equal(out.r[1].comm, "nginx");
 	assert_true(out.r[1].flags & SOCK_REC_F_OWNER_KNOWN);
 
-	/* Already closing (orphaned, process maybe gone): skipped. */
+	/* Already closing (orphaned, process maybe gone): passed on with
+	 * the event's owner, so the flow table keeps tracking it (a
+	 * connection held half-closed is not new in a later interval). */
 	struct sock_record c = polled(IPPROTO_TCP, TCP_FIN_WAIT2, "10.0.0.1",
 				      80, "10.0.0.2", 40000, 21, 0);
 	assert_int_equal(stream_on_poll_record(s, &c, collect, &out), 0);
-	assert_int_equal(out.n, 2);
+	assert_int_equal(out.n, 3);
+	assert_int_equal(out.r[2].pid, 4242);
+	assert_int_equal(out.r[2].state, TCP_FIN_WAIT2);
 
 	/* A connection no event told about is passed as polled. */
 	struct sock_record o = polled(IPPROTO_TCP, TCP_FIN_WAIT2, "10.0.0.1",
 				      80, "10.0.0.3", 40000, 22, 0);
 	assert_int_equal(stream_on_poll_record(s, &o, collect, &out), 0);
-	assert_int_equal(out.n, 3);
-	assert_int_equal(out.r[2].pid, 0);
+	assert_int_equal(out.n, 4);
+	assert_int_equal(out.r[3].pid, 0);
 	assert_int_equal(stream_poll_done(s, collect, &out), 0);
 
 	/* Remembered for one more resync period, then forgotten. */
 	assert_int_equal(stream_on_poll_record(s, &q, collect, &out), 0);
-	assert_int_equal(out.r[3].pid, 4242);
+	assert_int_equal(out.r[4].pid, 4242);
 	assert_int_equal(stream_poll_done(s, collect, &out), 0);
 	assert_int_equal(stream_on_poll_record(s, &q, collect, &out), 0);
-	assert_int_equal(out.r[4].pid, 0);
+	assert_int_equal(out.r[5].pid, 0);
+	stream_free(s);
+}
+
+static void test_resync_on_request(void **state)
+{
+	(void)state;
+	/* resync 0: the seed, then only what the probe asks for. */
+	struct stream *s = stream_new(0, 100, 0);
+	assert_non_null(s);
+	assert_true(stream_resync_due(s, 1000));
+	assert_false(stream_resync_due(s, 2000));
+	assert_false(stream_resync_due(s, 1000000));
+	stream_request_resync(s);
+	assert_true(stream_resync_due(s, 1000200));
+	assert_false(stream_resync_due(s, 1000400));
 	struct stream_stats st;
 	stream_get_stats(s, &st);
-	assert_int_equal(st.poll_dups, 1);
+	assert_int_equal(st.resyncs, 2);
+	stream_free(s);
+
+	/* With a grid, a request adds a poll and leaves the grid alone. */
+	s = stream_new(1000, 0, 0);
+	assert_true(stream_resync_due(s, 0));
+	stream_request_resync(s);
+	assert_true(stream_resync_due(s, 300));
+	assert_false(stream_resync_due(s, 600));
+	assert_true(stream_resync_due(s, 1000));
+	stream_free(s);
+}
+
+static void test_aggregate_and_counted_polls(void **state)
+{
+	(void)state;
+	struct stream *s = stream_new(0, 0, 0);
+	struct sink_recs out = { .n = 0 };
+	stream_set_aggregating(s, true);
+
+	/* The seed: whatever is open was never counted. */
+	assert_true(stream_resync_due(s, 0));
+	struct sock_record old = polled(IPPROTO_TCP, TCP_ESTABLISHED,
+					"10.0.0.1", 80, "10.0.0.2", 40000, 31,
+					10);
+	assert_int_equal(stream_on_poll_record(s, &old, collect, &out), 0);
+	assert_int_equal(stream_poll_done(s, collect, &out), 0);
+	assert_int_equal(out.n, 1);
+	assert_false(out.r[0].flags & SOCK_REC_F_COUNTED);
+
+	/* Counted in the kernel between the polls. */
+	struct shawk_event a = agg4(SHAWK_EV_TCP_PASSIVE, "10.0.0.1", 80,
+				    "10.0.0.3", 0);
+	assert_int_equal(stream_on_aggregate(s, &a, sizeof(a), 12, collect,
+					     &out),
+			 0);
+	assert_int_equal(out.n, 2);
+	assert_int_equal(out.r[1].conns, 12);
+	a.version = 0; /* malformed: counted, skipped */
+	assert_int_equal(stream_on_aggregate(s, &a, sizeof(a), 1, collect,
+					     &out),
+			 0);
+	assert_int_equal(out.n, 2);
+
+	/* One connection came as an event (a poll was running). */
+	struct shawk_event e = ev4(SHAWK_EV_TCP_PASSIVE, "10.0.0.1", 80,
+				   "10.0.0.4", 40001, 41);
+	assert_int_equal(stream_on_event(s, &e, sizeof(e), collect, &out), 0);
+
+	/* A later poll: TCP sockets no event named are marked counted (an
+	 * aggregate had them if they are new), the event's is not; UDP and
+	 * listeners are not. */
+	stream_request_resync(s);
+	assert_true(stream_resync_due(s, 5000));
+	struct sock_record agg_open = polled(IPPROTO_TCP, TCP_ESTABLISHED,
+					     "10.0.0.1", 80, "10.0.0.3",
+					     40002, 51, 10);
+	struct sock_record ev_open = polled(IPPROTO_TCP, TCP_ESTABLISHED,
+					    "10.0.0.1", 80, "10.0.0.4", 40001,
+					    41, 10);
+	struct sock_record udp = polled(IPPROTO_UDP, TCP_ESTABLISHED,
+					"10.0.0.1", 53, "10.0.0.5", 5353, 61,
+					10);
+	struct sock_record lis = polled(IPPROTO_TCP, TCP_LISTEN, "0.0.0.0", 80,
+					"0.0.0.0", 0, 71, 10);
+	assert_int_equal(stream_on_poll_record(s, &agg_open, collect, &out), 0);
+	assert_int_equal(stream_on_poll_record(s, &ev_open, collect, &out), 0);
+	assert_int_equal(stream_on_poll_record(s, &udp, collect, &out), 0);
+	assert_int_equal(stream_on_poll_record(s, &lis, collect, &out), 0);
+	assert_int_equal(stream_poll_done(s, collect, &out), 0);
+	assert_int_equal(out.n, 7);
+	assert_true(out.r[3].flags & SOCK_REC_F_COUNTED);
+	assert_int_equal(out.r[3].cookie, 51);
+	assert_false(out.r[4].flags & SOCK_REC_F_COUNTED);
+	assert_int_equal(out.r[4].pid, 4242); /* the event's owner */
+	assert_false(out.r[5].flags & SOCK_REC_F_COUNTED);
+	assert_false(out.r[6].flags & SOCK_REC_F_COUNTED);
+
+	struct stream_stats st;
+	stream_get_stats(s, &st);
+	assert_int_equal(st.aggregated, 12);
+	assert_int_equal(st.agg_records, 1);
+	assert_int_equal(st.bad_events, 1);
+
+	/* Without aggregation, no poll marks anything. */
+	struct stream *p = stream_new(0, 0, 0);
+	assert_true(stream_resync_due(p, 0));
+	assert_int_equal(stream_poll_done(p, collect, &out), 0);
+	stream_request_resync(p);
+	assert_true(stream_resync_due(p, 1));
+	assert_int_equal(stream_on_poll_record(p, &agg_open, collect, &out), 0);
+	assert_false(out.r[7].flags & SOCK_REC_F_COUNTED);
+	stream_free(p);
 	stream_free(s);
 }
 
@@ -413,11 +582,14 @@ int main(void)
 		cmocka_unit_test(test_decode_tcp),
 		cmocka_unit_test(test_decode_v6_and_mapped),
 		cmocka_unit_test(test_decode_rejects),
+		cmocka_unit_test(test_decode_aggregate),
 		cmocka_unit_test(test_decode_udp_per_peer),
 		cmocka_unit_test(test_resync_schedule),
 		cmocka_unit_test(test_events_pass_through),
 		cmocka_unit_test(test_callback_error_stops),
 		cmocka_unit_test(test_poll_takes_event_owner),
+		cmocka_unit_test(test_resync_on_request),
+		cmocka_unit_test(test_aggregate_and_counted_polls),
 		cmocka_unit_test(test_udp_held_until_poll),
 		cmocka_unit_test(test_udp_hold_bound),
 		cmocka_unit_test(test_lost_counter),

@@ -72,6 +72,7 @@ struct pipeline {
 	struct sock_record *recs;
 	size_t n, cap;
 	uint64_t dropped_records; /* over SOCK_RECORDS_MAX in one scan */
+	bool warned_agg_full;
 	bool warned_denied, warned_setns, warned_drops;
 };
 
@@ -118,6 +119,19 @@ static void report_visibility(struct pipeline *p)
 				 "interval are low",
 				 (unsigned long long)es.lost_since_last,
 				 (unsigned long long)es.stream.lost_events);
+		if (es.agg_full && !p->warned_agg_full) {
+			log_warn("streaming: in-kernel aggregate full (too "
+				 "many distinct flows in one scan): %llu "
+				 "connections passed as events instead",
+				 (unsigned long long)es.agg_full);
+			p->warned_agg_full = true;
+		}
+		log_debug("streaming: %llu events, %llu connections counted "
+			  "in the kernel (%llu aggregate records), %llu polls",
+			  (unsigned long long)es.stream.events,
+			  (unsigned long long)es.stream.aggregated,
+			  (unsigned long long)es.stream.agg_records,
+			  (unsigned long long)es.stream.resyncs);
 		return;
 	}
 	if (strcmp(p->src->name, "polling") != 0)
@@ -224,14 +238,13 @@ static int make_source(struct pipeline *p)
 	/* One scan needs no event stream: --once always polls. */
 	if (cfg->mode == PROBE_MODE_STREAMING ||
 	    (cfg->mode == PROBE_MODE_AUTO && !cfg->once)) {
-		/* One poll per flush interval, in its first scan (half a
-		 * scan interval after the flush tick), so a long-lived
-		 * connection is in every interval's flows as in polling. */
+		/* One poll per flush interval, in the scan the flush follows
+		 * (run_loop() requests it), so a long-lived connection is in
+		 * every interval's flows as in polling. */
 		struct ebpf_options eo = {
 			.run_netns_dir = cfg->run_netns_dir,
 			.poll_backend = cfg->poll_backend,
-			.resync_ms = cfg->flush_interval_ms,
-			.resync_phase_ms = cfg->interval_ms / 2,
+			.resync_ms = 0,
 			.note = log_note,
 		};
 		char why[256] = "";
@@ -307,7 +320,12 @@ static int run_loop(struct pipeline *p, struct sink *sink)
 		 (long long)p->cfg->flush_interval_ms, sink->name);
 	for (;;) {
 		int64_t now = now_monotonic_ms();
-		if (now >= next_scan) {
+		/* A source that polls on request (streaming) polls in the
+		 * scan each flush follows, on the flush tick. */
+		bool poll_now = now >= next_flush && p->src->request_poll;
+		if (now >= next_scan || poll_now) {
+			if (poll_now)
+				p->src->request_poll(p->src);
 			int r = pipeline_scan(p);
 			if (r == -ENOMEM)
 				return r;
@@ -340,7 +358,24 @@ static int run_loop(struct pipeline *p, struct sink *sink)
 			}
 		}
 	}
-	int r = flush(p, sink);
+	int r;
+	if (p->src->request_poll) {
+		/* What the kernel counted since the last scan. */
+		r = pipeline_scan(p);
+		if (r < 0 && r != -ENOMEM)
+			log_warn("final scan failed: %s", strerror(-r));
+	}
+	if (strcmp(p->src->name, "streaming") == 0) {
+		struct ebpf_stats es;
+		ebpf_get_stats(p->src, &es);
+		log_info("streaming: %llu events decoded, %llu connections "
+			 "counted in the kernel, %llu polls, %llu ring buffer overflows",
+			 (unsigned long long)es.stream.events,
+			 (unsigned long long)es.stream.aggregated,
+			 (unsigned long long)es.stream.resyncs,
+			 (unsigned long long)es.stream.lost_events);
+	}
+	r = flush(p, sink);
 	if (r < 0)
 		log_warn("final flush to %s failed: %s", sink->name,
 			 strerror(-r));

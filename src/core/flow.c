@@ -292,9 +292,26 @@ int flow_table_ingest(struct flow_table *t, const struct sock_record *recs,
 
 	for (size_t i = 0; i < n; i++) {
 		const struct sock_record *r = &recs[i];
-		if (is_listener(r) || r->rport == 0 ||
+		if (is_listener(r) || (r->rport == 0 && !r->conns) ||
 		    addr_is_any(r->family, r->raddr))
 			continue;
+		if (r->flags & SOCK_REC_F_COUNTED) {
+			/* Counted in this interval by an aggregate record if
+			 * new: then only remembered, under no flow. */
+			uint64_t *cv;
+			int pr = u64map_upsert(&t->conns, conn_id(r), &cv);
+			if (pr == -ENOMEM)
+				return -ENOMEM;
+			if (pr > 0) {
+				*cv = ((uint64_t)t->interval_gen << 32) |
+				      t->scan_gen;
+				continue;
+			}
+			if (pr < 0) {
+				t->stats.untracked_conns++;
+				continue;
+			}
+		}
 
 		uint64_t *lv = u64map_get(
 			&t->listeners, listener_key(r->netns, r->proto, r->lport));
@@ -356,6 +373,15 @@ int flow_table_ingest(struct flow_table *t, const struct sock_record *recs,
 			f->cgroup_id = r->cgroup_id;
 		fill_strings(f, &o);
 
+		if (r->conns) {
+			/* New connections the source counted: no identity to
+			 * track (they are never polled as new, see
+			 * SOCK_REC_F_COUNTED). */
+			f->connections += r->conns;
+			f->new_connections += r->conns;
+			aggregated++;
+			continue;
+		}
 		uint64_t *cv;
 		uint64_t nv = ((uint64_t)t->interval_gen << 32) | t->scan_gen;
 		int pr = u64map_upsert(&t->conns, conn_id(r), &cv);

@@ -10,6 +10,7 @@
 #include "core/util.h"
 #include "probe/poller.h"
 #include "shawk.skel.h"
+#include "shawk_event.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -38,7 +39,20 @@ struct ebpf {
 	/* Records of the poll in progress, passed on after the events. */
 	struct sock_record *polled;
 	size_t npolled, cap_polled;
+	/* In-kernel aggregate (see bpf/shawk.bpf.c): agg_on when this
+	 * kernel and configuration use it; agg_fd the map installed in
+	 * agg_outer[0], -1 when none (events only). */
+	bool agg_on;
+	int agg_fd;
+	int ncpus;
+	void *agg_keys, *agg_vals;
+	uint64_t agg_full; /* kernel counter, last read */
+	bool agg_warned;
+	void (*note)(const char *msg, void *userdata);
+	void *note_ud;
 };
+
+#define AGG_BATCH 256
 
 /* ---- scanning --------------------------------------------------------- */
 
@@ -63,6 +77,112 @@ static int on_poll_record(const struct sock_record *rec, void *ud)
 				   SOCK_RECORDS_MAX, rec);
 }
 
+/*
+ * The aggregate maps. Each scan installs a new map in agg_outer[0] and
+ * reads the one it replaces: the update returns once no program runs any
+ * more that could have looked up the old one (the kernel waits for an RCU
+ * grace period on map-in-map updates), so the old map is complete and
+ * nobody writes it. A full poll runs with no map installed: every
+ * connection established meanwhile comes as an event with its cookie, and
+ * every one the poll sees without an event was counted by a map read
+ * before it, in this flush interval, because the probe makes the poll the
+ * last scan before each flush (source.request_poll). The flow table then
+ * only remembers such a socket (SOCK_REC_F_COUNTED).
+ */
+static int agg_create(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	int fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_HASH, "shawk_agg",
+				sizeof(struct shawk_event), sizeof(uint64_t),
+				SHAWK_AGG_MAX_ENTRIES, &o);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Installs fd (or none for fd < 0); returns 0 or -errno. */
+static int agg_install(struct ebpf *e, int fd)
+{
+	uint32_t zero = 0;
+	int outer = bpf_map__fd(e->skel->maps.agg_outer);
+	int r = fd >= 0 ? bpf_map_update_elem(outer, &zero, &fd, BPF_ANY)
+			: bpf_map_delete_elem(outer, &zero);
+	if (r < 0 && fd < 0 && errno == ENOENT)
+		return 0;
+	return r < 0 ? -errno : 0;
+}
+
+/* Passes every entry of the (uninstalled) map fd on, then closes it. */
+static int agg_drain(struct ebpf *e, int fd)
+{
+	const size_t ksz = sizeof(struct shawk_event);
+	const size_t vsz = sizeof(uint64_t) * (size_t)e->ncpus;
+	uint32_t batch = 0;
+	bool first = true;
+	int ret = 0;
+
+	for (;;) {
+		uint32_t n = AGG_BATCH;
+		int r = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch,
+					     e->agg_keys, e->agg_vals, &n, NULL);
+		bool done = r < 0 && errno == ENOENT;
+		if (r < 0 && !done) {
+			ret = -errno;
+			break;
+		}
+		first = false;
+		for (uint32_t i = 0; i < n && ret >= 0; i++) {
+			const uint64_t *v =
+				(const uint64_t *)((char *)e->agg_vals + i * vsz);
+			uint64_t sum = 0;
+			for (int c = 0; c < e->ncpus; c++)
+				sum += v[c];
+			if (sum)
+				ret = stream_on_aggregate(
+					e->st, (char *)e->agg_keys + i * ksz,
+					ksz, sum, on_record, e);
+		}
+		if (done || ret < 0)
+			break;
+	}
+	close(fd);
+	return ret;
+}
+
+/*
+ * Replaces the installed map by a new one (install) or by none, and reads
+ * the old one. On failure to create a map, this scan goes on with none:
+ * connections come as events until a later scan succeeds.
+ */
+static int agg_rotate(struct ebpf *e, bool install)
+{
+	int nfd = -1;
+	if (install) {
+		nfd = agg_create();
+		if (nfd < 0 && !e->agg_warned && e->note) {
+			char msg[160];
+			snprintf(msg, sizeof(msg),
+				 "cannot create an aggregate map (%s): "
+				 "connections come as events meanwhile",
+				 strerror(-nfd));
+			e->note(msg, e->note_ud);
+			e->agg_warned = true;
+		}
+	}
+	if (nfd < 0 && e->agg_fd < 0)
+		return 0;
+	int r = agg_install(e, nfd);
+	if (r < 0) {
+		/* The old map stays in place; read at a later scan. */
+		if (nfd >= 0)
+			close(nfd);
+		return r;
+	}
+	if (nfd >= 0)
+		stream_set_aggregating(e->st, true);
+	int old = e->agg_fd;
+	e->agg_fd = nfd;
+	return old >= 0 ? agg_drain(e, old) : 0;
+}
+
 static int ebpf_scan(struct source *src, sock_record_fn fn, void *ud)
 {
 	struct ebpf *e = (struct ebpf *)src;
@@ -70,12 +190,22 @@ static int ebpf_scan(struct source *src, sock_record_fn fn, void *ud)
 	e->ud = ud;
 	e->count = 0;
 
+	bool full = stream_resync_due(e->st, now_monotonic_ms());
+	/* A poll runs with no aggregate installed (see agg_rotate()). */
+	int agg_err = e->agg_on ? agg_rotate(e, !full) : 0;
+	if (agg_err == -ENOMEM)
+		return agg_err;
+	if (full && e->agg_fd >= 0) {
+		/* It could not be removed: no exact poll now. */
+		stream_request_resync(e->st);
+		full = false;
+	}
+
 	/* Events first, then the poll: a connection established in between
 	 * is in both and the shared socket cookie deduplicates it. */
 	int r = ring_buffer__consume(e->rb);
 	if (r < 0)
 		return r;
-	bool full = stream_resync_due(e->st, now_monotonic_ms());
 	if (full) {
 		e->npolled = 0;
 		r = e->poller->scan(e->poller, on_poll_record, e);
@@ -96,6 +226,11 @@ static int ebpf_scan(struct source *src, sock_record_fn fn, void *ud)
 			if (r < 0)
 				return r;
 		}
+		if (e->agg_on) {
+			agg_err = agg_rotate(e, true);
+			if (agg_err == -ENOMEM)
+				return agg_err;
+		}
 	}
 	/* A poll makes the scan a full snapshot: the flow table then
 	 * rebuilds its listeners and forgets closed connections. */
@@ -103,9 +238,25 @@ static int ebpf_scan(struct source *src, sock_record_fn fn, void *ud)
 	e->lost_since_last =
 		stream_note_lost(e->st, __atomic_load_n(&e->skel->bss->lost_events,
 							__ATOMIC_RELAXED));
+	e->agg_full = __atomic_load_n(&e->skel->bss->agg_full, __ATOMIC_RELAXED);
 	if (r < 0 && !full)
 		return r;
+	/* Not fatal (this scan's records are good): said once. */
+	if (agg_err < 0 && !e->agg_warned && e->note) {
+		char msg[160];
+		snprintf(msg, sizeof(msg),
+			 "aggregate map: %s (its counts may be lost)",
+			 strerror(-agg_err));
+		e->note(msg, e->note_ud);
+		e->agg_warned = true;
+	}
 	return e->count;
+}
+
+static void ebpf_request_poll(struct source *src)
+{
+	struct ebpf *e = (struct ebpf *)src;
+	stream_request_resync(e->st);
 }
 
 static void ebpf_free(struct source *src)
@@ -114,6 +265,10 @@ static void ebpf_free(struct source *src)
 	ring_buffer__free(e->rb);
 	/* Destroying the skeleton detaches every link. */
 	shawk_bpf__destroy(e->skel);
+	if (e->agg_fd >= 0)
+		close(e->agg_fd);
+	free(e->agg_keys);
+	free(e->agg_vals);
 	if (e->cgroup_fd >= 0)
 		close(e->cgroup_fd);
 	source_free(e->poller);
@@ -129,6 +284,8 @@ void ebpf_get_stats(const struct source *src, struct ebpf_stats *ret)
 	stream_get_stats(e->st, &ret->stream);
 	ret->lost_since_last = e->lost_since_last;
 	ret->programs = e->programs;
+	ret->aggregating = e->agg_on;
+	ret->agg_full = e->agg_full;
 }
 
 /* ---- feature probes and loading --------------------------------------- */
@@ -433,8 +590,12 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 	if (!e)
 		return -ENOMEM;
 	e->cgroup_fd = -1;
+	e->agg_fd = -1;
+	e->note = opt->note;
+	e->note_ud = opt->note_userdata;
 	e->base.name = "streaming";
 	e->base.scan = ebpf_scan;
+	e->base.request_poll = ebpf_request_poll;
 	e->base.snapshot = false;
 	e->base.free = ebpf_free;
 	_cleanup_(source_freep) struct source *guard = &e->base;
@@ -479,6 +640,29 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 			return r;
 	}
 	struct shawk_bpf *s = e->skel;
+
+	/* In-kernel counting: the BTF tracepoint's path only (sockops stays
+	 * on events); SHAWK_BPF_AGGREGATE=0 switches it off. */
+	const char *agg = getenv("SHAWK_BPF_AGGREGATE");
+	e->agg_on = btf_tp && s->links.shawk_tcp_state &&
+		    !(agg && strcmp(agg, "0") == 0);
+	if (e->agg_on) {
+		e->ncpus = libbpf_num_possible_cpus();
+		if (e->ncpus <= 0) {
+			e->agg_on = false;
+		} else {
+			e->agg_keys = calloc(AGG_BATCH,
+					     sizeof(struct shawk_event));
+			e->agg_vals = calloc(AGG_BATCH, sizeof(uint64_t) *
+							       (size_t)e->ncpus);
+			if (!e->agg_keys || !e->agg_vals)
+				return -ENOMEM;
+		}
+	}
+	if (!e->agg_on)
+		note(opt, "TCP connections are reported one event each%s",
+		     agg && strcmp(agg, "0") == 0 ? " (SHAWK_BPF_AGGREGATE=0)"
+						   : "");
 
 	e->rb = ring_buffer__new(bpf_map__fd(s->maps.events), on_ring_sample,
 				 e, NULL);

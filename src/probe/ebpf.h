@@ -13,7 +13,7 @@
 struct ebpf_options {
 	const char *run_netns_dir; /* passed to the seeding poller */
 	enum poll_backend poll_backend; /* of the seeding poller */
-	int64_t resync_ms;	   /* full poll period, see probe/stream.h */
+	int64_t resync_ms;	   /* full poll period (0: on request only), see probe/stream.h */
 	int64_t resync_phase_ms;   /* offset of the polls from the first scan */
 	size_t ringbuf_bytes;	   /* 0: 16 MiB; rounded up to a power of 2 */
 	/* Receives one line per degraded feature or system change (tracefs
@@ -26,6 +26,8 @@ struct ebpf_stats {
 	struct stream_stats stream;
 	uint64_t lost_since_last; /* events lost during the last scan */
 	uint32_t programs;	  /* attached programs */
+	bool aggregating;	  /* TCP connections counted in the kernel */
+	uint64_t agg_full;	  /* ... passed as events: aggregate full */
 };
 
 /*

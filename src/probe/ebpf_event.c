@@ -10,7 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-int ebpf_event_decode(const void *buf, size_t len, struct sock_record *ret)
+static int decode(const void *buf, size_t len, bool agg,
+		  struct sock_record *ret)
 {
 	struct shawk_event e;
 	struct sock_record rec;
@@ -21,6 +22,11 @@ int ebpf_event_decode(const void *buf, size_t len, struct sock_record *ret)
 	if (e.version != SHAWK_EVENT_VERSION)
 		return -EPROTO;
 	if (e.family != AF_INET && e.family != AF_INET6)
+		return -EINVAL;
+	if (!!(e.flags & SHAWK_EVF_AGGREGATE) != agg)
+		return -EINVAL;
+	if (agg && e.kind != SHAWK_EV_TCP_ACTIVE &&
+	    e.kind != SHAWK_EV_TCP_PASSIVE)
 		return -EINVAL;
 
 	memset(&rec, 0, sizeof(rec));
@@ -44,8 +50,11 @@ int ebpf_event_decode(const void *buf, size_t len, struct sock_record *ret)
 	default:
 		return -EINVAL;
 	}
-	/* A connection event without a peer cannot make a flow. */
-	if (e.rport == 0)
+	/* A connection event without a peer cannot make a flow. An
+	 * aggregate's ephemeral port is 0 (the other one is not). */
+	if (agg ? (rec.dir == SOCK_DIR_ACTIVE ? e.rport : e.lport) == 0 ||
+			  e.cookie
+		: e.rport == 0)
 		return -EINVAL;
 
 	rec.state = TCP_ESTABLISHED;
@@ -75,5 +84,22 @@ int ebpf_event_decode(const void *buf, size_t len, struct sock_record *ret)
 		rec.comm[sizeof(rec.comm) - 1] = '\0';
 	}
 	*ret = rec;
+	return 0;
+}
+
+int ebpf_event_decode(const void *buf, size_t len, struct sock_record *ret)
+{
+	return decode(buf, len, false, ret);
+}
+
+int ebpf_agg_decode(const void *key, size_t len, uint64_t count,
+		    struct sock_record *ret)
+{
+	if (count == 0)
+		return -EINVAL;
+	int r = decode(key, len, true, ret);
+	if (r < 0)
+		return r;
+	ret->conns = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
 	return 0;
 }

@@ -29,6 +29,11 @@ enum {
 	/* Seen through an fd whose file other fds may share: the same socket
 	 * may come again from another fd (the poller deduplicates). */
 	SOCK_REC_F_FD_SHARED = 1u << 3,
+	/* Polled by a source that counts new connections in aggregate
+	 * records (streaming): a socket the flow table has not seen yet was
+	 * counted by an aggregate record of this interval, so it is only
+	 * remembered (counted again in later intervals, never as new). */
+	SOCK_REC_F_COUNTED = 1u << 4,
 };
 
 struct sock_record {
@@ -43,6 +48,10 @@ struct sock_record {
 	uint32_t flags; /* SOCK_REC_F_* */
 	uint32_t uid;
 	uint32_t pid; /* tgid of the owner, 0 when unknown */
+	/* 0: one socket (identified by cookie/inode). n > 0: an aggregate of
+	 * n new connections of one flow, counted by the source; the
+	 * ephemeral port is 0 and there is no cookie. */
+	uint32_t conns;
 	uint64_t netns;	    /* netns inode */
 	uint64_t inode;	    /* socket inode, 0 when not attached to a file */
 	uint64_t cookie;    /* socket cookie, unique per boot; 0 if unknown */
@@ -75,6 +84,13 @@ struct source {
 	 */
 	const struct sock_record *(*records)(const struct source *src,
 					     size_t *ret_n);
+	/*
+	 * Optional: makes the next scan() a full poll. The probe calls it
+	 * before the scan it flushes after, so that the poll is the last
+	 * scan of each flush interval (the streaming source relies on that
+	 * to count each connection once, see probe/ebpf.c).
+	 */
+	void (*request_poll)(struct source *src);
 	void (*free)(struct source *src);
 };
 

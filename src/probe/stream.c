@@ -38,9 +38,12 @@ struct held {
 };
 
 struct stream {
-	int64_t resync_ms, phase_ms;
+	int64_t resync_ms, phase_ms; /* resync_ms 0: on request only */
 	int64_t base_ms, next_resync_ms;
 	bool seeded;
+	bool in_seed;	    /* the poll in progress is the seed */
+	bool requested;	    /* stream_request_resync() */
+	bool aggregating;   /* stream_set_aggregating() */
 	uint64_t kernel_lost;
 	struct held *held;
 	size_t nheld, max_held;
@@ -58,8 +61,9 @@ struct stream *stream_new(int64_t resync_ms, int64_t phase_ms,
 	struct stream *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->resync_ms = resync_ms > 0 ? resync_ms : 1;
-	s->phase_ms = phase_ms > 0 ? phase_ms % s->resync_ms : 0;
+	s->resync_ms = resync_ms > 0 ? resync_ms : 0;
+	s->phase_ms = phase_ms > 0 && s->resync_ms ? phase_ms % s->resync_ms
+						   : 0;
 	s->max_held = max_held ? max_held : STREAM_DEFAULT_MAX_HELD;
 	if (u64map_init(&s->held_by_cookie, s->max_held) < 0 ||
 	    u64map_init(&s->owners[0].by_cookie, STREAM_MAX_OWNERS) < 0 ||
@@ -88,18 +92,47 @@ void stream_free(struct stream *s)
 
 bool stream_resync_due(struct stream *s, int64_t now_ms)
 {
-	if (s->seeded && now_ms < s->next_resync_ms)
-		return false;
 	if (!s->seeded) {
 		s->seeded = true;
+		s->in_seed = true;
 		s->base_ms = now_ms;
 		s->next_resync_ms = now_ms + s->phase_ms + s->resync_ms;
+		s->stats.resyncs++;
+		return true;
 	}
+	s->in_seed = false;
+	bool grid = s->resync_ms && now_ms >= s->next_resync_ms;
+	if (!grid && !s->requested)
+		return false;
+	s->requested = false;
 	/* On the grid base + k * resync + phase, skipping missed points. */
-	while (s->next_resync_ms <= now_ms)
+	while (s->resync_ms && s->next_resync_ms <= now_ms)
 		s->next_resync_ms += s->resync_ms;
 	s->stats.resyncs++;
 	return true;
+}
+
+void stream_request_resync(struct stream *s)
+{
+	s->requested = true;
+}
+
+void stream_set_aggregating(struct stream *s, bool on)
+{
+	s->aggregating = on;
+}
+
+int stream_on_aggregate(struct stream *s, const void *key, size_t len,
+			uint64_t count, sock_record_fn fn, void *userdata)
+{
+	struct sock_record rec;
+	if (ebpf_agg_decode(key, len, count, &rec) < 0) {
+		s->stats.bad_events++;
+		return 0;
+	}
+	s->stats.aggregated += rec.conns;
+	s->stats.agg_records++;
+	return fn(&rec, userdata);
 }
 
 static bool needs_local_addr(const struct sock_record *r)
@@ -246,13 +279,18 @@ int stream_on_poll_record(struct stream *s, const struct sock_record *rec,
 	 * owner keeps a connection in one flow. */
 	const struct owner_ent *owner = rec->cookie ? find_owner(s, rec->cookie)
 						    : NULL;
+	if (!owner && s->aggregating && !s->in_seed &&
+	    rec->proto == IPPROTO_TCP && rec->state != TCP_LISTEN) {
+		/* Not reported by an event: an aggregate counted it if it is
+		 * new (see probe/ebpf.c). */
+		struct sock_record counted = *rec;
+		counted.flags |= SOCK_REC_F_COUNTED;
+		return fn(&counted, userdata);
+	}
 	if (owner) {
-		/* Reported by its event moments ago and already closing:
-		 * the poll adds nothing but a guess at the owner. */
-		if (rec->proto == IPPROTO_TCP && rec->state != TCP_ESTABLISHED) {
-			s->stats.poll_dups++;
-			return 0;
-		}
+		/* Closing ones too: skipped, they were forgotten by the flow
+		 * table and counted as new again once the owner aged out (a
+		 * connection held half-closed across intervals). */
 		/* Same owner as the event, even once the process is gone. */
 		struct sock_record patched = *rec;
 		patched.pid = owner->pid;

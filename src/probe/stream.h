@@ -36,9 +36,7 @@
  *
  * A polled connection whose event came in the last two resync periods
  * takes the owner (pid, comm) the event named in process context, as the
- * poll may find none (accept queue, process gone), and a TCP one already
- * closing is skipped (the poll could only misattribute what the event
- * counted).
+ * poll may find none (accept queue, process gone).
  */
 struct stream_stats {
 	uint64_t events;      /* records decoded */
@@ -47,21 +45,44 @@ struct stream_stats {
 	uint64_t resyncs;     /* full polls, the seed included */
 	uint64_t held;	      /* UDP events held for their local address */
 	uint64_t held_overflow; /* passed on unresolved: hold list full */
-	uint64_t poll_dups;	/* closing polled sockets skipped */
+	uint64_t aggregated;	/* connections counted in the kernel */
+	uint64_t agg_records;	/* aggregate records decoded */
 };
 
 struct stream;
 
 /*
- * resync_ms > 0, 0 <= phase_ms < resync_ms (see above); max_held bounds
- * held events (0: default). NULL on OOM.
+ * resync_ms > 0, 0 <= phase_ms < resync_ms (see above), or resync_ms 0:
+ * polls only for the seed and on request; max_held bounds held events (0:
+ * default). NULL on OOM.
  */
 struct stream *stream_new(int64_t resync_ms, int64_t phase_ms,
 			  size_t max_held);
 void stream_free(struct stream *s);
 
-/* True for the first scan (the seed) and then once per grid point passed. */
+/* True for the first scan (the seed), then once per grid point passed and
+ * after stream_request_resync(). */
 bool stream_resync_due(struct stream *s, int64_t now_ms);
+
+/* Makes the next stream_resync_due() true. */
+void stream_request_resync(struct stream *s);
+
+/*
+ * Says that new TCP connections are counted in the kernel (aggregate
+ * records, stream_on_aggregate()) except while a poll runs, when they
+ * come as events. A TCP socket that a poll other than the seed shows, and
+ * that no recent event named, is then passed on with SOCK_REC_F_COUNTED:
+ * an aggregate counted it if it is new.
+ */
+void stream_set_aggregating(struct stream *s, bool on);
+
+/*
+ * Decodes one entry of the in-kernel aggregate (key, len bytes, and the
+ * connections it counted) and passes it to fn. Returns fn's negative
+ * result or 0; a malformed entry is counted in bad_events and skipped.
+ */
+int stream_on_aggregate(struct stream *s, const void *key, size_t len,
+			uint64_t count, sock_record_fn fn, void *userdata);
 
 /*
  * Decodes one ring buffer record and passes it to fn, or holds it (see

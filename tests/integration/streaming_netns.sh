@@ -193,6 +193,16 @@ check("no empty or wildcard flows in the test namespaces", not odd, json.dumps(o
 check("one JSON line per flush (%d lines)" % len(lines), len(lines) >= 3)
 PY
 
+# Where the connections were counted: in the kernel (aggregate maps) with
+# the BTF tracepoint, one event each with the classic hooks or
+# SHAWK_BPF_AGGREGATE=0 (streaming_events.sh).
+kern=$(sed -n 's/.* \([0-9]*\) connections counted in the kernel.*/\1/p' "$tmp/err" | tail -1)
+if [ "${SHAWK_BPF_CLASSIC:-}" = 1 ] || [ "${SHAWK_BPF_AGGREGATE:-}" = 0 ]; then
+	check "connections came as events (${kern:-?} counted in the kernel)" test "${kern:-x}" = 0
+else
+	check "connections counted in the kernel (${kern:-?} >= $((2 * (N4 + N6)))" test "${kern:-0}" -ge $((2 * (N4 + N6)))
+fi
+
 # A connection opened before the agent and held across intervals: the seed
 # reports it, and it shows in each later interval (resync poll) while
 # new_connections counts it once.
@@ -207,8 +217,18 @@ wait_for test -f "$tmp/held" || not_ok "held connection opened"
 # few hundred ms on a host with many sockets.
 "$SHAWK_BIN" probe --mode streaming --output json --interval 200ms --flush-interval 2s >"$tmp/held.json" 2>"$tmp/held.err" &
 probe_pid=$!
-sleep 6.5
+# Another one opened once the agent runs (counted in the kernel, not by
+# the seed) and held: new in its interval, then in each later one.
+sleep 1
+ip netns exec "$CLI" python3 -c '
+import socket, sys, time
+s = socket.create_connection(("fd00:5b::1", 9443))
+open(sys.argv[1], "w").close()
+time.sleep(30)' "$tmp/held2" &
+pids+=($!)
+sleep 5.5
 kill -TERM "$probe_pid"; wait "$probe_pid"; probe_pid=
+test -f "$tmp/held2" || not_ok "second held connection opened"
 python3 - "$tmp/held.json" "$cli_ns" <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -220,6 +240,12 @@ ok = len(per) == 3 and all(len(p) == 1 and p[0]["connections"] == 1 for p in per
 print(("ok - " if ok else "not ok - ") + "held connection (seeded) in each interval: %s" % [[f["connections"] for f in p] for p in per])
 news = [p[0]["new_connections"] for p in per if p]
 print(("ok - " if news == [1, 0, 0] else "not ok - ") + "held connection new once: %s" % news)
+per2 = [[f for f in l if f["netns"] == cli_ns and f["direction"] == "active"
+         and f["peer"]["port"] == 9443 and f["process"] and f["process"]["name"] == "python3"]
+        for l in lines[:3]]
+got = [[(f["connections"], f["new_connections"]) for f in p] for p in per2]
+print(("ok - " if got == [[(1, 1)], [(1, 0)], [(1, 0)]] else "not ok - ") +
+      "connection opened after the start and held: new in its interval, then in each one: %s" % got)
 if not ok:
     for l in lines:
         print("# line: %s" % [(f["direction"], f["local"], f["peer"], f["connections"], f["process"]) for f in l if f["netns"] == cli_ns])
