@@ -6,8 +6,9 @@
 #
 #  1. Connection rate between two network namespaces (connect, 1-byte
 #     request/response, close; 2 client + 2 server threads) with the agent
-#     off and on, alternated BENCH_ROUNDS (7) times BENCH_SECONDS (3) s each;
-#     ratio of the medians (target >= 0.98).
+#     off and on, alternated BENCH_ROUNDS (7) times BENCH_SECONDS (3) s each
+#     (off first in odd rounds, last in even ones); ratio of the medians
+#     (target >= 0.98), and the median of the per-round ratios.
 #  2. Events: the agent's lost-event warnings during the saturated runs
 #     (target: none) and the events/s those runs produced (2 per connection).
 #  3. Agent CPU at BENCH_RATE (10000) connections/s, paced.
@@ -90,7 +91,10 @@ hz=$(getconf CLK_TCK)
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 off=() on=() cold=() bpf=() ref=() ticks_on=0 conns_on=0 ticks_ref=0 conns_ref=0
 for i in $(seq "$ROUNDS"); do
-	off+=("$(run)")
+	# Off before the agent's arms in odd rounds, after them in even ones
+	# (ABBA): a host getting slower or faster during the run then biases
+	# neither side.
+	[ $(( i % 2 )) = 1 ] && off+=("$(run)")
 	start_agent
 	c0=$(ticks "$agent")
 	got=$(run)
@@ -119,6 +123,7 @@ for i in $(seq "$ROUNDS"); do
 		bpf+=("$(run)")
 		kill -CONT "$agent"; stop_agent
 	fi
+	[ $(( i % 2 )) = 0 ] && off+=("$(run)")
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 span() { printf '%s\n' "$@" | sort -n | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
@@ -135,6 +140,15 @@ if [ ${#ref[@]} -gt 0 ]; then
 	echo "connection rate, agent of $BENCH_REF_BIN on: ${ref[*]} /s (min-max $(span "${ref[@]}")); ratio on/off $(awk -v a="$m_ref" -v b="$m_off" 'BEGIN {printf "%.3f", a/b}')"
 fi
 echo "connection rate ratio on/off (medians $m_on/$m_off): $ratio (target >= 0.98; agent running, started ${SETTLE} s before each round)"
+# The same comparison paired by round (each round's on / its own off, then
+# the median): less sensitive to the host's speed drifting between rounds.
+paired=() pref=()
+for j in "${!off[@]}"; do
+	paired+=("$(awk -v a="${on[$j]}" -v b="${off[$j]}" 'BEGIN {printf "%.3f", a/b}')")
+	[ ${#ref[@]} -gt 0 ] && pref+=("$(awk -v a="${ref[$j]}" -v b="${off[$j]}" 'BEGIN {printf "%.3f", a/b}')")
+done
+echo "per-round ratios on/off: ${paired[*]}; median $(median "${paired[@]}") (quartiles $(printf '%s\n' "${paired[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%s-%s", a[int((NR+3)/4)], a[int((3*NR+1)/4)]}'))"
+[ ${#pref[@]} -gt 0 ] && echo "per-round ratios on/off, agent of $BENCH_REF_BIN: median $(median "${pref[@]}")"
 if [ ${#cold[@]} -gt 0 ]; then
 	m_cold=$(median "${cold[@]}")
 	echo "connection rate ratio on/off, agent started 0.1-0.5 s before each round: $(awk -v a="$m_cold" -v b="$m_off" 'BEGIN {printf "%.3f", a/b}') (medians $m_cold/$m_off; on ${cold[*]} /s, min-max $(span "${cold[@]}"); not the target's figure: it includes the agent's start)"
