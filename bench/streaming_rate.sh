@@ -142,13 +142,15 @@ fi
 echo "connection rate ratio on/off (medians $m_on/$m_off): $ratio (target >= 0.98; agent running, started ${SETTLE} s before each round)"
 # The same comparison paired by round (each round's on / its own off, then
 # the median): less sensitive to the host's speed drifting between rounds.
-paired=() pref=()
+paired=() pref=() pbpf=()
 for j in "${!off[@]}"; do
 	paired+=("$(awk -v a="${on[$j]}" -v b="${off[$j]}" 'BEGIN {printf "%.3f", a/b}')")
 	[ ${#ref[@]} -gt 0 ] && pref+=("$(awk -v a="${ref[$j]}" -v b="${off[$j]}" 'BEGIN {printf "%.3f", a/b}')")
+	[ ${#bpf[@]} -gt 0 ] && pbpf+=("$(awk -v a="${bpf[$j]}" -v b="${off[$j]}" 'BEGIN {printf "%.3f", a/b}')")
 done
 echo "per-round ratios on/off: ${paired[*]}; median $(median "${paired[@]}") (quartiles $(printf '%s\n' "${paired[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%s-%s", a[int((NR+3)/4)], a[int((3*NR+1)/4)]}'))"
 [ ${#pref[@]} -gt 0 ] && echo "per-round ratios on/off, agent of $BENCH_REF_BIN: median $(median "${pref[@]}")"
+[ ${#pbpf[@]} -gt 0 ] && echo "per-round ratios stopped (BPF programs only)/off: median $(median "${pbpf[@]}")"
 if [ ${#cold[@]} -gt 0 ]; then
 	m_cold=$(median "${cold[@]}")
 	echo "connection rate ratio on/off, agent started 0.1-0.5 s before each round: $(awk -v a="$m_cold" -v b="$m_off" 'BEGIN {printf "%.3f", a/b}') (medians $m_cold/$m_off; on ${cold[*]} /s, min-max $(span "${cold[@]}"); not the target's figure: it includes the agent's start)"
