@@ -362,7 +362,7 @@ static int run_loop(struct pipeline *p, struct sink *sink)
 	if (p->src->request_poll) {
 		/* What the kernel counted since the last scan. */
 		r = pipeline_scan(p);
-		if (r < 0 && r != -ENOMEM)
+		if (r < 0)
 			log_warn("final scan failed: %s", strerror(-r));
 	}
 	if (strcmp(p->src->name, "streaming") == 0) {

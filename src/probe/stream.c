@@ -288,10 +288,10 @@ int stream_on_poll_record(struct stream *s, const struct sock_record *rec,
 		return fn(&counted, userdata);
 	}
 	if (owner) {
-		/* Closing ones too: skipped, they were forgotten by the flow
-		 * table and counted as new again once the owner aged out (a
-		 * connection held half-closed across intervals). */
-		/* Same owner as the event, even once the process is gone. */
+		/* Same owner as the event, even once the process is gone;
+		 * closing sockets too (skipped, the flow table forgot a
+		 * connection held half-closed and later counted it as new
+		 * again). */
 		struct sock_record patched = *rec;
 		patched.pid = owner->pid;
 		patched.flags |= SOCK_REC_F_OWNER_KNOWN;
