@@ -105,6 +105,20 @@ static int enrich(uint32_t pid, const struct sock_record *rec,
 	return 0;
 }
 
+/* The streaming source's running totals, at lvl. */
+static void log_stream_totals(const struct ebpf_stats *es, enum log_level lvl)
+{
+	log_msg(lvl,
+		"streaming: %llu events decoded, %llu connections counted in "
+		"the kernel (%llu aggregate records), %llu polls, %llu ring "
+		"buffer overflows",
+		(unsigned long long)es->stream.events,
+		(unsigned long long)es->stream.aggregated,
+		(unsigned long long)es->stream.agg_records,
+		(unsigned long long)es->stream.resyncs,
+		(unsigned long long)es->stream.lost_events);
+}
+
 static void report_visibility(struct pipeline *p)
 {
 	struct poller_stats ps;
@@ -126,12 +140,8 @@ static void report_visibility(struct pipeline *p)
 				 (unsigned long long)es.agg_full);
 			p->warned_agg_full = true;
 		}
-		log_debug("streaming: %llu events, %llu connections counted "
-			  "in the kernel (%llu aggregate records), %llu polls",
-			  (unsigned long long)es.stream.events,
-			  (unsigned long long)es.stream.aggregated,
-			  (unsigned long long)es.stream.agg_records,
-			  (unsigned long long)es.stream.resyncs);
+		if (log_get_level() >= LOG_DEBUG)
+			log_stream_totals(&es, LOG_DEBUG);
 		return;
 	}
 	if (strcmp(p->src->name, "polling") != 0)
@@ -368,12 +378,7 @@ static int run_loop(struct pipeline *p, struct sink *sink)
 	if (strcmp(p->src->name, "streaming") == 0) {
 		struct ebpf_stats es;
 		ebpf_get_stats(p->src, &es);
-		log_info("streaming: %llu events decoded, %llu connections "
-			 "counted in the kernel, %llu polls, %llu ring buffer overflows",
-			 (unsigned long long)es.stream.events,
-			 (unsigned long long)es.stream.aggregated,
-			 (unsigned long long)es.stream.resyncs,
-			 (unsigned long long)es.stream.lost_events);
+		log_stream_totals(&es, LOG_INFO);
 	}
 	r = flush(p, sink);
 	if (r < 0)

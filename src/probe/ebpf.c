@@ -47,10 +47,12 @@ struct ebpf {
 	int ncpus;
 	void *agg_keys, *agg_vals;
 	uint64_t agg_full; /* kernel counter, last read */
-	bool agg_warned;
-	void (*note)(const char *msg, void *userdata);
-	void *note_ud;
+	bool agg_warned; /* a failure of the aggregate was logged */
+	struct ebpf_options opt; /* for note() */
 };
+
+static void note(const struct ebpf_options *opt, const char *fmt, ...)
+	_printf_(2, 3);
 
 #define AGG_BATCH 256
 
@@ -157,13 +159,10 @@ static int agg_rotate(struct ebpf *e, bool install)
 	int nfd = -1;
 	if (install) {
 		nfd = agg_create();
-		if (nfd < 0 && !e->agg_warned && e->note) {
-			char msg[160];
-			snprintf(msg, sizeof(msg),
-				 "cannot create an aggregate map (%s): "
-				 "connections come as events meanwhile",
-				 strerror(-nfd));
-			e->note(msg, e->note_ud);
+		if (nfd < 0 && !e->agg_warned) {
+			note(&e->opt, "cannot create an aggregate map (%s): "
+				      "connections come as events meanwhile",
+			     strerror(-nfd));
 			e->agg_warned = true;
 		}
 	}
@@ -242,12 +241,9 @@ static int ebpf_scan(struct source *src, sock_record_fn fn, void *ud)
 	if (r < 0 && !full)
 		return r;
 	/* Not fatal (this scan's records are good): said once. */
-	if (agg_err < 0 && !e->agg_warned && e->note) {
-		char msg[160];
-		snprintf(msg, sizeof(msg),
-			 "aggregate map: %s (its counts may be lost)",
-			 strerror(-agg_err));
-		e->note(msg, e->note_ud);
+	if (agg_err < 0 && !e->agg_warned) {
+		note(&e->opt, "aggregate map: %s (its counts may be lost)",
+		     strerror(-agg_err));
 		e->agg_warned = true;
 	}
 	return e->count;
@@ -368,8 +364,6 @@ static int libbpf_print_debug(enum libbpf_print_level level, const char *fmt,
 	return vfprintf(stderr, fmt, ap);
 }
 
-static void note(const struct ebpf_options *opt, const char *fmt, ...)
-	_printf_(2, 3);
 static void note(const struct ebpf_options *opt, const char *fmt, ...)
 {
 	char msg[512];
@@ -591,8 +585,7 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 		return -ENOMEM;
 	e->cgroup_fd = -1;
 	e->agg_fd = -1;
-	e->note = opt->note;
-	e->note_ud = opt->note_userdata;
+	e->opt = *opt;
 	e->base.name = "streaming";
 	e->base.scan = ebpf_scan;
 	e->base.request_poll = ebpf_request_poll;
