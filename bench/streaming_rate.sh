@@ -24,7 +24,9 @@
 # per connection (bpftool prog show; the stats themselves cost a little,
 # so that round is not one of the ratio's). BENCH_REF_BIN=path adds an arm
 # with that binary's agent (e.g. the previous commit's) to each round, for
-# a before/after in the same run. BENCH_SETTLE=s waits s seconds after each
+# a before/after in the same run; it may list several, separated by
+# spaces, and "none" is a control arm: no agent, in an agent arm's place
+# (what the method reads for an agent that costs nothing). BENCH_SETTLE=s waits s seconds after each
 # agent start before its round (default 5: the figure of record is an agent
 # that is running, as a DaemonSet's is when connections happen; the start
 # itself - programs verified, BTF parsed, 26 MiB of maps allocated - spills
@@ -89,7 +91,11 @@ run() { ip netns exec "$CLI" "$tmp/connrate" client 198.18.2.1 7000 2 "$SECS" "$
 ticks() { local a; read -r a _ < "/proc/$1/schedstat"; echo "$a"; }
 hz=$(getconf CLK_TCK)
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
-off=() on=() cold=() bpf=() ref=() ticks_on=0 conns_on=0 ticks_ref=0 conns_ref=0
+off=() on=() cold=() bpf=() ticks_on=0 conns_on=0
+# Per reference binary k: its rates (a space-separated string), CPU, connections.
+read -r -a refs <<<"${BENCH_REF_BIN:-}"
+ref=() ticks_ref=() conns_ref=()
+for k in "${!refs[@]}"; do ref[k]="" ticks_ref[k]=0 conns_ref[k]=0; done
 for i in $(seq "$ROUNDS"); do
 	# Off before the agent's arms in odd rounds, after them in even ones
 	# (ABBA): a host getting slower or faster during the run then biases
@@ -106,15 +112,20 @@ for i in $(seq "$ROUNDS"); do
 		cold+=("$(run)")
 		stop_agent
 	fi
-	if [ -n "${BENCH_REF_BIN:-}" ]; then
-		main_bin=$SHAWK_BIN SHAWK_BIN=$BENCH_REF_BIN
-		start_agent "$tmp/agent-ref.log"
+	for k in "${!refs[@]}"; do
+		if [ "${refs[k]}" = none ]; then
+			sleep "$SETTLE"
+			ref[k]+=" $(run)"
+			continue
+		fi
+		main_bin=$SHAWK_BIN SHAWK_BIN=${refs[k]}
+		start_agent "$tmp/agent-ref$k.log"
 		c0=$(ticks "$agent")
 		got=$(run)
-		ref+=("$got") ticks_ref=$(( ticks_ref + $(ticks "$agent") - c0 )) conns_ref=$(( conns_ref + got * SECS ))
+		ref[k]+=" $got" ticks_ref[k]=$(( ticks_ref[k] + $(ticks "$agent") - c0 )) conns_ref[k]=$(( conns_ref[k] + got * SECS ))
 		stop_agent
 		SHAWK_BIN=$main_bin
-	fi
+	done
 	if [ "${BENCH_BPF_ONLY:-0}" = 1 ]; then
 		# Its own log: the stopped agent's ring buffer overflows.
 		start_agent "$tmp/agent-stopped.log"
@@ -135,21 +146,28 @@ if [ ${#bpf[@]} -gt 0 ]; then
 	m_bpf=$(median "${bpf[@]}")
 	echo "connection rate, agent stopped (BPF programs only): ${bpf[*]} /s (min-max $(span "${bpf[@]}")); ratio stopped/off $(awk -v a="$m_bpf" -v b="$m_off" 'BEGIN {printf "%.3f", a/b}')"
 fi
-if [ ${#ref[@]} -gt 0 ]; then
-	m_ref=$(median "${ref[@]}")
-	echo "connection rate, agent of $BENCH_REF_BIN on: ${ref[*]} /s (min-max $(span "${ref[@]}")); ratio on/off $(awk -v a="$m_ref" -v b="$m_off" 'BEGIN {printf "%.3f", a/b}')"
-fi
+ref_name() { [ "$1" = none ] && echo "control arm (no agent)" || echo "agent of $1 on"; }
+for k in "${!refs[@]}"; do
+	read -r -a r <<<"${ref[k]}"
+	echo "connection rate, $(ref_name "${refs[k]}"): ${r[*]} /s (min-max $(span "${r[@]}")); ratio on/off $(awk -v a="$(median "${r[@]}")" -v b="$m_off" 'BEGIN {printf "%.3f", a/b}')"
+done
 echo "connection rate ratio on/off (medians $m_on/$m_off): $ratio (target >= 0.98; agent running, started ${SETTLE} s before each round)"
 # The same comparison paired by round (each round's on / its own off, then
 # the median): less sensitive to the host's speed drifting between rounds.
-paired=() pref=() pbpf=()
+paired=() pbpf=()
 for j in "${!off[@]}"; do
 	paired+=("$(awk -v a="${on[$j]}" -v b="${off[$j]}" 'BEGIN {printf "%.3f", a/b}')")
-	[ ${#ref[@]} -gt 0 ] && pref+=("$(awk -v a="${ref[$j]}" -v b="${off[$j]}" 'BEGIN {printf "%.3f", a/b}')")
 	[ ${#bpf[@]} -gt 0 ] && pbpf+=("$(awk -v a="${bpf[$j]}" -v b="${off[$j]}" 'BEGIN {printf "%.3f", a/b}')")
 done
 echo "per-round ratios on/off: ${paired[*]}; median $(median "${paired[@]}") (quartiles $(printf '%s\n' "${paired[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%s-%s", a[int((NR+3)/4)], a[int((3*NR+1)/4)]}'))"
-[ ${#pref[@]} -gt 0 ] && echo "per-round ratios on/off, agent of $BENCH_REF_BIN: median $(median "${pref[@]}")"
+for k in "${!refs[@]}"; do
+	read -r -a r <<<"${ref[k]}"
+	pref=()
+	for j in "${!off[@]}"; do
+		pref+=("$(awk -v a="${r[$j]}" -v b="${off[$j]}" 'BEGIN {printf "%.3f", a/b}')")
+	done
+	echo "per-round ratios on/off, $(ref_name "${refs[k]}"): median $(median "${pref[@]}")"
+done
 [ ${#pbpf[@]} -gt 0 ] && echo "per-round ratios stopped (BPF programs only)/off: median $(median "${pbpf[@]}")"
 if [ ${#cold[@]} -gt 0 ]; then
 	m_cold=$(median "${cold[@]}")
@@ -159,7 +177,10 @@ lost=$(cat "$tmp/agent.log" "$tmp/agent-cold.log" 2>/dev/null | grep -c "events 
 echo "events/s sustained while saturated: $(( m_on * 2 )) (2 per connection), lost-event warnings: $lost (target 0)"
 per_conn() { awk -v d="$1" -v n="$2" -v s="$3" 'BEGIN {printf "%.2f us per connection (%.1f%% of one core)", d / 1e3 / n, 100 * d / 1e9 / s}'; }
 echo "agent CPU during the saturated rounds: $(per_conn "$ticks_on" "$conns_on" $(( ROUNDS * SECS ))) (user space + its syscalls)"
-[ ${#ref[@]} -gt 0 ] && echo "agent CPU of $BENCH_REF_BIN during the saturated rounds: $(per_conn "$ticks_ref" "$conns_ref" $(( ROUNDS * SECS )))"
+for k in "${!refs[@]}"; do
+	[ "${refs[k]}" = none ] && continue
+	echo "agent CPU of ${refs[k]} during the saturated rounds: $(per_conn "${ticks_ref[k]}" "${conns_ref[k]}" $(( ROUNDS * SECS )))"
+done
 
 if [ "${BENCH_BPF_STATS:-0}" = 1 ] && command -v bpftool >/dev/null; then
 	old_stats=$(sysctl -n kernel.bpf_stats_enabled)
