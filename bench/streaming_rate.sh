@@ -26,8 +26,10 @@
 # with that binary's agent (e.g. the previous commit's) to each round, for
 # a before/after in the same run; it may list several, separated by
 # spaces, and "none" is a control arm: no agent, in an agent arm's place
-# (what the method reads for an agent that costs nothing). BENCH_SETTLE=s waits s seconds after each
-# agent start before its round (default 5: the figure of record is an agent
+# (what the method reads for an agent that costs nothing: ~1.00 since the
+# off arm idles as long as an agent arm before its round). BENCH_SETTLE=s
+# waits s seconds after each agent start before its round, and before each
+# off round (default 5: the figure of record is an agent
 # that is running, as a DaemonSet's is when connections happen; the start
 # itself - programs verified, BTF parsed, 26 MiB of maps allocated - spills
 # into its first seconds). With BENCH_SETTLE > 0 each round also has an arm
@@ -85,6 +87,9 @@ start_agent() {
 	sleep "$settle"
 }
 stop_agent() { kill "$agent"; wait "$agent" 2>/dev/null; agent=; }
+# What an agent arm waits before its round, without the agent: its start
+# (~0.1 s) and its settle.
+idle_off() { sleep "$(awk -v s="$SETTLE" 'BEGIN {print s + 0.1}')"; }
 run() { ip netns exec "$CLI" "$tmp/connrate" client 198.18.2.1 7000 2 "$SECS" "${1:-0}"; }
 
 # CPU time in ns (schedstat: not rounded to clock ticks; the agent has one thread).
@@ -97,10 +102,14 @@ read -r -a refs <<<"${BENCH_REF_BIN:-}"
 ref=() ticks_ref=() conns_ref=()
 for k in "${!refs[@]}"; do ref[k]="" ticks_ref[k]=0 conns_ref[k]=0; done
 for i in $(seq "$ROUNDS"); do
+	# The off arm idles as long as an agent arm waits for its agent
+	# (idle_off): a round run right after another reads ~1 % slower on
+	# this VM than one after a pause, which flattered the agent (control
+	# arm, bench/README "fifth pass").
 	# Off before the agent's arms in odd rounds, after them in even ones
 	# (ABBA): a host getting slower or faster during the run then biases
 	# neither side.
-	[ $(( i % 2 )) = 1 ] && off+=("$(run)")
+	[ $(( i % 2 )) = 1 ] && off+=("$(idle_off; run)")
 	start_agent
 	c0=$(ticks "$agent")
 	got=$(run)
@@ -114,8 +123,7 @@ for i in $(seq "$ROUNDS"); do
 	fi
 	for k in "${!refs[@]}"; do
 		if [ "${refs[k]}" = none ]; then
-			sleep "$SETTLE"
-			ref[k]+=" $(run)"
+			ref[k]+=" $(idle_off; run)"
 			continue
 		fi
 		main_bin=$SHAWK_BIN SHAWK_BIN=${refs[k]}
@@ -134,7 +142,7 @@ for i in $(seq "$ROUNDS"); do
 		bpf+=("$(run)")
 		kill -CONT "$agent"; stop_agent
 	fi
-	[ $(( i % 2 )) = 0 ] && off+=("$(run)")
+	[ $(( i % 2 )) = 0 ] && off+=("$(idle_off; run)")
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 span() { printf '%s\n' "$@" | sort -n | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
