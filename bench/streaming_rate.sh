@@ -162,18 +162,16 @@ done
 echo "connection rate ratio on/off (medians $m_on/$m_off): $ratio (target >= 0.98; agent running, started ${SETTLE} s before each round)"
 # The same comparison paired by round (each round's on / its own off, then
 # the median): less sensitive to the host's speed drifting between rounds.
-paired=() pbpf=()
-for j in "${!off[@]}"; do
-	paired+=("$(awk -v a="${on[$j]}" -v b="${off[$j]}" 'BEGIN {printf "%.3f", a/b}')")
-	[ ${#bpf[@]} -gt 0 ] && pbpf+=("$(awk -v a="${bpf[$j]}" -v b="${off[$j]}" 'BEGIN {printf "%.3f", a/b}')")
-done
+ratios() { # ratios "A..." "B...": each round's A/B
+	local -a a b; read -r -a a <<<"$1"; read -r -a b <<<"$2"
+	for j in "${!b[@]}"; do awk -v x="${a[j]}" -v y="${b[j]}" 'BEGIN {printf "%.3f ", x/y}'; done
+}
+read -r -a paired <<<"$(ratios "${on[*]}" "${off[*]}")"
+read -r -a pbpf <<<"$(ratios "${bpf[*]}" "${off[*]}")"
+[ ${#bpf[@]} -gt 0 ] || pbpf=()
 echo "per-round ratios on/off: ${paired[*]}; median $(median "${paired[@]}") (quartiles $(printf '%s\n' "${paired[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%s-%s", a[int((NR+3)/4)], a[int((3*NR+1)/4)]}'))"
 for k in "${!refs[@]}"; do
-	read -r -a r <<<"${ref[k]}"
-	pref=()
-	for j in "${!off[@]}"; do
-		pref+=("$(awk -v a="${r[$j]}" -v b="${off[$j]}" 'BEGIN {printf "%.3f", a/b}')")
-	done
+	read -r -a pref <<<"$(ratios "${ref[k]}" "${off[*]}")"
 	echo "per-round ratios on/off, $(ref_name "${refs[k]}"): median $(median "${pref[@]}")"
 done
 [ ${#pbpf[@]} -gt 0 ] && echo "per-round ratios stopped (BPF programs only)/off: median $(median "${pbpf[@]}")"
