@@ -102,13 +102,12 @@ read -r -a refs <<<"${BENCH_REF_BIN:-}"
 ref=() ticks_ref=() conns_ref=()
 for k in "${!refs[@]}"; do ref[k]="" ticks_ref[k]=0 conns_ref[k]=0; done
 for i in $(seq "$ROUNDS"); do
-	# The off arm idles as long as an agent arm waits for its agent
+	# Off before the agent's arms in odd rounds, after them in even ones
+	# (ABBA): a host getting slower or faster during the run then biases
+	# neither side. It idles as long as an agent arm waits for its agent
 	# (idle_off): a round run right after another reads ~1 % slower on
 	# this VM than one after a pause, which flattered the agent (control
 	# arm, bench/README "fifth pass").
-	# Off before the agent's arms in odd rounds, after them in even ones
-	# (ABBA): a host getting slower or faster during the run then biases
-	# neither side.
 	[ $(( i % 2 )) = 1 ] && off+=("$(idle_off; run)")
 	start_agent
 	c0=$(ticks "$agent")
@@ -146,38 +145,39 @@ for i in $(seq "$ROUNDS"); do
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 span() { printf '%s\n' "$@" | sort -n | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a/b}'; }
 m_off=$(median "${off[@]}") m_on=$(median "${on[@]}")
-ratio=$(awk -v a="$m_on" -v b="$m_off" 'BEGIN {printf "%.3f", a/b}')
+ratio=$(div "$m_on" "$m_off")
 echo "load average before/after: $load0 / $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "connection rate: agent off ${off[*]} /s (min-max $(span "${off[@]}")); on ${on[*]} /s (min-max $(span "${on[@]}"))"
 if [ ${#bpf[@]} -gt 0 ]; then
 	m_bpf=$(median "${bpf[@]}")
-	echo "connection rate, agent stopped (BPF programs only): ${bpf[*]} /s (min-max $(span "${bpf[@]}")); ratio stopped/off $(awk -v a="$m_bpf" -v b="$m_off" 'BEGIN {printf "%.3f", a/b}')"
+	echo "connection rate, agent stopped (BPF programs only): ${bpf[*]} /s (min-max $(span "${bpf[@]}")); ratio stopped/off $(div "$m_bpf" "$m_off")"
 fi
 ref_name() { [ "$1" = none ] && echo "control arm (no agent)" || echo "agent of $1 on"; }
 for k in "${!refs[@]}"; do
 	read -r -a r <<<"${ref[k]}"
-	echo "connection rate, $(ref_name "${refs[k]}"): ${r[*]} /s (min-max $(span "${r[@]}")); ratio on/off $(awk -v a="$(median "${r[@]}")" -v b="$m_off" 'BEGIN {printf "%.3f", a/b}')"
+	echo "connection rate, $(ref_name "${refs[k]}"): ${r[*]} /s (min-max $(span "${r[@]}")); ratio on/off $(div "$(median "${r[@]}")" "$m_off")"
 done
 echo "connection rate ratio on/off (medians $m_on/$m_off): $ratio (target >= 0.98; agent running, started ${SETTLE} s before each round)"
 # The same comparison paired by round (each round's on / its own off, then
 # the median): less sensitive to the host's speed drifting between rounds.
 ratios() { # ratios "A..." "B...": each round's A/B
 	local -a a b; read -r -a a <<<"$1"; read -r -a b <<<"$2"
-	for j in "${!b[@]}"; do awk -v x="${a[j]}" -v y="${b[j]}" 'BEGIN {printf "%.3f ", x/y}'; done
+	for j in "${!b[@]}"; do echo "$(div "${a[j]}" "${b[j]}")"; done
 }
-read -r -a paired <<<"$(ratios "${on[*]}" "${off[*]}")"
-read -r -a pbpf <<<"$(ratios "${bpf[*]}" "${off[*]}")"
-[ ${#bpf[@]} -gt 0 ] || pbpf=()
+mapfile -t paired < <(ratios "${on[*]}" "${off[*]}")
+pbpf=()
+[ ${#bpf[@]} -gt 0 ] && mapfile -t pbpf < <(ratios "${bpf[*]}" "${off[*]}")
 echo "per-round ratios on/off: ${paired[*]}; median $(median "${paired[@]}") (quartiles $(printf '%s\n' "${paired[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%s-%s", a[int((NR+3)/4)], a[int((3*NR+1)/4)]}'))"
 for k in "${!refs[@]}"; do
-	read -r -a pref <<<"$(ratios "${ref[k]}" "${off[*]}")"
+	mapfile -t pref < <(ratios "${ref[k]}" "${off[*]}")
 	echo "per-round ratios on/off, $(ref_name "${refs[k]}"): median $(median "${pref[@]}")"
 done
 [ ${#pbpf[@]} -gt 0 ] && echo "per-round ratios stopped (BPF programs only)/off: median $(median "${pbpf[@]}")"
 if [ ${#cold[@]} -gt 0 ]; then
 	m_cold=$(median "${cold[@]}")
-	echo "connection rate ratio on/off, agent started 0.1-0.5 s before each round: $(awk -v a="$m_cold" -v b="$m_off" 'BEGIN {printf "%.3f", a/b}') (medians $m_cold/$m_off; on ${cold[*]} /s, min-max $(span "${cold[@]}"); not the target's figure: it includes the agent's start)"
+	echo "connection rate ratio on/off, agent started 0.1-0.5 s before each round: $(div "$m_cold" "$m_off") (medians $m_cold/$m_off; on ${cold[*]} /s, min-max $(span "${cold[@]}"); not the target's figure: it includes the agent's start)"
 fi
 lost=$(cat "$tmp/agent.log" "$tmp/agent-cold.log" 2>/dev/null | grep -c "events lost")
 echo "events/s sustained while saturated: $(( m_on * 2 )) (2 per connection), lost-event warnings: $lost (target 0)"
