@@ -33,7 +33,7 @@ fi
 
 if ! docker image inspect debian:bookworm-slim >/dev/null 2>&1; then
 	start=$(date +%s)
-	if ! debootstrap --variant=minbase bookworm "$tmp/root" http://deb.debian.org/debian >"$tmp/debootstrap.log" 2>&1; then
+	if ! debootstrap --variant=minbase bookworm "$tmp/root" >"$tmp/debootstrap.log" 2>&1; then
 		tail -5 "$tmp/debootstrap.log"
 		not_ok "debootstrap a bookworm base"
 		finish

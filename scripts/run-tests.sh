@@ -36,6 +36,11 @@ if [ "$which" != integration ]; then
 fi
 
 if [ "$which" != unit ]; then
+	# The integration scripts use fixed netns names and test addresses: two
+	# suites at once (several checkouts on one machine) would collide, so a
+	# suite waits for the other's to end.
+	exec 8>/tmp/shawk-integration.lock
+	flock -x 8
 	for s in tests/integration/*.sh e2e/*.sh; do
 		[ -f "$s" ] || continue
 		name=$(basename "$s" .sh)
