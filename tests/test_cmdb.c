@@ -4,7 +4,7 @@
  * the batched flush, the outage buffer (merge, cap, oldest dropped), and
  * the --pod selector parser.
  */
-#include "cmdb/pending.h"
+#include "agent/pending.h"
 #include "cmdb/pgcopy.h"
 #include "cmdb/pods_store.h"
 #include "cmdb/query.h"

@@ -304,6 +304,13 @@ int probe_config_parse(int argc, char **argv, struct probe_config *cfg,
 		return r;
 	cfg->node_name = env("SHAWK_NODE_NAME");
 	cfg->heartbeat_file = env("SHAWK_HEARTBEAT_FILE");
+	/* Read by the agent's stages and sources, never by library code. */
+	cfg->node_ip = getenv("NODE_IP");
+	cfg->kubelet_refresh = getenv("SHAWK_KUBELET_REFRESH");
+	cfg->bpf_verbose = getenv("SHAWK_BPF_VERBOSE") != NULL;
+	cfg->bpf_classic = (v = getenv("SHAWK_BPF_CLASSIC")) && !strcmp(v, "1");
+	cfg->bpf_no_aggregate =
+		(v = getenv("SHAWK_BPF_AGGREGATE")) && !strcmp(v, "0");
 	if ((v = env("SHAWK_INCLUDE_LOOPBACK")) &&
 	    (r = config_parse_bool("SHAWK_INCLUDE_LOOPBACK", v,
 				   &cfg->include_loopback, err)) < 0)

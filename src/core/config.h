@@ -43,6 +43,11 @@ struct probe_config {
 	const char *kubelet_ca_file;
 	bool kubelet_insecure;
 	const char *node_name;
+	const char *node_ip;	     /* NODE_IP: the kubelet URL's default */
+	const char *kubelet_refresh; /* SHAWK_KUBELET_REFRESH, unparsed */
+	bool bpf_verbose;	     /* SHAWK_BPF_VERBOSE set */
+	bool bpf_classic;	     /* SHAWK_BPF_CLASSIC=1 */
+	bool bpf_no_aggregate;	     /* SHAWK_BPF_AGGREGATE=0 */
 	const char *run_netns_dir;
 	const char *heartbeat_file; /* touched after every scan; NULL: none */
 	bool once;

@@ -2,7 +2,7 @@
 #ifndef SHAWK_CORE_FLOW_H
 #define SHAWK_CORE_FLOW_H
 
-#include "probe/source.h"
+#include "core/record.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -3,6 +3,7 @@
 #define SHAWK_CORE_SINK_H
 
 #include "core/flow.h"
+#include "core/stats.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,8 @@ struct sink {
 	/* Delivers what is queued, waiting at most until deadline_ms
 	 * (CLOCK_MONOTONIC). Returns 0 or -errno (-ETIMEDOUT). May be NULL. */
 	int (*drain)(struct sink *s, int64_t deadline_ms);
+	/* Reports the sink's counters (see core/stats.h). May be NULL. */
+	void (*stats)(const struct sink *s, stat_fn fn, void *userdata);
 	void (*free)(struct sink *s);
 };
 

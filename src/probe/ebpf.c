@@ -352,6 +352,9 @@ static int read_file(const char *path, char *buf, size_t sz)
 	return (int)len;
 }
 
+/* libbpf's print callback has no user data: ebpf_options.verbose. */
+static bool libbpf_verbose;
+
 /* libbpf hands us its own format strings. */
 static int libbpf_print_debug(enum libbpf_print_level level, const char *fmt,
 			      va_list ap) __attribute__((format(printf, 2, 0)));
@@ -359,7 +362,7 @@ static int libbpf_print_debug(enum libbpf_print_level level, const char *fmt,
 			      va_list ap)
 {
 	/* Verifier logs are long: only on request (SHAWK_BPF_VERBOSE=1). */
-	if (level == LIBBPF_DEBUG || !getenv("SHAWK_BPF_VERBOSE"))
+	if (level == LIBBPF_DEBUG || !libbpf_verbose)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
@@ -535,6 +538,7 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 {
 	int r;
 
+	libbpf_verbose = opt->verbose;
 	libbpf_set_print(libbpf_print_debug);
 	if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {
 		WHY("the kernel has no BTF (/sys/kernel/btf/vmlinux: %s), "
@@ -615,8 +619,7 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 
 	/* The BTF-typed tracepoint first; sockops and the classic tracepoint
 	 * where the kernel refuses it (SHAWK_BPF_CLASSIC=1 forces those). */
-	const char *classic = getenv("SHAWK_BPF_CLASSIC");
-	bool btf_tp = !(classic && strcmp(classic, "1") == 0);
+	bool btf_tp = !opt->classic;
 	if (!btf_tp)
 		note(opt, "SHAWK_BPF_CLASSIC=1: using sockops and the classic "
 			  "tracepoint");
@@ -636,9 +639,7 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 
 	/* In-kernel counting: the BTF tracepoint's path only (sockops stays
 	 * on events); SHAWK_BPF_AGGREGATE=0 switches it off. */
-	const char *agg = getenv("SHAWK_BPF_AGGREGATE");
-	e->agg_on = btf_tp && s->links.shawk_tcp_state &&
-		    !(agg && strcmp(agg, "0") == 0);
+	e->agg_on = btf_tp && s->links.shawk_tcp_state && !opt->no_aggregate;
 	if (e->agg_on) {
 		e->ncpus = libbpf_num_possible_cpus();
 		if (e->ncpus <= 0) {
@@ -654,8 +655,7 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 	}
 	if (!e->agg_on)
 		note(opt, "TCP connections are reported one event each%s",
-		     agg && strcmp(agg, "0") == 0 ? " (SHAWK_BPF_AGGREGATE=0)"
-						   : "");
+		     opt->no_aggregate ? " (SHAWK_BPF_AGGREGATE=0)" : "");
 
 	e->rb = ring_buffer__new(bpf_map__fd(s->maps.events), on_ring_sample,
 				 e, NULL);

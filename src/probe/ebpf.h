@@ -20,6 +20,9 @@ struct ebpf_options {
 	 * mounted, program switched off and why). May be NULL. */
 	void (*note)(const char *msg, void *userdata);
 	void *note_userdata;
+	bool verbose;	   /* libbpf warnings and verifier logs to stderr */
+	bool classic;	   /* sockops + classic tracepoint, not the BTF one */
+	bool no_aggregate; /* every TCP connection as a ring buffer event */
 };
 
 struct ebpf_stats {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "cmdb/pending.h"
+#include "agent/pending.h"
 
 #include "core/util.h"
 

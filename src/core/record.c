@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "probe/source.h"
+#include "core/record.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-#include "cli/cmdb_sink.h"
+#include "agent/sink_cmdb.h"
 
-#include "cmdb/pending.h"
+#include "agent/pending.h"
 #include "cmdb/pg.h"
 #include "cmdb/pods_store.h"
 #include "cmdb/store.h"
@@ -35,6 +35,7 @@ struct cmdb_sink {
 	int64_t next_try_ms;   /* monotonic */
 	int64_t backoff_ms;
 	uint64_t dropped_logged;
+	uint64_t writes, write_failures; /* flushes of flows, for stats() */
 	/* Scratch for the fast path: this interval's flows minus loopback. */
 	struct flow *scratch;
 	size_t scratch_cap;
@@ -104,8 +105,10 @@ static int write_batch(struct cmdb_sink *c, const struct flow *flows,
 		.seq = seq,
 	};
 	int r = cmdb_store_flush(c->db, &b, flows, n, ret_in_doubt);
+	c->writes++;
 	if (r >= 0 || r == -EALREADY)
 		return 0;
+	c->write_failures++;
 	if (r == -ENOTCONN) {
 		mark_down(c, cmdb_last_error(c->db));
 	} else {
@@ -247,7 +250,7 @@ static void write_pods(struct cmdb_sink *c, int64_t now_ms)
 			  x.full ? " (pod bound reached)" : "");
 }
 
-void cmdb_sink_set_pods(struct sink *s, struct pod_watch *w)
+void sink_cmdb_set_pods(struct sink *s, struct pod_watch *w)
 {
 	((struct cmdb_sink *)s)->pods = w;
 }
@@ -326,6 +329,23 @@ static int cmdb_sink_drain(struct sink *s, int64_t deadline_ms)
 	return 0;
 }
 
+static void cmdb_sink_stats(const struct sink *s, stat_fn fn, void *ud)
+{
+	const struct cmdb_sink *c = (const struct cmdb_sink *)s;
+	fn("up", STAT_GAUGE, c->ever_up && !c->down,
+	   "1 while the CMDB takes writes", ud);
+	fn("writes", STAT_COUNTER, c->writes, "flush transactions tried", ud);
+	fn("write_failures", STAT_COUNTER, c->write_failures,
+	   "flush transactions that failed", ud);
+	fn("pending_flows", STAT_GAUGE, pending_total(c),
+	   "flows buffered for the CMDB", ud);
+	fn("in_doubt_flows", STAT_GAUGE, pending_count(c->doubt),
+	   "flows of a batch whose commit went unacknowledged", ud);
+	fn("dropped_flows", STAT_COUNTER,
+	   pending_dropped(c->acc) + pending_dropped(c->doubt),
+	   "buffered flows dropped: buffer full", ud);
+}
+
 static void cmdb_sink_free(struct sink *s)
 {
 	struct cmdb_sink *c = (struct cmdb_sink *)s;
@@ -336,7 +356,7 @@ static void cmdb_sink_free(struct sink *s)
 	free(c);
 }
 
-struct sink *cmdb_sink_new(const struct probe_config *cfg)
+struct sink *sink_cmdb_new(const struct probe_config *cfg)
 {
 	struct cmdb_sink *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -344,6 +364,7 @@ struct sink *cmdb_sink_new(const struct probe_config *cfg)
 	c->base.name = "cmdb";
 	c->base.write = cmdb_sink_write;
 	c->base.drain = cmdb_sink_drain;
+	c->base.stats = cmdb_sink_stats;
 	c->base.free = cmdb_sink_free;
 	c->cfg = cfg;
 	c->backoff_ms = BACKOFF_MIN_MS;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef SHAWK_CMDB_PENDING_H
-#define SHAWK_CMDB_PENDING_H
+#ifndef SHAWK_AGENT_PENDING_H
+#define SHAWK_AGENT_PENDING_H
 
 #include "core/flow.h"
 

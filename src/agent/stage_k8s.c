@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "cli/probe_k8s.h"
+#include "agent/stage_k8s.h"
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -10,7 +10,8 @@
 #include <limits.h>
 #include <string.h>
 
-struct probe_k8s {
+struct stage_k8s {
+	struct stage base;
 	struct cgroupfs *cgfs;	/* NULL without a cgroup2 hierarchy */
 	struct pod_watch *pods; /* NULL without a kubelet URL */
 	const char *node_name;
@@ -25,11 +26,22 @@ struct probe_k8s {
 	struct pod_match match;
 };
 
-struct probe_k8s *probe_k8s_new(const struct probe_config *cfg, bool once)
+static int k8s_enrich(struct stage *st, uint32_t pid,
+		      const struct sock_record *rec, struct flow_owner *o);
+static void k8s_report(struct stage *st);
+static void k8s_stats(const struct stage *st, stat_fn fn, void *ud);
+static void k8s_free(struct stage *st);
+
+struct stage *stage_k8s_new(const struct probe_config *cfg, bool once)
 {
-	struct probe_k8s *k = calloc(1, sizeof(*k));
+	struct stage_k8s *k = calloc(1, sizeof(*k));
 	if (!k)
 		return NULL;
+	k->base.name = "k8s";
+	k->base.enrich = k8s_enrich;
+	k->base.report = k8s_report;
+	k->base.stats = k8s_stats;
+	k->base.free = k8s_free;
 	k->node_name = cfg->node_name;
 	k->last_ret = -1;
 
@@ -45,16 +57,16 @@ struct probe_k8s *probe_k8s_new(const struct probe_config *cfg, bool once)
 
 	char buf[128];
 	const char *url = kubelet_default_url(cfg->kubelet_url,
-					      getenv("NODE_IP"), buf,
+					      cfg->node_ip, buf,
 					      sizeof(buf));
 	if (!url) {
 		log_debug("no kubelet URL (--kubelet-url, SHAWK_KUBELET_URL "
 			  "or NODE_IP): flows get container ids only");
-		return k;
+		return &k->base;
 	}
 	/* Not in the flag table: tests and busy nodes tune it. */
 	int64_t refresh_ms = 0;
-	const char *v = getenv("SHAWK_KUBELET_REFRESH");
+	const char *v = cfg->kubelet_refresh;
 	char err[CONFIG_ERR_MAX];
 	if (v && *v &&
 	    config_parse_duration("SHAWK_KUBELET_REFRESH", v, false,
@@ -80,40 +92,40 @@ struct probe_k8s *probe_k8s_new(const struct probe_config *cfg, bool once)
 		goto oom;
 	if (r < 0) {
 		log_warn("kubelet %s unusable: %s", url, strerror(-r));
-		return k;
+		return &k->base;
 	}
 	/* One synchronous attempt, bounded by the client's timeouts: a
 	 * --once scan and the first interval get pod labels. */
 	(void)pod_watch_refresh(k->pods);
-	probe_k8s_report(k);
+	k8s_report(&k->base);
 	if (!once && (r = pod_watch_start(k->pods)) < 0)
 		log_warn("cannot start the kubelet refresher: %s; pod labels "
 			 "stay as first read",
 			 strerror(-r));
-	return k;
+	return &k->base;
 oom:
-	probe_k8s_free(k);
+	k8s_free(&k->base);
 	return NULL;
 }
 
-void probe_k8s_free(struct probe_k8s *k)
+static void k8s_free(struct stage *st)
 {
-	if (!k)
-		return;
+	struct stage_k8s *k = (struct stage_k8s *)st;
 	pod_watch_free(k->pods);
 	cgroupfs_free(k->cgfs);
 	free(k);
 }
 
-struct pod_watch *probe_k8s_pods(struct probe_k8s *k)
+struct pod_watch *stage_k8s_pods(struct stage *st)
 {
-	return k ? k->pods : NULL;
+	return st ? ((struct stage_k8s *)st)->pods : NULL;
 }
 
-void probe_k8s_report(struct probe_k8s *k)
+static void k8s_report(struct stage *stage)
 {
+	struct stage_k8s *k = (struct stage_k8s *)stage;
 	struct pod_watch_status st;
-	if (!k || !k->pods)
+	if (!k->pods)
 		return;
 	pod_watch_get_status(k->pods, &st);
 	if (st.state == POD_WATCH_UNKNOWN ||
@@ -132,7 +144,23 @@ void probe_k8s_report(struct probe_k8s *k)
 	k->reported_once = true;
 }
 
-static int identify(struct probe_k8s *k, const char *path,
+static void k8s_stats(const struct stage *stage, stat_fn fn, void *ud)
+{
+	struct stage_k8s *k = (struct stage_k8s *)stage;
+	struct pod_watch_status st;
+	fn("kubelet_enabled", STAT_GAUGE, k->pods != NULL,
+	   "1 when pods are read from a kubelet", ud);
+	if (!k->pods)
+		return;
+	pod_watch_get_status(k->pods, &st);
+	fn("kubelet_up", STAT_GAUGE, st.state == POD_WATCH_OK,
+	   "1 when the last kubelet pod list request succeeded", ud);
+	fn("pods", STAT_GAUGE, st.n_pods, "pods of this node known", ud);
+	fn("kubelet_fetches", STAT_COUNTER, st.fetches,
+	   "kubelet pod list requests completed", ud);
+}
+
+static int identify(struct stage_k8s *k, const char *path,
 		    struct cgroup_identity *ret)
 {
 	if (strcmp(path, k->last_path) != 0 || k->last_ret < 0) {
@@ -143,14 +171,14 @@ static int identify(struct probe_k8s *k, const char *path,
 	return k->last_ret;
 }
 
-void probe_k8s_enrich(struct probe_k8s *k, const struct sock_record *rec,
-		      struct flow_owner *o)
+static int k8s_enrich(struct stage *st, uint32_t pid,
+		      const struct sock_record *rec, struct flow_owner *o)
 {
+	struct stage_k8s *k = (struct stage_k8s *)st;
 	struct cgroup_identity id;
 	int r = -1;
 
-	if (!k)
-		return;
+	(void)pid;
 	if (o->cgroup && *o->cgroup)
 		r = identify(k, o->cgroup, &id);
 	/* The socket's own cgroup: for owners whose /proc entry is gone
@@ -165,14 +193,14 @@ void probe_k8s_enrich(struct probe_k8s *k, const struct sock_record *rec,
 		}
 	}
 	if (r <= 0)
-		return;
+		return 0;
 	if (id.container_id[0])
 		o->container_id = k->last_id.container_id;
 	if (!k->pods || (!id.container_id[0] && !id.pod_uid[0]))
-		return;
+		return 0;
 	if (pod_watch_find(k->pods, id.container_id, id.pod_uid, &k->match) <
 	    0)
-		return;
+		return 0;
 	struct pod_match *m = &k->match;
 	if (m->container_name[0])
 		o->container_name = m->container_name;
@@ -183,4 +211,5 @@ void probe_k8s_enrich(struct probe_k8s *k, const struct sock_record *rec,
 		o->node = m->node;
 	else if (!o->node)
 		o->node = k->node_name;
+	return 0;
 }

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+/* The polling source in the agent: probe/poller.c plus its log lines. */
+#include "agent/source.h"
+
+#include "core/log.h"
+#include "core/util.h"
+#include "probe/poller.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A netns whose counters did not move is walked at least every 10th scan
+ * and in the first scan of every flush interval (see polling_flushed()). */
+#define POLL_SKIP_MAX_REUSE 10
+
+struct source_poll {
+	struct agent_source base;
+	struct procmap *pm;
+	bool skipping; /* skips unchanged netns: walk all after a flush */
+	bool warned_denied, warned_setns;
+};
+
+static void polling_report(struct agent_source *as, bool final)
+{
+	struct source_poll *p = (struct source_poll *)as;
+	struct poller_stats ps;
+	struct procmap_stats ms;
+
+	if (final)
+		return;
+	poller_get_stats(as->src, &ps);
+	procmap_get_stats(p->pm, &ms);
+	if (ps.enter_error && !p->warned_setns) {
+		log_warn("cannot enter other network namespaces (setns: %s; "
+			 "needs CAP_SYS_ADMIN): reading them through "
+			 "/proc/<pid>/net instead",
+			 strerror(-ps.enter_error));
+		p->warned_setns = true;
+	}
+	if ((ms.ns_denied || ms.fd_denied) && !p->warned_denied) {
+		/* Typical: not root, or a target holding capabilities we
+		 * lack (ptrace access needs a superset of them). */
+		log_warn("not allowed to read /proc/<pid>/ns/net of %llu and "
+			 "/proc/<pid>/fd of %llu processes (e.g. pid %u; needs "
+			 "root with CAP_SYS_PTRACE): their sockets may lack a "
+			 "process",
+			 (unsigned long long)ms.ns_denied,
+			 (unsigned long long)ms.fd_denied, ms.denied_example);
+		p->warned_denied = true;
+	}
+}
+
+static void polling_stats(const struct agent_source *as, stat_fn fn, void *ud)
+{
+	struct poller_stats ps;
+	poller_get_stats(as->src, &ps);
+	fn("scans", STAT_COUNTER, ps.scans, "socket table scans", ud);
+	fn("netns", STAT_GAUGE, ps.netns, "network namespaces, last scan", ud);
+	fn("sockets", STAT_GAUGE, ps.sockets, "socket records, last scan", ud);
+	fn("procfs_fallbacks", STAT_GAUGE, ps.procfs_fallbacks,
+	   "netns read through /proc/<pid>/net, last scan", ud);
+	fn("iter_fallbacks", STAT_COUNTER, ps.iter_fallbacks,
+	   "netns read by sock_diag on the BPF iterator path", ud);
+	fn("skipped_empty", STAT_GAUGE, ps.skipped_empty,
+	   "netns without sockets, last scan", ud);
+	fn("skipped_unchanged", STAT_GAUGE, ps.skipped_unchanged,
+	   "netns served from the previous scan, last scan", ud);
+	fn("fd_walk_netns", STAT_GAUGE, ps.fd_walk_netns,
+	   "netns served by the fd walk, last scan", ud);
+}
+
+static void polling_flushed(struct agent_source *as)
+{
+	if (((struct source_poll *)as)->skipping)
+		poller_force_walk(as->src);
+}
+
+static void polling_free(struct agent_source *as)
+{
+	source_free(as->src);
+	free(as);
+}
+
+/* One line on how polling reads sockets; a forced backend must work. */
+static int check_poll_backend(const struct probe_config *cfg,
+			      const struct source *poller)
+{
+	const char *why;
+	enum poll_backend b = poller_backend(poller, &why);
+	if (b == POLL_BACKEND_BPF_ITER) {
+		log_info("polling via BPF iterators");
+		return 0;
+	}
+	if (cfg->poll_backend == POLL_BACKEND_BPF_ITER) {
+		log_error("SHAWK_POLL_BACKEND=bpf-iter: %s", why);
+		return -EOPNOTSUPP;
+	}
+	if (cfg->poll_backend == POLL_BACKEND_SOCKDIAG)
+		log_info("polling via sock_diag (SHAWK_POLL_BACKEND=sockdiag)");
+	else
+		log_info("polling via sock_diag (BPF iterators: %s)", why);
+	return 0;
+}
+
+int source_poll_open(const struct probe_config *cfg, struct procmap *pm,
+		     struct agent_source **ret)
+{
+	struct source_poll *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	_cleanup_(agent_source_freep) struct agent_source *guard = &p->base;
+	p->base.report = polling_report;
+	p->base.stats = polling_stats;
+	p->base.flushed = polling_flushed;
+	p->base.free = polling_free;
+	p->pm = pm;
+	p->base.src = poller_new(pm, cfg->run_netns_dir, 0, cfg->poll_backend);
+	if (!p->base.src)
+		return -ENOMEM;
+	if (cfg->poll_skip_unchanged && !cfg->once) {
+		poller_set_skip_unchanged(p->base.src, POLL_SKIP_MAX_REUSE);
+		p->skipping = true;
+	}
+	int r = check_poll_backend(cfg, p->base.src);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(guard);
+	return 0;
+}

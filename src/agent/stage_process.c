@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+#include "agent/stage_process.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct stage_process {
+	struct stage base;
+	struct procmap *pm;
+	const char *node_name;
+};
+
+static int process_enrich(struct stage *st, uint32_t pid,
+			  const struct sock_record *rec, struct flow_owner *o)
+{
+	struct stage_process *p = (struct stage_process *)st;
+	const struct proc_info *pi = procmap_get(p->pm, pid);
+	(void)rec;
+	if (!pi)
+		return -ESRCH;
+	o->pid = pi->pid;
+	o->pgid = pi->pgid;
+	memcpy(o->comm, pi->comm, sizeof(o->comm));
+	o->cmdline = pi->cmdline;
+	o->cgroup = pi->cgroup;
+	o->node = p->node_name;
+	return 0;
+}
+
+static void process_stats(const struct stage *st, stat_fn fn, void *ud)
+{
+	const struct stage_process *p = (const struct stage_process *)st;
+	struct procmap_stats ms;
+	procmap_get_stats(p->pm, &ms);
+	fn("fd_links_read", STAT_COUNTER, ms.fd_links_read,
+	   "/proc/<pid>/fd links read", ud);
+	fn("fd_dirs_walked", STAT_COUNTER, ms.fd_dirs_walked,
+	   "/proc/<pid>/fd directories walked", ud);
+	fn("walks", STAT_COUNTER, ms.walks, "walks of /proc", ud);
+	fn("ns_denied", STAT_COUNTER, ms.ns_denied,
+	   "processes whose netns link may not be read", ud);
+	fn("fd_denied", STAT_COUNTER, ms.fd_denied,
+	   "processes whose fd table may not be read", ud);
+	fn("unowned", STAT_COUNTER, ms.unowned,
+	   "sockets with an inode but no owner found", ud);
+	fn("owner_lookups", STAT_COUNTER, ms.owner_lookups,
+	   "owner searches by socket", ud);
+	fn("owner_lookup_errors", STAT_COUNTER, ms.owner_lookup_errors,
+	   "owner searches that failed (fd walk instead)", ud);
+}
+
+static void process_free(struct stage *st)
+{
+	free(st);
+}
+
+struct stage *stage_process_new(struct procmap *pm, const char *node_name)
+{
+	struct stage_process *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->base.name = "process";
+	p->base.enrich = process_enrich;
+	p->base.stats = process_stats;
+	p->base.free = process_free;
+	p->pm = pm;
+	p->node_name = node_name;
+	return &p->base;
+}

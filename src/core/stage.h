@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SHAWK_CORE_STAGE_H
+#define SHAWK_CORE_STAGE_H
+
+#include "core/flow.h"
+#include "core/record.h"
+#include "core/stats.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A stage sits between the sources and the flow table and tells more about
+ * the socket records of each scan (docs/architecture.md). The agent runs
+ * its stages in list order; every callback but free is optional (NULL).
+ * A stage is built by its own constructor (stage_<name>_new) and freed
+ * with stage_free().
+ */
+struct stage {
+	const char *name;
+	/*
+	 * Once per scan, before aggregation, with all of the scan's records
+	 * (the source's array, read-only): for a stage that keeps its own
+	 * table per scan (conntrack). Returns 0 or -errno; -ENOMEM stops the
+	 * agent, any other error fails this scan (logged, the loop goes on).
+	 */
+	int (*scan)(struct stage *st, const struct sock_record *recs, size_t n);
+	/*
+	 * Per connection record with an owner pid (never 0), while the flow
+	 * table aggregates: adds what the stage knows to *o (strings
+	 * borrowed, valid until the next call). Returns 0, or -ESRCH: the
+	 * owner is unknown, later stages are skipped and the flow keeps an
+	 * empty identity.
+	 */
+	int (*enrich)(struct stage *st, uint32_t pid,
+		      const struct sock_record *rec, struct flow_owner *o);
+	/* After every scan: logs what changed since the last call, once. */
+	void (*report)(struct stage *st);
+	/* Reports the stage's counters (see core/stats.h). */
+	void (*stats)(const struct stage *st, stat_fn fn, void *userdata);
+	void (*free)(struct stage *st);
+};
+
+static inline void stage_free(struct stage *st)
+{
+	if (st)
+		st->free(st);
+}
+
+static inline void stage_freep(struct stage **st)
+{
+	stage_free(*st);
+}
+
+#endif
