@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "cli/probe_options.h"
 #include "core/config.h"
 #include "core/log.h"
 
@@ -338,8 +339,8 @@ static void test_help(void **state)
 	assert_true(cfg.help);
 	assert_int_equal(PARSE(&cfg, err, "-h", ), 0);
 	assert_true(cfg.help);
-	assert_non_null(strstr(probe_usage, "--interval"));
-	assert_non_null(strstr(probe_usage, "SHAWK_PROBE_MODE"));
+	assert_non_null(strstr(probe_usage(), "--interval"));
+	assert_non_null(strstr(probe_usage(), "SHAWK_PROBE_MODE"));
 }
 
 /*
@@ -482,6 +483,99 @@ static void test_parse_helpers(void **state)
 	assert_one_line(err);
 }
 
+/* Read into the config so that library code needs no getenv(). */
+static const char *const agent_env[] = {
+	"SHAWK_BPF_CLASSIC", "SHAWK_BPF_AGGREGATE", "SHAWK_BPF_VERBOSE",
+	"NODE_IP",	     "SHAWK_KUBELET_REFRESH", "SHAWK_HEARTBEAT_FILE",
+	"SHAWK_POLL_BACKEND", "SHAWK_POLL_SKIP_UNCHANGED",
+};
+
+static int clear_agent_env(void **state)
+{
+	for (size_t i = 0; i < sizeof(agent_env) / sizeof(agent_env[0]); i++)
+		unsetenv(agent_env[i]);
+	return clear_env(state);
+}
+
+static void test_env_only(void **state)
+{
+	(void)state;
+	struct probe_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	assert_int_equal(PARSE(&cfg, err, "--once", ), 0);
+	assert_false(cfg.bpf_classic);
+	assert_false(cfg.bpf_no_aggregate);
+	assert_false(cfg.bpf_verbose);
+	assert_null(cfg.node_ip);
+	assert_null(cfg.kubelet_refresh);
+	assert_null(cfg.heartbeat_file);
+	assert_true(cfg.poll_skip_unchanged);
+	assert_int_equal(cfg.poll_backend, POLL_BACKEND_AUTO);
+
+	setenv("SHAWK_BPF_CLASSIC", "1", 1);
+	setenv("SHAWK_BPF_AGGREGATE", "0", 1);
+	setenv("SHAWK_BPF_VERBOSE", "", 1); /* set at all: verbose */
+	setenv("NODE_IP", "192.0.2.1", 1);
+	setenv("SHAWK_KUBELET_REFRESH", "5s", 1);
+	setenv("SHAWK_HEARTBEAT_FILE", "/run/hb", 1);
+	setenv("SHAWK_POLL_BACKEND", "sockdiag", 1);
+	setenv("SHAWK_POLL_SKIP_UNCHANGED", "false", 1);
+	assert_int_equal(PARSE(&cfg, err, "--once", ), 0);
+	assert_true(cfg.bpf_classic);
+	assert_true(cfg.bpf_no_aggregate);
+	assert_true(cfg.bpf_verbose);
+	assert_string_equal(cfg.node_ip, "192.0.2.1");
+	assert_string_equal(cfg.kubelet_refresh, "5s");
+	assert_string_equal(cfg.heartbeat_file, "/run/hb");
+	assert_int_equal(cfg.poll_backend, POLL_BACKEND_SOCKDIAG);
+	assert_false(cfg.poll_skip_unchanged);
+
+	/* Only these values switch the BPF paths. */
+	setenv("SHAWK_BPF_CLASSIC", "yes", 1);
+	setenv("SHAWK_BPF_AGGREGATE", "1", 1);
+	assert_int_equal(PARSE(&cfg, err, "--once", ), 0);
+	assert_false(cfg.bpf_classic);
+	assert_false(cfg.bpf_no_aggregate);
+
+	setenv("SHAWK_POLL_BACKEND", "ebpf", 1);
+	assert_int_equal(PARSE(&cfg, err, "--once", ), -EINVAL);
+	assert_one_line(err);
+	assert_mentions(err, "SHAWK_POLL_BACKEND");
+	clear_agent_env(state);
+}
+
+/* --help comes from the option table: every flag and variable is in it. */
+static void test_help_lists_options(void **state)
+{
+	(void)state;
+	static const char *const names[] = {
+		"--cmdb", "--mode", "--interval", "--flush-interval", "--once",
+		"--output", "--include-loopback", "--max-flows",
+		"--max-pending-flows", "--log-level", "--host-proc",
+		"--cgroup-root", "--kubelet-url", "--kubelet-insecure",
+		"--node-name", "--help",
+	};
+	const char *u = probe_usage();
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		assert_mentions(u, names[i]);
+	for (size_t i = 0; i < sizeof(shawk_env) / sizeof(shawk_env[0]); i++)
+		assert_mentions(u, shawk_env[i]);
+	for (size_t i = 0; i < sizeof(agent_env) / sizeof(agent_env[0]); i++)
+		assert_mentions(u, agent_env[i]);
+	/* Defaults come from the same rows the parser applies. */
+	assert_mentions(u, "(default 1s)");
+	assert_mentions(u, "(default 10s)");
+	/* Test-only flags stay out of the help. */
+	assert_null(strstr(u, "--netns-dir"));
+	/* No line runs past 80 columns. */
+	for (const char *l = u; *l;) {
+		size_t n = strcspn(l, "\n");
+		assert_true(n <= 80);
+		l += n + (l[n] == '\n');
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -495,6 +589,8 @@ int main(void)
 		cmocka_unit_test_setup(test_parse_bool, clear_env),
 		cmocka_unit_test_setup(test_parse_uint, clear_env),
 		cmocka_unit_test_setup(test_parse_helpers, clear_env),
+		cmocka_unit_test_setup(test_env_only, clear_agent_env),
+		cmocka_unit_test_setup(test_help_lists_options, clear_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

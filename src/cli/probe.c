@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include "agent/agent.h"
+#include "cli/probe_options.h"
 #include "core/config.h"
 #include "core/log.h"
 
@@ -17,7 +18,7 @@ int cli_probe(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (cfg.help) {
-		fputs(probe_usage, stdout);
+		fputs(probe_usage(), stdout);
 		return 0;
 	}
 	log_set_level((enum log_level)cfg.log_level);

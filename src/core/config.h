@@ -60,6 +60,9 @@ struct probe_config {
 };
 
 /*
+ * The agent's configuration. cli/probe_options.c fills it from flags and
+ * the environment; nothing below cli/ reads either.
+ *
  * Option lookup helpers shared by all subcommands. Each returns 0 or
  * -EINVAL and then writes one line to err naming the flag or variable and
  * what it accepts. `what` is the flag ("--interval") or the variable name.
@@ -76,18 +79,15 @@ int config_parse_poll_backend(const char *what, const char *value,
 			      enum poll_backend *ret, char *err);
 int config_parse_output(const char *what, const char *value,
 			enum output_format *ret, char *err);
+/* error, warn, info or debug: an enum log_level. */
+int config_parse_log_level(const char *what, const char *value, int *ret,
+			   char *err);
 
-/*
- * Fills cfg from SHAWK_* environment variables, then argv (flags win).
- * argv[0] is the subcommand name. Returns 0, or -EINVAL with the message in
- * err. Strings in cfg point into argv/environ or are static.
- */
-int probe_config_parse(int argc, char **argv, struct probe_config *cfg,
-		       char *err);
+/* Writes the one-line message to err (CONFIG_ERR_MAX); returns -EINVAL. */
+int config_error(char *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 const char *probe_mode_name(enum probe_mode m);
 const char *poll_backend_name(enum poll_backend b);
-
-extern const char probe_usage[];
 
 #endif
