@@ -20,6 +20,7 @@
 struct cmdb_sink {
 	struct sink base;
 	const struct probe_config *cfg;
+	const struct sink_cmdb_ops *ops;
 	char node_name[256];
 	struct cmdb *db;
 	/* Not yet delivered, merged by key. */
@@ -51,12 +52,12 @@ static size_t pending_total(const struct cmdb_sink *c)
 
 static void mark_down(struct cmdb_sink *c, const char *why_in)
 {
-	int64_t now = now_monotonic_ms();
+	int64_t now = c->ops->now_ms();
 	char why[256];
 	/* why_in usually points into c->db's error buffer: copy it before
 	 * the connection (and the buffer) is freed. */
 	strscpy(why, why_in ? why_in : "unknown error", sizeof(why));
-	cmdb_free(c->db);
+	c->ops->free(c->db);
 	c->db = NULL;
 	if (!c->down) {
 		c->down = true;
@@ -78,11 +79,11 @@ static void mark_down(struct cmdb_sink *c, const char *why_in)
 static int ensure_connected(struct cmdb_sink *c)
 {
 	char err[256] = "";
-	if (cmdb_is_connected(c->db))
+	if (c->ops->is_connected(c->db))
 		return 0;
-	cmdb_free(c->db);
+	c->ops->free(c->db);
 	c->db = NULL;
-	int r = cmdb_connect(c->cfg->cmdb_url, &c->db, err, sizeof(err));
+	int r = c->ops->connect(c->cfg->cmdb_url, &c->db, err, sizeof(err));
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
@@ -104,17 +105,17 @@ static int write_batch(struct cmdb_sink *c, const struct flow *flows,
 		.boot_id = c->boot_id,
 		.seq = seq,
 	};
-	int r = cmdb_store_flush(c->db, &b, flows, n, ret_in_doubt);
+	int r = c->ops->flush(c->db, &b, flows, n, ret_in_doubt);
 	c->writes++;
 	if (r >= 0 || r == -EALREADY)
 		return 0;
 	c->write_failures++;
 	if (r == -ENOTCONN) {
-		mark_down(c, cmdb_last_error(c->db));
+		mark_down(c, c->ops->last_error(c->db));
 	} else {
 		/* Connected but refused (schema missing, ...): keep the
 		 * flows and retry on the same backoff as an outage. */
-		log_warn("CMDB write failed: %s", cmdb_last_error(c->db));
+		log_warn("CMDB write failed: %s", c->ops->last_error(c->db));
 		mark_down(c, "write refused");
 	}
 	return r;
@@ -125,7 +126,7 @@ static void log_recovery(struct cmdb_sink *c, size_t delivered)
 	if (c->down) {
 		log_info("CMDB reachable again after %llds: wrote %zu "
 			 "buffered flows",
-			 (long long)(now_monotonic_ms() - c->down_since_ms) /
+			 (long long)(c->ops->now_ms() - c->down_since_ms) /
 				 1000,
 			 delivered);
 		c->down = false;
@@ -225,14 +226,14 @@ static void write_pods(struct cmdb_sink *c, int64_t now_ms)
 	struct pod_rows_ctx x = { .full = false };
 	int r;
 
-	if (!c->pods || c->down || !cmdb_is_connected(c->db))
+	if (!c->pods || c->down || !c->ops->is_connected(c->db))
 		return;
 	cmdb_pod_rows_init(&x.rows, 0);
 	pod_watch_foreach(c->pods, pod_rows_add, &x);
-	r = cmdb_store_pods(c->db, c->node_name, &x.rows, now_ms);
+	r = c->ops->store_pods(c->db, c->node_name, &x.rows, now_ms);
 	cmdb_pod_rows_clear(&x.rows);
 	if (r == -ENOTCONN) {
-		mark_down(c, cmdb_last_error(c->db));
+		mark_down(c, c->ops->last_error(c->db));
 		return;
 	}
 	int err = r < 0 ? r : 0;
@@ -240,7 +241,7 @@ static void write_pods(struct cmdb_sink *c, int64_t now_ms)
 		if (err)
 			log_warn("CMDB: cannot record pods: %s",
 				 err == -ENOMEM ? "out of memory"
-						: cmdb_last_error(c->db));
+						: c->ops->last_error(c->db));
 		else
 			log_info("CMDB: recording this node's pods again");
 		c->pods_err = err;
@@ -281,7 +282,7 @@ static int cmdb_sink_write_flows(struct sink *s, const struct flow *flows, size_
 			return -ENOMEM;
 		m = 0;
 	}
-	if (c->down && now_monotonic_ms() < c->next_try_ms)
+	if (c->down && c->ops->now_ms() < c->next_try_ms)
 		return keep(c, c->scratch, m);
 	if (m == 0 && pending_total(c) == 0)
 		return 0;
@@ -315,16 +316,13 @@ static int cmdb_sink_drain(struct sink *s, int64_t deadline_ms)
 			return r;
 		if (r == 0)
 			break;
-		int64_t now = now_monotonic_ms();
+		int64_t now = c->ops->now_ms();
 		if (now + c->backoff_ms >= deadline_ms) {
 			log_warn("CMDB: %zu flows not delivered",
 				 pending_total(c));
 			return -ETIMEDOUT;
 		}
-		struct timespec ts = { .tv_sec = c->backoff_ms / 1000,
-				       .tv_nsec = (c->backoff_ms % 1000) *
-						  1000000 };
-		nanosleep(&ts, NULL);
+		c->ops->sleep_ms(c->backoff_ms);
 	}
 	return 0;
 }
@@ -349,14 +347,43 @@ static void cmdb_sink_stats(const struct sink *s, stat_fn fn, void *ud)
 static void cmdb_sink_free(struct sink *s)
 {
 	struct cmdb_sink *c = (struct cmdb_sink *)s;
-	cmdb_free(c->db);
+	c->ops->free(c->db);
 	pending_free(c->acc);
 	pending_free(c->doubt);
 	free(c->scratch);
 	free(c);
 }
 
+static int64_t real_now_ms(void)
+{
+	return now_monotonic_ms();
+}
+
+static void real_sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+const struct sink_cmdb_ops sink_cmdb_pg = {
+	.connect = cmdb_connect,
+	.is_connected = cmdb_is_connected,
+	.last_error = cmdb_last_error,
+	.flush = cmdb_store_flush,
+	.store_pods = cmdb_store_pods,
+	.free = cmdb_free,
+	.now_ms = real_now_ms,
+	.sleep_ms = real_sleep_ms,
+};
+
 struct sink *sink_cmdb_new(const struct probe_config *cfg)
+{
+	return sink_cmdb_new_ops(cfg, &sink_cmdb_pg);
+}
+
+struct sink *sink_cmdb_new_ops(const struct probe_config *cfg,
+			       const struct sink_cmdb_ops *ops)
 {
 	struct cmdb_sink *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -367,6 +394,7 @@ struct sink *sink_cmdb_new(const struct probe_config *cfg)
 	c->base.stats = cmdb_sink_stats;
 	c->base.free = cmdb_sink_free;
 	c->cfg = cfg;
+	c->ops = ops;
 	c->backoff_ms = BACKOFF_MIN_MS;
 	if (cfg->node_name)
 		strscpy(c->node_name, cfg->node_name, sizeof(c->node_name));

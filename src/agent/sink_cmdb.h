@@ -2,8 +2,15 @@
 #ifndef SHAWK_AGENT_SINK_CMDB_H
 #define SHAWK_AGENT_SINK_CMDB_H
 
+#include "cmdb/pg.h"
+#include "cmdb/pods_store.h"
+#include "cmdb/store.h"
 #include "core/config.h"
 #include "core/sink.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /*
  * The CMDB sink: writes each interval's flows in one transaction; while
@@ -12,6 +19,31 @@
  * state changes once each. cfg must outlive the sink. NULL on OOM.
  */
 struct sink *sink_cmdb_new(const struct probe_config *cfg);
+
+/*
+ * What the sink calls outside itself: the CMDB (cmdb/pg.h, cmdb/store.h,
+ * cmdb/pods_store.h, same contracts) and the monotonic clock. The real
+ * ones are sink_cmdb_pg; tests put a fake store in their place.
+ */
+struct sink_cmdb_ops {
+	int (*connect)(const char *url, struct cmdb **ret, char *err,
+		       size_t errsz);
+	bool (*is_connected)(const struct cmdb *db);
+	const char *(*last_error)(const struct cmdb *db);
+	int (*flush)(struct cmdb *db, const struct cmdb_batch *b,
+		     const struct flow *flows, size_t n, bool *ret_in_doubt);
+	int (*store_pods)(struct cmdb *db, const char *node_name,
+			  struct cmdb_pod_rows *r, int64_t now_ms);
+	void (*free)(struct cmdb *db); /* accepts NULL */
+	int64_t (*now_ms)(void);       /* CLOCK_MONOTONIC */
+	void (*sleep_ms)(int64_t ms);
+};
+
+extern const struct sink_cmdb_ops sink_cmdb_pg;
+
+/* sink_cmdb_new() through ops (which must outlive the sink). */
+struct sink *sink_cmdb_new_ops(const struct probe_config *cfg,
+			       const struct sink_cmdb_ops *ops);
 
 /*
  * Records this node's pods from w (NULL: none) in the CMDB pods table

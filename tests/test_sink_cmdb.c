@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The CMDB sink's delivery logic against a fake store: batches in order,
+ * flows kept through an outage and the backoff between tries, a batch
+ * whose COMMIT went unacknowledged retried first with its own seq, the
+ * buffer bound, the bounded drain, and its counters.
+ */
+#include "agent/sink_cmdb.h"
+#include "core/log.h"
+
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "test_util.h"
+
+#define MAX_CALLS 64
+
+/* What the next flush calls answer; afterwards they succeed. */
+struct fake_answer {
+	int r;
+	bool in_doubt;
+};
+
+struct fake_flush {
+	uint64_t seq, boot_id;
+	size_t n;
+	uint64_t new_conns; /* summed over the batch */
+};
+
+static struct fake {
+	int64_t now;
+	int connect_failures; /* the next ones fail */
+	int connects;
+	bool connected;
+	struct fake_answer answers[MAX_CALLS];
+	size_t nanswers, next_answer;
+	struct fake_flush flushes[MAX_CALLS];
+	size_t nflushes;
+	int64_t slept;
+} F;
+
+/* The fake database handle: any non-NULL pointer will do. */
+static char fake_db;
+
+static int fake_connect(const char *url, struct cmdb **ret, char *err,
+			size_t errsz)
+{
+	(void)url;
+	F.connects++;
+	if (F.connect_failures > 0) {
+		F.connect_failures--;
+		snprintf(err, errsz, "connection refused");
+		return -ECONNREFUSED;
+	}
+	F.connected = true;
+	*ret = (struct cmdb *)&fake_db;
+	return 0;
+}
+
+static bool fake_is_connected(const struct cmdb *db)
+{
+	return db && F.connected;
+}
+
+static const char *fake_last_error(const struct cmdb *db)
+{
+	(void)db;
+	return "fake error";
+}
+
+static int fake_flush(struct cmdb *db, const struct cmdb_batch *b,
+		      const struct flow *flows, size_t n, bool *ret_in_doubt)
+{
+	assert_ptr_equal(db, &fake_db);
+	*ret_in_doubt = false;
+	/* The store writes nothing for no flows: not a transaction. */
+	if (n == 0)
+		return 0;
+	assert_true(F.nflushes < MAX_CALLS);
+	struct fake_flush *f = &F.flushes[F.nflushes++];
+	f->seq = b->seq;
+	f->boot_id = b->boot_id;
+	f->n = n;
+	for (size_t i = 0; i < n; i++)
+		f->new_conns += flows[i].new_connections;
+	if (F.next_answer < F.nanswers) {
+		const struct fake_answer *a = &F.answers[F.next_answer++];
+		*ret_in_doubt = a->in_doubt;
+		if (a->r == -ENOTCONN)
+			F.connected = false;
+		return a->r;
+	}
+	return (int)n;
+}
+
+static int fake_store_pods(struct cmdb *db, const char *node_name,
+			   struct cmdb_pod_rows *r, int64_t now_ms)
+{
+	(void)db, (void)node_name, (void)r, (void)now_ms;
+	fail_msg("no pod watch was given: no pods to store");
+	return -EIO;
+}
+
+static void fake_free(struct cmdb *db)
+{
+	if (db)
+		F.connected = false;
+}
+
+static int64_t fake_now_ms(void)
+{
+	return F.now;
+}
+
+static void fake_sleep_ms(int64_t ms)
+{
+	F.now += ms;
+	F.slept += ms;
+}
+
+static const struct sink_cmdb_ops fake_ops = {
+	.connect = fake_connect,
+	.is_connected = fake_is_connected,
+	.last_error = fake_last_error,
+	.flush = fake_flush,
+	.store_pods = fake_store_pods,
+	.free = fake_free,
+	.now_ms = fake_now_ms,
+	.sleep_ms = fake_sleep_ms,
+};
+
+static struct probe_config cfg;
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&F, 0, sizeof(F));
+	F.now = 1000000;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.cmdb_url = "postgres://fake";
+	cfg.node_name = "n1";
+	cfg.max_pending_flows = 1000;
+	log_set_level(LOG_ERROR);
+	return 0;
+}
+
+/* An active flow from 198.18.40.1 to 198.18.40.<peer>:80. */
+static struct flow mkflow(uint8_t peer, uint32_t new_conns)
+{
+	struct flow f;
+	memset(&f, 0, sizeof(f));
+	f.key.dir = SOCK_DIR_ACTIVE;
+	f.key.proto = IPPROTO_TCP;
+	f.key.family = AF_INET;
+	f.key.rport = 80;
+	inet_pton(AF_INET, "198.18.40.1", f.key.laddr);
+	f.key.raddr[0] = 198;
+	f.key.raddr[1] = 18;
+	f.key.raddr[2] = 40;
+	f.key.raddr[3] = peer;
+	f.key.netns = 4026531840u;
+	f.key.pgid = 100;
+	strcpy(f.key.comm, "curl");
+	f.pid = 100;
+	f.connections = new_conns;
+	f.new_connections = new_conns;
+	f.first_seen_ms = f.last_seen_ms = 1;
+	return f;
+}
+
+static uint64_t delivered_conns(void)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < F.nflushes; i++)
+		sum += F.flushes[i].new_conns;
+	return sum;
+}
+
+/* The sink's counters by name. */
+struct stat_probe {
+	const char *name;
+	uint64_t value;
+	bool found;
+};
+
+static void stat_find(const char *name, enum stat_kind kind, uint64_t value,
+		      const char *help, void *ud)
+{
+	struct stat_probe *p = ud;
+	(void)kind;
+	assert_non_null(help);
+	if (strcmp(name, p->name) == 0) {
+		p->value = value;
+		p->found = true;
+	}
+}
+
+static uint64_t sink_stat(const struct sink *s, const char *name)
+{
+	struct stat_probe p = { .name = name };
+	s->stats(s, stat_find, &p);
+	assert_true(p.found);
+	return p.value;
+}
+
+static void test_delivers_in_order(void **state)
+{
+	(void)state;
+	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
+	struct flow fl[2] = { mkflow(2, 3), mkflow(3, 1) };
+
+	assert_non_null(s);
+	assert_int_equal(s->write(s, fl, 2, 0), 0);
+	assert_int_equal(s->write(s, fl, 1, 0), 0);
+	assert_int_equal(F.connects, 1); /* the connection is kept */
+	assert_int_equal(F.nflushes, 2);
+	assert_int_equal(F.flushes[0].n, 2);
+	assert_int_equal(F.flushes[1].n, 1);
+	assert_true(F.flushes[1].seq == F.flushes[0].seq + 1);
+	assert_true(F.flushes[1].boot_id == F.flushes[0].boot_id);
+	assert_int_equal(sink_stat(s, "up"), 1);
+	assert_int_equal(sink_stat(s, "writes"), 2);
+	assert_int_equal(sink_stat(s, "pending_flows"), 0);
+	/* Nothing waiting: drain has nothing to do. */
+	assert_int_equal(s->drain(s, F.now), 0);
+	assert_int_equal(F.slept, 0);
+}
+
+static void test_loopback_filtered(void **state)
+{
+	(void)state;
+	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
+	struct flow fl[2] = { mkflow(2, 1), mkflow(3, 1) };
+	inet_pton(AF_INET, "127.0.0.1", fl[1].key.raddr);
+
+	assert_int_equal(s->write(s, fl, 2, 0), 0);
+	assert_int_equal(F.nflushes, 1);
+	assert_int_equal(F.flushes[0].n, 1);
+
+	/* Only loopback flows: nothing to write, no transaction. */
+	assert_int_equal(s->write(s, &fl[1], 1, 0), 0);
+	assert_int_equal(F.nflushes, 1);
+
+	cfg.include_loopback = true;
+	_cleanup_(sink_freep) struct sink *all =
+		sink_cmdb_new_ops(&cfg, &fake_ops);
+	assert_int_equal(all->write(all, fl, 2, 0), 0);
+	assert_int_equal(F.flushes[F.nflushes - 1].n, 2);
+}
+
+static void test_outage_keeps_flows_and_backs_off(void **state)
+{
+	(void)state;
+	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
+	struct flow a = mkflow(2, 5), b = mkflow(3, 7);
+
+	F.connect_failures = 1000;
+	/* Down: the flows are kept (0), not lost. */
+	assert_int_equal(s->write(s, &a, 1, 0), 0);
+	assert_int_equal(F.connects, 1);
+	assert_int_equal(sink_stat(s, "up"), 0);
+	assert_int_equal(sink_stat(s, "pending_flows"), 1);
+
+	/* Within the backoff: not even a connection attempt. */
+	F.now += 100;
+	assert_int_equal(s->write(s, &a, 1, 0), 0);
+	assert_int_equal(s->write(s, &b, 1, 0), 0);
+	assert_int_equal(F.connects, 1);
+	/* Merged by key: a twice is one entry. */
+	assert_int_equal(sink_stat(s, "pending_flows"), 2);
+
+	/* After the first backoff (500ms), one try that fails again doubles
+	 * it: the next try waits 1s. */
+	F.now += 500;
+	assert_int_equal(s->write(s, NULL, 0, 0), 0);
+	assert_int_equal(F.connects, 2);
+	F.now += 600;
+	assert_int_equal(s->write(s, NULL, 0, 0), 0);
+	assert_int_equal(F.connects, 2);
+	F.now += 500;
+
+	/* Back: everything kept goes in one batch, each connection once. */
+	F.connect_failures = 0;
+	assert_int_equal(s->write(s, NULL, 0, 0), 0);
+	assert_int_equal(F.connects, 3);
+	assert_int_equal(F.nflushes, 1);
+	assert_int_equal(F.flushes[0].n, 2);
+	assert_int_equal(delivered_conns(), 5 + 5 + 7);
+	assert_int_equal(sink_stat(s, "up"), 1);
+	assert_int_equal(sink_stat(s, "pending_flows"), 0);
+}
+
+static void test_refused_write_is_retried(void **state)
+{
+	(void)state;
+	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
+	struct flow a = mkflow(2, 4);
+
+	/* Connected but the server refuses (schema missing): kept. */
+	F.answers[F.nanswers++] = (struct fake_answer){ -EIO, false };
+	assert_int_equal(s->write(s, &a, 1, 0), 0);
+	assert_int_equal(F.nflushes, 1);
+	assert_int_equal(sink_stat(s, "write_failures"), 1);
+	assert_int_equal(sink_stat(s, "pending_flows"), 1);
+
+	F.now += 1000;
+	assert_int_equal(s->write(s, NULL, 0, 0), 0);
+	assert_int_equal(F.nflushes, 2);
+	assert_int_equal(sink_stat(s, "pending_flows"), 0);
+	/* Counted in the CMDB once per successful flush: 4, not 8. */
+	assert_int_equal(F.flushes[1].new_conns, 4);
+}
+
+/*
+ * The connection broke after COMMIT: the server may have the batch. It is
+ * retried first, alone and with the same seq (the server recognises a
+ * batch it already has), and the flows that came meanwhile follow with a
+ * new seq: never merged into the doubtful batch.
+ */
+static void test_in_doubt_batch_keeps_its_seq(void **state)
+{
+	(void)state;
+	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
+	struct flow a = mkflow(2, 3), b = mkflow(2, 10);
+
+	F.answers[F.nanswers++] = (struct fake_answer){ -ENOTCONN, true };
+	assert_int_equal(s->write(s, &a, 1, 0), 0);
+	uint64_t doubt_seq = F.flushes[0].seq;
+	assert_int_equal(sink_stat(s, "in_doubt_flows"), 1);
+
+	/* Same key as the doubtful flow: kept apart from it. */
+	F.now += 100;
+	assert_int_equal(s->write(s, &b, 1, 0), 0);
+	assert_int_equal(sink_stat(s, "pending_flows"), 2);
+
+	F.now += 1000;
+	/* The server had it: -EALREADY counts as delivered. */
+	F.answers[F.nanswers++] = (struct fake_answer){ -EALREADY, false };
+	assert_int_equal(s->write(s, NULL, 0, 0), 0);
+	assert_int_equal(F.nflushes, 3);
+	assert_true(F.flushes[1].seq == doubt_seq);
+	assert_int_equal(F.flushes[1].new_conns, 3);
+	assert_true(F.flushes[2].seq > doubt_seq);
+	assert_int_equal(F.flushes[2].new_conns, 10);
+	assert_int_equal(sink_stat(s, "pending_flows"), 0);
+	assert_int_equal(sink_stat(s, "in_doubt_flows"), 0);
+}
+
+/* A buffered (not direct) batch that ends in doubt keeps its seq too. */
+static void test_in_doubt_after_outage(void **state)
+{
+	(void)state;
+	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
+	struct flow a = mkflow(2, 1), b = mkflow(3, 2);
+
+	F.connect_failures = 1;
+	assert_int_equal(s->write(s, &a, 1, 0), 0);
+	F.now += 600;
+	F.answers[F.nanswers++] = (struct fake_answer){ -ENOTCONN, true };
+	assert_int_equal(s->write(s, &b, 1, 0), 0);
+	assert_int_equal(F.nflushes, 1);
+	assert_int_equal(F.flushes[0].n, 2);
+	assert_int_equal(sink_stat(s, "in_doubt_flows"), 2);
+
+	F.now += 1000;
+	assert_int_equal(s->write(s, NULL, 0, 0), 0);
+	assert_int_equal(F.nflushes, 2);
+	assert_true(F.flushes[1].seq == F.flushes[0].seq);
+	assert_int_equal(F.flushes[1].n, 2);
+	assert_int_equal(sink_stat(s, "pending_flows"), 0);
+}
+
+static void test_buffer_bound(void **state)
+{
+	(void)state;
+	cfg.max_pending_flows = 16;
+	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
+	struct flow fl[40];
+	for (size_t i = 0; i < 40; i++)
+		fl[i] = mkflow((uint8_t)(10 + i), 1);
+
+	F.connect_failures = 1000;
+	assert_int_equal(s->write(s, fl, 40, 0), 0);
+	assert_true(sink_stat(s, "pending_flows") <= 16);
+	assert_true(sink_stat(s, "dropped_flows") >= 24);
+	assert_int_equal(sink_stat(s, "pending_flows") + sink_stat(s, "dropped_flows"),
+			 40);
+}
+
+static void test_drain_is_bounded(void **state)
+{
+	(void)state;
+	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
+	struct flow a = mkflow(2, 1);
+
+	F.connect_failures = 1000;
+	assert_int_equal(s->write(s, &a, 1, 0), 0);
+	int64_t start = F.now;
+	assert_int_equal(s->drain(s, start + 5000), -ETIMEDOUT);
+	assert_true(F.now <= start + 5000);
+	assert_true(F.connects > 2); /* it did retry meanwhile */
+	assert_int_equal(sink_stat(s, "pending_flows"), 1);
+
+	/* Reachable again: drain delivers and returns 0. */
+	F.connect_failures = 0;
+	assert_int_equal(s->drain(s, F.now + 5000), 0);
+	assert_int_equal(F.nflushes, 1);
+	assert_int_equal(sink_stat(s, "pending_flows"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_delivers_in_order, setup),
+		cmocka_unit_test_setup(test_loopback_filtered, setup),
+		cmocka_unit_test_setup(test_outage_keeps_flows_and_backs_off,
+				       setup),
+		cmocka_unit_test_setup(test_refused_write_is_retried, setup),
+		cmocka_unit_test_setup(test_in_doubt_batch_keeps_its_seq,
+				       setup),
+		cmocka_unit_test_setup(test_in_doubt_after_outage, setup),
+		cmocka_unit_test_setup(test_buffer_bound, setup),
+		cmocka_unit_test_setup(test_drain_is_bounded, setup),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
