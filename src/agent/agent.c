@@ -6,6 +6,7 @@
 #include "agent/source.h"
 #include "agent/stage_k8s.h"
 #include "agent/stage_process.h"
+#include "agent/stages.h"
 #include "core/clock.h"
 #include "core/flow.h"
 #include "core/log.h"
@@ -22,7 +23,6 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 
-#define AGENT_STAGES_MAX 8
 #define AGENT_SINKS_MAX 4
 /* The sinks' last delivery attempt: an unreachable CMDB must not block
  * shutdown (or a --once run) for long. */
@@ -32,8 +32,7 @@ struct agent {
 	const struct probe_config *cfg;
 	struct procmap *pm;
 	struct agent_source *src;
-	struct stage *stages[AGENT_STAGES_MAX]; /* run in this order */
-	size_t nstages;
+	struct stage_list stages;
 	struct flow_table *flows;
 	struct sink *sinks[AGENT_SINKS_MAX];
 	size_t nsinks;
@@ -56,20 +55,6 @@ static int collect(const struct sock_record *rec, void *ud)
 		return 0;
 	}
 	return r;
-}
-
-/* The stage chain, as the flow table's enrich callback. */
-static int enrich(uint32_t pid, const struct sock_record *rec,
-		  struct flow_owner *ret, void *ud)
-{
-	struct agent *a = ud;
-	for (size_t i = 0; i < a->nstages; i++) {
-		struct stage *st = a->stages[i];
-		int r = st->enrich ? st->enrich(st, pid, rec, ret) : 0;
-		if (r < 0)
-			return r;
-	}
-	return 0;
 }
 
 /* Reads the source; the records stay in the source's array or a->recs. */
@@ -101,9 +86,7 @@ static void report_scan(struct agent *a)
 
 	if (a->src->report)
 		a->src->report(a->src, false);
-	for (size_t i = 0; i < a->nstages; i++)
-		if (a->stages[i]->report)
-			a->stages[i]->report(a->stages[i]);
+	stage_list_report(&a->stages);
 	flow_table_get_stats(a->flows, &fs);
 	if (fs.dropped_flows && !a->warned_drops) {
 		log_warn("flow table full (--max-flows %llu): dropping new "
@@ -126,13 +109,10 @@ static int agent_scan(struct agent *a)
 	int r = read_source(a, &recs);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < a->nstages; i++) {
-		struct stage *st = a->stages[i];
-		if (st->scan && (r = st->scan(st, recs, a->n)) < 0)
-			return r;
-	}
+	if ((r = stage_list_scan(&a->stages, recs, a->n)) < 0)
+		return r;
 	r = flow_table_ingest(a->flows, recs, a->n, a->src->src->snapshot,
-			      now_realtime_ms(), enrich, a);
+			      now_realtime_ms(), stage_list_enrich, &a->stages);
 	if (r < 0)
 		return r;
 	report_scan(a);
@@ -326,18 +306,6 @@ int agent_loop(struct agent *a)
 
 /* ---- building it -------------------------------------------------------- */
 
-static int add_stage(struct agent *a, struct stage *st)
-{
-	if (!st)
-		return -ENOMEM;
-	if (a->nstages == AGENT_STAGES_MAX) {
-		stage_free(st);
-		return -E2BIG;
-	}
-	a->stages[a->nstages++] = st;
-	return 0;
-}
-
 static int add_sink(struct agent *a, struct sink *s)
 {
 	if (!s)
@@ -358,11 +326,12 @@ static int add_sink(struct agent *a, struct sink *s)
 static int add_stages(struct agent *a, struct stage **ret_k8s)
 {
 	const struct probe_config *cfg = a->cfg;
-	int r = add_stage(a, stage_process_new(a->pm, cfg->node_name));
+	int r = stage_list_add(&a->stages,
+			       stage_process_new(a->pm, cfg->node_name));
 	if (r < 0)
 		return r;
 	struct stage *k8s = stage_k8s_new(cfg, cfg->once);
-	if ((r = add_stage(a, k8s)) < 0)
+	if ((r = stage_list_add(&a->stages, k8s)) < 0)
 		return r;
 	*ret_k8s = k8s;
 	return 0;
@@ -420,8 +389,7 @@ void agent_free(struct agent *a)
 	agent_source_free(a->src);
 	for (size_t i = 0; i < a->nsinks; i++)
 		sink_free(a->sinks[i]);
-	for (size_t i = 0; i < a->nstages; i++)
-		stage_free(a->stages[i]);
+	stage_list_clear(&a->stages);
 	flow_table_free(a->flows);
 	procmap_free(a->pm);
 	free(a->recs);
@@ -482,8 +450,8 @@ void agent_stats(const struct agent *a, agent_stat_fn fn, void *userdata)
 			      .ud = userdata };
 	if (a->src->stats)
 		a->src->stats(a->src, stat_relay, &x);
-	for (size_t i = 0; i < a->nstages; i++) {
-		const struct stage *st = a->stages[i];
+	for (size_t i = 0; i < a->stages.n; i++) {
+		const struct stage *st = a->stages.v[i];
 		x.object = st->name;
 		if (st->stats)
 			st->stats(st, stat_relay, &x);

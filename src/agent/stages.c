@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+#include "agent/stages.h"
+
+#include <errno.h>
+
+int stage_list_add(struct stage_list *l, struct stage *st)
+{
+	if (!st)
+		return -ENOMEM;
+	if (l->n == STAGES_MAX) {
+		stage_free(st);
+		return -E2BIG;
+	}
+	l->v[l->n++] = st;
+	return 0;
+}
+
+int stage_list_scan(struct stage_list *l, const struct sock_record *recs,
+		    size_t n)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		struct stage *st = l->v[i];
+		int r = st->scan ? st->scan(st, recs, n) : 0;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int stage_list_enrich(uint32_t pid, const struct sock_record *rec,
+		      struct flow_owner *o, void *userdata)
+{
+	struct stage_list *l = userdata;
+	for (size_t i = 0; i < l->n; i++) {
+		struct stage *st = l->v[i];
+		int r = st->enrich ? st->enrich(st, pid, rec, o) : 0;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void stage_list_report(struct stage_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i]->report)
+			l->v[i]->report(l->v[i]);
+}
+
+void stage_list_clear(struct stage_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		stage_free(l->v[i]);
+	l->n = 0;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SHAWK_AGENT_STAGES_H
+#define SHAWK_AGENT_STAGES_H
+
+#include "core/flow.h"
+#include "core/stage.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STAGES_MAX 8
+
+/* The agent's stages in the order they run (core/stage.h). */
+struct stage_list {
+	struct stage *v[STAGES_MAX];
+	size_t n;
+};
+
+/*
+ * Appends st (the list owns it from now on). Returns 0, -ENOMEM when st is
+ * NULL (a failed constructor), or -E2BIG when the list is full (st is
+ * then freed).
+ */
+int stage_list_add(struct stage_list *l, struct stage *st);
+
+/* Every stage's scan() over one scan's records, in order; stops at the
+ * first error and returns it (else 0). */
+int stage_list_scan(struct stage_list *l, const struct sock_record *recs,
+		    size_t n);
+
+/*
+ * The enrich chain, as flow_table_ingest()'s flow_enrich_fn (userdata: the
+ * list): every stage's enrich() in order; the first error ends the chain
+ * and is returned (-ESRCH: owner unknown).
+ */
+int stage_list_enrich(uint32_t pid, const struct sock_record *rec,
+		      struct flow_owner *o, void *userdata);
+
+/* Every stage's report(), in order. */
+void stage_list_report(struct stage_list *l);
+
+/* Frees every stage; the list is empty afterwards. */
+void stage_list_clear(struct stage_list *l);
+
+#endif
