@@ -37,6 +37,11 @@ void pending_free(struct pending *p)
 	free(p);
 }
 
+void pending_freep(struct pending **p)
+{
+	pending_free(*p);
+}
+
 size_t pending_count(const struct pending *p)
 {
 	return p->count;

@@ -17,6 +17,7 @@ struct pending;
 /* NULL on OOM. */
 struct pending *pending_new(void);
 void pending_free(struct pending *p);
+void pending_freep(struct pending **p);
 
 /*
  * Deep-copies f in, or merges it into the entry with the same key: counts

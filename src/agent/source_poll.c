@@ -7,6 +7,7 @@
 #include "probe/poller.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,23 +52,28 @@ static void polling_report(struct agent_source *as, bool final)
 	}
 }
 
+#define S(field, kind, help) { #field, kind, offsetof(struct poller_stats, field), help }
+static const struct stat_desc polling_stat_desc[] = {
+	S(scans, STAT_COUNTER, "socket table scans"),
+	S(netns, STAT_GAUGE, "network namespaces, last scan"),
+	S(sockets, STAT_GAUGE, "socket records, last scan"),
+	S(procfs_fallbacks, STAT_GAUGE,
+	  "netns read through /proc/<pid>/net, last scan"),
+	S(iter_fallbacks, STAT_COUNTER,
+	  "netns read by sock_diag on the BPF iterator path"),
+	S(skipped_empty, STAT_GAUGE, "netns without sockets, last scan"),
+	S(skipped_unchanged, STAT_GAUGE,
+	  "netns served from the previous scan, last scan"),
+	S(fd_walk_netns, STAT_GAUGE, "netns served by the fd walk, last scan"),
+};
+#undef S
+
 static void polling_stats(const struct agent_source *as, stat_fn fn, void *ud)
 {
 	struct poller_stats ps;
 	poller_get_stats(as->src, &ps);
-	fn("scans", STAT_COUNTER, ps.scans, "socket table scans", ud);
-	fn("netns", STAT_GAUGE, ps.netns, "network namespaces, last scan", ud);
-	fn("sockets", STAT_GAUGE, ps.sockets, "socket records, last scan", ud);
-	fn("procfs_fallbacks", STAT_GAUGE, ps.procfs_fallbacks,
-	   "netns read through /proc/<pid>/net, last scan", ud);
-	fn("iter_fallbacks", STAT_COUNTER, ps.iter_fallbacks,
-	   "netns read by sock_diag on the BPF iterator path", ud);
-	fn("skipped_empty", STAT_GAUGE, ps.skipped_empty,
-	   "netns without sockets, last scan", ud);
-	fn("skipped_unchanged", STAT_GAUGE, ps.skipped_unchanged,
-	   "netns served from the previous scan, last scan", ud);
-	fn("fd_walk_netns", STAT_GAUGE, ps.fd_walk_netns,
-	   "netns served by the fd walk, last scan", ud);
+	stats_emit(polling_stat_desc, ARRAY_SIZE(polling_stat_desc), &ps, fn,
+		   ud);
 }
 
 static void polling_flushed(struct agent_source *as)

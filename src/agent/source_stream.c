@@ -7,6 +7,7 @@
 #include "probe/ebpf.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 struct source_stream {
@@ -55,23 +56,27 @@ static void streaming_report(struct agent_source *as, bool final)
 		log_stream_totals(&es, LOG_DEBUG);
 }
 
-static void streaming_stats(const struct agent_source *as, stat_fn fn, void *ud)
+#define S(field, kind, help) { #field, kind, offsetof(struct stream_stats, field), help }
+static const struct stat_desc streaming_stat_desc[] = {
+	S(events, STAT_COUNTER, "events decoded"),
+	S(bad_events, STAT_COUNTER, "events that failed to decode"),
+	S(lost_events, STAT_COUNTER,
+	  "events lost in the kernel: ring buffer full"),
+	S(resyncs, STAT_COUNTER, "full polls, the seed included"),
+	S(held_overflow, STAT_COUNTER,
+	  "UDP events passed on unresolved: hold list full"),
+	S(aggregated, STAT_COUNTER, "TCP connections counted in the kernel"),
+	S(agg_records, STAT_COUNTER, "aggregate records decoded"),
+};
+#undef S
+
+static void streaming_stats(const struct agent_source *as, stat_fn fn,
+			    void *ud)
 {
 	struct ebpf_stats es;
 	ebpf_get_stats(as->src, &es);
-	fn("events", STAT_COUNTER, es.stream.events, "events decoded", ud);
-	fn("bad_events", STAT_COUNTER, es.stream.bad_events,
-	   "events that failed to decode", ud);
-	fn("lost_events", STAT_COUNTER, es.stream.lost_events,
-	   "events lost in the kernel: ring buffer full", ud);
-	fn("polls", STAT_COUNTER, es.stream.resyncs,
-	   "full polls, the seed included", ud);
-	fn("held_overflow", STAT_COUNTER, es.stream.held_overflow,
-	   "UDP events passed on unresolved: hold list full", ud);
-	fn("aggregated", STAT_COUNTER, es.stream.aggregated,
-	   "TCP connections counted in the kernel", ud);
-	fn("agg_records", STAT_COUNTER, es.stream.agg_records,
-	   "aggregate records decoded", ud);
+	stats_emit(streaming_stat_desc, ARRAY_SIZE(streaming_stat_desc),
+		   &es.stream, fn, ud);
 	fn("agg_full", STAT_COUNTER, es.agg_full,
 	   "connections passed as events: in-kernel aggregate full", ud);
 	fn("programs", STAT_GAUGE, es.programs, "attached BPF programs", ud);

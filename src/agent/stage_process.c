@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "agent/stage_process.h"
 
+#include "core/util.h"
+
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,26 +31,27 @@ static int process_enrich(struct stage *st, uint32_t pid,
 	return 0;
 }
 
+#define S(field, kind, help) { #field, kind, offsetof(struct procmap_stats, field), help }
+static const struct stat_desc process_stat_desc[] = {
+	S(fd_links_read, STAT_COUNTER, "/proc/<pid>/fd links read"),
+	S(fd_dirs_walked, STAT_COUNTER, "/proc/<pid>/fd directories walked"),
+	S(walks, STAT_COUNTER, "walks of /proc"),
+	S(ns_denied, STAT_COUNTER, "processes whose netns link may not be read"),
+	S(fd_denied, STAT_COUNTER, "processes whose fd table may not be read"),
+	S(unowned, STAT_COUNTER, "sockets with an inode but no owner found"),
+	S(owner_lookups, STAT_COUNTER, "owner searches by socket"),
+	S(owner_lookup_errors, STAT_COUNTER,
+	  "owner searches that failed (fd walk instead)"),
+};
+#undef S
+
 static void process_stats(const struct stage *st, stat_fn fn, void *ud)
 {
 	const struct stage_process *p = (const struct stage_process *)st;
 	struct procmap_stats ms;
 	procmap_get_stats(p->pm, &ms);
-	fn("fd_links_read", STAT_COUNTER, ms.fd_links_read,
-	   "/proc/<pid>/fd links read", ud);
-	fn("fd_dirs_walked", STAT_COUNTER, ms.fd_dirs_walked,
-	   "/proc/<pid>/fd directories walked", ud);
-	fn("walks", STAT_COUNTER, ms.walks, "walks of /proc", ud);
-	fn("ns_denied", STAT_COUNTER, ms.ns_denied,
-	   "processes whose netns link may not be read", ud);
-	fn("fd_denied", STAT_COUNTER, ms.fd_denied,
-	   "processes whose fd table may not be read", ud);
-	fn("unowned", STAT_COUNTER, ms.unowned,
-	   "sockets with an inode but no owner found", ud);
-	fn("owner_lookups", STAT_COUNTER, ms.owner_lookups,
-	   "owner searches by socket", ud);
-	fn("owner_lookup_errors", STAT_COUNTER, ms.owner_lookup_errors,
-	   "owner searches that failed (fd walk instead)", ud);
+	stats_emit(process_stat_desc, ARRAY_SIZE(process_stat_desc), &ms, fn,
+		   ud);
 }
 
 static void process_free(struct stage *st)

@@ -109,6 +109,11 @@ void flow_table_free(struct flow_table *t)
 	free(t);
 }
 
+void flow_table_freep(struct flow_table **t)
+{
+	flow_table_free(*t);
+}
+
 size_t flow_table_count(const struct flow_table *t)
 {
 	return t->count;
@@ -263,18 +268,11 @@ static bool keep_scanned(uint64_t key, uint64_t val, void *ud)
 	return (uint32_t)val == *scan;
 }
 
-int flow_table_ingest(struct flow_table *t, const struct sock_record *recs,
-		      size_t n, bool snapshot, int64_t now_ms,
-		      flow_enrich_fn enrich, void *userdata)
+/* The listening ports of this scan (all of them with a snapshot). */
+static void listeners_update(struct flow_table *t,
+			     const struct sock_record *recs, size_t n,
+			     bool snapshot)
 {
-	int aggregated = 0;
-
-	t->scan_gen++;
-	/* One growth to the scan's size instead of a dozen rehashes from 64
-	 * entries on a first scan of 100k sockets. */
-	if (u64map_reserve(&t->conns, n > t->conns.count ? n : t->conns.count) <
-	    0)
-		return -ENOMEM;
 	if (snapshot)
 		u64map_clear(&t->listeners);
 	for (size_t i = 0; i < n; i++) {
@@ -289,115 +287,169 @@ int flow_table_ingest(struct flow_table *t, const struct sock_record *recs,
 			continue;
 		(void)u64map_put(&t->listeners, lk, (1ULL << 32) | r->pid);
 	}
+}
 
-	for (size_t i = 0; i < n; i++) {
-		const struct sock_record *r = &recs[i];
-		if (is_listener(r) || (r->rport == 0 && !r->conns) ||
-		    addr_is_any(r->family, r->raddr))
-			continue;
-		if (r->flags & SOCK_REC_F_COUNTED) {
-			/* Counted in this interval by an aggregate record if
-			 * new: then only remembered, under no flow. */
-			uint64_t *cv;
-			int pr = u64map_upsert(&t->conns, conn_id(r), &cv);
-			if (pr == -ENOMEM)
-				return -ENOMEM;
-			if (pr > 0) {
-				*cv = ((uint64_t)t->interval_gen << 32) |
-				      t->scan_gen;
-				continue;
-			}
-			if (pr < 0) {
-				t->stats.untracked_conns++;
-				continue;
-			}
-		}
+/*
+ * A SOCK_REC_F_COUNTED record: counted in this interval by an aggregate
+ * record if new, then only remembered, under no flow. Returns 1 when it
+ * is done with (remembered or untracked), 0 when it is aggregated like
+ * any record (a connection seen before), or -ENOMEM.
+ */
+static int remember_counted(struct flow_table *t, const struct sock_record *r)
+{
+	uint64_t *cv;
+	int pr = u64map_upsert(&t->conns, conn_id(r), &cv);
+	if (pr == -ENOMEM)
+		return -ENOMEM;
+	if (pr > 0) {
+		*cv = ((uint64_t)t->interval_gen << 32) | t->scan_gen;
+		return 1;
+	}
+	if (pr < 0) {
+		t->stats.untracked_conns++;
+		return 1;
+	}
+	return 0;
+}
 
-		uint64_t *lv = u64map_get(
-			&t->listeners, listener_key(r->netns, r->proto, r->lport));
-		uint8_t dir = r->dir;
-		if (dir == SOCK_DIR_UNKNOWN)
-			dir = lv ? SOCK_DIR_PASSIVE : SOCK_DIR_ACTIVE;
+/* The owner of r, through enrich; *o is all zero when unknown. */
+static void owner_resolve(const struct sock_record *r, uint32_t pid,
+			  flow_enrich_fn enrich, void *userdata,
+			  struct flow_owner *o)
+{
+	bool have_owner = false;
+	memset(o, 0, sizeof(*o));
+	if (r->flags & SOCK_REC_F_OWNER_KNOWN) {
+		o->pid = r->pid;
+		memcpy(o->comm, r->comm, sizeof(o->comm));
+		o->comm[sizeof(o->comm) - 1] = '\0';
+		have_owner = true;
+	}
+	if (pid && enrich && enrich(pid, r, o, userdata) == 0)
+		have_owner = true;
+	if (!have_owner)
+		memset(o, 0, sizeof(*o));
+}
 
-		/* Sockets still in the accept queue (no inode yet) and any
-		 * passive socket without a known owner belong to whoever
-		 * listens on the port, never to an interrupted task. */
-		uint32_t pid = r->pid;
-		if (!pid && dir == SOCK_DIR_PASSIVE && lv)
-			pid = (uint32_t)*lv;
+static void flow_key_build(struct flow_key *k, const struct sock_record *r,
+			   uint8_t dir, const struct flow_owner *o)
+{
+	memset(k, 0, sizeof(*k));
+	k->dir = dir;
+	k->proto = r->proto;
+	k->family = r->family;
+	memcpy(k->laddr, r->laddr, 16);
+	memcpy(k->raddr, r->raddr, 16);
+	if (dir == SOCK_DIR_PASSIVE)
+		k->lport = r->lport;
+	else
+		k->rport = r->rport;
+	k->netns = r->netns;
+	k->pgid = o->pgid;
+	memcpy(k->comm, o->comm, sizeof(k->comm));
+	k->comm[sizeof(k->comm) - 1] = '\0';
+	utf8_sanitize(k->comm);
+}
 
-		struct flow_owner o = { 0 };
-		bool have_owner = false;
-		if (r->flags & SOCK_REC_F_OWNER_KNOWN) {
-			o.pid = r->pid;
-			memcpy(o.comm, r->comm, sizeof(o.comm));
-			o.comm[sizeof(o.comm) - 1] = '\0';
-			have_owner = true;
-		}
-		if (pid && enrich && enrich(pid, r, &o, userdata) == 0)
-			have_owner = true;
-		if (!have_owner)
-			memset(&o, 0, sizeof(o));
+/* Counts r's connection in f: once per interval, new once ever. */
+static int count_conn(struct flow_table *t, struct flow *f,
+		      const struct sock_record *r)
+{
+	if (r->conns) {
+		/* New connections the source counted: no identity to track
+		 * (they are never polled as new, see SOCK_REC_F_COUNTED). */
+		f->connections += r->conns;
+		f->new_connections += r->conns;
+		return 0;
+	}
+	uint64_t *cv;
+	uint64_t nv = ((uint64_t)t->interval_gen << 32) | t->scan_gen;
+	int pr = u64map_upsert(&t->conns, conn_id(r), &cv);
+	if (pr == -ENOMEM)
+		return -ENOMEM;
+	if (pr != 0) {
+		if (pr < 0)
+			t->stats.untracked_conns++;
+		f->connections++;
+		f->new_connections++;
+	} else if ((uint32_t)(*cv >> 32) != t->interval_gen) {
+		f->connections++;
+	}
+	if (cv)
+		*cv = nv;
+	return 0;
+}
 
-		struct flow_key k;
-		memset(&k, 0, sizeof(k));
-		k.dir = dir;
-		k.proto = r->proto;
-		k.family = r->family;
-		memcpy(k.laddr, r->laddr, 16);
-		memcpy(k.raddr, r->raddr, 16);
-		if (dir == SOCK_DIR_PASSIVE)
-			k.lport = r->lport;
-		else
-			k.rport = r->rport;
-		k.netns = r->netns;
-		k.pgid = o.pgid;
-		memcpy(k.comm, o.comm, sizeof(k.comm));
-		k.comm[sizeof(k.comm) - 1] = '\0';
-		utf8_sanitize(k.comm);
+/* One connection record into its flow. Returns 1 when aggregated, 0 when
+ * skipped (not a connection, or the flow table is full), or -ENOMEM. */
+static int ingest_one(struct flow_table *t, const struct sock_record *r,
+		      int64_t now_ms, flow_enrich_fn enrich, void *userdata)
+{
+	if (is_listener(r) || (r->rport == 0 && !r->conns) ||
+	    addr_is_any(r->family, r->raddr))
+		return 0;
+	if (r->flags & SOCK_REC_F_COUNTED) {
+		int c = remember_counted(t, r);
+		if (c != 0)
+			return c < 0 ? c : 0;
+	}
 
-		int err = 0;
-		struct flow *f = flow_get(t, &k, &err);
-		if (!f) {
-			if (err == -ENOMEM)
-				return -ENOMEM;
-			t->stats.dropped_flows++;
-			continue;
-		}
-		if (!f->first_seen_ms)
-			f->first_seen_ms = now_ms;
-		f->last_seen_ms = now_ms;
-		if (o.pid && (!f->pid || o.pid < f->pid))
-			f->pid = o.pid;
-		if (!f->cgroup_id)
-			f->cgroup_id = r->cgroup_id;
-		fill_strings(f, &o);
+	uint64_t *lv = u64map_get(&t->listeners,
+				  listener_key(r->netns, r->proto, r->lport));
+	uint8_t dir = r->dir;
+	if (dir == SOCK_DIR_UNKNOWN)
+		dir = lv ? SOCK_DIR_PASSIVE : SOCK_DIR_ACTIVE;
 
-		if (r->conns) {
-			/* New connections the source counted: no identity to
-			 * track (they are never polled as new, see
-			 * SOCK_REC_F_COUNTED). */
-			f->connections += r->conns;
-			f->new_connections += r->conns;
-			aggregated++;
-			continue;
-		}
-		uint64_t *cv;
-		uint64_t nv = ((uint64_t)t->interval_gen << 32) | t->scan_gen;
-		int pr = u64map_upsert(&t->conns, conn_id(r), &cv);
-		if (pr == -ENOMEM)
+	/* Sockets still in the accept queue (no inode yet) and any passive
+	 * socket without a known owner belong to whoever listens on the
+	 * port, never to an interrupted task. */
+	uint32_t pid = r->pid;
+	if (!pid && dir == SOCK_DIR_PASSIVE && lv)
+		pid = (uint32_t)*lv;
+
+	struct flow_owner o;
+	owner_resolve(r, pid, enrich, userdata, &o);
+	struct flow_key k;
+	flow_key_build(&k, r, dir, &o);
+
+	int err = 0;
+	struct flow *f = flow_get(t, &k, &err);
+	if (!f) {
+		if (err == -ENOMEM)
 			return -ENOMEM;
-		if (pr != 0) {
-			if (pr < 0)
-				t->stats.untracked_conns++;
-			f->connections++;
-			f->new_connections++;
-		} else if ((uint32_t)(*cv >> 32) != t->interval_gen) {
-			f->connections++;
-		}
-		if (cv)
-			*cv = nv;
-		aggregated++;
+		t->stats.dropped_flows++;
+		return 0;
+	}
+	if (!f->first_seen_ms)
+		f->first_seen_ms = now_ms;
+	f->last_seen_ms = now_ms;
+	if (o.pid && (!f->pid || o.pid < f->pid))
+		f->pid = o.pid;
+	if (!f->cgroup_id)
+		f->cgroup_id = r->cgroup_id;
+	fill_strings(f, &o);
+	int r2 = count_conn(t, f, r);
+	return r2 < 0 ? r2 : 1;
+}
+
+int flow_table_ingest(struct flow_table *t, const struct sock_record *recs,
+		      size_t n, bool snapshot, int64_t now_ms,
+		      flow_enrich_fn enrich, void *userdata)
+{
+	int aggregated = 0;
+
+	t->scan_gen++;
+	/* One growth to the scan's size instead of a dozen rehashes from 64
+	 * entries on a first scan of 100k sockets. */
+	if (u64map_reserve(&t->conns, n > t->conns.count ? n : t->conns.count) <
+	    0)
+		return -ENOMEM;
+	listeners_update(t, recs, n, snapshot);
+	for (size_t i = 0; i < n; i++) {
+		int r = ingest_one(t, &recs[i], now_ms, enrich, userdata);
+		if (r < 0)
+			return r;
+		aggregated += r;
 	}
 
 	/* Connections absent from a full snapshot have closed. */

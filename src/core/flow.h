@@ -81,6 +81,7 @@ struct flow_table;
 /* max_flows / max_conns bound memory (0: defaults). NULL on OOM. */
 struct flow_table *flow_table_new(size_t max_flows, size_t max_conns);
 void flow_table_free(struct flow_table *t);
+void flow_table_freep(struct flow_table **t);
 
 /*
  * Feeds one scan's records. With snapshot=true recs is the complete socket

@@ -2,6 +2,7 @@
 #ifndef SHAWK_CORE_STATS_H
 #define SHAWK_CORE_STATS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -22,5 +23,17 @@ enum stat_kind {
  */
 typedef void (*stat_fn)(const char *name, enum stat_kind kind, uint64_t value,
 			const char *help, void *userdata);
+
+/* One uint64_t field of a stats struct, for stats_emit(). */
+struct stat_desc {
+	const char *name;
+	enum stat_kind kind;
+	size_t off; /* offsetof() the field */
+	const char *help;
+};
+
+/* Calls fn for each of the n fields d describes, read from stats. */
+void stats_emit(const struct stat_desc *d, size_t n, const void *stats,
+		stat_fn fn, void *userdata);
 
 #endif
