@@ -2,6 +2,7 @@
 #include "core/flow.h"
 
 #include "core/addr.h"
+#include "core/flowset.h"
 #include "core/u64map.h"
 #include "core/utf8.h"
 #include "core/util.h"
@@ -14,10 +15,8 @@
 #define CONN_DEFAULT_MAX (4u << 20)
 
 struct flow_table {
-	struct flow *flows;
-	size_t count, cap, max;
-	uint32_t *index; /* open addressing: flow position + 1, 0 = empty */
-	size_t index_cap;
+	struct flow_set set; /* this interval's flows */
+	size_t max;
 	struct u64map listeners; /* listener key -> (1 << 32) | owner pid */
 	struct u64map conns;	 /* conn id -> (interval << 32) | scan */
 	uint32_t scan_gen;
@@ -31,10 +30,8 @@ struct flow_table *flow_table_new(size_t max_flows, size_t max_conns)
 	if (!t)
 		return NULL;
 	t->max = max_flows ? max_flows : FLOW_DEFAULT_MAX;
-	t->index_cap = 1024;
-	t->index = calloc(t->index_cap, sizeof(*t->index));
 	t->interval_gen = 1;
-	if (!t->index || u64map_init(&t->listeners, 0) < 0 ||
+	if (flow_set_reserve(&t->set, 512) < 0 || u64map_init(&t->listeners, 0) < 0 ||
 	    u64map_init(&t->conns, max_conns ? max_conns : CONN_DEFAULT_MAX) <
 		    0) {
 		flow_table_free(t);
@@ -88,22 +85,11 @@ int flow_copy(struct flow *dst, const struct flow *src)
 	return 0;
 }
 
-static void drop_flows(struct flow_table *t)
-{
-	for (size_t i = 0; i < t->count; i++)
-		flow_clear(&t->flows[i]);
-	t->count = 0;
-	memset(t->index, 0, t->index_cap * sizeof(*t->index));
-}
-
 void flow_table_free(struct flow_table *t)
 {
 	if (!t)
 		return;
-	if (t->index)
-		drop_flows(t);
-	free(t->flows);
-	free(t->index);
+	flow_set_done(&t->set);
 	u64map_free(&t->listeners);
 	u64map_free(&t->conns);
 	free(t);
@@ -116,12 +102,12 @@ void flow_table_freep(struct flow_table **t)
 
 size_t flow_table_count(const struct flow_table *t)
 {
-	return t->count;
+	return t->set.count;
 }
 
 const struct flow *flow_table_flows(const struct flow_table *t)
 {
-	return t->flows;
+	return t->set.flows;
 }
 
 void flow_table_get_stats(const struct flow_table *t,
@@ -133,7 +119,7 @@ void flow_table_get_stats(const struct flow_table *t,
 
 void flow_table_reset_interval(struct flow_table *t)
 {
-	drop_flows(t);
+	flow_set_clear(&t->set);
 	t->interval_gen++;
 }
 
@@ -149,66 +135,21 @@ static uint64_t listener_key(uint64_t netns, uint8_t proto, uint16_t port)
 	return (netns << 24) | ((uint64_t)proto << 16) | port;
 }
 
-static size_t key_slot(const struct flow_table *t, const struct flow_key *k)
-{
-	return hash_bytes(k, sizeof(*k), 0) & (t->index_cap - 1);
-}
-
-static int index_grow(struct flow_table *t)
-{
-	size_t ncap = t->index_cap * 2;
-	uint32_t *ni = calloc(ncap, sizeof(*ni));
-	if (!ni)
-		return -ENOMEM;
-	free(t->index);
-	t->index = ni;
-	t->index_cap = ncap;
-	for (size_t i = 0; i < t->count; i++) {
-		size_t s = key_slot(t, &t->flows[i].key);
-		while (t->index[s])
-			s = (s + 1) & (ncap - 1);
-		t->index[s] = (uint32_t)(i + 1);
-	}
-	return 0;
-}
-
 /* Returns the flow for k, creating it; NULL when full (-ENOSPC) or OOM. */
 static struct flow *flow_get(struct flow_table *t, const struct flow_key *k,
 			     int *err)
 {
-	size_t s = key_slot(t, k);
-	for (; t->index[s]; s = (s + 1) & (t->index_cap - 1)) {
-		struct flow *f = &t->flows[t->index[s] - 1];
-		if (memcmp(&f->key, k, sizeof(*k)) == 0)
-			return f;
-	}
-	if (t->count >= t->max) {
+	size_t slot;
+	struct flow *f = flow_set_find(&t->set, k, &slot);
+	if (f)
+		return f;
+	if (t->set.count >= t->max) {
 		*err = -ENOSPC;
 		return NULL;
 	}
-	if (t->count == t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 256;
-		struct flow *nf = realloc(t->flows, ncap * sizeof(*nf));
-		if (!nf) {
-			*err = -ENOMEM;
-			return NULL;
-		}
-		t->flows = nf;
-		t->cap = ncap;
-	}
-	if ((t->count + 1) * 2 > t->index_cap) {
-		if (index_grow(t) < 0) {
-			*err = -ENOMEM;
-			return NULL;
-		}
-		s = key_slot(t, k);
-		while (t->index[s])
-			s = (s + 1) & (t->index_cap - 1);
-	}
-	struct flow *f = &t->flows[t->count];
-	memset(f, 0, sizeof(*f));
-	f->key = *k;
-	t->index[s] = (uint32_t)(++t->count);
+	f = flow_set_insert(&t->set, k, slot);
+	if (!f)
+		*err = -ENOMEM;
 	return f;
 }
 
