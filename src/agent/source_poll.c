@@ -52,7 +52,7 @@ static void polling_report(struct agent_source *as, bool final)
 	}
 }
 
-#define S(field, kind, help) { #field, kind, offsetof(struct poller_stats, field), help }
+#define S(field, kind, help) STAT_DESC(struct poller_stats, field, kind, help)
 static const struct stat_desc polling_stat_desc[] = {
 	S(scans, STAT_COUNTER, "socket table scans"),
 	S(netns, STAT_GAUGE, "network namespaces, last scan"),

@@ -56,7 +56,7 @@ static void streaming_report(struct agent_source *as, bool final)
 		log_stream_totals(&es, LOG_DEBUG);
 }
 
-#define S(field, kind, help) { #field, kind, offsetof(struct stream_stats, field), help }
+#define S(field, kind, help) STAT_DESC(struct stream_stats, field, kind, help)
 static const struct stat_desc streaming_stat_desc[] = {
 	S(events, STAT_COUNTER, "events decoded"),
 	S(bad_events, STAT_COUNTER, "events that failed to decode"),

@@ -31,7 +31,7 @@ static int process_enrich(struct stage *st, uint32_t pid,
 	return 0;
 }
 
-#define S(field, kind, help) { #field, kind, offsetof(struct procmap_stats, field), help }
+#define S(field, kind, help) STAT_DESC(struct procmap_stats, field, kind, help)
 static const struct stat_desc process_stat_desc[] = {
 	S(fd_links_read, STAT_COUNTER, "/proc/<pid>/fd links read"),
 	S(fd_dirs_walked, STAT_COUNTER, "/proc/<pid>/fd directories walked"),

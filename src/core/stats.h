@@ -32,6 +32,10 @@ struct stat_desc {
 	const char *help;
 };
 
+/* A struct stat_desc for the uint64_t `field` of `type`, named after it. */
+#define STAT_DESC(type, field, kind, help)                                     \
+	{ #field, kind, offsetof(type, field), help }
+
 /* Calls fn for each of the n fields d describes, read from stats. */
 void stats_emit(const struct stat_desc *d, size_t n, const void *stats,
 		stat_fn fn, void *userdata);
