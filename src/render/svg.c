@@ -173,9 +173,12 @@ static Agraph_t *build(const struct svg_graph *g)
 		return NULL;
 	agattr(G, AGRAPH, (char *)"rankdir", (char *)"LR");
 	agattr(G, AGNODE, (char *)"shape", (char *)"box");
-	agattr(G, AGNODE, (char *)"fontname", (char *)"monospace");
+	/* Without a text layout plugin Graphviz sizes boxes from its own
+	 * font metrics, which it has for Courier: a browser's monospace
+	 * font is as wide (0.6 em), so labels fit their boxes. */
+	agattr(G, AGNODE, (char *)"fontname", (char *)"Courier,monospace");
 	agattr(G, AGNODE, (char *)"fontsize", (char *)"10");
-	agattr(G, AGEDGE, (char *)"fontname", (char *)"monospace");
+	agattr(G, AGEDGE, (char *)"fontname", (char *)"Courier,monospace");
 	agattr(G, AGEDGE, (char *)"fontsize", (char *)"9");
 	Agnode_t **nodes = calloc(g->nn ? g->nn : 1, sizeof(*nodes));
 	if (!nodes)

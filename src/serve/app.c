@@ -146,6 +146,13 @@ static void respond_error(struct http_response *resp, int status,
 	resp->len = len;
 }
 
+/* cmdb_freep() leaves the pointer as it was: this one forgets it. */
+static void app_disconnect(struct serve_app *app)
+{
+	cmdb_free(app->db);
+	app->db = NULL;
+}
+
 /* Maps a CMDB failure to a response; reconnects on the next request. */
 static void respond_cmdb_error(struct serve_app *app,
 			       struct http_response *resp, int r, bool api)
@@ -165,7 +172,7 @@ static void respond_cmdb_error(struct serve_app *app,
 	snprintf(reason, sizeof(reason), "the CMDB is unavailable: %s",
 		 app->db ? cmdb_last_error(app->db) : "not connected");
 	log_warn("serve: %s", reason);
-	cmdb_freep(&app->db);
+	app_disconnect(app);
 	respond_error(resp, r == -ENOTCONN ? 503 : 500, reason, api);
 }
 
@@ -175,7 +182,7 @@ static int ensure_db(struct serve_app *app, struct http_response *resp,
 	char err[256] = "", reason[320];
 	if (app->db && cmdb_is_connected(app->db))
 		return 0;
-	cmdb_freep(&app->db);
+	app_disconnect(app);
 	int r = cmdb_connect(app->cmdb_url, &app->db, err, sizeof(err));
 	if (r == 0)
 		return 0;
@@ -397,5 +404,5 @@ void serve_app_handle(void *userdata, const struct http_request *req,
 
 void serve_app_clear(struct serve_app *app)
 {
-	cmdb_freep(&app->db);
+	app_disconnect(app);
 }
