@@ -11,7 +11,7 @@
 # link, hostile names as text with no script run. Then bad input (404,
 # 400, 405, oversized and stalled requests) and the CMDB going down (503).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/common.sh
 . tests/integration/lib/pg.sh
 require_root
@@ -28,7 +28,7 @@ B=http://127.0.0.1:$PORT
 tmp=$(mktemp -d)
 artifacts=${OBJDIR:-build/rel}/test-logs
 mkdir -p "$artifacts"
-probe_pid= serve_pid=
+probe_pid="" serve_pid=""
 cleanup() {
 	[ -n "$probe_pid" ] && kill "$probe_pid" 2>/dev/null
 	[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null
@@ -98,7 +98,7 @@ wait_for curl -sf -o /dev/null "$B/healthz" || { not_ok "serve answers"; cat "$t
 
 browse() { # browse URL OUT : the DOM after load (and a screenshot with SHOT=path)
 	local extra=()
-	[ -n "${SHOT:-}" ] && extra=(--screenshot="$SHOT" --window-size=1400,900)
+	[ -n "${SHOT:-}" ] && extra=(--screenshot="$SHOT" "--window-size=1400,900")
 	timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu \
 		--disable-background-networking --disable-component-update \
 		--disable-sync --no-first-run --user-data-dir="$tmp/chrome-$RANDOM" \
