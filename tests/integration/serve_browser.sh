@@ -14,6 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/common.sh
 . tests/integration/lib/pg.sh
+. tests/integration/lib/bridge.sh
 require_root
 pg_available || skip "needs PostgreSQL server binaries (apt-get install postgresql)"
 command -v psql >/dev/null || skip "needs psql"
@@ -43,28 +44,7 @@ trap cleanup EXIT
 pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
 "$SHAWK_BIN" create-scheme --cmdb "$CMDB" >/dev/null || { not_ok "create-scheme"; finish; }
 
-ip netns add "$SW" || skip "cannot create network namespaces"
-ip -n "$SW" link add br0 type bridge
-ip -n "$SW" link set br0 up
-i=0
-for pair in "$FR:$NET.2" "$AP:$NET.1" "$DB:$NET.3"; do
-	ns=${pair%%:*} addr=${pair#*:}
-	i=$((i + 1))
-	ip netns add "$ns"
-	ip link add "sui$i-$$" type veth peer name "suo$i-$$"
-	ip link set "sui$i-$$" netns "$ns"
-	ip link set "suo$i-$$" netns "$SW"
-	ip -n "$SW" link set "suo$i-$$" master br0 up
-	ip -n "$ns" link set lo up
-	ip -n "$ns" addr add "$addr/24" dev "sui$i-$$"
-	ip -n "$ns" link set "sui$i-$$" up
-done
-
-H=tests/integration/lib/holder.py
-inns() { # inns NS COMM ARGS... : a holder in a netns, in the background
-	local ns=$1 comm=$2; shift 2
-	ip netns exec "$ns" bash -c ". tests/integration/lib/common.sh; pyrun $comm $H $*; wait" &
-}
+bridge_hosts "$SW" su "$FR:$NET.2" "$AP:$NET.1" "$DB:$NET.3" || skip "cannot create network namespaces"
 inns "$DB" ui-db server "$tmp/db" tcp:$NET.3:5432
 wait_for test -f "$tmp/db" || { not_ok "db started"; finish; }
 inns "$AP" ui-api relay "$tmp/ap" tcp:$NET.1:8080 tcp:$NET.3:5432:2
