@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -92,6 +93,30 @@ static void test_look_svg_golden(void **state)
 	free(buf);
 }
 
+/* A map past dot's comfortable size is still drawn, in seconds (sfdp). */
+static void test_svg_large_map(void **state)
+{
+	(void)state;
+	struct svg_graph g = { 0 };
+	char label[32];
+	uint32_t id;
+	for (int i = 0; i < 600; i++) {
+		snprintf(label, sizeof(label), "ns%d/wl-%d\nDeployment", i / 20, i);
+		assert_int_equal(svg_graph_node_add(&g, label, "/x", false, &id), 0);
+	}
+	for (uint32_t i = 0; i < 2400; i++)
+		assert_int_equal(svg_graph_edge_add(&g, i % 600, (i * 7919 + 13) % 600, "tcp:80 (1)"), 0);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	char *s = render(&g, true);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_non_null(strstr(s, "ns29/wl&#45;599"));
+	/* dot takes minutes on such a graph; a busy machine is not one. */
+	assert_true(t1.tv_sec - t0.tv_sec < 60);
+	free(s);
+	svg_graph_clear(&g);
+}
+
 static char *esc(void (*fn)(FILE *, const char *), const char *in)
 {
 	char *buf = NULL;
@@ -135,6 +160,7 @@ int main(void)
 		cmocka_unit_test(test_svg_escapes_labels),
 		cmocka_unit_test(test_html_url_escape),
 		cmocka_unit_test(test_look_svg_golden),
+		cmocka_unit_test(test_svg_large_map),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include "render/flows.h"
 #include "render/look.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <gvc.h>
 #include <netinet/in.h>
@@ -28,6 +29,33 @@ static const lt_symlist_t svg_builtins[] = {
  * drawing at a time. */
 static GVC_t *svg_gvc;
 static pthread_mutex_t svg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * dot's layered layout grows much faster than linearly: a map of 1000
+ * workloads and 5000 edges takes it minutes. Past these sizes the drawing
+ * uses sfdp (multilevel force-directed, seconds), from the neato plugin,
+ * loaded on first need only: it pulls GTS, GLib and libstdc++, which no
+ * other command should pay for at start. Without it, dot draws anyway.
+ */
+#define SVG_DOT_MAX_NODES 300
+#define SVG_DOT_MAX_EDGES 1200
+static int sfdp_state; /* 0 unknown, 1 loaded, -1 unavailable */
+
+static bool sfdp_load(void)
+{
+	if (sfdp_state == 0) {
+		/* Found through the binary's run path (Graphviz's plugin
+		 * directory, like the two plugins linked in). */
+		void *h = dlopen("libgvplugin_neato_layout.so.6",
+				 RTLD_NOW | RTLD_LOCAL);
+		gvplugin_library_t *lib =
+			h ? dlsym(h, "gvplugin_neato_layout_LTX_library") : NULL;
+		if (lib)
+			gvAddLibrary(svg_gvc, lib);
+		sfdp_state = lib ? 1 : -1;
+	}
+	return sfdp_state > 0;
+}
 
 int svg_graph_node_add(struct svg_graph *g, const char *label,
 		       const char *href, bool bold, uint32_t *ret_idx)
@@ -233,7 +261,13 @@ int render_svg_graph(FILE *out, const struct svg_graph *g, bool inline_svg)
 		pthread_mutex_unlock(&svg_lock);
 		return -ENOMEM;
 	}
-	if (gvLayout(svg_gvc, G, "dot") != 0) {
+	const char *engine = "dot";
+	if ((g->nn > SVG_DOT_MAX_NODES || g->ne > SVG_DOT_MAX_EDGES) &&
+	    sfdp_load()) {
+		engine = "sfdp";
+		agsafeset(G, (char *)"overlap", (char *)"prism", "");
+	}
+	if (gvLayout(svg_gvc, G, engine) != 0) {
 		r = -EIO;
 	} else {
 		if (gvRenderData(svg_gvc, G, "svg", &data, &len) != 0)
