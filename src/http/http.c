@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -257,6 +259,12 @@ int http_server_start(const struct http_config *cfg, http_handler_fn fn,
 	s->fn = fn;
 	s->userdata = userdata;
 	s->port = port;
+	/* The server's thread inherits the signal mask: with every signal
+	 * blocked there, SIGTERM and friends reach the thread that waits for
+	 * them, whenever it starts waiting. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -273,6 +281,7 @@ int http_server_start(const struct http_config *cfg, http_handler_fn fn,
 		(size_t)(cfg->max_request ? cfg->max_request
 					  : HTTP_DEFAULT_MAX_REQUEST),
 		MHD_OPTION_END);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!s->d) {
 		close(fd);
 		free(s);
