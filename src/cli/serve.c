@@ -27,6 +27,16 @@ static const char serve_usage[] =
 
 #define usage_error(...) cli_usage_error("serve", __VA_ARGS__)
 
+/* Each request, with its answer, in the debug log; 5xx are warned about
+ * by the app itself. */
+static void handle_logged(void *ud, const struct http_request *req,
+			  struct http_response *resp)
+{
+	serve_app_handle(ud, req, resp);
+	log_debug("serve: GET %s -> %d (%zu bytes)", http_request_path(req),
+		  resp->status, resp->len);
+}
+
 int cli_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -103,7 +113,7 @@ int cli_serve(int argc, char **argv)
 
 	_cleanup_(http_server_freep) struct http_server *srv = NULL;
 	struct http_config cfg = { .listen = listen_at };
-	r = http_server_start(&cfg, serve_app_handle, &app, &srv, err,
+	r = http_server_start(&cfg, handle_logged, &app, &srv, err,
 			      sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "shawk serve: %s\n", err);
