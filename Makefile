@@ -31,6 +31,16 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE \
 	-Isrc -Ibpf -I$(OBJDIR)/gen -MMD -MP $(shell $(PKG_CONFIG) --cflags libpq)
 LDLIBS := -lbpf -lelf -lz -lpq -lcurl -lcjson -lpthread
+# HTTP (src/http) and SVG drawings (src/render/svg.c): libmicrohttpd and
+# Graphviz's library. The two Graphviz plugins used (dot layout, SVG output)
+# are linked in, found through an rpath to Graphviz's plugin directory.
+GV_PLUGIN_DIR := $(shell $(PKG_CONFIG) --variable=libdir libgvc)/graphviz
+# Nothing of ours is exported: Graphviz's libgvc has its own global
+# graph_init(), which core/graph.c's would otherwise interpose.
+CFLAGS += -fvisibility=hidden
+CFLAGS += $(patsubst -I%,-isystem %,$(filter %/graphviz,$(shell $(PKG_CONFIG) --cflags-only-I libgvc)))
+LDLIBS += -lmicrohttpd -lgvc -lcgraph -lcdt -L$(GV_PLUGIN_DIR) \
+	-Wl,-rpath,$(GV_PLUGIN_DIR) -lgvplugin_dot_layout -lgvplugin_core
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined

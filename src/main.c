@@ -17,6 +17,7 @@ static const char usage[] =
 	"  look           print the dependency tree around an address or pod\n"
 	"  create-scheme  create or upgrade the CMDB schema\n"
 	"  health         check the probe's heartbeat (liveness probes)\n"
+	"  serve          serve the dependency map as web pages\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help (also: shawk COMMAND --help)\n"
@@ -30,6 +31,7 @@ static const struct {
 	{ "look", cli_look },
 	{ "create-scheme", cli_create_scheme },
 	{ "health", cli_health },
+	{ "serve", cli_serve },
 };
 
 int main(int argc, char **argv)

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "test_util.h"
+#include "golden.h"
 
 static uint32_t vtx(struct graph *g, const char *a, uint16_t port,
 		    uint32_t pgid, const char *comm, const char *container)
@@ -113,21 +114,7 @@ static void golden_of(void (*builder)(struct graph *), render_fn fn,
 
 	char rel[128];
 	snprintf(rel, sizeof(rel), "render/%s", name);
-	if (getenv("SHAWK_UPDATE_GOLDEN")) {
-		char path[4096];
-		fixture_path(path, sizeof(path), rel);
-		FILE *o = fopen(path, "we");
-		assert_non_null(o);
-		fwrite(buf, 1, len, o);
-		fclose(o);
-	}
-	size_t wl;
-	char *want = fixture_read(rel, &wl);
-	if (wl != len || memcmp(want, buf, len) != 0)
-		print_error("%s differs; got:\n%s\n", name, buf);
-	assert_int_equal(wl, len);
-	assert_memory_equal(want, buf, len);
-	free(want);
+	golden_check(rel, buf, len);
 	free(buf);
 }
 

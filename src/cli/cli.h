@@ -10,5 +10,14 @@ int cli_probe(int argc, char **argv);
 int cli_look(int argc, char **argv);
 int cli_create_scheme(int argc, char **argv);
 int cli_health(int argc, char **argv);
+int cli_serve(int argc, char **argv);
+
+/* "shawk CMD: <message>" on stderr; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The message for getopt_long's ':' (missing value) or '?' (unknown
+ * option) at argv[ind - 1] (ind: optind); returns EXIT_USAGE. */
+int cli_option_error(const char *cmd, int c, char **argv, int ind);
 
 #endif

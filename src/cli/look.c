@@ -10,6 +10,7 @@
 #include "core/graph.h"
 #include "core/util.h"
 #include "render/look.h"
+#include "render/svg.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -33,11 +34,11 @@ static const char look_usage[] =
 	"  --since D          only edges seen since D: a duration ago (10m, 2h)\n"
 	"                     or an RFC 3339 time\n"
 	"  --until D          only edges seen until D (same forms)\n"
-	"  --format F         tree (default), json or dot\n"
+	"  --format F         tree (default), json, dot or svg\n"
 	"  --cmdb URL         libpq URI of the CMDB [SHAWK_CMDB_URL]\n"
 	"  -h, --help         show this help\n";
 
-enum look_format { FMT_TREE, FMT_JSON, FMT_DOT };
+enum look_format { FMT_TREE, FMT_JSON, FMT_DOT, FMT_SVG };
 
 static int usage_error(const char *fmt, ...) _printf_(1, 2);
 static int usage_error(const char *fmt, ...)
@@ -159,9 +160,11 @@ int cli_look(int argc, char **argv)
 				fmt = FMT_JSON;
 			else if (!strcmp(optarg, "dot"))
 				fmt = FMT_DOT;
+			else if (!strcmp(optarg, "svg"))
+				fmt = FMT_SVG;
 			else
 				return usage_error("invalid %s '%s': expected "
-						   "tree, json or dot",
+						   "tree, json, dot or svg",
 						   "--format", optarg);
 			break;
 		case 'c':
@@ -248,6 +251,9 @@ int cli_look(int argc, char **argv)
 		break;
 	case FMT_DOT:
 		r = render_dot(stdout, &g, q.depth);
+		break;
+	case FMT_SVG:
+		r = render_svg(stdout, &g, q.depth);
 		break;
 	}
 	if (fflush(stdout) != 0 && r == 0)

@@ -174,6 +174,73 @@ try:
 except helmlite.TemplateError as e:
     check("helm refuses to render without a CMDB", "cmdb.url" in str(e))
 
+# The optional web view (shawk serve): a Deployment + ClusterIP Service,
+# read-only credentials, httpGet probes, nothing privileged.
+def check_ui(label, docs, secret):
+    deps = find(docs, "Deployment", r".*-ui")
+    svcs = find(docs, "Service", r".*-ui")
+    check(label + ": a ui Deployment and Service", len(deps) == 1 and len(svcs) == 1)
+    if not deps or not svcs:
+        return None
+    d, svc = deps[0], svcs[0]
+    check(label + ": Service is ClusterIP on 8080 named shawk-ui",
+          svc["spec"].get("type") == "ClusterIP" and svc["metadata"]["name"] == "shawk-ui"
+          and svc["spec"]["ports"][0]["port"] == 8080)
+    sel = svc["spec"]["selector"]
+    tl = d["spec"]["template"]["metadata"]["labels"]
+    check(label + ": Service selects the ui pods only",
+          all(tl.get(k) == v for k, v in sel.items()) and sel.get("app.kubernetes.io/component") == "ui")
+    spec = d["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    check(label + ": runs shawk serve", c.get("args") == ["serve"])
+    env = {e["name"]: e for e in c.get("env", [])}
+    check(label + ": listens on all addresses of the pod",
+          env.get("SHAWK_SERVE_LISTEN", {}).get("value") == "0.0.0.0:8080")
+    ref = env.get("SHAWK_CMDB_URL", {}).get("valueFrom", {}).get("secretKeyRef", {})
+    check(label + ": reads the reader credentials, not the agents'", ref.get("name") == secret, str(ref))
+    for probe in ("livenessProbe", "readinessProbe"):
+        hg = c.get(probe, {}).get("httpGet", {})
+        check(label + ": %s is httpGet /healthz" % probe, hg.get("path") == "/healthz" and hg.get("port") == "http")
+    sc = c.get("securityContext", {})
+    check(label + ": unprivileged, read-only, drops ALL",
+          sc.get("allowPrivilegeEscalation") is False and sc.get("readOnlyRootFilesystem") is True
+          and sc.get("capabilities", {}).get("drop") == ["ALL"] and "add" not in sc.get("capabilities", {}))
+    check(label + ": not root", spec.get("securityContext", {}).get("runAsNonRoot") is True)
+    check(label + ": no hostPID, no host network", not spec.get("hostPID") and not spec.get("hostNetwork"))
+    check(label + ": resource requests and limits", bool(c.get("resources", {}).get("requests"))
+          and bool(c.get("resources", {}).get("limits")))
+    return {"args": c.get("args"), "env": sorted(env), "securityContext": sc,
+            "probes": [c.get("livenessProbe"), c.get("readinessProbe")], "ports": c.get("ports"),
+            "podSecurityContext": spec.get("securityContext"),
+            "service": (svc["spec"].get("type"), svc["spec"]["ports"])}
+
+
+ui_plain = check_ui("deploy/k8s ui", plain, "shawk-ui-cmdb")
+docs, notes = helmlite.render_chart(chart, {"cmdb.url": "x", "ui.enabled": "true",
+                                            "ui.cmdb.url": "postgresql://alice@db/shawk"})
+ui_chart = check_ui("helm ui", docs, "shawk-ui-cmdb")
+check("helm ui and deploy/k8s ui agree", ui_plain is not None and ui_plain == ui_chart,
+      "plain=%r chart=%r" % (ui_plain, ui_chart))
+sec = [d for d in find(docs, "Secret") if d["metadata"]["name"] == "shawk-ui-cmdb"]
+check("helm ui Secret carries ui.cmdb.url", sec and sec[0]["stringData"]["url"] == "postgresql://alice@db/shawk")
+check("NOTES.txt shows the port-forward to the ui", "kubectl -n shawk port-forward svc/shawk-ui 8080" in notes
+      and "http://127.0.0.1:8080/" in notes)
+docs, notes = helmlite.render_chart(chart, {"cmdb.url": "x"})
+check("helm without ui.enabled has no ui", not find(docs, "Deployment") and "port-forward" not in notes)
+docs, _ = helmlite.render_chart(chart, {"postgres.enabled": "true", "ui.enabled": "true"})
+check_ui("helm ui with bundled postgres", docs, "shawk-ui-cmdb")
+sec = [d for d in find(docs, "Secret") if d["metadata"]["name"] == "shawk-ui-cmdb"]
+check("helm bundled postgres: ui logs in as shawk_ui",
+      sec and sec[0]["stringData"]["url"].startswith("postgresql://shawk_ui:"))
+cms = find(docs, "ConfigMap", r".*-postgres-init")
+check("helm bundled postgres creates shawk_ui IN ROLE shawk_reader at first start",
+      cms and "IN ROLE shawk_reader" in list(cms[0]["data"].values())[0])
+try:
+    helmlite.render_chart(chart, {"cmdb.url": "x", "ui.enabled": "true"})
+    check("helm ui refuses to render without reader credentials", False)
+except helmlite.TemplateError as e:
+    check("helm ui refuses to render without reader credentials", "ui.cmdb.url" in str(e))
+
 # values.yaml is documented line by line: every key has a comment above it
 # (nested keys under a documented map, such as resources.requests, inherit).
 lines = open(os.path.join(chart, "values.yaml")).read().splitlines()

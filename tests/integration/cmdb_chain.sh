@@ -10,6 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/common.sh
 . tests/integration/lib/pg.sh
+. tests/integration/lib/bridge.sh
 require_root
 pg_available || skip "needs PostgreSQL server binaries (apt-get install postgresql)"
 command -v psql >/dev/null || skip "needs psql"
@@ -30,28 +31,7 @@ trap cleanup EXIT
 pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
 "$SHAWK_BIN" create-scheme --cmdb "$CMDB" >/dev/null || { not_ok "create-scheme"; finish; }
 
-ip netns add "$SW" || skip "cannot create network namespaces"
-ip -n "$SW" link add br0 type bridge
-ip -n "$SW" link set br0 up
-i=0
-for pair in "$CL:198.18.7.2" "$MI:198.18.7.1" "$BK:198.18.7.3"; do
-	ns=${pair%%:*} addr=${pair#*:}
-	i=$((i + 1))
-	ip netns add "$ns"
-	ip link add "shk$i-$$" type veth peer name "shp$i-$$"
-	ip link set "shk$i-$$" netns "$ns"
-	ip link set "shp$i-$$" netns "$SW"
-	ip -n "$SW" link set "shp$i-$$" master br0 up
-	ip -n "$ns" link set lo up
-	ip -n "$ns" addr add "$addr/24" dev "shk$i-$$"
-	ip -n "$ns" link set "shk$i-$$" up
-done
-
-H=tests/integration/lib/holder.py
-inns() { # inns NS COMM ARGS... : a holder in a netns, in the background
-	local ns=$1 comm=$2; shift 2
-	ip netns exec "$ns" bash -c ". tests/integration/lib/common.sh; pyrun $comm $H $*; wait" &
-}
+bridge_hosts "$SW" sh "$CL:198.18.7.2" "$MI:198.18.7.1" "$BK:198.18.7.3" || skip "cannot create network namespaces"
 t0=$(date -u -d '-1 sec' +%Y-%m-%dT%H:%M:%SZ)
 inns "$BK" shawk-back server "$tmp/bk" tcp:198.18.7.3:5432
 wait_for test -f "$tmp/bk" || { not_ok "backend started"; finish; }
