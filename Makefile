@@ -55,8 +55,10 @@ BPF_LSKELS := $(OBJDIR)/gen/iter.lskel.h
 SQL_FILES := $(sort $(wildcard sql/*.sql))
 SQL_GEN := $(if $(SQL_FILES),$(OBJDIR)/gen/sql_embed.c)
 SQL_OBJ := $(if $(SQL_FILES),$(OBJDIR)/gen/sql_embed.o)
-# The flush's statements, one string per file (src/cmdb/flush_sql.h).
-FLUSH_SQL_FILES := $(sort $(wildcard sql/flush/*.sql))
+# The flush's statements, one string per file (src/cmdb/flush_sql.h);
+# _NAME.sql are parts they include.
+FLUSH_SQL_ALL := $(sort $(wildcard sql/flush/*.sql))
+FLUSH_SQL_FILES := $(filter-out sql/flush/_%,$(FLUSH_SQL_ALL))
 FLUSH_SQL_OBJ := $(OBJDIR)/gen/flush_sql.o
 EMBED_OBJS := $(SQL_OBJ) $(FLUSH_SQL_OBJ)
 
@@ -114,10 +116,12 @@ vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux/$(ARCH)/vmlinux.h
 
 # The list of SQL files is itself an input: deleting or renaming one must
-# regenerate the embedded schema too.
-$(OBJDIR)/gen/sql_list: FORCE
+# regenerate the embedded SQL too.
+$(OBJDIR)/gen/sql_list: SQL_LIST = $(SQL_FILES)
+$(OBJDIR)/gen/flush_sql_list: SQL_LIST = $(FLUSH_SQL_ALL)
+$(OBJDIR)/gen/%_list: FORCE
 	$(Q)mkdir -p $(@D)
-	$(Q)echo '$(SQL_FILES)' > $@.tmp
+	$(Q)echo '$(SQL_LIST)' > $@.tmp
 	$(Q)cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
 $(OBJDIR)/gen/sql_embed.c: $(SQL_FILES) $(OBJDIR)/gen/sql_list scripts/embed-sql.sh
@@ -125,12 +129,7 @@ $(OBJDIR)/gen/sql_embed.c: $(SQL_FILES) $(OBJDIR)/gen/sql_list scripts/embed-sql
 	$(Q)mkdir -p $(@D)
 	$(Q)scripts/embed-sql.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@
 
-$(OBJDIR)/gen/flush_sql_list: FORCE
-	$(Q)mkdir -p $(@D)
-	$(Q)echo '$(FLUSH_SQL_FILES)' > $@.tmp
-	$(Q)cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
-
-$(OBJDIR)/gen/flush_sql.c: $(FLUSH_SQL_FILES) $(OBJDIR)/gen/flush_sql_list scripts/embed-sql.sh
+$(OBJDIR)/gen/flush_sql.c: $(FLUSH_SQL_ALL) $(OBJDIR)/gen/flush_sql_list scripts/embed-sql.sh
 	$(call msg,GEN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)scripts/embed-sql.sh --symbols cmdb_flush_sql cmdb/flush_sql.h \
@@ -195,4 +194,4 @@ install-systemd: install
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJS:.o=.d) $(TEST_BINS:=.d)
+-include $(OBJS:.o=.d) $(EMBED_OBJS:.o=.d) $(TEST_BINS:=.d)

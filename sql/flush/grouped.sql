@@ -22,41 +22,11 @@ WITH f AS (
   last_seen = greatest(o.last_seen, EXCLUDED.last_seen),
   container_name = coalesce(EXCLUDED.container_name, o.container_name)
 ), pn AS (
- INSERT INTO passive_nodes AS o (addr, port, proto, pgid, comm,
-  node_name, pid, cmdline, cgroup, container_id, container_name,
-  pod_namespace, pod_name, pod_uid, first_seen, last_seen)
- SELECT addr, port, proto, pgid, comm, $1, pid, cmdline, cgroup,
-  container_id, container_name, pod_namespace, pod_name, pod_uid,
-  first_seen, last_seen FROM shawk_flush_passive
+\ir _passive_insert.sql
  ON CONFLICT (addr, port, proto, pgid, comm) DO UPDATE SET
-  node_name = EXCLUDED.node_name,
-  pid = coalesce(EXCLUDED.pid, o.pid),
-  cmdline = coalesce(EXCLUDED.cmdline, o.cmdline),
-  cgroup = coalesce(EXCLUDED.cgroup, o.cgroup),
-  container_id = coalesce(EXCLUDED.container_id, o.container_id),
-  container_name = coalesce(EXCLUDED.container_name, o.container_name),
-  pod_namespace = coalesce(EXCLUDED.pod_namespace, o.pod_namespace),
-  pod_name = coalesce(EXCLUDED.pod_name, o.pod_name),
-  pod_uid = coalesce(EXCLUDED.pod_uid, o.pod_uid),
-  first_seen = least(o.first_seen, EXCLUDED.first_seen),
-  last_seen = greatest(o.last_seen, EXCLUDED.last_seen)
+\ir _node_set.sql
 ), an AS (
- INSERT INTO active_nodes AS o (addr, pgid, comm, node_name, pid,
-  cmdline, cgroup, container_id, container_name, pod_namespace,
-  pod_name, pod_uid, first_seen, last_seen)
- SELECT addr, pgid, comm, $1, pid, cmdline, cgroup, container_id,
-  container_name, pod_namespace, pod_name, pod_uid, first_seen,
-  last_seen FROM shawk_flush_active
+\ir _active_insert.sql
  ON CONFLICT (addr, pgid, comm) DO UPDATE SET
-  node_name = EXCLUDED.node_name,
-  pid = coalesce(EXCLUDED.pid, o.pid),
-  cmdline = coalesce(EXCLUDED.cmdline, o.cmdline),
-  cgroup = coalesce(EXCLUDED.cgroup, o.cgroup),
-  container_id = coalesce(EXCLUDED.container_id, o.container_id),
-  container_name = coalesce(EXCLUDED.container_name, o.container_name),
-  pod_namespace = coalesce(EXCLUDED.pod_namespace, o.pod_namespace),
-  pod_name = coalesce(EXCLUDED.pod_name, o.pod_name),
-  pod_uid = coalesce(EXCLUDED.pod_uid, o.pod_uid),
-  first_seen = least(o.first_seen, EXCLUDED.first_seen),
-  last_seen = greatest(o.last_seen, EXCLUDED.last_seen)
+\ir _node_set.sql
 ) SELECT 1

@@ -35,51 +35,27 @@ WITH u AS (
   first_seen, last_seen FROM shawk_flush_flows s
  WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.i = s.i)
 -- The nodes the same way as the flows: update those that exist, insert
--- the others plainly.
+-- the others plainly. The staged row is named "excluded" as in
+-- ON CONFLICT, so that both statements share _node_set.sql.
 ), pu AS (
  UPDATE passive_nodes AS o SET
-  node_name = $1, pid = coalesce(s.pid, o.pid),
-  cmdline = coalesce(s.cmdline, o.cmdline),
-  cgroup = coalesce(s.cgroup, o.cgroup),
-  container_id = coalesce(s.container_id, o.container_id),
-  container_name = coalesce(s.container_name, o.container_name),
-  pod_namespace = coalesce(s.pod_namespace, o.pod_namespace),
-  pod_name = coalesce(s.pod_name, o.pod_name),
-  pod_uid = coalesce(s.pod_uid, o.pod_uid),
-  first_seen = least(o.first_seen, s.first_seen),
-  last_seen = greatest(o.last_seen, s.last_seen)
- FROM shawk_flush_passive s
- WHERE o.addr = s.addr AND o.port = s.port AND o.proto = s.proto
-  AND o.pgid = s.pgid AND o.comm = s.comm RETURNING s.i
+\ir _node_set.sql
+ FROM shawk_flush_passive excluded
+ WHERE o.addr = excluded.addr AND o.port = excluded.port
+  AND o.proto = excluded.proto AND o.pgid = excluded.pgid
+  AND o.comm = excluded.comm
+ RETURNING excluded.i
 ), pn AS (
- INSERT INTO passive_nodes (addr, port, proto, pgid, comm,
-  node_name, pid, cmdline, cgroup, container_id, container_name,
-  pod_namespace, pod_name, pod_uid, first_seen, last_seen)
- SELECT addr, port, proto, pgid, comm, $1, pid, cmdline, cgroup,
-  container_id, container_name, pod_namespace, pod_name, pod_uid,
-  first_seen, last_seen FROM shawk_flush_passive s
+\ir _passive_insert.sql
  WHERE NOT EXISTS (SELECT 1 FROM pu WHERE pu.i = s.i)
 ), au AS (
  UPDATE active_nodes AS o SET
-  node_name = $1, pid = coalesce(s.pid, o.pid),
-  cmdline = coalesce(s.cmdline, o.cmdline),
-  cgroup = coalesce(s.cgroup, o.cgroup),
-  container_id = coalesce(s.container_id, o.container_id),
-  container_name = coalesce(s.container_name, o.container_name),
-  pod_namespace = coalesce(s.pod_namespace, o.pod_namespace),
-  pod_name = coalesce(s.pod_name, o.pod_name),
-  pod_uid = coalesce(s.pod_uid, o.pod_uid),
-  first_seen = least(o.first_seen, s.first_seen),
-  last_seen = greatest(o.last_seen, s.last_seen)
- FROM shawk_flush_active s
- WHERE o.addr = s.addr AND o.pgid = s.pgid AND o.comm = s.comm
- RETURNING s.i
+\ir _node_set.sql
+ FROM shawk_flush_active excluded
+ WHERE o.addr = excluded.addr AND o.pgid = excluded.pgid
+  AND o.comm = excluded.comm
+ RETURNING excluded.i
 ), an AS (
- INSERT INTO active_nodes (addr, pgid, comm, node_name, pid,
-  cmdline, cgroup, container_id, container_name, pod_namespace,
-  pod_name, pod_uid, first_seen, last_seen)
- SELECT addr, pgid, comm, $1, pid, cmdline, cgroup, container_id,
-  container_name, pod_namespace, pod_name, pod_uid, first_seen,
-  last_seen FROM shawk_flush_active s
+\ir _active_insert.sql
  WHERE NOT EXISTS (SELECT 1 FROM au WHERE au.i = s.i)
 ) SELECT 1

@@ -86,14 +86,19 @@ static int laddr_cmp(const struct flow_key *x, const struct flow_key *y)
 	return addr_cmp(x->family, x->laddr, y->laddr);
 }
 
+/* The key of the flow an element of the sorted pointer arrays points to. */
+static inline const struct flow_key *key_of(const void *elem)
+{
+	return &(*(const struct flow *const *)elem)->key;
+}
+
 /* Primary-key order of flows (laddr, lport, direction, proto, raddr,
  * rport, node_name, netns, pgid, comm): 'active' < 'passive', 'tcp' <
  * 'udp'. Locality depends on it; correctness on it being 0 exactly for
  * equal keys. */
 static int flow_pk_cmp(const void *a, const void *b)
 {
-	const struct flow_key *x = &(*(const struct flow *const *)a)->key;
-	const struct flow_key *y = &(*(const struct flow *const *)b)->key;
+	const struct flow_key *x = key_of(a), *y = key_of(b);
 	int r;
 	if ((r = laddr_cmp(x, y)))
 		return r;
@@ -108,30 +113,30 @@ static int flow_pk_cmp(const void *a, const void *b)
 	return comm_cmp(x->comm, y->comm);
 }
 
-/* passive_nodes' key: (addr, port, proto, pgid, comm). */
-static int passive_node_cmp(const void *a, const void *b)
+/* The node tables' keys: passive_nodes (addr, port, proto, pgid, comm),
+ * active_nodes (addr, pgid, comm). */
+static inline int node_cmp(const void *a, const void *b, bool passive)
 {
-	const struct flow_key *x = &(*(const struct flow *const *)a)->key;
-	const struct flow_key *y = &(*(const struct flow *const *)b)->key;
+	const struct flow_key *x = key_of(a), *y = key_of(b);
 	int r;
 	if ((r = laddr_cmp(x, y)))
 		return r;
-	CMP(x->lport, y->lport);
-	CMP(x->proto == IPPROTO_UDP, y->proto == IPPROTO_UDP);
+	if (passive) {
+		CMP(x->lport, y->lport);
+		CMP(x->proto == IPPROTO_UDP, y->proto == IPPROTO_UDP);
+	}
 	CMP(x->pgid, y->pgid);
 	return comm_cmp(x->comm, y->comm);
 }
 
-/* active_nodes' key: (addr, pgid, comm). */
+static int passive_node_cmp(const void *a, const void *b)
+{
+	return node_cmp(a, b, true);
+}
+
 static int active_node_cmp(const void *a, const void *b)
 {
-	const struct flow_key *x = &(*(const struct flow *const *)a)->key;
-	const struct flow_key *y = &(*(const struct flow *const *)b)->key;
-	int r;
-	if ((r = laddr_cmp(x, y)))
-		return r;
-	CMP(x->pgid, y->pgid);
-	return comm_cmp(x->comm, y->comm);
+	return node_cmp(a, b, false);
 }
 
 static void flow_texts(const struct flow *f, const char *t[7])
