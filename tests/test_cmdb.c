@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * The parts of src/cmdb that need no server: array-literal parameters of
- * the batched flush, the outage buffer (merge, cap, oldest dropped), and
- * the --pod selector parser.
+ * The parts of src/cmdb that need no server: array literals (on flows and
+ * pods), the outage buffer (merge, cap, oldest dropped). The flush's COPY
+ * rows are tested in test_flush_data.c.
  */
 #include "cmdb/pending.h"
 #include "cmdb/pods_store.h"
-#include "cmdb/query.h"
 #include "cmdb/sqlarray.h"
 #include "core/addr.h"
 #include "core/util.h"
@@ -217,30 +216,6 @@ static void test_pending_cap_drops_oldest(void **s)
 	pending_free(p);
 }
 
-static void test_pod_parse(void **s)
-{
-	(void)s;
-	char ns[64], name[64];
-	assert_int_equal(look_pod_parse("default/nginx-7c5d8", ns, sizeof(ns),
-					name, sizeof(name)),
-			 0);
-	assert_string_equal(ns, "default");
-	assert_string_equal(name, "nginx-7c5d8");
-	assert_int_equal(look_pod_parse("nginx", ns, sizeof(ns), name,
-					sizeof(name)),
-			 0);
-	assert_string_equal(ns, "");
-	assert_string_equal(name, "nginx");
-	static const char *const bad[] = { "", "/x", "ns/", "a/b/c" };
-	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
-		assert_int_equal(look_pod_parse(bad[i], ns, sizeof(ns), name,
-						sizeof(name)),
-				 -EINVAL);
-	assert_int_equal(look_pod_parse("abcdefgh/x", ns, 4, name,
-					sizeof(name)),
-			 -EINVAL);
-}
-
 /* Pod rows: per-pod columns plus (pod index, value) pairs, 1-based like
  * WITH ORDINALITY; the bound holds; a missing start time is NULL. */
 static void test_pod_rows(void **s)
@@ -292,7 +267,6 @@ int main(void)
 		cmocka_unit_test(test_store_arrays),
 		cmocka_unit_test(test_pending_merge),
 		cmocka_unit_test(test_pending_cap_drops_oldest),
-		cmocka_unit_test(test_pod_parse),
 		cmocka_unit_test(test_pod_rows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
