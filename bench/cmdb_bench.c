@@ -17,6 +17,7 @@
 #include "core/addr.h"
 #include "core/clock.h"
 #include "core/graph.h"
+#include "core/util.h"
 
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -229,19 +230,30 @@ fail:
 	return 0;
 }
 
-
-static int bench_look(struct cmdb *db, const char *url, char **argv)
+/* A look at a random node's address (rand(): the same sequence each run). */
+static struct look_query look_query_random(uint32_t nodes, int depth)
 {
-	uint32_t nodes = (uint32_t)strtoul(argv[0], NULL, 10);
-	size_t nflows = strtoul(argv[1], NULL, 10);
-	int depth = atoi(argv[2]);
-	int queries = atoi(argv[3]);
+	struct look_query q = {
+		.sel = LOOK_SEL_HOST,
+		.family = AF_INET,
+		.depth = depth,
+		.since_ms = INT64_MIN,
+		.until_ms = INT64_MAX,
+	};
+	node_addr((uint32_t)rand() % nodes, q.addr);
+	return q;
+}
+
+/* Fills the CMDB with nflows flows (nflows / 2 edges seen from both
+ * sides) among nodes nodes. Returns 0 or -1. */
+static int look_fill(struct cmdb *db, uint32_t nodes, size_t nflows)
+{
 	size_t edges = nflows / 2; /* each edge is seen from both sides */
-	struct flow *fl = calloc(nflows, sizeof(*fl));
+	_cleanup_(freep) struct flow *fl = calloc(nflows, sizeof(*fl));
 	int64_t now = now_realtime_ms();
 	bool doubt;
 	if (!fl)
-		return 1;
+		return -1;
 	srand(42);
 	for (size_t e = 0; e < edges; e++) {
 		uint32_t c = (uint32_t)rand() % nodes;
@@ -252,29 +264,29 @@ static int bench_look(struct cmdb *db, const char *url, char **argv)
 		make_flow(&fl[2 * e + 1], c, s, true, now);
 	}
 	if (reset(db) < 0)
-		goto fail;
+		return -1;
 	/* Several batches, like agents would, de-duplicated by the flush. */
 	for (size_t off = 0, seq = 1; off < 2 * edges; off += 50000, seq++) {
 		struct cmdb_batch b = { "bench", 7, seq };
 		size_t n = 2 * edges - off < 50000 ? 2 * edges - off : 50000;
 		if (cmdb_store_flush(db, &b, fl + off, n, &doubt) < 0)
-			goto fail;
+			return -1;
 	}
-	if (cmdb_exec_sql(db, "ANALYZE") < 0)
-		goto fail;
+	return cmdb_exec_sql(db, "ANALYZE") < 0 ? -1 : 0;
+}
 
-	double *lat = calloc((size_t)queries, sizeof(double));
+/* The query layer on a warm connection: prints the "look" line. Returns
+ * 0 or -1. */
+static int look_warm(struct cmdb *db, uint32_t nodes, size_t nflows,
+		     int depth, int queries)
+{
+	_cleanup_(freep) double *lat = calloc((size_t)queries, sizeof(double));
 	size_t total_v = 0, total_e = 0;
+	if (!lat)
+		return -1;
 	for (int i = 0; i < queries; i++) {
-		struct look_query q = {
-			.sel = LOOK_SEL_HOST,
-			.family = AF_INET,
-			.depth = depth,
-			.since_ms = INT64_MIN,
-			.until_ms = INT64_MAX,
-		};
+		struct look_query q = look_query_random(nodes, depth);
 		struct graph g;
-		node_addr((uint32_t)rand() % nodes, q.addr);
 		graph_init(&g, 0);
 		double t = now_s();
 		int r = cmdb_look(db, &q, &g);
@@ -288,7 +300,7 @@ static int bench_look(struct cmdb *db, const char *url, char **argv)
 		total_e += g.ne;
 		graph_clear(&g);
 		if (r < 0)
-			goto fail;
+			return -1;
 	}
 	qsort(lat, (size_t)queries, sizeof(double), cmp_double);
 	printf("look nodes=%u flows=%zu depth=%d queries=%d median=%.1fms "
@@ -296,31 +308,32 @@ static int bench_look(struct cmdb *db, const char *url, char **argv)
 	       nodes, nflows, depth, queries, lat[queries / 2],
 	       lat[(queries * 95) / 100], lat[queries - 1],
 	       total_v / (size_t)queries, total_e / (size_t)queries);
+	return 0;
+}
 
-	/* What each `shawk look` pays besides the query: a new connection
-	 * (backend start, authentication) and a backend whose catalog caches
-	 * are cold (first parse and plan of the edges view). */
-	double *cold = calloc((size_t)queries, sizeof(double));
-	double *conn = calloc((size_t)queries, sizeof(double));
+/*
+ * What each `shawk look` pays besides the query: a new connection
+ * (backend start, authentication) and a backend whose catalog caches are
+ * cold (first parse and plan of the edges view). Prints the "look-cold"
+ * line, or nothing when a query fails.
+ */
+static void look_cold(const char *url, uint32_t nodes, int depth,
+		      int queries)
+{
+	_cleanup_(freep) double *cold = calloc((size_t)queries, sizeof(double));
+	_cleanup_(freep) double *conn = calloc((size_t)queries, sizeof(double));
 	if (!cold || !conn)
-		goto fail_cold;
+		return;
 	for (int i = 0; i < queries; i++) {
-		struct look_query q = {
-			.sel = LOOK_SEL_HOST,
-			.family = AF_INET,
-			.depth = depth,
-			.since_ms = INT64_MIN,
-			.until_ms = INT64_MAX,
-		};
+		struct look_query q = look_query_random(nodes, depth);
 		struct cmdb *c;
 		struct graph g;
 		char err[256];
-		node_addr((uint32_t)rand() % nodes, q.addr);
 		graph_init(&g, 0);
 		double t = now_s();
 		if (cmdb_connect(url, &c, err, sizeof(err)) < 0) {
 			fprintf(stderr, "cmdb_bench: %s\n", err);
-			goto fail_cold;
+			return;
 		}
 		conn[i] = (now_s() - t) * 1000;
 		int r = cmdb_look(c, &q, &g);
@@ -328,23 +341,29 @@ static int bench_look(struct cmdb *db, const char *url, char **argv)
 		cmdb_free(c);
 		graph_clear(&g);
 		if (r < 0)
-			goto fail_cold;
+			return;
 	}
 	qsort(cold, (size_t)queries, sizeof(double), cmp_double);
 	qsort(conn, (size_t)queries, sizeof(double), cmp_double);
 	printf("look-cold depth=%d queries=%d connect_median=%.1fms "
 	       "connect_and_query_median=%.1fms\n",
 	       depth, queries, conn[queries / 2], cold[queries / 2]);
-fail_cold:
-	free(cold);
-	free(conn);
-	free(lat);
-	free(fl);
+}
+
+static int bench_look(struct cmdb *db, const char *url, char **argv)
+{
+	uint32_t nodes = (uint32_t)strtoul(argv[0], NULL, 10);
+	size_t nflows = strtoul(argv[1], NULL, 10);
+	int depth = atoi(argv[2]);
+	int queries = atoi(argv[3]);
+
+	if (look_fill(db, nodes, nflows) < 0 ||
+	    look_warm(db, nodes, nflows, depth, queries) < 0) {
+		fprintf(stderr, "cmdb_bench: %s\n", cmdb_last_error(db));
+		return 1;
+	}
+	look_cold(url, nodes, depth, queries);
 	return 0;
-fail:
-	fprintf(stderr, "cmdb_bench: %s\n", cmdb_last_error(db));
-	free(fl);
-	return 1;
 }
 
 int main(int argc, char **argv)
