@@ -65,6 +65,12 @@ BPF_LSKELS := $(OBJDIR)/gen/iter.lskel.h
 SQL_FILES := $(sort $(wildcard sql/*.sql))
 SQL_GEN := $(if $(SQL_FILES),$(OBJDIR)/gen/sql_embed.c)
 SQL_OBJ := $(if $(SQL_FILES),$(OBJDIR)/gen/sql_embed.o)
+# The flush's statements, one string per file (src/cmdb/flush_sql.h);
+# _NAME.sql are parts they include.
+FLUSH_SQL_ALL := $(sort $(wildcard sql/flush/*.sql))
+FLUSH_SQL_FILES := $(filter-out sql/flush/_%,$(FLUSH_SQL_ALL))
+FLUSH_SQL_OBJ := $(OBJDIR)/gen/flush_sql.o
+EMBED_OBJS := $(SQL_OBJ) $(FLUSH_SQL_OBJ)
 
 # --- tests
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
@@ -85,7 +91,7 @@ $(OBJDIR)/gen/version.h: FORCE
 
 $(OBJDIR)/src/main.o: $(OBJDIR)/gen/version.h
 
-$(OBJDIR)/shawk: $(OBJS) $(SQL_OBJ)
+$(OBJDIR)/shawk: $(OBJS) $(EMBED_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -120,10 +126,12 @@ vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux/$(ARCH)/vmlinux.h
 
 # The list of SQL files is itself an input: deleting or renaming one must
-# regenerate the embedded schema too.
-$(OBJDIR)/gen/sql_list: FORCE
+# regenerate the embedded SQL too.
+$(OBJDIR)/gen/sql_list: SQL_LIST = $(SQL_FILES)
+$(OBJDIR)/gen/flush_sql_list: SQL_LIST = $(FLUSH_SQL_ALL)
+$(OBJDIR)/gen/%_list: FORCE
 	$(Q)mkdir -p $(@D)
-	$(Q)echo '$(SQL_FILES)' > $@.tmp
+	$(Q)echo '$(SQL_LIST)' > $@.tmp
 	$(Q)cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
 $(OBJDIR)/gen/sql_embed.c: $(SQL_FILES) $(OBJDIR)/gen/sql_list scripts/embed-sql.sh
@@ -131,14 +139,20 @@ $(OBJDIR)/gen/sql_embed.c: $(SQL_FILES) $(OBJDIR)/gen/sql_list scripts/embed-sql
 	$(Q)mkdir -p $(@D)
 	$(Q)scripts/embed-sql.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@
 
-$(OBJDIR)/gen/sql_embed.o: $(OBJDIR)/gen/sql_embed.c
+$(OBJDIR)/gen/flush_sql.c: $(FLUSH_SQL_ALL) $(OBJDIR)/gen/flush_sql_list scripts/embed-sql.sh
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)scripts/embed-sql.sh --symbols cmdb_flush_sql cmdb/flush_sql.h \
+		$(FLUSH_SQL_FILES) > $@.tmp && mv $@.tmp $@
+
+$(OBJDIR)/gen/%.o: $(OBJDIR)/gen/%.c
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(OBJDIR)/tests/%: tests/%.c $(LIB_OBJS) $(SQL_OBJ)
+$(OBJDIR)/tests/%: tests/%.c $(LIB_OBJS) $(EMBED_OBJS)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(SQL_OBJ) \
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(EMBED_OBJS) \
 		$(LDLIBS) -lcmocka
 
 # --- fuzz targets (clang + libFuzzer): build/fuzz/fuzz_<name>
@@ -172,10 +186,10 @@ bench: $(BIN) $(OBJDIR)/bench/cmdb_bench
 	$(Q)for b in bench/*.sh; do OBJDIR=$(OBJDIR) SHAWK_BIN=$(BIN) bash $$b || exit 1; done
 
 # CMDB benchmark driver (bench/cmdb.sh), linked with the project objects.
-$(OBJDIR)/bench/cmdb_bench: bench/cmdb_bench.c $(LIB_OBJS) $(SQL_OBJ)
+$(OBJDIR)/bench/cmdb_bench: bench/cmdb_bench.c $(LIB_OBJS) $(EMBED_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(SQL_OBJ) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(EMBED_OBJS) $(LDLIBS)
 
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/shawk
@@ -190,4 +204,4 @@ install-systemd: install
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJS:.o=.d) $(TEST_BINS:=.d)
+-include $(OBJS:.o=.d) $(EMBED_OBJS:.o=.d) $(TEST_BINS:=.d)

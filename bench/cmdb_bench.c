@@ -14,9 +14,12 @@
 #include "cmdb/pg.h"
 #include "cmdb/query.h"
 #include "cmdb/store.h"
+#include "core/addr.h"
 #include "core/clock.h"
 #include "core/graph.h"
+#include "core/util.h"
 
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +64,87 @@ static void make_flow(struct flow *f, uint32_t c, uint32_t s, bool passive,
 	f->first_seen_ms = now;
 	f->last_seen_ms = now;
 }
+
+/*
+ * The reference the benchmark compares against: what upstream shawk does,
+ * one upsert statement per node and per flow (in one transaction, which
+ * flatters it). Returns n or -errno.
+ */
+static int flush_rowwise(struct cmdb *db, const char *node_name,
+			 const struct flow *flows, size_t n)
+{
+	static const char flow_sql[] =
+		"INSERT INTO flows AS o (laddr, node_name, direction, proto,"
+		" lport, raddr, rport, netns, pgid, comm, connections,"
+		" connections_total, first_seen, last_seen)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+		" to_timestamp($13::float8 / 1000), to_timestamp($14::float8 / 1000))"
+		" ON CONFLICT (laddr, lport, direction, proto, raddr, rport,"
+		"  node_name, netns, pgid, comm) DO UPDATE SET"
+		"  connections = EXCLUDED.connections,"
+		"  connections_total = o.connections_total + EXCLUDED.connections_total,"
+		"  last_seen = greatest(o.last_seen, EXCLUDED.last_seen)";
+	static const char passive_sql[] =
+		"INSERT INTO passive_nodes AS o (addr, port, proto, pgid, comm,"
+		" node_name, pid, first_seen, last_seen)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8::float8 / 1000),"
+		" to_timestamp($9::float8 / 1000))"
+		" ON CONFLICT (addr, port, proto, pgid, comm) DO UPDATE SET"
+		"  last_seen = greatest(o.last_seen, EXCLUDED.last_seen)";
+	static const char active_sql[] =
+		"INSERT INTO active_nodes AS o (addr, pgid, comm, node_name, pid,"
+		" first_seen, last_seen)"
+		" VALUES ($1, $2, $3, $4, $5, to_timestamp($6::float8 / 1000),"
+		" to_timestamp($7::float8 / 1000))"
+		" ON CONFLICT (addr, pgid, comm) DO UPDATE SET"
+		"  last_seen = greatest(o.last_seen, EXCLUDED.last_seen)";
+	int r;
+
+	if ((r = cmdb_exec_sql(db, "BEGIN")) < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const struct flow *f = &flows[i];
+		const struct flow_key *k = &f->key;
+		char la[ADDR_STRLEN], ra[ADDR_STRLEN], comm[17];
+		char lport[8], rport[8], netns[24], pgid[16], pid[16];
+		char conns[16], news[16], first[24], last[24];
+		addr_format(k->family, k->laddr, la);
+		addr_format(k->family, k->raddr, ra);
+		memcpy(comm, k->comm, 16);
+		comm[16] = '\0';
+		snprintf(lport, sizeof(lport), "%u", k->lport);
+		snprintf(rport, sizeof(rport), "%u", k->rport);
+		snprintf(netns, sizeof(netns), "%" PRIu64, k->netns);
+		snprintf(pgid, sizeof(pgid), "%u", k->pgid);
+		snprintf(pid, sizeof(pid), "%u", f->pid);
+		snprintf(conns, sizeof(conns), "%u", f->connections);
+		snprintf(news, sizeof(news), "%u", f->new_connections);
+		snprintf(first, sizeof(first), "%" PRId64, f->first_seen_ms);
+		snprintf(last, sizeof(last), "%" PRId64, f->last_seen_ms);
+		const char *proto = k->proto == IPPROTO_UDP ? "udp" : "tcp";
+		bool passive = k->dir == SOCK_DIR_PASSIVE;
+		const char *fp[] = { la,    node_name, passive ? "passive" : "active",
+				     proto, lport,     ra,
+				     rport, netns,     pgid,
+				     comm,  conns,     news,
+				     first, last };
+		const char *pp[] = { la, lport, proto, pgid, comm,
+				     node_name, pid, first, last };
+		const char *ap[] = { la, pgid, comm, node_name, pid, first, last };
+		if ((r = cmdb_exec_params(db, flow_sql, 14, fp)) < 0 ||
+		    (r = passive ? cmdb_exec_params(db, passive_sql, 9, pp)
+				 : cmdb_exec_params(db, active_sql, 7, ap)) < 0) {
+			/* Keeps the statement's error: ROLLBACK succeeds. */
+			if (cmdb_is_connected(db))
+				cmdb_exec_sql(db, "ROLLBACK");
+			return r;
+		}
+	}
+	if ((r = cmdb_exec_sql(db, "COMMIT")) < 0)
+		return r;
+	return (int)n;
+}
+
 
 /* Timed inserts per size after the first one; the median is reported. */
 #define FLUSH_RUNS 5
@@ -125,7 +209,7 @@ static int bench_flush(struct cmdb *db, int argc, char **argv)
 		if (reset(db) < 0)
 			goto fail;
 		t = now_s();
-		if (cmdb_store_flush_rowwise(db, "bench", fl, nb) < 0)
+		if (flush_rowwise(db, "bench", fl, nb) < 0)
 			goto fail;
 		double base = now_s() - t;
 		printf("flush n=%zu batched_insert=%.0f flows/s (%.3fs) "
@@ -146,19 +230,30 @@ fail:
 	return 0;
 }
 
-
-static int bench_look(struct cmdb *db, const char *url, char **argv)
+/* A look at a random node's address (rand(): the same sequence each run). */
+static struct look_query look_query_random(uint32_t nodes, int depth)
 {
-	uint32_t nodes = (uint32_t)strtoul(argv[0], NULL, 10);
-	size_t nflows = strtoul(argv[1], NULL, 10);
-	int depth = atoi(argv[2]);
-	int queries = atoi(argv[3]);
+	struct look_query q = {
+		.sel = LOOK_SEL_HOST,
+		.family = AF_INET,
+		.depth = depth,
+		.since_ms = INT64_MIN,
+		.until_ms = INT64_MAX,
+	};
+	node_addr((uint32_t)rand() % nodes, q.addr);
+	return q;
+}
+
+/* Fills the CMDB with nflows flows (nflows / 2 edges seen from both
+ * sides) among nodes nodes. Returns 0 or -1. */
+static int look_fill(struct cmdb *db, uint32_t nodes, size_t nflows)
+{
 	size_t edges = nflows / 2; /* each edge is seen from both sides */
-	struct flow *fl = calloc(nflows, sizeof(*fl));
+	_cleanup_(freep) struct flow *fl = calloc(nflows, sizeof(*fl));
 	int64_t now = now_realtime_ms();
 	bool doubt;
 	if (!fl)
-		return 1;
+		return -1;
 	srand(42);
 	for (size_t e = 0; e < edges; e++) {
 		uint32_t c = (uint32_t)rand() % nodes;
@@ -169,29 +264,29 @@ static int bench_look(struct cmdb *db, const char *url, char **argv)
 		make_flow(&fl[2 * e + 1], c, s, true, now);
 	}
 	if (reset(db) < 0)
-		goto fail;
+		return -1;
 	/* Several batches, like agents would, de-duplicated by the flush. */
 	for (size_t off = 0, seq = 1; off < 2 * edges; off += 50000, seq++) {
 		struct cmdb_batch b = { "bench", 7, seq };
 		size_t n = 2 * edges - off < 50000 ? 2 * edges - off : 50000;
 		if (cmdb_store_flush(db, &b, fl + off, n, &doubt) < 0)
-			goto fail;
+			return -1;
 	}
-	if (cmdb_exec_sql(db, "ANALYZE") < 0)
-		goto fail;
+	return cmdb_exec_sql(db, "ANALYZE") < 0 ? -1 : 0;
+}
 
-	double *lat = calloc((size_t)queries, sizeof(double));
+/* The query layer on a warm connection: prints the "look" line. Returns
+ * 0 or -1. */
+static int look_warm(struct cmdb *db, uint32_t nodes, size_t nflows,
+		     int depth, int queries)
+{
+	_cleanup_(freep) double *lat = calloc((size_t)queries, sizeof(double));
 	size_t total_v = 0, total_e = 0;
+	if (!lat)
+		return -1;
 	for (int i = 0; i < queries; i++) {
-		struct look_query q = {
-			.sel = LOOK_SEL_HOST,
-			.family = AF_INET,
-			.depth = depth,
-			.since_ms = INT64_MIN,
-			.until_ms = INT64_MAX,
-		};
+		struct look_query q = look_query_random(nodes, depth);
 		struct graph g;
-		node_addr((uint32_t)rand() % nodes, q.addr);
 		graph_init(&g, 0);
 		double t = now_s();
 		int r = cmdb_look(db, &q, &g);
@@ -205,7 +300,7 @@ static int bench_look(struct cmdb *db, const char *url, char **argv)
 		total_e += g.ne;
 		graph_clear(&g);
 		if (r < 0)
-			goto fail;
+			return -1;
 	}
 	qsort(lat, (size_t)queries, sizeof(double), cmp_double);
 	printf("look nodes=%u flows=%zu depth=%d queries=%d median=%.1fms "
@@ -213,31 +308,32 @@ static int bench_look(struct cmdb *db, const char *url, char **argv)
 	       nodes, nflows, depth, queries, lat[queries / 2],
 	       lat[(queries * 95) / 100], lat[queries - 1],
 	       total_v / (size_t)queries, total_e / (size_t)queries);
+	return 0;
+}
 
-	/* What each `shawk look` pays besides the query: a new connection
-	 * (backend start, authentication) and a backend whose catalog caches
-	 * are cold (first parse and plan of the edges view). */
-	double *cold = calloc((size_t)queries, sizeof(double));
-	double *conn = calloc((size_t)queries, sizeof(double));
+/*
+ * What each `shawk look` pays besides the query: a new connection
+ * (backend start, authentication) and a backend whose catalog caches are
+ * cold (first parse and plan of the edges view). Prints the "look-cold"
+ * line, or nothing when a query fails.
+ */
+static void look_cold(const char *url, uint32_t nodes, int depth,
+		      int queries)
+{
+	_cleanup_(freep) double *cold = calloc((size_t)queries, sizeof(double));
+	_cleanup_(freep) double *conn = calloc((size_t)queries, sizeof(double));
 	if (!cold || !conn)
-		goto fail_cold;
+		return;
 	for (int i = 0; i < queries; i++) {
-		struct look_query q = {
-			.sel = LOOK_SEL_HOST,
-			.family = AF_INET,
-			.depth = depth,
-			.since_ms = INT64_MIN,
-			.until_ms = INT64_MAX,
-		};
+		struct look_query q = look_query_random(nodes, depth);
 		struct cmdb *c;
 		struct graph g;
 		char err[256];
-		node_addr((uint32_t)rand() % nodes, q.addr);
 		graph_init(&g, 0);
 		double t = now_s();
 		if (cmdb_connect(url, &c, err, sizeof(err)) < 0) {
 			fprintf(stderr, "cmdb_bench: %s\n", err);
-			goto fail_cold;
+			return;
 		}
 		conn[i] = (now_s() - t) * 1000;
 		int r = cmdb_look(c, &q, &g);
@@ -245,23 +341,29 @@ static int bench_look(struct cmdb *db, const char *url, char **argv)
 		cmdb_free(c);
 		graph_clear(&g);
 		if (r < 0)
-			goto fail_cold;
+			return;
 	}
 	qsort(cold, (size_t)queries, sizeof(double), cmp_double);
 	qsort(conn, (size_t)queries, sizeof(double), cmp_double);
 	printf("look-cold depth=%d queries=%d connect_median=%.1fms "
 	       "connect_and_query_median=%.1fms\n",
 	       depth, queries, conn[queries / 2], cold[queries / 2]);
-fail_cold:
-	free(cold);
-	free(conn);
-	free(lat);
-	free(fl);
+}
+
+static int bench_look(struct cmdb *db, const char *url, char **argv)
+{
+	uint32_t nodes = (uint32_t)strtoul(argv[0], NULL, 10);
+	size_t nflows = strtoul(argv[1], NULL, 10);
+	int depth = atoi(argv[2]);
+	int queries = atoi(argv[3]);
+
+	if (look_fill(db, nodes, nflows) < 0 ||
+	    look_warm(db, nodes, nflows, depth, queries) < 0) {
+		fprintf(stderr, "cmdb_bench: %s\n", cmdb_last_error(db));
+		return 1;
+	}
+	look_cold(url, nodes, depth, queries);
 	return 0;
-fail:
-	fprintf(stderr, "cmdb_bench: %s\n", cmdb_last_error(db));
-	free(fl);
-	return 1;
 }
 
 int main(int argc, char **argv)

@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * The parts of src/cmdb that need no server: array-literal parameters of
- * the batched flush, the outage buffer (merge, cap, oldest dropped), and
- * the --pod selector parser.
+ * The parts of src/cmdb that need no server: array literals (on flows and
+ * pods), the outage buffer (merge, cap, oldest dropped). The flush's COPY
+ * rows are tested in test_flush_data.c.
  */
 #include "agent/pending.h"
 #include "cmdb/pgcopy.h"
 #include "cmdb/pods_store.h"
-#include "cmdb/query.h"
 #include "cmdb/sqlarray.h"
-#include "cmdb/store.h"
+#include "core/addr.h"
 #include "core/util.h"
 
 #include <netinet/in.h>
@@ -21,6 +20,7 @@
 #include <cmocka.h>
 
 #include "test_util.h"
+#include "cmdb_flows.h"
 
 static void test_sql_array_literals(void **s)
 {
@@ -79,44 +79,70 @@ static void test_sql_array_literals(void **s)
 	sql_array_clear(&a);
 }
 
-static struct flow mkflow(uint8_t dir, const char *comm, uint16_t lport,
-			  uint8_t last_octet)
+/*
+ * The flows as array literals, one per column (what the flush sent before
+ * it streamed binary COPYs): the sql_array encoding on flow-shaped data.
+ * Returns 0 or -ENOMEM.
+ */
+#define FLOW_COLUMNS 21
+static int build_arrays(const struct flow *flows, size_t n,
+			struct sql_array *c)
 {
-	struct flow f;
-	memset(&f, 0, sizeof(f));
-	f.key.dir = dir;
-	f.key.proto = IPPROTO_TCP;
-	f.key.family = AF_INET;
-	f.key.lport = lport;
-	f.key.laddr[0] = 10;
-	f.key.laddr[3] = 1;
-	f.key.raddr[0] = 10;
-	f.key.raddr[3] = last_octet;
-	f.key.rport = dir == SOCK_DIR_ACTIVE ? 80 : 0;
-	f.key.netns = 4026531840u;
-	f.key.pgid = 77;
-	/* comm fills all 16 bytes: no NUL inside the key. */
-	memcpy(f.key.comm, comm, strnlen(comm, sizeof(f.key.comm)));
-	f.pid = 78;
-	f.connections = 3;
-	f.new_connections = 2;
-	f.first_seen_ms = 1000;
-	f.last_seen_ms = 2000;
-	return f;
+	for (size_t i = 0; i < n; i++) {
+		const struct flow *f = &flows[i];
+		const struct flow_key *k = &f->key;
+		char la[ADDR_STRLEN], ra[ADDR_STRLEN];
+		char comm[sizeof(k->comm) + 1];
+
+		addr_format(k->family, k->laddr, la);
+		addr_format(k->family, k->raddr, ra);
+		/* comm is a fixed array, not always NUL-terminated. */
+		memcpy(comm, k->comm, sizeof(k->comm));
+		comm[sizeof(k->comm)] = '\0';
+		sql_array_add_str(&c[0], k->dir == SOCK_DIR_PASSIVE ? "passive"
+								      : "active");
+		sql_array_add_str(&c[1], k->proto == IPPROTO_UDP ? "udp" : "tcp");
+		sql_array_add_str(&c[2], la);
+		sql_array_add_int(&c[3], k->lport);
+		sql_array_add_str(&c[4], ra);
+		sql_array_add_int(&c[5], k->rport);
+		sql_array_add_int(&c[6], (int64_t)k->netns);
+		sql_array_add_int(&c[7], k->pgid);
+		sql_array_add_str(&c[8], comm);
+		if (f->pid)
+			sql_array_add_int(&c[9], f->pid);
+		else
+			sql_array_add_str(&c[9], NULL);
+		sql_array_add_str(&c[10], f->cmdline);
+		sql_array_add_str(&c[11], f->cgroup);
+		sql_array_add_str(&c[12], f->container_id);
+		sql_array_add_str(&c[13], f->container_name);
+		sql_array_add_str(&c[14], f->pod_namespace);
+		sql_array_add_str(&c[15], f->pod_name);
+		sql_array_add_str(&c[16], f->pod_uid);
+		sql_array_add_int(&c[17], f->connections);
+		sql_array_add_int(&c[18], f->new_connections);
+		sql_array_add_int(&c[19], f->first_seen_ms);
+		sql_array_add_int(&c[20], f->last_seen_ms);
+	}
+	for (size_t i = 0; i < FLOW_COLUMNS; i++)
+		if (!sql_array_finish(&c[i]))
+			return -ENOMEM;
+	return 0;
 }
 
 static void test_store_arrays(void **s)
 {
 	(void)s;
-	struct sql_array c[CMDB_FLUSH_COLUMNS];
+	struct sql_array c[FLOW_COLUMNS];
 	struct flow fl[2] = {
 		mkflow(SOCK_DIR_PASSIVE, "nginx", 80, 2),
 		mkflow(SOCK_DIR_ACTIVE, "0123456789abcdef", 0, 3),
 	};
 	fl[0].cmdline = (char *)"nginx: \"master\"";
-	for (size_t i = 0; i < CMDB_FLUSH_COLUMNS; i++)
+	for (size_t i = 0; i < FLOW_COLUMNS; i++)
 		sql_array_init(&c[i]);
-	assert_int_equal(cmdb_store_build_arrays(fl, 2, c), 0);
+	assert_int_equal(build_arrays(fl, 2, c), 0);
 	assert_string_equal(c[0].buf, "{\"passive\",\"active\"}");
 	assert_string_equal(c[1].buf, "{\"tcp\",\"tcp\"}");
 	assert_string_equal(c[2].buf, "{\"10.0.0.1\",\"10.0.0.1\"}");
@@ -131,83 +157,10 @@ static void test_store_arrays(void **s)
 	assert_string_equal(c[17].buf, "{3,3}");
 	assert_string_equal(c[18].buf, "{2,2}");
 	assert_string_equal(c[20].buf, "{2000,2000}");
-	for (size_t i = 0; i < CMDB_FLUSH_COLUMNS; i++) {
+	for (size_t i = 0; i < FLOW_COLUMNS; i++) {
 		assert_int_equal(c[i].n, 2);
 		sql_array_clear(&c[i]);
 	}
-}
-
-static void test_store_copy(void **s)
-{
-	(void)s;
-	struct cmdb_flush_data d;
-	size_t len;
-	struct flow fl[4] = {
-		mkflow(SOCK_DIR_PASSIVE, "nginx", 80, 2),
-		mkflow(SOCK_DIR_ACTIVE, "0123456789abcdef", 0, 3),
-		mkflow(SOCK_DIR_PASSIVE, "nginx", 80, 2),
-		/* The same nginx process, another client. */
-		mkflow(SOCK_DIR_PASSIVE, "nginx", 80, 9),
-	};
-	fl[0].cmdline = (char *)"a";
-	fl[3].cmdline = (char *)"b";
-	fl[3].pid = 50;
-	fl[3].first_seen_ms = 500;
-	cmdb_flush_data_init(&d);
-	assert_int_equal(cmdb_store_encode_copy(fl, 2, &d), 0);
-	assert_false(d.dups);
-	const char *p = pgcopy_finish(&d.flows, &len);
-	assert_non_null(p);
-	assert_int_equal(d.flows.rows, 2);
-	assert_memory_equal(p, "PGCOPY\n\377\r\n\0", 11);
-	/* Primary-key order: the active flow (lport 0) first. 15 fields: its
-	 * row number (0), "active" (length 6), "tcp",
-	 * then inet 10.0.0.1 as family 2 (PGSQL_AF_INET), 32 bits, not
-	 * cidr, 4 bytes. */
-	assert_memory_equal(p + 19, "\0\x0f\0\0\0\4\0\0\0\0\0\0\0\6active\0\0\0\3tcp",
-			    27);
-	assert_memory_equal(p + 46, "\0\0\0\x08\2\x20\0\4\x0a\0\0\1", 12);
-	/* Trailer: field count -1. */
-	assert_memory_equal(p + len - 2, "\xff\xff", 2);
-	/* One node per side. */
-	assert_int_equal(d.passive.rows, 1);
-	assert_int_equal(d.active.rows, 1);
-	cmdb_flush_data_clear(&d);
-
-	/* The same CMDB key twice: the flush must merge in SQL. */
-	cmdb_flush_data_init(&d);
-	assert_int_equal(cmdb_store_encode_copy(fl, 3, &d), 0);
-	assert_true(d.dups);
-	cmdb_flush_data_clear(&d);
-
-	/* Two flows of one passive node: one node row, lowest pid, greatest
-	 * text, earliest first_seen. */
-	struct flow two[2] = { fl[0], fl[3] };
-	cmdb_flush_data_init(&d);
-	assert_int_equal(cmdb_store_encode_copy(two, 2, &d), 0);
-	assert_false(d.dups);
-	assert_int_equal(d.flows.rows, 2);
-	assert_int_equal(d.passive.rows, 1);
-	assert_int_equal(d.active.rows, 0);
-	p = pgcopy_finish(&d.passive, &len);
-	assert_non_null(p);
-	/* After the header: field count, row number (4 + 4), addr (4 + 8),
-	 * port (4 + 4), proto (4 + 3), pgid (4 + 8), comm (4 + 5), then pid
-	 * and cmdline. */
-	assert_memory_equal(p + 19, "\0\x10\0\0\0\4\0\0\0\1", 10);
-	assert_memory_equal(p + 77, "\0\0\0\x08\0\0\0\0\0\0\0\x32", 12);
-	assert_memory_equal(p + 89, "\0\0\0\1b", 5);
-	cmdb_flush_data_clear(&d);
-
-	/* comms that differ only in bytes that are not UTF-8 are the same
-	 * text for the server ("a?"): the same flow key, the same node. */
-	struct flow bad[2] = { mkflow(SOCK_DIR_PASSIVE, "a\xff", 80, 2),
-			       mkflow(SOCK_DIR_PASSIVE, "a\xfe", 80, 2) };
-	cmdb_flush_data_init(&d);
-	assert_int_equal(cmdb_store_encode_copy(bad, 2, &d), 0);
-	assert_true(d.dups);
-	assert_int_equal(d.passive.rows, 1);
-	cmdb_flush_data_clear(&d);
 }
 
 static void test_pending_merge(void **s)
@@ -264,30 +217,6 @@ static void test_pending_cap_drops_oldest(void **s)
 	pending_free(p);
 }
 
-static void test_pod_parse(void **s)
-{
-	(void)s;
-	char ns[64], name[64];
-	assert_int_equal(look_pod_parse("default/nginx-7c5d8", ns, sizeof(ns),
-					name, sizeof(name)),
-			 0);
-	assert_string_equal(ns, "default");
-	assert_string_equal(name, "nginx-7c5d8");
-	assert_int_equal(look_pod_parse("nginx", ns, sizeof(ns), name,
-					sizeof(name)),
-			 0);
-	assert_string_equal(ns, "");
-	assert_string_equal(name, "nginx");
-	static const char *const bad[] = { "", "/x", "ns/", "a/b/c" };
-	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
-		assert_int_equal(look_pod_parse(bad[i], ns, sizeof(ns), name,
-						sizeof(name)),
-				 -EINVAL);
-	assert_int_equal(look_pod_parse("abcdefgh/x", ns, 4, name,
-					sizeof(name)),
-			 -EINVAL);
-}
-
 /* Pod rows: per-pod columns plus (pod index, value) pairs, 1-based like
  * WITH ORDINALITY; the bound holds; a missing start time is NULL. */
 static void test_pod_rows(void **s)
@@ -337,10 +266,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sql_array_literals),
 		cmocka_unit_test(test_store_arrays),
-		cmocka_unit_test(test_store_copy),
 		cmocka_unit_test(test_pending_merge),
 		cmocka_unit_test(test_pending_cap_drops_oldest),
-		cmocka_unit_test(test_pod_parse),
 		cmocka_unit_test(test_pod_rows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -170,7 +170,7 @@ static void test_rfc3339_valid(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int64_t ms = -42;
-		int r = rfc3339_parse_ms(cases[i].in, &ms);
+		int r = duration_rfc3339_parse_ms(cases[i].in, &ms);
 		if (r != 0 || ms != cases[i].ms)
 			print_error("case '%s': r=%d ms=%lld want %lld\n",
 				    cases[i].in, r, (long long)ms,
@@ -215,7 +215,7 @@ static void test_rfc3339_invalid(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int64_t ms = -42;
-		int r = rfc3339_parse_ms(cases[i], &ms);
+		int r = duration_rfc3339_parse_ms(cases[i], &ms);
 		if (r != -EINVAL)
 			print_error("case '%s': r=%d ms=%lld\n", cases[i], r,
 				    (long long)ms);
@@ -248,7 +248,7 @@ static void test_time_point(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int64_t ms = -42;
-		int r = time_point_parse_ms(cases[i].in, now, &ms);
+		int r = duration_time_point_parse_ms(cases[i].in, now, &ms);
 		if (r != cases[i].r)
 			print_error("case '%s': r=%d\n", cases[i].in, r);
 		assert_int_equal(r, cases[i].r);

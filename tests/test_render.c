@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "render/escape.h"
+#include "render/common.h"
 #include "render/flows.h"
 
 #include <arpa/inet.h>

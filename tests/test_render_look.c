@@ -6,8 +6,8 @@
  * to rewrite the golden files after an intended change.
  */
 #include "core/graph.h"
-#include "render/escape.h"
-#include "render/look.h"
+#include "render/common.h"
+#include "render/graph.h"
 
 #include <arpa/inet.h>
 #include <setjmp.h>

@@ -47,6 +47,45 @@ static void test_sanitize_table(void **state)
 	}
 }
 
+/* Decodes the sequence at s and checks the code point: the definition
+ * utf8_seq_len()'s byte ranges must agree with. */
+static size_t ref_seq_len(const unsigned char *s)
+{
+	size_t n = s[0] < 0x80 ? 1 : s[0] < 0xc0 ? 0 : s[0] < 0xe0 ? 2
+		 : s[0] < 0xf0 ? 3 : s[0] < 0xf8 ? 4 : 0;
+	uint32_t cp = n == 1 ? s[0] : s[0] & (0x7f >> n);
+	if (n == 0)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* Every first and second byte, with continuation, ASCII or NUL after. */
+static void test_seq_len_exhaustive(void **state)
+{
+	(void)state;
+	static const unsigned char tail[] = { 0x80, 0xbf, 0x41, 0x00 };
+	for (unsigned b0 = 1; b0 < 256; b0++)
+		for (unsigned b1 = 0; b1 < 256; b1++)
+			for (size_t t = 0; t < sizeof(tail); t++) {
+				unsigned char s[5] = { (unsigned char)b0,
+						       (unsigned char)b1,
+						       tail[t], tail[t], 0 };
+				if (utf8_seq_len(s) != ref_seq_len(s))
+					fail_msg("%02x %02x %02x: %zu, want %zu",
+						 b0, b1, tail[t],
+						 utf8_seq_len(s),
+						 ref_seq_len(s));
+			}
+}
+
 static int enrich_bad(uint32_t pid, const struct sock_record *rec,
 		      struct flow_owner *ret, void *ud)
 {
@@ -87,6 +126,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sanitize_table),
+		cmocka_unit_test(test_seq_len_exhaustive),
 		cmocka_unit_test(test_flow_strings_sanitized),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

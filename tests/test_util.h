@@ -8,6 +8,8 @@
  * the working directory (make runs the tests from the top of the checkout).
  */
 
+#include "core/file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -32,32 +34,16 @@ static inline void fixture_path(char *buf, size_t bufsz, const char *rel)
 static inline char *fixture_read(const char *rel, size_t *ret_len)
 {
 	char path[4096];
+	char *buf;
 	fixture_path(path, sizeof(path), rel);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		print_error("cannot open fixture %s: %s (run from the top of "
+	/* Fixtures are small: 64 MiB is a bound, not an expectation. */
+	int r = file_read_alloc(path, 64u << 20, &buf, ret_len);
+	if (r < 0) {
+		print_error("cannot read fixture %s: %s (run from the top of "
 			    "the checkout or set SHAWK_FIXTURES)\n",
-			    path, strerror(errno));
+			    path, strerror(-r));
 		fail();
 	}
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
-	assert_non_null(buf);
-	for (;;) {
-		if (len + 1 >= cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		ssize_t n = read(fd, buf + len, cap - len - 1);
-		assert_true(n >= 0);
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	*ret_len = len;
 	return buf;
 }
 

@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: MIT
+/*
+ * shawk look: flags and environment -> a look_query -> cmdb_look() -> the
+ * renderer of the chosen --format.
+ */
 #include "cli/cli.h"
+#include "cli/look.h"
 
 #include "cmdb/pg.h"
 #include "cmdb/query.h"
@@ -9,7 +14,7 @@
 #include "core/duration.h"
 #include "core/graph.h"
 #include "core/util.h"
-#include "render/look.h"
+#include "render/graph.h"
 #include "render/svg.h"
 
 #include <getopt.h>
@@ -38,7 +43,31 @@ static const char look_usage[] =
 	"  --cmdb URL         libpq URI of the CMDB [SHAWK_CMDB_URL]\n"
 	"  -h, --help         show this help\n";
 
-enum look_format { FMT_TREE, FMT_JSON, FMT_DOT, FMT_SVG };
+/* --format NAME picks a renderer (render/graph.h). */
+struct look_format {
+	const char *name;
+	int (*render)(FILE *out, struct graph *g, int depth);
+	/* Nothing to print is an error (exit 1), not an empty document. */
+	bool empty_is_error;
+};
+
+static const struct look_format look_formats[] = {
+	{ "tree", render_tree, true },
+	{ "json", render_json, false },
+	{ "dot", render_dot, false },
+	{ "svg", render_svg, false },
+};
+
+/* What the command line asks for. q's pod strings point into pod_ns and
+ * pod_name or into argv. */
+struct look_args {
+	struct look_query q;
+	const char *url;
+	const char *sel_flag; /* the selector given, for messages */
+	const struct look_format *fmt;
+	bool help;
+	char pod_ns[254], pod_name[254];
+};
 
 static int usage_error(const char *fmt, ...) _printf_(1, 2);
 static int usage_error(const char *fmt, ...)
@@ -52,18 +81,139 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-static int set_selector(struct look_query *q, const char **sel_flag,
-			const char *flag, enum look_selector s)
+int look_pod_parse(const char *s, char *ns, size_t nssz, char *name,
+		   size_t namesz)
 {
-	if (*sel_flag)
-		return usage_error("%s and %s: give exactly one selector",
-				   *sel_flag, flag);
-	*sel_flag = flag;
-	q->sel = s;
+	const char *slash = strchr(s, '/');
+	const char *n = slash ? slash + 1 : s;
+	size_t nsl = slash ? (size_t)(slash - s) : 0;
+	if (!*n || strchr(n, '/') || (slash && nsl == 0) || nsl >= nssz ||
+	    strlen(n) >= namesz)
+		return -EINVAL;
+	memcpy(ns, s, nsl);
+	ns[nsl] = '\0';
+	strscpy(name, n, namesz);
 	return 0;
 }
 
-int cli_look(int argc, char **argv)
+static int set_selector(struct look_args *a, const char *flag,
+			enum look_selector s)
+{
+	if (a->sel_flag)
+		return usage_error("%s and %s: give exactly one selector",
+				   a->sel_flag, flag);
+	a->sel_flag = flag;
+	a->q.sel = s;
+	return 0;
+}
+
+/* --ipv4 (c '4'), --ipv6 ('6') or --host ('H') A. */
+static int opt_address(struct look_args *a, int c, const char *arg)
+{
+	const char *flag = c == '4' ? "--ipv4" : c == '6' ? "--ipv6" : "--host";
+	int want = c == '4' ? AF_INET : c == '6' ? AF_INET6 : AF_UNSPEC;
+	int r;
+	if ((r = set_selector(a, flag, LOOK_SEL_HOST)))
+		return r;
+	if (addr_parse(arg, want, &a->q.family, a->q.addr) < 0)
+		return usage_error("invalid %s '%s': expected an address", flag,
+				   arg);
+	return 0;
+}
+
+static int opt_pod(struct look_args *a, const char *arg)
+{
+	int r;
+	if ((r = set_selector(a, "--pod", LOOK_SEL_POD)))
+		return r;
+	if (look_pod_parse(arg, a->pod_ns, sizeof(a->pod_ns), a->pod_name,
+			   sizeof(a->pod_name)) < 0)
+		return usage_error("invalid %s '%s': expected "
+				   "[NAMESPACE/]NAME",
+				   "--pod", arg);
+	a->q.pod_namespace = a->pod_ns;
+	a->q.pod_name = a->pod_name;
+	return 0;
+}
+
+static int opt_namespace(struct look_args *a, const char *arg)
+{
+	int r;
+	if ((r = set_selector(a, "--namespace", LOOK_SEL_NAMESPACE)))
+		return r;
+	if (!*arg || strchr(arg, '/'))
+		return usage_error("invalid %s '%s': expected a namespace name",
+				   "--namespace", arg);
+	a->q.pod_namespace = arg;
+	return 0;
+}
+
+static int opt_format(struct look_args *a, const char *arg)
+{
+	char names[128] = "";
+	size_t n = ARRAY_SIZE(look_formats);
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(arg, look_formats[i].name)) {
+			a->fmt = &look_formats[i];
+			return 0;
+		}
+		/* "tree, json or dot" for the message below. */
+		size_t l = strlen(names);
+		snprintf(names + l, sizeof(names) - l, "%s%s",
+			 i == 0 ? "" : i + 1 < n ? ", " : " or ",
+			 look_formats[i].name);
+	}
+	return usage_error("invalid %s '%s': expected %s", "--format", arg,
+			   names);
+}
+
+/* Applies option c (its getopt value) with argument arg. Returns 0,
+ * EXIT_USAGE after saying why, or -1 for an option it does not know. */
+static int look_option_apply(struct look_args *a, int c, const char *arg,
+			     int64_t now)
+{
+	char err[CONFIG_ERR_MAX];
+	uint64_t depth;
+
+	switch (c) {
+	case '4':
+	case '6':
+	case 'H':
+		return opt_address(a, c, arg);
+	case 'p':
+		return opt_pod(a, arg);
+	case 'n':
+		return opt_namespace(a, arg);
+	case 'd':
+		if (config_parse_uint("--depth", arg, 1, LOOK_MAX_DEPTH, &depth,
+				      err) < 0)
+			return usage_error("%s", err);
+		a->q.depth = (int)depth;
+		return 0;
+	case 's':
+	case 'u':
+		if (duration_time_point_parse_ms(arg, now,
+					c == 's' ? &a->q.since_ms
+						 : &a->q.until_ms) < 0)
+			return usage_error("invalid %s '%s': expected a duration "
+					   "ago (10m, 2h, 1d) or an RFC 3339 time",
+					   c == 's' ? "--since" : "--until", arg);
+		return 0;
+	case 'f':
+		return opt_format(a, arg);
+	case 'c':
+		a->url = arg;
+		return 0;
+	case 'h':
+		a->help = true;
+		return 0;
+	}
+	return -1;
+}
+
+/* Fills a from argv and the environment. Returns 0 (a->help: print the
+ * usage) or EXIT_USAGE after saying why. */
+static int look_args_parse(int argc, char **argv, struct look_args *a)
 {
 	static const struct option opts[] = {
 		{ "ipv4", required_argument, NULL, '4' },
@@ -79,150 +229,72 @@ int cli_look(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct look_query q = {
+	int64_t now = now_realtime_ms();
+	int c, r;
+
+	a->q = (struct look_query){
 		.depth = 1,
 		.since_ms = INT64_MIN,
 		.until_ms = INT64_MAX,
 	};
-	const char *url = getenv("SHAWK_CMDB_URL");
-	const char *sel_flag = NULL;
-	enum look_format fmt = FMT_TREE;
-	char pod_ns[254], pod_name[254], err[CONFIG_ERR_MAX];
-	int64_t now = now_realtime_ms();
-	uint64_t depth;
-	int c, r;
-
+	a->url = getenv("SHAWK_CMDB_URL");
+	a->fmt = &look_formats[0];
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case '4':
-		case '6':
-		case 'H': {
-			const char *flag = c == '4'	  ? "--ipv4"
-					   : c == '6' ? "--ipv6"
-						      : "--host";
-			int want = c == '4'	? AF_INET
-				   : c == '6' ? AF_INET6
-					      : AF_UNSPEC;
-			if ((r = set_selector(&q, &sel_flag, flag,
-					      LOOK_SEL_HOST)))
-				return r;
-			if (addr_parse(optarg, want, &q.family, q.addr) < 0)
-				return usage_error(
-					"invalid %s '%s': expected an address",
-					flag, optarg);
-			break;
-		}
-		case 'p':
-			if ((r = set_selector(&q, &sel_flag, "--pod",
-					      LOOK_SEL_POD)))
-				return r;
-			if (look_pod_parse(optarg, pod_ns, sizeof(pod_ns),
-					   pod_name, sizeof(pod_name)) < 0)
-				return usage_error("invalid %s '%s': expected "
-						   "[NAMESPACE/]NAME",
-						   "--pod", optarg);
-			q.pod_namespace = pod_ns;
-			q.pod_name = pod_name;
-			break;
-		case 'n':
-			if ((r = set_selector(&q, &sel_flag, "--namespace",
-					      LOOK_SEL_NAMESPACE)))
-				return r;
-			if (!*optarg || strchr(optarg, '/'))
-				return usage_error("invalid %s '%s': expected "
-						   "a namespace name",
-						   "--namespace", optarg);
-			q.pod_namespace = optarg;
-			break;
-		case 'd':
-			if (config_parse_uint("--depth", optarg, 1,
-					      LOOK_MAX_DEPTH, &depth, err) < 0)
-				return usage_error("%s", err);
-			q.depth = (int)depth;
-			break;
-		case 's':
-		case 'u':
-			if (time_point_parse_ms(optarg, now,
-						c == 's' ? &q.since_ms
-							 : &q.until_ms) < 0)
-				return usage_error(
-					"invalid %s '%s': expected a duration "
-					"ago (10m, 2h, 1d) or an RFC 3339 time",
-					c == 's' ? "--since" : "--until",
-					optarg);
-			break;
-		case 'f':
-			if (!strcmp(optarg, "tree"))
-				fmt = FMT_TREE;
-			else if (!strcmp(optarg, "json"))
-				fmt = FMT_JSON;
-			else if (!strcmp(optarg, "dot"))
-				fmt = FMT_DOT;
-			else if (!strcmp(optarg, "svg"))
-				fmt = FMT_SVG;
-			else
-				return usage_error("invalid %s '%s': expected "
-						   "tree, json, dot or svg",
-						   "--format", optarg);
-			break;
-		case 'c':
-			url = optarg;
-			break;
-		case 'h':
-			fputs(look_usage, stdout);
-			return 0;
-		case ':':
+		if (c == ':')
 			return usage_error("option '%s' needs a value",
 					   argv[optind - 1]);
-		default:
+		if ((r = look_option_apply(a, c, optarg, now)) < 0)
 			return usage_error("unknown option '%s'",
 					   argv[optind - 1]);
-		}
+		if (r)
+			return r;
+		if (a->help)
+			return 0;
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (!sel_flag)
+	if (!a->sel_flag)
 		return usage_error("no selector: give one of --ipv4, --ipv6, "
 				   "--host, --pod or --namespace");
-	if (q.since_ms != INT64_MIN && q.until_ms != INT64_MAX &&
-	    q.since_ms > q.until_ms)
+	if (a->q.since_ms != INT64_MIN && a->q.until_ms != INT64_MAX &&
+	    a->q.since_ms > a->q.until_ms)
 		return usage_error("--since is later than --until");
-	if (!url || !*url)
+	if (!a->url || !*a->url)
 		return usage_error("no CMDB: set --cmdb or SHAWK_CMDB_URL");
+	return 0;
+}
 
-	_cleanup_(cmdb_freep) struct cmdb *db = NULL;
-	char cerr[256] = "";
-	r = cmdb_connect(url, &db, cerr, sizeof(cerr));
+/* A --pod NAME without NS/ is any namespace, if only one has it. Returns
+ * 0, or 1 after saying why not. */
+static int look_pod_resolve(struct cmdb *db, const struct look_query *q)
+{
+	char list[512];
+	int r = cmdb_pod_namespaces(db, q, list, sizeof(list));
 	if (r < 0) {
-		fprintf(stderr, "shawk look: cannot connect to the CMDB: %s\n",
-			r == -ENOMEM ? "out of memory" : cerr);
+		fprintf(stderr, "shawk look: %s\n", cmdb_last_error(db));
 		return 1;
 	}
-	if (q.sel == LOOK_SEL_POD && !*q.pod_namespace) {
-		/* A name without NS/ is any namespace, if only one has it. */
-		char list[512];
-		r = cmdb_pod_namespaces(db, &q, list, sizeof(list));
-		if (r < 0) {
-			fprintf(stderr, "shawk look: %s\n", cmdb_last_error(db));
-			return 1;
-		}
-		if (r > 1) {
-			fprintf(stderr,
-				"shawk look: pod %s is in several namespaces "
-				"(%s%s): give --pod NS/%s\n",
-				q.pod_name, list, r >= 20 ? ", ..." : "",
-				q.pod_name);
-			return 1;
-		}
+	if (r > 1) {
+		fprintf(stderr,
+			"shawk look: pod %s is in several namespaces "
+			"(%s%s): give --pod NS/%s\n",
+			q->pod_name, list, r >= 20 ? ", ..." : "", q->pod_name);
+		return 1;
 	}
-	_cleanup_(graph_clear) struct graph g;
-	graph_init(&g, 0);
-	r = cmdb_look(db, &q, &g);
+	return 0;
+}
+
+/* Runs the query into g. Returns 0 (*ret_empty: nothing found), or 1
+ * after saying why not. */
+static int look_graph_load(struct cmdb *db, const struct look_query *q,
+			   struct graph *g, bool *ret_empty)
+{
+	int r = cmdb_look(db, q, g);
 	if (r == -ENOENT) {
 		fprintf(stderr, "shawk look: no such %s in the CMDB\n",
-			q.sel == LOOK_SEL_POD ? "pod" : "namespace");
+			q->sel == LOOK_SEL_POD ? "pod" : "namespace");
 		return 1;
 	}
 	if (r == -E2BIG) {
@@ -236,26 +308,14 @@ int cli_look(int argc, char **argv)
 			r == -ENOMEM ? "out of memory" : cmdb_last_error(db));
 		return 1;
 	}
-	if (r == 0 && fmt == FMT_TREE) {
-		fputs("shawk look: no flow known for this selector in the "
-		      "CMDB\n",
-		      stderr);
-		return 1;
-	}
-	switch (fmt) {
-	case FMT_TREE:
-		r = render_tree(stdout, &g, q.depth);
-		break;
-	case FMT_JSON:
-		r = render_json(stdout, &g, q.depth);
-		break;
-	case FMT_DOT:
-		r = render_dot(stdout, &g, q.depth);
-		break;
-	case FMT_SVG:
-		r = render_svg(stdout, &g, q.depth);
-		break;
-	}
+	*ret_empty = r == 0;
+	return 0;
+}
+
+static int look_print(const struct look_format *fmt, struct graph *g,
+		      int depth)
+{
+	int r = fmt->render(stdout, g, depth);
 	if (fflush(stdout) != 0 && r == 0)
 		r = -EIO;
 	if (r < 0) {
@@ -263,4 +323,41 @@ int cli_look(int argc, char **argv)
 		return 1;
 	}
 	return 0;
+}
+
+int cli_look(int argc, char **argv)
+{
+	struct look_args a = { 0 };
+	bool empty;
+	int r;
+
+	if ((r = look_args_parse(argc, argv, &a)))
+		return r;
+	if (a.help) {
+		fputs(look_usage, stdout);
+		return 0;
+	}
+
+	_cleanup_(cmdb_freep) struct cmdb *db = NULL;
+	char cerr[256] = "";
+	r = cmdb_connect(a.url, &db, cerr, sizeof(cerr));
+	if (r < 0) {
+		fprintf(stderr, "shawk look: cannot connect to the CMDB: %s\n",
+			r == -ENOMEM ? "out of memory" : cerr);
+		return 1;
+	}
+	if (a.q.sel == LOOK_SEL_POD && !*a.q.pod_namespace &&
+	    (r = look_pod_resolve(db, &a.q)))
+		return r;
+	_cleanup_(graph_clear) struct graph g;
+	graph_init(&g, 0);
+	if ((r = look_graph_load(db, &a.q, &g, &empty)))
+		return r;
+	if (empty && a.fmt->empty_is_error) {
+		fputs("shawk look: no flow known for this selector in the "
+		      "CMDB\n",
+		      stderr);
+		return 1;
+	}
+	return look_print(a.fmt, &g, a.q.depth);
 }

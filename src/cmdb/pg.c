@@ -45,6 +45,22 @@ int cmdb_exec(struct cmdb *db, const char *sql)
 	return 0;
 }
 
+int cmdb_exec_sql(struct cmdb *db, const char *sql)
+{
+	return cmdb_exec(db, sql);
+}
+
+int cmdb_exec_params(struct cmdb *db, const char *sql, int n,
+		     const char *const *params)
+{
+	_cleanup_(pqclearp) PGresult *res =
+		PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		return cmdb_fail(db, res);
+	return 0;
+}
+
 /* NOTICEs (CREATE ... IF NOT EXISTS and the like) are not for the user. */
 static void notice_ignore(void *arg, const char *msg)
 {

@@ -29,6 +29,16 @@ bool cmdb_is_connected(const struct cmdb *db);
 const char *cmdb_last_error(const struct cmdb *db);
 
 /*
+ * Runs one statement (sql) or several (without parameters), outside the
+ * agent's paths: bench and test set-up, the benchmark's row-by-row
+ * reference. params are n text values for $1..$n (NULL: SQL NULL).
+ * Returns 0 or -ENOTCONN / -EIO (see cmdb_last_error); rows are dropped.
+ */
+int cmdb_exec_sql(struct cmdb *db, const char *sql);
+int cmdb_exec_params(struct cmdb *db, const char *sql, int n,
+		     const char *const *params);
+
+/*
  * Applies sql_files[] from the current schema version up to target (0: the
  * newest), each in its own transaction, under an advisory lock so two runs
  * cannot interleave. Writes the version before and after. Returns the

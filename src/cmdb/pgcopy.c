@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "cmdb/pgcopy.h"
 
-#include "cmdb/sqlarray.h"
+#include "core/utf8.h"
 
 #include <endian.h>
 #include <stdlib.h>
@@ -129,7 +129,7 @@ void pgcopy_text(struct pgcopy *c, const char *s)
 	size_t at = c->len;
 	char *o = c->buf + at + 4;
 	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t l = sql_utf8_len(p);
+		size_t l = utf8_seq_len(p);
 		if (l == 0) {
 			*o++ = '?';
 			p++;

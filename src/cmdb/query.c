@@ -74,21 +74,6 @@ static const char pod_namespaces_sql[] =
 	" AND first_seen <= to_timestamp($3::float8 / 1000)"
 	") x WHERE namespace IS NOT NULL ORDER BY 1 LIMIT 20";
 
-int look_pod_parse(const char *s, char *ns, size_t nssz, char *name,
-		   size_t namesz)
-{
-	const char *slash = strchr(s, '/');
-	const char *n = slash ? slash + 1 : s;
-	size_t nsl = slash ? (size_t)(slash - s) : 0;
-	if (!*n || strchr(n, '/') || (slash && nsl == 0) || nsl >= nssz ||
-	    strlen(n) >= namesz)
-		return -EINVAL;
-	memcpy(ns, s, nsl);
-	ns[nsl] = '\0';
-	strscpy(name, n, namesz);
-	return 0;
-}
-
 /* A list of addresses (text) to query, deduplicated against `seen`. */
 struct frontier {
 	struct sql_array arr;

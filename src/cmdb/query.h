@@ -50,12 +50,4 @@ int cmdb_look(struct cmdb *db, const struct look_query *q, struct graph *g);
 int cmdb_pod_namespaces(struct cmdb *db, const struct look_query *q,
 			char *buf, size_t bufsz);
 
-/*
- * Splits "[NS/]NAME" (Kubernetes names: no '/' in either part, not
- * empty) into buffers of nssz/namesz bytes; *ns is "" when absent.
- * Returns 0 or -EINVAL.
- */
-int look_pod_parse(const char *s, char *ns, size_t nssz, char *name,
-		   size_t namesz);
-
 #endif

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "cmdb/sqlarray.h"
 
+#include "core/utf8.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,33 +50,6 @@ static bool begin_elem(struct sql_array *a)
 	return true;
 }
 
-size_t sql_utf8_len(const unsigned char *p)
-{
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-			return 0;
-		/* Overlong forms and UTF-16 surrogates. */
-		if ((p[0] == 0xe0 && p[1] < 0xa0) ||
-		    (p[0] == 0xed && p[1] > 0x9f))
-			return 0;
-		return 3;
-	}
-	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (p[3] & 0xc0) != 0x80)
-			return 0;
-		if ((p[0] == 0xf0 && p[1] < 0x90) ||
-		    (p[0] == 0xf4 && p[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 void sql_array_add_str(struct sql_array *a, const char *s)
 {
 	if (!begin_elem(a))
@@ -93,7 +68,7 @@ void sql_array_add_str(struct sql_array *a, const char *s)
 	char *o = a->buf + a->len;
 	*o++ = '"';
 	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t l = sql_utf8_len(p);
+		size_t l = utf8_seq_len(p);
 		if (l == 0) {
 			*o++ = '?';
 			p++;

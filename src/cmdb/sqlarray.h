@@ -30,10 +30,6 @@ void sql_array_clear(struct sql_array *a);
  * become '?': the server would refuse the whole batch for one bad comm. */
 void sql_array_add_str(struct sql_array *a, const char *s);
 
-/* Length of the valid UTF-8 sequence at p (NUL-terminated), 0 if invalid.
- * Shared with the binary COPY encoder (pgcopy.c). */
-size_t sql_utf8_len(const unsigned char *p);
-
 void sql_array_add_int(struct sql_array *a, int64_t v);
 
 /* Closes the literal; returns it (owned by a) or NULL on OOM. */

@@ -3,7 +3,6 @@
 #define SHAWK_CMDB_STORE_H
 
 #include "cmdb/pg.h"
-#include "cmdb/pgcopy.h"
 #include "core/flow.h"
 
 #include <stdbool.h>
@@ -21,9 +20,6 @@ struct cmdb_batch {
 	uint64_t seq;
 };
 
-/* Number of array parameters of the flush statement (one per column). */
-#define CMDB_FLUSH_COLUMNS 21
-
 /*
  * Writes flows in one transaction with a constant number of round trips
  * (BEGIN, batch claim, three binary COPYs into session temporary tables,
@@ -40,45 +36,5 @@ struct cmdb_batch {
  */
 int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 		     const struct flow *flows, size_t n, bool *ret_in_doubt);
-
-/*
- * What the flush streams to the server: three binary COPYs, the flows in
- * primary-key order, and the passive and active nodes they name, one row
- * per node key (merged client-side). dups is true when two flows may have
- * the same CMDB key (the flush then merges them in SQL).
- */
-struct cmdb_flush_data {
-	struct pgcopy flows, passive, active;
-	bool dups;
-};
-void cmdb_flush_data_init(struct cmdb_flush_data *d);
-void cmdb_flush_data_clear(struct cmdb_flush_data *d);
-
-/*
- * Encodes flows into d (initialised by the caller with
- * cmdb_flush_data_init, freed with cmdb_flush_data_clear; the COPYs are
- * not finished). Returns 0 or -ENOMEM.
- */
-int cmdb_store_encode_copy(const struct flow *flows, size_t n,
-			   struct cmdb_flush_data *d);
-
-/*
- * Fills the CMDB_FLUSH_COLUMNS array literals for flows into cols (each
- * initialised by the caller, freed with sql_array_clear). Exposed for the
- * unit tests. Returns 0 or -ENOMEM.
- */
-struct sql_array;
-int cmdb_store_build_arrays(const struct flow *flows, size_t n,
-			    struct sql_array *cols);
-
-/*
- * Benchmark reference only: one upsert per node and per flow, the way
- * upstream shawk writes. Returns n or -errno.
- */
-int cmdb_store_flush_rowwise(struct cmdb *db, const char *node_name,
-			     const struct flow *flows, size_t n);
-
-/* Runs SQL without parameters (bench and test set-up). 0 or -errno. */
-int cmdb_exec_sql(struct cmdb *db, const char *sql);
 
 #endif

@@ -91,7 +91,7 @@ static int64_t days_from_civil(int y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-int rfc3339_parse_ms(const char *s, int64_t *ret_ms)
+int duration_rfc3339_parse_ms(const char *s, int64_t *ret_ms)
 {
 	const char *p = s;
 	int y, mo, d, h, mi, sec;
@@ -155,14 +155,15 @@ int rfc3339_parse_ms(const char *s, int64_t *ret_ms)
 	return 0;
 }
 
-int time_point_parse_ms(const char *s, int64_t now_ms, int64_t *ret_ms)
+int duration_time_point_parse_ms(const char *s, int64_t now_ms,
+				 int64_t *ret_ms)
 {
 	int64_t v;
 	if (duration_parse_ms(s, &v) == 0) {
 		*ret_ms = now_ms - v;
 		return 0;
 	}
-	if (rfc3339_parse_ms(s, &v) == 0) {
+	if (duration_rfc3339_parse_ms(s, &v) == 0) {
 		*ret_ms = v;
 		return 0;
 	}

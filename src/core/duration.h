@@ -19,12 +19,20 @@ void duration_format(int64_t ms, char *buf, unsigned long bufsz);
  * Parses an RFC 3339 timestamp ("2026-11-22T10:00:00Z", "...+02:00",
  * fractional seconds allowed) into Unix milliseconds. Returns 0 or -EINVAL.
  */
-int rfc3339_parse_ms(const char *s, int64_t *ret_ms);
+int duration_rfc3339_parse_ms(const char *s, int64_t *ret_ms);
 
 /*
  * A point in time given as "duration ago" or RFC 3339, relative to now_ms.
  * Returns 0 or -EINVAL.
  */
-int time_point_parse_ms(const char *s, int64_t now_ms, int64_t *ret_ms);
+int duration_time_point_parse_ms(const char *s, int64_t now_ms,
+				 int64_t *ret_ms);
+
+/* The old name of duration_rfc3339_parse_ms(), until its last caller
+ * (src/cmdb/pods_store.c) switches. */
+static inline int rfc3339_parse_ms(const char *s, int64_t *ret_ms)
+{
+	return duration_rfc3339_parse_ms(s, ret_ms);
+}
 
 #endif

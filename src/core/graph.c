@@ -26,9 +26,9 @@ void graph_clear(struct graph *g)
 	free(g->v);
 	free(g->e);
 	free(g->roots);
-	free(g->vidx);
-	free(g->eidx);
-	free(g->pidx);
+	hindex_free(&g->vidx);
+	hindex_free(&g->eidx);
+	hindex_free(&g->pidx);
 	free(g->proc_vertex);
 	free(g->by_client);
 	free(g->by_server);
@@ -57,42 +57,55 @@ static bool same_proc(const struct graph_vertex *v, int family,
 	       strcmp(v->comm, comm) == 0;
 }
 
-/* Open addressing over uint32 (index + 1; 0 = empty), load <= 1/2. */
-static int table_grow(uint32_t **tab, size_t *cap, size_t count,
-		      uint64_t (*hash)(const struct graph *, uint32_t),
-		      const struct graph *g)
+/* What the indexes compare an element with. */
+struct vertex_key {
+	const struct graph *g;
+	int family;
+	const uint8_t *addr;
+	uint16_t port;
+	uint32_t pgid;
+	const char *comm;
+};
+
+struct edge_key {
+	const struct graph *g;
+	uint32_t client, server;
+	uint8_t proto;
+};
+
+static uint64_t vertex_hash(int family, const uint8_t *addr, uint16_t port,
+			    uint32_t pgid, const char *comm)
 {
-	if ((count + 1) * 2 <= *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 256;
-	uint32_t *nt = calloc(ncap, sizeof(*nt));
-	if (!nt)
-		return -ENOMEM;
-	for (size_t i = 0; i < *cap; i++) {
-		if (!(*tab)[i])
-			continue;
-		size_t s = hash(g, (*tab)[i] - 1) & (ncap - 1);
-		while (nt[s])
-			s = (s + 1) & (ncap - 1);
-		nt[s] = (*tab)[i];
-	}
-	free(*tab);
-	*tab = nt;
-	*cap = ncap;
-	return 0;
+	return hash_bytes(&port, sizeof(port),
+			  proc_hash(family, addr, pgid, comm));
 }
 
-static uint64_t vertex_hash_of(const struct graph *g, uint32_t i)
+static uint64_t vertex_hash_of(uint32_t i, const void *ud)
 {
-	const struct graph_vertex *v = &g->v[i];
-	return hash_bytes(&v->port, sizeof(v->port),
-			  proc_hash(v->family, v->addr, v->pgid, v->comm));
+	const struct graph_vertex *v = &((const struct graph *)ud)->v[i];
+	return vertex_hash(v->family, v->addr, v->port, v->pgid, v->comm);
 }
 
-static uint64_t proc_hash_of(const struct graph *g, uint32_t p)
+static bool vertex_eq(uint32_t i, const void *key)
 {
+	const struct vertex_key *k = key;
+	const struct graph_vertex *v = &k->g->v[i];
+	return v->port == k->port &&
+	       same_proc(v, k->family, k->addr, k->pgid, k->comm);
+}
+
+static uint64_t proc_hash_of(uint32_t p, const void *ud)
+{
+	const struct graph *g = ud;
 	const struct graph_vertex *v = &g->v[g->proc_vertex[p]];
 	return proc_hash(v->family, v->addr, v->pgid, v->comm);
+}
+
+static bool proc_eq(uint32_t p, const void *key)
+{
+	const struct vertex_key *k = key;
+	return same_proc(&k->g->v[k->g->proc_vertex[p]], k->family, k->addr,
+			 k->pgid, k->comm);
 }
 
 static uint64_t edge_hash(uint32_t c, uint32_t s, uint8_t proto)
@@ -100,10 +113,18 @@ static uint64_t edge_hash(uint32_t c, uint32_t s, uint8_t proto)
 	return hash_u64(((uint64_t)c << 32 | s) ^ ((uint64_t)proto << 56));
 }
 
-static uint64_t edge_hash_of(const struct graph *g, uint32_t i)
+static uint64_t edge_hash_of(uint32_t i, const void *ud)
 {
-	const struct graph_edge *e = &g->e[i];
+	const struct graph_edge *e = &((const struct graph *)ud)->e[i];
 	return edge_hash(e->client, e->server, e->proto);
+}
+
+static bool edge_eq(uint32_t i, const void *key)
+{
+	const struct edge_key *k = key;
+	const struct graph_edge *e = &k->g->e[i];
+	return e->client == k->client && e->server == k->server &&
+	       e->proto == k->proto;
 }
 
 static int grow_array(void **arr, size_t *cap, size_t count, size_t elem)
@@ -130,55 +151,41 @@ static int dup_opt(char **dst, const char *s)
 static int proc_find_or_add(struct graph *g, uint32_t vi)
 {
 	const struct graph_vertex *v = &g->v[vi];
+	struct vertex_key k = { g, v->family, v->addr, 0, v->pgid, v->comm };
 	uint64_t h = proc_hash(v->family, v->addr, v->pgid, v->comm);
+	uint32_t p = hindex_find(&g->pidx, h, proc_eq, &k);
 	int r;
-	if ((r = table_grow(&g->pidx, &g->pidx_cap, g->nprocs, proc_hash_of,
-			    g)) < 0)
-		return r;
-	size_t s = h & (g->pidx_cap - 1);
-	while (g->pidx[s]) {
-		uint32_t p = g->pidx[s] - 1;
-		if (same_proc(&g->v[g->proc_vertex[p]], v->family, v->addr,
-			      v->pgid, v->comm))
-			return (int)p;
-		s = (s + 1) & (g->pidx_cap - 1);
-	}
-	if ((r = grow_array((void **)&g->proc_vertex, &g->cap_procs,
+	if (p != HINDEX_NONE)
+		return (int)p;
+	if ((r = hindex_reserve(&g->pidx, g->nprocs + 1, proc_hash_of, g)) < 0 ||
+	    (r = grow_array((void **)&g->proc_vertex, &g->cap_procs,
 			    g->nprocs, sizeof(uint32_t))) < 0)
 		return r;
 	g->proc_vertex[g->nprocs] = vi;
-	g->pidx[s] = (uint32_t)++g->nprocs;
-	return (int)(g->nprocs - 1);
+	hindex_add(&g->pidx, h, (uint32_t)g->nprocs);
+	return (int)g->nprocs++;
 }
 
 int graph_vertex_add(struct graph *g, int family, const uint8_t addr[16],
 		     uint16_t port, uint32_t pgid, const char *comm,
 		     const char *container, uint32_t *ret_idx)
 {
-	uint64_t h = hash_bytes(&port, sizeof(port),
-				proc_hash(family, addr, pgid, comm));
+	struct vertex_key k = { g, family, addr, port, pgid, comm };
+	uint64_t h = vertex_hash(family, addr, port, pgid, comm);
+	uint32_t found = hindex_find(&g->vidx, h, vertex_eq, &k);
 	int r;
 
-	if (g->vidx_cap) {
-		size_t s = h & (g->vidx_cap - 1);
-		while (g->vidx[s]) {
-			struct graph_vertex *v = &g->v[g->vidx[s] - 1];
-			if (v->port == port &&
-			    same_proc(v, family, addr, pgid, comm)) {
-				if (dup_opt(&v->container, container) < 0)
-					return -ENOMEM;
-				*ret_idx = g->vidx[s] - 1;
-				return 0;
-			}
-			s = (s + 1) & (g->vidx_cap - 1);
-		}
+	if (found != HINDEX_NONE) {
+		if (dup_opt(&g->v[found].container, container) < 0)
+			return -ENOMEM;
+		*ret_idx = found;
+		return 0;
 	}
 	if (g->nv >= g->max_vertices)
 		return -E2BIG;
 	if ((r = grow_array((void **)&g->v, &g->cap_v, g->nv, sizeof(*g->v))) <
 		    0 ||
-	    (r = table_grow(&g->vidx, &g->vidx_cap, g->nv, vertex_hash_of,
-			    g)) < 0)
+	    (r = hindex_reserve(&g->vidx, g->nv + 1, vertex_hash_of, g)) < 0)
 		return r;
 	struct graph_vertex *v = &g->v[g->nv];
 	memset(v, 0, sizeof(*v));
@@ -200,10 +207,7 @@ int graph_vertex_add(struct graph *g, int family, const uint8_t addr[16],
 		return p;
 	}
 	v->proc = (uint32_t)p;
-	size_t s = h & (g->vidx_cap - 1);
-	while (g->vidx[s])
-		s = (s + 1) & (g->vidx_cap - 1);
-	g->vidx[s] = vi + 1;
+	hindex_add(&g->vidx, h, vi);
 	*ret_idx = vi;
 	return 0;
 }
@@ -251,31 +255,25 @@ int graph_edge_add(struct graph *g, uint32_t client, uint32_t server,
 		   uint8_t proto, uint64_t connections, uint64_t total,
 		   int64_t first_ms, int64_t last_ms)
 {
+	struct edge_key k = { g, client, server, proto };
 	uint64_t h = edge_hash(client, server, proto);
+	uint32_t found = hindex_find(&g->eidx, h, edge_eq, &k);
 	int r;
-	if (g->eidx_cap) {
-		size_t s = h & (g->eidx_cap - 1);
-		while (g->eidx[s]) {
-			struct graph_edge *e = &g->e[g->eidx[s] - 1];
-			if (e->client == client && e->server == server &&
-			    e->proto == proto) {
-				e->connections += connections;
-				e->connections_total += total;
-				if (first_ms < e->first_seen_ms)
-					e->first_seen_ms = first_ms;
-				if (last_ms > e->last_seen_ms)
-					e->last_seen_ms = last_ms;
-				return 0;
-			}
-			s = (s + 1) & (g->eidx_cap - 1);
-		}
+	if (found != HINDEX_NONE) {
+		struct graph_edge *e = &g->e[found];
+		e->connections += connections;
+		e->connections_total += total;
+		if (first_ms < e->first_seen_ms)
+			e->first_seen_ms = first_ms;
+		if (last_ms > e->last_seen_ms)
+			e->last_seen_ms = last_ms;
+		return 0;
 	}
 	if (g->ne >= 4 * g->max_vertices)
 		return -E2BIG;
 	if ((r = grow_array((void **)&g->e, &g->cap_e, g->ne, sizeof(*g->e))) <
 		    0 ||
-	    (r = table_grow(&g->eidx, &g->eidx_cap, g->ne, edge_hash_of, g)) <
-		    0)
+	    (r = hindex_reserve(&g->eidx, g->ne + 1, edge_hash_of, g)) < 0)
 		return r;
 	g->e[g->ne] = (struct graph_edge){
 		.client = client,
@@ -286,10 +284,7 @@ int graph_edge_add(struct graph *g, uint32_t client, uint32_t server,
 		.first_seen_ms = first_ms,
 		.last_seen_ms = last_ms,
 	};
-	size_t s = h & (g->eidx_cap - 1);
-	while (g->eidx[s])
-		s = (s + 1) & (g->eidx_cap - 1);
-	g->eidx[s] = (uint32_t)++g->ne;
+	hindex_add(&g->eidx, h, (uint32_t)g->ne++);
 	return 0;
 }
 

@@ -2,6 +2,8 @@
 #ifndef SHAWK_CORE_GRAPH_H
 #define SHAWK_CORE_GRAPH_H
 
+#include "core/hindex.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,9 +44,8 @@ struct graph {
 	uint32_t *roots;
 	size_t nroots, cap_roots;
 	size_t nprocs;
-	/* Hash indexes (vertex and edge dedup, processes). */
-	uint32_t *vidx, *eidx, *pidx;
-	size_t vidx_cap, eidx_cap, pidx_cap;
+	/* Vertex and edge dedup, processes. */
+	struct hindex vidx, eidx, pidx;
 	uint32_t *proc_vertex; /* a vertex of each process, for the proc key */
 	size_t cap_procs;
 	/* Adjacency built by graph_walk: edges sorted by client / server

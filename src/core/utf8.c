@@ -1,38 +1,33 @@
 // SPDX-License-Identifier: MIT
 #include "core/utf8.h"
 
-#include <stdint.h>
-
-/* Length of the valid sequence at s, or 0 when the byte at s is invalid. */
-static size_t seq_len(const unsigned char *s)
+size_t utf8_seq_len(const unsigned char *p)
 {
-	unsigned char c = s[0];
-	size_t n;
-	uint32_t cp;
-
-	if (c < 0x80)
+	/* Byte ranges of RFC 3629's table, second byte first: they rule out
+	 * overlong forms, UTF-16 surrogates and code points past U+10FFFF
+	 * without decoding. A NUL fails the continuation test. */
+	if (p[0] < 0x80)
 		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
 			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
+		if ((p[0] == 0xe0 && p[1] < 0xa0) ||
+		    (p[0] == 0xed && p[1] > 0x9f))
+			return 0;
+		return 3;
 	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
+	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+		    (p[3] & 0xc0) != 0x80)
+			return 0;
+		if ((p[0] == 0xf0 && p[1] < 0x90) ||
+		    (p[0] == 0xf4 && p[1] > 0x8f))
+			return 0;
+		return 4;
+	}
+	return 0;
 }
 
 bool utf8_sanitize(char *s)
@@ -40,7 +35,7 @@ bool utf8_sanitize(char *s)
 	bool changed = false;
 	unsigned char *p = (unsigned char *)s;
 	while (*p) {
-		size_t n = seq_len(p);
+		size_t n = utf8_seq_len(p);
 		if (!n) {
 			*p++ = '?';
 			changed = true;
@@ -55,7 +50,7 @@ bool utf8_valid(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	while (*p) {
-		size_t n = seq_len(p);
+		size_t n = utf8_seq_len(p);
 		if (!n)
 			return false;
 		p += n;

@@ -14,6 +14,13 @@
  */
 bool utf8_sanitize(char *s);
 
+/*
+ * Length (1 to 4) of the valid, shortest-form UTF-8 sequence at p, or 0
+ * when the byte at p does not start one. p is NUL-terminated: a sequence
+ * cut by the NUL is invalid.
+ */
+size_t utf8_seq_len(const unsigned char *p);
+
 /* True when s is valid UTF-8. */
 bool utf8_valid(const char *s);
 

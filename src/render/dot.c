@@ -1,16 +1,14 @@
 // SPDX-License-Identifier: MIT
-#include "render/look.h"
+#include "render/graph.h"
 
-#include "render/escape.h"
-#include "render/flows.h"
+#include "render/common.h"
 
 #include <errno.h>
-#include <netinet/in.h>
 
 static void dot_label(FILE *out, const struct graph_vertex *v)
 {
 	char ep[96];
-	render_endpoint(ep, sizeof(ep), v->family, v->addr, v->port);
+	render_vertex_endpoint(ep, sizeof(ep), v);
 	fputs(ep, out);
 	fputs("\\n", out);
 	if (v->pod_name) {
@@ -52,11 +50,11 @@ int render_dot(FILE *out, struct graph *g, int depth)
 		const struct graph_edge *e = &g->e[i];
 		if (!e->used)
 			continue;
-		fprintf(out, "\tn%u -> n%u [label=\"%s %llu\"];\n",
+		char label[48];
+		render_edge_count(label, sizeof(label), e);
+		fprintf(out, "\tn%u -> n%u [label=\"%s\"];\n",
 			graph_vertex_display(g, e->client),
-			graph_vertex_display(g, e->server),
-			e->proto == IPPROTO_UDP ? "udp" : "tcp",
-			(unsigned long long)e->connections_total);
+			graph_vertex_display(g, e->server), label);
 	}
 	fputs("}\n", out);
 	return ferror(out) ? -EIO : 0;

@@ -3,33 +3,12 @@
 
 #include "core/addr.h"
 #include "core/util.h"
-#include "render/escape.h"
+#include "render/common.h"
 
 #include <cjson/cJSON.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
-
-void render_endpoint(char *buf, size_t bufsz, int family,
-		     const uint8_t addr[16], uint16_t port)
-{
-	char a[ADDR_STRLEN];
-	char p[8];
-	addr_format(family, addr, a);
-	if (port)
-		snprintf(p, sizeof(p), "%u", port);
-	else
-		strcpy(p, "many");
-	if (family == AF_INET6)
-		snprintf(buf, bufsz, "[%s]:%s", a, p);
-	else
-		snprintf(buf, bufsz, "%s:%s", a, p);
-}
-
-static const char *proto_name(uint8_t proto)
-{
-	return proto == IPPROTO_UDP ? "udp" : "tcp";
-}
 
 static cJSON *endpoint_json(int family, const uint8_t addr[16], uint16_t port)
 {
@@ -64,7 +43,7 @@ static cJSON *flow_json(const struct flow *f)
 	cJSON_AddStringToObject(o, "direction",
 				k->dir == SOCK_DIR_PASSIVE ? "passive"
 							   : "active");
-	cJSON_AddStringToObject(o, "proto", proto_name(k->proto));
+	cJSON_AddStringToObject(o, "proto", render_proto_name(k->proto));
 	cJSON_AddItemToObject(o, "local",
 			      endpoint_json(k->family, k->laddr, k->lport));
 	cJSON_AddItemToObject(o, "peer",
@@ -143,7 +122,7 @@ int render_flows_text(FILE *out, const struct flow *flows, size_t n)
 		escape_terminal_buf(comm, sizeof(comm), k->comm);
 		fprintf(out, "%-7s %s %s %s %s connections=%u ('%s', pgid=%u",
 			k->dir == SOCK_DIR_PASSIVE ? "passive" : "active",
-			proto_name(k->proto), local,
+			render_proto_name(k->proto), local,
 			k->dir == SOCK_DIR_PASSIVE ? "<--" : "-->", peer,
 			f->connections, comm, k->pgid);
 		if (f->pod_name) {

@@ -15,8 +15,4 @@ int render_flows_json(FILE *out, const struct flow *flows, size_t n);
 /* Prints flows one per line, human-readable. Returns 0 or -EIO. */
 int render_flows_text(FILE *out, const struct flow *flows, size_t n);
 
-/* "10.0.0.1:80", "[fd00::1]:many" into buf (at least 64 bytes). */
-void render_endpoint(char *buf, size_t bufsz, int family,
-		     const uint8_t addr[16], uint16_t port);
-
 #endif

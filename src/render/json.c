@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
-#include "render/look.h"
+#include "render/graph.h"
 
 #include "core/addr.h"
 #include "core/util.h"
+#include "render/common.h"
 
 #include <cjson/cJSON.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 
 static cJSON *vertex_json(const struct graph_vertex *v, size_t id)
@@ -58,8 +58,7 @@ static cJSON *edge_json(const struct graph *g, const struct graph_edge *e,
 				ids[graph_vertex_display(g, e->client)]);
 	cJSON_AddNumberToObject(o, "server",
 				ids[graph_vertex_display(g, e->server)]);
-	cJSON_AddStringToObject(o, "proto",
-				e->proto == IPPROTO_UDP ? "udp" : "tcp");
+	cJSON_AddStringToObject(o, "proto", render_proto_name(e->proto));
 	cJSON_AddNumberToObject(o, "connections", (double)e->connections);
 	cJSON_AddNumberToObject(o, "connections_total",
 				(double)e->connections_total);

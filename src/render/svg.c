@@ -4,7 +4,8 @@
 #include "core/utf8.h"
 #include "core/util.h"
 #include "render/flows.h"
-#include "render/look.h"
+#include "render/graph.h"
+#include "render/common.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "serve/app.h"
 
+#include "cli/look.h"
 #include "cmdb/map.h"
 #include "cmdb/pg.h"
 #include "cmdb/query.h"
@@ -10,7 +11,8 @@
 #include "core/graph.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "render/look.h"
+#include "render/graph.h"
+#include "render/common.h"
 #include "serve/page.h"
 
 #include <errno.h>
@@ -74,7 +76,7 @@ static int take_param(void *ud, const char *key, const char *value)
 		bool since = key[0] == 's';
 		if (blank(value))
 			return 0;
-		if (time_point_parse_ms(v, now, since ? &p->since_ms
+		if (duration_time_point_parse_ms(v, now, since ? &p->since_ms
 						      : &p->until_ms) < 0) {
 			snprintf(p->reason, sizeof(p->reason),
 				 "invalid %s: expected a duration ago (10m, "

@@ -3,7 +3,8 @@
 
 #include "core/util.h"
 #include "render/html.h"
-#include "render/look.h"
+#include "render/graph.h"
+#include "render/common.h"
 #include "render/svg.h"
 
 #include <errno.h>

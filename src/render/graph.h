@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef SHAWK_RENDER_LOOK_H
-#define SHAWK_RENDER_LOOK_H
+#ifndef SHAWK_RENDER_GRAPH_H
+#define SHAWK_RENDER_GRAPH_H
 
 #include "core/graph.h"
 
@@ -10,9 +10,11 @@
 #define RENDER_TREE_MAX_LINES 100000
 
 /*
- * Renderers of `shawk look`. Each walks g from its roots down to depth
- * levels (marking what it reaches) and prints it. Untrusted strings are
- * made safe for the format. Return 0, -ENOMEM or -EIO.
+ * The renderers of a dependency graph (`shawk look`), one per output
+ * format. Each walks g from its roots down to depth levels (marking what it
+ * reaches) and prints it. Untrusted strings are made safe for the format.
+ * Their shared helpers (labels, escaping) are in render/common.h. Return 0,
+ * -ENOMEM or -EIO.
  */
 
 /* The upstream tree: "addr:port ('comm', pgid=N)" then "└<-- " callers and
@@ -24,13 +26,5 @@ int render_json(FILE *out, struct graph *g, int depth);
 
 /* A Graphviz digraph, clients -> servers. */
 int render_dot(FILE *out, struct graph *g, int depth);
-
-/* "default/nginx-7c5d8 nginx 'nginx', pgid=1" without control characters
- * (the part inside the parentheses), into buf. */
-void render_vertex_process(char *buf, size_t bufsz,
-			   const struct graph_vertex *v);
-
-/* RFC 3339 UTC with milliseconds, into buf (at least 32 bytes). */
-void render_time_ms(char *buf, size_t bufsz, int64_t ms);
 
 #endif

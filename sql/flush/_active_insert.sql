@@ -1,0 +1,9 @@
+-- SPDX-License-Identifier: MIT
+-- Inserts the staged active nodes (staging rows aliased s); the including
+-- statement adds its WHERE or ON CONFLICT.
+ INSERT INTO active_nodes AS o (addr, pgid, comm, node_name, pid,
+  cmdline, cgroup, container_id, container_name, pod_namespace,
+  pod_name, pod_uid, first_seen, last_seen)
+ SELECT addr, pgid, comm, $1, pid, cmdline, cgroup, container_id,
+  container_name, pod_namespace, pod_name, pod_uid, first_seen,
+  last_seen FROM shawk_flush_active s

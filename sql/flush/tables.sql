@@ -1,0 +1,33 @@
+-- SPDX-License-Identifier: MIT
+-- The flush stages the batch with binary COPYs into session temporary
+-- tables (no text to parse on the server): the flows, and the passive and
+-- active nodes they name, merged client-side (many flows per process), so
+-- that the server neither sorts nor aggregates. One statement then writes
+-- the three tables from them in data-modifying CTEs. Rows go in
+-- primary-key order: consecutive index insertions then land on the same
+-- leaf pages. Column order is the COPY row layout of
+-- src/cmdb/flush_data.c; "i" is a row number.
+--
+-- Created once per connection, outside a batch's transaction.
+-- 100k staged flows and their nodes take ~20 MB, more than the default
+-- temp_buffers (8 MB): the rest goes through the kernel's page cache.
+-- Still cheaper than 32 MB of local buffers, whose first use page-faults
+-- (measured: COPY 114-135 ms vs 167-228 ms).
+CREATE TEMPORARY TABLE IF NOT EXISTS shawk_flush_flows (
+ i integer, direction text, proto text, laddr inet, lport integer,
+ raddr inet, rport integer, netns bigint, pgid bigint, comm text,
+ container_name text, connections bigint, new_connections bigint,
+ first_seen timestamptz, last_seen timestamptz)
+ ON COMMIT DELETE ROWS;
+CREATE TEMPORARY TABLE IF NOT EXISTS shawk_flush_passive (
+ i integer, addr inet, port integer, proto text, pgid bigint, comm text,
+ pid bigint, cmdline text, cgroup text, container_id text,
+ container_name text, pod_namespace text, pod_name text,
+ pod_uid text, first_seen timestamptz, last_seen timestamptz)
+ ON COMMIT DELETE ROWS;
+CREATE TEMPORARY TABLE IF NOT EXISTS shawk_flush_active (
+ i integer, addr inet, pgid bigint, comm text,
+ pid bigint, cmdline text, cgroup text, container_id text,
+ container_name text, pod_namespace text, pod_name text,
+ pod_uid text, first_seen timestamptz, last_seen timestamptz)
+ ON COMMIT DELETE ROWS

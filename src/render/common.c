@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: MIT
+#include "render/common.h"
+
+#include "core/addr.h"
+
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+static int is_ctrl(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+void escape_terminal(FILE *out, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		/* C1 controls arrive UTF-8 encoded as 0xC2 0x80..0x9F. */
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			fputc('?', out);
+			p++;
+			continue;
+		}
+		fputc(is_ctrl(*p) ? '?' : *p, out);
+	}
+}
+
+void escape_terminal_buf(char *buf, size_t bufsz, const char *s)
+{
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)s;
+	     *p && o + 1 < bufsz; p++) {
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			buf[o++] = '?';
+			p++;
+			continue;
+		}
+		buf[o++] = is_ctrl(*p) ? '?' : (char)*p;
+	}
+	buf[o] = '\0';
+}
+
+void escape_dot(FILE *out, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fputc('\\', out);
+		if (*p == '\n')
+			fputs("\\n", out);
+		else if (is_ctrl(*p))
+			fputc('?', out);
+		else
+			fputc(*p, out);
+	}
+}
+
+void render_endpoint(char *buf, size_t bufsz, int family,
+		     const uint8_t addr[16], uint16_t port)
+{
+	char a[ADDR_STRLEN];
+	char p[8];
+	addr_format(family, addr, a);
+	if (port)
+		snprintf(p, sizeof(p), "%u", port);
+	else
+		strcpy(p, "many");
+	if (family == AF_INET6)
+		snprintf(buf, bufsz, "[%s]:%s", a, p);
+	else
+		snprintf(buf, bufsz, "%s:%s", a, p);
+}
+
+const char *render_proto_name(uint8_t proto)
+{
+	return proto == IPPROTO_UDP ? "udp" : "tcp";
+}
+
+void render_time_ms(char *buf, size_t bufsz, int64_t ms)
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+	char date[24];
+	gmtime_r(&s, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, bufsz, "%s.%03dZ", date, (int)(ms % 1000));
+}
+
+void render_vertex_endpoint(char *buf, size_t bufsz,
+			    const struct graph_vertex *v)
+{
+	render_endpoint(buf, bufsz, v->family, v->addr, v->port);
+}
+
+void render_vertex_process(char *buf, size_t bufsz,
+			   const struct graph_vertex *v)
+{
+	char tmp[1024];
+	if (v->pod_name)
+		snprintf(tmp, sizeof(tmp), "%s/%s %s%s'%s', pgid=%u",
+			 v->pod_namespace ? v->pod_namespace : "",
+			 v->pod_name, v->container ? v->container : "",
+			 v->container ? " " : "", v->comm, v->pgid);
+	else
+		snprintf(tmp, sizeof(tmp), "'%s', pgid=%u", v->comm, v->pgid);
+	escape_terminal_buf(buf, bufsz, tmp);
+}
+
+void render_edge_count(char *buf, size_t bufsz, const struct graph_edge *e)
+{
+	snprintf(buf, bufsz, "%s %llu", render_proto_name(e->proto),
+		 (unsigned long long)e->connections_total);
+}

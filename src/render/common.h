@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SHAWK_RENDER_COMMON_H
+#define SHAWK_RENDER_COMMON_H
+
+#include "core/graph.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/*
+ * What every renderer shares (flows.c for the probe; tree.c, json.c,
+ * dot.c for look): how an endpoint, a process, a protocol, an edge's count
+ * and a time read, and how untrusted strings are made safe. Strings from
+ * the kernel (comm, cmdline) and from Kubernetes are untrusted: each
+ * escape_* makes them safe for one output channel.
+ */
+
+/* Writes s to out with C0/C1 control characters and DEL replaced by '?'. */
+void escape_terminal(FILE *out, const char *s);
+
+/* Copies s into buf (bufsz > 0) with control characters replaced by '?'. */
+void escape_terminal_buf(char *buf, size_t bufsz, const char *s);
+
+/* Writes s as the inside of a Graphviz double-quoted string. */
+void escape_dot(FILE *out, const char *s);
+
+/* "10.0.0.1:80", "[fd00::1]:many" into buf (at least 64 bytes). */
+void render_endpoint(char *buf, size_t bufsz, int family,
+		     const uint8_t addr[16], uint16_t port);
+
+/* "udp" for IPPROTO_UDP, else "tcp" (the only two a flow has). */
+const char *render_proto_name(uint8_t proto);
+
+/* RFC 3339 UTC with milliseconds, into buf (at least 32 bytes). */
+void render_time_ms(char *buf, size_t bufsz, int64_t ms);
+
+/* A vertex's endpoint as render_endpoint() writes it. */
+void render_vertex_endpoint(char *buf, size_t bufsz,
+			    const struct graph_vertex *v);
+
+/* "default/nginx-7c5d8 nginx 'nginx', pgid=1" without control characters
+ * (the part inside the parentheses of a tree line), into buf. */
+void render_vertex_process(char *buf, size_t bufsz,
+			   const struct graph_vertex *v);
+
+/* An edge's label, its protocol and connection count ("tcp 30"), into buf
+ * (at least 32 bytes). */
+void render_edge_count(char *buf, size_t bufsz, const struct graph_edge *e);
+
+#endif
