@@ -8,6 +8,8 @@
 
 #include "core/clock.h"
 #include "core/util.h"
+#include "probe/bpflog.h"
+#include "probe/ebpf_iter.h"
 #include "probe/poller.h"
 #include "shawk.skel.h"
 #include "shawk_event.h"
@@ -49,6 +51,9 @@ struct ebpf {
 	uint64_t agg_full; /* kernel counter, last read */
 	bool agg_warned; /* a failure of the aggregate was logged */
 	struct ebpf_options opt; /* for note() */
+	/* Programs off for this start (bpflog_list_has() list): those of
+	 * SHAWK_BPF_DENY, then those the kernel refused. */
+	char refused[512];
 };
 
 static void note(const struct ebpf_options *opt, const char *fmt, ...)
@@ -352,18 +357,6 @@ static int read_file(const char *path, char *buf, size_t sz)
 	return (int)len;
 }
 
-/* libbpf hands us its own format strings. */
-static int libbpf_print_debug(enum libbpf_print_level level, const char *fmt,
-			      va_list ap) __attribute__((format(printf, 2, 0)));
-static int libbpf_print_debug(enum libbpf_print_level level, const char *fmt,
-			      va_list ap)
-{
-	/* Verifier logs are long: only on request (SHAWK_BPF_VERBOSE=1). */
-	if (level == LIBBPF_DEBUG || !getenv("SHAWK_BPF_VERBOSE"))
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
 static void note(const struct ebpf_options *opt, const char *fmt, ...)
 {
 	char msg[512];
@@ -400,6 +393,57 @@ static int ensure_tracefs(const struct ebpf_options *opt)
 
 #define WHY(...) (snprintf(why, why_sz, __VA_ARGS__))
 
+static void add_name(char *on, size_t on_sz, const struct bpf_program *p);
+
+/* Where the verifier writes a refused program's log (its tail suffices). */
+#define PROG_LOG_SZ (64u << 10)
+
+/*
+ * Loads the skeleton with a log buffer per program: libbpf asks the kernel
+ * for a log only when a program fails, so a filled buffer names the refused
+ * program. Returns 0; -EAGAIN when programs were refused (added to
+ * e->refused, one note each: load again without them); or -errno.
+ */
+static int load_programs(struct ebpf *e, const struct ebpf_options *opt,
+			 char *why, size_t why_sz)
+{
+	struct bpf_object *obj = e->skel->obj;
+	struct bpf_program *p;
+	size_t n = 0, i = 0;
+	bool found = false;
+
+	bpf_object__for_each_program(p, obj)
+		n++;
+	_cleanup_(freep) char *logs = calloc(n ? n : 1, PROG_LOG_SZ);
+	if (!logs)
+		return -ENOMEM;
+	bpf_object__for_each_program(p, obj)
+		bpf_program__set_log_buf(p, logs + PROG_LOG_SZ * i++,
+					 PROG_LOG_SZ);
+	int r = shawk_bpf__load(e->skel);
+	if (r == 0)
+		return 0;
+	i = 0;
+	bpf_object__for_each_program(p, obj) {
+		const char *log = logs + PROG_LOG_SZ * i++;
+		if (!bpf_program__autoload(p) || !log[0])
+			continue;
+		char reason[192];
+		bpflog_reason(log, reason, sizeof(reason));
+		note(opt, "BPF program %s refused by the kernel: %s; going on "
+			  "without it",
+		     bpf_program__name(p), reason[0] ? reason : strerror(-r));
+		add_name(e->refused, sizeof(e->refused), p);
+		found = true;
+	}
+	if (found)
+		return -EAGAIN;
+	WHY("the kernel refused the BPF programs: %s (run with "
+	    "SHAWK_BPF_VERBOSE=1 for the verifier log)",
+	    strerror(-r));
+	return r;
+}
+
 /*
  * Opens, loads and attaches the programs. With btf_tp, the TCP life cycle
  * comes from one BTF-typed raw tracepoint (shawk_tcp_state) instead of
@@ -420,6 +464,14 @@ static int load_and_attach(struct ebpf *e, const struct ebpf_options *opt,
 		return r;
 	}
 	struct shawk_bpf *s = e->skel;
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, s->obj)
+		if (bpflog_list_has(e->refused, bpf_program__name(prog)))
+			bpf_program__set_autoload(prog, false);
+	if (btf_tp && !bpf_program__autoload(s->progs.shawk_tcp_state)) {
+		WHY("shawk_tcp_state (tp_btf/inet_sock_set_state) is off");
+		return -EOPNOTSUPP;
+	}
 	size_t rb = pow2_ceil(opt->ringbuf_bytes ? opt->ringbuf_bytes
 						 : EBPF_DEFAULT_RINGBUF);
 	bpf_map__set_max_entries(s->maps.events, (uint32_t)rb);
@@ -430,7 +482,8 @@ static int load_and_attach(struct ebpf *e, const struct ebpf_options *opt,
 			  "connect() is completed by the next poll");
 		bpf_program__set_autoload(s->progs.shawk_sock_release, false);
 	}
-	bool tp = !btf_tp &&
+	bool tp_off = !bpf_program__autoload(s->progs.shawk_set_state);
+	bool tp = !btf_tp && !tp_off &&
 		  libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACEPOINT, NULL) == 1;
 	if (btf_tp) {
 		/* Its calls replace those two. */
@@ -447,20 +500,30 @@ static int load_and_attach(struct ebpf *e, const struct ebpf_options *opt,
 			     TRACEFS, strerror(-r));
 			tp = false;
 		}
-	} else if (!btf_tp) {
+	} else if (!btf_tp && !tp_off) {
 		note(opt, "tracepoint programs are not supported: "
 			  "sock/inet_sock_set_state switched off");
 	}
 	if (!tp)
 		bpf_program__set_autoload(s->progs.shawk_set_state, false);
 
-	r = shawk_bpf__load(s);
-	if (r < 0) {
-		WHY("the kernel refused the BPF programs: %s (run with "
-		    "SHAWK_BPF_VERBOSE=1 for the verifier log)",
-		    strerror(-r));
-		return r;
+	/* Without these there is no event at all. */
+	struct bpf_program *required[] = {
+		btf_tp ? s->progs.shawk_tcp_state : s->progs.shawk_sockops,
+		s->progs.shawk_connect4,
+		s->progs.shawk_connect6,
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(required); i++) {
+		if (bpf_program__autoload(required[i]))
+			continue;
+		WHY("%s is off, and streaming needs it",
+		    bpf_program__name(required[i]));
+		return -EOPNOTSUPP;
 	}
+	r = load_programs(e, opt, why, why_sz);
+	if (r < 0)
+		return r;
+	char on[512] = "";
 	if (btf_tp) {
 		/* First: without it there is no TCP event at all. */
 		s->links.shawk_tcp_state =
@@ -472,6 +535,7 @@ static int load_and_attach(struct ebpf *e, const struct ebpf_options *opt,
 			return r;
 		}
 		e->programs++;
+		add_name(on, sizeof(on), s->progs.shawk_tcp_state);
 	}
 
 	/* Required: without these there is no event at all. */
@@ -511,6 +575,7 @@ static int load_and_attach(struct ebpf *e, const struct ebpf_options *opt,
 		}
 		*att[i].link = l;
 		e->programs++;
+		add_name(on, sizeof(on), att[i].prog);
 		if (att[i].prog == s->progs.shawk_sock_release)
 			s->bss->udp_release_attached = 1;
 	}
@@ -522,20 +587,42 @@ static int load_and_attach(struct ebpf *e, const struct ebpf_options *opt,
 				  "sock/inet_sock_set_state: %s; going on "
 				  "without it",
 			     strerror(errno));
-		else
+		else {
 			e->programs++;
+			add_name(on, sizeof(on), s->progs.shawk_set_state);
+		}
 	}
-
+	note(opt, "BPF programs attached: %s", on);
 	return 0;
 }
 
+/* Appends p's name to the comma-separated list on (on_sz bytes). */
+static void add_name(char *on, size_t on_sz, const struct bpf_program *p)
+{
+	size_t len = strlen(on);
+	snprintf(on + len, on_sz - len, "%s%s", len ? ", " : "",
+		 bpf_program__name(p));
+}
+
+/* load_and_attach() until no program is refused any more. */
+static int load_degrading(struct ebpf *e, const struct ebpf_options *opt,
+			  const char *cg, bool btf_tp, char *why, size_t why_sz)
+{
+	int r;
+	while ((r = load_and_attach(e, opt, cg, btf_tp, why, why_sz)) ==
+	       -EAGAIN) {
+		shawk_bpf__destroy(e->skel);
+		e->skel = NULL;
+	}
+	return r;
+}
 
 int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 		    struct source **ret, char *why, size_t why_sz)
 {
 	int r;
 
-	libbpf_set_print(libbpf_print_debug);
+	ebpf_iter_quiet_libbpf();
 	if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {
 		WHY("the kernel has no BTF (/sys/kernel/btf/vmlinux: %s), "
 		    "which CO-RE programs need", strerror(errno));
@@ -592,6 +679,12 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 	e->base.snapshot = false;
 	e->base.free = ebpf_free;
 	_cleanup_(source_freep) struct source *guard = &e->base;
+	const char *deny = bpflog_deny_list();
+	if (deny && *deny) {
+		snprintf(e->refused, sizeof(e->refused), "%s", deny);
+		note(opt, "SHAWK_BPF_DENY=%s: those BPF programs are switched "
+			  "off as if the kernel refused them", deny);
+	}
 
 	e->st = stream_new(opt->resync_ms, opt->resync_phase_ms, 0);
 	e->poller = poller_new(pm, opt->run_netns_dir, 0, opt->poll_backend);
@@ -620,7 +713,7 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 	if (!btf_tp)
 		note(opt, "SHAWK_BPF_CLASSIC=1: using sockops and the classic "
 			  "tracepoint");
-	r = btf_tp ? load_and_attach(e, opt, cg, true, why, why_sz) : -1;
+	r = btf_tp ? load_degrading(e, opt, cg, true, why, why_sz) : -1;
 	if (r < 0) {
 		if (btf_tp) {
 			note(opt, "%s: using sockops and the classic tracepoint "
@@ -628,7 +721,7 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 			shawk_bpf__destroy(e->skel);
 			e->skel = NULL;
 		}
-		r = load_and_attach(e, opt, cg, false, why, why_sz);
+		r = load_degrading(e, opt, cg, false, why, why_sz);
 		if (r < 0)
 			return r;
 	}

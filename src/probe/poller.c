@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "core/u64map.h"
 #include "core/util.h"
+#include "probe/bpflog.h"
 #include "probe/ebpf_iter.h"
 #include "probe/iterrec.h"
 #include "probe/netns.h"
@@ -44,8 +45,12 @@ struct poller {
 	size_t n, cap, max;
 	uint64_t overflow;
 	struct poller_stats stats;
-	/* BPF iterator path; NULL: sock_diag only. */
+	/* BPF iterators; NULL: none loads (sock_diag, /proc fd walk). Which
+	 * of its programs run picks the path: fd_walk (the one-shot walk of
+	 * every fd table), sock_iters (iter/tcp + iter/udp per netns); the
+	 * owners program serves procmap (set in poller_new()). */
 	struct ebpf_iter *iter;
+	bool fd_walk, sock_iters;
 	unsigned char *iter_buf;
 	int *iter_fds; /* 2 per netns (TCP, UDP), -1 when not created */
 	size_t iter_fds_cap;
@@ -783,11 +788,13 @@ static int scan_all(struct poller *p)
 		if (r < 0)
 			return r;
 	}
-	if (p->iter) {
+	if (p->sock_iters || (p->fd_walk && !p->skip_max)) {
 		/* The polling daemon reuses unchanged netns (per-netns
 		 * slices of the records); without reuse (--once, the
-		 * streaming source's polls) fd tables are walked once. */
-		r = p->skip_max ? scan_iter(p) : scan_fdwalk(p);
+		 * streaming source's polls) fd tables are walked once. A
+		 * netns the iterators cannot read is dumped by sock_diag
+		 * (read_netns_iter()). */
+		r = p->fd_walk && !p->skip_max ? scan_fdwalk(p) : scan_iter(p);
 		if (r < 0)
 			return r;
 	} else {
@@ -830,7 +837,7 @@ static int poller_scan(struct source *src, sock_record_fn fn, void *ud)
 		log_debug("polling: %llu of %zu netns unchanged, not walked",
 			  (unsigned long long)p->stats.skipped_unchanged,
 			  netns_set_count(p->ns));
-	if (p->iter && !p->skip_max)
+	if (p->fd_walk && !p->skip_max)
 		log_debug("polling: fd walk served %llu of %zu netns",
 			  (unsigned long long)p->stats.fd_walk_netns,
 			  netns_set_count(p->ns));
@@ -858,7 +865,7 @@ static const struct sock_record *poller_records(const struct source *src,
 static void poller_free(struct source *src)
 {
 	struct poller *p = (struct poller *)src;
-	if (p->iter)
+	if (ebpf_iter_has(p->iter, EBPF_ITER_OWNERS))
 		procmap_set_owner_lookup(p->pm, NULL, NULL);
 	ebpf_iter_free(p->iter);
 	free(p->iter_buf);
@@ -870,6 +877,77 @@ static void poller_free(struct source *src)
 	netns_set_free(p->ns);
 	free(p->recs);
 	free(p);
+}
+
+/* One log line per BPF program that does not run, and one for the path. */
+static void log_iters(const struct poller *p)
+{
+	static const char *const via[] = {
+		[EBPF_ITER_LIGHT] = "light skeleton",
+		[EBPF_ITER_REGULAR] = "regular skeleton",
+	};
+	char on[256] = "";
+	size_t o = 0;
+
+	for (int k = 0; k < EBPF_ITER_KINDS; k++) {
+		enum ebpf_iter_via v = ebpf_iter_via(p->iter, k);
+		if (v == EBPF_ITER_OFF) {
+			log_warn("BPF program %s (%s) switched off, %s",
+				 ebpf_iter_prog_name(k), ebpf_iter_kind_name(k),
+				 ebpf_iter_why_off(p->iter, k));
+			continue;
+		}
+		int n = snprintf(on + o, sizeof(on) - o, "%s%s (%s)",
+				 o ? ", " : "", ebpf_iter_prog_name(k), via[v]);
+		if (n > 0 && (size_t)n < sizeof(on) - o)
+			o += (size_t)n;
+	}
+	log_info("BPF iterators loaded: %s", on);
+	log_info("polling path: %s; process owners from %s",
+		 p->fd_walk ? "one fd walk of every netns (per-netns "
+			      "iterators or sock_diag where its counts differ; "
+			      "the daemon's skip-unchanged scans walk per netns)"
+		 : p->sock_iters ? "iter/tcp + iter/udp per netns"
+				 : "sock_diag per netns",
+		 ebpf_iter_has(p->iter, EBPF_ITER_OWNERS)
+			 ? "iter/task_file"
+			 : p->fd_walk ? "the fd walk (its fallback netns: /proc)"
+				      : "/proc/<pid>/fd");
+}
+
+/*
+ * Loads the iterators (each program on its own, SHAWK_BPF_DENY refusing
+ * some for tests) and picks the path they allow. 0, or -ENOMEM; any other
+ * failure leaves sock_diag, with p->why.
+ */
+static int load_iters(struct poller *p)
+{
+	int r = ebpf_iter_new(SOCKDIAG_TCP_STATES, SOCKDIAG_UDP_STATES,
+			      bpflog_deny_list(), &p->iter, p->why,
+			      sizeof(p->why));
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return 0;
+	if (!(p->iter_buf = malloc(ITER_READ_BUF))) {
+		ebpf_iter_free(p->iter);
+		p->iter = NULL;
+		return -ENOMEM;
+	}
+	p->fd_walk = ebpf_iter_has(p->iter, EBPF_ITER_FDSOCKS);
+	p->sock_iters = ebpf_iter_has(p->iter, EBPF_ITER_TCP) &&
+			ebpf_iter_has(p->iter, EBPF_ITER_UDP);
+	if (ebpf_iter_has(p->iter, EBPF_ITER_OWNERS))
+		procmap_set_owner_lookup(p->pm, iter_owner_lookup, p);
+	if (!p->fd_walk && !p->sock_iters)
+		snprintf(p->why, sizeof(p->why),
+			 "no socket iterator loads (%s: %s; %s: %s)",
+			 ebpf_iter_prog_name(EBPF_ITER_FDSOCKS),
+			 ebpf_iter_why_off(p->iter, EBPF_ITER_FDSOCKS),
+			 ebpf_iter_prog_name(EBPF_ITER_TCP),
+			 ebpf_iter_why_off(p->iter, EBPF_ITER_TCP));
+	log_iters(p);
+	return 0;
 }
 
 struct source *poller_new(struct procmap *pm, const char *run_netns_dir,
@@ -890,21 +968,10 @@ struct source *poller_new(struct procmap *pm, const char *run_netns_dir,
 		free(p);
 		return NULL;
 	}
-	if (backend != POLL_BACKEND_SOCKDIAG) {
-		int r = ebpf_iter_new(SOCKDIAG_TCP_STATES, SOCKDIAG_UDP_STATES,
-				      &p->iter, p->why, sizeof(p->why));
-		if (r == 0 && !(p->iter_buf = malloc(ITER_READ_BUF))) {
-			ebpf_iter_free(p->iter);
-			p->iter = NULL;
-			r = -ENOMEM;
-		}
-		if (r == -ENOMEM) {
-			netns_set_free(p->ns);
-			free(p);
-			return NULL;
-		}
-		if (p->iter)
-			procmap_set_owner_lookup(pm, iter_owner_lookup, p);
+	if (backend != POLL_BACKEND_SOCKDIAG && load_iters(p) < 0) {
+		netns_set_free(p->ns);
+		free(p);
+		return NULL;
 	}
 	return &p->base;
 }
@@ -915,7 +982,8 @@ enum poll_backend poller_backend(const struct source *src,
 	const struct poller *p = (const struct poller *)src;
 	if (ret_why)
 		*ret_why = p->why;
-	return p->iter ? POLL_BACKEND_BPF_ITER : POLL_BACKEND_SOCKDIAG;
+	return p->fd_walk || p->sock_iters ? POLL_BACKEND_BPF_ITER
+					   : POLL_BACKEND_SOCKDIAG;
 }
 
 void poller_get_stats(const struct source *src, struct poller_stats *ret)
