@@ -72,9 +72,16 @@ const volatile __u32 udp_states = 0;
  * bpf_sock_from_file() (5.11+).
  */
 static __always_inline bool fill_sock(struct shawk_iter_sock *r,
-				      struct sock *sk, struct socket *so,
+				      struct sock *ctx_sk, struct socket *so,
 				      __u8 proto, __u8 state, bool trusted)
 {
+	/* Fields are read through a read-only alias: on a trusted pointer
+	 * the verifier checks each pointer load by looking up "__safe_*"
+	 * BTF types by name, linear searches of the kernel's BTF (6.18
+	 * verified iter/udp in 17 ms that way, 1.5 ms like this; loading
+	 * through the light skeleton's loader took 50-70 ms). */
+	struct sock *sk = bpf_rdonly_cast(ctx_sk,
+					  bpf_core_type_id_kernel(struct sock));
 	struct sock_common *skc = &sk->__sk_common;
 	struct cgroup *cg;
 	struct net *net;
@@ -112,7 +119,7 @@ static __always_inline bool fill_sock(struct shawk_iter_sock *r,
 	if (cg && cg->kn)
 		r->cgroup_id = cg->kn->id;
 	if (trusted)
-		r->cookie = bpf_get_socket_cookie(sk);
+		r->cookie = bpf_get_socket_cookie(ctx_sk);
 	else
 		r->cookie = (__u64)skc->skc_cookie.counter;
 	return true;
