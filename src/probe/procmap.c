@@ -81,10 +81,9 @@ void procmap_free(struct procmap *pm)
 {
 	if (!pm)
 		return;
-	for (size_t i = 0; i < pm->pids.cap; i++)
-		if (pm->pids.slots[i].key)
-			proc_info_free((struct proc_info *)(uintptr_t)
-					       pm->pids.slots[i].val);
+	uint64_t v;
+	for (size_t it = 0; u64map_next(&pm->pids, &it, NULL, &v);)
+		proc_info_free((struct proc_info *)(uintptr_t)v);
 	u64map_free(&pm->pids);
 	u64map_free(&pm->inodes);
 	u64map_free(&pm->unowned);
@@ -183,9 +182,9 @@ int procmap_refresh(struct procmap *pm)
 void procmap_foreach(struct procmap *pm,
 		     void (*fn)(const struct proc_info *p, void *ud), void *ud)
 {
-	for (size_t i = 0; i < pm->pids.cap; i++)
-		if (pm->pids.slots[i].key)
-			fn((struct proc_info *)(uintptr_t)pm->pids.slots[i].val, ud);
+	uint64_t v;
+	for (size_t it = 0; u64map_next(&pm->pids, &it, NULL, &v);)
+		fn((struct proc_info *)(uintptr_t)v, ud);
 }
 
 struct linux_dirent64 {
@@ -426,11 +425,9 @@ int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
 			r = -ENOMEM;
 			goto out;
 		}
-		for (size_t i = 0; i < pm->pids.cap; i++) {
-			if (!pm->pids.slots[i].key)
-				continue;
-			struct proc_info *p =
-				(struct proc_info *)(uintptr_t)pm->pids.slots[i].val;
+		uint64_t v;
+		for (size_t it = 0; u64map_next(&pm->pids, &it, NULL, &v);) {
+			struct proc_info *p = (struct proc_info *)(uintptr_t)v;
 			/* netns 0: unreadable ns link, still a candidate. */
 			if (p->netns && !u64map_get(&want_ns, p->netns))
 				continue;
