@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/util.h"
+#include "k8s/cgroupfs.h"
 #include "probe/bpflog.h"
 #include "probe/ebpf_iter.h"
 #include "probe/poller.h"
@@ -17,6 +18,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -291,52 +293,16 @@ void ebpf_get_stats(const struct source *src, struct ebpf_stats *ret)
 
 /* ---- feature probes and loading --------------------------------------- */
 
-static void unescape_octal(char *s)
-{
-	char *w = s;
-	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' &&
-		    r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 +
-				      (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-}
-
 int ebpf_find_cgroup2(const char *mountinfo, char *ret_path, size_t path_sz,
 		      bool *ret_is_root)
 {
-	const char *line = mountinfo;
-	while (line && *line) {
-		const char *end = strchr(line, '\n');
-		size_t len = end ? (size_t)(end - line) : strlen(line);
-		char buf[4096];
-		if (len < sizeof(buf)) {
-			memcpy(buf, line, len);
-			buf[len] = '\0';
-			/* id parent maj:min root mountpoint opts... - fstype */
-			char *sep = strstr(buf, " - ");
-			char root[2048], mnt[2048], fstype[64];
-			if (sep &&
-			    sscanf(sep + 3, "%63s", fstype) == 1 &&
-			    strcmp(fstype, "cgroup2") == 0 &&
-			    sscanf(buf, "%*s %*s %*s %2047s %2047s", root, mnt) ==
-				    2) {
-				unescape_octal(mnt);
-				if (strlen(mnt) >= path_sz)
-					return -ENAMETOOLONG;
-				strscpy(ret_path, mnt, path_sz);
-				*ret_is_root = strcmp(root, "/") == 0;
-				return 0;
-			}
-		}
-		line = end ? end + 1 : NULL;
-	}
-	return -ENOENT;
+	/* One mountinfo parser for the agent: k8s/cgroupfs's (pure). */
+	char root[PATH_MAX];
+	int r = cgroupfs_parse_mountinfo(mountinfo, strlen(mountinfo), NULL,
+					 ret_path, path_sz, root, sizeof(root));
+	if (r == 0)
+		*ret_is_root = strcmp(root, "/") == 0;
+	return r;
 }
 
 static int read_file(const char *path, char *buf, size_t sz)
