@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,47 +24,7 @@
 
 #include "test_util.h"
 
-struct tree {
-	char root[64];
-	int dfd;
-};
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int tree_setup(void **state)
-{
-	struct tree *t = calloc(1, sizeof(*t));
-	if (!t)
-		return -1;
-	strcpy(t->root, "/tmp/shawk-netns-XXXXXX");
-	if (!mkdtemp(t->root))
-		return -1;
-	t->dfd = open(t->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (t->dfd < 0 || mkdirat(t->dfd, "netns", 0755) < 0 ||
-	    mkdirat(t->dfd, "run", 0755) < 0)
-		return -1;
-	write_file_at(t->dfd, "uptime", "1.0 1.0\n", 8);
-	*state = t;
-	return 0;
-}
-
-static int tree_teardown(void **state)
-{
-	struct tree *t = *state;
-	close(t->dfd);
-	nftw(t->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(t);
-	return 0;
-}
-
-static uint64_t ino_of(struct tree *t, const char *rel)
+static uint64_t ino_of(struct tmp_tree *t, const char *rel)
 {
 	struct stat st;
 	assert_int_equal(fstatat(t->dfd, rel, &st, 0), 0);
@@ -73,7 +32,7 @@ static uint64_t ino_of(struct tree *t, const char *rel)
 }
 
 /* A process whose ns/net points at fake netns `ns`. */
-static void add_proc(struct tree *t, uint32_t pid, const char *ns)
+static void add_proc(struct tmp_tree *t, uint32_t pid, const char *ns)
 {
 	char rel[64], buf[256];
 	snprintf(rel, sizeof(rel), "netns/%s", ns);
@@ -96,11 +55,11 @@ static void add_proc(struct tree *t, uint32_t pid, const char *ns)
 	assert_int_equal(symlinkat(buf, t->dfd, rel), 0);
 }
 
-static void remove_proc(struct tree *t, uint32_t pid)
+static void remove_proc(struct tmp_tree *t, uint32_t pid)
 {
 	char path[128];
 	snprintf(path, sizeof(path), "%s/%u", t->root, pid);
-	assert_int_equal(nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(rm_tree(path), 0);
 }
 
 static struct netns_handle *find(struct netns_set *s, uint64_t ino)
@@ -119,9 +78,15 @@ static int resync(struct netns_set *s, struct procmap *pm)
 
 static void test_bookkeeping(void **state)
 {
-	struct tree *t = *state;
+	(void)state;
+	struct tmp_tree *t = tmp_tree_new("netns");
 	struct stat self;
 	char run[128];
+
+	assert_non_null(t);
+	assert_int_equal(mkdirat(t->dfd, "netns", 0755), 0);
+	assert_int_equal(mkdirat(t->dfd, "run", 0755), 0);
+	write_file_at(t->dfd, "uptime", "1.0 1.0\n", 8);
 
 	assert_int_equal(stat("/proc/self/ns/net", &self), 0);
 	add_proc(t, 100, "a");
@@ -174,13 +139,13 @@ static void test_bookkeeping(void **state)
 
 	netns_set_free(s);
 	procmap_free(pm);
+	tmp_tree_free(t);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_bookkeeping, tree_setup,
-						tree_teardown),
+		cmocka_unit_test(test_bookkeeping),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
