@@ -56,10 +56,17 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(OBJDIR)/gen/%.bpf.o)
 BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(OBJDIR)/gen/%.skel.h)
-# The polling iterators also as a light skeleton: its loader program has the
-# kernel apply the CO-RE relocations, so user space never reads the 5.5 MB
-# vmlinux BTF (libbpf's skeleton does, on every start).
-BPF_LSKELS := $(OBJDIR)/gen/iter.lskel.h
+# The polling iterators also as light skeletons, one per program (built
+# from bpf/iter.bpf.c with -DSHAWK_ITER_ONLY=n) so that the kernel refusing
+# one costs only that one: a light skeleton's loader program has the kernel
+# apply the CO-RE relocations, so user space never reads the 5.5 MB vmlinux
+# BTF (libbpf's skeleton does, on every start; it is the fallback).
+ITER_PROGS := tcp udp owners fdsock
+BPF_LSKELS := $(ITER_PROGS:%=$(OBJDIR)/gen/iter_%.lskel.h)
+ITER_ONLY_tcp := 1
+ITER_ONLY_udp := 2
+ITER_ONLY_owners := 3
+ITER_ONLY_fdsock := 4
 
 # --- SQL: numbered schema files embedded at build time.
 SQL_FILES := $(sort $(wildcard sql/*.sql))
@@ -110,9 +117,17 @@ $(OBJDIR)/gen/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) bpf/vmlinux/$(ARCH)/vmlin
 	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
 		-Ibpf -Ibpf/vmlinux/$(ARCH) -c $< -o $@
 
+$(OBJDIR)/gen/iter_%.bpf.o: bpf/iter.bpf.c $(wildcard bpf/*.h) bpf/vmlinux/$(ARCH)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
+		-DSHAWK_ITER_ONLY=$(ITER_ONLY_$*) \
+		-Ibpf -Ibpf/vmlinux/$(ARCH) -c $< -o $@
+
 # Keep the generated BPF object and skeleton: as intermediates make would
 # delete them, and every later build would relink for nothing.
-.SECONDARY: $(BPF_OBJS) $(BPF_SKELS) $(BPF_LSKELS)
+.SECONDARY: $(BPF_OBJS) $(BPF_SKELS) $(BPF_LSKELS) \
+	$(ITER_PROGS:%=$(OBJDIR)/gen/iter_%.bpf.o)
 
 $(OBJDIR)/gen/%.skel.h: $(OBJDIR)/gen/%.bpf.o
 	$(call msg,SKEL,$@)

@@ -12,6 +12,8 @@
 #     bench netns, BENCH_RUNS (5) interleaved runs, medians. Targets:
 #     shawk/ss-tan <= 0.7 and ss-tanp/shawk >= 10. Checks with --output json
 #     that shawk reports and attributes every connection on both sides.
+#     Then the peak RSS (VmHWM) of the one-shot scan and of the polling agent
+#     with every connection held (target <= 32 MiB).
 #     Steps 2 and 3 run for each of BENCH_BACKENDS ("bpf-iter sockdiag").
 #  3. Agent CPU: keeps BENCH_CPU_CONNS (20000) connections, runs
 #     `shawk probe --output none --interval 1s` and reports its CPU (% of one
@@ -43,6 +45,7 @@ BUDGET=${BENCH_BUDGET_SECONDS:-$((140 + 100 * $(wc -w <<<"$BACKENDS")))}
 TARGET_SCAN_RATIO=0.7  # shawk / ss -tan, at most
 TARGET_P_RATIO=10      # ss -tanp / shawk, at least
 TARGET_CPU=3           # % of one core at a 1 s interval, at most
+TARGET_RSS_MB=32       # peak RSS at BENCH_CONNS connections, at most
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NS=shawk-bench-$$
@@ -309,6 +312,27 @@ for b in $BACKENDS; do
 	RPC[$b]=$(ratio "$ssp_c" "${MC[shawk:$b]}" %.1f)
 	correctness "$b"
 done
+# ---- 2b. memory at 100k sockets -----------------------------------------------
+
+# Peak RSS (VmHWM) of the one-shot scan and of the polling agent after a few
+# scans, both with every connection held. Target: TARGET_RSS_MB at most.
+declare -A RSS_ONCE RSS_AGENT
+for b in $BACKENDS; do
+	RSS_ONCE[$b]=$(SHAWK_POLL_BACKEND=$b python3 -c '
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' \
+		"$SHAWK_BIN" probe --once --output none --log-level error) || RSS_ONCE[$b]=0
+	SHAWK_POLL_BACKEND=$b "$SHAWK_BIN" probe --mode polling --output none --interval 1s \
+		--flush-interval 10s --log-level error 2>/dev/null &
+	AGENT_PID=$!
+	sleep 4
+	RSS_AGENT[$b]=$(awk '/^VmHWM:/ {print $2}' "/proc/$AGENT_PID/status" 2>/dev/null)
+	kill -TERM "$AGENT_PID" 2>/dev/null
+	wait "$AGENT_PID" 2>/dev/null
+	AGENT_PID=
+done
+
 # ---- 3. agent CPU at a 1 s interval ---------------------------------------------
 
 # Keep the first KEEP pairs (BENCH_CPU_CONNS connections), drop the others.
@@ -423,6 +447,14 @@ for b in $BACKENDS; do
 	say "  correctness: ${NFLOWS[$b]} flows in the bench netns; passive ${PAS_ALL[$b]} connections (${PAS_OK[$b]} to holder-srv),"
 	say "               active ${ACT_ALL[$b]} (${ACT_OK[$b]} to holder-cli), expected $CONNS each, pgid = holder pid: ${OK_JSON[$b]}"
 	[ "${OK_JSON[$b]}" = PASS ] || say "               pgids in JSON: ${JSON_PGIDS[$b]}; holders: $holder_pgids"
+done
+say ""
+say "probe_scan: peak RSS (VmHWM) with $((2 * CONNS)) sockets held"
+for b in $BACKENDS; do
+	o=$(awk -v k="${RSS_ONCE[$b]:-0}" 'BEGIN {printf "%.1f", k / 1024}')
+	a=$(awk -v k="${RSS_AGENT[$b]:-0}" 'BEGIN {printf "%.1f", k / 1024}')
+	m=$(awk -v a="$o" -v b="$a" 'BEGIN {print (a > b ? a : b)}')
+	say "  [$b] probe --once: $o MiB; polling agent after 4 s: $a MiB   (target <= $TARGET_RSS_MB)  $(verdict "$m" "<=" "$TARGET_RSS_MB")"
 done
 say ""
 say "probe_scan: agent CPU, shawk probe --mode $MODE --interval 1s, $cpu_conns connections, ${CPU_SECONDS} s windows"

@@ -326,6 +326,44 @@ int shawk_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 
 /* ---- TCP ------------------------------------------------------------- */
 
+/*
+ * The UDP event of a sock_addr hook (connect, sendmsg, recvmsg): the
+ * current task as owner, the local address from the socket, the peer from
+ * ctx. kind, flags and is6 are constants of each inlined caller: v4
+ * programs may not touch the IPv6 context fields, and only sendmsg4 may
+ * read msg_src_ip4 (the IP_PKTINFO source), compiled into it alone.
+ */
+static __always_inline void submit_udp_event(struct bpf_sock_addr *ctx,
+					     struct bpf_sock *sk, __u8 kind,
+					     __u8 flags, __u64 cookie,
+					     bool is6)
+{
+	struct shawk_event *e = event_reserve();
+	if (!e)
+		return;
+	struct shawk_owner o = {};
+	owner_fill(&o);
+	event_set_owner(e, &o);
+	e->kind = kind;
+	e->flags |= flags;
+	e->family = is6 ? AF_INET6 : AF_INET;
+	e->netns = o.netns;
+	e->cookie = cookie;
+	e->lport = sk->src_port;
+	e->rport = bpf_ntohs(ctx->user_port);
+	if (!is6) {
+		__u32 src = sk->src_ip4;
+		if (kind == SHAWK_EV_UDP_ACTIVE && flags && !src)
+			src = ctx->msg_src_ip4;
+		*(__u32 *)e->laddr = src;
+		*(__u32 *)e->raddr = ctx->user_ip4;
+	} else {
+		COPY6(e->laddr, sk, struct bpf_sock, src_ip6);
+		COPY6(e->raddr, ctx, struct bpf_sock_addr, user_ip6);
+	}
+	event_submit(e);
+}
+
 /* is6 is a constant: v4 programs may not touch the IPv6 context fields. */
 static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool is6)
 {
@@ -354,26 +392,7 @@ static __always_inline int on_connect(struct bpf_sock_addr *ctx, bool is6)
 		return 1;
 	}
 
-	struct shawk_event *e = event_reserve();
-	if (!e)
-		return 1;
-	struct shawk_owner o = {};
-	owner_fill(&o);
-	event_set_owner(e, &o);
-	e->kind = SHAWK_EV_UDP_ACTIVE;
-	e->family = is6 ? AF_INET6 : AF_INET;
-	e->netns = o.netns;
-	e->cookie = cookie;
-	e->lport = sk->src_port;
-	e->rport = bpf_ntohs(ctx->user_port);
-	if (!is6) {
-		*(__u32 *)e->laddr = sk->src_ip4;
-		*(__u32 *)e->raddr = ctx->user_ip4;
-	} else {
-		COPY6(e->laddr, sk, struct bpf_sock, src_ip6);
-		COPY6(e->raddr, ctx, struct bpf_sock_addr, user_ip6);
-	}
-	event_submit(e);
+	submit_udp_event(ctx, sk, SHAWK_EV_UDP_ACTIVE, 0, cookie, is6);
 	return 1;
 }
 
@@ -585,31 +604,7 @@ static __always_inline int udp_peer(struct bpf_sock_addr *ctx, __u8 kind,
 	__u8 one = 1;
 	bpf_map_update_elem(&udp_peers, &k, &one, BPF_ANY);
 
-	struct shawk_event *e = event_reserve();
-	if (!e)
-		return 1;
-	struct shawk_owner o = {};
-	owner_fill(&o);
-	event_set_owner(e, &o);
-	e->kind = kind;
-	e->flags |= SHAWK_EVF_PER_PEER;
-	e->family = is6 ? AF_INET6 : AF_INET;
-	e->netns = o.netns;
-	e->cookie = k.cookie;
-	e->lport = sk->src_port;
-	e->rport = bpf_ntohs(ctx->user_port);
-	if (!is6) {
-		__u32 src = sk->src_ip4;
-		/* sendmsg may carry the source in IP_PKTINFO. */
-		if (kind == SHAWK_EV_UDP_ACTIVE && !src)
-			src = ctx->msg_src_ip4;
-		*(__u32 *)e->laddr = src;
-		*(__u32 *)e->raddr = ctx->user_ip4;
-	} else {
-		COPY6(e->laddr, sk, struct bpf_sock, src_ip6);
-		COPY6(e->raddr, ctx, struct bpf_sock_addr, user_ip6);
-	}
-	event_submit(e);
+	submit_udp_event(ctx, sk, kind, SHAWK_EVF_PER_PEER, k.cookie, is6);
 	return 1;
 }
 

@@ -4,8 +4,11 @@
 # script tests/integration/*.sh and e2e/*.sh (root-only ones say SKIP
 # themselves). Prints one closing line: "tests: N passed, N failed, N skipped".
 #
-# Script protocol: lines "ok - NAME", "not ok - NAME", "SKIP - REASON";
-# exit status 0 = pass, 77 = skipped, anything else = failure.
+# Script protocol: lines "ok - NAME", "not ok - NAME", "skip - NAME: REASON"
+# (one check this machine cannot run), "SKIP - REASON" (the whole script);
+# exit status 0 = pass, 77 = skipped, anything else = failure. Scripts
+# append what they ran (polling backends, BPF programs, skeleton kinds) to
+# $SHAWK_RAN_FILE; the end of the run lists it.
 set -uo pipefail
 
 which=${SHAWK_TESTS:-all}
@@ -13,6 +16,8 @@ passed=0 failed=0 skipped=0
 failures=()
 log_dir=${OBJDIR:-build/rel}/test-logs
 mkdir -p "$log_dir"
+export SHAWK_RAN_FILE="$log_dir/ran.txt"
+: >"$SHAWK_RAN_FILE"
 
 if [ "$which" != integration ]; then
 	for t in "$@"; do
@@ -51,6 +56,9 @@ if [ "$which" != unit ]; then
 		secs=$(( $(date +%s) - start ))
 		ok=$(grep -c '^ok - ' "$out")
 		nok=$(grep -c '^not ok - ' "$out")
+		nskip=$(grep -c '^skip - ' "$out")
+		skipped=$((skipped + nskip))
+		grep '^skip - ' "$out" | sed "s/^skip - /SKIP $name: /"
 		if [ $rc -eq 77 ]; then
 			skipped=$((skipped + 1))
 			echo "SKIP $name: $(grep -m1 '^SKIP' "$out" | sed 's/^SKIP - //')"
@@ -68,6 +76,11 @@ if [ "$which" != unit ]; then
 	done
 fi
 
+if [ -s "$SHAWK_RAN_FILE" ]; then
+	echo
+	echo "ran here (polling backends, BPF programs, skeletons):"
+	sort -u "$SHAWK_RAN_FILE" | sed 's/^/  /'
+fi
 echo
 [ ${#failures[@]} -gt 0 ] && echo "failing: ${failures[*]} (logs in $log_dir)"
 echo "tests: $passed passed, $failed failed, $skipped skipped"

@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,30 +22,10 @@
 
 #include "test_util.h"
 
-struct tree {
-	char root[64];
-	int dfd;
-};
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int tree_setup(void **state)
 {
-	struct tree *t = calloc(1, sizeof(*t));
-	if (!t)
-		return -1;
-	strcpy(t->root, "/tmp/shawk-procmap-XXXXXX");
-	if (!mkdtemp(t->root))
-		return -1;
-	t->dfd = open(t->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (t->dfd < 0 || mkdirat(t->dfd, "netns", 0755) < 0)
+	struct tmp_tree *t = tmp_tree_new("procmap");
+	if (!t || mkdirat(t->dfd, "netns", 0755) < 0)
 		return -1;
 	/* Entries of a real /proc that are not processes. */
 	if (mkdirat(t->dfd, "sys", 0755) < 0 ||
@@ -61,15 +40,12 @@ static int tree_setup(void **state)
 
 static int tree_teardown(void **state)
 {
-	struct tree *t = *state;
-	close(t->dfd);
-	nftw(t->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(t);
+	tmp_tree_free(*state);
 	return 0;
 }
 
 /* The inode of the fake netns `name`, created on first use. */
-static uint64_t netns_ino(struct tree *t, const char *name)
+static uint64_t netns_ino(struct tmp_tree *t, const char *name)
 {
 	char rel[64];
 	struct stat st;
@@ -91,14 +67,14 @@ struct fake_proc {
 	const char *fds[8];  /* link targets of fd 0, 1, ... */
 };
 
-static void add_fd(struct tree *t, uint32_t pid, int fd, const char *target)
+static void add_fd(struct tmp_tree *t, uint32_t pid, int fd, const char *target)
 {
 	char rel[64];
 	snprintf(rel, sizeof(rel), "%u/fd/%d", pid, fd);
 	assert_int_equal(symlinkat(target, t->dfd, rel), 0);
 }
 
-static void add_proc(struct tree *t, const struct fake_proc *p)
+static void add_proc(struct tmp_tree *t, const struct fake_proc *p)
 {
 	char rel[64], buf[512];
 	snprintf(rel, sizeof(rel), "%u", p->pid);
@@ -136,11 +112,11 @@ static void add_proc(struct tree *t, const struct fake_proc *p)
 	}
 }
 
-static void remove_proc(struct tree *t, uint32_t pid)
+static void remove_proc(struct tmp_tree *t, uint32_t pid)
 {
 	char path[128];
 	snprintf(path, sizeof(path), "%s/%u", t->root, pid);
-	assert_int_equal(nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(rm_tree(path), 0);
 }
 
 /* The standard population of most tests. */
@@ -162,7 +138,7 @@ static const struct fake_proc procs[] = {
 	{ 2, 0, "kthreadd", "a", "0::/\n", NULL, { NULL } },
 };
 
-static void add_all(struct tree *t)
+static void add_all(struct tmp_tree *t)
 {
 	for (size_t i = 0; i < sizeof(procs) / sizeof(procs[0]); i++)
 		add_proc(t, &procs[i]);
@@ -219,7 +195,7 @@ static void test_new_errors(void **state)
 
 static void test_refresh(void **state)
 {
-	struct tree *t = *state;
+	struct tmp_tree *t = *state;
 	add_all(t);
 	/* A process whose ns/net is missing still counts, netns 0. */
 	struct fake_proc nons = { 400, 400, "nons", NULL, NULL, NULL,
@@ -257,7 +233,7 @@ static void test_refresh(void **state)
 
 static void test_resolve(void **state)
 {
-	struct tree *t = *state;
+	struct tmp_tree *t = *state;
 	add_all(t);
 	uint64_t a = netns_ino(t, "a"), b = netns_ino(t, "b");
 	struct procmap *pm = procmap_new(t->root, 0, 0);
@@ -296,7 +272,7 @@ static void test_resolve(void **state)
 /* Same records again: the cache answers, no fd link is read. */
 static void test_steady_state(void **state)
 {
-	struct tree *t = *state;
+	struct tmp_tree *t = *state;
 	add_all(t);
 	uint64_t a = netns_ino(t, "a"), b = netns_ino(t, "b");
 	struct procmap *pm = procmap_new(t->root, 0, 0);
@@ -337,7 +313,7 @@ static void test_steady_state(void **state)
 /* A socket not seen before makes it walk, only in that socket's netns. */
 static void test_new_socket_walks(void **state)
 {
-	struct tree *t = *state;
+	struct tmp_tree *t = *state;
 	add_all(t);
 	uint64_t a = netns_ino(t, "a"), b = netns_ino(t, "b");
 	struct procmap *pm = procmap_new(t->root, 0, 0);
@@ -383,7 +359,7 @@ static void test_new_socket_walks(void **state)
 /* Closed sockets are forgotten, so an inode seen again is searched anew. */
 static void test_closed_forgotten(void **state)
 {
-	struct tree *t = *state;
+	struct tmp_tree *t = *state;
 	add_all(t);
 	uint64_t a = netns_ino(t, "a");
 	struct procmap *pm = procmap_new(t->root, 0, 0);
@@ -411,7 +387,7 @@ static void test_closed_forgotten(void **state)
 
 static void test_vanished(void **state)
 {
-	struct tree *t = *state;
+	struct tmp_tree *t = *state;
 	add_all(t);
 	uint64_t a = netns_ino(t, "a");
 	struct procmap *pm = procmap_new(t->root, 0, 0);
@@ -462,7 +438,7 @@ static void test_vanished(void **state)
 
 static void test_get_details(void **state)
 {
-	struct tree *t = *state;
+	struct tmp_tree *t = *state;
 	add_all(t);
 	struct procmap *pm = procmap_new(t->root, 0, 0);
 	assert_non_null(pm);
@@ -532,7 +508,7 @@ static void test_get_details(void **state)
 
 static void test_bounds(void **state)
 {
-	struct tree *t = *state;
+	struct tmp_tree *t = *state;
 	add_all(t);
 	uint64_t a = netns_ino(t, "a");
 

@@ -454,6 +454,30 @@ static void test_filter_wrapping_cluster(void **state)
 	ref_free(&r);
 }
 
+/* The iterator visits every entry once, and nothing else. */
+static void test_next(void **state)
+{
+	(void)state;
+	struct u64map m;
+	assert_int_equal(u64map_init(&m, 0), 0);
+	size_t it = 0;
+	assert_false(u64map_next(&m, &it, NULL, NULL));
+	for (uint64_t k = 1; k <= 1000; k++)
+		assert_int_equal(u64map_put(&m, k * 7919, k), 1);
+	uint64_t k, v, sum = 0;
+	size_t n = 0;
+	it = 0;
+	while (u64map_next(&m, &it, &k, &v)) {
+		assert_int_equal(k, v * 7919);
+		sum += v;
+		n++;
+	}
+	assert_int_equal(n, 1000);
+	assert_int_equal(sum, 1000 * 1001 / 2);
+	assert_false(u64map_next(&m, &it, &k, &v));
+	u64map_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -466,6 +490,7 @@ int main(void)
 		cmocka_unit_test(test_dense_sequential),
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_filter_wrapping_cluster),
+		cmocka_unit_test(test_next),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -173,5 +174,51 @@ static const struct manifest_expect manifest_expects[] = {
 	{ "udp6_mapped_connected", IPPROTO_UDP, AF_INET, 1, "127.0.0.1",
 	  "127.0.0.1" },
 };
+
+/* ---- temp trees (fake /proc and the like) ------------------------------ */
+
+struct tmp_tree {
+	char root[64];
+	int dfd;
+};
+
+static inline int tmp_tree_rm_entry_(const char *path, const struct stat *st,
+				     int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Removes path and everything below it. 0 or -1. */
+static inline int rm_tree(const char *path)
+{
+	return nftw(path, tmp_tree_rm_entry_, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A new tree /tmp/shawk-<name>-XXXXXX, opened; NULL on failure. */
+static inline struct tmp_tree *tmp_tree_new(const char *name)
+{
+	struct tmp_tree *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	snprintf(t->root, sizeof(t->root), "/tmp/shawk-%s-XXXXXX", name);
+	if (!mkdtemp(t->root) ||
+	    (t->dfd = open(t->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static inline void tmp_tree_free(struct tmp_tree *t)
+{
+	if (!t)
+		return;
+	close(t->dfd);
+	rm_tree(t->root);
+	free(t);
+}
 
 #endif

@@ -200,3 +200,20 @@ size_t u64map_filter(struct u64map *m,
 	}
 	return removed;
 }
+
+bool u64map_next(const struct u64map *m, size_t *it, uint64_t *ret_key,
+		 uint64_t *ret_val)
+{
+	for (size_t i = *it; i < m->cap; i++) {
+		if (!m->slots[i].key)
+			continue;
+		if (ret_key)
+			*ret_key = m->slots[i].key;
+		if (ret_val)
+			*ret_val = m->slots[i].val;
+		*it = i + 1;
+		return true;
+	}
+	*it = m->cap;
+	return false;
+}

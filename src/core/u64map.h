@@ -64,6 +64,13 @@ size_t u64map_filter(struct u64map *m,
 		     bool (*keep)(uint64_t key, uint64_t val, void *ud),
 		     void *ud);
 
-/* Iteration: for (size_t i = 0; i < m->cap; i++) if (m->slots[i].key) ... */
+/*
+ * Iteration: size_t it = 0; uint64_t k, v;
+ *            while (u64map_next(m, &it, &k, &v)) ...
+ * Each entry once, in slot order; the map must not change meanwhile (use
+ * u64map_filter() to remove while iterating). ret_key/ret_val may be NULL.
+ */
+bool u64map_next(const struct u64map *m, size_t *it, uint64_t *ret_key,
+		 uint64_t *ret_val);
 
 #endif

@@ -8,51 +8,18 @@
 
 #include "core/clock.h"
 #include "core/util.h"
+#include "k8s/cgroupfs.h"
+#include "probe/bpflog.h"
+#include "probe/ebpf_int.h"
+#include "probe/ebpf_iter.h"
 #include "probe/poller.h"
-#include "shawk.skel.h"
 #include "shawk_event.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
-#include <stdarg.h>
+#include <limits.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-
-#define EBPF_DEFAULT_RINGBUF (16u << 20)
-#define TRACEFS "/sys/kernel/tracing"
-
-struct ebpf {
-	struct source base;
-	struct shawk_bpf *skel;
-	struct ring_buffer *rb;
-	struct source *poller;
-	struct stream *st;
-	int cgroup_fd;
-	uint32_t programs;
-	uint64_t lost_since_last;
-	/* The callback of the scan in progress (ring_buffer has one ctx). */
-	sock_record_fn fn;
-	void *ud;
-	int count;
-	/* Records of the poll in progress, passed on after the events. */
-	struct sock_record *polled;
-	size_t npolled, cap_polled;
-	/* In-kernel aggregate (see bpf/shawk.bpf.c): agg_on when this
-	 * kernel and configuration use it; agg_fd the map installed in
-	 * agg_outer[0], -1 when none (events only). */
-	bool agg_on;
-	int agg_fd;
-	int ncpus;
-	void *agg_keys, *agg_vals;
-	uint64_t agg_full; /* kernel counter, last read */
-	bool agg_warned; /* a failure of the aggregate was logged */
-	struct ebpf_options opt; /* for note() */
-};
-
-static void note(const struct ebpf_options *opt, const char *fmt, ...)
-	_printf_(2, 3);
 
 #define AGG_BATCH 256
 
@@ -160,7 +127,7 @@ static int agg_rotate(struct ebpf *e, bool install)
 	if (install) {
 		nfd = agg_create();
 		if (nfd < 0 && !e->agg_warned) {
-			note(&e->opt, "cannot create an aggregate map (%s): "
+			ebpf_note(&e->opt, "cannot create an aggregate map (%s): "
 				      "connections come as events meanwhile",
 			     strerror(-nfd));
 			e->agg_warned = true;
@@ -242,7 +209,7 @@ static int ebpf_scan(struct source *src, sock_record_fn fn, void *ud)
 		return r;
 	/* Not fatal (this scan's records are good): said once. */
 	if (agg_err < 0 && !e->agg_warned) {
-		note(&e->opt, "aggregate map: %s (its counts may be lost)",
+		ebpf_note(&e->opt, "aggregate map: %s (its counts may be lost)",
 		     strerror(-agg_err));
 		e->agg_warned = true;
 	}
@@ -286,52 +253,16 @@ void ebpf_get_stats(const struct source *src, struct ebpf_stats *ret)
 
 /* ---- feature probes and loading --------------------------------------- */
 
-static void unescape_octal(char *s)
-{
-	char *w = s;
-	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' &&
-		    r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 +
-				      (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-}
-
 int ebpf_find_cgroup2(const char *mountinfo, char *ret_path, size_t path_sz,
 		      bool *ret_is_root)
 {
-	const char *line = mountinfo;
-	while (line && *line) {
-		const char *end = strchr(line, '\n');
-		size_t len = end ? (size_t)(end - line) : strlen(line);
-		char buf[4096];
-		if (len < sizeof(buf)) {
-			memcpy(buf, line, len);
-			buf[len] = '\0';
-			/* id parent maj:min root mountpoint opts... - fstype */
-			char *sep = strstr(buf, " - ");
-			char root[2048], mnt[2048], fstype[64];
-			if (sep &&
-			    sscanf(sep + 3, "%63s", fstype) == 1 &&
-			    strcmp(fstype, "cgroup2") == 0 &&
-			    sscanf(buf, "%*s %*s %*s %2047s %2047s", root, mnt) ==
-				    2) {
-				unescape_octal(mnt);
-				if (strlen(mnt) >= path_sz)
-					return -ENAMETOOLONG;
-				strscpy(ret_path, mnt, path_sz);
-				*ret_is_root = strcmp(root, "/") == 0;
-				return 0;
-			}
-		}
-		line = end ? end + 1 : NULL;
-	}
-	return -ENOENT;
+	/* One mountinfo parser for the agent: k8s/cgroupfs's (pure). */
+	char root[PATH_MAX];
+	int r = cgroupfs_parse_mountinfo(mountinfo, strlen(mountinfo), NULL,
+					 ret_path, path_sz, root, sizeof(root));
+	if (r == 0)
+		*ret_is_root = strcmp(root, "/") == 0;
+	return r;
 }
 
 static int read_file(const char *path, char *buf, size_t sz)
@@ -352,194 +283,15 @@ static int read_file(const char *path, char *buf, size_t sz)
 	return (int)len;
 }
 
-/* libbpf's print callback has no user data: ebpf_options.verbose. */
-static bool libbpf_verbose;
-
-/* libbpf hands us its own format strings. */
-static int libbpf_print_debug(enum libbpf_print_level level, const char *fmt,
-			      va_list ap) __attribute__((format(printf, 2, 0)));
-static int libbpf_print_debug(enum libbpf_print_level level, const char *fmt,
-			      va_list ap)
-{
-	/* Verifier logs are long: only on request (SHAWK_BPF_VERBOSE=1). */
-	if (level == LIBBPF_DEBUG || !libbpf_verbose)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
-static void note(const struct ebpf_options *opt, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	if (!opt->note)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	opt->note(msg, opt->note_userdata);
-}
-
-static bool helper_ok(enum bpf_prog_type t, enum bpf_func_id f)
-{
-	return libbpf_probe_bpf_helper(t, f, NULL) == 1;
-}
-
-/* Mounts tracefs where libbpf looks for tracepoint ids when it is missing.
- * Returns 0 when the tracepoint's format can be read afterwards. */
-static int ensure_tracefs(const struct ebpf_options *opt)
-{
-	static const char *ev = "events/sock/inet_sock_set_state/id";
-	char path[256];
-	snprintf(path, sizeof(path), "%s/%s", TRACEFS, ev);
-	if (access(path, R_OK) == 0)
-		return 0;
-	if (access("/sys/kernel/debug/tracing/events/sock", F_OK) == 0)
-		return 0;
-	if (mount("nodev", TRACEFS, "tracefs", 0, NULL) < 0)
-		return -errno;
-	note(opt, "mounted tracefs at %s (it was not mounted)", TRACEFS);
-	return access(path, R_OK) == 0 ? 0 : -ENOENT;
-}
-
-#define WHY(...) (snprintf(why, why_sz, __VA_ARGS__))
-
 /*
- * Opens, loads and attaches the programs. With btf_tp, the TCP life cycle
- * comes from one BTF-typed raw tracepoint (shawk_tcp_state) instead of
- * sockops plus the classic tracepoint: ~7 cheap calls per connection
- * instead of ~16 (see bpf/shawk.bpf.c). Returns 0, or -errno with why set.
+ * What streaming needs of the kernel: BTF, ring buffers, the helpers of
+ * its required programs, a cgroup v2 hierarchy (its mount point in cg).
+ * Returns 0, or -errno with why set.
  */
-static int load_and_attach(struct ebpf *e, const struct ebpf_options *opt,
-			   const char *cg, bool btf_tp, char *why,
-			   size_t why_sz)
+static int check_kernel(const struct ebpf_options *opt, char *cg, size_t cg_sz,
+			char *why, size_t why_sz)
 {
 	int r;
-
-	e->programs = 0;
-	e->skel = shawk_bpf__open();
-	if (!e->skel) {
-		r = -errno;
-		WHY("cannot open the embedded BPF object: %s", strerror(-r));
-		return r;
-	}
-	struct shawk_bpf *s = e->skel;
-	size_t rb = pow2_ceil(opt->ringbuf_bytes ? opt->ringbuf_bytes
-						 : EBPF_DEFAULT_RINGBUF);
-	bpf_map__set_max_entries(s->maps.events, (uint32_t)rb);
-
-	if (!helper_ok(BPF_PROG_TYPE_CGROUP_SOCK, BPF_FUNC_get_socket_cookie)) {
-		note(opt, "cgroup/sock_release cannot read socket cookies here: "
-			  "a connected UDP socket without a local address at "
-			  "connect() is completed by the next poll");
-		bpf_program__set_autoload(s->progs.shawk_sock_release, false);
-	}
-	bool tp = !btf_tp &&
-		  libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACEPOINT, NULL) == 1;
-	if (btf_tp) {
-		/* Its calls replace those two. */
-		bpf_program__set_autoload(s->progs.shawk_sockops, false);
-	} else {
-		bpf_program__set_autoload(s->progs.shawk_tcp_state, false);
-	}
-	if (tp) {
-		r = ensure_tracefs(opt);
-		if (r < 0) {
-			note(opt, "tracefs is not available at %s (%s): "
-				  "tracepoint sock/inet_sock_set_state "
-				  "switched off",
-			     TRACEFS, strerror(-r));
-			tp = false;
-		}
-	} else if (!btf_tp) {
-		note(opt, "tracepoint programs are not supported: "
-			  "sock/inet_sock_set_state switched off");
-	}
-	if (!tp)
-		bpf_program__set_autoload(s->progs.shawk_set_state, false);
-
-	r = shawk_bpf__load(s);
-	if (r < 0) {
-		WHY("the kernel refused the BPF programs: %s (run with "
-		    "SHAWK_BPF_VERBOSE=1 for the verifier log)",
-		    strerror(-r));
-		return r;
-	}
-	if (btf_tp) {
-		/* First: without it there is no TCP event at all. */
-		s->links.shawk_tcp_state =
-			bpf_program__attach(s->progs.shawk_tcp_state);
-		if (!s->links.shawk_tcp_state) {
-			r = -errno;
-			WHY("cannot attach tp_btf/inet_sock_set_state: %s",
-			    strerror(-r));
-			return r;
-		}
-		e->programs++;
-	}
-
-	/* Required: without these there is no event at all. */
-	struct {
-		struct bpf_program *prog;
-		struct bpf_link **link;
-		const char *name;
-		bool required;
-	} att[] = {
-		{ s->progs.shawk_sockops, &s->links.shawk_sockops, "sockops", true },
-		{ s->progs.shawk_connect4, &s->links.shawk_connect4, "cgroup/connect4", true },
-		{ s->progs.shawk_connect6, &s->links.shawk_connect6, "cgroup/connect6", true },
-		{ s->progs.shawk_sendmsg4, &s->links.shawk_sendmsg4, "cgroup/sendmsg4", false },
-		{ s->progs.shawk_sendmsg6, &s->links.shawk_sendmsg6, "cgroup/sendmsg6", false },
-		{ s->progs.shawk_recvmsg4, &s->links.shawk_recvmsg4, "cgroup/recvmsg4", false },
-		{ s->progs.shawk_recvmsg6, &s->links.shawk_recvmsg6, "cgroup/recvmsg6", false },
-		/* Without it, connected UDP is still reported by connect()
-		 * with its address completed by the next poll. */
-		{ s->progs.shawk_sock_release, &s->links.shawk_sock_release, "cgroup/sock_release", false },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(att); i++) {
-		if (!bpf_program__autoload(att[i].prog))
-			continue;
-		struct bpf_link *l =
-			bpf_program__attach_cgroup(att[i].prog, e->cgroup_fd);
-		if (!l) {
-			r = -errno;
-			if (att[i].required) {
-				WHY("cannot attach %s to %s: %s", att[i].name,
-				    cg, strerror(-r));
-				return r;
-			}
-			note(opt, "cannot attach %s to %s: %s; going on "
-				  "without it",
-			     att[i].name, cg, strerror(-r));
-			continue;
-		}
-		*att[i].link = l;
-		e->programs++;
-		if (att[i].prog == s->progs.shawk_sock_release)
-			s->bss->udp_release_attached = 1;
-	}
-	if (tp) {
-		s->links.shawk_set_state =
-			bpf_program__attach(s->progs.shawk_set_state);
-		if (!s->links.shawk_set_state)
-			note(opt, "cannot attach tracepoint "
-				  "sock/inet_sock_set_state: %s; going on "
-				  "without it",
-			     strerror(errno));
-		else
-			e->programs++;
-	}
-
-	return 0;
-}
-
-
-int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
-		    struct source **ret, char *why, size_t why_sz)
-{
-	int r;
-
-	libbpf_verbose = opt->verbose;
-	libbpf_set_print(libbpf_print_debug);
 	if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {
 		WHY("the kernel has no BTF (/sys/kernel/btf/vmlinux: %s), "
 		    "which CO-RE programs need", strerror(errno));
@@ -552,13 +304,13 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 		    "CAP_BPF+CAP_PERFMON+CAP_NET_ADMIN)");
 		return -EOPNOTSUPP;
 	}
-	if (!helper_ok(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_get_socket_cookie) ||
-	    !helper_ok(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_skc_to_tcp_sock) ||
-	    !helper_ok(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+	if (!ebpf_helper_ok(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_get_socket_cookie) ||
+	    !ebpf_helper_ok(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_skc_to_tcp_sock) ||
+	    !ebpf_helper_ok(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
 		       BPF_FUNC_get_current_pid_tgid) ||
-	    !helper_ok(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+	    !ebpf_helper_ok(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
 		       BPF_FUNC_get_current_task) ||
-	    !helper_ok(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+	    !ebpf_helper_ok(BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
 		       BPF_FUNC_get_socket_cookie)) {
 		WHY("the kernel lacks sockops/cgroup sock_addr helpers this "
 		    "probe needs (get_socket_cookie, skc_to_tcp_sock, "
@@ -572,74 +324,27 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 		WHY("cannot read /proc/self/mountinfo: %s", strerror(-r));
 		return r;
 	}
-	char cg[1024];
 	bool cg_is_root = false;
-	if (ebpf_find_cgroup2(mi, cg, sizeof(cg), &cg_is_root) < 0) {
+	if (ebpf_find_cgroup2(mi, cg, cg_sz, &cg_is_root) < 0) {
 		WHY("no cgroup v2 hierarchy is mounted (cgroup programs attach "
 		    "to its root)");
 		return -ENOENT;
 	}
 	if (!cg_is_root)
-		note(opt, "cgroup v2 at %s is not the hierarchy's root (cgroup "
+		ebpf_note(opt, "cgroup v2 at %s is not the hierarchy's root (cgroup "
 			  "namespace?): only sockets of processes below it are "
 			  "streamed", cg);
 
-	struct ebpf *e = calloc(1, sizeof(*e));
-	if (!e)
-		return -ENOMEM;
-	e->cgroup_fd = -1;
-	e->agg_fd = -1;
-	e->opt = *opt;
-	e->base.name = "streaming";
-	e->base.scan = ebpf_scan;
-	e->base.request_poll = ebpf_request_poll;
-	e->base.snapshot = false;
-	e->base.free = ebpf_free;
-	_cleanup_(source_freep) struct source *guard = &e->base;
+	return 0;
+}
 
-	e->st = stream_new(opt->resync_ms, opt->resync_phase_ms, 0);
-	e->poller = poller_new(pm, opt->run_netns_dir, 0, opt->poll_backend);
-	if (!e->st || !e->poller)
-		return -ENOMEM;
-	{
-		const char *pwhy;
-		if (poller_backend(e->poller, &pwhy) == POLL_BACKEND_BPF_ITER)
-			note(opt, "seed and resync polls via BPF iterators");
-		else if (opt->poll_backend != POLL_BACKEND_SOCKDIAG)
-			note(opt, "seed and resync polls via sock_diag (BPF "
-				  "iterators: %s)", pwhy);
-	}
-
-	e->cgroup_fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (e->cgroup_fd < 0) {
-		r = -errno;
-		WHY("cannot open the cgroup v2 root %s: %s", cg, strerror(-r));
-		return r;
-	}
-
-	/* The BTF-typed tracepoint first; sockops and the classic tracepoint
-	 * where the kernel refuses it (SHAWK_BPF_CLASSIC=1 forces those). */
-	bool btf_tp = !opt->classic;
-	if (!btf_tp)
-		note(opt, "SHAWK_BPF_CLASSIC=1: using sockops and the classic "
-			  "tracepoint");
-	r = btf_tp ? load_and_attach(e, opt, cg, true, why, why_sz) : -1;
-	if (r < 0) {
-		if (btf_tp) {
-			note(opt, "%s: using sockops and the classic tracepoint "
-				  "instead", why);
-			shawk_bpf__destroy(e->skel);
-			e->skel = NULL;
-		}
-		r = load_and_attach(e, opt, cg, false, why, why_sz);
-		if (r < 0)
-			return r;
-	}
-	struct shawk_bpf *s = e->skel;
-
-	/* In-kernel counting: the BTF tracepoint's path only (sockops stays
-	 * on events); SHAWK_BPF_AGGREGATE=0 switches it off. */
-	e->agg_on = btf_tp && s->links.shawk_tcp_state && !opt->no_aggregate;
+/* In-kernel counting: the BTF tracepoint's path only (sockops stays on
+ * events); SHAWK_BPF_AGGREGATE=0 switches it off. 0 or -ENOMEM. */
+static int setup_aggregate(struct ebpf *e, const struct ebpf_options *opt,
+			   bool btf_tp)
+{
+	e->agg_on = btf_tp && e->skel->links.shawk_tcp_state &&
+		    !opt->no_aggregate;
 	if (e->agg_on) {
 		e->ncpus = libbpf_num_possible_cpus();
 		if (e->ncpus <= 0) {
@@ -654,9 +359,81 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 		}
 	}
 	if (!e->agg_on)
-		note(opt, "TCP connections are reported one event each%s",
-		     opt->no_aggregate ? " (SHAWK_BPF_AGGREGATE=0)" : "");
+		ebpf_note(opt, "TCP connections are reported one event each%s",
+			  opt->no_aggregate ? " (SHAWK_BPF_AGGREGATE=0)" : "");
+	return 0;
+}
 
+int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
+		    struct source **ret, char *why, size_t why_sz)
+{
+	char cg[1024];
+	int r;
+
+	ebpf_iter_quiet_libbpf();
+	if ((r = check_kernel(opt, cg, sizeof(cg), why, why_sz)) < 0)
+		return r;
+	struct ebpf *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->cgroup_fd = -1;
+	e->agg_fd = -1;
+	e->opt = *opt;
+	e->base.name = "streaming";
+	e->base.scan = ebpf_scan;
+	e->base.request_poll = ebpf_request_poll;
+	e->base.snapshot = false;
+	e->base.free = ebpf_free;
+	_cleanup_(source_freep) struct source *guard = &e->base;
+	const char *deny = bpflog_deny_list();
+	if (deny && *deny) {
+		snprintf(e->refused, sizeof(e->refused), "%s", deny);
+		ebpf_note(opt, "SHAWK_BPF_DENY=%s: those BPF programs are switched "
+			  "off as if the kernel refused them", deny);
+	}
+
+	e->st = stream_new(opt->resync_ms, opt->resync_phase_ms, 0);
+	e->poller = poller_new(pm, opt->run_netns_dir, 0, opt->poll_backend);
+	if (!e->st || !e->poller)
+		return -ENOMEM;
+	{
+		const char *pwhy;
+		if (poller_backend(e->poller, &pwhy) == POLL_BACKEND_BPF_ITER)
+			ebpf_note(opt, "seed and resync polls via BPF iterators");
+		else if (opt->poll_backend != POLL_BACKEND_SOCKDIAG)
+			ebpf_note(opt, "seed and resync polls via sock_diag (BPF "
+				  "iterators: %s)", pwhy);
+	}
+
+	e->cgroup_fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (e->cgroup_fd < 0) {
+		r = -errno;
+		WHY("cannot open the cgroup v2 root %s: %s", cg, strerror(-r));
+		return r;
+	}
+
+	/* The BTF-typed tracepoint first; sockops and the classic tracepoint
+	 * where the kernel refuses it (SHAWK_BPF_CLASSIC=1 forces those). */
+	bool btf_tp = !opt->classic;
+	if (!btf_tp)
+		ebpf_note(opt, "SHAWK_BPF_CLASSIC=1: using sockops and the classic "
+			  "tracepoint");
+	r = btf_tp ? ebpf_load_degrading(e, opt, cg, true, why, why_sz) : -1;
+	if (r < 0) {
+		if (btf_tp) {
+			ebpf_note(opt, "%s: using sockops and the classic tracepoint "
+				  "instead", why);
+			shawk_bpf__destroy(e->skel);
+			e->skel = NULL;
+		}
+		r = ebpf_load_degrading(e, opt, cg, false, why, why_sz);
+		if (r < 0)
+			return r;
+	}
+	struct shawk_bpf *s = e->skel;
+
+	if ((r = setup_aggregate(e, opt, btf_tp)) < 0)
+		return r;
 	e->rb = ring_buffer__new(bpf_map__fd(s->maps.events), on_ring_sample,
 				 e, NULL);
 	if (!e->rb) {

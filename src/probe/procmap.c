@@ -81,10 +81,9 @@ void procmap_free(struct procmap *pm)
 {
 	if (!pm)
 		return;
-	for (size_t i = 0; i < pm->pids.cap; i++)
-		if (pm->pids.slots[i].key)
-			proc_info_free((struct proc_info *)(uintptr_t)
-					       pm->pids.slots[i].val);
+	uint64_t v;
+	for (size_t it = 0; u64map_next(&pm->pids, &it, NULL, &v);)
+		proc_info_free((struct proc_info *)(uintptr_t)v);
 	u64map_free(&pm->pids);
 	u64map_free(&pm->inodes);
 	u64map_free(&pm->unowned);
@@ -183,9 +182,9 @@ int procmap_refresh(struct procmap *pm)
 void procmap_foreach(struct procmap *pm,
 		     void (*fn)(const struct proc_info *p, void *ud), void *ud)
 {
-	for (size_t i = 0; i < pm->pids.cap; i++)
-		if (pm->pids.slots[i].key)
-			fn((struct proc_info *)(uintptr_t)pm->pids.slots[i].val, ud);
+	uint64_t v;
+	for (size_t it = 0; u64map_next(&pm->pids, &it, NULL, &v);)
+		fn((struct proc_info *)(uintptr_t)v, ud);
 }
 
 struct linux_dirent64 {
@@ -327,40 +326,29 @@ static void mark_unowned(struct procmap *pm, uint64_t ino, uint32_t gen)
 	(void)u64map_del(&pm->inodes, ino);
 }
 
+/* The maps of one procmap_resolve() call. */
+struct resolve {
+	struct u64map spill;   /* wanted, cache full: inode -> owner */
+	struct u64map want_ns; /* netns of wanted inodes -> 1 */
+	uint32_t gen;
+};
+
 /*
- * One hash lookup per socket in steady state. Unknown inodes go into the
- * cache itself with owner 0 ("wanted"), where the fd walk claims them: no
- * second map to build and copy from, which matters on a cold start (every
- * socket is unknown then).
+ * Pass 1: cache hits get their owner, unknown inodes are wanted (in the
+ * cache itself with owner 0). Returns the number wanted, or -errno;
+ * *owned counts the records with an owner.
  */
-int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
+static ssize_t resolve_cached(struct procmap *pm, struct resolve *rs,
+			      struct sock_record *recs, size_t n, int *owned)
 {
-	struct u64map spill = { 0 };   /* wanted, cache full: inode -> owner */
-	struct u64map want_ns = { 0 }; /* netns of wanted inodes -> 1 */
-	const uint64_t wanted_val = (uint64_t)pm->gen << 32; /* owner 0 */
-	uint32_t gen = pm->gen;
+	const uint64_t wanted_val = (uint64_t)rs->gen << 32; /* owner 0 */
 	size_t wanted = 0;
-	bool searched = false;
-	int owned = 0;
 	int r;
 
-	if ((r = u64map_init(&spill, 0)) < 0 ||
-	    (r = u64map_init(&want_ns, 0)) < 0)
-		goto out;
-	/* A cold start inserts every socket: size the cache once (for the
-	 * sockets the source did not attribute itself). */
-	size_t todo = 0;
-	for (size_t i = 0; i < n; i++)
-		todo += !recs[i].pid && recs[i].inode &&
-			!(recs[i].flags & SOCK_REC_F_NO_OWNER);
-	if ((r = u64map_reserve(&pm->inodes, todo)) < 0)
-		goto out;
-
-	/* Pass 1: cache hits get their owner, unknown inodes are wanted. */
 	for (size_t i = 0; i < n; i++) {
 		struct sock_record *rec = &recs[i];
 		if (rec->pid) {
-			owned++;
+			(*owned)++;
 			continue;
 		}
 		if (!rec->inode || (rec->flags & SOCK_REC_F_NO_OWNER))
@@ -369,9 +357,9 @@ int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
 		if (v) {
 			uint32_t owner = (uint32_t)*v;
 			if (owner && lookup(pm, owner)) {
-				*v = ((uint64_t)gen << 32) | owner;
+				*v = ((uint64_t)rs->gen << 32) | owner;
 				rec->pid = owner;
-				owned++;
+				(*owned)++;
 				continue;
 			}
 			if (*v == wanted_val)
@@ -386,28 +374,118 @@ int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
 			/* Cache full: attribution still works for this scan
 			 * (spill); it is just not kept. */
 			if (r == -ENOSPC)
-				r = u64map_put(&spill, rec->inode, 0);
+				r = u64map_put(&rs->spill, rec->inode, 0);
 			if (r < 0)
-				goto out;
+				return r;
 			if (r == 0)
 				continue; /* listed twice */
 		}
 		wanted++;
-		if ((r = u64map_put(&want_ns, rec->netns ? rec->netns : 1,
+		if ((r = u64map_put(&rs->want_ns, rec->netns ? rec->netns : 1,
 				    1)) < 0)
-			goto out;
+			return r;
 	}
+	return (ssize_t)wanted;
+}
 
+/*
+ * Pass 2, slow: walks the fd tables of candidate processes (in a netns
+ * with wanted sockets), busiest first, until wanted inodes have owners.
+ */
+static int resolve_walk(struct procmap *pm, struct resolve *rs, size_t wanted)
+{
+	size_t np = 0;
+	_cleanup_(freep) struct proc_info **cand =
+		calloc(pm->pids.count ? pm->pids.count : 1, sizeof(*cand));
+	if (!cand)
+		return -ENOMEM;
+	pm->stats.walks++;
+	uint64_t v;
+	for (size_t it = 0; u64map_next(&pm->pids, &it, NULL, &v);) {
+		struct proc_info *p = (struct proc_info *)(uintptr_t)v;
+		/* netns 0: unreadable ns link, still a candidate. */
+		if (p->netns && !u64map_get(&rs->want_ns, p->netns))
+			continue;
+		cand[np++] = p;
+	}
+	qsort(cand, np, sizeof(*cand), cmp_hot);
+	size_t remaining = wanted;
+	for (size_t i = 0; i < np && remaining; i++) {
+		size_t f = walk_fds(pm, cand[i], &rs->spill, rs->gen);
+		if (f) {
+			cand[i]->hot_gen = rs->gen;
+			remaining -= f < remaining ? f : remaining;
+		}
+	}
+	return 0;
+}
+
+/* Pass 3: owners found by the search; the rest is unowned. */
+static void resolve_found(struct procmap *pm, struct resolve *rs,
+			  struct sock_record *recs, size_t n, int *owned)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct sock_record *rec = &recs[i];
+		if (rec->pid || !rec->inode ||
+		    (rec->flags & SOCK_REC_F_NO_OWNER))
+			continue;
+		uint64_t *v = u64map_get(&pm->inodes, rec->inode);
+		uint64_t *w = v || !rs->spill.count
+				      ? NULL
+				      : u64map_get(&rs->spill, rec->inode);
+		uint32_t owner = v ? (uint32_t)*v : w ? (uint32_t)*w : 0;
+		if (owner) {
+			rec->pid = owner;
+			(*owned)++;
+		} else if (v ||
+			   (w && !u64map_get(&pm->unowned, rec->inode))) {
+			mark_unowned(pm, rec->inode, rs->gen);
+		}
+	}
+}
+
+/*
+ * One hash lookup per socket in steady state. Unknown inodes go into the
+ * cache itself with owner 0 ("wanted"), where the fd walk claims them: no
+ * second map to build and copy from, which matters on a cold start (every
+ * socket is unknown then).
+ */
+int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
+{
+	struct resolve rs = { .gen = pm->gen };
+	bool searched = false;
+	ssize_t wanted = 0;
+	int owned = 0;
+	int r;
+
+	if ((r = u64map_init(&rs.spill, 0)) < 0 ||
+	    (r = u64map_init(&rs.want_ns, 0)) < 0)
+		goto out;
+	/* A cold start inserts every socket: size the cache once (for the
+	 * sockets the source did not attribute itself). */
+	size_t todo = 0;
+	for (size_t i = 0; i < n; i++)
+		todo += !recs[i].pid && recs[i].inode &&
+			!(recs[i].flags & SOCK_REC_F_NO_OWNER);
+	if ((r = u64map_reserve(&pm->inodes, todo)) < 0)
+		goto out;
+	wanted = resolve_cached(pm, &rs, recs, n, &owned);
+	if (wanted < 0) {
+		r = (int)wanted;
+		goto out;
+	}
 	if (wanted && pm->owner_fn) {
 		/* Pass 2, fast: every (owner, socket) of the host at once. */
-		struct claim_ctx c = { .pm = pm, .spill = &spill, .gen = gen };
+		struct claim_ctx c = { .pm = pm, .spill = &rs.spill,
+				       .gen = rs.gen };
 		pm->stats.owner_lookups++;
 		r = pm->owner_fn(pm->owner_ud, claim_emit, &c);
 		searched = true;
 		if (r < 0) {
 			/* Claims made so far stand; the walk finds the rest. */
 			pm->stats.owner_lookup_errors++;
-			wanted -= c.found < wanted ? c.found : wanted;
+			wanted -= (ssize_t)c.found < wanted ? (ssize_t)c.found
+							    : wanted;
 		} else {
 			/* What is left no process holds (kernel sockets, or
 			 * closed since the dump): no fd walk would find it. */
@@ -415,67 +493,20 @@ int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
 		}
 	}
 	if (wanted) {
-		/* Pass 2: walk fd tables of candidate processes, busiest
-		 * first, until every wanted inode has an owner. */
-		pm->stats.walks++;
-		size_t np = 0;
-		_cleanup_(freep) struct proc_info **cand =
-			calloc(pm->pids.count ? pm->pids.count : 1,
-			       sizeof(*cand));
-		if (!cand) {
-			r = -ENOMEM;
+		if ((r = resolve_walk(pm, &rs, (size_t)wanted)) < 0)
 			goto out;
-		}
-		for (size_t i = 0; i < pm->pids.cap; i++) {
-			if (!pm->pids.slots[i].key)
-				continue;
-			struct proc_info *p =
-				(struct proc_info *)(uintptr_t)pm->pids.slots[i].val;
-			/* netns 0: unreadable ns link, still a candidate. */
-			if (p->netns && !u64map_get(&want_ns, p->netns))
-				continue;
-			cand[np++] = p;
-		}
-		qsort(cand, np, sizeof(*cand), cmp_hot);
-		size_t remaining = wanted;
-		for (size_t i = 0; i < np && remaining; i++) {
-			size_t f = walk_fds(pm, cand[i], &spill, gen);
-			if (f) {
-				cand[i]->hot_gen = gen;
-				remaining -= f < remaining ? f : remaining;
-			}
-		}
 		searched = true;
 	}
-	if (searched) {
-		/* Pass 3: owners found by the walk; the rest is unowned. */
-		for (size_t i = 0; i < n; i++) {
-			struct sock_record *rec = &recs[i];
-			if (rec->pid || !rec->inode ||
-			    (rec->flags & SOCK_REC_F_NO_OWNER))
-				continue;
-			uint64_t *v = u64map_get(&pm->inodes, rec->inode);
-			uint64_t *w = v || !spill.count
-					      ? NULL
-					      : u64map_get(&spill, rec->inode);
-			uint32_t owner = v ? (uint32_t)*v : w ? (uint32_t)*w : 0;
-			if (owner) {
-				rec->pid = owner;
-				owned++;
-			} else if (v || (w && !u64map_get(&pm->unowned,
-							  rec->inode))) {
-				mark_unowned(pm, rec->inode, gen);
-			}
-		}
-	}
+	if (searched)
+		resolve_found(pm, &rs, recs, n, &owned);
 
 	/* Owned inodes absent from this scan belong to closed sockets. */
-	u64map_filter(&pm->inodes, keep_gen, &gen);
-	u64map_filter(&pm->unowned, keep_recent, &gen);
+	u64map_filter(&pm->inodes, keep_gen, &rs.gen);
+	u64map_filter(&pm->unowned, keep_recent, &rs.gen);
 	r = owned;
 out:
-	u64map_free(&spill);
-	u64map_free(&want_ns);
+	u64map_free(&rs.spill);
+	u64map_free(&rs.want_ns);
 	return r;
 }
 

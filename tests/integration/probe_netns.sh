@@ -52,13 +52,14 @@ srv_pid=$(pgrep -x shawk-srv | head -1)
 a_pid=$(pgrep -x shawk-cli-a | head -1)
 b_pid=$(pgrep -x shawk-cli-b | head -1)
 
-# Both polling backends must give the same flows: BPF iterators (when this
-# kernel has them) and sock_diag with /proc/<pid>/fd walks.
-backends=sockdiag
-if SHAWK_POLL_BACKEND=bpf-iter "$SHAWK_BIN" probe --once --output none 2>/dev/null; then
-	backends="bpf-iter sockdiag"
-else
-	echo "# bpf-iter backend unavailable here: only sockdiag tested"
+# Both polling backends must give the same flows: BPF iterators and
+# sock_diag with /proc/<pid>/fd walks. Where this machine runs BPF, the
+# iterator backend must run, every program of it: its failure fails.
+backends="bpf-iter sockdiag"
+no_bpf=$(bpf_unsupported)
+if [ -n "$no_bpf" ]; then
+	backends=sockdiag
+	skip_check "[bpf-iter] every check" "$no_bpf"
 fi
 for backend in $backends; do
 	export SHAWK_POLL_BACKEND=$backend
@@ -66,6 +67,12 @@ for backend in $backends; do
 	"$SHAWK_BIN" probe --once --output json >"$tmp/out.json" 2>"$tmp/err"
 	check "[$backend] probe --once --output json exits 0" test $? -eq 0
 	check "[$backend] backend in use logged" grep -q "polling via $backend_log" "$tmp/err"
+	if [ "$backend" = bpf-iter ]; then
+		check "[bpf-iter] no BPF program switched off" bash -c "! grep -q 'switched off' $tmp/err"
+		check "[bpf-iter] every iterator by its light skeleton" grep -q "BPF iterators loaded: shawk_iter_tcp (light skeleton), shawk_iter_udp (light skeleton), shawk_iter_task_file (light skeleton), shawk_iter_fd_sock (light skeleton)" "$tmp/err"
+		record_poll_log "$tmp/err"
+	fi
+	record_ran "polling backend: $backend"
 	"$SHAWK_BIN" probe --once --output text >"$tmp/out.txt" 2>>"$tmp/err"
 	check "[$backend] text output has the v4 passive flow" grep -q "passive tcp 198.18.0.1:8080 <-- 198.18.0.2:many connections=3 ('shawk-srv'" "$tmp/out.txt"
 
@@ -270,6 +277,45 @@ check("server side counts 3 + 2 (%s)" % pas, pas == [5])
 PY
 done
 pkill -x shawk-cli-s
+
+# Every fallback level gives the same flows of the test netns: the fd walk
+# (light, then regular skeleton), per-netns iterators with BPF owners, then
+# with /proc owners, sock_diag with BPF owners, sock_diag alone. Levels are
+# forced with SHAWK_POLL_BACKEND and SHAWK_BPF_DENY (programs the loader
+# treats as refused by the kernel).
+flows_of_test_netns() { # JSON-FILE OUT
+	python3 - "$1" "$srv_ns" "$cli_ns" >"$2" <<'PY'
+import json, sys
+flows = json.load(open(sys.argv[1]))
+keep = {int(sys.argv[2]), int(sys.argv[3])}
+for f in sorted(json.dumps(f, sort_keys=True) for f in flows if f["netns"] in keep):
+    print(f)
+PY
+}
+if [ -n "$no_bpf" ]; then
+	skip_check "fallback levels give the same flows" "$no_bpf"
+else
+	SHAWK_POLL_BACKEND=sockdiag "$SHAWK_BIN" probe --once --output json >"$tmp/lv0.json" 2>/dev/null
+	flows_of_test_netns "$tmp/lv0.json" "$tmp/lv0.txt"
+	n0=$(wc -l <"$tmp/lv0.txt")
+	check "fallback levels: reference flows (sock_diag) found ($n0)" test "$n0" -ge 5
+	while IFS='|' read -r deny path; do
+		SHAWK_POLL_BACKEND=auto SHAWK_BPF_DENY=$deny "$SHAWK_BIN" probe --once --output json --log-level info >"$tmp/lv.json" 2>"$tmp/lv.err"
+		rc=$?
+		flows_of_test_netns "$tmp/lv.json" "$tmp/lv.txt"
+		check "fallback level [${deny:-none}]: exits 0" test $rc -eq 0
+		check "fallback level [${deny:-none}]: path '$path'" grep -q "$path" "$tmp/lv.err"
+		check "fallback level [${deny:-none}]: same flows as sock_diag" diff -u "$tmp/lv0.txt" "$tmp/lv.txt"
+		record_poll_log "$tmp/lv.err"
+	done <<'EOF'
+|polling path: one fd walk of every netns.*owners from iter/task_file
+light-skeleton|BPF iterators loaded: shawk_iter_tcp (regular skeleton), shawk_iter_udp (regular skeleton), shawk_iter_task_file (regular skeleton), shawk_iter_fd_sock (regular skeleton)
+shawk_iter_fd_sock|polling path: iter/tcp + iter/udp per netns; process owners from iter/task_file
+shawk_iter_fd_sock,shawk_iter_task_file|polling path: iter/tcp + iter/udp per netns; process owners from /proc/<pid>/fd
+shawk_iter_fd_sock,shawk_iter_tcp|polling path: sock_diag per netns; process owners from iter/task_file
+shawk_iter_fd_sock,shawk_iter_tcp,shawk_iter_udp,shawk_iter_task_file|polling via sock_diag (BPF iterators: no BPF iterator loads
+EOF
+fi
 
 # A namespace that only exists as a bind mount in /run/netns (no process
 # inside) is enumerated and scanned without error.

@@ -45,3 +45,34 @@ sys.argv = sys.argv[2:]
 runpy.run_path(script, run_name="__main__")
 PY
 }
+
+# Why this machine cannot run BPF programs (empty when it can): only then
+# may a test skip a BPF backend or program. Where BPF works, a backend or
+# program that does not run is a failure, never a silent skip.
+bpf_unsupported() {
+	if [ "$(id -u)" -ne 0 ]; then echo "not root"; return; fi
+	if [ ! -r /sys/kernel/btf/vmlinux ]; then echo "no kernel BTF (/sys/kernel/btf/vmlinux)"; return; fi
+	if ! grep -q ' - cgroup2 ' /proc/self/mountinfo; then echo "no cgroup v2 mounted"; return; fi
+}
+
+# A check that cannot run here, with the reason: counted as skipped.
+skip_check() { echo "skip - $1: $2"; }
+
+# Records what a test ran (backends, BPF programs, skeleton kinds) for the
+# summary at the end of `make test` (scripts/run-tests.sh).
+record_ran() { # record_ran WHAT...
+	[ -n "${SHAWK_RAN_FILE:-}" ] && echo "$*" >>"$SHAWK_RAN_FILE"
+	return 0
+}
+
+# Records the BPF iterators and polling path an agent's log names.
+record_poll_log() { # record_poll_log LOGFILE
+	local l
+	l=$(sed -n 's/.*BPF iterators loaded: //p' "$1" | head -1)
+	[ -n "$l" ] && record_ran "polling BPF iterators: $l"
+	l=$(sed -n 's/.*polling path: //p' "$1" | head -1)
+	[ -n "$l" ] && record_ran "polling path: $l"
+	l=$(sed -n 's/.*streaming: BPF programs attached: //p' "$1" | head -1)
+	[ -n "$l" ] && record_ran "streaming BPF programs: $l"
+	return 0
+}
