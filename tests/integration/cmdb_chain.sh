@@ -110,6 +110,9 @@ check "--until in the past, json: empty graph" grep -q '"nodes":\[\]' "$tmp/empt
 
 # Counted once over several flushes, per interval in `connections`.
 check "connections_total counts held connections once" test "$(psql_val "SELECT connections, connections_total FROM flows WHERE comm = 'shawk-mid' AND direction = 'passive'")" = "3|3"
+# Flushes run every second; on a loaded machine the first ones may come late,
+# so wait (up to 10 s) for the fourth instead of sampling once.
+wait_for bash -c "[ \"\$(psql '$CMDB' -XAtqc 'SELECT max(seq) > 3 FROM flush_batches')\" = t ]"
 check "flushes batched (flush_batches seq > 3)" test "$(psql_val "SELECT max(seq) > 3 FROM flush_batches")" = t
 
 # Outage: stop PostgreSQL, a short-lived connection comes and goes, start
