@@ -25,6 +25,18 @@ struct flow_key {
 	uint64_t netns;
 	uint32_t pgid;
 	char comm[16];
+	/*
+	 * Kubernetes Services (conntrack): an active flow whose peer is the
+	 * backend a DNAT sent it to keeps the address it dialed (ClusterIP,
+	 * NodePort) in svc_addr:svc_port; a passive flow whose peer was
+	 * source-NATed keeps the original client in nat_addr (nat_port 0:
+	 * "many", as the peer of a passive flow). Port 0 and zero address:
+	 * none. Same family as laddr/raddr.
+	 */
+	uint16_t svc_port;
+	uint16_t nat_port;
+	uint8_t svc_addr[16];
+	uint8_t nat_addr[16];
 };
 
 /* What enrichment knows about the owner of a socket; strings are borrowed. */
