@@ -300,7 +300,13 @@ static int look_label(char **ret, const struct graph_vertex *v)
 	char ep[96];
 	render_endpoint(ep, sizeof(ep), v->family, v->addr, v->port);
 	int n;
-	if (v->pod_name)
+	if (v->service)
+		n = asprintf(ret, "%s\nservice%s%s%s%s", ep,
+			     v->service_name ? " " : "",
+			     v->service_namespace ? v->service_namespace : "",
+			     v->service_name ? "/" : "",
+			     v->service_name ? v->service_name : "");
+	else if (v->pod_name)
 		n = asprintf(ret, "%s\n%s/%s%s%s\n'%s', pgid=%u", ep,
 			     v->pod_namespace ? v->pod_namespace : "",
 			     v->pod_name, v->container ? " " : "",
@@ -335,12 +341,15 @@ int render_svg(FILE *out, struct graph *g, int depth)
 	}
 	for (size_t i = 0; i < g->ne; i++) {
 		const struct graph_edge *e = &g->e[i];
-		char label[48];
+		char label[128];
 		if (!e->used)
 			continue;
-		snprintf(label, sizeof(label), "%s %llu",
+		/* A Service by its name only: the drawing stays small. */
+		snprintf(label, sizeof(label), "%s %llu%s%s",
 			 e->proto == IPPROTO_UDP ? "udp" : "tcp",
-			 (unsigned long long)e->connections_total);
+			 (unsigned long long)e->connections_total,
+			 e->service && e->svc_name ? "\nvia " : "",
+			 e->service && e->svc_name ? e->svc_name : "");
 		r = svg_graph_edge_add(&sg, map[graph_vertex_display(g, e->client)],
 				       map[graph_vertex_display(g, e->server)],
 				       label);
