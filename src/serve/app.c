@@ -148,11 +148,9 @@ static void respond_error(struct http_response *resp, int status,
 	resp->len = len;
 }
 
-/* cmdb_freep() leaves the pointer as it was: this one forgets it. */
 static void app_disconnect(struct serve_app *app)
 {
-	cmdb_free(app->db);
-	app->db = NULL;
+	cmdb_freep(&app->db);
 }
 
 /* Maps a CMDB failure to a response; reconnects on the next request. */
