@@ -370,7 +370,7 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 	char cg[1024];
 	int r;
 
-	ebpf_iter_quiet_libbpf();
+	ebpf_iter_libbpf_print(opt->verbose);
 	if ((r = check_kernel(opt, cg, sizeof(cg), why, why_sz)) < 0)
 		return r;
 	struct ebpf *e = calloc(1, sizeof(*e));
@@ -385,7 +385,7 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 	e->base.snapshot = false;
 	e->base.free = ebpf_free;
 	_cleanup_(source_freep) struct source *guard = &e->base;
-	const char *deny = bpflog_deny_list();
+	const char *deny = opt->deny;
 	if (deny && *deny) {
 		snprintf(e->refused, sizeof(e->refused), "%s", deny);
 		ebpf_note(opt, "SHAWK_BPF_DENY=%s: those BPF programs are switched "
@@ -393,7 +393,12 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 	}
 
 	e->st = stream_new(opt->resync_ms, opt->resync_phase_ms, 0);
-	e->poller = poller_new(pm, opt->run_netns_dir, 0, opt->poll_backend);
+	e->poller = poller_new(pm, &(struct poller_options){
+					   .run_netns_dir = opt->run_netns_dir,
+					   .backend = opt->poll_backend,
+					   .bpf_deny = opt->deny,
+					   .bpf_verbose = opt->verbose,
+				   });
 	if (!e->st || !e->poller)
 		return -ENOMEM;
 	{

@@ -262,8 +262,7 @@ static void poller_free(struct source *src)
 	free(p);
 }
 
-struct source *poller_new(struct procmap *pm, const char *run_netns_dir,
-			  size_t max_records, enum poll_backend backend)
+struct source *poller_new(struct procmap *pm, const struct poller_options *opt)
 {
 	struct poller *p = calloc(1, sizeof(*p));
 	if (!p)
@@ -274,13 +273,16 @@ struct source *poller_new(struct procmap *pm, const char *run_netns_dir,
 	p->base.records = poller_records;
 	p->base.free = poller_free;
 	p->pm = pm;
-	p->max = max_records ? max_records : POLLER_DEFAULT_MAX_RECORDS;
-	p->ns = netns_set_new(procmap_root(pm), run_netns_dir, 0);
+	p->max = opt->max_records ? opt->max_records
+				  : POLLER_DEFAULT_MAX_RECORDS;
+	p->bpf_deny = opt->bpf_deny;
+	p->bpf_verbose = opt->bpf_verbose;
+	p->ns = netns_set_new(procmap_root(pm), opt->run_netns_dir, 0);
 	if (!p->ns) {
 		free(p);
 		return NULL;
 	}
-	if (backend != POLL_BACKEND_SOCKDIAG && poller_load_iters(p) < 0) {
+	if (opt->backend != POLL_BACKEND_SOCKDIAG && poller_load_iters(p) < 0) {
 		netns_set_free(p->ns);
 		free(p);
 		return NULL;
