@@ -7,6 +7,7 @@
 #include "probe/ebpf.h"
 
 #include "core/clock.h"
+#include "core/file.h"
 #include "core/util.h"
 #include "k8s/cgroupfs.h"
 #include "probe/bpflog.h"
@@ -265,24 +266,6 @@ int ebpf_find_cgroup2(const char *mountinfo, char *ret_path, size_t path_sz,
 	return r;
 }
 
-static int read_file(const char *path, char *buf, size_t sz)
-{
-	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t len = 0;
-	while (len + 1 < sz) {
-		ssize_t n = read(fd, buf + len, sz - 1 - len);
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	return (int)len;
-}
-
 /*
  * What streaming needs of the kernel: BTF, ring buffers, the helpers of
  * its required programs, a cgroup v2 hierarchy (its mount point in cg).
@@ -318,8 +301,11 @@ static int check_kernel(const struct ebpf_options *opt, char *cg, size_t cg_sz,
 		return -EOPNOTSUPP;
 	}
 
-	char mi[65536];
-	r = read_file("/proc/self/mountinfo", mi, sizeof(mi));
+	/* A node with many pods has mountinfo far past 64 KiB. */
+	_cleanup_(freep) char *mi = NULL;
+	size_t mi_len;
+	r = file_read_alloc("/proc/self/mountinfo", MOUNTINFO_MAX, &mi,
+			    &mi_len);
 	if (r < 0) {
 		WHY("cannot read /proc/self/mountinfo: %s", strerror(-r));
 		return r;

@@ -7,6 +7,7 @@
  */
 #include "probe/poller.h"
 
+#include "core/file.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "probe/poller_int.h"
@@ -135,13 +136,9 @@ bool poller_netns_may_have_sockets(struct poller *p,
 		char path[PATH_MAX], buf[1024];
 		snprintf(path, sizeof(path), "%s/%u/net/%s",
 			 procmap_root(p->pm), h->pid_hint, files[i]);
-		_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			if (errno == ENOENT && i == 1)
-				continue; /* no IPv6 in this kernel */
-			return true;
-		}
-		ssize_t n = read(fd, buf, sizeof(buf));
+		int n = file_read(path, buf, sizeof(buf));
+		if (n == -ENOENT && i == 1)
+			continue; /* no IPv6 in this kernel */
 		uint64_t v;
 		if (n <= 0 ||
 		    procfs_parse_sockstat_inuse(buf, (size_t)n, &v) < 0)
