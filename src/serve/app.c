@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "serve/app.h"
 
-#include "cli/look.h"
 #include "cmdb/map.h"
 #include "cmdb/pg.h"
 #include "cmdb/query.h"
@@ -11,6 +10,7 @@
 #include "core/graph.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "k8s/podref.h"
 #include "render/graph.h"
 #include "render/common.h"
 #include "serve/page.h"
@@ -148,11 +148,9 @@ static void respond_error(struct http_response *resp, int status,
 	resp->len = len;
 }
 
-/* cmdb_freep() leaves the pointer as it was: this one forgets it. */
 static void app_disconnect(struct serve_app *app)
 {
-	cmdb_free(app->db);
-	app->db = NULL;
+	cmdb_freep(&app->db);
 }
 
 /* Maps a CMDB failure to a response; reconnects on the next request. */
@@ -228,7 +226,7 @@ static void api_look(struct serve_app *app, struct params *p,
 					     true);
 	} else if (p->pod) {
 		q.sel = LOOK_SEL_POD;
-		if (look_pod_parse(p->pod, ns, sizeof(ns), name,
+		if (pod_ref_parse(p->pod, ns, sizeof(ns), name,
 				   sizeof(name)) < 0)
 			return respond_error(resp, 400,
 					     "invalid pod: expected "
