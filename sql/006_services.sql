@@ -34,7 +34,7 @@ CREATE INDEX flows_service_idx ON flows (service_addr, service_port)
 -- pods. Like pod IPs, a ClusterIP is reused after its Service is gone: an
 -- address names a Service only within [first_seen, last_seen]. ports holds
 -- [{"port": 80, "protocol": "TCP", "nodePort": 30080}, ...] (nodePort when
--- there is one). Rows not seen for 30 days are deleted by the next write.
+-- there is one), node_ports the nodePorts alone (indexed). Rows not seen for 30 days are deleted by the next write.
 CREATE TABLE services (
 	uid         text        NOT NULL, -- distribution key (or a reference table)
 	namespace   text        NOT NULL,
@@ -42,11 +42,18 @@ CREATE TABLE services (
 	type        text,
 	cluster_ips inet[]      NOT NULL DEFAULT '{}',
 	ports       jsonb       NOT NULL DEFAULT '[]',
+	node_ports  integer[]   NOT NULL DEFAULT '{}', -- the nodePorts of ports
 	first_seen  timestamptz NOT NULL,
 	last_seen   timestamptz NOT NULL,
 	PRIMARY KEY (uid)
 );
-CREATE INDEX services_ips_idx ON services USING gin (cluster_ips);
+-- pod_edges finds a Service by cluster IP or by nodePort: both indexed.
+-- The table is small and written once a minute per agent: no pending
+-- list (fastupdate), which every lookup would scan until a vacuum.
+CREATE INDEX services_ips_idx ON services USING gin (cluster_ips)
+	WITH (fastupdate = off);
+CREATE INDEX services_node_ports_idx ON services USING gin (node_ports)
+	WITH (fastupdate = off);
 CREATE INDEX services_name_idx ON services (namespace, name);
 
 -- The edges with the Service each active flow dialed (service_addr,
@@ -89,15 +96,18 @@ WHERE p.direction = 'passive'
 -- As in version 4, plus the Service's name: a Service whose lifetime
 -- overlaps the edge's and that has the address among its cluster IPs and
 -- the port among its ports, or (a NodePort, dialed at any node's address)
--- the port among its nodePorts; a cluster IP match first.
+-- the port among its nodePorts; a cluster IP match first. Two lookups,
+-- each an indexed containment test (an OR of both is not); the tests on
+-- the outer row inside them are one-time filters: edges without a Service
+-- never read the services table.
 CREATE VIEW pod_edges AS
 SELECT e.*,
        coalesce(cn.pod_namespace, cp.namespace) AS client_pod_namespace,
        coalesce(cn.pod_name, cp.name) AS client_pod_name,
        coalesce(sn.pod_namespace, sp.namespace) AS server_pod_namespace,
        coalesce(sn.pod_name, sp.name) AS server_pod_name,
-       sv.namespace AS service_namespace,
-       sv.name AS service_name
+       coalesce(sc.namespace, sn2.namespace) AS service_namespace,
+       coalesce(sc.name, sn2.name) AS service_name
 FROM edges e
 LEFT JOIN LATERAL (
 	SELECT n.pod_namespace, n.pod_name FROM active_nodes n
@@ -126,12 +136,19 @@ LEFT JOIN LATERAL (
 	ORDER BY p.last_seen DESC LIMIT 1) sp ON true
 LEFT JOIN LATERAL (
 	SELECT v.namespace, v.name FROM services v
-	WHERE ((v.cluster_ips @> ARRAY[e.service_addr]
-		AND v.ports @> jsonb_build_array(jsonb_build_object(
-			'port', e.service_port, 'protocol', upper(e.proto))))
-	       OR v.ports @> jsonb_build_array(jsonb_build_object(
-			'nodePort', e.service_port, 'protocol', upper(e.proto))))
+	WHERE e.service_addr IS NOT NULL
+	  AND v.cluster_ips @> ARRAY[e.service_addr]
+	  AND v.ports @> jsonb_build_array(jsonb_build_object(
+		'port', e.service_port, 'protocol', upper(e.proto)))
 	  AND v.first_seen <= e.last_seen
 	  AND v.last_seen + interval '5 minutes' >= e.first_seen
-	ORDER BY v.cluster_ips @> ARRAY[e.service_addr] DESC, v.last_seen DESC
-	LIMIT 1) sv ON e.service_addr IS NOT NULL;
+	ORDER BY v.last_seen DESC LIMIT 1) sc ON true
+LEFT JOIN LATERAL (
+	SELECT v.namespace, v.name FROM services v
+	WHERE e.service_addr IS NOT NULL AND sc.name IS NULL
+	  AND v.node_ports @> ARRAY[e.service_port]
+	  AND v.ports @> jsonb_build_array(jsonb_build_object(
+		'nodePort', e.service_port, 'protocol', upper(e.proto)))
+	  AND v.first_seen <= e.last_seen
+	  AND v.last_seen + interval '5 minutes' >= e.first_seen
+	ORDER BY v.last_seen DESC LIMIT 1) sn2 ON true;

@@ -70,8 +70,8 @@ CO=checkout-7f6d9b8c5-q2w3e CA=catalog-5c4b3a291-aaaa1 CB=catalog-5c4b3a291-bbbb
 	# The same over IPv6 through the Service's IPv6 cluster IP.
 	flow active 2001:db8:62::61 0 2001:db8:62::62 8300 7 checkout checkout 2001:db8:62::a 80 - -
 	# The Service, and an older one that had the same address, gone.
-	echo "INSERT INTO services VALUES ('s1', 'shop', 'catalog', 'ClusterIP', '{198.18.162.10,2001:db8:62::a}', '[{\"port\": 80, \"protocol\": \"TCP\", \"nodePort\": 30080}]', now() - interval '1 hour', now());"
-	echo "INSERT INTO services VALUES ('s0', 'old', 'gone', 'ClusterIP', '{198.18.162.10}', '[{\"port\": 80, \"protocol\": \"TCP\"}]', now() - interval '30 days', now() - interval '20 days');"
+	echo "INSERT INTO services (uid, namespace, name, type, cluster_ips, ports, node_ports, first_seen, last_seen) VALUES ('s1', 'shop', 'catalog', 'NodePort', '{198.18.162.10,2001:db8:62::a}', '[{\"port\": 80, \"protocol\": \"TCP\", \"nodePort\": 30080}]', '{30080}', now() - interval '1 hour', now());"
+	echo "INSERT INTO services (uid, namespace, name, type, cluster_ips, ports, first_seen, last_seen) VALUES ('s0', 'old', 'gone', 'ClusterIP', '{198.18.162.10}', '[{\"port\": 80, \"protocol\": \"TCP\"}]', now() - interval '30 days', now() - interval '20 days');"
 } >"$tmp/rows.sql"
 psql "$CMDB" -XAtq -v ON_ERROR_STOP=1 -f "$tmp/rows.sql" >/dev/null 2>"$tmp/rows.err"
 check "rows inserted" test $? -eq 0 || cat "$tmp/rows.err"

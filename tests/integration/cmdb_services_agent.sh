@@ -44,7 +44,7 @@ export SHAWK_KUBELET_TOKEN_FILE=$tmp/token SHAWK_KUBELET_CA_FILE=$tmp/certs/ca.c
 P=("$SHAWK_BIN" probe --once --mode polling --cmdb "$CMDB" --kubelet-url "https://127.0.0.1:$port")
 
 # Something unseen for 40 days, to be deleted; something seen yesterday, kept.
-psql_val "INSERT INTO services VALUES ('old', 'x', 'old', 'ClusterIP', '{198.18.162.200}', '[]', now() - interval '50 days', now() - interval '40 days'), ('recent', 'x', 'recent', 'ClusterIP', '{198.18.162.201}', '[]', now() - interval '2 days', now() - interval '1 day')" >/dev/null
+psql_val "INSERT INTO services (uid, namespace, name, type, cluster_ips, ports, first_seen, last_seen) VALUES ('old', 'x', 'old', 'ClusterIP', '{198.18.162.200}', '[]', now() - interval '50 days', now() - interval '40 days'), ('recent', 'x', 'recent', 'ClusterIP', '{198.18.162.201}', '[]', now() - interval '2 days', now() - interval '1 day')" >/dev/null
 "${P[@]}" --apiserver-url "https://127.0.0.1:$port" 2>"$tmp/p1.err"
 check "probe --once with the API server exits 0" test $? -eq 0
 check "one info line: the Services count" grep -q 'API server: 6 Services' "$tmp/p1.err"
@@ -54,6 +54,7 @@ check "services table: the 6 good Services (bad ones skipped, not the batch)" \
 	test "$(psql_val "SELECT count(*) FROM services WHERE namespace <> 'x'")" = 6
 check "dual-stack cluster IPs and ports with nodePorts stored" test "$(psql_val "SELECT type, array_to_string(cluster_ips, ','), ports::text FROM services WHERE namespace = 'shop' AND name = 'catalog'")" \
 	= 'NodePort|198.18.162.10,2001:db8:62::a|[{"port": 80, "nodePort": 30080, "protocol": "TCP"}, {"port": 9100, "nodePort": 30091, "protocol": "TCP"}]'
+check "nodePorts also as an indexed array" test "$(psql_val "SELECT node_ports::text FROM services WHERE name = 'catalog'")" = "{30080,30091}"
 check "protocols kept (kube-dns UDP and TCP)" test "$(psql_val "SELECT ports::text FROM services WHERE name = 'kube-dns'")" \
 	= '[{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]'
 check "headless Service: no cluster IP" test "$(psql_val "SELECT cardinality(cluster_ips) FROM services WHERE name = 'mysql'")" = 0
