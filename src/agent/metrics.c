@@ -521,6 +521,8 @@ int agent_metrics_flows(struct agent_metrics *m, const struct flow *flows,
 {
 	if (!m)
 		return 0;
+	if (!n)
+		return 0;
 	struct wl_fill fill = { .x = m->wl };
 	workload_index_clear(m->wl);
 	if (m->pods)
@@ -528,10 +530,12 @@ int agent_metrics_flows(struct agent_metrics *m, const struct flow *flows,
 	/* Without the index (OOM) pods fall back to their names. */
 	const struct workload_index *x = fill.r == 0 ? m->wl : NULL;
 	int ret = 0;
+	bool changed = false;
 	for (size_t i = 0; i < n; i++) {
 		const struct flow *f = &flows[i];
 		if (!f->new_connections)
 			continue;
+		changed = true;
 		if (!m->cfg->include_loopback && flow_is_loopback(f)) {
 			m->loopback_skipped += f->new_connections;
 			continue;
@@ -543,7 +547,9 @@ int agent_metrics_flows(struct agent_metrics *m, const struct flow *flows,
 		if (r < 0)
 			ret = r;
 	}
-	format_series(m);
+	/* 10k series are ~2 MB of text: only when a count moved. */
+	if (changed)
+		format_series(m);
 	return ret;
 }
 
