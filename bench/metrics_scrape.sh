@@ -23,7 +23,7 @@
 set -u
 cd "$(dirname "$0")/.."
 SHAWK_BIN=${SHAWK_BIN:-build/shawk}
-PORTS=${SHAWK_BENCH_PORTS:-5000} N=${SHAWK_BENCH_SCRAPES:-200} W=${SHAWK_BENCH_WINDOW:-10}
+PORTS=${SHAWK_BENCH_PORTS:-5000} N=${SHAWK_BENCH_SCRAPES:-1000} W=${SHAWK_BENCH_WINDOW:-10}
 [ "$(id -u)" -eq 0 ] || { echo "SKIP - metrics_scrape needs root"; exit 0; }
 command -v curl >/dev/null || { echo "SKIP - needs curl"; exit 0; }
 
@@ -114,7 +114,7 @@ t0=$(now_ns) k0=$(cpu_ticks)
 sleep "$W"
 t1=$(now_ns) k1=$(cpu_ticks)
 s2=$(metric shawk_scan_duration_seconds_sum) c2=$(metric shawk_scan_duration_seconds_count)
-idle_ms_per_s=$(echo "($k1 - $k0) * 1000 / $hz / (($t1 - $t0) / 1e9)" | bc -l)
+idle_ms_per_s=$(echo "($k1 - $k0) * 1000 / $hz / (($t1 - $t0) / 1000000000)" | bc -l)
 scan_ms=$(echo "($s2 - $s1) * 1000 / ($c2 - $c1)" | bc -l)
 
 # 2. Scrapes, one after the other.
@@ -125,7 +125,7 @@ for _ in $(seq 1 "$N"); do
 	curl -sf -o /dev/null -w '%{time_total}\n' "$M" >>"$tmp/times"
 done
 t1=$(now_ns) k1=$(cpu_ticks)
-win_s=$(echo "($t1 - $t0) / 1e9" | bc -l)
+win_s=$(echo "($t1 - $t0) / 1000000000" | bc -l)
 cpu_ms=$(echo "($k1 - $k0) * 1000 / $hz" | bc -l)
 per_scrape_cpu=$(echo "($cpu_ms - $idle_ms_per_s * $win_s) / $N" | bc -l)
 med=$(sort -n "$tmp/times" | awk -v n="$N" 'NR == int((n + 1) / 2) { printf "%.2f", $1 * 1000 }')
