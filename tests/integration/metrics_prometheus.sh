@@ -66,6 +66,7 @@ ip -n "$CLI" link set i16m-c$$ up
 
 MPORT=$(free_port)
 M=http://127.0.0.1:$MPORT
+export SHAWK_HEARTBEAT_FILE=$tmp/heartbeat
 "$SHAWK_BIN" probe --mode streaming --cmdb "$CMDB" --interval 200ms \
 	--flush-interval 1s --metrics-listen "127.0.0.1:$MPORT" \
 	--health-stall 3s >"$tmp/out" 2>"$tmp/err" &
@@ -180,6 +181,39 @@ check "unknown path 404" test "$(status "$M/nope")" = 404
 check "POST 405" test "$(status -X POST "$M/metrics")" = 405
 check "query parameter 400" test "$(status "$M/metrics?x=1")" = 400
 check "oversized request cut off (431)" test "$(status -H "X-Big: $(head -c 8000 /dev/zero | tr '\0' a)" "$M/metrics")" = 431
+
+# Every connection the endpoint takes (16), held open with half a request:
+# the HTTP side is full, the agent's loop goes on (the heartbeat file and
+# scans_total move), and the endpoint serves again once they go.
+scans_before=$(curl -sf "$M/metrics" | awk '$1 == "shawk_scans_total" { print $2 }')
+python3 - "$MPORT" <<'PY' &
+import socket, sys, time
+held = []
+for _ in range(24):
+    try:
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        held.append(s)
+    except OSError:
+        pass
+time.sleep(4)
+PY
+hog_pid=$!
+sleep 1.5
+full=$(status --max-time 1 "$M/metrics")
+check "the endpoint is full: no answer to one more request ($full)" test "$full" != 200
+sleep 1
+check "heartbeat fresh while the HTTP side is full (shawk health)" bash -c "'$SHAWK_BIN' health --file '$tmp/heartbeat' --max-age 1s >/dev/null"
+wait "$hog_pid"
+s=""
+for i in $(seq 1 20); do
+	s=$(status --max-time 2 "$M/metrics")
+	[ "$s" = 200 ] && break
+	sleep 0.5
+done
+check "/metrics served again once the idle connections go" test "$s" = 200
+scans_after=$(awk '$1 == "shawk_scans_total" { print $2 }' "$tmp/body")
+check "scans went on meanwhile ($scans_before -> $scans_after at 200ms)" test "$((scans_after - scans_before))" -ge 10
 
 # The CMDB's tables locked: the next flush hangs in the agent's loop.
 psql "$CMDB" -XAtq -c "BEGIN; LOCK TABLE flush_batches, flows IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(9); COMMIT;" >/dev/null 2>&1 &
