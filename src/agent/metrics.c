@@ -647,9 +647,14 @@ int agent_metrics_new(const struct probe_config *cfg, const struct agent *a,
 		      struct pod_watch *pods, struct agent_metrics **ret,
 		      char *err, size_t errsz)
 {
-	struct agent_metrics *m = calloc(1, sizeof(*m));
-	if (!m || !(m->wl = workload_index_new())) {
-		free(m);
+	_cleanup_(agent_metrics_freep) struct agent_metrics *m =
+		calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(err, errsz, "out of memory");
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&m->lock, NULL);
+	if (!(m->wl = workload_index_new())) {
 		snprintf(err, errsz, "out of memory");
 		return -ENOMEM;
 	}
@@ -657,7 +662,6 @@ int agent_metrics_new(const struct probe_config *cfg, const struct agent *a,
 	m->agent = a;
 	m->pods = pods;
 	m->mode = a ? agent_source_name(a) : "none";
-	pthread_mutex_init(&m->lock, NULL);
 	prom_histogram_init(&m->scan_hist, scan_bounds,
 			    ARRAY_SIZE(scan_bounds));
 	prom_histogram_init(&m->flush_hist, flush_bounds,
@@ -680,11 +684,9 @@ int agent_metrics_new(const struct probe_config *cfg, const struct agent *a,
 		.max_request = 4096,
 	};
 	int r = http_server_start(&hc, on_request, m, &m->http, err, errsz);
-	if (r < 0) {
-		agent_metrics_free(m);
+	if (r < 0)
 		return r;
-	}
-	*ret = m;
+	*ret = TAKE_PTR(m);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include "core/config.h"
 #include "core/flow.h"
+#include "core/util.h"
 #include "k8s/podwatch.h"
 
 #include <stdbool.h>
@@ -35,6 +36,7 @@ int agent_metrics_new(const struct probe_config *cfg, const struct agent *a,
 		      struct pod_watch *pods, struct agent_metrics **ret,
 		      char *err, size_t errsz);
 void agent_metrics_free(struct agent_metrics *m);
+DEFINE_FREEP(struct agent_metrics, agent_metrics_free)
 
 /* The bound port (after listening on port 0). */
 uint16_t agent_metrics_port(const struct agent_metrics *m);
@@ -90,6 +92,7 @@ extern const char *const agent_metrics_conn_keys[CONN_L_N];
 struct workload_index;
 struct workload_index *workload_index_new(void);
 void workload_index_free(struct workload_index *x);
+DEFINE_FREEP(struct workload_index, workload_index_free)
 /* Adds one pod (its uid and each address). Returns 0 or -ENOMEM. */
 int workload_index_add(struct workload_index *x, const struct pod *p);
 void workload_index_clear(struct workload_index *x);
