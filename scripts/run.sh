@@ -24,7 +24,7 @@ export SHAWK_CMDB_URL
 echo "== shawk create-scheme"
 "$shawk" create-scheme
 echo "== shawk probe --once ${probe_args[*]} (writing to the CMDB)"
-"$shawk" probe --once --log-level warn "${probe_args[@]}"
+"$shawk" probe --once --output cmdb --log-level warn "${probe_args[@]}"
 
 # This host's addresses (loopback flows are not written by default).
 addrs=$(ip -o addr show scope global 2>/dev/null | awk '{print $4}' | cut -d/ -f1)

@@ -72,13 +72,12 @@ struct look_args {
 static int usage_error(const char *fmt, ...) _printf_(1, 2);
 static int usage_error(const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
-	fputs("shawk look: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	return EXIT_USAGE;
+	return cli_usage_error("look", "%s", msg);
 }
 
 int look_pod_parse(const char *s, char *ns, size_t nssz, char *name,
@@ -263,7 +262,7 @@ static int look_args_parse(int argc, char **argv, struct look_args *a)
 		return usage_error("--since is later than --until");
 	if (!a->url || !*a->url)
 		return usage_error("no CMDB: set --cmdb or SHAWK_CMDB_URL");
-	return 0;
+	return cli_cmdb_url_check("look", a->url);
 }
 
 /* A --pod NAME without NS/ is any namespace, if only one has it. Returns

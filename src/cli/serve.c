@@ -93,6 +93,8 @@ int cli_serve(int argc, char **argv)
 	}
 	if (!url || !*url)
 		return usage_error("no CMDB: set --cmdb or SHAWK_CMDB_URL");
+	if ((r = cli_cmdb_url_check("serve", url)))
+		return r;
 
 	/* Blocked before the server's thread starts, so it inherits the
 	 * mask and only sigwait() below sees them. */
@@ -106,6 +108,11 @@ int cli_serve(int argc, char **argv)
 	struct serve_app app = { .cmdb_url = url };
 	char err[256] = "";
 	r = cmdb_connect(url, &app.db, err, sizeof(err));
+	if (r == 0 && cmdb_schema_check(app.db) == -ENOENT) {
+		fprintf(stderr, "shawk serve: %s\n", cmdb_last_error(app.db));
+		serve_app_clear(&app);
+		return 1;
+	}
 	if (r < 0)
 		log_warn("serve: the CMDB is unreachable for now (%s); pages "
 			 "say so until it answers",

@@ -27,6 +27,7 @@ enum output_format {
 	OUTPUT_NONE,
 	OUTPUT_TEXT,
 	OUTPUT_JSON,
+	OUTPUT_CMDB, /* --output cmdb: parsed, then OUTPUT_UNSET */
 };
 
 struct probe_config {
@@ -56,6 +57,7 @@ struct probe_config {
 	bool poll_skip_unchanged; /* polling daemon: reuse unchanged netns */
 	uint64_t max_flows;
 	uint64_t max_pending_flows;
+	bool cmdb_flag; /* --cmdb given (not only SHAWK_CMDB_URL) */
 	bool help;
 };
 
