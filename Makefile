@@ -24,7 +24,8 @@ Q := @
 msg = @printf '  %-8s %s\n' $(1) $(2)
 endif
 
-VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+VERSION ?= 0.1.0
+COMMIT ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes
 CFLAGS ?= -O2 -g
@@ -93,7 +94,7 @@ deps:
 # a new commit rebuilds main.o and nothing else.
 $(OBJDIR)/gen/version.h: FORCE
 	$(Q)mkdir -p $(@D)
-	$(Q)echo '#define SHAWK_VERSION "$(VERSION)"' > $@.tmp
+	$(Q)printf '#define SHAWK_VERSION "%s"\n#define SHAWK_COMMIT "%s"\n' '$(VERSION)' '$(COMMIT)' > $@.tmp
 	$(Q)cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
 $(OBJDIR)/src/main.o: $(OBJDIR)/gen/version.h

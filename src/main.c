@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "cli/cli.h"
 
+#include "cmdb/sql_embed.h"
+
 #include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
-#include "version.h" /* generated: SHAWK_VERSION */
+#include "version.h" /* generated: SHAWK_VERSION, SHAWK_COMMIT */
 
 static const char usage[] =
 	"Usage: shawk COMMAND [OPTIONS]\n"
@@ -15,13 +19,21 @@ static const char usage[] =
 	"Commands:\n"
 	"  probe          trace sockets on this host and record flows\n"
 	"  look           print the dependency tree around an address or pod\n"
+	"                 (no selector: the whole map)\n"
+	"  list           what the CMDB knows: hosts, pods, namespaces,\n"
+	"                 workloads, with last-seen times\n"
 	"  create-scheme  create or upgrade the CMDB schema\n"
 	"  health         check the probe's heartbeat (liveness probes)\n"
 	"  serve          serve the dependency map as web pages\n"
+	"  help [COMMAND] show this help, or a command's\n"
+	"  version        show the version, commit and what this kernel offers\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help (also: shawk COMMAND --help)\n"
-	"  -V, --version  show the version\n";
+	"  -V, --version  show the version\n"
+	"\n"
+	"First steps: shawk create-scheme; shawk probe --once --cmdb URL;\n"
+	"shawk list; shawk look (SHAWK_CMDB_URL names the CMDB).\n";
 
 static const struct {
 	const char *name;
@@ -29,10 +41,42 @@ static const struct {
 } commands[] = {
 	{ "probe", cli_probe },
 	{ "look", cli_look },
+	{ "list", cli_list },
 	{ "create-scheme", cli_create_scheme },
 	{ "health", cli_health },
 	{ "serve", cli_serve },
 };
+
+/* `shawk version`: what a bug report needs. */
+static int print_version(void)
+{
+	struct utsname u;
+	printf("shawk %s (commit %s)\n", SHAWK_VERSION, SHAWK_COMMIT);
+	printf("built: %s %s, C compiler %s\n", __DATE__, __TIME__,
+	       __VERSION__);
+	printf("CMDB schema: writes version %zu\n", sql_files_count);
+	if (uname(&u) == 0)
+		printf("kernel: %s %s %s\n", u.sysname, u.release, u.machine);
+	/* What the probe's BPF paths need from this kernel (it says at
+	 * start-up which ones loaded). */
+	printf("kernel BTF (/sys/kernel/btf/vmlinux): %s\n",
+	       access("/sys/kernel/btf/vmlinux", R_OK) == 0 ? "yes"
+							   : "no (polling via "
+							     "sock_diag only)");
+	printf("cgroup v2 (/sys/fs/cgroup/cgroup.controllers): %s\n",
+	       access("/sys/fs/cgroup/cgroup.controllers", R_OK) == 0 ? "yes"
+									  : "no");
+	return 0;
+}
+
+static int run_command(const char *cmd, int argc, char **argv)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(cmd, commands[i].name))
+			return commands[i].run(argc, argv);
+	return cli_usage_error("", "unknown command '%s' (see 'shawk --help')",
+			       cmd);
+}
 
 int main(int argc, char **argv)
 {
@@ -42,18 +86,18 @@ int main(int argc, char **argv)
 	}
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") ||
-	    !strcmp(cmd, "help")) {
+	    (!strcmp(cmd, "help") && argc == 2)) {
 		fputs(usage, stdout);
 		return 0;
 	}
-	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
-		printf("shawk %s\n", SHAWK_VERSION);
-		return 0;
+	if (!strcmp(cmd, "help")) {
+		/* shawk help CMD == shawk CMD --help */
+		char help[] = "--help";
+		char *av[] = { argv[2], help, NULL };
+		return run_command(argv[2], 2, av);
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(cmd, commands[i].name))
-			return commands[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "shawk: unknown command '%s' (see 'shawk --help')\n",
-		cmd);
-	return EXIT_USAGE;
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version") ||
+	    !strcmp(cmd, "version"))
+		return print_version();
+	return run_command(cmd, argc - 1, argv + 1);
 }

@@ -8,6 +8,7 @@
 /* Each takes argv with argv[0] == subcommand name; returns an exit code. */
 int cli_probe(int argc, char **argv);
 int cli_look(int argc, char **argv);
+int cli_list(int argc, char **argv);
 int cli_create_scheme(int argc, char **argv);
 int cli_health(int argc, char **argv);
 int cli_serve(int argc, char **argv);

@@ -18,7 +18,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	/* The message echoes the user's own arguments: no control
 	 * characters reach the terminal. */
 	escape_terminal_buf(safe, sizeof(safe), msg);
-	fprintf(stderr, "shawk %s: %s\n", cmd, safe);
+	fprintf(stderr, "shawk%s%s: %s\n", *cmd ? " " : "", cmd, safe);
 	return EXIT_USAGE;
 }
 

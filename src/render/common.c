@@ -86,6 +86,21 @@ void render_time_ms(char *buf, size_t bufsz, int64_t ms)
 	snprintf(buf, bufsz, "%s.%03dZ", date, (int)(ms % 1000));
 }
 
+void render_age(char *buf, size_t bufsz, int64_t now_ms, int64_t ms)
+{
+	int64_t s = (now_ms - ms) / 1000;
+	if (s < 1)
+		snprintf(buf, bufsz, "just now");
+	else if (s < 120)
+		snprintf(buf, bufsz, "%llds ago", (long long)s);
+	else if (s < 2 * 3600)
+		snprintf(buf, bufsz, "%lldm ago", (long long)(s / 60));
+	else if (s < 2 * 86400)
+		snprintf(buf, bufsz, "%lldh ago", (long long)(s / 3600));
+	else
+		snprintf(buf, bufsz, "%lldd ago", (long long)(s / 86400));
+}
+
 void render_vertex_endpoint(char *buf, size_t bufsz,
 			    const struct graph_vertex *v)
 {

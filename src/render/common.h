@@ -35,6 +35,10 @@ const char *render_proto_name(uint8_t proto);
 /* RFC 3339 UTC with milliseconds, into buf (at least 32 bytes). */
 void render_time_ms(char *buf, size_t bufsz, int64_t ms);
 
+/* How long before now_ms the time ms was, for people: "just now",
+ * "42s ago", "5m ago", "3h ago", "2d ago". */
+void render_age(char *buf, size_t bufsz, int64_t now_ms, int64_t ms);
+
 /* A vertex's endpoint as render_endpoint() writes it. */
 void render_vertex_endpoint(char *buf, size_t bufsz,
 			    const struct graph_vertex *v);
