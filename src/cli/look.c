@@ -45,8 +45,13 @@ static const char look_usage[] =
 	"  --until D          only edges seen until D (same forms)\n"
 	"  -o, --output F     tree (default), json, dot or svg (--format: the\n"
 	"                     same)\n"
+	"  --stale D          tree: mark edges last seen more than D ago as\n"
+	"                     stale (default 1m)\n"
 	"  --cmdb URL         libpq URI of the CMDB [SHAWK_CMDB_URL]\n"
 	"  -h, --help         show this help\n";
+
+/* Tree lines say "last seen 5m ago, stale" past this age. */
+#define LOOK_STALE_DEFAULT_MS 60000
 
 /* --format NAME picks a renderer (render/graph.h). */
 struct look_format {
@@ -71,6 +76,7 @@ struct look_args {
 	const char *sel_flag; /* the selector given, for messages */
 	const struct look_format *fmt;
 	bool help;
+	int64_t stale_ms; /* --stale */
 	char pod_ns[254], pod_name[254];
 };
 
@@ -222,6 +228,11 @@ static int look_option_apply(struct look_args *a, int c, const char *arg,
 	case 'c':
 		a->url = arg;
 		return 0;
+	case 'S':
+		if (config_parse_duration("--stale", arg, false, &a->stale_ms,
+					  err) < 0)
+			return usage_error("%s", err);
+		return 0;
 	case 'h':
 		a->help = true;
 		return 0;
@@ -245,6 +256,7 @@ static int look_args_parse(int argc, char **argv, struct look_args *a)
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'f' },
 		{ "cmdb", required_argument, NULL, 'c' },
+		{ "stale", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -258,6 +270,7 @@ static int look_args_parse(int argc, char **argv, struct look_args *a)
 	};
 	a->url = getenv("SHAWK_CMDB_URL");
 	a->fmt = &look_formats[0];
+	a->stale_ms = LOOK_STALE_DEFAULT_MS;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
@@ -376,6 +389,8 @@ int cli_look(int argc, char **argv)
 		return r;
 	_cleanup_(graph_clear) struct graph g;
 	graph_init(&g, 0);
+	g.now_ms = now_realtime_ms();
+	g.stale_ms = a.stale_ms;
 	if ((r = look_graph_load(db, &a.q, &g, &empty)))
 		return r;
 	if (empty && a.fmt->empty_is_error && a.q.sel == LOOK_SEL_ALL) {

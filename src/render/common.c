@@ -110,19 +110,25 @@ void render_vertex_endpoint(char *buf, size_t bufsz,
 void render_vertex_process(char *buf, size_t bufsz,
 			   const struct graph_vertex *v)
 {
-	char tmp[1024];
+	char who[600], tmp[1024];
+	/* An end no agent saw (only its peer reported the flow). */
+	if (!v->pgid && !*v->comm)
+		snprintf(who, sizeof(who), "not seen by an agent");
+	else
+		snprintf(who, sizeof(who), "'%s', pgid=%u", v->comm, v->pgid);
 	if (v->pod_name)
-		snprintf(tmp, sizeof(tmp), "%s/%s %s%s'%s', pgid=%u",
+		snprintf(tmp, sizeof(tmp), "%s/%s %s%s%s",
 			 v->pod_namespace ? v->pod_namespace : "",
 			 v->pod_name, v->container ? v->container : "",
-			 v->container ? " " : "", v->comm, v->pgid);
+			 v->container ? " " : "", who);
 	else
-		snprintf(tmp, sizeof(tmp), "'%s', pgid=%u", v->comm, v->pgid);
+		snprintf(tmp, sizeof(tmp), "%s", who);
 	escape_terminal_buf(buf, bufsz, tmp);
 }
 
 void render_edge_count(char *buf, size_t bufsz, const struct graph_edge *e)
 {
-	snprintf(buf, bufsz, "%s %llu", render_proto_name(e->proto),
-		 (unsigned long long)e->connections_total);
+	snprintf(buf, bufsz, "%s %llu conn%s", render_proto_name(e->proto),
+		 (unsigned long long)e->connections,
+		 e->connections == 1 ? "" : "s");
 }
