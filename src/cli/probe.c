@@ -55,9 +55,8 @@ int cli_probe(int argc, char **argv)
 		if (r)
 			return r;
 		if (cfg.once)
-			fputs("shawk probe: writing this scan's flows to the "
-			      "CMDB (without --cmdb/--output cmdb, --once "
-			      "prints them)\n",
+			fputs("shawk probe: --once: writing the flows to the "
+			      "CMDB, not printing them\n",
 			      stderr);
 	}
 	return agent_run(&cfg) < 0 ? 1 : 0;

@@ -71,4 +71,93 @@ one_line "missing role: exit 1, named" $? 1 "$tmp/err" 'role "no_such_role" does
 "$S" look --host $'198.18.65.1\e[31m' --cmdb "$CMDB" >/dev/null 2>"$tmp/err"
 check "control characters in an echoed argument are escaped" bash -c "! grep -q \$'\\e' '$tmp/err' && grep -q '198.18.65.1?\\[31m' '$tmp/err'"
 
+# --- Command line conventions. -------------------------------------------
+"$S" version >"$tmp/v" 2>&1
+check "shawk version: version, commit, schema, kernel" bash -c "grep -q '^shawk [0-9].*(commit ' '$tmp/v' && grep -q 'CMDB schema: writes version $(ls sql/*.sql | wc -l)' '$tmp/v' && grep -q '^kernel: ' '$tmp/v'"
+check "shawk --version is shawk version" bash -c "'$S' --version | head -1 | grep -q '^shawk [0-9]'"
+check "shawk help look is shawk look --help" bash -c "diff <('$S' help look) <('$S' look --help)"
+"$S" help nosuch >/dev/null 2>"$tmp/err"
+one_line "shawk help nosuch: exit 2, one line" $? 2 "$tmp/err" "unknown command 'nosuch'"
+for c in probe list serve create-scheme health; do
+	check "shawk help $c prints its usage" bash -c "'$S' help $c | grep -q '^Usage: shawk $c'"
+done
+"$S" look -o yaml --cmdb "$CMDB" >/dev/null 2>"$tmp/err"
+one_line "look -o yaml: exit 2, one line" $? 2 "$tmp/err" "invalid --output 'yaml'"
+"$S" look 1.2.3.4 5.6.7.8 --cmdb "$CMDB" >/dev/null 2>"$tmp/err"
+one_line "look with two positional selectors: exit 2" $? 2 "$tmp/err" "unexpected argument"
+"$S" look 1.2.3.4 --host 5.6.7.8 --cmdb "$CMDB" >/dev/null 2>"$tmp/err"
+one_line "look with a positional and a flag selector: exit 2" $? 2 "$tmp/err" "exactly one selector"
+
+# --- An empty CMDB: say how to fill it. ------------------------------------
+"$S" create-scheme --cmdb "$CMDB" >/dev/null || { not_ok "create-scheme"; finish; }
+"$S" look --cmdb "$CMDB" >/dev/null 2>"$tmp/err"
+one_line "look on an empty CMDB: exit 1, names shawk probe" $? 1 "$tmp/err" "shawk probe"
+"$S" list --cmdb "$CMDB" >/dev/null 2>"$tmp/err"
+one_line "list on an empty CMDB: exit 1, names shawk probe" $? 1 "$tmp/err" "shawk probe"
+check "list -o json on an empty CMDB: four empty arrays" test "$("$S" list --cmdb "$CMDB" -o json)" = '{"hosts":[],"pods":[],"namespaces":[],"workloads":[]}'
+SHAWK_CMDB_URL=$CMDB "$S" probe --once -o json --log-level error >"$tmp/once.json" 2>"$tmp/err"
+check "probe --once with only SHAWK_CMDB_URL prints (JSON array)" python3 -c 'import json,sys; assert isinstance(json.load(open(sys.argv[1])), list)' "$tmp/once.json"
+check "...and writes nothing" test "$(psql_val "SELECT count(*) FROM flows")" = 0
+
+# --- make run on a host with a netns scene (root only). -------------------
+if [ "$(id -u)" -ne 0 ] || ! ip netns add "shawk-fh-probe-$$" 2>/dev/null; then
+	skip_check "make run with a netns scene" "needs root and network namespaces"
+	finish
+fi
+ip netns del "shawk-fh-probe-$$"
+P=shawk-fh-$$ NET=198.18.65
+export SHAWK_RUN_PREFIX=$P SHAWK_RUN_NET=$NET SHAWK_RUN_SCENE_DIR=$tmp/scene
+for run in 1 2; do
+	# The checks below look at the second run's flows only (--since).
+	[ $run = 2 ] && sleep 1.1 && t2=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	SHAWK_CMDB_URL=$CMDB SHAWK_BIN=$S timeout 120 bash scripts/run.sh >"$tmp/run$run.out" 2>"$tmp/run$run.err"
+	check "make run #$run exits 0" test $? -eq 0
+	check "make run #$run: no netns left behind" bash -c "! ip netns list | grep -q '^$P-'"
+done
+sed -E 's/pgid=[0-9]+/pgid=N/; s/([0-9]+[smhd] ago|just now)/AGO/' "$tmp/run1.out" >"$tmp/run.norm"
+cat >"$tmp/api.want" <<EOT
+$NET.2:8080 ('shawk-api', pgid=N)
+├<-- $NET.1:many ('shawk-web', pgid=N)  [tcp 3 conns, AGO]
+└--> $NET.3:5432 ('shawk-db', pgid=N)  [tcp 2 conns, AGO]
+EOT
+# tree_of FILE: the tree whose root is the first line of $tmp/api.want.
+tree_of() { grep -A2 -xF "$(head -1 "$tmp/api.want")" "$1" | head -3 | diff - "$tmp/api.want"; }
+check "make run (first, on a fresh CMDB) shows the scene's map" tree_of "$tmp/run.norm"
+check "make run lists the scene's hosts" bash -c "grep -q '^$NET.1 *shawk-web' '$tmp/run2.out' && grep -q '^$NET.3 *shawk-db *tcp/5432' '$tmp/run2.out'"
+check "make run points at shawk serve" grep -q 'shawk serve' "$tmp/run2.out"
+check "make run: nothing on stderr but the probe's --once note" bash -c "! grep -v 'writing the flows to the CMDB' '$tmp/run2.err'"
+
+# The recorded scene, through look and list.
+export SHAWK_CMDB_URL=$CMDB
+lk() { "$S" look --since "$t2" "$@" 2>&1 | sed -E 's/pgid=[0-9]+/pgid=N/; s/([0-9]+[smhd] ago|just now)/AGO/'; }
+lk >"$tmp/all"
+check "look without a selector: the api tier's tree is there" tree_of "$tmp/all"
+check "look without a selector: roots separated by a blank line" bash -c "'$S' look | grep -q '^\$'"
+check "look ADDRESS (positional) is look --host ADDRESS" bash -c "diff <('$S' look $NET.2 | sed -E 's/[0-9]+[smhd] ago|just now//') <('$S' look --host $NET.2 | sed -E 's/[0-9]+[smhd] ago|just now//')"
+out=$(lk $NET.1 --depth 2)
+want="$NET.1:many ('shawk-web', pgid=N)
+└--> $NET.2:8080 ('shawk-api', pgid=N)  [tcp 3 conns, AGO]
+     └--> $NET.3:5432 ('shawk-db', pgid=N)  [tcp 2 conns, AGO]"
+check "look web --depth 2: the chain" test "$out" = "$want"
+[ "$out" = "$want" ] || printf '%s\n' "$out" | sed 's/^/# /'
+check "look -o json: connections 3 on web -> api" python3 -c '
+import json, subprocess, sys
+g = json.loads(subprocess.check_output([sys.argv[1], "look", sys.argv[2], "-o", "json", "--since", sys.argv[3]]))
+ids = {n["id"]: n for n in g["nodes"]}
+e = [e for e in g["edges"] if ids[e["client"]]["addr"].endswith(".1")]
+assert len(e) == 1 and e[0]["connections"] == 3, e
+' "$S" "$NET.2" "$t2"
+"$S" look $NET.2 -o dot --since "$t2" >"$tmp/dot"
+check "look -o dot: labels with units, the same count as the tree" grep -qF 'label="tcp 3 conns"' "$tmp/dot"
+check "list hosts -o json: the three tiers with last_seen" python3 -c '
+import json, subprocess, sys
+h = json.loads(subprocess.check_output([sys.argv[1], "list", "hosts", "-o", "json"]))
+by = {x["address"]: x for x in h}
+net = sys.argv[2]
+assert by[net + ".2"]["processes"] == "shawk-api" and by[net + ".2"]["listening"] == "tcp/8080", by
+assert by[net + ".1"]["listening"] is None and by[net + ".1"]["last_seen"].endswith("Z"), by
+' "$S" "$NET"
+"$S" list nosuch >/dev/null 2>"$tmp/err"
+one_line "list nosuch: exit 2, one line" $? 2 "$tmp/err" "unknown kind 'nosuch'"
+
 finish
