@@ -38,6 +38,8 @@ int cmdb_url_check(const char *url, char *err, size_t errsz);
  * last error then names `shawk create-scheme`), or -EIO / -ENOTCONN.
  */
 int cmdb_schema_check(struct cmdb *db);
+
+/* Frees *db and sets it to NULL (a _cleanup_ attribute, or a reset). */
 void cmdb_freep(struct cmdb **db);
 
 /* False once the server went away; the handle must then be reconnected. */
