@@ -154,6 +154,8 @@ static const char *const flow_keys[] = {
 static const char *const flow_extra[] = { "new_connections", "cgroup_id",
 					  NULL };
 static const char *const endpoint_keys[] = { "addr", "port", NULL };
+static const char *const ephemeral_keys[] = { "addr", "port", "ephemeral",
+					      NULL };
 static const char *const process_keys[] = { "name", "pgid", "pid", NULL };
 static const char *const process_extra[] = { "cmdline", NULL };
 static const char *const container_keys[] = { "id", "name", NULL };
@@ -187,6 +189,46 @@ static cJSON *render_json(const struct flow *flows, size_t n)
 	return arr;
 }
 
+static const char *ns_name(uint64_t ino, void *ud)
+{
+	(void)ud;
+	return ino == 4026531840ULL ? "web" : NULL;
+}
+
+/* A daemon's line: node, window, flows; netns names where known. */
+static void test_json_daemon_line(void **state)
+{
+	(void)state;
+	struct flow flows[2];
+	struct capture c;
+	flow_passive(&flows[0]);
+	flow_active(&flows[1]);
+	const struct render_flows_meta m = {
+		.node = "n1",
+		.window_start_ms = 1795000000000LL,
+		.window_end_ms = 1795000010500LL,
+		.netns_name = ns_name,
+	};
+	capture_open(&c);
+	assert_int_equal(render_flows_json_meta(c.f, flows, 2, &m), 0);
+	const char *out = capture_close(&c);
+	cJSON *o = cJSON_Parse(out);
+	assert_non_null(o);
+	assert_str_member(o, "node", "n1");
+	const cJSON *w = member(o, "window");
+	assert_str_member(w, "start", "2026-11-18T11:06:40.000Z");
+	assert_str_member(w, "end", "2026-11-18T11:06:50.500Z");
+	const cJSON *arr = member(o, "flows");
+	assert_int_equal(cJSON_GetArraySize(arr), 2);
+	assert_str_member(cJSON_GetArrayItem(arr, 0), "netns_name", "web");
+	assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 1),
+						     "netns_name"));
+	cJSON_Delete(o);
+	capture_free(&c);
+	for (size_t i = 0; i < 2; i++)
+		flow_clear(&flows[i]);
+}
+
 static void test_json_shape(void **state)
 {
 	(void)state;
@@ -204,9 +246,11 @@ static void test_json_shape(void **state)
 	assert_str_member(local, "addr", "10.0.0.10");
 	assert_num_member(local, "port", 80);
 	const cJSON *peer = member(o, "peer");
-	assert_keys(peer, endpoint_keys, none);
+	assert_keys(peer, ephemeral_keys, none);
 	assert_str_member(peer, "addr", "10.0.0.11");
-	assert_str_member(peer, "port", "many");
+	/* Issue 17: always a number; the ephemeral side says so. */
+	assert_num_member(peer, "port", 0);
+	assert_true(cJSON_IsTrue(member(peer, "ephemeral")));
 	assert_num_member(o, "connections", 3);
 	const cJSON *p = member(o, "process");
 	assert_keys(p, process_keys, process_extra);
@@ -233,7 +277,10 @@ static void test_json_shape(void **state)
 	assert_str_member(o, "proto", "udp");
 	local = member(o, "local");
 	assert_str_member(local, "addr", "fd00::2");
-	assert_str_member(local, "port", "many");
+	assert_num_member(local, "port", 0);
+	assert_true(cJSON_IsTrue(member(local, "ephemeral")));
+	assert_null(cJSON_GetObjectItemCaseSensitive(member(o, "peer"),
+						     "ephemeral"));
 	peer = member(o, "peer");
 	assert_str_member(peer, "addr", "fd00::1");
 	assert_num_member(peer, "port", 8080);
@@ -487,6 +534,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_shape),
+		cmocka_unit_test(test_json_daemon_line),
 		cmocka_unit_test(test_json_partial_objects),
 		cmocka_unit_test(test_json_empty),
 		cmocka_unit_test(test_json_escaping),

@@ -157,6 +157,28 @@ net = sys.argv[2]
 assert by[net + ".2"]["processes"] == "shawk-api" and by[net + ".2"]["listening"] == "tcp/8080", by
 assert by[net + ".1"]["listening"] is None and by[net + ".1"]["last_seen"].endswith("Z"), by
 ' "$S" "$NET"
+# The daemon's JSON lines: node, window, flows; netns by `ip netns` name.
+scripts/scene.sh up "$P" "$NET" "$tmp/scene2" || not_ok "scene up again"
+timeout 10 "$S" probe --output json --interval 200ms --flush-interval 1s --node-name fh-node >"$tmp/daemon.json" 2>"$tmp/daemon.err" &
+dpid=$!
+sleep 2.6
+kill -TERM $dpid; wait $dpid
+check "daemon -o json exits 0 on SIGTERM" test $? -eq 0
+scripts/scene.sh down "$P" "$NET" "$tmp/scene2"
+check "daemon -o json lines: node, window, flows, netns names" python3 -c '
+import json, sys
+ls = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert len(ls) >= 2, ls
+for l in ls:
+    assert l["node"] == "fh-node" and set(l) == {"node", "window", "flows"}, l
+    assert l["window"]["start"] < l["window"]["end"], l["window"]
+assert ls[0]["window"]["end"] == ls[1]["window"]["start"], "windows follow each other"
+api = [f for f in ls[0]["flows"] if f["process"]["name"] == "shawk-api" and f["direction"] == "passive"]
+assert api and api[0]["netns_name"] == sys.argv[2] + "-api", api
+assert api[0]["peer"]["port"] == 0 and api[0]["peer"]["ephemeral"] is True, api
+assert api[0]["local"]["port"] == 8080 and "ephemeral" not in api[0]["local"], api
+' "$tmp/daemon.json" "$P"
+
 "$S" list nosuch >/dev/null 2>"$tmp/err"
 one_line "list nosuch: exit 2, one line" $? 2 "$tmp/err" "unknown kind 'nosuch'"
 
