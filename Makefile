@@ -84,7 +84,7 @@ EMBED_OBJS := $(SQL_OBJ) $(FLUSH_SQL_OBJ)
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(OBJDIR)/tests/%)
 
-.PHONY: all deps run test unit integration e2e bench install install-systemd clean vmlinux fuzz FORCE
+.PHONY: all deps run demo test unit integration e2e bench install install-systemd clean vmlinux fuzz FORCE
 all: $(BIN)
 
 deps:
@@ -187,6 +187,10 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 # README command 1: build, then the main job.
 run: deps $(BIN)
 	$(Q)SHAWK_BIN=$(BIN) scripts/run.sh
+
+# A three-tier app in network namespaces recorded by the streaming probe.
+demo: deps $(BIN)
+	$(Q)SHAWK_BIN=$(BIN) scripts/demo.sh
 
 # README command 2: every test this machine can run.
 test: deps $(BIN) $(TEST_BINS)

@@ -451,6 +451,19 @@ static void test_closing_states(void **state)
 	struct flow_table_stats st;
 	flow_table_get_stats(t, &st);
 	assert_true(st.closing_skipped >= 4);
+
+	/* At a client, a socket its server closed (CLOSE-WAIT) is the call
+	 * the client made: counted once, never again. */
+	flow_table_reset_interval(t);
+	struct sock_record cw = tcp(NS_B, 8, "10.0.0.2", 40100, "10.0.0.1", 80,
+				    50, 20);
+	assert_int_equal(ingest(t, &cw, 1, true, 400), 1);
+	f = find(t, SOCK_DIR_ACTIVE, NS_B, 0, 80, "curl");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 1);
+	flow_table_reset_interval(t);
+	assert_int_equal(ingest(t, &cw, 1, true, 500), 0);
+	assert_int_equal(flow_table_count(t), 0);
 	flow_table_free(t);
 }
 

@@ -333,12 +333,13 @@ static bool is_closing(const struct sock_record *r)
 
 /*
  * A closing socket counts once as the connection it was, never again, and
- * creates no flow of its own: a server's CLOSE-WAIT leftover whose client
- * is gone is no caller. Known already: only kept alive (a snapshot would
- * otherwise forget it and count it as new if it came back). Unknown: one
- * connection of its flow when that flow exists (an established sibling
- * from the same peer and process), else nothing. Returns 1 when done with
- * r, 0 to aggregate it, or -ENOMEM.
+ * a server's leftover creates no caller of its own (its client may be
+ * long gone). Known already: only kept alive (a snapshot would otherwise
+ * forget it and count it as new if it came back). Unknown at a client
+ * (active): the call its process made, counted once. Unknown at a server
+ * (passive): one connection of its flow when that flow exists (an
+ * established sibling from the same peer and process), else nothing.
+ * Returns 1 when done with r, 0 to aggregate it, or -ENOMEM.
  */
 static int closing_seen(struct flow_table *t, const struct sock_record *r,
 			const struct flow_key *k)
@@ -350,7 +351,7 @@ static int closing_seen(struct flow_table *t, const struct sock_record *r,
 		return 1;
 	}
 	size_t slot;
-	if (!flow_set_find(&t->set, k, &slot)) {
+	if (k->dir == SOCK_DIR_PASSIVE && !flow_set_find(&t->set, k, &slot)) {
 		t->stats.closing_skipped++;
 		return 1;
 	}

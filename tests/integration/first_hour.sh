@@ -179,6 +179,23 @@ assert api[0]["peer"]["port"] == 0 and api[0]["peer"]["ephemeral"] is True, api
 assert api[0]["local"]["port"] == 8080 and "ephemeral" not in api[0]["local"], api
 ' "$tmp/daemon.json" "$P"
 
+# make demo, twice in a row: the streaming probe (polling where BPF is
+# refused) records the app, the tree and an SVG come out, nothing is left.
+for run in 1 2; do
+	SHAWK_CMDB_URL=$CMDB SHAWK_BIN=$S SHAWK_DEMO_PREFIX=$P-d SHAWK_DEMO_NET=$NET SHAWK_DEMO_DIR=$tmp/demo \
+		timeout 120 bash scripts/demo.sh >"$tmp/demo$run.out" 2>"$tmp/demo$run.err"
+	check "make demo #$run exits 0" test $? -eq 0
+	check "make demo #$run: no netns left behind" bash -c "! ip netns list | grep -q '^$P-d-'"
+	sed -E 's/pgid=[0-9]+/pgid=N/; s/([0-9]+[smhd] ago|just now)/AGO/' "$tmp/demo$run.out" >"$tmp/demo.norm"
+	cat >"$tmp/chain.want" <<EOT
+$NET.1:many ('shawk-web', pgid=N)
+└--> $NET.2:8080 ('shawk-api', pgid=N)  [tcp 3 conns, AGO]
+     └--> $NET.3:5432 ('shawk-db', pgid=N)  [tcp 2 conns, AGO]
+EOT
+	check "make demo #$run: the chain web -> api -> db, this run's only" bash -c "grep -A2 -xF \"$NET.1:many ('shawk-web', pgid=N)\" '$tmp/demo.norm' | head -3 | diff - '$tmp/chain.want'"
+	check "make demo #$run: an SVG (Graphviz is linked in)" grep -q '<svg' "$tmp/demo/demo.svg"
+done
+
 "$S" list nosuch >/dev/null 2>"$tmp/err"
 one_line "list nosuch: exit 2, one line" $? 2 "$tmp/err" "unknown kind 'nosuch'"
 

@@ -222,9 +222,31 @@ fi
 # A connection opened before the agent and held across intervals: the seed
 # reports it, and it shows in each later interval (resync poll) while
 # new_connections counts it once.
+# The burst servers accept and close: a client socket to them sits in
+# CLOSE-WAIT, no live connection (counted once, never again). Held
+# connections need a server that holds them.
+ip netns exec "$SRV" python3 -c '
+import socket, sys, time
+ls = []
+for fam, addr, port in ((socket.AF_INET, "198.18.1.1", 9100), (socket.AF_INET6, "fd00:5b::1", 9543)):
+    s = socket.socket(fam)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, port))
+    s.listen(8)
+    ls.append(s)
+open(sys.argv[1], "w").close()
+held = []
+import select
+while True:
+    r, _, _ = select.select(ls, [], [], 40)
+    if not r:
+        break
+    held += [s.accept()[0] for s in r]' "$tmp/holdsrv" &
+pids+=($!)
+wait_for test -f "$tmp/holdsrv" || not_ok "holding server started"
 ip netns exec "$CLI" python3 -c '
 import socket, sys, time
-s = socket.create_connection(("198.18.1.1", 9000))
+s = socket.create_connection(("198.18.1.1", 9100))
 open(sys.argv[1], "w").close()
 time.sleep(30)' "$tmp/held" &
 pids+=($!)
@@ -238,7 +260,7 @@ probe_pid=$!
 sleep 1
 ip netns exec "$CLI" python3 -c '
 import socket, sys, time
-s = socket.create_connection(("fd00:5b::1", 9443))
+s = socket.create_connection(("fd00:5b::1", 9543))
 open(sys.argv[1], "w").close()
 time.sleep(30)' "$tmp/held2" &
 pids+=($!)
@@ -250,14 +272,14 @@ import json, sys
 lines = [json.loads(l)["flows"] for l in open(sys.argv[1]) if l.strip()]
 cli_ns = int(sys.argv[2])
 per = [[f for f in l if f["netns"] == cli_ns and f["direction"] == "active"
-        and f["peer"]["port"] == 9000 and f["process"] and f["process"]["name"] == "python3"]
+        and f["peer"]["port"] == 9100 and f["process"] and f["process"]["name"] == "python3"]
        for l in lines[:3]]
 ok = len(per) == 3 and all(len(p) == 1 and p[0]["connections"] == 1 for p in per)
 print(("ok - " if ok else "not ok - ") + "held connection (seeded) in each interval: %s" % [[f["connections"] for f in p] for p in per])
 news = [p[0]["new_connections"] for p in per if p]
 print(("ok - " if news == [1, 0, 0] else "not ok - ") + "held connection new once: %s" % news)
 per2 = [[f for f in l if f["netns"] == cli_ns and f["direction"] == "active"
-         and f["peer"]["port"] == 9443 and f["process"] and f["process"]["name"] == "python3"]
+         and f["peer"]["port"] == 9543 and f["process"] and f["process"]["name"] == "python3"]
         for l in lines[:3]]
 got = [[(f["connections"], f["new_connections"]) for f in p] for p in per2]
 print(("ok - " if got == [[(1, 1)], [(1, 0)], [(1, 0)]] else "not ok - ") +
