@@ -52,7 +52,7 @@ echo "== shawk probe --once --output cmdb ${probe_args[*]}"
 if ! out=$("$shawk" look 2>&1); then
 	echo "== nothing recorded: no TCP or UDP connection was open during the scan."
 	echo "   $out"
-	echo "   Run it as root to get a three-tier app in network namespaces to look at."
+	echo "   As root, make run (or make demo) starts a three-tier app in network namespaces to look at."
 	exit 0
 fi
 echo "== shawk list (what the CMDB knows)"
@@ -71,6 +71,7 @@ echo "   export SHAWK_CMDB_URL='$SHAWK_CMDB_URL'"
 echo "   shawk look ADDRESS --depth 2 -o svg > map.svg   # or -o json / -o dot"
 echo "   shawk serve --listen 127.0.0.1:8080              # the map in a browser"
 echo "   shawk probe --flush-interval 10s                 # keep recording"
+echo "   make demo                                        # the app recorded by the streaming probe"
 if [ "$scene" -eq 1 ]; then
 	echo "   (the app's namespaces are removed now; its flows stay in the CMDB)"
 fi
