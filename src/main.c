@@ -27,6 +27,8 @@ static const char usage[] =
 	"  serve          serve the dependency map as web pages\n"
 	"  help [COMMAND] show this help, or a command's\n"
 	"  version        show the version, commit and what this kernel offers\n"
+	"  completion bash|zsh  a shell completion script (eval \"$(shawk\n"
+	"                 completion bash)\")\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help     show this help (also: shawk COMMAND --help)\n"
@@ -46,6 +48,48 @@ static const struct {
 	{ "health", cli_health },
 	{ "serve", cli_serve },
 };
+
+/*
+ * `shawk completion bash|zsh`: commands from the table below, each
+ * command's flags from its own --help (itself generated from its option
+ * table), so the script never falls behind the binary.
+ */
+static const char completion_bash[] =
+	"_shawk() {\n"
+	"\tlocal cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]}\n"
+	"\tif [ \"$COMP_CWORD\" -eq 1 ]; then\n"
+	"\t\tCOMPREPLY=($(compgen -W '%s help version completion "
+	"--help --version' -- \"$cur\"))\n"
+	"\t\treturn\n"
+	"\tfi\n"
+	"\tcase $cmd in\n"
+	"\thelp) COMPREPLY=($(compgen -W '%s' -- \"$cur\")); return ;;\n"
+	"\tcompletion) COMPREPLY=($(compgen -W 'bash zsh' -- \"$cur\")); "
+	"return ;;\n"
+	"\tesac\n"
+	"\tcase $cur in\n"
+	"\t-*) COMPREPLY=($(compgen -W \"$(\"${COMP_WORDS[0]}\" \"$cmd\" "
+	"--help 2>/dev/null | grep -o -- '--[a-z][a-z0-9-]*' | sort -u)\" "
+	"-- \"$cur\")) ;;\n"
+	"\t*) [ \"$cmd\" = list ] && COMPREPLY=($(compgen -W 'hosts pods "
+	"namespaces workloads' -- \"$cur\")) ;;\n"
+	"\tesac\n"
+	"}\n"
+	"complete -F _shawk shawk\n";
+
+static int print_completion(const char *shell)
+{
+	char names[256] = "";
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		snprintf(names + strlen(names), sizeof(names) - strlen(names),
+			 "%s%s", i ? " " : "", commands[i].name);
+	if (!shell || (strcmp(shell, "bash") && strcmp(shell, "zsh")))
+		return cli_usage_error("completion", "expected bash or zsh");
+	if (!strcmp(shell, "zsh"))
+		puts("autoload -U +X bashcompinit && bashcompinit");
+	printf(completion_bash, names, names);
+	return 0;
+}
 
 /* `shawk version`: what a bug report needs. */
 static int print_version(void)
@@ -96,6 +140,8 @@ int main(int argc, char **argv)
 		char *av[] = { argv[2], help, NULL };
 		return run_command(argv[2], 2, av);
 	}
+	if (!strcmp(cmd, "completion"))
+		return print_completion(argc > 2 ? argv[2] : NULL);
 	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version") ||
 	    !strcmp(cmd, "version"))
 		return print_version();

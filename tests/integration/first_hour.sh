@@ -81,6 +81,17 @@ one_line "shawk help nosuch: exit 2, one line" $? 2 "$tmp/err" "unknown command 
 for c in probe list serve create-scheme health; do
 	check "shawk help $c prints its usage" bash -c "'$S' help $c | grep -q '^Usage: shawk $c'"
 done
+# Completion: commands, each command's flags from its --help, list kinds.
+comp() { # comp WORDS... : what completes the last word
+	bash -c 'eval "$("$0" completion bash)"; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _shawk; echo "${COMPREPLY[*]}"' "$S" "$@"
+}
+check "completion: commands" test "$(comp shawk li)" = "list"
+check "completion: look's flags from its --help" test "$(comp "$S" look --sta)" = "--stale"
+check "completion: probe's flags from its option table" test "$(comp "$S" probe --flush)" = "--flush-interval"
+check "completion: list kinds" test "$(comp "$S" list wo)" = "workloads"
+"$S" completion fish >/dev/null 2>"$tmp/err"
+one_line "completion fish: exit 2, one line" $? 2 "$tmp/err" "expected bash or zsh"
+
 "$S" look -o yaml --cmdb "$CMDB" >/dev/null 2>"$tmp/err"
 one_line "look -o yaml: exit 2, one line" $? 2 "$tmp/err" "invalid --output 'yaml'"
 "$S" look 1.2.3.4 5.6.7.8 --cmdb "$CMDB" >/dev/null 2>"$tmp/err"
