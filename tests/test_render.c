@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "render/common.h"
 #include "render/flows.h"
+#include "render/table.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -227,6 +228,59 @@ static void test_json_daemon_line(void **state)
 	capture_free(&c);
 	for (size_t i = 0; i < 2; i++)
 		flow_clear(&flows[i]);
+}
+
+/* `shawk list`: ages for people, columns aligned, escapes; JSON types. */
+static void test_table(void **state)
+{
+	(void)state;
+	static const char *const names[] = { "namespace", "name", "pods",
+					      "last_seen" };
+	char *cells[] = {
+		"shop",	      "cart",	   "3", "1795000000000",
+		"web\x1b[31m", "", "12", "1794999880000",
+	};
+	const struct render_table t = {
+		.section = "workloads", .names = names, .ncols = 4,
+		.nrows = 2, .cells = cells,
+	};
+	struct capture c;
+	capture_open(&c);
+	assert_int_equal(render_table_text(c.f, &t, 1795000042000LL), 0);
+	const char *out = capture_close(&c);
+	assert_string_equal(out, "NAMESPACE  NAME  PODS  LAST SEEN\n"
+				 "shop       cart  3     42s ago\n"
+				 "web?[31m   -     12    2m ago\n");
+	capture_free(&c);
+
+	capture_open(&c);
+	assert_int_equal(render_table_json(c.f, &t, 1, true), 0);
+	out = capture_close(&c);
+	assert_string_equal(out, "{\"workloads\":[{\"namespace\":\"shop\","
+				 "\"name\":\"cart\",\"pods\":3,\"last_seen\":"
+				 "\"2026-11-18T11:06:40.000Z\"},{\"namespace\":"
+				 "\"web\\u001b[31m\",\"name\":null,\"pods\":12,"
+				 "\"last_seen\":\"2026-11-18T11:04:40.000Z\"}]}\n");
+	capture_free(&c);
+
+	/* One kind: a bare array; none: an empty one. */
+	capture_open(&c);
+	assert_int_equal(render_table_json(c.f, &t, 1, false), 0);
+	out = capture_close(&c);
+	assert_true(out[0] == '[');
+	capture_free(&c);
+	capture_open(&c);
+	assert_int_equal(render_table_json(c.f, &t, 0, false), 0);
+	assert_string_equal(capture_close(&c), "[]\n");
+	capture_free(&c);
+
+	char age[32];
+	render_age(age, sizeof(age), 10000, 9500);
+	assert_string_equal(age, "just now");
+	render_age(age, sizeof(age), 3 * 86400000LL, 0);
+	assert_string_equal(age, "3d ago");
+	render_age(age, sizeof(age), 3 * 3600000LL, 0);
+	assert_string_equal(age, "3h ago");
 }
 
 static void test_json_shape(void **state)
@@ -537,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_json_daemon_line),
 		cmocka_unit_test(test_json_partial_objects),
 		cmocka_unit_test(test_json_empty),
+		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_json_escaping),
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_text_strips_controls),
