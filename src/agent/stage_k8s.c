@@ -211,6 +211,8 @@ static void k8s_stats(const struct stage *stage, stat_fn fn, void *ud)
 	fn("pods", STAT_GAUGE, st.n_pods, "pods of this node known", ud);
 	fn("kubelet_fetches", STAT_COUNTER, st.fetches,
 	   "kubelet pod list requests completed", ud);
+	fn("kubelet_failures", STAT_COUNTER, st.failures,
+	   "kubelet pod list requests that failed", ud);
 	fn("services", STAT_GAUGE, st.n_services,
 	   "Kubernetes Services known (API server list)", ud);
 	fn("services_fetches", STAT_COUNTER, st.services_fetches,
