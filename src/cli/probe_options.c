@@ -7,6 +7,7 @@
 #include "cli/probe_options.h"
 
 #include "core/util.h"
+#include "http/http.h"
 
 #include <getopt.h>
 #include <stddef.h>
@@ -71,6 +72,21 @@ static const struct probe_option probe_options[] = {
 	{ "max-pending-flows", "SHAWK_MAX_PENDING_FLOWS", OPT_COUNT,
 	  F(max_pending_flows), "1048576", "N",
 	  "flows buffered while the CMDB is down", NULL, false },
+	{ "metrics-listen", "SHAWK_METRICS_LISTEN", OPT_STR, F(metrics_listen),
+	  NULL, "ADDR:PORT",
+	  "serve /metrics (Prometheus) and /healthz there, e.g. "
+	  "127.0.0.1:9464 or [::1]:9464 (default: off)",
+	  NULL, false },
+	{ "metrics-max-series", "SHAWK_METRICS_MAX_SERIES", OPT_COUNT,
+	  F(metrics_max_series), "10000", "N",
+	  "series of shawk_connections_total at most; connections of "
+	  "further series are counted as dropped",
+	  NULL, false },
+	{ "health-stall", "SHAWK_HEALTH_STALL", OPT_DURATION,
+	  F(health_stall_ms), "30s", "D",
+	  "/healthz answers 503 when no scan completed for --interval plus "
+	  "this, or a flush has been running this long",
+	  NULL, false },
 	{ "log-level", "SHAWK_LOG_LEVEL", OPT_LOG_LEVEL, F(log_level), "info",
 	  "LEVEL", "error, warn, info or debug", NULL, false },
 	{ "host-proc", "SHAWK_HOST_PROC", OPT_STR, F(host_proc), "/proc",
@@ -280,6 +296,14 @@ static int check(struct probe_config *cfg, char *err)
 	if (cfg->once && cfg->output == OUTPUT_UNSET && !to_cmdb &&
 	    !cfg->cmdb_flag)
 		cfg->output = OUTPUT_TEXT;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (cfg->metrics_listen &&
+	    http_listen_parse(cfg->metrics_listen, &ss, &sl) < 0)
+		return config_error(err,
+			    "invalid --metrics-listen/SHAWK_METRICS_LISTEN '%s': "
+			    "expected ADDR:PORT, [IPV6]:PORT or :PORT",
+			    cfg->metrics_listen);
 	return 0;
 }
 

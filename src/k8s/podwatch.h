@@ -40,6 +40,7 @@ struct pod_watch_status {
 	size_t n_pods;	     /* pods in the cache now */
 	uint64_t changes;    /* bumped when state or err changes */
 	uint64_t fetches;    /* completed refresh attempts */
+	uint64_t failures;   /* of which failed */
 	char message[512];   /* what failed, for the log */
 };
 
