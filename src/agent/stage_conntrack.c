@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The conntrack stage: Kubernetes Services. A client dials a ClusterIP or
+ * a NodePort; kube-proxy's DNAT (iptables, nftables, IPVS with
+ * net.ipv4.vs.conntrack=1) sends the connection to a backend pod, and only
+ * conntrack knows which. Once per scan the stage dumps the NAT entries of
+ * every network namespace (conntrack/ct.h), then translate() gives each
+ * record's flow the backend as its peer and the dialed address as its
+ * Service, or the original client of a source-NATed connection as its NAT
+ * peer. Without conntrack every flow keeps the dialed address, as before.
+ */
+#include "agent/stage_conntrack.h"
+
+#include "conntrack/ct.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "probe/netns.h"
+
+#include <netinet/in.h>
+#include <string.h>
+
+struct ct_stats {
+	uint64_t scans;
+	uint64_t netns;	      /* namespaces dumped in the last scan */
+	uint64_t entries;     /* entry messages received */
+	uint64_t nat_entries; /* NAT entries kept in the last scan */
+	uint64_t dropped;     /* NAT entries over the cap, all scans */
+	uint64_t malformed;   /* entry messages refused by the parser */
+	uint64_t dump_errors; /* netns dumps that failed */
+	uint64_t service_matches; /* records given their backend */
+	uint64_t nat_matches;	  /* records given their original client */
+};
+
+struct stage_conntrack {
+	struct stage base;
+	struct procmap *pm;
+	struct netns_set *ns;
+	struct ct_table *ct;
+	bool kernel_filter; /* ask the kernel for NAT entries only */
+	struct ct_stats stats;
+
+	/* What report() logs once per change. */
+	int last_err;	  /* of this scan's first failed dump, 0: none */
+	int reported_err; /* the last logged state */
+	bool reported_once;
+	bool reported_filter;
+	bool reported_full;
+	uint64_t scan_dropped;
+};
+
+static void addr_copy(uint8_t dst[16], const uint8_t *src, uint8_t family)
+{
+	memset(dst, 0, 16);
+	memcpy(dst, src, family == AF_INET6 ? 16 : 4);
+}
+
+static bool ct_translate(struct stage *st, const struct sock_record *rec,
+			 uint8_t dir, struct flow_nat *ret)
+{
+	struct stage_conntrack *c = (struct stage_conntrack *)st;
+	uint8_t l[16], p[16];
+
+	if (!ct_table_count(c->ct))
+		return false;
+	/* An aggregate of connections (streaming, in-kernel counts) has no
+	 * client port: its tuple is not known. */
+	if (!rec->lport || !rec->rport)
+		return false;
+	addr_copy(l, rec->laddr, rec->family);
+	addr_copy(p, rec->raddr, rec->family);
+
+	if (dir == SOCK_DIR_ACTIVE) {
+		const struct ct_entry *e =
+			ct_table_find_orig(c->ct, rec->family, rec->proto, l,
+					   rec->lport, p, rec->rport);
+		if (!e || !(e->nat & CT_NAT_DST))
+			return false;
+		if (e->rsport == rec->rport && !memcmp(e->rsrc, p, 16))
+			return false; /* DNAT to itself: nothing moved */
+		ret->peer_set = true;
+		memcpy(ret->peer, e->rsrc, 16);
+		ret->peer_port = e->rsport;
+		memcpy(ret->svc_addr, p, 16);
+		ret->svc_port = rec->rport;
+		c->stats.service_matches++;
+		return true;
+	}
+	/* Passive: the backend (local) answers the NATed address (peer),
+	 * the reply tuple of a source-NATed entry. */
+	const struct ct_entry *e = ct_table_find_reply(
+		c->ct, rec->family, rec->proto, l, rec->lport, p, rec->rport);
+	if (!e || !memcmp(e->osrc, p, 16))
+		return false;
+	memcpy(ret->nat_addr, e->osrc, 16);
+	ret->nat_port = e->osport;
+	c->stats.nat_matches++;
+	return true;
+}
+
+static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
+{
+	struct stage_conntrack *c = (struct stage_conntrack *)st;
+	struct ct_table_stats before, after;
+	(void)recs;
+	(void)n;
+
+	int r = netns_set_sync(c->ns, c->pm);
+	if (r < 0)
+		return r == -ENOMEM ? r : 0;
+	ct_table_get_stats(c->ct, &before);
+	ct_table_clear(c->ct);
+	c->last_err = 0;
+	c->stats.scans++;
+	c->stats.netns = 0;
+	for (size_t i = 0; i < netns_set_count(c->ns); i++) {
+		struct netns_handle *h = netns_set_at(c->ns, i);
+		bool filtered = false;
+		if (h->diag_fd < 0) {
+			/* No ctnetlink socket could be opened there. */
+			c->stats.dump_errors++;
+			if (!c->last_err)
+				c->last_err = -EPROTONOSUPPORT;
+			continue;
+		}
+		r = ct_dump(c->ct, h->diag_fd, c->kernel_filter, &filtered);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0) {
+			c->stats.dump_errors++;
+			if (!c->last_err)
+				c->last_err = r;
+			log_debug("conntrack: dump of netns %llu: %s",
+				  (unsigned long long)h->ino, strerror(-r));
+			continue;
+		}
+		c->stats.netns++;
+		if (c->kernel_filter && !filtered) {
+			/* This kernel sends every entry: stop asking. */
+			c->kernel_filter = false;
+			if (!c->reported_filter)
+				log_info("conntrack: the kernel does not filter "
+					 "dumps by status; NAT entries are "
+					 "picked here");
+			c->reported_filter = true;
+		}
+	}
+	ct_table_get_stats(c->ct, &after);
+	c->stats.entries += after.messages - before.messages;
+	c->stats.malformed += after.malformed - before.malformed;
+	c->stats.nat_entries = after.nat;
+	c->scan_dropped = after.dropped;
+	c->stats.dropped += after.dropped;
+	return 0;
+}
+
+static const char *err_hint(int err)
+{
+	switch (err) {
+	case -EPERM:
+	case -EACCES:
+		return "no permission (CAP_NET_ADMIN)";
+	case -EOPNOTSUPP:
+	case -EPROTONOSUPPORT:
+	case -ENOENT:
+		return "nf_conntrack_netlink absent";
+	default:
+		return strerror(-err);
+	}
+}
+
+static void ct_report(struct stage *st)
+{
+	struct stage_conntrack *c = (struct stage_conntrack *)st;
+	if (c->last_err != c->reported_err) {
+		if (c->last_err)
+			log_warn("conntrack unavailable in %llu netns (%s): "
+				 "flows through Services keep the dialed "
+				 "address",
+				 (unsigned long long)(netns_set_count(c->ns) -
+						      c->stats.netns),
+				 err_hint(c->last_err));
+		else if (c->reported_once)
+			log_info("conntrack available again in every netns");
+		c->reported_err = c->last_err;
+	}
+	if (!c->reported_once) {
+		log_info("conntrack: %llu NAT entries in %llu netns",
+			 (unsigned long long)c->stats.nat_entries,
+			 (unsigned long long)c->stats.netns);
+		c->reported_once = true;
+	}
+	if (c->scan_dropped && !c->reported_full) {
+		log_warn("conntrack: more NAT entries than the stage keeps; "
+			 "%llu dropped (their flows keep the dialed address)",
+			 (unsigned long long)c->scan_dropped);
+		c->reported_full = true;
+	} else if (!c->scan_dropped) {
+		c->reported_full = false;
+	}
+}
+
+#define S(field, kind, help) STAT_DESC(struct ct_stats, field, kind, help)
+static const struct stat_desc ct_stat_desc[] = {
+	S(scans, STAT_COUNTER, "conntrack dumps (all netns) done"),
+	S(netns, STAT_GAUGE, "network namespaces dumped in the last scan"),
+	S(entries, STAT_COUNTER, "conntrack entries received"),
+	S(nat_entries, STAT_GAUGE, "NAT entries kept in the last scan"),
+	S(dropped, STAT_COUNTER, "NAT entries over the stage's cap"),
+	S(malformed, STAT_COUNTER, "conntrack messages refused as malformed"),
+	S(dump_errors, STAT_COUNTER, "netns dumps that failed"),
+	S(service_matches, STAT_COUNTER,
+	  "records resolved from a Service address to its backend"),
+	S(nat_matches, STAT_COUNTER,
+	  "records given the original client of a source NAT"),
+};
+#undef S
+
+static void ct_stats_fn(const struct stage *st, stat_fn fn, void *ud)
+{
+	const struct stage_conntrack *c = (const struct stage_conntrack *)st;
+	stats_emit(ct_stat_desc, ARRAY_SIZE(ct_stat_desc), &c->stats, fn, ud);
+}
+
+static void ct_free(struct stage *st)
+{
+	struct stage_conntrack *c = (struct stage_conntrack *)st;
+	netns_set_free(c->ns);
+	ct_table_free(c->ct);
+	free(c);
+}
+
+struct stage *stage_conntrack_new(const struct probe_config *cfg,
+				  struct procmap *pm, size_t max_entries)
+{
+	struct stage_conntrack *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->base.name = "conntrack";
+	c->base.scan = ct_scan;
+	c->base.translate = ct_translate;
+	c->base.report = ct_report;
+	c->base.stats = ct_stats_fn;
+	c->base.free = ct_free;
+	c->pm = pm;
+	c->kernel_filter = true;
+	c->ns = netns_set_new(procmap_root(pm), cfg->run_netns_dir, 0);
+	c->ct = ct_table_new(max_entries);
+	if (!c->ns || !c->ct) {
+		ct_free(&c->base);
+		return NULL;
+	}
+	netns_set_set_opener(c->ns, ct_socket_open);
+	return &c->base;
+}
