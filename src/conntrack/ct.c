@@ -405,10 +405,15 @@ const struct ct_entry *ct_table_find_reply(const struct ct_table *t,
 
 int ct_table_feed(struct ct_table *t, const void *buf, size_t len)
 {
-	const struct nlmsghdr *nlh = buf;
-	int remaining = len > INT32_MAX ? INT32_MAX : (int)len;
+	const uint8_t *p = buf;
+	size_t off = 0;
 
-	while (mnl_nlmsg_ok(nlh, remaining)) {
+	/* Our own bounds, in size_t: mnl_nlmsg_ok() compares nlmsg_len as
+	 * an int, so a length over 2 GiB would pass it. */
+	while (len - off >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *nlh = (const void *)(p + off);
+		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len - off)
+			return -EBADMSG;
 		if (nlh->nlmsg_type == NLMSG_DONE)
 			return 1;
 		if (nlh->nlmsg_type == NLMSG_ERROR) {
@@ -432,14 +437,16 @@ int ct_table_feed(struct ct_table *t, const void *buf, size_t len)
 				t->stats.malformed++;
 			else if (r == CT_PARSE_SKIP)
 				t->stats.skipped++;
-			else if (r == CT_PARSE_NAT &&
-				 ct_table_add(t, &e) == -ENOMEM)
+			else if (ct_table_add(t, &e) == -ENOMEM)
 				return -ENOMEM;
 		}
-		nlh = mnl_nlmsg_next(nlh, &remaining);
+		size_t step = MNL_ALIGN(nlh->nlmsg_len);
+		if (step >= len - off)
+			return 0;
+		off += step;
 	}
 	/* Bytes left that are no whole message: a broken header. */
-	return remaining > 0 ? -EBADMSG : 0;
+	return off < len ? -EBADMSG : 0;
 }
 
 /* ---- I/O -------------------------------------------------------------- */
