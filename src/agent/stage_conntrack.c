@@ -27,6 +27,8 @@ struct ct_stats {
 	uint64_t dropped;     /* NAT entries over the cap, all scans */
 	uint64_t malformed;   /* entry messages refused by the parser */
 	uint64_t dump_errors; /* netns dumps that failed */
+	uint64_t skipped_empty; /* netns dumps skipped: empty table */
+	uint64_t full;		/* netns whose table was full (last scan) */
 	uint64_t service_matches; /* records given their backend */
 	uint64_t nat_matches;	  /* records given their original client */
 };
@@ -45,6 +47,7 @@ struct stage_conntrack {
 	bool reported_once;
 	bool reported_filter;
 	bool reported_full;
+	bool reported_table_full;
 	uint64_t scan_dropped;
 };
 
@@ -110,6 +113,7 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 	ct_table_get_stats(c->ct, &before);
 	ct_table_clear(c->ct);
 	c->last_err = 0;
+	c->stats.full = 0;
 	c->stats.scans++;
 	c->stats.netns = 0;
 	for (size_t i = 0; i < netns_set_count(c->ns); i++) {
@@ -120,6 +124,17 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 			c->stats.dump_errors++;
 			if (!c->last_err)
 				c->last_err = -EPROTONOSUPPORT;
+			continue;
+		}
+		/* Every dump walks the host-wide hash table: a netns with
+		 * no entry (most pods) costs one small request instead. */
+		uint32_t entries = 0, max = 0;
+		r = ct_count(h->diag_fd, &entries, &max);
+		if (r == 0 && max && entries >= max)
+			c->stats.full++;
+		if (r == 0 && entries == 0) {
+			c->stats.skipped_empty++;
+			c->stats.netns++;
 			continue;
 		}
 		r = ct_dump(c->ct, h->diag_fd, c->kernel_filter, &filtered);
@@ -189,6 +204,11 @@ static void ct_report(struct stage *st)
 			 (unsigned long long)c->stats.netns);
 		c->reported_once = true;
 	}
+	if (c->stats.full && !c->reported_table_full)
+		log_warn("conntrack table full in %llu netns (nf_conntrack_max): "
+			 "the kernel drops new connections there",
+			 (unsigned long long)c->stats.full);
+	c->reported_table_full = c->stats.full != 0;
 	if (c->scan_dropped && !c->reported_full) {
 		log_warn("conntrack: more NAT entries than the stage keeps; "
 			 "%llu dropped (their flows keep the dialed address)",
@@ -208,6 +228,9 @@ static const struct stat_desc ct_stat_desc[] = {
 	S(dropped, STAT_COUNTER, "NAT entries over the stage's cap"),
 	S(malformed, STAT_COUNTER, "conntrack messages refused as malformed"),
 	S(dump_errors, STAT_COUNTER, "netns dumps that failed"),
+	S(skipped_empty, STAT_COUNTER,
+	  "netns dumps skipped: no conntrack entry there"),
+	S(full, STAT_GAUGE, "netns whose conntrack table is full"),
 	S(service_matches, STAT_COUNTER,
 	  "records resolved from a Service address to its backend"),
 	S(nat_matches, STAT_COUNTER,

@@ -211,6 +211,79 @@ int ct_parse_entry(const void *payload, size_t len, struct ct_entry *ret)
 	return CT_PARSE_NAT;
 }
 
+struct stats_ctx {
+	bool have_entries;
+	uint32_t entries, max;
+};
+
+static int stats_cb(const struct nlattr *a, void *data)
+{
+	struct stats_ctx *c = data;
+	uint16_t type = mnl_attr_get_type(a);
+	if (type != CTA_STATS_GLOBAL_ENTRIES &&
+	    type != CTA_STATS_GLOBAL_MAX_ENTRIES)
+		return MNL_CB_OK;
+	if (mnl_attr_get_payload_len(a) != 4)
+		return MNL_CB_ERROR;
+	uint32_t v = ntohl(mnl_attr_get_u32(a));
+	if (type == CTA_STATS_GLOBAL_ENTRIES) {
+		c->entries = v;
+		c->have_entries = true;
+	} else {
+		c->max = v;
+	}
+	return MNL_CB_OK;
+}
+
+int ct_parse_count(const void *buf, size_t len, uint32_t *ret_entries,
+		   uint32_t *ret_max)
+{
+	const uint8_t *p = buf;
+	size_t off = 0;
+	while (len - off >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *nlh = (const void *)(p + off);
+		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len - off)
+			return -EBADMSG;
+		if (nlh->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
+			if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*err)))
+				return -EBADMSG;
+			return err->error < 0 && err->error > -4096
+				       ? err->error
+				       : -EBADMSG;
+		}
+		if (NFNL_SUBSYS_ID(nlh->nlmsg_type) == NFNL_SUBSYS_CTNETLINK &&
+		    NFNL_MSG_TYPE(nlh->nlmsg_type) == IPCTNL_MSG_CT_GET_STATS) {
+			struct stats_ctx c = { 0 };
+			size_t pl = mnl_nlmsg_get_payload_len(nlh);
+			size_t at = MNL_ALIGN(sizeof(struct nfgenmsg));
+			if (pl < at)
+				return -EBADMSG;
+			const uint8_t *q = mnl_nlmsg_get_payload(nlh);
+			for (size_t o = at; o < pl;) {
+				const struct nlattr *a = (const void *)(q + o);
+				if (pl - o < sizeof(*a) ||
+				    a->nla_len < sizeof(*a) ||
+				    a->nla_len > pl - o)
+					return -EBADMSG;
+				o += MNL_ALIGN(a->nla_len);
+			}
+			if (mnl_attr_parse_payload(q + at, pl - at, stats_cb,
+						   &c) < 0 ||
+			    !c.have_entries)
+				return -EBADMSG;
+			*ret_entries = c.entries;
+			*ret_max = c.max;
+			return 0;
+		}
+		size_t step = MNL_ALIGN(nlh->nlmsg_len);
+		if (step >= len - off)
+			break;
+		off += step;
+	}
+	return -EBADMSG;
+}
+
 /* ---- the table -------------------------------------------------------- */
 
 struct ct_table *ct_table_new(size_t max_entries)
@@ -262,7 +335,8 @@ static uint64_t tuple_hash(uint8_t family, uint8_t proto, const uint8_t *src,
 				((uint64_t)family << 40) |
 					((uint64_t)proto << 32) |
 					((uint64_t)sport << 16) | dport);
-	return hash_bytes(dst, alen, h);
+	/* hash_bytes() mixes upwards only: finalise before masking. */
+	return hash_u64(hash_bytes(dst, alen, h));
 }
 
 static bool tuple_eq(const struct ct_entry *e, bool reply, uint8_t family,
@@ -492,6 +566,30 @@ static int dump_send(int fd, uint32_t seq, uint32_t status,
 	if (n < 0)
 		return -errno;
 	return n == (ssize_t)nlh->nlmsg_len ? 0 : -EIO;
+}
+
+int ct_count(int fd, uint32_t *ret_entries, uint32_t *ret_max)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = (uint32_t)time(NULL);
+	struct nfgenmsg *nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = AF_UNSPEC;
+	nfg->version = NFNETLINK_V0;
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	if (sendto(fd, nlh, nlh->nlmsg_len, 0, (struct sockaddr *)&sa,
+		   sizeof(sa)) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		return ct_parse_count(buf, (size_t)n, ret_entries, ret_max);
+	}
 }
 
 static int dump_recv(struct ct_table *t, int fd, void *buf)

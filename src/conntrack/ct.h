@@ -49,6 +49,14 @@ enum ct_parse_result {
  */
 int ct_parse_entry(const void *payload, size_t len, struct ct_entry *ret);
 
+/*
+ * Parses the reply to IPCTNL_MSG_CT_GET_STATS (one message, or an
+ * NLMSG_ERROR): the entries of that netns's table and its maximum (0 when
+ * absent). Returns 0, -errno from the error message, or -EBADMSG.
+ */
+int ct_parse_count(const void *buf, size_t len, uint32_t *ret_entries,
+		   uint32_t *ret_max);
+
 struct ct_table_stats {
 	uint64_t messages;   /* entry messages parsed (all dumps, events) */
 	uint64_t skipped;    /* well-formed entries without NAT */
@@ -105,6 +113,13 @@ const struct ct_entry *ct_table_find_reply(const struct ct_table *t,
 
 /* A ctnetlink socket in the calling thread's netns (CLOEXEC): fd or -errno. */
 int ct_socket_open(void);
+
+/*
+ * The number of entries in fd's netns's table and its maximum: a netns
+ * with none needs no dump (a dump walks the host-wide hash table whatever
+ * the netns). Returns 0 or -errno.
+ */
+int ct_count(int fd, uint32_t *ret_entries, uint32_t *ret_max);
 
 /*
  * Dumps the conntrack table of fd's netns into t. With filter the kernel
