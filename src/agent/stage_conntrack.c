@@ -17,6 +17,7 @@
 #include "probe/netns.h"
 
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 struct ct_stats {
@@ -28,9 +29,25 @@ struct ct_stats {
 	uint64_t malformed;   /* entry messages refused by the parser */
 	uint64_t dump_errors; /* netns dumps that failed */
 	uint64_t skipped_empty; /* netns dumps skipped: empty table */
+	uint64_t dumps;		/* netns dumps done */
+	uint64_t events;	/* event messages read */
+	uint64_t overruns;	/* event sockets that overran (dumped again) */
 	uint64_t full;		/* netns whose table was full (last scan) */
 	uint64_t service_matches; /* records given their backend */
 	uint64_t nat_matches;	  /* records given their original client */
+};
+
+/* Full dumps of every netns at least this often in a daemon: entries that
+ * existed before the event subscription have no DESTROY event to come. */
+#define CT_REDUMP_EVERY 60
+
+/* What the stage keeps per netns between scans (a daemon). */
+struct ct_ns {
+	uint64_t ino;
+	int ev_fd;	/* NEW/DESTROY events, -1: none (dump every scan) */
+	uint32_t seen;	/* the scan that last found the netns */
+	bool dumped;	/* a dump since the subscription */
+	bool redump;	/* this scan */
 };
 
 struct stage_conntrack {
@@ -39,6 +56,13 @@ struct stage_conntrack {
 	struct netns_set *ns;
 	struct ct_table *ct;
 	bool kernel_filter; /* ask the kernel for NAT entries only */
+	bool events;	    /* a daemon: keep the table up to date by events */
+	uint32_t gen;	    /* scans */
+	struct ct_ns *nss;
+	size_t nns, cap_ns;
+	uint64_t vanished; /* netns gone since the last purge */
+	int events_err;	   /* why a netns has no events (0: all do) */
+	bool reported_events;
 	struct ct_stats stats;
 
 	/* What report() logs once per change. */
@@ -100,6 +124,137 @@ static bool ct_translate(struct stage *st, const struct sock_record *rec,
 	return true;
 }
 
+/* ---- per-netns state ------------------------------------------------- */
+
+static struct ct_ns *ns_get(struct stage_conntrack *c, uint64_t ino,
+			    bool *ret_new)
+{
+	*ret_new = false;
+	for (size_t i = 0; i < c->nns; i++)
+		if (c->nss[i].ino == ino)
+			return &c->nss[i];
+	if (c->nns == c->cap_ns) {
+		size_t nc = c->cap_ns ? c->cap_ns * 2 : 16;
+		struct ct_ns *v = realloc(c->nss, nc * sizeof(*v));
+		if (!v)
+			return NULL;
+		c->nss = v;
+		c->cap_ns = nc;
+	}
+	struct ct_ns *n = &c->nss[c->nns++];
+	*n = (struct ct_ns){ .ino = ino, .ev_fd = -1 };
+	*ret_new = true;
+	return n;
+}
+
+/* Forgets the netns no scan found this time (their sockets are closed). */
+static void ns_forget_gone(struct stage_conntrack *c)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < c->nns; i++) {
+		if (c->nss[i].seen != c->gen) {
+			if (c->nss[i].ev_fd >= 0)
+				close(c->nss[i].ev_fd);
+			c->vanished++;
+			continue;
+		}
+		c->nss[w++] = c->nss[i];
+	}
+	c->nns = w;
+}
+
+static struct ct_ns *ns_find(struct stage_conntrack *c, uint64_t ino)
+{
+	for (size_t i = 0; i < c->nns; i++)
+		if (c->nss[i].ino == ino)
+			return &c->nss[i];
+	return NULL;
+}
+
+struct events_job {
+	int fd;
+	int sysctl_err; /* nf_conntrack_events is 0 and could not be set */
+};
+
+/* Inside the netns: subscribes to events, and makes sure the kernel sends
+ * them (nf_conntrack_events 0 disables them for every listener). */
+static int open_events(void *arg)
+{
+	struct events_job *j = arg;
+	const char *path = "/proc/sys/net/netfilter/nf_conntrack_events";
+	char v[8] = "";
+	FILE *f = fopen(path, "re");
+	if (f) {
+		if (!fgets(v, sizeof(v), f))
+			v[0] = '\0';
+		fclose(f);
+	}
+	if (v[0] == '0') {
+		f = fopen(path, "we");
+		if (!f || fputs("1\n", f) < 0 || fclose(f) != 0) {
+			j->sysctl_err = -EPERM;
+			if (f)
+				(void)fclose(f);
+			return -EPERM;
+		}
+	}
+	j->fd = ct_events_open();
+	return j->fd < 0 ? j->fd : 0;
+}
+
+struct purge_ctx {
+	struct stage_conntrack *c;
+	uint64_t last_ino; /* entries come in runs of one netns */
+	struct ct_ns *last;
+};
+
+static bool purge_drop(const struct ct_entry *e, void *ud)
+{
+	struct purge_ctx *pc = ud;
+	struct stage_conntrack *c = pc->c;
+	/* Dead since an earlier scan: that scan had its records. */
+	if (e->dead_gen && e->dead_gen < c->gen)
+		return true;
+	if (!pc->last || pc->last_ino != e->netns) {
+		pc->last = ns_find(c, e->netns);
+		pc->last_ino = e->netns;
+	}
+	struct ct_ns *n = pc->last;
+	/* Gone netns; a netns dumped again (alive entries come back, the
+	 * ones that died this interval stay for this scan's records). */
+	return !n || (n->redump && !e->dead_gen);
+}
+
+/* One netns: a count, then the filtered dumps unless empty. */
+static int dump_ns(struct stage_conntrack *c, struct netns_handle *h)
+{
+	bool filtered = false;
+	uint32_t entries = 0, max = 0;
+	int r = ct_count(h->diag_fd, &entries, &max);
+	if (r == 0 && max && entries >= max)
+		c->stats.full++;
+	/* Every dump walks the host-wide hash table: a netns with no entry
+	 * (most pods) costs one small request instead. */
+	if (r == 0 && entries == 0) {
+		c->stats.skipped_empty++;
+		return 0;
+	}
+	ct_table_set_context(c->ct, h->ino, c->gen);
+	r = ct_dump(c->ct, h->diag_fd, c->kernel_filter, &filtered);
+	if (r < 0)
+		return r;
+	c->stats.dumps++;
+	if (c->kernel_filter && !filtered) {
+		/* This kernel sends every entry: stop asking. */
+		c->kernel_filter = false;
+		if (!c->reported_filter)
+			log_info("conntrack: the kernel does not filter dumps "
+				 "by status; NAT entries are picked here");
+		c->reported_filter = true;
+	}
+	return 0;
+}
+
 static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 {
 	struct stage_conntrack *c = (struct stage_conntrack *)st;
@@ -110,15 +265,64 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 	int r = netns_set_sync(c->ns, c->pm);
 	if (r < 0)
 		return r == -ENOMEM ? r : 0;
+	c->gen++;
 	ct_table_get_stats(c->ct, &before);
-	ct_table_clear(c->ct);
 	c->last_err = 0;
 	c->stats.full = 0;
 	c->stats.scans++;
 	c->stats.netns = 0;
+	bool periodic = !c->events || c->gen % CT_REDUMP_EVERY == 1;
+
+	/* 1. Which netns need a dump; events of the others. */
 	for (size_t i = 0; i < netns_set_count(c->ns); i++) {
 		struct netns_handle *h = netns_set_at(c->ns, i);
-		bool filtered = false;
+		bool fresh;
+		struct ct_ns *s = ns_get(c, h->ino, &fresh);
+		if (!s)
+			return -ENOMEM;
+		s->seen = c->gen;
+		s->redump = periodic || !s->dumped || s->ev_fd < 0;
+		if (h->diag_fd < 0)
+			continue;
+		if (fresh && c->events) {
+			/* Subscribed before the dump: nothing falls between. */
+			struct events_job j = { .fd = -1 };
+			int er = netns_run(h, open_events, &j);
+			if (er == 0)
+				s->ev_fd = j.fd;
+			else if (!c->events_err)
+				c->events_err = j.sysctl_err ? j.sysctl_err : er;
+		}
+		if (s->ev_fd >= 0 && s->dumped) {
+			ct_table_set_context(c->ct, h->ino, c->gen);
+			int er = ct_events_read(c->ct, s->ev_fd);
+			if (er == -ENOMEM)
+				return er;
+			if (er < 0) {
+				/* Lost events (-ENOBUFS): dump it again. */
+				c->stats.overruns++;
+				s->redump = true;
+			} else {
+				c->stats.events += (uint64_t)er;
+			}
+		}
+	}
+	ns_forget_gone(c);
+
+	/* 2. Drop what died before this scan, what the dumps bring back
+	 * and the entries of vanished netns. */
+	struct purge_ctx pc = { .c = c };
+	bool any_redump = c->vanished;
+	for (size_t i = 0; i < c->nns && !any_redump; i++)
+		any_redump = c->nss[i].redump;
+	if (any_redump || ct_table_dead(c->ct))
+		(void)ct_table_purge(c->ct, purge_drop, &pc);
+	c->vanished = 0;
+
+	/* 3. The dumps. */
+	for (size_t i = 0; i < netns_set_count(c->ns); i++) {
+		struct netns_handle *h = netns_set_at(c->ns, i);
+		struct ct_ns *s = ns_find(c, h->ino);
 		if (h->diag_fd < 0) {
 			/* No ctnetlink socket could be opened there. */
 			c->stats.dump_errors++;
@@ -126,18 +330,11 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 				c->last_err = -EPROTONOSUPPORT;
 			continue;
 		}
-		/* Every dump walks the host-wide hash table: a netns with
-		 * no entry (most pods) costs one small request instead. */
-		uint32_t entries = 0, max = 0;
-		r = ct_count(h->diag_fd, &entries, &max);
-		if (r == 0 && max && entries >= max)
-			c->stats.full++;
-		if (r == 0 && entries == 0) {
-			c->stats.skipped_empty++;
+		if (!s->redump) {
 			c->stats.netns++;
 			continue;
 		}
-		r = ct_dump(c->ct, h->diag_fd, c->kernel_filter, &filtered);
+		r = dump_ns(c, h);
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0) {
@@ -148,16 +345,8 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 				  (unsigned long long)h->ino, strerror(-r));
 			continue;
 		}
+		s->dumped = true;
 		c->stats.netns++;
-		if (c->kernel_filter && !filtered) {
-			/* This kernel sends every entry: stop asking. */
-			c->kernel_filter = false;
-			if (!c->reported_filter)
-				log_info("conntrack: the kernel does not filter "
-					 "dumps by status; NAT entries are "
-					 "picked here");
-			c->reported_filter = true;
-		}
 	}
 	ct_table_get_stats(c->ct, &after);
 	c->stats.entries += after.messages - before.messages;
@@ -204,6 +393,15 @@ static void ct_report(struct stage *st)
 			 (unsigned long long)c->stats.netns);
 		c->reported_once = true;
 	}
+	if (c->events_err && !c->reported_events) {
+		log_warn("conntrack events unavailable in some netns (%s): "
+			 "those are dumped at every scan",
+			 c->events_err == -EPERM
+				 ? "net.netfilter.nf_conntrack_events is 0 "
+				   "and cannot be set"
+				 : strerror(-c->events_err));
+		c->reported_events = true;
+	}
 	if (c->stats.full && !c->reported_table_full)
 		log_warn("conntrack table full in %llu netns (nf_conntrack_max): "
 			 "the kernel drops new connections there",
@@ -228,6 +426,10 @@ static const struct stat_desc ct_stat_desc[] = {
 	S(dropped, STAT_COUNTER, "NAT entries over the stage's cap"),
 	S(malformed, STAT_COUNTER, "conntrack messages refused as malformed"),
 	S(dump_errors, STAT_COUNTER, "netns dumps that failed"),
+	S(dumps, STAT_COUNTER, "netns dumps done"),
+	S(events, STAT_COUNTER, "conntrack event messages read"),
+	S(overruns, STAT_COUNTER,
+	  "event sockets that overran (events lost: netns dumped again)"),
 	S(skipped_empty, STAT_COUNTER,
 	  "netns dumps skipped: no conntrack entry there"),
 	S(full, STAT_GAUGE, "netns whose conntrack table is full"),
@@ -247,6 +449,10 @@ static void ct_stats_fn(const struct stage *st, stat_fn fn, void *ud)
 static void ct_free(struct stage *st)
 {
 	struct stage_conntrack *c = (struct stage_conntrack *)st;
+	for (size_t i = 0; i < c->nns; i++)
+		if (c->nss[i].ev_fd >= 0)
+			close(c->nss[i].ev_fd);
+	free(c->nss);
 	netns_set_free(c->ns);
 	ct_table_free(c->ct);
 	free(c);
@@ -266,6 +472,9 @@ struct stage *stage_conntrack_new(const struct probe_config *cfg,
 	c->base.free = ct_free;
 	c->pm = pm;
 	c->kernel_filter = true;
+	/* A single scan needs no events; a daemon follows the table by
+	 * them between dumps. */
+	c->events = !cfg->once;
 	c->ns = netns_set_new(procmap_root(pm), cfg->run_netns_dir, 0);
 	c->ct = ct_table_new(max_entries);
 	if (!c->ns || !c->ct) {

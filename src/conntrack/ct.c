@@ -32,6 +32,9 @@ struct ct_table {
 	uint32_t *reply_idx;
 	size_t mask;
 	struct ct_table_stats stats;
+	uint64_t ctx_netns;
+	uint32_t ctx_gen;
+	size_t dead; /* entries with a dead_gen */
 };
 
 /* ---- parsing ---------------------------------------------------------- */
@@ -158,7 +161,9 @@ static bool tuple_complete(const struct tuple *t)
 	return t->have_src && t->have_dst && t->have_proto;
 }
 
-int ct_parse_entry(const void *payload, size_t len, struct ct_entry *ret)
+/* need_status: an entry message; false: a DESTROY event (tuples only). */
+static int parse_entry(const void *payload, size_t len, struct ct_entry *ret,
+		       bool need_status)
 {
 	struct entry_ctx c;
 	if (len < sizeof(struct nfgenmsg) || len > UINT16_MAX * 16u)
@@ -180,9 +185,11 @@ int ct_parse_entry(const void *payload, size_t len, struct ct_entry *ret)
 	if (mnl_attr_parse_payload(p + off, len - off, entry_cb, &c) < 0)
 		return -EBADMSG;
 	if (!tuple_complete(&c.orig) || !tuple_complete(&c.reply) ||
-	    !c.have_status || c.orig.family != c.reply.family ||
-	    c.orig.proto != c.reply.proto)
+	    (need_status && !c.have_status) ||
+	    c.orig.family != c.reply.family || c.orig.proto != c.reply.proto)
 		return -EBADMSG;
+	if (!need_status && !c.have_status)
+		c.status = IPS_DST_NAT; /* which entry is gone: by its tuple */
 
 	uint8_t nat = 0;
 	if (c.status & IPS_DST_NAT)
@@ -209,6 +216,11 @@ int ct_parse_entry(const void *payload, size_t len, struct ct_entry *ret)
 	memcpy(ret->rsrc, c.reply.src, 16);
 	memcpy(ret->rdst, c.reply.dst, 16);
 	return CT_PARSE_NAT;
+}
+
+int ct_parse_entry(const void *payload, size_t len, struct ct_entry *ret)
+{
+	return parse_entry(payload, len, ret, true);
 }
 
 struct stats_ctx {
@@ -305,9 +317,15 @@ void ct_table_free(struct ct_table *t)
 	free(t);
 }
 
+size_t ct_table_dead(const struct ct_table *t)
+{
+	return t->dead;
+}
+
 void ct_table_clear(struct ct_table *t)
 {
 	t->n = 0;
+	t->dead = 0;
 	t->stats.nat = 0;
 	t->stats.dropped = 0;
 	if (t->orig_idx) {
@@ -425,9 +443,20 @@ int ct_table_add(struct ct_table *t, const struct ct_entry *e)
 	uint32_t *s = slot_find(t, t->orig_idx, false, e->family, e->proto,
 				e->osrc, e->osport, e->odst, e->odport);
 	if (*s) {
-		/* Seen again (an event after a dump, two netns): the latest
-		 * reply tuple wins, the reply index is rebuilt lazily by
-		 * keeping the first; both describe one connection. */
+		/* Seen again (an event after a dump, a tuple reused by a new
+		 * connection): the latest wins. An old reply slot of this
+		 * entry no longer matches its tuple: lookups pass it by. */
+		struct ct_entry *old = &t->v[*s - 1];
+		if (old->dead_gen && !e->dead_gen)
+			t->dead--;
+		*old = *e;
+		if (in_reply_index(e)) {
+			uint32_t *rs = slot_find(t, t->reply_idx, true,
+						 e->family, e->proto, e->rsrc,
+						 e->rsport, e->rdst, e->rdport);
+			if (!*rs)
+				*rs = *s;
+		}
 		return 0;
 	}
 	if (t->n == t->cap) {
@@ -451,6 +480,53 @@ int ct_table_add(struct ct_table *t, const struct ct_entry *e)
 	}
 	t->n++;
 	return 0;
+}
+
+void ct_table_set_context(struct ct_table *t, uint64_t netns, uint32_t gen)
+{
+	t->ctx_netns = netns;
+	t->ctx_gen = gen;
+}
+
+bool ct_table_kill(struct ct_table *t, const struct ct_entry *e, uint32_t gen)
+{
+	if (!t->n)
+		return false;
+	uint32_t *s = slot_find(t, t->orig_idx, false, e->family, e->proto,
+				e->osrc, e->osport, e->odst, e->odport);
+	if (!*s)
+		return false;
+	if (!t->v[*s - 1].dead_gen) {
+		t->v[*s - 1].dead_gen = gen ? gen : 1;
+		t->dead++;
+	}
+	return true;
+}
+
+size_t ct_table_purge(struct ct_table *t,
+		      bool (*drop)(const struct ct_entry *e, void *ud), void *ud)
+{
+	size_t w = 0;
+	t->dead = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		if (drop(&t->v[i], ud))
+			continue;
+		if (w != i)
+			t->v[w] = t->v[i];
+		t->dead += t->v[w].dead_gen != 0;
+		w++;
+	}
+	size_t dropped = t->n - w;
+	if (!dropped)
+		return 0;
+	t->n = w;
+	if (t->orig_idx) {
+		memset(t->orig_idx, 0, (t->mask + 1) * sizeof(uint32_t));
+		memset(t->reply_idx, 0, (t->mask + 1) * sizeof(uint32_t));
+		for (size_t i = 0; i < t->n; i++)
+			index_entry(t, i);
+	}
+	return dropped;
 }
 
 const struct ct_entry *ct_table_find_orig(const struct ct_table *t,
@@ -500,19 +576,26 @@ int ct_table_feed(struct ct_table *t, const void *buf, size_t len)
 				       ? err->error
 				       : -EBADMSG;
 		}
+		uint16_t msg = NFNL_MSG_TYPE(nlh->nlmsg_type);
 		if (NFNL_SUBSYS_ID(nlh->nlmsg_type) == NFNL_SUBSYS_CTNETLINK &&
-		    NFNL_MSG_TYPE(nlh->nlmsg_type) == IPCTNL_MSG_CT_NEW) {
+		    (msg == IPCTNL_MSG_CT_NEW || msg == IPCTNL_MSG_CT_DELETE)) {
 			struct ct_entry e;
+			bool del = msg == IPCTNL_MSG_CT_DELETE;
 			t->stats.messages++;
-			int r = ct_parse_entry(mnl_nlmsg_get_payload(nlh),
-					       mnl_nlmsg_get_payload_len(nlh),
-					       &e);
-			if (r < 0)
+			int r = parse_entry(mnl_nlmsg_get_payload(nlh),
+					    mnl_nlmsg_get_payload_len(nlh), &e,
+					    !del);
+			if (r < 0) {
 				t->stats.malformed++;
-			else if (r == CT_PARSE_SKIP)
+			} else if (r == CT_PARSE_SKIP) {
 				t->stats.skipped++;
-			else if (ct_table_add(t, &e) == -ENOMEM)
-				return -ENOMEM;
+			} else if (del) {
+				(void)ct_table_kill(t, &e, t->ctx_gen);
+			} else {
+				e.netns = t->ctx_netns;
+				if (ct_table_add(t, &e) == -ENOMEM)
+					return -ENOMEM;
+			}
 		}
 		size_t step = MNL_ALIGN(nlh->nlmsg_len);
 		if (step >= len - off)
@@ -566,6 +649,56 @@ static int dump_send(int fd, uint32_t seq, uint32_t status,
 	if (n < 0)
 		return -errno;
 	return n == (ssize_t)nlh->nlmsg_len ? 0 : -EIO;
+}
+
+int ct_events_open(void)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			NETLINK_NETFILTER);
+	if (fd < 0)
+		return -errno;
+	/* Room for bursts between two scans; FORCE works as root. */
+	int sz = 8 << 20;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
+	static const int groups[] = { NFNLGRP_CONNTRACK_NEW,
+				      NFNLGRP_CONNTRACK_DESTROY };
+	for (size_t i = 0; i < ARRAY_SIZE(groups); i++)
+		if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP,
+			       &groups[i], sizeof(groups[i])) < 0)
+			goto fail;
+	return fd;
+fail:;
+	int e = -errno;
+	close(fd);
+	return e;
+}
+
+int ct_events_read(struct ct_table *t, int fd)
+{
+	_cleanup_(freep) void *buf = malloc(CT_RECV_BUF);
+	int n = 0;
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t got = recv(fd, buf, CT_RECV_BUF, MSG_DONTWAIT);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return n;
+			return -errno;
+		}
+		if (got == 0)
+			return n;
+		int r = ct_table_feed(t, buf, (size_t)got);
+		if (r == -ENOMEM)
+			return r;
+		n++;
+	}
 }
 
 int ct_count(int fd, uint32_t *ret_entries, uint32_t *ret_max)

@@ -30,6 +30,8 @@ struct ct_entry {
 	uint8_t pad;
 	uint16_t osport, odport; /* original: client -> dialed address */
 	uint16_t rsport, rdport; /* reply: backend -> client (as NATed) */
+	uint32_t dead_gen; /* 0: alive; else the generation of its DESTROY */
+	uint64_t netns;	   /* where it was read (the table's context) */
 	uint8_t osrc[16], odst[16];
 	uint8_t rsrc[16], rdst[16];
 };
@@ -78,13 +80,40 @@ void ct_table_clear(struct ct_table *t);
 size_t ct_table_count(const struct ct_table *t);
 void ct_table_get_stats(const struct ct_table *t, struct ct_table_stats *ret);
 
-/* Adds e (kept once per original tuple). 0, or -ENOSPC over the cap
- * (counted as dropped), -ENOMEM. */
+/*
+ * What the next ct_table_feed() calls stamp: the netns entries come from,
+ * and the generation a DESTROY event marks its entry dead with.
+ */
+void ct_table_set_context(struct ct_table *t, uint64_t netns, uint32_t gen);
+
+/*
+ * Adds e, or replaces the entry of the same original tuple (a tuple used
+ * again by a new connection: the latest wins, alive). 0, or -ENOSPC over
+ * the cap (counted as dropped), -ENOMEM.
+ */
 int ct_table_add(struct ct_table *t, const struct ct_entry *e);
 
 /*
+ * Marks the entry of e's original tuple dead at gen (a DESTROY event): it
+ * still translates the records of this scan, which may describe that very
+ * connection, until a ct_table_purge() drops it. Returns true if found.
+ */
+bool ct_table_kill(struct ct_table *t, const struct ct_entry *e, uint32_t gen);
+
+/* Entries marked dead by ct_table_kill() and not purged yet. */
+size_t ct_table_dead(const struct ct_table *t);
+
+/* Drops every entry drop() returns true for and rebuilds the indexes.
+ * Returns the number dropped. */
+size_t ct_table_purge(struct ct_table *t,
+		      bool (*drop)(const struct ct_entry *e, void *ud),
+		      void *ud);
+
+/*
  * Feeds received netlink bytes (one or more messages) of a dump or of
- * event reads. Returns 1 when the dump's NLMSG_DONE was seen, 0 when more
+ * event reads: entries (IPCTNL_MSG_CT_NEW) are added, DESTROY events
+ * (IPCTNL_MSG_CT_DELETE, tuples only) kill theirs, both in the context of
+ * ct_table_set_context(). Returns 1 when the dump's NLMSG_DONE was seen, 0 when more
  * is to come, -errno from an NLMSG_ERROR message, -EBADMSG for a broken
  * netlink header (the rest is ignored), -ENOMEM.
  */
@@ -130,5 +159,19 @@ int ct_count(int fd, uint32_t *ret_entries, uint32_t *ret_max);
  * conntrack, ...).
  */
 int ct_dump(struct ct_table *t, int fd, bool filter, bool *ret_filtered);
+
+/*
+ * A non-blocking ctnetlink socket in the calling thread's netns subscribed
+ * to the NEW and DESTROY conntrack event groups: entries made and gone
+ * between two scans. fd or -errno.
+ */
+int ct_events_open(void);
+
+/*
+ * Feeds every pending event of fd into t. Returns the number of messages
+ * read, -ENOBUFS when the socket overran (events lost: dump again), or
+ * another -errno.
+ */
+int ct_events_read(struct ct_table *t, int fd);
 
 #endif

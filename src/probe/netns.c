@@ -97,6 +97,38 @@ void netns_set_set_opener(struct netns_set *s, int (*opener)(void))
 	s->opener = opener;
 }
 
+struct run_job {
+	int nsfd;
+	int (*fn)(void *);
+	void *arg;
+	int result;
+};
+
+static void *run_in_netns(void *arg)
+{
+	struct run_job *job = arg;
+	if (setns(job->nsfd, CLONE_NEWNET) < 0) {
+		job->result = -errno;
+		return NULL;
+	}
+	job->result = job->fn(job->arg);
+	return NULL;
+}
+
+int netns_run(const struct netns_handle *h, int (*fn)(void *), void *arg)
+{
+	if (h->own || h->ns_fd < 0)
+		return h->own ? fn(arg) : -EBADF;
+	/* As open_diag_at(): only a short-lived thread changes netns. */
+	struct run_job job = { .nsfd = h->ns_fd, .fn = fn, .arg = arg };
+	pthread_t th;
+	int r = pthread_create(&th, NULL, run_in_netns, &job);
+	if (r != 0)
+		return -r;
+	pthread_join(th, NULL);
+	return job.result;
+}
+
 struct open_job {
 	int (*opener)(void);
 	int nsfd;
