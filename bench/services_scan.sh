@@ -144,6 +144,13 @@ SCAN=("$SHAWK_BIN" probe --mode polling --once --output none --log-level error)
 if [ -n "${BENCH_PERF:-}" ]; then
 	perf record -q -g -o "$BENCH_PERF" "${SCAN[@]}" --conntrack on >/dev/null 2>&1
 	perf report -i "$BENCH_PERF" --no-children --percent-limit 2 --stdio 2>/dev/null | grep -v '^$' | head -60
+	# ... and of a polling daemon in steady state.
+	"$SHAWK_BIN" probe --mode polling --output none --interval 1s --log-level error &
+	AGENT_PID=$!
+	sleep 3.5
+	perf record -q -g -o "$BENCH_PERF.daemon" -p "$AGENT_PID" -- sleep 5 >/dev/null 2>&1
+	kill -TERM "$AGENT_PID"; wait "$AGENT_PID"; AGENT_PID=
+	perf report -i "$BENCH_PERF.daemon" --no-children --sort sym -g none --percent-limit 1 --stdio 2>/dev/null | grep -v '^$' | head -40
 	exit 0
 fi
 declare -A WALLS CPUS
@@ -165,12 +172,31 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@"
 }
 RSS_ON=$(peak_rss_kb "${SCAN[@]}" --conntrack on)
 RSS_OFF=$(peak_rss_kb "${SCAN[@]}" --conntrack off)
-"$SHAWK_BIN" probe --mode polling --output none --interval 1s --flush-interval 10s \
-	--log-level error 2>/dev/null &
-AGENT_PID=$!
-sleep 5
-RSS_AGENT=$(awk '/^VmHWM:/ {print $2}' "/proc/$AGENT_PID/status" 2>/dev/null)
-kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+# A polling daemon (1 s interval) with and without the stage: CPU per scan
+# in steady state (after 3 warm-up scans, over DAEMON_SECONDS), peak RSS.
+cpu_ticks() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	set -- $s
+	REPLY=$((${12} + ${13}))
+}
+DAEMON_SECONDS=${BENCH_DAEMON_SECONDS:-10}
+HZ=$(getconf CLK_TCK)
+declare -A DCPU DRSS
+for mode in off on; do
+	"$SHAWK_BIN" probe --mode polling --output none --interval 1s --flush-interval 10s \
+		--log-level error --conntrack "$mode" 2>/dev/null &
+	AGENT_PID=$!
+	sleep 3.5
+	cpu_ticks "$AGENT_PID"; t0=$REPLY
+	sleep "$DAEMON_SECONDS"
+	cpu_ticks "$AGENT_PID"; t1=$REPLY
+	DCPU[$mode]=$(awk -v t="$((t1 - t0))" -v hz="$HZ" -v n="$DAEMON_SECONDS" 'BEGIN {printf "%.1f", t * 1000 / hz / n}')
+	DRSS[$mode]=$(awk '/^VmHWM:/ {print $2}' "/proc/$AGENT_PID/status" 2>/dev/null)
+	kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+done
+R_DAEMON=$(ratio "${DCPU[on]}" "${DCPU[off]}")
 
 # ---- 3. correctness -----------------------------------------------------------
 
@@ -186,10 +212,12 @@ OK=MISS
 [ "$AT_BACKEND" -eq "$CONNS" ] && [ "$AT_SVC" -eq "$CONNS" ] && OK=PASS
 VERDICT=$(awk -v v="$R_WALL" -v t="$TARGET_RATIO" 'BEGIN {print (v <= t) ? "PASS" : "MISS"}')
 
+DCPU_OFF=${DCPU[off]} DCPU_ON=${DCPU[on]}
 say "services_scan: one-shot scan, $RUNS interleaved runs, medians (machine shared: compare ratios, not times)"
 say "  without conntrack stage: wall $(ms "$W_OFF") ms, cpu $(ms "$C_OFF") ms, peak RSS $((RSS_OFF / 1024)) MiB"
 say "  with conntrack stage:    wall $(ms "$W_ON") ms, cpu $(ms "$C_ON") ms, peak RSS $((RSS_ON / 1024)) MiB"
 say "  ratio with/without: wall $R_WALL, cpu $R_CPU (target <= $TARGET_RATIO): $VERDICT"
-say "  polling agent with the stage, after 5 scans: peak RSS $((${RSS_AGENT:-0} / 1024)) MiB"
+say "  polling daemon, CPU ms per 1 s scan (steady state, ${DAEMON_SECONDS} scans): without $DCPU_OFF, with $DCPU_ON: ratio $R_DAEMON"
+say "  polling daemon peak RSS: without $((${DRSS[off]:-0} / 1024)) MiB, with $((${DRSS[on]:-0} / 1024)) MiB"
 say "  correctness: $AT_BACKEND of $CONNS at the backend with the Service; $AT_SVC at the ClusterIP with --conntrack off: $OK"
 exit 0

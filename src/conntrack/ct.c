@@ -34,7 +34,8 @@ struct ct_table {
 	struct ct_table_stats stats;
 	uint64_t ctx_netns;
 	uint32_t ctx_gen;
-	size_t dead; /* entries with a dead_gen */
+	size_t dead;	 /* entries with a dead_gen */
+	size_t nreply; /* entries in the reply index */
 };
 
 /* ---- parsing ---------------------------------------------------------- */
@@ -326,6 +327,7 @@ void ct_table_clear(struct ct_table *t)
 {
 	t->n = 0;
 	t->dead = 0;
+	t->nreply = 0;
 	t->stats.nat = 0;
 	t->stats.dropped = 0;
 	if (t->orig_idx) {
@@ -348,13 +350,16 @@ void ct_table_get_stats(const struct ct_table *t, struct ct_table_stats *ret)
 static uint64_t tuple_hash(uint8_t family, uint8_t proto, const uint8_t *src,
 			   uint16_t sport, const uint8_t *dst, uint16_t dport)
 {
-	size_t alen = family == AF_INET6 ? 16 : 4;
-	uint64_t h = hash_bytes(src, alen,
-				((uint64_t)family << 40) |
-					((uint64_t)proto << 32) |
-					((uint64_t)sport << 16) | dport);
+	uint64_t ports = ((uint64_t)family << 40) | ((uint64_t)proto << 32) |
+			 ((uint64_t)sport << 16) | dport;
+	if (family != AF_INET6) {
+		uint32_t a, b;
+		memcpy(&a, src, 4);
+		memcpy(&b, dst, 4);
+		return hash_u64((((uint64_t)a << 32) | b) ^ hash_u64(ports));
+	}
 	/* hash_bytes() mixes upwards only: finalise before masking. */
-	return hash_u64(hash_bytes(dst, alen, h));
+	return hash_u64(hash_bytes(dst, 16, hash_bytes(src, 16, ports)));
 }
 
 static bool tuple_eq(const struct ct_entry *e, bool reply, uint8_t family,
@@ -402,8 +407,10 @@ static void index_entry(struct ct_table *t, size_t i)
 		return;
 	s = slot_find(t, t->reply_idx, true, e->family, e->proto, e->rsrc,
 		      e->rsport, e->rdst, e->rdport);
-	if (!*s)
+	if (!*s) {
 		*s = (uint32_t)i + 1;
+		t->nreply++;
+	}
 }
 
 /* Keeps the indexes at most half full. */
@@ -427,6 +434,7 @@ static int index_grow(struct ct_table *t, size_t want)
 	t->orig_idx = o;
 	t->reply_idx = r;
 	t->mask = ns - 1;
+	t->nreply = 0;
 	for (size_t i = 0; i < t->n; i++)
 		index_entry(t, i);
 	return 0;
@@ -454,8 +462,10 @@ int ct_table_add(struct ct_table *t, const struct ct_entry *e)
 			uint32_t *rs = slot_find(t, t->reply_idx, true,
 						 e->family, e->proto, e->rsrc,
 						 e->rsport, e->rdst, e->rdport);
-			if (!*rs)
+			if (!*rs) {
 				*rs = *s;
+				t->nreply++;
+			}
 		}
 		return 0;
 	}
@@ -475,8 +485,10 @@ int ct_table_add(struct ct_table *t, const struct ct_entry *e)
 		uint32_t *rs = slot_find(t, t->reply_idx, true, e->family,
 					 e->proto, e->rsrc, e->rsport, e->rdst,
 					 e->rdport);
-		if (!*rs)
+		if (!*rs) {
 			*rs = (uint32_t)t->n + 1;
+			t->nreply++;
+		}
 	}
 	t->n++;
 	return 0;
@@ -520,6 +532,7 @@ size_t ct_table_purge(struct ct_table *t,
 	if (!dropped)
 		return 0;
 	t->n = w;
+	t->nreply = 0;
 	if (t->orig_idx) {
 		memset(t->orig_idx, 0, (t->mask + 1) * sizeof(uint32_t));
 		memset(t->reply_idx, 0, (t->mask + 1) * sizeof(uint32_t));
@@ -546,7 +559,8 @@ const struct ct_entry *ct_table_find_reply(const struct ct_table *t,
 					   const uint8_t *src, uint16_t sport,
 					   const uint8_t *dst, uint16_t dport)
 {
-	if (!t->n)
+	/* Most tables have no SNAT entry: no probe at all. */
+	if (!t->nreply)
 		return NULL;
 	uint32_t *s = slot_find(t, t->reply_idx, true, family, proto, src,
 				sport, dst, dport);
