@@ -27,6 +27,7 @@ enum output_format {
 	OUTPUT_NONE,
 	OUTPUT_TEXT,
 	OUTPUT_JSON,
+	OUTPUT_CMDB, /* --output cmdb: parsed, then OUTPUT_UNSET */
 };
 
 struct probe_config {
@@ -46,6 +47,7 @@ struct probe_config {
 	const char *node_ip;	     /* NODE_IP: the kubelet URL's default */
 	const char *kubelet_refresh; /* SHAWK_KUBELET_REFRESH, unparsed */
 	bool bpf_verbose;	     /* SHAWK_BPF_VERBOSE set */
+	const char *bpf_deny;	     /* SHAWK_BPF_DENY: programs refused on purpose (tests) */
 	bool bpf_classic;	     /* SHAWK_BPF_CLASSIC=1 */
 	bool bpf_no_aggregate;	     /* SHAWK_BPF_AGGREGATE=0 */
 	const char *run_netns_dir;
@@ -57,6 +59,11 @@ struct probe_config {
 	bool conntrack;		  /* the conntrack stage (--conntrack on) */
 	uint64_t max_flows;
 	uint64_t max_pending_flows;
+	/* Endpoints /metrics and /healthz ("ADDR:PORT"); NULL: none. */
+	const char *metrics_listen;
+	uint64_t metrics_max_series; /* shawk_connections_total series */
+	int64_t health_stall_ms;     /* /healthz: longest tolerated stall */
+	bool cmdb_flag; /* --cmdb given (not only SHAWK_CMDB_URL) */
 	bool help;
 };
 

@@ -109,6 +109,7 @@ typedef bool (*flow_translate_fn)(const struct sock_record *rec, uint8_t dir,
 struct flow_table_stats {
 	uint64_t dropped_flows; /* observations lost to the max_flows cap */
 	uint64_t untracked_conns; /* counted without dedup: tracker full */
+	uint64_t closing_skipped; /* closing sockets counted no (more) */
 	uint64_t listeners;
 };
 

@@ -7,6 +7,7 @@
 #include "probe/ebpf.h"
 
 #include "core/clock.h"
+#include "core/file.h"
 #include "core/util.h"
 #include "k8s/cgroupfs.h"
 #include "probe/bpflog.h"
@@ -265,24 +266,6 @@ int ebpf_find_cgroup2(const char *mountinfo, char *ret_path, size_t path_sz,
 	return r;
 }
 
-static int read_file(const char *path, char *buf, size_t sz)
-{
-	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t len = 0;
-	while (len + 1 < sz) {
-		ssize_t n = read(fd, buf + len, sz - 1 - len);
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	return (int)len;
-}
-
 /*
  * What streaming needs of the kernel: BTF, ring buffers, the helpers of
  * its required programs, a cgroup v2 hierarchy (its mount point in cg).
@@ -318,8 +301,11 @@ static int check_kernel(const struct ebpf_options *opt, char *cg, size_t cg_sz,
 		return -EOPNOTSUPP;
 	}
 
-	char mi[65536];
-	r = read_file("/proc/self/mountinfo", mi, sizeof(mi));
+	/* A node with many pods has mountinfo far past 64 KiB. */
+	_cleanup_(freep) char *mi = NULL;
+	size_t mi_len;
+	r = file_read_alloc("/proc/self/mountinfo", MOUNTINFO_MAX, &mi,
+			    &mi_len);
 	if (r < 0) {
 		WHY("cannot read /proc/self/mountinfo: %s", strerror(-r));
 		return r;
@@ -364,13 +350,72 @@ static int setup_aggregate(struct ebpf *e, const struct ebpf_options *opt,
 	return 0;
 }
 
+/* The stream state and the poller of the seed and resync polls. */
+static int open_seed_poller(struct ebpf *e, struct procmap *pm,
+			    const struct ebpf_options *opt)
+{
+	const char *deny = opt->deny;
+	if (deny && *deny) {
+		snprintf(e->refused, sizeof(e->refused), "%s", deny);
+		ebpf_note(opt, "SHAWK_BPF_DENY=%s: those BPF programs are switched "
+			  "off as if the kernel refused them", deny);
+	}
+	e->st = stream_new(opt->resync_ms, opt->resync_phase_ms, 0);
+	e->poller = poller_new(pm, &(struct poller_options){
+					   .run_netns_dir = opt->run_netns_dir,
+					   .backend = opt->poll_backend,
+					   .bpf_deny = opt->deny,
+					   .bpf_verbose = opt->verbose,
+				   });
+	if (!e->st || !e->poller)
+		return -ENOMEM;
+	const char *pwhy;
+	if (poller_backend(e->poller, &pwhy) == POLL_BACKEND_BPF_ITER)
+		ebpf_note(opt, "seed and resync polls via BPF iterators");
+	else if (opt->poll_backend != POLL_BACKEND_SOCKDIAG)
+		ebpf_note(opt, "seed and resync polls via sock_diag (BPF "
+			  "iterators: %s)", pwhy);
+	return 0;
+}
+
+/*
+ * The BTF-typed tracepoint first; sockops and the classic tracepoint where
+ * the kernel refuses it (SHAWK_BPF_CLASSIC=1 forces those). *ret_btf_tp
+ * says which. Returns 0 or -errno with why set.
+ */
+static int load_programs(struct ebpf *e, const struct ebpf_options *opt,
+			 const char *cg, bool *ret_btf_tp, char *why,
+			 size_t why_sz)
+{
+	bool btf_tp = !opt->classic;
+	if (!btf_tp)
+		ebpf_note(opt, "SHAWK_BPF_CLASSIC=1: using sockops and the classic "
+			  "tracepoint");
+	int r = btf_tp ? ebpf_load_degrading(e, opt, cg, true, why, why_sz)
+		       : -1;
+	if (r < 0) {
+		if (btf_tp) {
+			ebpf_note(opt, "%s: using sockops and the classic tracepoint "
+				  "instead", why);
+			shawk_bpf__destroy(e->skel);
+			e->skel = NULL;
+		}
+		btf_tp = false;
+		r = ebpf_load_degrading(e, opt, cg, false, why, why_sz);
+		if (r < 0)
+			return r;
+	}
+	*ret_btf_tp = btf_tp;
+	return 0;
+}
+
 int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 		    struct source **ret, char *why, size_t why_sz)
 {
 	char cg[1024];
 	int r;
 
-	ebpf_iter_quiet_libbpf();
+	ebpf_iter_libbpf_print(opt->verbose);
 	if ((r = check_kernel(opt, cg, sizeof(cg), why, why_sz)) < 0)
 		return r;
 	struct ebpf *e = calloc(1, sizeof(*e));
@@ -385,25 +430,8 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 	e->base.snapshot = false;
 	e->base.free = ebpf_free;
 	_cleanup_(source_freep) struct source *guard = &e->base;
-	const char *deny = bpflog_deny_list();
-	if (deny && *deny) {
-		snprintf(e->refused, sizeof(e->refused), "%s", deny);
-		ebpf_note(opt, "SHAWK_BPF_DENY=%s: those BPF programs are switched "
-			  "off as if the kernel refused them", deny);
-	}
-
-	e->st = stream_new(opt->resync_ms, opt->resync_phase_ms, 0);
-	e->poller = poller_new(pm, opt->run_netns_dir, 0, opt->poll_backend);
-	if (!e->st || !e->poller)
-		return -ENOMEM;
-	{
-		const char *pwhy;
-		if (poller_backend(e->poller, &pwhy) == POLL_BACKEND_BPF_ITER)
-			ebpf_note(opt, "seed and resync polls via BPF iterators");
-		else if (opt->poll_backend != POLL_BACKEND_SOCKDIAG)
-			ebpf_note(opt, "seed and resync polls via sock_diag (BPF "
-				  "iterators: %s)", pwhy);
-	}
+	if ((r = open_seed_poller(e, pm, opt)) < 0)
+		return r;
 
 	e->cgroup_fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (e->cgroup_fd < 0) {
@@ -412,24 +440,9 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 		return r;
 	}
 
-	/* The BTF-typed tracepoint first; sockops and the classic tracepoint
-	 * where the kernel refuses it (SHAWK_BPF_CLASSIC=1 forces those). */
-	bool btf_tp = !opt->classic;
-	if (!btf_tp)
-		ebpf_note(opt, "SHAWK_BPF_CLASSIC=1: using sockops and the classic "
-			  "tracepoint");
-	r = btf_tp ? ebpf_load_degrading(e, opt, cg, true, why, why_sz) : -1;
-	if (r < 0) {
-		if (btf_tp) {
-			ebpf_note(opt, "%s: using sockops and the classic tracepoint "
-				  "instead", why);
-			shawk_bpf__destroy(e->skel);
-			e->skel = NULL;
-		}
-		r = ebpf_load_degrading(e, opt, cg, false, why, why_sz);
-		if (r < 0)
-			return r;
-	}
+	bool btf_tp;
+	if ((r = load_programs(e, opt, cg, &btf_tp, why, why_sz)) < 0)
+		return r;
 	struct shawk_bpf *s = e->skel;
 
 	if ((r = setup_aggregate(e, opt, btf_tp)) < 0)
