@@ -129,7 +129,9 @@ cat >"$tmp/check.py" <<'PY'
 import json, sys
 path, mode = sys.argv[1], sys.argv[2]
 exp = dict(a.split("=", 1) for a in sys.argv[3:])
-flows = [f for l in open(path) if l.strip() for f in json.loads(l)]
+# --once prints an array, a daemon one {window, node, flows} per line.
+flows = [f for l in open(path) if l.strip()
+         for d in [json.loads(l)] for f in (d["flows"] if isinstance(d, dict) else d)]
 ok = True
 
 def check(name, cond, detail=""):
@@ -197,7 +199,8 @@ if exp.get("resolved") == "yes":
              peer__addr="198.18.61.1")
     check("NodePort backend: peer is the node, nat_peer the client (2)",
           total(n) == 2 and all(f["nat_peer"] == {"addr": "198.18.61.50",
-                                                  "port": "many"} for f in n),
+                                                  "port": 0, "ephemeral": True}
+                                for f in n),
           json.dumps(n))
     others = [f for f in flows if f["nat_peer"] is not None and f not in n]
     check("no other flow has a nat_peer", not others, json.dumps(others))
@@ -243,7 +246,8 @@ sleep 1.3
 kill -TERM "$probe_pid"; wait "$probe_pid"; probe_pid=
 python3 - "$tmp/polld.json" <<'PY'
 import json, sys
-flows = [f for l in open(sys.argv[1]) if l.strip() for f in json.loads(l)]
+flows = [f for l in open(sys.argv[1]) if l.strip()
+         for d in [json.loads(l)] for f in (d["flows"] if isinstance(d, dict) else d)]
 bad = [f for f in flows if f["peer"]["addr"] == "198.18.161.10"]
 short = [f for f in flows if f["direction"] == "active" and f.get("service") ==
          {"addr": "198.18.161.10", "port": 81}]
@@ -295,7 +299,8 @@ else
 	# ... and at the backends' side, passive, on port 9090.
 	python3 - "$tmp/stream.json" "$b1_ns" "$b2_ns" "$((D_A1 + D_61))" "$((D_A2 + D_62))" <<'PY'
 import json, sys
-flows = [f for l in open(sys.argv[1]) if l.strip() for f in json.loads(l)]
+flows = [f for l in open(sys.argv[1]) if l.strip()
+         for d in [json.loads(l)] for f in (d["flows"] if isinstance(d, dict) else d)]
 for ns, want, name in ((int(sys.argv[2]), int(sys.argv[4]), "b1"),
                        (int(sys.argv[3]), int(sys.argv[5]), "b2")):
     got = sum(f["connections"] for f in flows if f["netns"] == ns and
