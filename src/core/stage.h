@@ -21,7 +21,7 @@ struct stage {
 	/*
 	 * Once per scan, before aggregation, with all of the scan's records
 	 * (the source's array, read-only): for a stage that keeps its own
-	 * table per scan (conntrack). Returns 0 or -errno; -ENOMEM stops the
+	 * table per scan (conntrack reads its NAT entries here). Returns 0 or -errno; -ENOMEM stops the
 	 * agent, any other error fails this scan (logged, the loop goes on).
 	 */
 	int (*scan)(struct stage *st, const struct sock_record *recs, size_t n);
