@@ -313,6 +313,37 @@ PY
 	[ $? -eq 0 ] || failures=$((failures + 1))
 fi
 
+# ---- streaming: entries gone before the next scan ---------------------------
+# The connections' conntrack entries are deleted right after them, before
+# the daemon's next scan (3 s interval): only the NEW/DESTROY events it
+# subscribed to can still resolve them.
+if [ -n "$no_bpf" ]; then
+	skip_check "streaming, entries deleted" "$no_bpf"
+elif ! command -v conntrack >/dev/null; then
+	skip_check "streaming, entries deleted" "no conntrack(8) to delete entries"
+else
+	N3=${SHAWK_IT_CONNS3:-400}
+	S_A1=$(counted iptables 198.18.61.21:9090) S_A2=$(counted iptables 198.18.61.22:9090)
+	"$SHAWK_BIN" probe --mode streaming --output json --interval 3s --flush-interval 3s \
+		>"$tmp/stream3.json" 2>"$tmp/stream3.err" &
+	probe_pid=$!
+	wait_for grep -q "conntrack: [0-9]* NAT entries" "$tmp/stream3.err" ||
+		{ not_ok "streaming probe (3 s) started"; cat "$tmp/stream3.err"; }
+	ip netns exec "$P-cli" "$B" i15-cli-short tcp-client 198.18.161.10 81 "$N3"
+	r3=$?
+	del=$($NX conntrack -D -p tcp --orig-dst 198.18.161.10 --orig-port-dst 81 2>&1 | sed -n 's/.*: \([0-9]*\) flow entries have been deleted.*/\1/p')
+	echo "# deleted ${del:-0} conntrack entries of svc-a:81 before the next scan"
+	check "streaming (3 s): $N3 connections made, their entries deleted (${del:-0})" \
+		test "$r3" -eq 0 -a "${del:-0}" -ge "$N3"
+	sleep 6.5
+	kill -TERM "$probe_pid"; wait "$probe_pid"; probe_pid=
+	D_A1=$(( $(counted iptables 198.18.61.21:9090) - S_A1 ))
+	D_A2=$(( $(counted iptables 198.18.61.22:9090) - S_A2 ))
+	cases3="svc-a,198.18.161.10,81,198.18.61.21,9090,$D_A1;svc-a,198.18.161.10,81,198.18.61.22,9090,$D_A2"
+	python3 "$tmp/check.py" "$tmp/stream3.json" streaming-deleted "${common[@]}" resolved=short "cases=$cases3"
+	[ $? -eq 0 ] || failures=$((failures + 1))
+fi
+
 # ---- conntrack unavailable, and off -----------------------------------------
 
 if command -v capsh >/dev/null; then
