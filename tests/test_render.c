@@ -321,6 +321,8 @@ static void test_json_service(void **state)
 	assert_non_null(strstr(out, " via 198.18.161.10:80 "));
 	assert_non_null(strstr(out, " nat-peer 198.18.61.50:many "));
 	capture_free(&c);
+	flow_clear(&flows[0]);
+	flow_clear(&flows[1]);
 }
 
 static void test_json_shape(void **state)
