@@ -31,7 +31,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE \
 	-Isrc -Ibpf -I$(OBJDIR)/gen -MMD -MP $(shell $(PKG_CONFIG) --cflags libpq)
-LDLIBS := -lbpf -lelf -lz -lpq -lcurl -lcjson -lpthread
+LDLIBS := -lbpf -lelf -lz -lpq -lcurl -lcjson -lpthread -lmnl
 # HTTP (src/http) and SVG drawings (src/render/svg.c): libmicrohttpd and
 # Graphviz's library. The two Graphviz plugins used (dot layout, SVG output)
 # are linked in, found through an rpath to Graphviz's plugin directory.

@@ -24,6 +24,7 @@ enum opt_type {
 	OPT_OUTPUT,    /* enum output_format */
 	OPT_LOG_LEVEL, /* int, enum log_level */
 	OPT_ENV_IS,    /* env only: true when the variable equals `is` */
+	OPT_ONOFF,     /* on or off: a bool */
 };
 
 struct probe_option {
@@ -72,6 +73,11 @@ static const struct probe_option probe_options[] = {
 	{ "max-pending-flows", "SHAWK_MAX_PENDING_FLOWS", OPT_COUNT,
 	  F(max_pending_flows), "1048576", "N",
 	  "flows buffered while the CMDB is down", NULL, false },
+	{ "conntrack", "SHAWK_CONNTRACK", OPT_ONOFF, F(conntrack), "on",
+	  "on|off",
+	  "resolve Service addresses (DNAT) to the backend reached and "
+	  "source-NATed peers to the original client, from conntrack",
+	  NULL, false },
 	{ "metrics-listen", "SHAWK_METRICS_LISTEN", OPT_STR, F(metrics_listen),
 	  NULL, "ADDR:PORT",
 	  "serve /metrics (Prometheus) and /healthz there, e.g. "
@@ -170,6 +176,13 @@ static int opt_set(const struct probe_option *o, struct probe_config *cfg,
 	case OPT_ENV_IS:
 		*(bool *)p = !o->is || strcmp(value, o->is) == 0;
 		return 0;
+	case OPT_ONOFF:
+		if (strcmp(value, "on") == 0 || strcmp(value, "off") == 0) {
+			*(bool *)p = value[1] == 'n';
+			return 0;
+		}
+		return config_error(err, "invalid %s '%s': expected on or off",
+				    what, value);
 	}
 	return -EINVAL;
 }

@@ -56,6 +56,7 @@ struct probe_config {
 	enum output_format output;
 	bool include_loopback;
 	bool poll_skip_unchanged; /* polling daemon: reuse unchanged netns */
+	bool conntrack;		  /* the conntrack stage (--conntrack on) */
 	uint64_t max_flows;
 	uint64_t max_pending_flows;
 	/* Endpoints /metrics and /healthz ("ADDR:PORT"); NULL: none. */
