@@ -176,7 +176,7 @@ $(OBJDIR)/tests/%: tests/%.c $(LIB_OBJS) $(EMBED_OBJS)
 # --- fuzz targets (clang + libFuzzer): build/fuzz/fuzz_<name>
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_LIB := src/k8s/pods.c src/core/u64map.c
+FUZZ_LIB := src/k8s/pods.c src/k8s/services.c src/core/u64map.c
 fuzz: $(FUZZ_BINS)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
