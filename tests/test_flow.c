@@ -454,6 +454,21 @@ static void test_closing_states(void **state)
 	flow_table_get_stats(t, &st);
 	assert_true(st.closing_skipped >= 4);
 
+	/* A client socket known by its inode only, then closing with its
+	 * cookie made: the same connection, not counted again (an unknown
+	 * closing client socket would count once). */
+	flow_table_reset_interval(t);
+	struct sock_record h = tcp(NS_B, T_ESTABLISHED, "10.0.0.2", 40010,
+				   "10.0.0.1", 80, 0, 20);
+	h.inode = 6000;
+	assert_int_equal(ingest(t, &h, 1, true, 350), 1);
+	flow_table_reset_interval(t);
+	struct sock_record h_cw = h;
+	h_cw.cookie = 88;
+	h_cw.state = 8;
+	assert_int_equal(ingest(t, &h_cw, 1, true, 360), 0);
+	assert_int_equal(flow_table_count(t), 0);
+
 	/* At a client, a socket its server closed (CLOSE-WAIT) is the call
 	 * the client made: counted once, never again. */
 	flow_table_reset_interval(t);

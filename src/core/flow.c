@@ -411,6 +411,10 @@ static int closing_seen(struct flow_table *t, const struct sock_record *r,
 			const struct flow_key *k)
 {
 	uint64_t *cv = u64map_get(&t->conns, conn_id(r));
+	/* Known by its inode before the kernel made its cookie (see
+	 * conn_upsert()); the entry stays under the inode until it closes. */
+	if (!cv && r->cookie && r->inode)
+		cv = u64map_get(&t->conns, inode_id(r));
 	if (cv) {
 		*cv = (*cv & ~0xffffffffULL) | t->scan_gen;
 		t->stats.closing_skipped++;
