@@ -1,5 +1,6 @@
 -- SPDX-License-Identifier: MIT
--- $1 node_name. Writes the staged batch when some keys repeat (e.g.
+-- $1 node_name, $2 history bucket (seconds), $3 history start (epoch
+-- ms). Writes the staged batch when some keys repeat (e.g.
 -- sanitising turned two comms into the same text), or after unique.sql met
 -- a flow or node inserted meanwhile: merge the flows first, and let
 -- ON CONFLICT sort out the rows that exist. Node keys are unique in their
@@ -29,4 +30,22 @@ WITH f AS (
 \ir _active_insert.sql
  ON CONFLICT (addr, pgid, comm) DO UPDATE SET
 \ir _node_set.sql
+-- History as in unique.sql, the repeated keys merged first.
+), h AS (
+ INSERT INTO flow_history AS o (laddr, lport, direction, proto, raddr,
+  rport, node_name, netns, pgid, comm, bucket, seconds, connections)
+ SELECT laddr, lport, direction, proto, raddr, rport, $1, netns, pgid,
+  comm, b.bucket, $2::integer,
+  sum(CASE WHEN b.bucket = shawk_bucket(greatest(s.first_seen,
+   to_timestamp($3::float8 / 1000)), $2::integer)
+   THEN new_connections ELSE 0 END)
+ FROM shawk_flush_flows s, generate_series(shawk_bucket(greatest(
+  s.first_seen, to_timestamp($3::float8 / 1000)), $2::integer),
+  s.last_seen, make_interval(secs => $2::integer)) b(bucket)
+ WHERE s.last_seen >= to_timestamp($3::float8 / 1000)
+ GROUP BY laddr, lport, direction, proto, raddr, rport, netns, pgid, comm,
+  b.bucket
+ ON CONFLICT (laddr, lport, direction, proto, raddr, rport, node_name,
+  netns, pgid, comm, bucket) DO UPDATE SET
+  connections = o.connections + EXCLUDED.connections
 ) SELECT 1

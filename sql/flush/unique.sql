@@ -1,5 +1,6 @@
 -- SPDX-License-Identifier: MIT
--- $1 node_name. Writes the staged batch when every flow key in it is
+-- $1 node_name, $2 history bucket (seconds), $3 history start (epoch
+-- ms). Writes the staged batch when every flow key in it is
 -- distinct (the usual case: the probe's flow table is keyed by it).
 --
 -- The flows and nodes that exist are updated through a join, and only the
@@ -58,4 +59,25 @@ WITH u AS (
 ), an AS (
 \ir _active_insert.sql
  WHERE NOT EXISTS (SELECT 1 FROM au WHERE au.i = s.i)
+-- History (sql/007_history.sql): each flow is active in every bucket of
+-- width $2 seconds from its first_seen to its last_seen in this batch
+-- (after an outage, the buckets of when it was seen, not of now), not
+-- before $3 (epoch ms: the retention, whose partitions the flush's
+-- BEGIN created); its new connections go to the bucket of its
+-- first_seen. A bucket written by the previous flush adds up.
+), h AS (
+ INSERT INTO flow_history AS o (laddr, lport, direction, proto, raddr,
+  rport, node_name, netns, pgid, comm, bucket, seconds, connections)
+ SELECT laddr, lport, direction, proto, raddr, rport, $1, netns, pgid,
+  comm, b.bucket, $2::integer,
+  CASE WHEN b.bucket = shawk_bucket(greatest(s.first_seen,
+   to_timestamp($3::float8 / 1000)), $2::integer)
+   THEN new_connections ELSE 0 END
+ FROM shawk_flush_flows s, generate_series(shawk_bucket(greatest(
+  s.first_seen, to_timestamp($3::float8 / 1000)), $2::integer),
+  s.last_seen, make_interval(secs => $2::integer)) b(bucket)
+ WHERE s.last_seen >= to_timestamp($3::float8 / 1000)
+ ON CONFLICT (laddr, lport, direction, proto, raddr, rport, node_name,
+  netns, pgid, comm, bucket) DO UPDATE SET
+  connections = o.connections + EXCLUDED.connections
 ) SELECT 1

@@ -104,6 +104,8 @@ static int write_batch(struct cmdb_sink *c, const struct flow *flows,
 		.node_name = c->node_name,
 		.boot_id = c->boot_id,
 		.seq = seq,
+		.bucket_s = (uint32_t)(c->cfg->history_bucket_ms / 1000),
+		.retention_ms = c->cfg->retention_ms,
 	};
 	int r = c->ops->flush(c->db, &b, flows, n, ret_in_doubt);
 	c->writes++;

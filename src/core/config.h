@@ -56,6 +56,10 @@ struct probe_config {
 	bool poll_skip_unchanged; /* polling daemon: reuse unchanged netns */
 	uint64_t max_flows;
 	uint64_t max_pending_flows;
+	/* CMDB history (sql/007_history.sql): bucket width (whole seconds,
+	 * 1s to 1h) and how long history, flows, nodes and pods are kept. */
+	int64_t history_bucket_ms;
+	int64_t retention_ms;
 	bool help;
 };
 
