@@ -39,6 +39,15 @@ static const char look_usage[] =
 	"  --since D          only edges seen since D: a duration ago (10m, 2h)\n"
 	"                     or an RFC 3339 time\n"
 	"  --until D          only edges seen until D (same forms)\n"
+	"                     With --since/--until the history is read: an edge\n"
+	"                     is shown if active in a bucket of the window, its\n"
+	"                     connections are those started in it.\n"
+	"  --diff-since D, --diff-until D\n"
+	"                     compare the window (--since/--until; --since\n"
+	"                     defaults to --diff-until, --until to now) with this\n"
+	"                     earlier baseline: edges added (+, green), removed\n"
+	"                     (-, red dashed) or unchanged, and the count change\n"
+	"  --changed-only     with a diff, leave unchanged edges out\n"
 	"  --format F         tree (default), json, dot or svg\n"
 	"  --cmdb URL         libpq URI of the CMDB [SHAWK_CMDB_URL]\n"
 	"  -h, --help         show this help\n";
@@ -66,6 +75,8 @@ struct look_args {
 	const char *sel_flag; /* the selector given, for messages */
 	const struct look_format *fmt;
 	bool help;
+	bool changed_only;
+	bool diff_since_set, diff_until_set;
 	char pod_ns[254], pod_name[254];
 };
 
@@ -199,6 +210,25 @@ static int look_option_apply(struct look_args *a, int c, const char *arg,
 					   "ago (10m, 2h, 1d) or an RFC 3339 time",
 					   c == 's' ? "--since" : "--until", arg);
 		return 0;
+	case 'S':
+	case 'U':
+		if (duration_time_point_parse_ms(arg, now,
+					c == 'S' ? &a->q.diff_since_ms
+						 : &a->q.diff_until_ms) < 0)
+			return usage_error("invalid %s '%s': expected a duration "
+					   "ago (10m, 2h, 1d) or an RFC 3339 time",
+					   c == 'S' ? "--diff-since"
+						    : "--diff-until",
+					   arg);
+		if (c == 'S')
+			a->diff_since_set = true;
+		else
+			a->diff_until_set = true;
+		a->q.diff = true;
+		return 0;
+	case 'C':
+		a->changed_only = true;
+		return 0;
 	case 'f':
 		return opt_format(a, arg);
 	case 'c':
@@ -209,6 +239,35 @@ static int look_option_apply(struct look_args *a, int c, const char *arg,
 		return 0;
 	}
 	return -1;
+}
+
+/* The baseline window of a diff: complete it from the window, and refuse
+ * one that is empty or overlaps the window. Returns 0 or EXIT_USAGE. */
+static int look_diff_check(struct look_args *a)
+{
+	struct look_query *q = &a->q;
+	if (!q->diff)
+		return a->changed_only ? usage_error("--changed-only needs "
+						     "--diff-since")
+				       : 0;
+	if (!a->diff_since_set)
+		return usage_error("--diff-until needs --diff-since");
+	if (!a->diff_until_set) {
+		if (q->since_ms == INT64_MIN)
+			return usage_error("--diff-since needs --diff-until "
+					   "or --since");
+		q->diff_until_ms = q->since_ms;
+	}
+	if (q->since_ms == INT64_MIN)
+		q->since_ms = q->diff_until_ms;
+	if (q->diff_since_ms > q->diff_until_ms)
+		return usage_error("--diff-since is later than --diff-until");
+	if (q->since_ms > q->until_ms)
+		return usage_error("--since is later than --until");
+	if (q->diff_since_ms < q->until_ms && q->since_ms < q->diff_until_ms)
+		return usage_error("the --diff-since/--diff-until window "
+				   "overlaps the --since/--until window");
+	return 0;
 }
 
 /* Fills a from argv and the environment. Returns 0 (a->help: print the
@@ -224,6 +283,9 @@ static int look_args_parse(int argc, char **argv, struct look_args *a)
 		{ "depth", required_argument, NULL, 'd' },
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
+		{ "diff-since", required_argument, NULL, 'S' },
+		{ "diff-until", required_argument, NULL, 'U' },
+		{ "changed-only", no_argument, NULL, 'C' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "cmdb", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
@@ -261,6 +323,8 @@ static int look_args_parse(int argc, char **argv, struct look_args *a)
 	if (a->q.since_ms != INT64_MIN && a->q.until_ms != INT64_MAX &&
 	    a->q.since_ms > a->q.until_ms)
 		return usage_error("--since is later than --until");
+	if ((r = look_diff_check(a)))
+		return r;
 	if (!a->url || !*a->url)
 		return usage_error("no CMDB: set --cmdb or SHAWK_CMDB_URL");
 	return 0;
@@ -351,6 +415,7 @@ int cli_look(int argc, char **argv)
 		return r;
 	_cleanup_(graph_clear) struct graph g;
 	graph_init(&g, 0);
+	g.hide_unchanged = a.changed_only;
 	if ((r = look_graph_load(db, &a.q, &g, &empty)))
 		return r;
 	if (empty && a.fmt->empty_is_error) {

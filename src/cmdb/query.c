@@ -16,14 +16,18 @@
 /* Rows one level query may return: bounds memory on a huge CMDB. */
 #define LOOK_MAX_ROWS 1000000
 
+#define EDGE_COLUMNS_(CONNS, FIRST, LAST)                                     \
+	"SELECT e.proto, host(e.client_addr), e.client_pgid, e.client_comm,"  \
+	" e.client_container, host(e.server_addr), e.server_port,"            \
+	" e.server_pgid, e.server_comm, e.server_container, " CONNS ","       \
+	" e.connections_total,"                                               \
+	" (extract(epoch FROM " FIRST ") * 1000)::bigint,"                    \
+	" (extract(epoch FROM " LAST ") * 1000)::bigint,"                     \
+	" e.client_pod_namespace, e.client_pod_name, e.server_pod_namespace," \
+	" e.server_pod_name"
 #define EDGE_COLUMNS                                                          \
-	"SELECT proto, host(client_addr), client_pgid, client_comm,"          \
-	" client_container, host(server_addr), server_port, server_pgid,"     \
-	" server_comm, server_container, connections, connections_total,"     \
-	" (extract(epoch FROM first_seen) * 1000)::bigint,"                   \
-	" (extract(epoch FROM last_seen) * 1000)::bigint,"                    \
-	" client_pod_namespace, client_pod_name, server_pod_namespace,"       \
-	" server_pod_name FROM pod_edges"
+	EDGE_COLUMNS_("e.connections", "e.first_seen", "e.last_seen")         \
+	" FROM pod_edges e"
 
 #define EDGE_WINDOW                                                           \
 	" AND last_seen >= to_timestamp($2::float8 / 1000)"                   \
@@ -36,6 +40,56 @@ static const char edges_into_sql[] =
 	EDGE_COLUMNS " WHERE server_addr = ANY($1::inet[])" EDGE_WINDOW;
 static const char edges_from_sql[] =
 	EDGE_COLUMNS " WHERE client_addr = ANY($1::inet[])" EDGE_WINDOW;
+
+/*
+ * A bounded window reads the history (sql/007_history.sql): an edge is
+ * there when active in a bucket of the window ($2, $3), with the
+ * connections started in those buckets and the span of them. A diff adds
+ * the baseline ($4, $5) and three columns: in the window, in the
+ * baseline, the baseline's connections. The flows' own first/last seen
+ * (which bracket their history, a bucket earlier at most) prune first.
+ */
+#define ACTIVITY(A, B)                                                        \
+	" shawk_edge_activity(e.proto, e.client_addr, e.client_pgid,"         \
+	" e.client_comm, e.server_addr, e.server_port, e.server_pgid,"        \
+	" e.server_comm, to_timestamp(" A "::float8 / 1000),"                 \
+	" to_timestamp(" B "::float8 / 1000))"
+#define SPAN(A, B)                                                            \
+	" AND e.last_seen >= to_timestamp(" A "::float8 / 1000) - interval"   \
+	" '1 day' AND e.first_seen <= to_timestamp(" B "::float8 / 1000)"
+
+#define HIST_COLUMNS                                                          \
+	EDGE_COLUMNS_("w.connections", "w.first_seen", "w.last_seen")         \
+	" FROM pod_edges e CROSS JOIN LATERAL" ACTIVITY("$2", "$3") " w"
+#define HIST_WHERE                                                            \
+	SPAN("$2", "$3") " AND w.connections IS NOT NULL"                     \
+	" LIMIT " STRINGIFY(LOOK_MAX_ROWS)
+static const char hist_into_sql[] =
+	HIST_COLUMNS " WHERE e.server_addr = ANY($1::inet[])" HIST_WHERE;
+static const char hist_from_sql[] =
+	HIST_COLUMNS " WHERE e.client_addr = ANY($1::inet[])" HIST_WHERE;
+
+#define DIFF_COLUMNS                                                          \
+	EDGE_COLUMNS_("coalesce(w.connections, 0)",                           \
+		      "coalesce(w.first_seen, b.first_seen)",                 \
+		      "coalesce(w.last_seen, b.last_seen)")                   \
+	", w.connections IS NOT NULL, b.connections IS NOT NULL,"             \
+	" coalesce(b.connections, 0)"                                         \
+	" FROM pod_edges e CROSS JOIN LATERAL" ACTIVITY("$2", "$3") " w"      \
+	" CROSS JOIN LATERAL" ACTIVITY("$4", "$5") " b"
+#define DIFF_WHERE                                                            \
+	" AND ((true" SPAN("$2", "$3") ") OR (true" SPAN("$4", "$5") "))"     \
+	" AND (w.connections IS NOT NULL OR b.connections IS NOT NULL)"       \
+	" LIMIT " STRINGIFY(LOOK_MAX_ROWS)
+static const char diff_into_sql[] =
+	DIFF_COLUMNS " WHERE e.server_addr = ANY($1::inet[])" DIFF_WHERE;
+static const char diff_from_sql[] =
+	DIFF_COLUMNS " WHERE e.client_addr = ANY($1::inet[])" DIFF_WHERE;
+
+bool look_query_windowed(const struct look_query *q)
+{
+	return q->diff || q->since_ms != INT64_MIN || q->until_ms != INT64_MAX;
+}
 
 /*
  * The addresses of the selected pods: their own IPs (not a hostNetwork
@@ -109,12 +163,26 @@ static void window_params(const struct look_query *q, char *since,
 		snprintf(until, sz, "%" PRId64, q->until_ms);
 }
 
+/* Pods and nodes are looked up over both windows of a diff. */
+static void span_params(const struct look_query *q, char *since, char *until,
+			size_t sz)
+{
+	struct look_query s = *q;
+	if (q->diff) {
+		if (q->diff_since_ms < s.since_ms)
+			s.since_ms = q->diff_since_ms;
+		if (q->diff_until_ms > s.until_ms)
+			s.until_ms = q->diff_until_ms;
+	}
+	window_params(&s, since, until, sz);
+}
+
 int cmdb_pod_namespaces(struct cmdb *db, const struct look_query *q,
 			char *buf, size_t bufsz)
 {
 	char since[32], until[32];
 	size_t len = 0;
-	window_params(q, since, until, sizeof(since));
+	span_params(q, since, until, sizeof(since));
 	const char *params[] = { q->pod_name, since, until };
 	_cleanup_(pqclearp) PGresult *res = PQexecParams(
 		db->conn, pod_namespaces_sql, 3, NULL, params, NULL, NULL, 0);
@@ -166,12 +234,20 @@ static int fetch_edges(struct cmdb *db, const struct look_query *q,
 		       const char *addrs, struct graph *g,
 		       struct level_out *o)
 {
-	char since[32], until[32];
+	char since[32], until[32], bsince[32], buntil[32];
+	const char *sql;
 	window_params(q, since, until, sizeof(since));
-	const char *params[] = { addrs, since, until };
-	_cleanup_(pqclearp) PGresult *res =
-		PQexecParams(db->conn, o->into ? edges_into_sql : edges_from_sql,
-			     3, NULL, params, NULL, NULL, 0);
+	snprintf(bsince, sizeof(bsince), "%" PRId64, q->diff_since_ms);
+	snprintf(buntil, sizeof(buntil), "%" PRId64, q->diff_until_ms);
+	const char *params[] = { addrs, since, until, bsince, buntil };
+	if (q->diff)
+		sql = o->into ? diff_into_sql : diff_from_sql;
+	else if (look_query_windowed(q))
+		sql = o->into ? hist_into_sql : hist_from_sql;
+	else
+		sql = o->into ? edges_into_sql : edges_from_sql;
+	_cleanup_(pqclearp) PGresult *res = PQexecParams(
+		db->conn, sql, q->diff ? 5 : 3, NULL, params, NULL, NULL, 0);
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
 		return cmdb_fail(db, res);
 
@@ -228,6 +304,16 @@ static int fetch_edges(struct cmdb *db, const struct look_query *q,
 			strtoll(PQgetvalue(res, i, 13), NULL, 10));
 		if (r < 0)
 			return r;
+		if (q->diff &&
+		    (r = graph_edge_mark(
+			     g, cv, sv,
+			     strcmp(PQgetvalue(res, i, 0), "udp") == 0
+				     ? IPPROTO_UDP
+				     : IPPROTO_TCP,
+			     PQgetvalue(res, i, 18)[0] == 't',
+			     PQgetvalue(res, i, 19)[0] == 't',
+			     strtoull(PQgetvalue(res, i, 20), NULL, 10))) < 0)
+			return r;
 		if (o->roots && (r = graph_root_add(g, o->into ? sv : cv)) < 0)
 			return r;
 		if ((r = frontier_add(o->next, o->seen,
@@ -243,7 +329,7 @@ static int pod_addrs(struct cmdb *db, const struct look_query *q,
 		     struct u64map *seen_out, struct frontier *f_out)
 {
 	char since[32], until[32];
-	window_params(q, since, until, sizeof(since));
+	span_params(q, since, until, sizeof(since));
 	const char *params[] = {
 		q->pod_namespace && *q->pod_namespace ? q->pod_namespace : NULL,
 		q->sel == LOOK_SEL_POD ? q->pod_name : NULL, since, until
@@ -275,6 +361,8 @@ int cmdb_look(struct cmdb *db, const struct look_query *q, struct graph *g)
 	_cleanup_(u64map_free) struct u64map seen_in = { 0 }, seen_out = { 0 };
 	int r;
 
+	g->windowed = look_query_windowed(q);
+	g->diff = q->diff;
 	if ((r = u64map_init(&seen_in, LOOK_MAX_ROWS)) < 0 ||
 	    (r = u64map_init(&seen_out, LOOK_MAX_ROWS)) < 0)
 		return r;

@@ -288,6 +288,31 @@ int graph_edge_add(struct graph *g, uint32_t client, uint32_t server,
 	return 0;
 }
 
+int graph_edge_mark(struct graph *g, uint32_t client, uint32_t server,
+		    uint8_t proto, bool in_window, bool in_base,
+		    uint64_t base_connections)
+{
+	struct edge_key k = { g, client, server, proto };
+	uint32_t found = hindex_find(&g->eidx, edge_hash(client, server, proto),
+				     edge_eq, &k);
+	if (found == HINDEX_NONE)
+		return -ENOENT;
+	struct graph_edge *e = &g->e[found];
+	e->in_window |= in_window;
+	e->in_base |= in_base;
+	e->base_connections += base_connections;
+	return 0;
+}
+
+enum graph_change graph_edge_change(const struct graph_edge *e)
+{
+	if (e->in_window && !e->in_base)
+		return GRAPH_ADDED;
+	if (e->in_base && !e->in_window)
+		return GRAPH_REMOVED;
+	return GRAPH_UNCHANGED;
+}
+
 int graph_root_add(struct graph *g, uint32_t vertex)
 {
 	for (size_t i = 0; i < g->nroots; i++)

@@ -34,6 +34,17 @@ struct graph_edge {
 	uint64_t connections_total;
 	int64_t first_seen_ms, last_seen_ms;
 	bool used;
+	/* look --diff-since: active in the window and/or in the baseline,
+	 * and the baseline's connections (connections: the window's). */
+	bool in_window, in_base;
+	uint64_t base_connections;
+};
+
+/* Of an edge in a diff (graph.diff). */
+enum graph_change {
+	GRAPH_UNCHANGED = 0,
+	GRAPH_ADDED,
+	GRAPH_REMOVED,
 };
 
 struct graph {
@@ -53,6 +64,10 @@ struct graph {
 	uint32_t *by_client, *by_server;
 	uint32_t *proc_display; /* per process: its first listening vertex */
 	size_t max_vertices; /* bound: adds fail with -E2BIG beyond it */
+	/* Counts are over a time window (connections started in it), not
+	 * the last interval's; diff: edges compare two windows, and
+	 * hide_unchanged leaves the unchanged ones out of the output. */
+	bool windowed, diff, hide_unchanged;
 };
 
 /* max_vertices 0: a default of one million (edges: four times that). */
@@ -87,6 +102,18 @@ int graph_vertex_set_pod(struct graph *g, uint32_t idx, const char *ns,
 int graph_edge_add(struct graph *g, uint32_t client, uint32_t server,
 		   uint8_t proto, uint64_t connections, uint64_t total,
 		   int64_t first_ms, int64_t last_ms);
+
+/*
+ * Diff: records that the edge client -> server (added before with
+ * graph_edge_add) was active in the window and/or the baseline, adding
+ * base_connections to its baseline count. Returns 0 or -ENOENT.
+ */
+int graph_edge_mark(struct graph *g, uint32_t client, uint32_t server,
+		    uint8_t proto, bool in_window, bool in_base,
+		    uint64_t base_connections);
+
+/* An edge's change between the baseline and the window. */
+enum graph_change graph_edge_change(const struct graph_edge *e);
 
 /* Marks a vertex as a root of the tree (once). Returns 0 or -ENOMEM. */
 int graph_root_add(struct graph *g, uint32_t vertex);

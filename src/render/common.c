@@ -106,8 +106,37 @@ void render_vertex_process(char *buf, size_t bufsz,
 	escape_terminal_buf(buf, bufsz, tmp);
 }
 
-void render_edge_count(char *buf, size_t bufsz, const struct graph_edge *e)
+void render_edge_count(char *buf, size_t bufsz, const struct graph *g,
+		       const struct graph_edge *e)
 {
+	if (g->diff) {
+		long long d = (long long)e->connections -
+			      (long long)e->base_connections;
+		snprintf(buf, bufsz, "%s %llu (%s%lld)",
+			 render_proto_name(e->proto),
+			 (unsigned long long)e->connections, d >= 0 ? "+" : "",
+			 d);
+		return;
+	}
 	snprintf(buf, bufsz, "%s %llu", render_proto_name(e->proto),
-		 (unsigned long long)e->connections_total);
+		 (unsigned long long)(g->windowed ? e->connections
+						  : e->connections_total));
+}
+
+bool render_edge_hidden(const struct graph *g, const struct graph_edge *e)
+{
+	return g->diff && g->hide_unchanged &&
+	       graph_edge_change(e) == GRAPH_UNCHANGED;
+}
+
+const char *render_change_name(const struct graph_edge *e)
+{
+	switch (graph_edge_change(e)) {
+	case GRAPH_ADDED:
+		return "added";
+	case GRAPH_REMOVED:
+		return "removed";
+	default:
+		return "unchanged";
+	}
 }

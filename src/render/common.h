@@ -45,7 +45,16 @@ void render_vertex_process(char *buf, size_t bufsz,
 			   const struct graph_vertex *v);
 
 /* An edge's label, its protocol and connection count ("tcp 30"), into buf
- * (at least 32 bytes). */
-void render_edge_count(char *buf, size_t bufsz, const struct graph_edge *e);
+ * (at least 48 bytes): connections_total, or over a time window the
+ * window's connections, and in a diff their change ("tcp 30 (+5)"). */
+void render_edge_count(char *buf, size_t bufsz, const struct graph *g,
+		       const struct graph_edge *e);
+
+/* In a diff: the edge is unchanged and the user asked to hide those. */
+bool render_edge_hidden(const struct graph *g, const struct graph_edge *e);
+
+/* The name of an edge's change in a diff: "added", "removed",
+ * "unchanged". */
+const char *render_change_name(const struct graph_edge *e);
 
 #endif

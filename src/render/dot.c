@@ -48,13 +48,18 @@ int render_dot(FILE *out, struct graph *g, int depth)
 	}
 	for (size_t i = 0; i < g->ne; i++) {
 		const struct graph_edge *e = &g->e[i];
-		if (!e->used)
+		if (!e->used || render_edge_hidden(g, e))
 			continue;
-		char label[48];
-		render_edge_count(label, sizeof(label), e);
-		fprintf(out, "\tn%u -> n%u [label=\"%s\"];\n",
+		char label[64];
+		enum graph_change ch = graph_edge_change(e);
+		render_edge_count(label, sizeof(label), g, e);
+		fprintf(out, "\tn%u -> n%u [label=\"%s\"%s];\n",
 			graph_vertex_display(g, e->client),
-			graph_vertex_display(g, e->server), label);
+			graph_vertex_display(g, e->server), label,
+			!g->diff		? ""
+			: ch == GRAPH_ADDED	? ", color=green"
+			: ch == GRAPH_REMOVED ? ", color=red, style=dashed"
+					      : "");
 	}
 	fputs("}\n", out);
 	return ferror(out) ? -EIO : 0;

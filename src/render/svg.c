@@ -235,6 +235,10 @@ static Agraph_t *build(const struct svg_graph *g)
 				     NULL, 1);
 		if (!e || set_attr(e, "label", g->e[i].label) < 0)
 			goto fail;
+		if (g->e[i].color)
+			agsafeset(e, (char *)"color", (char *)g->e[i].color, "");
+		if (g->e[i].style)
+			agsafeset(e, (char *)"style", (char *)g->e[i].style, "");
 	}
 	free(nodes);
 	return G;
@@ -335,17 +339,21 @@ int render_svg(FILE *out, struct graph *g, int depth)
 	}
 	for (size_t i = 0; i < g->ne; i++) {
 		const struct graph_edge *e = &g->e[i];
-		char label[48];
-		if (!e->used)
+		char label[64];
+		if (!e->used || render_edge_hidden(g, e))
 			continue;
-		snprintf(label, sizeof(label), "%s %llu",
-			 e->proto == IPPROTO_UDP ? "udp" : "tcp",
-			 (unsigned long long)e->connections_total);
+		render_edge_count(label, sizeof(label), g, e);
 		r = svg_graph_edge_add(&sg, map[graph_vertex_display(g, e->client)],
 				       map[graph_vertex_display(g, e->server)],
 				       label);
 		if (r < 0)
 			return r;
+		if (g->diff && graph_edge_change(e) == GRAPH_ADDED)
+			sg.e[sg.ne - 1].color = "green";
+		if (g->diff && graph_edge_change(e) == GRAPH_REMOVED) {
+			sg.e[sg.ne - 1].color = "red";
+			sg.e[sg.ne - 1].style = "dashed";
+		}
 	}
 	return render_svg_graph(out, &sg, false);
 }
