@@ -16,6 +16,7 @@ static const char usage[] =
 	"  probe          trace sockets on this host and record flows\n"
 	"  look           print the dependency tree around an address or pod\n"
 	"  create-scheme  create or upgrade the CMDB schema\n"
+	"  prune          apply the CMDB's retention now\n"
 	"  health         check the probe's heartbeat (liveness probes)\n"
 	"  serve          serve the dependency map as web pages\n"
 	"\n"
@@ -30,6 +31,7 @@ static const struct {
 	{ "probe", cli_probe },
 	{ "look", cli_look },
 	{ "create-scheme", cli_create_scheme },
+	{ "prune", cli_prune },
 	{ "health", cli_health },
 	{ "serve", cli_serve },
 };
