@@ -46,6 +46,7 @@ struct probe_config {
 	const char *node_ip;	     /* NODE_IP: the kubelet URL's default */
 	const char *kubelet_refresh; /* SHAWK_KUBELET_REFRESH, unparsed */
 	bool bpf_verbose;	     /* SHAWK_BPF_VERBOSE set */
+	const char *bpf_deny;	     /* SHAWK_BPF_DENY: programs refused on purpose (tests) */
 	bool bpf_classic;	     /* SHAWK_BPF_CLASSIC=1 */
 	bool bpf_no_aggregate;	     /* SHAWK_BPF_AGGREGATE=0 */
 	const char *run_netns_dir;
