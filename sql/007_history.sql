@@ -75,30 +75,54 @@ $$;
 -- was not active then. The edge is given as the edges view names it: an
 -- active flow is read by its client, a passive one (client not probed,
 -- client_pgid 0) by its server. Buckets are at most a day wide.
+-- An edge with no history at all (written by an agent older than this
+-- schema, during a rolling upgrade) falls back to its flows' lifetime
+-- (e_first, e_last) bracketing the window, with e_total connections.
 CREATE FUNCTION shawk_edge_activity(e_proto text, c_addr inet, c_pgid bigint,
 	c_comm text, s_addr inet, s_port integer, s_pgid bigint, s_comm text,
+	e_first timestamptz, e_last timestamptz, e_total bigint,
 	since timestamptz, until timestamptz,
 	OUT connections bigint, OUT first_seen timestamptz,
 	OUT last_seen timestamptz)
 LANGUAGE sql STABLE AS $$
-SELECT sum(h.connections)::bigint, min(h.bucket),
-       max(h.bucket + make_interval(secs => h.seconds))
+SELECT coalesce(w.c, l.c), coalesce(w.f, l.f), coalesce(w.l, l.l)
 FROM (
-	SELECT f.connections, f.bucket, f.seconds FROM flow_history f
-	WHERE f.laddr = c_addr AND f.lport = 0 AND f.direction = 'active'
-	  AND f.proto = e_proto AND f.raddr = s_addr AND f.rport = s_port
-	  AND f.pgid = c_pgid AND f.comm = c_comm
-	  AND f.bucket > since - interval '1 day' AND f.bucket <= until
-	  AND f.bucket + make_interval(secs => f.seconds) > since
-	UNION ALL
-	SELECT f.connections, f.bucket, f.seconds FROM flow_history f
-	WHERE c_pgid = 0 AND c_comm = ''
-	  AND f.laddr = s_addr AND f.lport = s_port AND f.direction = 'passive'
-	  AND f.proto = e_proto AND f.raddr = c_addr AND f.rport = 0
-	  AND f.pgid = s_pgid AND f.comm = s_comm
-	  AND f.bucket > since - interval '1 day' AND f.bucket <= until
-	  AND f.bucket + make_interval(secs => f.seconds) > since
-) h
+	SELECT sum(h.connections)::bigint AS c, min(h.bucket) AS f,
+	       max(h.bucket + make_interval(secs => h.seconds)) AS l
+	FROM (
+		SELECT f.connections, f.bucket, f.seconds FROM flow_history f
+		WHERE f.laddr = c_addr AND f.lport = 0 AND f.direction = 'active'
+		  AND f.proto = e_proto AND f.raddr = s_addr AND f.rport = s_port
+		  AND f.pgid = c_pgid AND f.comm = c_comm
+		  AND f.bucket > since - interval '1 day' AND f.bucket <= until
+		  AND f.bucket + make_interval(secs => f.seconds) > since
+		UNION ALL
+		SELECT f.connections, f.bucket, f.seconds FROM flow_history f
+		WHERE c_pgid = 0 AND c_comm = ''
+		  AND f.laddr = s_addr AND f.lport = s_port
+		  AND f.direction = 'passive' AND f.proto = e_proto
+		  AND f.raddr = c_addr AND f.rport = 0
+		  AND f.pgid = s_pgid AND f.comm = s_comm
+		  AND f.bucket > since - interval '1 day' AND f.bucket <= until
+		  AND f.bucket + make_interval(secs => f.seconds) > since
+	) h
+) w
+LEFT JOIN LATERAL (
+	SELECT e_total AS c, e_first AS f, e_last AS l
+	WHERE w.c IS NULL AND e_last >= since AND e_first <= until
+	  AND NOT EXISTS (
+		SELECT 1 FROM flow_history f
+		WHERE f.laddr = c_addr AND f.lport = 0 AND f.direction = 'active'
+		  AND f.proto = e_proto AND f.raddr = s_addr AND f.rport = s_port
+		  AND f.pgid = c_pgid AND f.comm = c_comm
+		UNION ALL
+		SELECT 1 FROM flow_history f
+		WHERE c_pgid = 0 AND c_comm = ''
+		  AND f.laddr = s_addr AND f.lport = s_port
+		  AND f.direction = 'passive' AND f.proto = e_proto
+		  AND f.raddr = c_addr AND f.rport = 0
+		  AND f.pgid = s_pgid AND f.comm = s_comm)
+) l ON true
 $$;
 
 -- When retention last ran to completion (one row), so that a fleet of

@@ -52,7 +52,8 @@ static const char edges_from_sql[] =
 #define ACTIVITY(A, B)                                                        \
 	" shawk_edge_activity(e.proto, e.client_addr, e.client_pgid,"         \
 	" e.client_comm, e.server_addr, e.server_port, e.server_pgid,"        \
-	" e.server_comm, to_timestamp(" A "::float8 / 1000),"                 \
+	" e.server_comm, e.first_seen, e.last_seen, e.connections_total,"     \
+	" to_timestamp(" A "::float8 / 1000),"                                \
 	" to_timestamp(" B "::float8 / 1000))"
 #define SPAN(A, B)                                                            \
 	" AND e.last_seen >= to_timestamp(" A "::float8 / 1000) - interval"   \
