@@ -37,15 +37,16 @@ WITH f AS (
  SELECT laddr, lport, direction, proto, raddr, rport, $1, netns, pgid,
   comm, b.bucket, $2::integer,
   sum(CASE WHEN b.bucket = shawk_bucket(greatest(s.first_seen,
-   to_timestamp($3::float8 / 1000)), $2::integer)
+   to_timestamp($3::float8 / 1000)), greatest($2::integer, 1))
    THEN new_connections ELSE 0 END)
  FROM shawk_flush_flows s, generate_series(shawk_bucket(greatest(
-  s.first_seen, to_timestamp($3::float8 / 1000)), $2::integer),
-  s.last_seen, make_interval(secs => $2::integer)) b(bucket)
- WHERE s.last_seen >= to_timestamp($3::float8 / 1000)
+  s.first_seen, to_timestamp($3::float8 / 1000)), greatest($2::integer, 1)),
+  s.last_seen, make_interval(secs => greatest($2::integer, 1))) b(bucket)
+ WHERE $2::integer > 0 AND s.last_seen >= to_timestamp($3::float8 / 1000)
  GROUP BY laddr, lport, direction, proto, raddr, rport, netns, pgid, comm,
   b.bucket
  ON CONFLICT (laddr, lport, direction, proto, raddr, rport, node_name,
   netns, pgid, comm, bucket) DO UPDATE SET
   connections = o.connections + EXCLUDED.connections
+  WHERE EXCLUDED.connections > 0
 ) SELECT 1

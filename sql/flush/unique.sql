@@ -15,6 +15,13 @@
 -- INSERT fail with a unique violation; cmdb_store_flush() then rolls back
 -- to a savepoint and writes the batch with grouped.sql (ON CONFLICT), one
 -- statement more.
+--
+-- At steady state most flows change nothing but last_seen: a flow is
+-- rewritten only when it has new connections, another count, an earlier
+-- first_seen or a container name, or when its last_seen enters a new
+-- history bucket ($2 seconds; 0: every flow, as before the history). Its
+-- activity is in flow_history anyway. The insert then finds the new flows
+-- by their absence from flows (the statement's snapshot), not from u.
 WITH u AS (
  UPDATE flows AS o SET connections = s.connections::int,
   connections_total = o.connections_total + s.new_connections,
@@ -26,6 +33,11 @@ WITH u AS (
   AND o.direction = s.direction AND o.proto = s.proto
   AND o.raddr = s.raddr AND o.rport = s.rport AND o.node_name = $1
   AND o.netns = s.netns AND o.pgid = s.pgid AND o.comm = s.comm
+  AND ($2::integer = 0 OR s.new_connections > 0
+   OR o.connections <> s.connections OR s.first_seen < o.first_seen
+   OR o.last_seen < shawk_bucket(s.last_seen, greatest($2::integer, 1))
+   OR o.container_name IS DISTINCT FROM
+    coalesce(s.container_name, o.container_name))
  RETURNING s.i
 ), f AS (
  INSERT INTO flows (laddr, node_name, direction, proto, lport,
@@ -34,9 +46,13 @@ WITH u AS (
  SELECT laddr, $1, direction, proto, lport, raddr, rport, netns, pgid,
   comm, container_name, connections::int, new_connections,
   first_seen, last_seen FROM shawk_flush_flows s
- WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.i = s.i)
--- The nodes the same way as the flows: update those that exist, insert
--- the others plainly. The staged row is named "excluded" as in
+ WHERE NOT EXISTS (SELECT 1 FROM flows o
+  WHERE o.laddr = s.laddr AND o.lport = s.lport
+  AND o.direction = s.direction AND o.proto = s.proto
+  AND o.raddr = s.raddr AND o.rport = s.rport AND o.node_name = $1
+  AND o.netns = s.netns AND o.pgid = s.pgid AND o.comm = s.comm)
+-- The nodes the same way as the flows: update those that exist and
+-- changed, insert the others plainly. The staged row is named "excluded" as in
 -- ON CONFLICT, so that both statements share _node_set.sql.
 ), pu AS (
  UPDATE passive_nodes AS o SET
@@ -45,20 +61,25 @@ WITH u AS (
  WHERE o.addr = excluded.addr AND o.port = excluded.port
   AND o.proto = excluded.proto AND o.pgid = excluded.pgid
   AND o.comm = excluded.comm
+\ir _node_changed.sql
  RETURNING excluded.i
 ), pn AS (
 \ir _passive_insert.sql
- WHERE NOT EXISTS (SELECT 1 FROM pu WHERE pu.i = s.i)
+ WHERE NOT EXISTS (SELECT 1 FROM passive_nodes p
+  WHERE p.addr = s.addr AND p.port = s.port AND p.proto = s.proto
+  AND p.pgid = s.pgid AND p.comm = s.comm)
 ), au AS (
  UPDATE active_nodes AS o SET
 \ir _node_set.sql
  FROM shawk_flush_active excluded
  WHERE o.addr = excluded.addr AND o.pgid = excluded.pgid
   AND o.comm = excluded.comm
+\ir _node_changed.sql
  RETURNING excluded.i
 ), an AS (
 \ir _active_insert.sql
- WHERE NOT EXISTS (SELECT 1 FROM au WHERE au.i = s.i)
+ WHERE NOT EXISTS (SELECT 1 FROM active_nodes p
+  WHERE p.addr = s.addr AND p.pgid = s.pgid AND p.comm = s.comm)
 -- History (sql/007_history.sql): each flow is active in every bucket of
 -- width $2 seconds from its first_seen to its last_seen in this batch
 -- (after an outage, the buckets of when it was seen, not of now), not
@@ -71,13 +92,14 @@ WITH u AS (
  SELECT laddr, lport, direction, proto, raddr, rport, $1, netns, pgid,
   comm, b.bucket, $2::integer,
   CASE WHEN b.bucket = shawk_bucket(greatest(s.first_seen,
-   to_timestamp($3::float8 / 1000)), $2::integer)
+   to_timestamp($3::float8 / 1000)), greatest($2::integer, 1))
    THEN new_connections ELSE 0 END
  FROM shawk_flush_flows s, generate_series(shawk_bucket(greatest(
-  s.first_seen, to_timestamp($3::float8 / 1000)), $2::integer),
-  s.last_seen, make_interval(secs => $2::integer)) b(bucket)
- WHERE s.last_seen >= to_timestamp($3::float8 / 1000)
+  s.first_seen, to_timestamp($3::float8 / 1000)), greatest($2::integer, 1)),
+  s.last_seen, make_interval(secs => greatest($2::integer, 1))) b(bucket)
+ WHERE $2::integer > 0 AND s.last_seen >= to_timestamp($3::float8 / 1000)
  ON CONFLICT (laddr, lport, direction, proto, raddr, rport, node_name,
   netns, pgid, comm, bucket) DO UPDATE SET
   connections = o.connections + EXCLUDED.connections
+  WHERE EXCLUDED.connections > 0
 ) SELECT 1

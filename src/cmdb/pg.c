@@ -61,6 +61,16 @@ int cmdb_exec_params(struct cmdb *db, const char *sql, int n,
 	return 0;
 }
 
+int cmdb_query_int64(struct cmdb *db, const char *sql, int64_t *ret)
+{
+	_cleanup_(pqclearp) PGresult *res = PQexec(db->conn, sql);
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    PQntuples(res) != 1 || PQnfields(res) != 1)
+		return cmdb_fail(db, res);
+	*ret = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	return 0;
+}
+
 /* NOTICEs (CREATE ... IF NOT EXISTS and the like) are not for the user. */
 static void notice_ignore(void *arg, const char *msg)
 {

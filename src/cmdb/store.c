@@ -30,7 +30,7 @@ static void history_range(const struct cmdb_batch *b, const struct flow *flows,
 			  size_t n, struct history_range *h)
 {
 	int64_t retention = b->retention_ms > 0 ? b->retention_ms : 30 * DAY_MS;
-	h->bucket_s = b->bucket_s ? b->bucket_s : 60;
+	h->bucket_s = b->history_off ? 0 : b->bucket_s ? b->bucket_s : 60;
 	h->lo_ms = INT64_MAX;
 	h->hi_ms = INT64_MIN;
 	for (size_t i = 0; i < n; i++) {
@@ -121,12 +121,14 @@ static int flush_begin(struct cmdb *db, const struct cmdb_batch *b,
 	/* The same round trip creates the history partitions the batch needs
 	 * (its days, and tomorrow's ahead) when missing: their DDL waits for
 	 * no flush but the one that creates them. */
-	snprintf(begin, sizeof(begin),
-		 "BEGIN; SET LOCAL work_mem = '256MB';"
-		 " SET LOCAL synchronous_commit = off;"
-		 " SELECT shawk_history_prepare(to_timestamp(%" PRId64
-		 " / 1000.0), to_timestamp(%" PRId64 " / 1000.0))",
-		 h->lo_ms, h->hi_ms + DAY_MS);
+	int w = snprintf(begin, sizeof(begin),
+			 "BEGIN; SET LOCAL work_mem = '256MB';"
+			 " SET LOCAL synchronous_commit = off");
+	if (h->bucket_s)
+		snprintf(begin + w, sizeof(begin) - (size_t)w,
+			 "; SELECT shawk_history_prepare(to_timestamp(%" PRId64
+			 " / 1000.0), to_timestamp(%" PRId64 " / 1000.0))",
+			 h->lo_ms, h->hi_ms + DAY_MS);
 	if ((r = cmdb_exec(db, begin)) < 0)
 		return r;
 	const char *claim[] = { b->node_name, boot, seq };

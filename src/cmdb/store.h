@@ -23,6 +23,9 @@ struct cmdb_batch {
 	 * last_seen minus retention get no history. */
 	uint32_t bucket_s;
 	int64_t retention_ms;
+	/* No history, every flow rewritten: the flush as it was before the
+	 * history, for benchmarks to compare against. */
+	bool history_off;
 };
 
 /*
