@@ -449,6 +449,75 @@ static int bench_look(struct cmdb *db, const char *url, char **argv)
 	return 0;
 }
 
+/*
+ * look with --since on a month of history next to look without a window
+ * (today's query), on the same CMDB: each flow active in one minute of
+ * each of the last `days` days and in the current minute. Prints the
+ * "look-history" line. Returns 0 or -1.
+ */
+static int bench_look_history(struct cmdb *db, char **argv)
+{
+	uint32_t nodes = (uint32_t)strtoul(argv[0], NULL, 10);
+	size_t nflows = strtoul(argv[1], NULL, 10);
+	int days = atoi(argv[2]);
+	int queries = atoi(argv[3]);
+	int depth = 3;
+	char sql[1024];
+	double t;
+	if (look_fill(db, nodes, nflows) < 0)
+		return -1;
+	t = now_s();
+	snprintf(sql, sizeof(sql),
+		 "SELECT shawk_history_prepare(now() - interval '%d days', now());"
+		 " INSERT INTO flow_history SELECT laddr, lport, direction, proto,"
+		 " raddr, rport, node_name, netns, pgid, comm,"
+		 " shawk_bucket(now() - d * interval '1 day' + (hashtext(comm ||"
+		 " host(raddr)) %% 600) * interval '1 minute', 60), 60, 1"
+		 " FROM flows, generate_series(1, %d) d"
+		 " ON CONFLICT DO NOTHING",
+		 days + 1, days);
+	if (cmdb_exec_sql(db, sql) < 0 ||
+	    cmdb_exec_sql(db, "VACUUM ANALYZE flow_history") < 0)
+		return -1;
+	int64_t rows;
+	if (cmdb_query_int64(db, "SELECT count(*) FROM flow_history", &rows) < 0)
+		return -1;
+	double fill = now_s() - t;
+	double *lat[2];
+	for (int w = 0; w < 2; w++)
+		if (!(lat[w] = calloc((size_t)queries, sizeof(double))))
+			return -1;
+	size_t edges[2] = { 0, 0 };
+	/* Alternately, so that both see the same cache state. */
+	for (int i = 0; i < queries; i++) {
+		struct look_query q = look_query_random(nodes, depth);
+		for (int w = 0; w < 2; w++) {
+			struct graph g;
+			graph_init(&g, 0);
+			if (w)
+				q.since_ms = now_realtime_ms() - 3600 * 1000;
+			double s0 = now_s();
+			int r = cmdb_look(db, &q, &g);
+			lat[w][i] = (now_s() - s0) * 1000;
+			edges[w] += g.ne;
+			graph_clear(&g);
+			if (r < 0)
+				return -1;
+		}
+	}
+	for (int w = 0; w < 2; w++)
+		qsort(lat[w], (size_t)queries, sizeof(double), cmp_double);
+	printf("look-history flows=%zu history_rows=%" PRId64 " (%d days, "
+	       "filled in %.1fs) depth=%d queries=%d no_window_median=%.1fms "
+	       "since_1h_median=%.1fms ratio=%.2f avg_edges=%zu/%zu\n",
+	       nflows, rows, days, fill, depth, queries, lat[0][queries / 2],
+	       lat[1][queries / 2], lat[1][queries / 2] / lat[0][queries / 2],
+	       edges[0] / (size_t)queries, edges[1] / (size_t)queries);
+	free(lat[0]);
+	free(lat[1]);
+	return 0;
+}
+
 /* ---- fleet: many agents on one PostgreSQL ---- */
 
 struct fleet_agent {
@@ -733,6 +802,13 @@ int main(int argc, char **argv)
 	if (cmdb_connect(argv[2], &db, err, sizeof(err)) < 0) {
 		fprintf(stderr, "cmdb_bench: %s\n", err);
 		return 1;
+	}
+	if (!strcmp(argv[1], "look-history")) {
+		int r = argc >= 7 && bench_look_history(db, argv + 3) == 0 ? 0 : 1;
+		if (r)
+			fprintf(stderr, "cmdb_bench: %s\n", cmdb_last_error(db));
+		cmdb_free(db);
+		return r;
 	}
 	int r = !strcmp(argv[1], "flush") ? bench_flush(db, argc - 3, argv + 3)
 		: argc >= 7		 ? bench_look(db, argv[2], argv + 3)

@@ -69,60 +69,30 @@ BEGIN
 END
 $$;
 
--- An edge's activity in [since, until] (exact to the bucket: a bucket
--- counts when it overlaps the window): the connections started in its
--- buckets, the start of the first and the end of the last; NULLs when it
--- was not active then. The edge is given as the edges view names it: an
--- active flow is read by its client, a passive one (client not probed,
--- client_pgid 0) by its server. Buckets are at most a day wide.
--- An edge with no history at all (written by an agent older than this
--- schema, during a rolling upgrade) falls back to its flows' lifetime
--- (e_first, e_last) bracketing the window, with e_total connections.
-CREATE FUNCTION shawk_edge_activity(e_proto text, c_addr inet, c_pgid bigint,
-	c_comm text, s_addr inet, s_port integer, s_pgid bigint, s_comm text,
-	e_first timestamptz, e_last timestamptz, e_total bigint,
-	since timestamptz, until timestamptz,
-	OUT connections bigint, OUT first_seen timestamptz,
-	OUT last_seen timestamptz)
-LANGUAGE sql STABLE AS $$
-SELECT coalesce(w.c, l.c), coalesce(w.f, l.f), coalesce(w.l, l.l)
-FROM (
-	SELECT sum(h.connections)::bigint AS c, min(h.bucket) AS f,
-	       max(h.bucket + make_interval(secs => h.seconds)) AS l
-	FROM (
-		SELECT f.connections, f.bucket, f.seconds FROM flow_history f
-		WHERE f.laddr = c_addr AND f.lport = 0 AND f.direction = 'active'
-		  AND f.proto = e_proto AND f.raddr = s_addr AND f.rport = s_port
-		  AND f.pgid = c_pgid AND f.comm = c_comm
-		  AND f.bucket > since - interval '1 day' AND f.bucket <= until
-		  AND f.bucket + make_interval(secs => f.seconds) > since
-		UNION ALL
-		SELECT f.connections, f.bucket, f.seconds FROM flow_history f
-		WHERE c_pgid = 0 AND c_comm = ''
-		  AND f.laddr = s_addr AND f.lport = s_port
-		  AND f.direction = 'passive' AND f.proto = e_proto
-		  AND f.raddr = c_addr AND f.rport = 0
-		  AND f.pgid = s_pgid AND f.comm = s_comm
-		  AND f.bucket > since - interval '1 day' AND f.bucket <= until
-		  AND f.bucket + make_interval(secs => f.seconds) > since
-	) h
-) w
-LEFT JOIN LATERAL (
-	SELECT e_total AS c, e_first AS f, e_last AS l
-	WHERE w.c IS NULL AND e_last >= since AND e_first <= until
-	  AND NOT EXISTS (
-		SELECT 1 FROM flow_history f
-		WHERE f.laddr = c_addr AND f.lport = 0 AND f.direction = 'active'
-		  AND f.proto = e_proto AND f.raddr = s_addr AND f.rport = s_port
-		  AND f.pgid = c_pgid AND f.comm = c_comm
-		UNION ALL
-		SELECT 1 FROM flow_history f
-		WHERE c_pgid = 0 AND c_comm = ''
-		  AND f.laddr = s_addr AND f.lport = s_port
-		  AND f.direction = 'passive' AND f.proto = e_proto
-		  AND f.raddr = c_addr AND f.rport = 0
-		  AND f.pgid = s_pgid AND f.comm = s_comm)
-) l ON true
+-- Whether an edge, as the edges view names it, has history near its
+-- last_seen (every flush and the upgrade write the bucket of a flow's
+-- last_seen; two partitions at most): if not, it was written by an agent
+-- older than this schema (a rolling upgrade), and look falls back to its
+-- flows' first/last seen. An active flow is read by its client, a
+-- passive one (client not probed, client_pgid 0) by its server.
+CREATE FUNCTION shawk_edge_has_history(e_proto text, c_addr inet,
+	c_pgid bigint, c_comm text, s_addr inet, s_port integer,
+	s_pgid bigint, s_comm text, e_last timestamptz)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+SELECT EXISTS (
+	SELECT 1 FROM flow_history f
+	WHERE f.laddr = c_addr AND f.lport = 0 AND f.direction = 'active'
+	  AND f.proto = e_proto AND f.raddr = s_addr AND f.rport = s_port
+	  AND f.pgid = c_pgid AND f.comm = c_comm
+	  AND f.bucket > e_last - interval '1 day' AND f.bucket <= e_last
+	UNION ALL
+	SELECT 1 FROM flow_history f
+	WHERE c_pgid = 0 AND c_comm = ''
+	  AND f.laddr = s_addr AND f.lport = s_port
+	  AND f.direction = 'passive' AND f.proto = e_proto
+	  AND f.raddr = c_addr AND f.rport = 0
+	  AND f.pgid = s_pgid AND f.comm = s_comm
+	  AND f.bucket > e_last - interval '1 day' AND f.bucket <= e_last)
 $$;
 
 -- When retention last ran to completion (one row), so that a fleet of

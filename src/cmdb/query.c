@@ -43,49 +43,86 @@ static const char edges_from_sql[] =
 
 /*
  * A bounded window reads the history (sql/007_history.sql): an edge is
- * there when active in a bucket of the window ($2, $3), with the
- * connections started in those buckets and the span of them. A diff adds
- * the baseline ($4, $5) and three columns: in the window, in the
- * baseline, the baseline's connections. The flows' own first/last seen
- * (which bracket their history, a bucket earlier at most) prune first.
+ * there when active in a bucket overlapping the window ($2, $3), with
+ * the connections started in those buckets and their span. The history
+ * of the frontier is aggregated once per query (a CTE over the
+ * partitions of the window only: $2 and $3 are constants of the plan),
+ * then joined to the edges: an edge from an active flow by its client's
+ * key, one from a passive flow (client not probed) by its server's. An
+ * edge with no history at all (written by an agent older than schema 7)
+ * falls back to its flows' lifetime bracketing the window. A diff adds
+ * the baseline ($4, $5) the same way, and three columns: in the window,
+ * in the baseline, the baseline's connections.
+ *
+ * "Into" addresses (callers of A) are the server side: active history by
+ * raddr, passive by laddr; "from" addresses the other way round.
  */
-#define ACTIVITY(A, B)                                                        \
-	" shawk_edge_activity(e.proto, e.client_addr, e.client_pgid,"         \
-	" e.client_comm, e.server_addr, e.server_port, e.server_pgid,"        \
-	" e.server_comm, e.first_seen, e.last_seen, e.connections_total,"     \
-	" to_timestamp(" A "::float8 / 1000),"                                \
-	" to_timestamp(" B "::float8 / 1000))"
-#define SPAN(A, B)                                                            \
-	" AND e.last_seen >= to_timestamp(" A "::float8 / 1000) - interval"   \
-	" '1 day' AND e.first_seen <= to_timestamp(" B "::float8 / 1000)"
+#define TS(P) "to_timestamp(" P "::float8 / 1000)"
+#define WIN(S, U, LO)                                                         \
+	" AND f.bucket > " TS(LO) " AND f.bucket <= " TS(U)                    \
+	" AND f.bucket + make_interval(secs => f.seconds) > " TS(S)
+#define AGG                                                                   \
+	" (SELECT sum(f.connections)::bigint AS c, min(f.bucket) AS f,"        \
+	" max(f.bucket + make_interval(secs => f.seconds)) AS l"               \
+	" FROM flow_history f WHERE "
+#define HJOIN(A, P, S, U, LO)                                                 \
+	" LEFT JOIN LATERAL" AGG "f.laddr = e.client_addr AND f.lport = 0"     \
+	" AND f.direction = 'active' AND f.proto = e.proto"                    \
+	" AND f.raddr = e.server_addr AND f.rport = e.server_port"             \
+	" AND f.pgid = e.client_pgid AND f.comm = e.client_comm"               \
+	WIN(S, U, LO) ") " A " ON true"                                        \
+	" LEFT JOIN LATERAL" AGG "e.client_pgid = 0 AND e.client_comm = ''"    \
+	" AND f.laddr = e.server_addr AND f.lport = e.server_port"             \
+	" AND f.direction = 'passive' AND f.proto = e.proto"                   \
+	" AND f.raddr = e.client_addr AND f.rport = 0"                         \
+	" AND f.pgid = e.server_pgid AND f.comm = e.server_comm"               \
+	WIN(S, U, LO) ") " P " ON true"
+/* No history at all (the legacy fallback), evaluated last. */
+#define LEGACY(S, U)                                                          \
+	"(e.last_seen >= " TS(S) " AND e.first_seen <= " TS(U)                 \
+	" AND NOT shawk_edge_has_history(e.proto, e.client_addr,"             \
+	" e.client_pgid, e.client_comm, e.server_addr, e.server_port,"        \
+	" e.server_pgid, e.server_comm, e.last_seen))"
+#define SPAN(LO, B) "(e.last_seen >= " TS(LO) " AND e.first_seen <= " TS(B) ")"
+#define CONNS(A, P) "(coalesce(" A ".c, 0) + coalesce(" P ".c, 0))"
+#define HAS(A, P) "(" A ".c IS NOT NULL OR " P ".c IS NOT NULL)"
 
-#define HIST_COLUMNS                                                          \
-	EDGE_COLUMNS_("w.connections", "w.first_seen", "w.last_seen")         \
-	" FROM pod_edges e CROSS JOIN LATERAL" ACTIVITY("$2", "$3") " w"
-#define HIST_WHERE                                                            \
-	SPAN("$2", "$3") " AND w.connections IS NOT NULL"                     \
+#define HIST_SQL(SIDE)                                            \
+	EDGE_COLUMNS_("CASE WHEN " HAS("wa", "wp") " THEN " CONNS("wa", "wp") \
+		      " ELSE e.connections_total END",                        \
+		      "coalesce(least(wa.f, wp.f), e.first_seen)",            \
+		      "coalesce(greatest(wa.l, wp.l), e.last_seen)")          \
+	" FROM pod_edges e" HJOIN("wa", "wp", "$2", "$3", "$4")                \
+	" WHERE " SIDE " = ANY($1::inet[]) AND " SPAN("$4", "$3")              \
+	" AND (" HAS("wa", "wp") " OR " LEGACY("$2", "$3") ")"                 \
 	" LIMIT " STRINGIFY(LOOK_MAX_ROWS)
 static const char hist_into_sql[] =
-	HIST_COLUMNS " WHERE e.server_addr = ANY($1::inet[])" HIST_WHERE;
+	HIST_SQL("e.server_addr");
 static const char hist_from_sql[] =
-	HIST_COLUMNS " WHERE e.client_addr = ANY($1::inet[])" HIST_WHERE;
+	HIST_SQL("e.client_addr");
 
-#define DIFF_COLUMNS                                                          \
-	EDGE_COLUMNS_("coalesce(w.connections, 0)",                           \
-		      "coalesce(w.first_seen, b.first_seen)",                 \
-		      "coalesce(w.last_seen, b.last_seen)")                   \
-	", w.connections IS NOT NULL, b.connections IS NOT NULL,"             \
-	" coalesce(b.connections, 0)"                                         \
-	" FROM pod_edges e CROSS JOIN LATERAL" ACTIVITY("$2", "$3") " w"      \
-	" CROSS JOIN LATERAL" ACTIVITY("$4", "$5") " b"
-#define DIFF_WHERE                                                            \
-	" AND ((true" SPAN("$2", "$3") ") OR (true" SPAN("$4", "$5") "))"     \
-	" AND (w.connections IS NOT NULL OR b.connections IS NOT NULL)"       \
+#define DIFF_SQL(SIDE)                                            \
+	EDGE_COLUMNS_("CASE WHEN " HAS("wa", "wp") " THEN " CONNS("wa", "wp") \
+		      " WHEN g.lw THEN e.connections_total ELSE 0 END",       \
+		      "coalesce(least(wa.f, wp.f, ba.f, bp.f), e.first_seen)",\
+		      "coalesce(greatest(wa.l, wp.l, ba.l, bp.l),"            \
+		      " e.last_seen)")                                        \
+	", " HAS("wa", "wp") " OR g.lw, " HAS("ba", "bp") " OR g.lb,"          \
+	" CASE WHEN " HAS("ba", "bp") " THEN " CONNS("ba", "bp")               \
+	" WHEN g.lb THEN e.connections_total ELSE 0 END"                       \
+	" FROM pod_edges e" HJOIN("wa", "wp", "$2", "$3", "$6")                \
+	HJOIN("ba", "bp", "$4", "$5", "$7")                                    \
+	" CROSS JOIN LATERAL (SELECT NOT " HAS("wa", "wp") " AND "             \
+	LEGACY("$2", "$3") " AS lw, NOT " HAS("ba", "bp") " AND "              \
+	LEGACY("$4", "$5") " AS lb) g"                                         \
+	" WHERE " SIDE " = ANY($1::inet[])"                                    \
+	" AND (" SPAN("$6", "$3") " OR " SPAN("$7", "$5") ")"                  \
+	" AND (" HAS("wa", "wp") " OR " HAS("ba", "bp") " OR g.lw OR g.lb)"    \
 	" LIMIT " STRINGIFY(LOOK_MAX_ROWS)
 static const char diff_into_sql[] =
-	DIFF_COLUMNS " WHERE e.server_addr = ANY($1::inet[])" DIFF_WHERE;
+	DIFF_SQL("e.server_addr");
 static const char diff_from_sql[] =
-	DIFF_COLUMNS " WHERE e.client_addr = ANY($1::inet[])" DIFF_WHERE;
+	DIFF_SQL("e.client_addr");
 
 bool look_query_windowed(const struct look_query *q)
 {
@@ -164,6 +201,14 @@ static void window_params(const struct look_query *q, char *since,
 		snprintf(until, sz, "%" PRId64, q->until_ms);
 }
 
+static void lo_param(int64_t since_ms, char *buf, size_t sz)
+{
+	if (since_ms == INT64_MIN)
+		strscpy(buf, "-Infinity", sz);
+	else
+		snprintf(buf, sz, "%" PRId64, since_ms - (int64_t)86400 * 1000);
+}
+
 /* Pods and nodes are looked up over both windows of a diff. */
 static void span_params(const struct look_query *q, char *since, char *until,
 			size_t sz)
@@ -235,20 +280,29 @@ static int fetch_edges(struct cmdb *db, const struct look_query *q,
 		       const char *addrs, struct graph *g,
 		       struct level_out *o)
 {
-	char since[32], until[32], bsince[32], buntil[32];
+	char since[32], until[32], bsince[32], buntil[32], lo[32], blo[32];
 	const char *sql;
 	window_params(q, since, until, sizeof(since));
 	snprintf(bsince, sizeof(bsince), "%" PRId64, q->diff_since_ms);
 	snprintf(buntil, sizeof(buntil), "%" PRId64, q->diff_until_ms);
-	const char *params[] = { addrs, since, until, bsince, buntil };
+	/* A day before each window's start (buckets are at most a day
+	 * wide), computed here: a constant of the plan, by which the
+	 * planner prunes the history's partitions (timestamptz - interval
+	 * is only stable). */
+	lo_param(q->since_ms, lo, sizeof(lo));
+	lo_param(q->diff_since_ms, blo, sizeof(blo));
+	const char *hist_params[] = { addrs, since, until, lo };
+	const char *params[] = { addrs, since, until, bsince, buntil, lo, blo };
 	if (q->diff)
 		sql = o->into ? diff_into_sql : diff_from_sql;
 	else if (look_query_windowed(q))
 		sql = o->into ? hist_into_sql : hist_from_sql;
 	else
 		sql = o->into ? edges_into_sql : edges_from_sql;
+	bool hist = !q->diff && look_query_windowed(q);
 	_cleanup_(pqclearp) PGresult *res = PQexecParams(
-		db->conn, sql, q->diff ? 5 : 3, NULL, params, NULL, NULL, 0);
+		db->conn, sql, q->diff ? 7 : hist ? 4 : 3, NULL,
+		hist ? hist_params : params, NULL, NULL, 0);
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
 		return cmdb_fail(db, res);
 
