@@ -97,6 +97,8 @@ $(OBJDIR)/gen/version.h: FORCE
 	$(Q)cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
 $(OBJDIR)/src/main.o: $(OBJDIR)/gen/version.h
+# build_info of /metrics.
+$(OBJDIR)/src/agent/metrics.o: $(OBJDIR)/gen/version.h
 
 $(OBJDIR)/shawk: $(OBJS) $(EMBED_OBJS)
 	$(call msg,LINK,$@)

@@ -158,6 +158,8 @@ static void k8s_stats(const struct stage *stage, stat_fn fn, void *ud)
 	fn("pods", STAT_GAUGE, st.n_pods, "pods of this node known", ud);
 	fn("kubelet_fetches", STAT_COUNTER, st.fetches,
 	   "kubelet pod list requests completed", ud);
+	fn("kubelet_failures", STAT_COUNTER, st.failures,
+	   "kubelet pod list requests that failed", ud);
 }
 
 static int identify(struct stage_k8s *k, const char *path,

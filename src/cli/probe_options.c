@@ -7,6 +7,7 @@
 #include "cli/probe_options.h"
 
 #include "core/util.h"
+#include "http/http.h"
 
 #include <getopt.h>
 #include <stddef.h>
@@ -74,6 +75,21 @@ static const struct probe_option probe_options[] = {
 	  false },
 	{ "retention", "SHAWK_RETENTION", OPT_DURATION, F(retention_ms), "30d",
 	  "D", "CMDB history, flows and pods older than this are pruned",
+	  NULL, false },
+	{ "metrics-listen", "SHAWK_METRICS_LISTEN", OPT_STR, F(metrics_listen),
+	  NULL, "ADDR:PORT",
+	  "serve /metrics (Prometheus) and /healthz there, e.g. "
+	  "127.0.0.1:9464 or [::1]:9464 (default: off)",
+	  NULL, false },
+	{ "metrics-max-series", "SHAWK_METRICS_MAX_SERIES", OPT_COUNT,
+	  F(metrics_max_series), "10000", "N",
+	  "series of shawk_connections_total at most; connections of "
+	  "further series are counted as dropped",
+	  NULL, false },
+	{ "health-stall", "SHAWK_HEALTH_STALL", OPT_DURATION,
+	  F(health_stall_ms), "30s", "D",
+	  "/healthz answers 503 when no scan completed for --interval plus "
+	  "this, or a flush has been running this long",
 	  NULL, false },
 	{ "log-level", "SHAWK_LOG_LEVEL", OPT_LOG_LEVEL, F(log_level), "info",
 	  "LEVEL", "error, warn, info or debug", NULL, false },
@@ -279,6 +295,14 @@ static int check(struct probe_config *cfg, char *err)
 				 "use --output text|json|none");
 	if (cfg->once && cfg->output == OUTPUT_UNSET && !cfg->cmdb_url)
 		cfg->output = OUTPUT_TEXT;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (cfg->metrics_listen &&
+	    http_listen_parse(cfg->metrics_listen, &ss, &sl) < 0)
+		return config_error(err,
+			    "invalid --metrics-listen/SHAWK_METRICS_LISTEN '%s': "
+			    "expected ADDR:PORT, [IPV6]:PORT or :PORT",
+			    cfg->metrics_listen);
 	return 0;
 }
 

@@ -61,6 +61,10 @@ struct probe_config {
 	 * 1s to 1h) and how long history, flows, nodes and pods are kept. */
 	int64_t history_bucket_ms;
 	int64_t retention_ms;
+	/* Endpoints /metrics and /healthz ("ADDR:PORT"); NULL: none. */
+	const char *metrics_listen;
+	uint64_t metrics_max_series; /* shawk_connections_total series */
+	int64_t health_stall_ms;     /* /healthz: longest tolerated stall */
 	bool help;
 };
 

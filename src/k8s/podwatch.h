@@ -2,6 +2,8 @@
 #ifndef SHAWK_K8S_PODWATCH_H
 #define SHAWK_K8S_PODWATCH_H
 
+#include "core/util.h"
+
 #include "k8s/kubelet.h"
 #include "k8s/pods.h"
 
@@ -38,6 +40,7 @@ struct pod_watch_status {
 	size_t n_pods;	     /* pods in the cache now */
 	uint64_t changes;    /* bumped when state or err changes */
 	uint64_t fetches;    /* completed refresh attempts */
+	uint64_t failures;   /* of which failed */
 	char message[512];   /* what failed, for the log */
 };
 
@@ -60,6 +63,7 @@ int pod_watch_new(const struct pod_watch_options *o, struct pod_watch **ret);
 
 /* Stops the thread (waiting for at most one request's timeout) and frees. */
 void pod_watch_free(struct pod_watch *w);
+DEFINE_FREEP(struct pod_watch, pod_watch_free)
 
 /* Fetches now, in the caller's thread (before start, e.g. for --once).
  * Returns the number of pods or -errno (see kubelet_list_pods; -EINVAL
