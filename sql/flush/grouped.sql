@@ -30,23 +30,6 @@ WITH f AS (
 \ir _active_insert.sql
  ON CONFLICT (addr, pgid, comm) DO UPDATE SET
 \ir _node_set.sql
--- History as in unique.sql, the repeated keys merged first.
 ), h AS (
- INSERT INTO flow_history AS o (laddr, lport, direction, proto, raddr,
-  rport, node_name, netns, pgid, comm, bucket, seconds, connections)
- SELECT laddr, lport, direction, proto, raddr, rport, $1, netns, pgid,
-  comm, b.bucket, $2::integer,
-  sum(CASE WHEN b.bucket = shawk_bucket(greatest(s.first_seen,
-   to_timestamp($3::float8 / 1000)), greatest($2::integer, 1))
-   THEN new_connections ELSE 0 END)
- FROM shawk_flush_flows s, generate_series(shawk_bucket(greatest(
-  s.first_seen, to_timestamp($3::float8 / 1000)), greatest($2::integer, 1)),
-  s.last_seen, make_interval(secs => greatest($2::integer, 1))) b(bucket)
- WHERE $2::integer > 0 AND s.last_seen >= to_timestamp($3::float8 / 1000)
- GROUP BY laddr, lport, direction, proto, raddr, rport, netns, pgid, comm,
-  b.bucket
- ON CONFLICT (laddr, lport, direction, proto, raddr, rport, node_name,
-  netns, pgid, comm, bucket) DO UPDATE SET
-  connections = o.connections + EXCLUDED.connections
-  WHERE EXCLUDED.connections > 0
+\ir _history_insert.sql
 ) SELECT 1

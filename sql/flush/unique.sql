@@ -80,26 +80,6 @@ WITH u AS (
 \ir _active_insert.sql
  WHERE NOT EXISTS (SELECT 1 FROM active_nodes p
   WHERE p.addr = s.addr AND p.pgid = s.pgid AND p.comm = s.comm)
--- History (sql/007_history.sql): each flow is active in every bucket of
--- width $2 seconds from its first_seen to its last_seen in this batch
--- (after an outage, the buckets of when it was seen, not of now), not
--- before $3 (epoch ms: the retention, whose partitions the flush's
--- BEGIN created); its new connections go to the bucket of its
--- first_seen. A bucket written by the previous flush adds up.
 ), h AS (
- INSERT INTO flow_history AS o (laddr, lport, direction, proto, raddr,
-  rport, node_name, netns, pgid, comm, bucket, seconds, connections)
- SELECT laddr, lport, direction, proto, raddr, rport, $1, netns, pgid,
-  comm, b.bucket, $2::integer,
-  CASE WHEN b.bucket = shawk_bucket(greatest(s.first_seen,
-   to_timestamp($3::float8 / 1000)), greatest($2::integer, 1))
-   THEN new_connections ELSE 0 END
- FROM shawk_flush_flows s, generate_series(shawk_bucket(greatest(
-  s.first_seen, to_timestamp($3::float8 / 1000)), greatest($2::integer, 1)),
-  s.last_seen, make_interval(secs => greatest($2::integer, 1))) b(bucket)
- WHERE $2::integer > 0 AND s.last_seen >= to_timestamp($3::float8 / 1000)
- ON CONFLICT (laddr, lport, direction, proto, raddr, rport, node_name,
-  netns, pgid, comm, bucket) DO UPDATE SET
-  connections = o.connections + EXCLUDED.connections
-  WHERE EXCLUDED.connections > 0
+\ir _history_insert.sql
 ) SELECT 1
