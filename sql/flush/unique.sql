@@ -21,8 +21,17 @@
 -- first_seen or a container name, or when its last_seen enters a new
 -- history bucket ($2 seconds; 0: every flow, as before the history). Its
 -- activity is in flow_history anyway. The insert then finds the new flows
--- by their absence from flows (the statement's snapshot), not from u.
-WITH u AS (
+-- as the staged ones that k (the same join as u's, unfiltered) did not
+-- match. (A NOT EXISTS against flows itself was planned as a nested loop
+-- over a sequential scan when flows' statistics said it was empty:
+-- minutes for 10k flows.)
+WITH k AS (
+ SELECT s.i FROM shawk_flush_flows s JOIN flows o
+  ON o.laddr = s.laddr AND o.lport = s.lport
+  AND o.direction = s.direction AND o.proto = s.proto
+  AND o.raddr = s.raddr AND o.rport = s.rport AND o.node_name = $1
+  AND o.netns = s.netns AND o.pgid = s.pgid AND o.comm = s.comm
+), u AS (
  UPDATE flows AS o SET connections = s.connections::int,
   connections_total = o.connections_total + s.new_connections,
   first_seen = least(o.first_seen, s.first_seen),
@@ -46,14 +55,14 @@ WITH u AS (
  SELECT laddr, $1, direction, proto, lport, raddr, rport, netns, pgid,
   comm, container_name, connections::int, new_connections,
   first_seen, last_seen FROM shawk_flush_flows s
- WHERE NOT EXISTS (SELECT 1 FROM flows o
-  WHERE o.laddr = s.laddr AND o.lport = s.lport
-  AND o.direction = s.direction AND o.proto = s.proto
-  AND o.raddr = s.raddr AND o.rport = s.rport AND o.node_name = $1
-  AND o.netns = s.netns AND o.pgid = s.pgid AND o.comm = s.comm)
+ WHERE NOT EXISTS (SELECT 1 FROM k WHERE k.i = s.i)
 -- The nodes the same way as the flows: update those that exist and
 -- changed, insert the others plainly. The staged row is named "excluded" as in
 -- ON CONFLICT, so that both statements share _node_set.sql.
+), pk AS (
+ SELECT s.i FROM shawk_flush_passive s JOIN passive_nodes p
+  ON p.addr = s.addr AND p.port = s.port AND p.proto = s.proto
+  AND p.pgid = s.pgid AND p.comm = s.comm
 ), pu AS (
  UPDATE passive_nodes AS o SET
 \ir _node_set.sql
@@ -65,9 +74,10 @@ WITH u AS (
  RETURNING excluded.i
 ), pn AS (
 \ir _passive_insert.sql
- WHERE NOT EXISTS (SELECT 1 FROM passive_nodes p
-  WHERE p.addr = s.addr AND p.port = s.port AND p.proto = s.proto
-  AND p.pgid = s.pgid AND p.comm = s.comm)
+ WHERE NOT EXISTS (SELECT 1 FROM pk WHERE pk.i = s.i)
+), ak AS (
+ SELECT s.i FROM shawk_flush_active s JOIN active_nodes p
+  ON p.addr = s.addr AND p.pgid = s.pgid AND p.comm = s.comm
 ), au AS (
  UPDATE active_nodes AS o SET
 \ir _node_set.sql
@@ -78,8 +88,7 @@ WITH u AS (
  RETURNING excluded.i
 ), an AS (
 \ir _active_insert.sql
- WHERE NOT EXISTS (SELECT 1 FROM active_nodes p
-  WHERE p.addr = s.addr AND p.pgid = s.pgid AND p.comm = s.comm)
+ WHERE NOT EXISTS (SELECT 1 FROM ak WHERE ak.i = s.i)
 ), h AS (
 \ir _history_insert.sql
 ) SELECT 1
