@@ -1,7 +1,6 @@
 -- SPDX-License-Identifier: MIT
--- The history rows of the staged flows (sql/007_history.sql), as
--- grouped.sql writes them (unique.sql splits new and known flows the same
--- way): each flow is active in every bucket of
+-- The history rows of the staged flows (sql/007_history.sql), included by
+-- unique.sql and grouped.sql: each flow is active in every bucket of
 -- width $2 seconds from its first_seen to its last_seen in this batch
 -- (after an outage, the buckets of when it was seen, not of now), not
 -- before $3 (epoch ms: the retention, whose partitions the flush's BEGIN

@@ -26,7 +26,7 @@
 -- over a sequential scan when flows' statistics said it was empty:
 -- minutes for 10k flows.)
 WITH k AS (
- SELECT s.i, o.last_seen FROM shawk_flush_flows s JOIN flows o
+ SELECT s.i FROM shawk_flush_flows s JOIN flows o
   ON o.laddr = s.laddr AND o.lport = s.lport
   AND o.direction = s.direction AND o.proto = s.proto
   AND o.raddr = s.raddr AND o.rport = s.rport AND o.node_name = $1
@@ -89,38 +89,6 @@ WITH k AS (
 ), an AS (
 \ir _active_insert.sql
  WHERE NOT EXISTS (SELECT 1 FROM ak WHERE ak.i = s.i)
--- History (sql/007_history.sql, as _history_insert.sql describes it),
--- split: the buckets of a flow that was not in flows (k) are new, a plain
--- INSERT; those of a known flow go through ON CONFLICT, and are skipped
--- when they bring no connection and the flow's last_seen already reached
--- them (an earlier flush wrote that bucket): nothing to write at steady
--- state. Two flows sharing a history key across both (columns the
--- history does not keep) make the INSERT fail: grouped.sql then.
-), hr AS (
- SELECT s.laddr, s.lport, s.direction, s.proto, s.raddr, s.rport,
-  s.netns, s.pgid, s.comm, b.bucket, k.i IS NOT NULL AS known,
-  k.last_seen AS known_last_seen,
-  CASE WHEN b.bucket = shawk_bucket(greatest(s.first_seen,
-   to_timestamp($3::float8 / 1000)), greatest($2::integer, 1))
-   THEN s.new_connections ELSE 0 END AS c
- FROM shawk_flush_flows s LEFT JOIN k ON k.i = s.i,
-  generate_series(shawk_bucket(greatest(s.first_seen,
-  to_timestamp($3::float8 / 1000)), greatest($2::integer, 1)),
-  s.last_seen, make_interval(secs => greatest($2::integer, 1))) b(bucket)
- WHERE $2::integer > 0 AND s.last_seen >= to_timestamp($3::float8 / 1000)
-), hn AS (
- INSERT INTO flow_history (laddr, lport, direction, proto, raddr, rport,
-  node_name, netns, pgid, comm, bucket, seconds, connections)
- SELECT laddr, lport, direction, proto, raddr, rport, $1, netns, pgid,
-  comm, bucket, $2::integer, c FROM hr WHERE NOT known
 ), h AS (
- INSERT INTO flow_history AS o (laddr, lport, direction, proto, raddr,
-  rport, node_name, netns, pgid, comm, bucket, seconds, connections)
- SELECT laddr, lport, direction, proto, raddr, rport, $1, netns, pgid,
-  comm, bucket, $2::integer, c FROM hr
- WHERE known AND (c > 0 OR known_last_seen < bucket)
- ON CONFLICT (laddr, lport, direction, proto, raddr, rport, node_name,
-  netns, pgid, comm, bucket) DO UPDATE SET
-  connections = o.connections + EXCLUDED.connections
-  WHERE EXCLUDED.connections > 0
+\ir _history_insert.sql
 ) SELECT 1
