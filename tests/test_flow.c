@@ -404,6 +404,69 @@ static void test_intervals(void **state)
 	flow_table_free(t);
 }
 
+/* Issue 17: CLOSE-WAIT and FIN-WAIT sockets are not live connections. */
+static void test_closing_states(void **state)
+{
+	(void)state;
+	struct flow_table *t = flow_table_new(0, 0);
+	assert_non_null(t);
+	struct sock_record l = listener(NS_A, 80, 10);
+	struct sock_record a = tcp(NS_A, T_ESTABLISHED, "10.0.0.1", 80,
+				   "10.0.0.2", 40001, 1, 10);
+	struct sock_record b = tcp(NS_A, T_ESTABLISHED, "10.0.0.1", 80,
+				   "10.0.0.2", 40002, 2, 10);
+	/* b again, its client gone: CLOSE-WAIT at the server. */
+	struct sock_record b_cw = b;
+	b_cw.state = 8; /* TCP_CLOSE_WAIT */
+	/* A leftover from a client never seen established, at another
+	 * address: no caller of its own. */
+	struct sock_record ghost = tcp(NS_A, 8, "10.0.0.1", 80, "10.0.0.9",
+				       40009, 9, 10);
+	/* An unknown closing socket from a client that has a live flow:
+	 * one connection of that flow (listed first: order is no matter). */
+	struct sock_record c_fw = tcp(NS_A, 5 /* FIN_WAIT2 */, "10.0.0.1", 80,
+				      "10.0.0.2", 40003, 3, 10);
+
+	const struct sock_record s1[] = { l, c_fw, a, b, ghost };
+	assert_int_equal(ingest(t, s1, 5, true, 100), 3);
+	assert_int_equal(flow_table_count(t), 1);
+	const struct flow *f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 3);
+	assert_int_equal(f->new_connections, 3);
+
+	/* Next interval: a still open, b in CLOSE-WAIT: counted once
+	 * already, never again. */
+	flow_table_reset_interval(t);
+	const struct sock_record s2[] = { l, a, b_cw, ghost };
+	assert_int_equal(ingest(t, s2, 4, true, 200), 1);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 0);
+
+	/* Only leftovers: no flow, no phantom caller. */
+	flow_table_reset_interval(t);
+	const struct sock_record s3[] = { l, b_cw, ghost };
+	assert_int_equal(ingest(t, s3, 3, true, 300), 0);
+	assert_int_equal(flow_table_count(t), 0);
+	struct flow_table_stats st;
+	flow_table_get_stats(t, &st);
+	assert_true(st.closing_skipped >= 4);
+
+	/* At a client, a socket its server closed (CLOSE-WAIT) is the call
+	 * the client made: counted once, never again. */
+	flow_table_reset_interval(t);
+	struct sock_record cw = tcp(NS_B, 8, "10.0.0.2", 40100, "10.0.0.1", 80,
+				    50, 20);
+	assert_int_equal(ingest(t, &cw, 1, true, 400), 1);
+	f = find(t, SOCK_DIR_ACTIVE, NS_B, 0, 80, "curl");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 1);
+	flow_table_reset_interval(t);
+	assert_int_equal(ingest(t, &cw, 1, true, 500), 0);
+	assert_int_equal(flow_table_count(t), 0);
+	flow_table_free(t);
+}
+
 static void test_aggregate_records(void **state)
 {
 	(void)state;
@@ -451,6 +514,116 @@ static void test_aggregate_records(void **state)
 	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
 	assert_int_equal(f->connections, 2);
 	assert_int_equal(f->new_connections, 1);
+	flow_table_free(t);
+}
+
+/*
+ * One socket, one connection, whichever path reported it. The kernel
+ * makes a socket's cookie on first request: the polling fd walk reads the
+ * field and sees 0 until something asks (sock_diag, `ss`, a per-netns
+ * iterator), so a socket held from before the agent comes first with its
+ * inode only, later with cookie and inode, and once its process closed it
+ * (orphaned, no inode any more) with its cookie only.
+ */
+static void test_cookie_made_later(void **state)
+{
+	(void)state;
+	struct flow_table *t = flow_table_new(0, 0);
+	assert_non_null(t);
+	struct sock_record l = listener(NS_A, 80, 10);
+	struct sock_record held = tcp(NS_A, T_ESTABLISHED, "10.0.0.1", 80,
+				      "10.0.0.2", 40001, 0, 10);
+	held.inode = 5000;
+	struct sock_record made = held;
+	made.cookie = 77;
+	struct sock_record orphan = made;
+	orphan.inode = 0;
+
+	/* Interval 1: the seed poll without a cookie, a poll with one. */
+	assert_int_equal(INGEST(t, true, 100, l, held), 1);
+	assert_int_equal(INGEST(t, true, 200, l, made), 1);
+	const struct flow *f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 1);
+
+	/* Interval 2: with its cookie (poll), then its cookie only. */
+	flow_table_reset_interval(t);
+	assert_int_equal(INGEST(t, true, 300, l, made), 1);
+	assert_int_equal(INGEST(t, true, 400, l, orphan), 1);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 0);
+
+	/* The cookie first appearing in a later interval. */
+	flow_table_free(t);
+	t = flow_table_new(0, 0);
+	assert_non_null(t);
+	assert_int_equal(INGEST(t, true, 100, l, held), 1);
+	flow_table_reset_interval(t);
+	assert_int_equal(INGEST(t, true, 200, l, held), 1);
+	flow_table_reset_interval(t);
+	assert_int_equal(INGEST(t, true, 300, l, made), 1);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 0);
+
+	/* Events carry the cookie only: an event of it now is the same
+	 * connection. */
+	assert_int_equal(INGEST(t, false, 350, orphan), 1);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 0);
+	flow_table_free(t);
+
+	/* A full tracker still moves the entry to its cookie. */
+	t = flow_table_new(0, 1);
+	assert_non_null(t);
+	assert_int_equal(INGEST(t, true, 100, l, held), 1);
+	flow_table_reset_interval(t);
+	assert_int_equal(INGEST(t, true, 200, l, made), 1);
+	assert_int_equal(INGEST(t, false, 300, orphan), 1);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 0);
+	struct flow_table_stats st;
+	flow_table_get_stats(t, &st);
+	assert_int_equal(st.untracked_conns, 0);
+	flow_table_free(t);
+}
+
+/*
+ * The same with a streaming source counting new connections in aggregates:
+ * its seed poll counts the held socket (no flag), its later polls flag
+ * every socket no event named (SOCK_REC_F_COUNTED). Once the cookie is
+ * made, the socket is still the one the seed counted: in each interval,
+ * never new again.
+ */
+static void test_cookie_made_later_counted(void **state)
+{
+	(void)state;
+	struct flow_table *t = flow_table_new(0, 0);
+	assert_non_null(t);
+	struct sock_record l = listener(NS_A, 80, 10);
+	struct sock_record seed = tcp(NS_A, T_ESTABLISHED, "10.0.0.1", 80,
+				      "10.0.0.2", 40001, 0, 10);
+	seed.inode = 5000;
+	struct sock_record held = seed;
+	held.flags |= SOCK_REC_F_COUNTED;
+	struct sock_record made = held;
+	made.cookie = 77;
+
+	assert_int_equal(INGEST(t, true, 100, l, seed), 1);
+	assert_int_equal(INGEST(t, true, 200, l, held), 1);
+	const struct flow *f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 1);
+	for (int i = 0; i < 2; i++) {
+		flow_table_reset_interval(t);
+		assert_int_equal(INGEST(t, true, 300 + i, l, made), 1);
+		f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+		assert_int_equal(f->connections, 1);
+		assert_int_equal(f->new_connections, 0);
+	}
 	flow_table_free(t);
 }
 
@@ -824,8 +997,11 @@ int main(void)
 		cmocka_unit_test(test_many_ports),
 		cmocka_unit_test(test_distinct_connections),
 		cmocka_unit_test(test_intervals),
+		cmocka_unit_test(test_closing_states),
 		cmocka_unit_test(test_aggregate_records),
 		cmocka_unit_test(test_snapshot_prunes),
+		cmocka_unit_test(test_cookie_made_later),
+		cmocka_unit_test(test_cookie_made_later_counted),
 		cmocka_unit_test(test_udp),
 		cmocka_unit_test(test_max_flows),
 		cmocka_unit_test(test_max_conns),

@@ -374,7 +374,7 @@ static int add_sinks(struct agent *a, struct stage *k8s)
 {
 	const struct probe_config *cfg = a->cfg;
 	if (cfg->output != OUTPUT_UNSET)
-		return add_sink(a, sink_stdout_new(cfg->output));
+		return add_sink(a, sink_stdout_new(cfg));
 	struct sink *s = sink_cmdb_new(cfg);
 	int r = add_sink(a, s);
 	if (r == 0)

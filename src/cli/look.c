@@ -24,12 +24,16 @@
 #include <sys/socket.h>
 
 static const char look_usage[] =
-	"Usage: shawk look SELECTOR [OPTIONS]\n"
+	"Usage: shawk look [ADDRESS | [NS/]POD | SELECTOR] [OPTIONS]\n"
 	"\n"
 	"Print the dependency tree around an address or pod from the CMDB:\n"
 	"its callers (<--) and callees (-->), and theirs down to --depth.\n"
+	"Without a selector: the whole map, one tree per listening endpoint.\n"
+	"(shawk list shows the addresses and pods the CMDB knows.)\n"
 	"\n"
-	"Selectors (exactly one):\n"
+	"Selectors (at most one):\n"
+	"  ADDRESS                        as --host ADDRESS\n"
+	"  NS/NAME or NAME                as --pod\n"
 	"  --ipv4 A, --ipv6 A, --host A   an address (--host: either family)\n"
 	"  --pod [NS/]NAME                a pod's endpoints (no NS/: any namespace,\n"
 	"                                 if only one has that name)\n"
@@ -48,9 +52,15 @@ static const char look_usage[] =
 	"                     earlier baseline: edges added (+, green), removed\n"
 	"                     (-, red dashed) or unchanged, and the count change\n"
 	"  --changed-only     with a diff, leave unchanged edges out\n"
-	"  --format F         tree (default), json, dot or svg\n"
+	"  -o, --output F     tree (default), json, dot or svg (--format: the\n"
+	"                     same)\n"
+	"  --stale D          tree: mark edges last seen more than D ago as\n"
+	"                     stale (default 1m)\n"
 	"  --cmdb URL         libpq URI of the CMDB [SHAWK_CMDB_URL]\n"
 	"  -h, --help         show this help\n";
+
+/* Tree lines say "last seen 5m ago, stale" past this age. */
+#define LOOK_STALE_DEFAULT_MS 60000
 
 /* --format NAME picks a renderer (render/graph.h). */
 struct look_format {
@@ -77,19 +87,19 @@ struct look_args {
 	bool help;
 	bool changed_only;
 	bool diff_since_set, diff_until_set;
+	int64_t stale_ms; /* --stale */
 	char pod_ns[254], pod_name[254];
 };
 
 static int usage_error(const char *fmt, ...) _printf_(1, 2);
 static int usage_error(const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
-	fputs("shawk look: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	return EXIT_USAGE;
+	return cli_usage_error("look", "%s", msg);
 }
 
 static int set_selector(struct look_args *a, const char *flag,
@@ -132,6 +142,20 @@ static int opt_pod(struct look_args *a, const char *arg)
 	return 0;
 }
 
+/* A positional selector: an address, else a [NS/]NAME pod. */
+static int opt_positional(struct look_args *a, const char *arg)
+{
+	int family;
+	uint8_t addr[16];
+	if (addr_parse(arg, AF_UNSPEC, &family, addr) == 0)
+		return opt_address(a, 'H', arg);
+	if (!*arg || arg[0] == '-' || strchr(arg, ':'))
+		return usage_error("invalid selector '%s': expected an address "
+				   "or [NAMESPACE/]POD",
+				   arg);
+	return opt_pod(a, arg);
+}
+
 static int opt_namespace(struct look_args *a, const char *arg)
 {
 	int r;
@@ -159,7 +183,7 @@ static int opt_format(struct look_args *a, const char *arg)
 			 i == 0 ? "" : i + 1 < n ? ", " : " or ",
 			 look_formats[i].name);
 	}
-	return usage_error("invalid %s '%s': expected %s", "--format", arg,
+	return usage_error("invalid %s '%s': expected %s", "--output", arg,
 			   names);
 }
 
@@ -195,17 +219,17 @@ static int look_option_apply(struct look_args *a, int c, const char *arg,
 					   "ago (10m, 2h, 1d) or an RFC 3339 time",
 					   c == 's' ? "--since" : "--until", arg);
 		return 0;
-	case 'S':
-	case 'U':
+	case 'B': /* the baseline's bounds */
+	case 'E':
 		if (duration_time_point_parse_ms(arg, now,
-					c == 'S' ? &a->q.diff_since_ms
+					c == 'B' ? &a->q.diff_since_ms
 						 : &a->q.diff_until_ms) < 0)
 			return usage_error("invalid %s '%s': expected a duration "
 					   "ago (10m, 2h, 1d) or an RFC 3339 time",
-					   c == 'S' ? "--diff-since"
+					   c == 'B' ? "--diff-since"
 						    : "--diff-until",
 					   arg);
-		if (c == 'S')
+		if (c == 'B')
 			a->diff_since_set = true;
 		else
 			a->diff_until_set = true;
@@ -218,6 +242,11 @@ static int look_option_apply(struct look_args *a, int c, const char *arg,
 		return opt_format(a, arg);
 	case 'c':
 		a->url = arg;
+		return 0;
+	case 'S':
+		if (config_parse_duration("--stale", arg, false, &a->stale_ms,
+					  err) < 0)
+			return usage_error("%s", err);
 		return 0;
 	case 'h':
 		a->help = true;
@@ -268,11 +297,13 @@ static int look_args_parse(int argc, char **argv, struct look_args *a)
 		{ "depth", required_argument, NULL, 'd' },
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
-		{ "diff-since", required_argument, NULL, 'S' },
-		{ "diff-until", required_argument, NULL, 'U' },
+		{ "diff-since", required_argument, NULL, 'B' },
+		{ "diff-until", required_argument, NULL, 'E' },
 		{ "changed-only", no_argument, NULL, 'C' },
 		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'f' },
 		{ "cmdb", required_argument, NULL, 'c' },
+		{ "stale", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -286,9 +317,12 @@ static int look_args_parse(int argc, char **argv, struct look_args *a)
 	};
 	a->url = getenv("SHAWK_CMDB_URL");
 	a->fmt = &look_formats[0];
+	a->stale_ms = LOOK_STALE_DEFAULT_MS;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+		if (c == 'o')
+			c = 'f';
 		if (c == ':')
 			return usage_error("option '%s' needs a value",
 					   argv[optind - 1]);
@@ -300,11 +334,15 @@ static int look_args_parse(int argc, char **argv, struct look_args *a)
 		if (a->help)
 			return 0;
 	}
-	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (!a->sel_flag)
-		return usage_error("no selector: give one of --ipv4, --ipv6, "
-				   "--host, --pod or --namespace");
+	if (optind < argc && (r = opt_positional(a, argv[optind])))
+		return r;
+	if (optind + 1 < argc)
+		return usage_error("unexpected argument '%s'", argv[optind + 1]);
+	if (!a->sel_flag) {
+		/* The whole map: every listening endpoint is a root. */
+		a->sel_flag = "(none)";
+		a->q.sel = LOOK_SEL_ALL;
+	}
 	if (a->q.since_ms != INT64_MIN && a->q.until_ms != INT64_MAX &&
 	    a->q.since_ms > a->q.until_ms)
 		return usage_error("--since is later than --until");
@@ -312,7 +350,7 @@ static int look_args_parse(int argc, char **argv, struct look_args *a)
 		return r;
 	if (!a->url || !*a->url)
 		return usage_error("no CMDB: set --cmdb or SHAWK_CMDB_URL");
-	return 0;
+	return cli_cmdb_url_check("look", a->url);
 }
 
 /* A --pod NAME without NS/ is any namespace, if only one has it. Returns
@@ -401,8 +439,16 @@ int cli_look(int argc, char **argv)
 	_cleanup_(graph_clear) struct graph g;
 	graph_init(&g, 0);
 	g.hide_unchanged = a.changed_only;
+	g.now_ms = now_realtime_ms();
+	g.stale_ms = a.stale_ms;
 	if ((r = look_graph_load(db, &a.q, &g, &empty)))
 		return r;
+	if (empty && a.fmt->empty_is_error && a.q.sel == LOOK_SEL_ALL) {
+		fputs("shawk look: the CMDB has no flow yet: run shawk probe "
+		      "(--once --cmdb URL for one scan)\n",
+		      stderr);
+		return 1;
+	}
 	if (empty && a.fmt->empty_is_error) {
 		fputs("shawk look: no flow known for this selector in the "
 		      "CMDB\n",

@@ -57,9 +57,12 @@ static const struct probe_option probe_options[] = {
 	  F(flush_interval_ms), "10s", "D",
 	  "time between writes of aggregated flows", NULL, false },
 	{ "once", NULL, OPT_SWITCH, F(once), NULL, NULL,
-	  "scan once, print the flows and exit", NULL, false },
+	  "scan once, print the flows (text unless --output) and exit; "
+	  "with --cmdb or --output cmdb, write them to the CMDB instead",
+	  NULL, false },
 	{ "output", NULL, OPT_OUTPUT, F(output), NULL, "FORMAT",
-	  "text, json or none: print flows instead of writing to the CMDB",
+	  "text, json or none: print flows instead of writing to the CMDB; "
+	  "cmdb: write (the default without --once); also -o FORMAT",
 	  NULL, false },
 	{ "include-loopback", "SHAWK_INCLUDE_LOOPBACK", OPT_SWITCH,
 	  F(include_loopback), NULL, NULL,
@@ -252,17 +255,24 @@ static int apply_flags(int argc, char **argv, struct probe_config *cfg,
 	 * options ("-hx" returns after 'h'), so a second parse starts clean. */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":ho:", lo, NULL)) != -1) {
 		if (c == 'h') {
 			cfg->help = true;
 			return 0;
 		}
+		if (c == 'o') /* -o: --output */
+			for (size_t i = 0; i < ARRAY_SIZE(probe_options); i++)
+				if (probe_options[i].flag &&
+				    !strcmp(probe_options[i].flag, "output"))
+					c = 256 + (int)i;
 		if (c < 256 || c >= 256 + (int)ARRAY_SIZE(probe_options))
 			return bad_option(argv, optind, c, err);
 		const struct probe_option *o = &probe_options[c - 256];
 		snprintf(what, sizeof(what), "--%s", o->flag);
 		if ((r = opt_set(o, cfg, what, optarg, err)) < 0)
 			return r;
+		if (o->off == offsetof(struct probe_config, cmdb_url))
+			cfg->cmdb_flag = true;
 	}
 	if (optind < argc)
 		return config_error(err, "unexpected argument '%s'", argv[optind]);
@@ -290,10 +300,19 @@ static int check(struct probe_config *cfg, char *err)
 			    "shorter than the history bucket (%lldms)",
 			    (long long)cfg->retention_ms,
 			    (long long)cfg->history_bucket_ms);
+	bool to_cmdb = cfg->output == OUTPUT_CMDB;
+	if (to_cmdb && !cfg->cmdb_url)
+		return config_error(err, "--output cmdb: no CMDB: set --cmdb or "
+				 "SHAWK_CMDB_URL");
+	if (to_cmdb)
+		cfg->output = OUTPUT_UNSET;
 	if (!cfg->once && cfg->output == OUTPUT_UNSET && !cfg->cmdb_url)
 		return config_error(err, "no CMDB: set --cmdb or SHAWK_CMDB_URL, or "
 				 "use --output text|json|none");
-	if (cfg->once && cfg->output == OUTPUT_UNSET && !cfg->cmdb_url)
+	/* --once prints unless told to write: SHAWK_CMDB_URL alone (set for
+	 * look and serve) does not make a one-off scan write. */
+	if (cfg->once && cfg->output == OUTPUT_UNSET && !to_cmdb &&
+	    !cfg->cmdb_flag)
 		cfg->output = OUTPUT_TEXT;
 	struct sockaddr_storage ss;
 	socklen_t sl;

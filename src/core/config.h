@@ -27,6 +27,7 @@ enum output_format {
 	OUTPUT_NONE,
 	OUTPUT_TEXT,
 	OUTPUT_JSON,
+	OUTPUT_CMDB, /* --output cmdb: parsed, then OUTPUT_UNSET */
 };
 
 struct probe_config {
@@ -65,6 +66,7 @@ struct probe_config {
 	const char *metrics_listen;
 	uint64_t metrics_max_series; /* shawk_connections_total series */
 	int64_t health_stall_ms;     /* /healthz: longest tolerated stall */
+	bool cmdb_flag; /* --cmdb given (not only SHAWK_CMDB_URL) */
 	bool help;
 };
 

@@ -161,17 +161,54 @@ static bool is_listener(const struct sock_record *r)
 	return r->rport == 0 && r->lport != 0;
 }
 
+/* Cookies count up from 1 and stay below 2^63: the two never meet. */
+static uint64_t inode_id(const struct sock_record *r)
+{
+	return r->inode | (1ULL << 63);
+}
+
 static uint64_t conn_id(const struct sock_record *r)
 {
 	if (r->cookie)
 		return r->cookie;
 	if (r->inode)
-		return r->inode | (1ULL << 63);
+		return inode_id(r);
 	/* No identity from the kernel: the 4-tuple in its netns is one. */
 	uint64_t h = hash_bytes(r->laddr, 16, r->netns);
 	h = hash_bytes(r->raddr, 16, h ^ r->lport ^ ((uint64_t)r->rport << 16) ^
 					     ((uint64_t)r->proto << 32));
 	return h | 1;
+}
+
+/*
+ * Finds r's connection in t->conns, inserting it with value 0 when new;
+ * returns as u64map_upsert(). The kernel makes a socket's cookie on first
+ * request, and the polling fd walk reads the field (its verifier refuses
+ * the helper there, bpf/iter.bpf.c): a socket nothing asked yet comes
+ * with cookie 0 and is tracked by its inode; once anything made it
+ * (sock_diag, `ss`, a per-netns iterator, a BPF program) the same socket
+ * comes with both. That first record moves the entry to the cookie, the
+ * key every path knows from then on (events carry no inode, an orphaned
+ * socket has none any more), so it is never counted as new again.
+ */
+static int conn_upsert(struct flow_table *t, const struct sock_record *r,
+		       uint64_t **ret)
+{
+	uint64_t id = conn_id(r);
+	int pr = u64map_upsert(&t->conns, id, ret);
+	if (pr == 0 || pr == -ENOMEM || !r->cookie || !r->inode)
+		return pr;
+	const uint64_t *old = u64map_get(&t->conns, inode_id(r));
+	if (!old)
+		return pr;
+	uint64_t v = *old;
+	/* Deleting may shift the new entry back: find it again. */
+	(void)u64map_del(&t->conns, inode_id(r));
+	if (pr < 0 && u64map_put(&t->conns, id, v) < 0)
+		return pr; /* not reached: the delete made room */
+	*ret = u64map_get(&t->conns, id);
+	**ret = v;
+	return 0;
 }
 
 /* Owned copy of an untrusted string, made valid UTF-8 for every sink. */
@@ -239,7 +276,7 @@ static void listeners_update(struct flow_table *t,
 static int remember_counted(struct flow_table *t, const struct sock_record *r)
 {
 	uint64_t *cv;
-	int pr = u64map_upsert(&t->conns, conn_id(r), &cv);
+	int pr = conn_upsert(t, r, &cv);
 	if (pr == -ENOMEM)
 		return -ENOMEM;
 	if (pr > 0) {
@@ -305,7 +342,7 @@ static int count_conn(struct flow_table *t, struct flow *f,
 	}
 	uint64_t *cv;
 	uint64_t nv = ((uint64_t)t->interval_gen << 32) | t->scan_gen;
-	int pr = u64map_upsert(&t->conns, conn_id(r), &cv);
+	int pr = conn_upsert(t, r, &cv);
 	if (pr == -ENOMEM)
 		return -ENOMEM;
 	if (pr != 0) {
@@ -318,6 +355,43 @@ static int count_conn(struct flow_table *t, struct flow *f,
 	}
 	if (cv)
 		*cv = nv;
+	return 0;
+}
+
+/* A TCP socket on its way out (FIN-WAIT, CLOSE-WAIT, LAST-ACK, CLOSING;
+ * TIME-WAIT sockets are never reported): not a live connection. */
+static bool is_closing(const struct sock_record *r)
+{
+	return r->proto == IPPROTO_TCP && !r->conns &&
+	       (r->state == TCP_FIN_WAIT1 || r->state == TCP_FIN_WAIT2 ||
+		r->state == TCP_CLOSE_WAIT || r->state == TCP_LAST_ACK ||
+		r->state == TCP_CLOSING);
+}
+
+/*
+ * A closing socket counts once as the connection it was, never again, and
+ * a server's leftover creates no caller of its own (its client may be
+ * long gone). Known already: only kept alive (a snapshot would otherwise
+ * forget it and count it as new if it came back). Unknown at a client
+ * (active): the call its process made, counted once. Unknown at a server
+ * (passive): one connection of its flow when that flow exists (an
+ * established sibling from the same peer and process), else nothing.
+ * Returns 1 when done with r, 0 to aggregate it, or -ENOMEM.
+ */
+static int closing_seen(struct flow_table *t, const struct sock_record *r,
+			const struct flow_key *k)
+{
+	uint64_t *cv = u64map_get(&t->conns, conn_id(r));
+	if (cv) {
+		*cv = (*cv & ~0xffffffffULL) | t->scan_gen;
+		t->stats.closing_skipped++;
+		return 1;
+	}
+	size_t slot;
+	if (k->dir == SOCK_DIR_PASSIVE && !flow_set_find(&t->set, k, &slot)) {
+		t->stats.closing_skipped++;
+		return 1;
+	}
 	return 0;
 }
 
@@ -352,6 +426,11 @@ static int ingest_one(struct flow_table *t, const struct sock_record *r,
 	owner_resolve(r, pid, enrich, userdata, &o);
 	struct flow_key k;
 	flow_key_build(&k, r, dir, &o);
+	if (is_closing(r)) {
+		int c = closing_seen(t, r, &k);
+		if (c != 0)
+			return c < 0 ? c : 0;
+	}
 
 	int err = 0;
 	struct flow *f = flow_get(t, &k, &err);
@@ -386,12 +465,17 @@ int flow_table_ingest(struct flow_table *t, const struct sock_record *recs,
 	    0)
 		return -ENOMEM;
 	listeners_update(t, recs, n, snapshot);
-	for (size_t i = 0; i < n; i++) {
-		int r = ingest_one(t, &recs[i], now_ms, enrich, userdata);
-		if (r < 0)
-			return r;
-		aggregated += r;
-	}
+	/* Closing sockets last: they join the flows of live ones. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n; i++) {
+			if (is_closing(&recs[i]) != (pass == 1))
+				continue;
+			int r = ingest_one(t, &recs[i], now_ms, enrich,
+					   userdata);
+			if (r < 0)
+				return r;
+			aggregated += r;
+		}
 
 	/* Connections absent from a full snapshot have closed. */
 	if (snapshot)

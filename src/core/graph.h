@@ -68,6 +68,9 @@ struct graph {
 	 * the last interval's; diff: edges compare two windows, and
 	 * hide_unchanged leaves the unchanged ones out of the output. */
 	bool windowed, diff, hide_unchanged;
+	/* For the renderers: the time ages are counted from (0: print no
+	 * ages), and the age past which an edge is marked stale. */
+	int64_t now_ms, stale_ms;
 };
 
 /* max_vertices 0: a default of one million (edges: four times that). */
