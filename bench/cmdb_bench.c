@@ -8,11 +8,12 @@
  *   cmdb_bench look URL NODES FLOWS DEPTH QUERIES
  *                               fills a CMDB with FLOWS flows among NODES
  *                               nodes, then times cmdb_look at DEPTH
- *   cmdb_bench fleet URL N F INTERVAL_S DURATION_S CHANGE_PCT THREADS
+ *   cmdb_bench fleet URL N F INTERVAL_S DURATION_S CHANGE_PCT THREADS [PM]
  *                               N simulated agents, each its own
  *                               connection and node name, flushing F live
  *                               flows (CHANGE_PCT % with a new connection)
- *                               every INTERVAL_S, for DURATION_S
+ *                               every INTERVAL_S, for DURATION_S; CPU
+ *                               of the postmaster PM and its children
  *
  * Prints results; judging them is the caller's job (bench/cmdb.sh).
  */
@@ -625,8 +626,9 @@ static void *fleet_run(void *arg)
 	return NULL;
 }
 
-/* CPU seconds used so far by every process named "postgres". */
-static double postgres_cpu_s(void)
+/* CPU seconds used so far by the postmaster pm and its children (its
+ * backends and workers); pm 0: every process named "postgres". */
+static double postgres_cpu_s(long pm)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
@@ -650,9 +652,11 @@ static double postgres_cpu_s(void)
 		    r != l + 9)
 			continue;
 		unsigned long ut = 0, st = 0;
-		/* Fields after ")": state is 3, utime 14, stime 15. */
-		if (sscanf(r + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-				  "%lu %lu", &ut, &st) == 2)
+		long ppid = 0;
+		/* Fields after ")": state is 3, ppid 4, utime 14, stime 15. */
+		if (sscanf(r + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+				  "%lu %lu", &ppid, &ut, &st) == 3 &&
+		    (!pm || ppid == pm || atol(e->d_name) == pm))
 			total += (double)(ut + st) / (double)hz;
 	}
 	closedir(d);
@@ -666,6 +670,7 @@ static int bench_fleet(const char *url, char **argv)
 	int64_t duration = (int64_t)(atof(argv[3]) * 1000);
 	int change = atoi(argv[4]);
 	size_t nt = strtoul(argv[5], NULL, 10);
+	long pm = argv[6] ? atol(argv[6]) : 0; /* the postmaster's pid */
 	struct fleet_agent *a = calloc(n, sizeof(*a));
 	struct fleet_thread *t = calloc(nt, sizeof(*t));
 	int rc = 1;
@@ -713,7 +718,7 @@ static int bench_fleet(const char *url, char **argv)
 	free(a);
 	a = sorted;
 	for (int phase = 0; phase < 2; phase++) {
-		double cpu0 = postgres_cpu_s(), t0 = now_s();
+		double cpu0 = postgres_cpu_s(pm), t0 = now_s();
 		for (size_t k = 0; k < nt; k++) {
 			if (phase == 1) {
 				t[k].start_ms = start;
@@ -725,7 +730,7 @@ static int bench_fleet(const char *url, char **argv)
 		}
 		for (size_t k = 0; k < nt; k++)
 			pthread_join(t[k].t, NULL);
-		double cpu = postgres_cpu_s() - cpu0, wall = now_s() - t0;
+		double cpu = postgres_cpu_s(pm) - cpu0, wall = now_s() - t0;
 		for (size_t k = 0; k < nt; k++)
 			if (t[k].err)
 				goto out;

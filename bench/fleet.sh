@@ -37,9 +37,13 @@ psql "$URL" -XAtqc "ALTER SYSTEM SET max_connections = $((max + 20))" >/dev/null
 scripts/pg-throwaway.sh stop "$tmp/pg"
 URL=$(scripts/pg-throwaway.sh start "$tmp/pg") || exit 1
 "$SHAWK_BIN" create-scheme --cmdb "$URL" >/dev/null || exit 1
+# The postmaster: its processes' CPU is PostgreSQL's (not other clusters').
+home=$tmp/pg
+[ -L "$home/cluster" ] && home=$(readlink -f "$home/cluster")
+pm=$(head -1 "$home/data/postmaster.pid" 2>/dev/null || echo 0)
 
 echo "== fleet bench ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)): F=$F flows, every ${I}s, ${C}% changing, ${D}s per N"
 for n in $NS; do
 	psql "$URL" -XAtqc "TRUNCATE flows, passive_nodes, active_nodes, flush_batches, flow_history" >/dev/null
-	"$DRIVER" fleet "$URL" "$n" "$F" "$I" "$D" "$C" "$T" || exit 1
+	"$DRIVER" fleet "$URL" "$n" "$F" "$I" "$D" "$C" "$T" "$pm" || exit 1
 done
