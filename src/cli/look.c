@@ -443,6 +443,10 @@ int cli_look(int argc, char **argv)
 	g.stale_ms = a.stale_ms;
 	if ((r = look_graph_load(db, &a.q, &g, &empty)))
 		return r;
+	if (empty && a.fmt->empty_is_error && look_query_windowed(&a.q)) {
+		fputs("shawk look: no flow active in that time window\n", stderr);
+		return 1;
+	}
 	if (empty && a.fmt->empty_is_error && a.q.sel == LOOK_SEL_ALL) {
 		fputs("shawk look: the CMDB has no flow yet: run shawk probe "
 		      "(--once --cmdb URL for one scan)\n",
