@@ -38,6 +38,8 @@ struct sink_cmdb_ops {
 	/* Retention (cmdb/prune.h); NULL: the sink never prunes. */
 	int (*prune)(struct cmdb *db, int64_t retention_ms, uint32_t batch,
 		     int64_t every_ms, struct cmdb_prune_result *ret);
+	int (*store_services)(struct cmdb *db, struct cmdb_service_rows *r,
+			      int64_t now_ms);
 	void (*free)(struct cmdb *db); /* accepts NULL */
 	int64_t (*now_ms)(void);       /* CLOCK_MONOTONIC */
 	void (*sleep_ms)(int64_t ms);
@@ -51,7 +53,8 @@ struct sink *sink_cmdb_new_ops(const struct probe_config *cfg,
 
 /*
  * Records this node's pods from w (NULL: none) in the CMDB pods table
- * after each write, whether or not there were flows. w must outlive the
+ * after each write, whether or not there were flows, and the cluster's
+ * Services w holds whenever it fetched a new list. w must outlive the
  * sink. s must come from sink_cmdb_new().
  */
 struct pod_watch;
