@@ -175,7 +175,9 @@ cmdb_phase() { # cmdb_phase MODE
 	local mode=$1 out
 	local mport
 	mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	SHAWK_KUBELET_REFRESH=300ms "$SHAWK_BIN" probe --mode "$mode" --interval 200ms \
+	# 1 s history buckets: a held flow's last_seen moves once per bucket
+	# (issue 19), and the kubelet check below watches it move.
+	SHAWK_KUBELET_REFRESH=300ms SHAWK_HISTORY_BUCKET=1s "$SHAWK_BIN" probe --mode "$mode" --interval 200ms \
 		--flush-interval 500ms --cmdb "$CMDB" --metrics-listen "127.0.0.1:$mport" \
 		>"$T/$mode.out" 2>"$T/$mode.err" &
 	probe_pid=$!
@@ -243,6 +245,7 @@ PY
 	wait_for bash -c "[ \"\$(psql \"$CMDB\" -XAtq -c \"SELECT count(*) FROM flows WHERE comm = 'late' AND last_seen > '$before'\")\" -ge 1 ]"
 	check "$mode: kubelet killed: the probe keeps recording to the CMDB (new flow written)" \
 		test "$(psql_val "SELECT count(*) FROM flows WHERE comm = 'late' AND last_seen > '$before'")" -ge 1
+	wait_for bash -c "[ \"\$(psql \"$CMDB\" -XAtq -c \"SELECT count(*) FROM flows WHERE comm = 'front' AND last_seen > '$before'\")\" -ge 1 ]"
 	check "$mode: kubelet killed: existing flows keep advancing" \
 		test "$(psql_val "SELECT count(*) FROM flows WHERE comm = 'front' AND last_seen > '$before'")" -ge 1
 	kill -TERM "$probe_pid"; wait "$probe_pid"; local rc=$?; probe_pid=
