@@ -31,7 +31,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE \
 	-Isrc -Ibpf -I$(OBJDIR)/gen -MMD -MP $(shell $(PKG_CONFIG) --cflags libpq)
-LDLIBS := -lbpf -lelf -lz -lpq -lcurl -lcjson -lpthread
+LDLIBS := -lbpf -lelf -lz -lpq -lcurl -lcjson -lpthread -lmnl
 # HTTP (src/http) and SVG drawings (src/render/svg.c): libmicrohttpd and
 # Graphviz's library. The two Graphviz plugins used (dot layout, SVG output)
 # are linked in, found through an rpath to Graphviz's plugin directory.
@@ -176,7 +176,7 @@ $(OBJDIR)/tests/%: tests/%.c $(LIB_OBJS) $(EMBED_OBJS)
 # --- fuzz targets (clang + libFuzzer): build/fuzz/fuzz_<name>
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_LIB := src/k8s/pods.c src/core/u64map.c
+FUZZ_LIB := src/k8s/pods.c src/k8s/services.c src/core/u64map.c
 fuzz: $(FUZZ_BINS)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
