@@ -4,6 +4,7 @@
 #include "agent/pending.h"
 #include "cmdb/pg.h"
 #include "cmdb/pods_store.h"
+#include "cmdb/prune.h"
 #include "cmdb/store.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -43,6 +44,8 @@ struct cmdb_sink {
 	/* This node's pods, recorded after each write. */
 	struct pod_watch *pods;
 	int pods_err; /* last result, for one log line per change */
+	int64_t next_prune_ms; /* monotonic: the next retention attempt */
+	uint64_t pruned_partitions, pruned_rows;
 	uint64_t services_gen; /* the Services list written last */
 	int services_err;
 };
@@ -106,6 +109,8 @@ static int write_batch(struct cmdb_sink *c, const struct flow *flows,
 		.node_name = c->node_name,
 		.boot_id = c->boot_id,
 		.seq = seq,
+		.bucket_s = (uint32_t)(c->cfg->history_bucket_ms / 1000),
+		.retention_ms = c->cfg->retention_ms,
 	};
 	int r = c->ops->flush(c->db, &b, flows, n, ret_in_doubt);
 	c->writes++;
@@ -350,6 +355,43 @@ static int cmdb_sink_write_flows(struct sink *s, const struct flow *flows, size_
 	return 0;
 }
 
+/*
+ * Retention, between flushes: one bounded batch (shawk_prune) when due.
+ * The database keeps it to one agent at a time (an advisory lock) and to
+ * once an hour for the fleet; an agent asks every PRUNE_POLL_MS, or at
+ * its next flush while old rows remain.
+ */
+#define PRUNE_POLL_MS (5 * 60 * 1000)
+#define PRUNE_EVERY_MS (60 * 60 * 1000)
+#define PRUNE_BATCH 5000
+
+static void maybe_prune(struct cmdb_sink *c)
+{
+	struct cmdb_prune_result res;
+	int64_t now = c->ops->now_ms();
+	if (!c->ops->prune || c->cfg->retention_ms <= 0 ||
+	    now < c->next_prune_ms)
+		return;
+	c->next_prune_ms = now + PRUNE_POLL_MS;
+	int r = c->ops->prune(c->db, c->cfg->retention_ms, PRUNE_BATCH,
+			      PRUNE_EVERY_MS, &res);
+	if (r < 0) {
+		log_debug("CMDB: retention: %s", c->ops->last_error(c->db));
+		return;
+	}
+	if (res.skipped)
+		return;
+	c->pruned_partitions += (uint64_t)res.partitions;
+	c->pruned_rows += (uint64_t)res.deleted;
+	if (res.partitions || res.deleted)
+		log_info("CMDB: retention dropped %d history partitions and "
+			 "%lld rows%s",
+			 res.partitions, (long long)res.deleted,
+			 res.more ? ", more to go" : "");
+	if (res.more && (res.partitions || res.deleted))
+		c->next_prune_ms = now;
+}
+
 static int cmdb_sink_write(struct sink *s, const struct flow *flows, size_t n,
 			   int64_t now_ms)
 {
@@ -361,6 +403,8 @@ static int cmdb_sink_write(struct sink *s, const struct flow *flows, size_t n,
 		write_pods(c, now_ms);
 		write_services(c, now_ms);
 	}
+	if (!c->down && c->db && c->ops->is_connected(c->db))
+		maybe_prune(c);
 	return r;
 }
 
@@ -400,6 +444,10 @@ static void cmdb_sink_stats(const struct sink *s, stat_fn fn, void *ud)
 	fn("dropped_flows", STAT_COUNTER,
 	   pending_dropped(c->acc) + pending_dropped(c->doubt),
 	   "buffered flows dropped: buffer full", ud);
+	fn("pruned_partitions", STAT_COUNTER, c->pruned_partitions,
+	   "history partitions dropped by retention", ud);
+	fn("pruned_rows", STAT_COUNTER, c->pruned_rows,
+	   "flows, nodes and pods rows deleted by retention", ud);
 }
 
 static void cmdb_sink_free(struct sink *s)
@@ -430,6 +478,7 @@ const struct sink_cmdb_ops sink_cmdb_pg = {
 	.last_error = cmdb_last_error,
 	.flush = cmdb_store_flush,
 	.store_pods = cmdb_store_pods,
+	.prune = cmdb_prune,
 	.store_services = cmdb_store_services,
 	.free = cmdb_free,
 	.now_ms = real_now_ms,

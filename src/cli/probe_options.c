@@ -73,6 +73,13 @@ static const struct probe_option probe_options[] = {
 	{ "max-pending-flows", "SHAWK_MAX_PENDING_FLOWS", OPT_COUNT,
 	  F(max_pending_flows), "1048576", "N",
 	  "flows buffered while the CMDB is down", NULL, false },
+	{ "history-bucket", "SHAWK_HISTORY_BUCKET", OPT_DURATION,
+	  F(history_bucket_ms), "1m", "D",
+	  "CMDB history resolution, whole seconds from 1s to 1h", NULL,
+	  false },
+	{ "retention", "SHAWK_RETENTION", OPT_DURATION, F(retention_ms), "30d",
+	  "D", "CMDB history, flows and pods older than this are pruned",
+	  NULL, false },
 	{ "conntrack", "SHAWK_CONNTRACK", OPT_ONOFF, F(conntrack), "on",
 	  "on|off",
 	  "resolve Service addresses (DNAT) to the backend reached and "
@@ -311,6 +318,17 @@ static int check(struct probe_config *cfg, char *err)
 			    "--flush-interval/SHAWK_FLUSH_INTERVAL (%lldms)",
 			    (long long)cfg->interval_ms,
 			    (long long)cfg->flush_interval_ms);
+	if (cfg->history_bucket_ms % 1000 || cfg->history_bucket_ms > 3600000)
+		return config_error(err,
+			    "invalid --history-bucket/SHAWK_HISTORY_BUCKET "
+			    "(%lldms): expected whole seconds from 1s to 1h",
+			    (long long)cfg->history_bucket_ms);
+	if (cfg->retention_ms < cfg->history_bucket_ms)
+		return config_error(err,
+			    "invalid --retention/SHAWK_RETENTION (%lldms): "
+			    "shorter than the history bucket (%lldms)",
+			    (long long)cfg->retention_ms,
+			    (long long)cfg->history_bucket_ms);
 	bool to_cmdb = cfg->output == OUTPUT_CMDB;
 	if (to_cmdb && !cfg->cmdb_url)
 		return config_error(err, "--output cmdb: no CMDB: set --cmdb or "

@@ -18,12 +18,21 @@ struct cmdb_batch {
 	const char *node_name; /* this node: the local side of every flow */
 	uint64_t boot_id;
 	uint64_t seq;
+	/* History (sql/007_history.sql): bucket width in seconds and how far
+	 * back it is kept (0: 60 s and 30 days). Flows seen before their
+	 * last_seen minus retention get no history. */
+	uint32_t bucket_s;
+	int64_t retention_ms;
+	/* No history, every flow rewritten: the flush as it was before the
+	 * history, for benchmarks to compare against. */
+	bool history_off;
 };
 
 /*
  * Writes flows in one transaction with a constant number of round trips
- * (BEGIN, batch claim, three binary COPYs into session temporary tables,
- * a savepoint, one statement that writes flows and nodes from them,
+ * (BEGIN with the creation of missing history partitions, batch claim,
+ * three binary COPYs into session temporary tables,
+ * a savepoint, one statement that writes flows, history and nodes from them,
  * COMMIT; two more if another writer inserted one of the flows meanwhile),
  * whatever n is.
  * The commit is asynchronous (synchronous_commit off): a server crash may

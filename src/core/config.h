@@ -67,6 +67,10 @@ struct probe_config {
 	bool conntrack;		  /* the conntrack stage (--conntrack on) */
 	uint64_t max_flows;
 	uint64_t max_pending_flows;
+	/* CMDB history (sql/007_history.sql): bucket width (whole seconds,
+	 * 1s to 1h) and how long history, flows, nodes and pods are kept. */
+	int64_t history_bucket_ms;
+	int64_t retention_ms;
 	/* Endpoints /metrics and /healthz ("ADDR:PORT"); NULL: none. */
 	const char *metrics_listen;
 	uint64_t metrics_max_series; /* shawk_connections_total series */
