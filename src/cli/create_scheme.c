@@ -43,30 +43,21 @@ int cli_create_scheme(int argc, char **argv)
 		case 't':
 			if (config_parse_uint("--target", optarg, 1, 999,
 					      &target, err) < 0) {
-				fprintf(stderr, "shawk create-scheme: %s\n", err);
-				return EXIT_USAGE;
+				return cli_usage_error("create-scheme", "%s",
+						       err);
 			}
 			break;
 		case 'h':
 			fputs(create_scheme_usage, stdout);
 			return 0;
-		case ':':
-			fprintf(stderr,
-				"shawk create-scheme: option '%s' needs a value\n",
-				argv[optind - 1]);
-			return EXIT_USAGE;
 		default:
-			fprintf(stderr,
-				"shawk create-scheme: unknown option '%s'\n",
-				argv[optind - 1]);
-			return EXIT_USAGE;
+			return cli_option_error("create-scheme", c, argv,
+						optind);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "shawk create-scheme: unexpected argument '%s'\n",
-			argv[optind]);
-		return EXIT_USAGE;
-	}
+	if (optind < argc)
+		return cli_usage_error("create-scheme",
+				       "unexpected argument '%s'", argv[optind]);
 	if (!url || !*url) {
 		fputs("shawk create-scheme: no CMDB: set --cmdb or "
 		      "SHAWK_CMDB_URL\n",

@@ -45,17 +45,14 @@ int cli_health(int argc, char **argv)
 		case 'a':
 			if (config_parse_duration("--max-age", optarg, false,
 						  &max_age_ms, err) < 0) {
-				fprintf(stderr, "shawk health: %s\n", err);
-				return EXIT_USAGE;
+				return cli_usage_error("health", "%s", err);
 			}
 			break;
 		case 'h':
 			fputs(health_usage, stdout);
 			return 0;
 		default:
-			fprintf(stderr, "shawk health: unknown option '%s'\n",
-				argv[optind - 1]);
-			return EXIT_USAGE;
+			return cli_option_error("health", c, argv, optind);
 		}
 	}
 

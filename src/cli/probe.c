@@ -42,8 +42,7 @@ int cli_probe(int argc, char **argv)
 	char err[CONFIG_ERR_MAX];
 
 	if (probe_config_parse(argc, argv, &cfg, err) < 0) {
-		fprintf(stderr, "shawk probe: %s\n", err);
-		return EXIT_USAGE;
+		return cli_usage_error("probe", "%s", err);
 	}
 	if (cfg.help) {
 		fputs(probe_usage(), stdout);

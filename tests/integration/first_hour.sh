@@ -70,6 +70,12 @@ one_line "missing role: exit 1, named" $? 1 "$tmp/err" 'role "no_such_role" does
 # --- Echoed input: control characters escaped. ---------------------------
 "$S" look --host $'198.18.65.1\e[31m' --cmdb "$CMDB" >/dev/null 2>"$tmp/err"
 check "control characters in an echoed argument are escaped" bash -c "! grep -q \$'\\e' '$tmp/err' && grep -q '198.18.65.1?\\[31m' '$tmp/err'"
+for cmd in "probe --interval" "create-scheme --target" "health --max-age" "list --since"; do
+	# shellcheck disable=SC2086 # cmd is words
+	"$S" $cmd $'1\e[31m' --cmdb "$CMDB" >/dev/null 2>"$tmp/err"
+	rc=$?
+	check "$cmd: control characters escaped, exit 2" bash -c "[ $rc -eq 2 ] && ! grep -q \$'\\e' '$tmp/err' && grep -q '1?\\[31m' '$tmp/err'"
+done
 
 # --- Command line conventions. -------------------------------------------
 "$S" version >"$tmp/v" 2>&1
