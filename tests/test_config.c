@@ -225,6 +225,14 @@ static const struct invalid_case invalid_cases[] = {
 	  { "SHAWK_PROBE_INTERVAL" } },
 	{ "SHAWK_FLUSH_INTERVAL", "-10s", { NULL },
 	  { "SHAWK_FLUSH_INTERVAL", "-10s" } },
+	/* Longer than a poll(2) timeout can hold (INT_MAX ms, ~24.8 days):
+	 * refused rather than wrapped into a busy loop. */
+	{ NULL, NULL, { "--interval", "25d", "--flush-interval", "30d" },
+	  { "--interval", "25d", "at most" } },
+	{ NULL, NULL, { "--flush-interval", "25d" },
+	  { "--flush-interval", "25d", "at most" } },
+	{ "SHAWK_FLUSH_INTERVAL", "9999999999999s", { NULL },
+	  { "SHAWK_FLUSH_INTERVAL", "at most" } },
 	/* Scan interval longer than the flush interval. */
 	{ NULL, NULL, { "--interval", "20s" },
 	  { "--interval", "--flush-interval" } },
@@ -469,6 +477,15 @@ static void test_parse_helpers(void **state)
 					       err),
 			 0);
 	assert_int_equal(ms, 5400000);
+	/* The largest poll(2) timeout is accepted, one ms more is not. */
+	assert_int_equal(config_parse_duration("--max-age", "2147483647ms",
+					       false, &ms, err),
+			 0);
+	assert_int_equal(ms, 2147483647);
+	assert_int_equal(config_parse_duration("--max-age", "2147483648ms",
+					       false, &ms, err),
+			 -EINVAL);
+	assert_mentions(err, "at most");
 
 	assert_int_equal(config_parse_mode("--mode", "polling", &m, err), 0);
 	assert_int_equal(m, PROBE_MODE_POLLING);

@@ -8,6 +8,7 @@
 #include "agent/stage_process.h"
 #include "agent/stages.h"
 #include "core/clock.h"
+#include "core/duration.h"
 #include "core/flow.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -216,10 +217,11 @@ static void log_start(const struct agent *a)
 /* Blocks until the next deadline; true when SIGINT/SIGTERM came. */
 static bool wait_until(int sfd, int64_t wake)
 {
-	int timeout = (int)(wake - now_monotonic_ms());
+	/* Clamped: a wait past INT_MAX ms wakes early and waits again. */
+	int timeout = duration_poll_timeout(wake - now_monotonic_ms());
 	struct pollfd pfd = { .fd = sfd, .events = POLLIN };
 	struct signalfd_siginfo si;
-	if (poll(&pfd, 1, timeout > 0 ? timeout : 0) <= 0 ||
+	if (poll(&pfd, 1, timeout) <= 0 ||
 	    read(sfd, &si, sizeof(si)) != sizeof(si))
 		return false;
 	log_info("received %s: final flush", strsignal((int)si.ssi_signo));

@@ -27,6 +27,13 @@ int config_parse_duration(const char *what, const char *value,
 			    "invalid %s '%s': expected a %sduration such as "
 			    "500ms, 1s, 10m, 2h or 1d",
 			    what, value, allow_zero ? "" : "positive ");
+	if (ms > DURATION_MAX_MS) {
+		char max[32];
+		duration_format(DURATION_MAX_MS, max, sizeof(max));
+		return config_error(err,
+			    "invalid %s '%s': at most %s (about 24.8d)",
+			    what, value, max);
+	}
 	*ret_ms = ms;
 	return 0;
 }
