@@ -9,6 +9,8 @@
 
 #include <limits.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 struct stage_k8s {
 	struct stage base;
@@ -64,14 +66,8 @@ struct stage *stage_k8s_new(const struct probe_config *cfg, bool once)
 			  "or NODE_IP): flows get container ids only");
 		return &k->base;
 	}
-	/* Not in the flag table: tests and busy nodes tune it. */
-	int64_t refresh_ms = 0;
-	const char *v = cfg->kubelet_refresh;
-	char err[CONFIG_ERR_MAX];
-	if (v && *v &&
-	    config_parse_duration("SHAWK_KUBELET_REFRESH", v, false,
-				  &refresh_ms, err) < 0)
-		log_warn("%s; using 30s", err);
+	/* Environment only: tests and busy nodes tune it. */
+	int64_t refresh_ms = cfg->kubelet_refresh_ms;
 	struct pod_watch_options o = {
 		.refresh_ms = refresh_ms,
 		.min_refresh_ms = refresh_ms && refresh_ms < 5000 ? refresh_ms : 0,
@@ -80,6 +76,7 @@ struct stage *stage_k8s_new(const struct probe_config *cfg, bool once)
 			.token_file = cfg->kubelet_token_file,
 			.ca_file = cfg->kubelet_ca_file,
 			.insecure = cfg->kubelet_insecure,
+			.allow_http_token = cfg->kubelet_allow_http,
 		},
 	};
 	if (cfg->kubelet_insecure)
@@ -106,6 +103,46 @@ struct stage *stage_k8s_new(const struct probe_config *cfg, bool once)
 oom:
 	k8s_free(&k->base);
 	return NULL;
+}
+
+/* The token file would be sent: it exists and is readable. */
+static bool token_present(const char *path)
+{
+	return path && *path && access(path, R_OK) == 0;
+}
+
+int stage_k8s_check(struct probe_config *cfg, char *err)
+{
+	char buf[128];
+	const char *url = kubelet_default_url(cfg->kubelet_url, cfg->node_ip,
+					      buf, sizeof(buf));
+	if (!url)
+		return 0;
+	bool http = strncasecmp(url, "http://", 7) == 0;
+	if (!http && strncasecmp(url, "https://", 8) != 0)
+		return config_error(err,
+			    "invalid --kubelet-url/SHAWK_KUBELET_URL '%s': "
+			    "expected https://HOST:PORT", url);
+	if (http && !cfg->kubelet_allow_http &&
+	    token_present(cfg->kubelet_token_file))
+		return config_error(err,
+			    "refusing kubelet URL '%s': it would send the token "
+			    "of %s in clear; use https:// or set "
+			    "SHAWK_KUBELET_ALLOW_HTTP=true", url,
+			    cfg->kubelet_token_file);
+	const char *ca = cfg->kubelet_ca_file;
+	if (ca && *ca && !cfg->kubelet_insecure && access(ca, R_OK) < 0) {
+		/* The service account's CA, outside a pod: the system store,
+		 * as it always was. A CA named on purpose must be there. */
+		if (errno == ENOENT && strcmp(ca, PROBE_SA_CA_FILE) == 0) {
+			cfg->kubelet_ca_file = NULL;
+			return 0;
+		}
+		return config_error(err,
+			    "invalid SHAWK_KUBELET_CA_FILE '%s': %s", ca,
+			    strerror(errno));
+	}
+	return 0;
 }
 
 static void k8s_free(struct stage *st)

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include "agent/agent.h"
+#include "agent/stage_k8s.h"
 #include "cli/probe_options.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -20,6 +21,10 @@ int cli_probe(int argc, char **argv)
 	if (cfg.help) {
 		fputs(probe_usage(), stdout);
 		return 0;
+	}
+	if (stage_k8s_check(&cfg, err) < 0) {
+		fprintf(stderr, "shawk probe: %s\n", err);
+		return EXIT_USAGE;
 	}
 	log_set_level((enum log_level)cfg.log_level);
 	return agent_run(&cfg) < 0 ? 1 : 0;

@@ -6,6 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The service account's files: the defaults of SHAWK_KUBELET_TOKEN_FILE and
+ * SHAWK_KUBELET_CA_FILE. Outside a pod they are absent: the default CA then
+ * falls back to the system store, a CA file named otherwise must exist. */
+#define PROBE_SA_TOKEN_FILE "/var/run/secrets/kubernetes.io/serviceaccount/token"
+#define PROBE_SA_CA_FILE "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+
 /* Size of the buffer that receives a one-line configuration error. */
 #define CONFIG_ERR_MAX 256
 
@@ -44,7 +50,8 @@ struct probe_config {
 	bool kubelet_insecure;
 	const char *node_name;
 	const char *node_ip;	     /* NODE_IP: the kubelet URL's default */
-	const char *kubelet_refresh; /* SHAWK_KUBELET_REFRESH, unparsed */
+	int64_t kubelet_refresh_ms;  /* SHAWK_KUBELET_REFRESH; 0: 30 s */
+	bool kubelet_allow_http;     /* SHAWK_KUBELET_ALLOW_HTTP: token over http */
 	bool bpf_verbose;	     /* SHAWK_BPF_VERBOSE set */
 	bool bpf_classic;	     /* SHAWK_BPF_CLASSIC=1 */
 	bool bpf_no_aggregate;	     /* SHAWK_BPF_AGGREGATE=0 */

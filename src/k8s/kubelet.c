@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <strings.h>
 
 #define TOKEN_MAX 65536
 
@@ -16,6 +17,7 @@ struct kubelet_client {
 	char *token_file;
 	char *ca_file;
 	bool insecure;
+	bool allow_http_token;
 	long connect_timeout_ms;
 	long timeout_ms;
 	size_t max_body;
@@ -71,6 +73,7 @@ int kubelet_client_new(const struct kubelet_options *o,
 		return -ENOMEM;
 	}
 	k->insecure = o->insecure;
+	k->allow_http_token = o->allow_http_token;
 	k->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms :
 							2000;
 	k->timeout_ms = o->timeout_ms ? o->timeout_ms : 10000;
@@ -174,6 +177,15 @@ int kubelet_list_pods(struct kubelet_client *k, char **ret_body,
 				 k->token_file, strerror(-r));
 			return r == -ENOMEM ? r : -EACCES;
 		}
+		/* Never in clear unless told so (the agent refuses that
+		 * configuration at start-up already). */
+		if (token && *token && !k->allow_http_token &&
+		    strncasecmp(k->url_pods, "http://", 7) == 0) {
+			snprintf(k->err, sizeof(k->err),
+				 "%s: refusing to send the token over http://",
+				 k->url_pods);
+			return -EACCES;
+		}
 		/* No token file: anonymous (a kubelet may allow it). */
 		if (token && *token &&
 		    asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
@@ -210,7 +222,9 @@ int kubelet_list_pods(struct kubelet_client *k, char **ret_body,
 	if (k->insecure) {
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-	} else if (k->ca_file && access(k->ca_file, R_OK) == 0) {
+	} else if (k->ca_file && *k->ca_file) {
+		/* Missing, it fails the request: no silent fallback to the
+		 * system store. */
 		curl_easy_setopt(c, CURLOPT_CAINFO, k->ca_file);
 	}
 
