@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "agent/agent.h"
 
+#include "agent/sink_async.h"
 #include "agent/sink_cmdb.h"
 #include "agent/sink_stdout.h"
 #include "agent/source.h"
@@ -28,6 +29,10 @@
 /* The sinks' last delivery attempt: an unreachable CMDB must not block
  * shutdown (or a --once run) for long. */
 #define AGENT_DRAIN_MS 5000
+/* From SIGTERM, what the final scan, flush and drain may take together:
+ * leaves room for the rest of the exit within 5 s (the pod watch's thread
+ * lets go within a second). */
+#define AGENT_SHUTDOWN_MS 3000
 
 struct agent {
 	const struct probe_config *cfg;
@@ -231,6 +236,7 @@ static bool wait_until(int sfd, int64_t wake)
 static void shutdown_flush(struct agent *a)
 {
 	struct source *src = a->src->src;
+	int64_t deadline = now_monotonic_ms() + AGENT_SHUTDOWN_MS;
 	if (src->request_poll) {
 		/* What the kernel counted since the last scan. */
 		int r = agent_scan(a);
@@ -244,7 +250,7 @@ static void shutdown_flush(struct agent *a)
 		struct sink *s = a->sinks[i];
 		if (!s->drain)
 			continue;
-		int r = s->drain(s, now_monotonic_ms() + AGENT_DRAIN_MS);
+		int r = s->drain(s, deadline);
 		if (r < 0)
 			log_warn("could not deliver everything before exit: %s",
 				 strerror(-r));
@@ -345,10 +351,11 @@ static int add_sinks(struct agent *a, struct stage *k8s)
 	if (cfg->output != OUTPUT_UNSET)
 		return add_sink(a, sink_stdout_new(cfg->output));
 	struct sink *s = sink_cmdb_new(cfg);
-	int r = add_sink(a, s);
-	if (r == 0)
+	if (s)
 		sink_cmdb_set_pods(s, stage_k8s_pods(k8s));
-	return r;
+	/* On its own thread: the scans keep their interval whatever the
+	 * CMDB does. */
+	return add_sink(a, sink_async_new(s, cfg->max_pending_flows));
 }
 
 int agent_new(const struct probe_config *cfg, struct agent **ret)

@@ -11,7 +11,9 @@
 #include "k8s/podwatch.h"
 
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
+#include <unistd.h>
 #include <time.h>
 
 #define BACKOFF_MIN_MS 500
@@ -35,8 +37,12 @@ struct cmdb_sink {
 	int64_t down_since_ms; /* monotonic */
 	int64_t next_try_ms;   /* monotonic */
 	int64_t backoff_ms;
+	_Atomic bool cancelled;
 	uint64_t dropped_logged;
 	uint64_t writes, write_failures; /* flushes of flows, for stats() */
+	uint64_t abandoned;		 /* flushes given up at the deadline */
+	bool abandon_logged;		 /* in this outage */
+	struct cmdb_limits limits;	 /* cancel_fd: eventfd, see cancel() */
 	/* Scratch for the fast path: this interval's flows minus loopback. */
 	struct flow *scratch;
 	size_t scratch_cap;
@@ -83,7 +89,8 @@ static int ensure_connected(struct cmdb_sink *c)
 		return 0;
 	c->ops->free(c->db);
 	c->db = NULL;
-	int r = c->ops->connect(c->cfg->cmdb_url, &c->db, err, sizeof(err));
+	int r = c->ops->connect(c->cfg->cmdb_url, &c->limits, &c->db, err,
+				sizeof(err));
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
@@ -110,7 +117,18 @@ static int write_batch(struct cmdb_sink *c, const struct flow *flows,
 	if (r >= 0 || r == -EALREADY)
 		return 0;
 	c->write_failures++;
-	if (r == -ENOTCONN) {
+	if (r == -ETIMEDOUT) {
+		c->abandoned++;
+		if (!c->abandon_logged)
+			log_warn("CMDB flush abandoned: %s; its %zu flows stay "
+				 "pending%s",
+				 c->ops->last_error(c->db), n,
+				 *ret_in_doubt ? " (in doubt: retried as the "
+						 "same batch)" :
+						 "");
+		c->abandon_logged = true;
+		mark_down(c, c->ops->last_error(c->db));
+	} else if (r == -ENOTCONN) {
 		mark_down(c, c->ops->last_error(c->db));
 	} else {
 		/* Connected but refused (schema missing, ...): keep the
@@ -131,6 +149,7 @@ static void log_recovery(struct cmdb_sink *c, size_t delivered)
 			 delivered);
 		c->down = false;
 	}
+	c->abandon_logged = false;
 	c->backoff_ms = BACKOFF_MIN_MS;
 }
 
@@ -232,7 +251,7 @@ static void write_pods(struct cmdb_sink *c, int64_t now_ms)
 	pod_watch_foreach(c->pods, pod_rows_add, &x);
 	r = c->ops->store_pods(c->db, c->node_name, &x.rows, now_ms);
 	cmdb_pod_rows_clear(&x.rows);
-	if (r == -ENOTCONN) {
+	if (r == -ENOTCONN || r == -ETIMEDOUT) {
 		mark_down(c, c->ops->last_error(c->db));
 		return;
 	}
@@ -317,7 +336,7 @@ static int cmdb_sink_drain(struct sink *s, int64_t deadline_ms)
 		if (r == 0)
 			break;
 		int64_t now = c->ops->now_ms();
-		if (now + c->backoff_ms >= deadline_ms) {
+		if (now + c->backoff_ms >= deadline_ms || c->cancelled) {
 			log_warn("CMDB: %zu flows not delivered",
 				 pending_total(c));
 			return -ETIMEDOUT;
@@ -325,6 +344,16 @@ static int cmdb_sink_drain(struct sink *s, int64_t deadline_ms)
 		c->ops->sleep_ms(c->backoff_ms);
 	}
 	return 0;
+}
+
+static void cmdb_sink_cancel(struct sink *s)
+{
+	struct cmdb_sink *c = (struct cmdb_sink *)s;
+	uint64_t one = 1;
+	c->cancelled = true;
+	if (c->limits.cancel_fd >= 0 &&
+	    write(c->limits.cancel_fd, &one, sizeof(one)) < 0)
+		log_debug("cmdb: cancel: %s", strerror(errno));
 }
 
 static void cmdb_sink_stats(const struct sink *s, stat_fn fn, void *ud)
@@ -339,6 +368,8 @@ static void cmdb_sink_stats(const struct sink *s, stat_fn fn, void *ud)
 	   "flows buffered for the CMDB", ud);
 	fn("in_doubt_flows", STAT_GAUGE, pending_count(c->doubt),
 	   "flows of a batch whose commit went unacknowledged", ud);
+	fn("abandoned_flushes", STAT_COUNTER, c->abandoned,
+	   "flushes given up at the CMDB deadline (flows kept)", ud);
 	fn("dropped_flows", STAT_COUNTER,
 	   pending_dropped(c->acc) + pending_dropped(c->doubt),
 	   "buffered flows dropped: buffer full", ud);
@@ -348,6 +379,8 @@ static void cmdb_sink_free(struct sink *s)
 {
 	struct cmdb_sink *c = (struct cmdb_sink *)s;
 	c->ops->free(c->db);
+	if (c->limits.cancel_fd >= 0)
+		close(c->limits.cancel_fd);
 	pending_free(c->acc);
 	pending_free(c->doubt);
 	free(c->scratch);
@@ -367,7 +400,7 @@ static void real_sleep_ms(int64_t ms)
 }
 
 const struct sink_cmdb_ops sink_cmdb_pg = {
-	.connect = cmdb_connect,
+	.connect = cmdb_connect_limited,
 	.is_connected = cmdb_is_connected,
 	.last_error = cmdb_last_error,
 	.flush = cmdb_store_flush,
@@ -391,10 +424,16 @@ struct sink *sink_cmdb_new_ops(const struct probe_config *cfg,
 	c->base.name = "cmdb";
 	c->base.write = cmdb_sink_write;
 	c->base.drain = cmdb_sink_drain;
+	c->base.cancel = cmdb_sink_cancel;
 	c->base.stats = cmdb_sink_stats;
 	c->base.free = cmdb_sink_free;
 	c->cfg = cfg;
 	c->ops = ops;
+	c->limits.timeout_ms = cfg->cmdb_timeout_ms;
+	c->limits.cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->limits.cancel_fd < 0)
+		log_debug("cmdb: no eventfd (%s): shutdown waits for the "
+			  "deadline", strerror(errno));
 	c->backoff_ms = BACKOFF_MIN_MS;
 	if (cfg->node_name)
 		strscpy(c->node_name, cfg->node_name, sizeof(c->node_name));

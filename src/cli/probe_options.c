@@ -55,6 +55,11 @@ static const struct probe_option probe_options[] = {
 	{ "flush-interval", "SHAWK_FLUSH_INTERVAL", OPT_DURATION,
 	  F(flush_interval_ms), "10s", "D",
 	  "time between writes of aggregated flows", NULL, false },
+	{ "cmdb-timeout", "SHAWK_CMDB_TIMEOUT", OPT_DURATION,
+	  F(cmdb_timeout_ms), NULL, "D",
+	  "longest a CMDB connect or flush may take before it is abandoned "
+	  "(flows kept); shorter than the flush interval (default: half of "
+	  "it, at most 5s)", NULL, false },
 	{ "once", NULL, OPT_SWITCH, F(once), NULL, NULL,
 	  "scan once, print the flows and exit", NULL, false },
 	{ "output", NULL, OPT_OUTPUT, F(output), NULL, "FORMAT",
@@ -259,6 +264,19 @@ static int check(struct probe_config *cfg, char *err)
 			    "--flush-interval/SHAWK_FLUSH_INTERVAL (%lldms)",
 			    (long long)cfg->interval_ms,
 			    (long long)cfg->flush_interval_ms);
+	if (cfg->cmdb_timeout_ms >= cfg->flush_interval_ms)
+		return config_error(err,
+			    "invalid --cmdb-timeout/SHAWK_CMDB_TIMEOUT: %lldms "
+			    "must be shorter than the flush interval (%lldms)",
+			    (long long)cfg->cmdb_timeout_ms,
+			    (long long)cfg->flush_interval_ms);
+	if (!cfg->cmdb_timeout_ms) {
+		cfg->cmdb_timeout_ms = cfg->flush_interval_ms / 2;
+		if (cfg->cmdb_timeout_ms > PROBE_CMDB_TIMEOUT_MAX_MS)
+			cfg->cmdb_timeout_ms = PROBE_CMDB_TIMEOUT_MAX_MS;
+		if (cfg->cmdb_timeout_ms < 1)
+			cfg->cmdb_timeout_ms = 1;
+	}
 	if (!cfg->once && cfg->output == OUTPUT_UNSET && !cfg->cmdb_url)
 		return config_error(err, "no CMDB: set --cmdb or SHAWK_CMDB_URL, or "
 				 "use --output text|json|none");

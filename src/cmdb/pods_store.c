@@ -137,9 +137,10 @@ int cmdb_store_pods(struct cmdb *db, const char *node_name,
 	for (size_t i = 0; i < CMDB_POD_COLUMNS; i++)
 		if (!(params[i + 2] = sql_array_finish(&r->col[i])))
 			return -ENOMEM;
-	_cleanup_(pqclearp) PGresult *res =
-		PQexecParams(db->conn, pods_sql, CMDB_POD_COLUMNS + 2, NULL,
-			     params, NULL, NULL, 0);
+	cmdb_deadline_start(db);
+	_cleanup_(pqclearp) PGresult *res = cmdb_pq_exec_params(
+		db, pods_sql, CMDB_POD_COLUMNS + 2, params);
+	cmdb_deadline_stop(db);
 	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
 		return cmdb_fail(db, res);
 	return (int)r->n;

@@ -12,6 +12,9 @@
 #define PROBE_SA_TOKEN_FILE "/var/run/secrets/kubernetes.io/serviceaccount/token"
 #define PROBE_SA_CA_FILE "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 
+/* The default CMDB deadline's ceiling (SHAWK_CMDB_TIMEOUT unset). */
+#define PROBE_CMDB_TIMEOUT_MAX_MS 5000
+
 /* Size of the buffer that receives a one-line configuration error. */
 #define CONFIG_ERR_MAX 256
 
@@ -41,6 +44,9 @@ struct probe_config {
 	enum poll_backend poll_backend;
 	int64_t interval_ms;
 	int64_t flush_interval_ms;
+	/* Each CMDB connect, flush and pods write ends within it; 0 in the
+	 * table means "half the flush interval, at most 5s" (see check()). */
+	int64_t cmdb_timeout_ms;
 	int log_level;
 	const char *host_proc;
 	const char *cgroup_root;

@@ -22,6 +22,10 @@ struct sink {
 	/* Delivers what is queued, waiting at most until deadline_ms
 	 * (CLOCK_MONOTONIC). Returns 0 or -errno (-ETIMEDOUT). May be NULL. */
 	int (*drain)(struct sink *s, int64_t deadline_ms);
+	/* Makes a write() or drain() running on another thread return soon,
+	 * and every later one fail fast (shutdown). Thread-safe. May be
+	 * NULL. */
+	void (*cancel)(struct sink *s);
 	/* Reports the sink's counters (see core/stats.h). May be NULL. */
 	void (*stats)(const struct sink *s, stat_fn fn, void *userdata);
 	void (*free)(struct sink *s);

@@ -22,6 +22,7 @@ struct kubelet_client {
 	long timeout_ms;
 	size_t max_body;
 	CURL *curl; /* reused: keeps the TLS session and connection */
+	_Atomic bool aborted; /* kubelet_client_abort() */
 	char err[CURL_ERROR_SIZE + 128];
 };
 
@@ -92,6 +93,24 @@ void kubelet_client_free(struct kubelet_client *k)
 	free(k->token_file);
 	free(k->ca_file);
 	free(k);
+}
+
+void kubelet_client_abort(struct kubelet_client *k)
+{
+	if (k)
+		k->aborted = true;
+}
+
+/* curl calls it at least once a second, also while it waits. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	const struct kubelet_client *k = ud;
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return k->aborted ? 1 : 0;
 }
 
 const char *kubelet_last_error(const struct kubelet_client *k)
@@ -169,6 +188,10 @@ int kubelet_list_pods(struct kubelet_client *k, char **ret_body,
 	int ret = -EIO;
 
 	k->err[0] = '\0';
+	if (k->aborted) {
+		snprintf(k->err, sizeof(k->err), "%s: stopped", k->url_pods);
+		return -ECANCELED;
+	}
 	if (k->token_file) {
 		int r = read_token(k->token_file, &token);
 		if (r < 0 && r != -ENOENT) {
@@ -216,6 +239,9 @@ int kubelet_list_pods(struct kubelet_client *k, char **ret_body,
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, k->timeout_ms);
 	/* Timeouts without signals: we run in a thread. */
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, k);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
@@ -233,7 +259,10 @@ int kubelet_list_pods(struct kubelet_client *k, char **ret_body,
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_slist_free_all(hdrs);
 
-	if (cc == CURLE_OPERATION_TIMEDOUT) {
+	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		snprintf(k->err, sizeof(k->err), "%s: stopped", k->url_pods);
+		ret = -ECANCELED;
+	} else if (cc == CURLE_OPERATION_TIMEDOUT) {
 		snprintf(k->err, sizeof(k->err), "%s: timed out (%s)",
 			 k->url_pods, curl_err);
 		ret = -ETIMEDOUT;

@@ -39,6 +39,12 @@ void kubelet_client_free(struct kubelet_client *k);
 int kubelet_list_pods(struct kubelet_client *k, char **ret_body,
 		      size_t *ret_len);
 
+/*
+ * Makes the request in course (on another thread) end within about a
+ * second, and every later one fail, with -ECANCELED. Thread-safe.
+ */
+void kubelet_client_abort(struct kubelet_client *k);
+
 /* One line describing the last failure ("" after a success). */
 const char *kubelet_last_error(const struct kubelet_client *k);
 

@@ -69,6 +69,8 @@ void pod_watch_free(struct pod_watch *w)
 		w->stop = true;
 		pthread_cond_signal(&w->cond);
 		pthread_mutex_unlock(&w->lock);
+		/* Exit must not wait for a slow kubelet's answer. */
+		kubelet_client_abort(w->kubelet);
 		pthread_join(w->thread, NULL);
 	}
 	pod_cache_free(w->cache);

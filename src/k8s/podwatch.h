@@ -58,7 +58,8 @@ struct pod_watch;
 /* Returns 0 and *ret, -EINVAL (no url), -ENOMEM. Nothing runs yet. */
 int pod_watch_new(const struct pod_watch_options *o, struct pod_watch **ret);
 
-/* Stops the thread (waiting for at most one request's timeout) and frees. */
+/* Stops the thread (a request in course is aborted: about a second at
+ * most) and frees. */
 void pod_watch_free(struct pod_watch *w);
 
 /* Fetches now, in the caller's thread (before start, e.g. for --once).
