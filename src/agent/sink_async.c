@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,7 +232,14 @@ struct sink *sink_async_new(struct sink *inner, size_t max_queued)
 	pthread_cond_init(&a->wake, &ca);
 	pthread_cond_init(&a->idle, &ca);
 	pthread_condattr_destroy(&ca);
-	if (pthread_create(&a->thread, NULL, worker, a) != 0) {
+	/* Signals belong to the agent's loop (signalfd): the thread is born
+	 * with all of them blocked, or SIGTERM could end the process there. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = pthread_create(&a->thread, NULL, worker, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
 		pthread_cond_destroy(&a->wake);
 		pthread_cond_destroy(&a->idle);
 		pthread_mutex_destroy(&a->lock);
