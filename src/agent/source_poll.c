@@ -121,7 +121,12 @@ int source_poll_open(const struct probe_config *cfg, struct procmap *pm,
 	p->base.flushed = polling_flushed;
 	p->base.free = polling_free;
 	p->pm = pm;
-	p->base.src = poller_new(pm, cfg->run_netns_dir, 0, cfg->poll_backend);
+	p->base.src = poller_new(pm, &(struct poller_options){
+						 .run_netns_dir = cfg->run_netns_dir,
+						 .backend = cfg->poll_backend,
+						 .bpf_deny = cfg->bpf_deny,
+						 .bpf_verbose = cfg->bpf_verbose,
+					 });
 	if (!p->base.src)
 		return -ENOMEM;
 	if (cfg->poll_skip_unchanged && !cfg->once) {

@@ -106,6 +106,7 @@ int source_stream_open(const struct probe_config *cfg, struct procmap *pm,
 		.resync_ms = 0,
 		.note = log_note,
 		.verbose = cfg->bpf_verbose,
+		.deny = cfg->bpf_deny,
 		.classic = cfg->bpf_classic,
 		.no_aggregate = cfg->bpf_no_aggregate,
 	};

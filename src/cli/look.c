@@ -4,7 +4,6 @@
  * renderer of the chosen --format.
  */
 #include "cli/cli.h"
-#include "cli/look.h"
 
 #include "cmdb/pg.h"
 #include "cmdb/query.h"
@@ -14,6 +13,7 @@
 #include "core/duration.h"
 #include "core/graph.h"
 #include "core/util.h"
+#include "k8s/podref.h"
 #include "render/graph.h"
 #include "render/svg.h"
 
@@ -81,21 +81,6 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-int look_pod_parse(const char *s, char *ns, size_t nssz, char *name,
-		   size_t namesz)
-{
-	const char *slash = strchr(s, '/');
-	const char *n = slash ? slash + 1 : s;
-	size_t nsl = slash ? (size_t)(slash - s) : 0;
-	if (!*n || strchr(n, '/') || (slash && nsl == 0) || nsl >= nssz ||
-	    strlen(n) >= namesz)
-		return -EINVAL;
-	memcpy(ns, s, nsl);
-	ns[nsl] = '\0';
-	strscpy(name, n, namesz);
-	return 0;
-}
-
 static int set_selector(struct look_args *a, const char *flag,
 			enum look_selector s)
 {
@@ -126,7 +111,7 @@ static int opt_pod(struct look_args *a, const char *arg)
 	int r;
 	if ((r = set_selector(a, "--pod", LOOK_SEL_POD)))
 		return r;
-	if (look_pod_parse(arg, a->pod_ns, sizeof(a->pod_ns), a->pod_name,
+	if (pod_ref_parse(arg, a->pod_ns, sizeof(a->pod_ns), a->pod_name,
 			   sizeof(a->pod_name)) < 0)
 		return usage_error("invalid %s '%s': expected "
 				   "[NAMESPACE/]NAME",

@@ -123,6 +123,9 @@ static const struct probe_option probe_options[] = {
 	  false },
 	{ NULL, "SHAWK_BPF_VERBOSE", OPT_ENV_IS, F(bpf_verbose), NULL, NULL,
 	  "set: libbpf's warnings and verifier logs on stderr", NULL, true },
+	/* Tests: comma list of BPF programs to switch off as if refused. */
+	{ NULL, "SHAWK_BPF_DENY", OPT_STR, F(bpf_deny), NULL, NULL, NULL,
+	  NULL, false },
 };
 
 #undef F

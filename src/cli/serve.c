@@ -37,7 +37,13 @@ static void handle_logged(void *ud, const struct http_request *req,
 		  resp->status, resp->len);
 }
 
-int cli_serve(int argc, char **argv)
+struct serve_args {
+	const char *listen_at;
+	const char *url;
+};
+
+/* Flags over environment. Returns 0, 1 after --help, or EXIT_USAGE. */
+static int serve_args_parse(int argc, char **argv, struct serve_args *a)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -46,25 +52,25 @@ int cli_serve(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *listen_at = getenv("SHAWK_SERVE_LISTEN");
-	const char *url = getenv("SHAWK_CMDB_URL");
 	const char *level = getenv("SHAWK_LOG_LEVEL");
 	const char *level_what = "SHAWK_LOG_LEVEL";
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	int c, r;
+	int c;
 
-	if (!listen_at || !*listen_at)
-		listen_at = "127.0.0.1:8080";
+	a->listen_at = getenv("SHAWK_SERVE_LISTEN");
+	a->url = getenv("SHAWK_CMDB_URL");
+	if (!a->listen_at || !*a->listen_at)
+		a->listen_at = "127.0.0.1:8080";
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
-			listen_at = optarg;
+			a->listen_at = optarg;
 			break;
 		case 'c':
-			url = optarg;
+			a->url = optarg;
 			break;
 		case 'L':
 			level = optarg;
@@ -72,17 +78,17 @@ int cli_serve(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(serve_usage, stdout);
-			return 0;
+			return 1;
 		default:
 			return cli_option_error("serve", c, argv, optind);
 		}
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (http_listen_parse(listen_at, &ss, &sl) < 0)
+	if (http_listen_parse(a->listen_at, &ss, &sl) < 0)
 		return usage_error("invalid --listen '%s': expected ADDR:PORT "
 				   "or [IPV6]:PORT",
-				   listen_at);
+				   a->listen_at);
 	if (level && *level) {
 		int l = log_level_parse(level);
 		if (l < 0)
@@ -91,8 +97,17 @@ int cli_serve(int argc, char **argv)
 					   level_what, level);
 		log_set_level((enum log_level)l);
 	}
-	if (!url || !*url)
+	if (!a->url || !*a->url)
 		return usage_error("no CMDB: set --cmdb or SHAWK_CMDB_URL");
+	return 0;
+}
+
+int cli_serve(int argc, char **argv)
+{
+	struct serve_args a;
+	int r = serve_args_parse(argc, argv, &a);
+	if (r)
+		return r == 1 ? 0 : r;
 
 	/* Blocked before the server's thread starts, so it inherits the
 	 * mask and only sigwait() below sees them. */
@@ -103,16 +118,16 @@ int cli_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct serve_app app = { .cmdb_url = url };
+	struct serve_app app = { .cmdb_url = a.url };
 	char err[256] = "";
-	r = cmdb_connect(url, &app.db, err, sizeof(err));
+	r = cmdb_connect(a.url, &app.db, err, sizeof(err));
 	if (r < 0)
 		log_warn("serve: the CMDB is unreachable for now (%s); pages "
 			 "say so until it answers",
 			 r == -ENOMEM ? "out of memory" : err);
 
 	_cleanup_(http_server_freep) struct http_server *srv = NULL;
-	struct http_config cfg = { .listen = listen_at };
+	struct http_config cfg = { .listen = a.listen_at };
 	r = http_server_start(&cfg, handle_logged, &app, &srv, err,
 			      sizeof(err));
 	if (r < 0) {
@@ -120,7 +135,7 @@ int cli_serve(int argc, char **argv)
 		serve_app_clear(&app);
 		return 1;
 	}
-	log_info("serve: listening on %s (port %u)", listen_at,
+	log_info("serve: listening on %s (port %u)", a.listen_at,
 		 http_server_port(srv));
 	int sig = 0;
 	sigwait(&mask, &sig);

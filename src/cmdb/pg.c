@@ -364,6 +364,7 @@ void cmdb_free(struct cmdb *db)
 void cmdb_freep(struct cmdb **db)
 {
 	cmdb_free(*db);
+	*db = NULL;
 }
 
 bool cmdb_is_connected(const struct cmdb *db)

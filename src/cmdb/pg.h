@@ -40,6 +40,7 @@ struct cmdb_limits {
 int cmdb_connect_limited(const char *url, const struct cmdb_limits *l,
 			 struct cmdb **ret, char *err, size_t errsz);
 void cmdb_free(struct cmdb *db);
+/* Frees *db and sets it to NULL (a _cleanup_ attribute, or a reset). */
 void cmdb_freep(struct cmdb **db);
 
 /* False once the server went away; the handle must then be reconnected. */

@@ -96,7 +96,8 @@ int cmdb_pod_rows_add(struct cmdb_pod_rows *r, const struct pod *p)
 	sql_array_add_str(&c[COL_OWNER_KIND], p->workload_kind);
 	sql_array_add_str(&c[COL_OWNER_NAME], p->workload_name);
 	sql_array_add_str(&c[COL_HOST_NETWORK], p->host_network ? "t" : "f");
-	if (p->start_time && rfc3339_parse_ms(p->start_time, &start) == 0)
+	if (p->start_time &&
+	    duration_rfc3339_parse_ms(p->start_time, &start) == 0)
 		sql_array_add_int(&c[COL_START_MS], start);
 	else
 		sql_array_add_str(&c[COL_START_MS], NULL);

@@ -59,6 +59,7 @@ struct probe_config {
 	int64_t kubelet_refresh_ms;  /* SHAWK_KUBELET_REFRESH; 0: 30 s */
 	bool kubelet_allow_http;     /* SHAWK_KUBELET_ALLOW_HTTP: token over http */
 	bool bpf_verbose;	     /* SHAWK_BPF_VERBOSE set */
+	const char *bpf_deny;	     /* SHAWK_BPF_DENY: programs refused on purpose (tests) */
 	bool bpf_classic;	     /* SHAWK_BPF_CLASSIC=1 */
 	bool bpf_no_aggregate;	     /* SHAWK_BPF_AGGREGATE=0 */
 	const char *run_netns_dir;

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #define DEPMAP_DEFAULT_MAX_NODES 100000
-#define EMPTY UINT32_MAX
 
 void depmap_init(struct depmap *m, enum depmap_level level, size_t max_nodes)
 {
@@ -30,8 +29,8 @@ void depmap_clear(struct depmap *m)
 	}
 	free(m->n);
 	free(m->e);
-	free(m->nidx);
-	free(m->eidx);
+	hindex_free(&m->nidx);
+	hindex_free(&m->eidx);
 	depmap_init(m, m->level, m->max_nodes);
 }
 
@@ -47,39 +46,43 @@ static uint64_t edge_hash(uint32_t c, uint32_t s, uint8_t proto,
 			((uint64_t)proto << 16 | port) * 0x9e3779b97f4a7c15ULL);
 }
 
-/* Grows an index to twice the entries it must hold, rehashing them. */
-static int index_grow(uint32_t **idx, size_t *cap, size_t n,
-		      uint64_t (*hash)(const struct depmap *, uint32_t),
-		      const struct depmap *m)
+static uint64_t node_hash_at(uint32_t i, const void *ud)
 {
-	if (*cap && n * 2 < *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 256;
-	uint32_t *t = malloc(ncap * sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	memset(t, 0xff, ncap * sizeof(*t));
-	for (uint32_t i = 0; i < n; i++) {
-		size_t h = hash(m, i) & (ncap - 1);
-		while (t[h] != EMPTY)
-			h = (h + 1) & (ncap - 1);
-		t[h] = i;
-	}
-	free(*idx);
-	*idx = t;
-	*cap = ncap;
-	return 0;
-}
-
-static uint64_t node_hash_at(const struct depmap *m, uint32_t i)
-{
+	const struct depmap *m = ud;
 	return str_hash(m->n[i].key);
 }
 
-static uint64_t edge_hash_at(const struct depmap *m, uint32_t i)
+static uint64_t edge_hash_at(uint32_t i, const void *ud)
 {
+	const struct depmap *m = ud;
 	const struct depmap_edge *e = &m->e[i];
 	return edge_hash(e->client, e->server, e->proto, e->port);
+}
+
+struct node_probe {
+	const struct depmap *m;
+	const char *key;
+};
+
+static bool node_eq(uint32_t i, const void *key)
+{
+	const struct node_probe *p = key;
+	return !strcmp(p->m->n[i].key, p->key);
+}
+
+struct edge_probe {
+	const struct depmap *m;
+	uint32_t client, server;
+	uint8_t proto;
+	uint16_t port;
+};
+
+static bool edge_eq(uint32_t i, const void *key)
+{
+	const struct edge_probe *p = key;
+	const struct depmap_edge *e = &p->m->e[i];
+	return e->client == p->client && e->server == p->server &&
+	       e->proto == p->proto && e->port == p->port;
 }
 
 static char *dup_or_null(const char *s)
@@ -116,16 +119,16 @@ static int node_get(struct depmap *m, const struct depmap_end *end,
 		return -ENOMEM;
 	}
 	uint64_t h = str_hash(key);
-	if (m->nidx_cap) {
-		for (size_t i = h & (m->nidx_cap - 1); m->nidx[i] != EMPTY;
-		     i = (i + 1) & (m->nidx_cap - 1))
-			if (!strcmp(m->n[m->nidx[i]].key, key)) {
-				*ret = m->nidx[i];
-				return 0;
-			}
+	uint32_t at = hindex_find(&m->nidx, h, node_eq,
+				  &(struct node_probe){ m, key });
+	if (at != HINDEX_NONE) {
+		*ret = at;
+		return 0;
 	}
 	if (m->nn >= m->max_nodes)
 		return -E2BIG;
+	if (hindex_reserve(&m->nidx, m->nn + 1, node_hash_at, m) < 0)
+		return -ENOMEM;
 	if (m->nn == m->cap_n) {
 		size_t cap = m->cap_n ? m->cap_n * 2 : 64;
 		struct depmap_node *t = realloc(m->n, cap * sizeof(*t));
@@ -153,25 +156,8 @@ static int node_get(struct depmap *m, const struct depmap_end *end,
 			goto oom;
 	}
 	nd->key = TAKE_PTR(key);
-	m->nn++;
-	size_t old_cap = m->nidx_cap;
-	if (index_grow(&m->nidx, &m->nidx_cap, m->nn, node_hash_at, m) < 0) {
-		free(nd->ns);
-		free(nd->name);
-		free(nd->wkind);
-		free(nd->addr);
-		free(nd->comm);
-		free(nd->key);
-		m->nn--;
-		return -ENOMEM;
-	}
-	if (old_cap == m->nidx_cap) { /* else the rehash placed it */
-		size_t i = h & (m->nidx_cap - 1);
-		while (m->nidx[i] != EMPTY)
-			i = (i + 1) & (m->nidx_cap - 1);
-		m->nidx[i] = (uint32_t)(m->nn - 1);
-	}
-	*ret = (uint32_t)(m->nn - 1);
+	hindex_add(&m->nidx, h, (uint32_t)m->nn);
+	*ret = (uint32_t)m->nn++;
 	return 0;
 oom:
 	free(nd->ns);
@@ -192,21 +178,19 @@ int depmap_add(struct depmap *m, const struct depmap_end *client,
 	    (r = node_get(m, server, &s)) < 0)
 		return r;
 	uint64_t h = edge_hash(c, s, proto, port);
-	if (m->eidx_cap) {
-		for (size_t i = h & (m->eidx_cap - 1); m->eidx[i] != EMPTY;
-		     i = (i + 1) & (m->eidx_cap - 1)) {
-			struct depmap_edge *e = &m->e[m->eidx[i]];
-			if (e->client == c && e->server == s &&
-			    e->proto == proto && e->port == port) {
-				e->connections += connections;
-				if (last_seen_ms > e->last_seen_ms)
-					e->last_seen_ms = last_seen_ms;
-				return 0;
-			}
-		}
+	uint32_t at = hindex_find(&m->eidx, h, edge_eq,
+				  &(struct edge_probe){ m, c, s, proto, port });
+	if (at != HINDEX_NONE) {
+		struct depmap_edge *e = &m->e[at];
+		e->connections += connections;
+		if (last_seen_ms > e->last_seen_ms)
+			e->last_seen_ms = last_seen_ms;
+		return 0;
 	}
 	if (m->ne >= m->max_nodes * 4)
 		return -E2BIG;
+	if ((r = hindex_reserve(&m->eidx, m->ne + 1, edge_hash_at, m)) < 0)
+		return r;
 	if (m->ne == m->cap_e) {
 		size_t cap = m->cap_e ? m->cap_e * 2 : 64;
 		struct depmap_edge *t = realloc(m->e, cap * sizeof(*t));
@@ -215,23 +199,13 @@ int depmap_add(struct depmap *m, const struct depmap_end *client,
 		m->e = t;
 		m->cap_e = cap;
 	}
-	m->e[m->ne++] = (struct depmap_edge){ .client = c,
-					      .server = s,
-					      .proto = proto,
-					      .port = port,
-					      .connections = connections,
-					      .last_seen_ms = last_seen_ms };
-	size_t old_cap = m->eidx_cap;
-	if ((r = index_grow(&m->eidx, &m->eidx_cap, m->ne, edge_hash_at, m)) < 0) {
-		m->ne--;
-		return r;
-	}
-	if (old_cap == m->eidx_cap) {
-		size_t i = h & (m->eidx_cap - 1);
-		while (m->eidx[i] != EMPTY)
-			i = (i + 1) & (m->eidx_cap - 1);
-		m->eidx[i] = (uint32_t)(m->ne - 1);
-	}
+	m->e[m->ne] = (struct depmap_edge){ .client = c,
+					    .server = s,
+					    .proto = proto,
+					    .port = port,
+					    .connections = connections,
+					    .last_seen_ms = last_seen_ms };
+	hindex_add(&m->eidx, h, (uint32_t)m->ne++);
 	return 0;
 }
 

@@ -2,6 +2,8 @@
 #ifndef SHAWK_CORE_DEPMAP_H
 #define SHAWK_CORE_DEPMAP_H
 
+#include "core/hindex.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,8 +50,7 @@ struct depmap {
 	size_t nn, cap_n;
 	struct depmap_edge *e;
 	size_t ne, cap_e;
-	uint32_t *nidx, *eidx; /* open-addressing indexes, UINT32_MAX empty */
-	size_t nidx_cap, eidx_cap;
+	struct hindex nidx, eidx; /* nodes by key, edges by their ends */
 	size_t max_nodes; /* bound: adds fail with -E2BIG beyond it */
 };
 

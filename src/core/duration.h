@@ -48,11 +48,4 @@ int duration_rfc3339_parse_ms(const char *s, int64_t *ret_ms);
 int duration_time_point_parse_ms(const char *s, int64_t now_ms,
 				 int64_t *ret_ms);
 
-/* The old name of duration_rfc3339_parse_ms(), until its last caller
- * (src/cmdb/pods_store.c) switches. */
-static inline int rfc3339_parse_ms(const char *s, int64_t *ret_ms)
-{
-	return duration_rfc3339_parse_ms(s, ret_ms);
-}
-
 #endif

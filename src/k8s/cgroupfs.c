@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "k8s/cgroupfs.h"
 
+#include "core/file.h"
 #include "core/u64map.h"
 #include "core/util.h"
 
@@ -376,32 +377,16 @@ static int find_mount(const char *host_proc, const char *cgroup_root,
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/self/mountinfo", host_proc);
-	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		size_t cap = 1 << 16, len = 0;
-		_cleanup_(freep) char *buf = malloc(cap);
-		if (!buf)
-			return -ENOMEM;
-		/* Bounded: mountinfo of a busy node is rarely above 1 MiB. */
-		while (len < (4u << 20)) {
-			if (len == cap) {
-				char *nb = realloc(buf, cap * 2);
-				if (!nb)
-					return -ENOMEM;
-				buf = nb;
-				cap *= 2;
-			}
-			ssize_t n = read(fd, buf + len, cap - len);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			len += (size_t)n;
-		}
-		if (cgroupfs_parse_mountinfo(buf, len, cgroup_root, mount,
-					     PATH_MAX, root, PATH_MAX) == 0)
-			return 0;
-	}
+	_cleanup_(freep) char *buf = NULL;
+	size_t len;
+	/* A mountinfo past the bound (or unreadable) is not parsed half:
+	 * the cgroup root's own type decides below. */
+	int r = file_read_alloc(path, MOUNTINFO_MAX, &buf, &len);
+	if (r == -ENOMEM)
+		return r;
+	if (r == 0 && cgroupfs_parse_mountinfo(buf, len, cgroup_root, mount,
+					       PATH_MAX, root, PATH_MAX) == 0)
+		return 0;
 	strcpy(root, "/");
 	if (is_cgroup2(cgroup_root)) {
 		snprintf(mount, PATH_MAX, "%s", cgroup_root);

@@ -13,6 +13,9 @@
  * of /proc/<pid>/cgroup.
  */
 
+/* Bound of a mountinfo read whole (a busy node's is well under 1 MiB). */
+#define MOUNTINFO_MAX (4u << 20)
+
 /*
  * Pure: finds the cgroup2 mount in mountinfo content. Prefers a mount at or
  * below prefer (e.g. "/sys/fs/cgroup"; NULL: no preference), then the first

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "k8s/kubelet.h"
 
+#include "core/file.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -146,25 +147,11 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
  * and a malloc'd trimmed token, -errno. */
 static int read_token(const char *path, char **ret)
 {
-	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	_cleanup_(freep) char *buf = malloc(TOKEN_MAX + 1);
-	if (!buf)
-		return -ENOMEM;
-	size_t len = 0;
-	for (;;) {
-		ssize_t n = read(fd, buf + len, TOKEN_MAX - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == TOKEN_MAX)
-			return -EFBIG;
-	}
+	_cleanup_(freep) char *buf = NULL;
+	size_t len;
+	int r = file_read_alloc(path, TOKEN_MAX - 1, &buf, &len);
+	if (r < 0)
+		return r;
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
 		       buf[len - 1] == ' '))
 		len--;

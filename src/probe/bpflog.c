@@ -93,9 +93,4 @@ bool bpflog_list_has(const char *list, const char *name)
 	return false;
 }
 
-const char *bpflog_deny_list(void)
-{
-	/* Test-only and read where the loaders are configured; the agent's
-	 * config will carry it once it has one for BPF (issue 13). */
-	return getenv("SHAWK_BPF_DENY");
-}
+

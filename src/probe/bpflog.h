@@ -27,7 +27,4 @@ char *bpflog_reason(const char *log, char *out, size_t out_sz);
  */
 bool bpflog_list_has(const char *list, const char *name);
 
-/* The deny list of this process (SHAWK_BPF_DENY, read once). */
-const char *bpflog_deny_list(void);
-
 #endif

@@ -7,6 +7,7 @@
 #include "probe/ebpf.h"
 
 #include "core/clock.h"
+#include "core/file.h"
 #include "core/util.h"
 #include "k8s/cgroupfs.h"
 #include "probe/bpflog.h"
@@ -265,24 +266,6 @@ int ebpf_find_cgroup2(const char *mountinfo, char *ret_path, size_t path_sz,
 	return r;
 }
 
-static int read_file(const char *path, char *buf, size_t sz)
-{
-	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t len = 0;
-	while (len + 1 < sz) {
-		ssize_t n = read(fd, buf + len, sz - 1 - len);
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	return (int)len;
-}
-
 /*
  * What streaming needs of the kernel: BTF, ring buffers, the helpers of
  * its required programs, a cgroup v2 hierarchy (its mount point in cg).
@@ -318,8 +301,11 @@ static int check_kernel(const struct ebpf_options *opt, char *cg, size_t cg_sz,
 		return -EOPNOTSUPP;
 	}
 
-	char mi[65536];
-	r = read_file("/proc/self/mountinfo", mi, sizeof(mi));
+	/* A node with many pods has mountinfo far past 64 KiB. */
+	_cleanup_(freep) char *mi = NULL;
+	size_t mi_len;
+	r = file_read_alloc("/proc/self/mountinfo", MOUNTINFO_MAX, &mi,
+			    &mi_len);
 	if (r < 0) {
 		WHY("cannot read /proc/self/mountinfo: %s", strerror(-r));
 		return r;
@@ -370,7 +356,7 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 	char cg[1024];
 	int r;
 
-	ebpf_iter_quiet_libbpf();
+	ebpf_iter_libbpf_print(opt->verbose);
 	if ((r = check_kernel(opt, cg, sizeof(cg), why, why_sz)) < 0)
 		return r;
 	struct ebpf *e = calloc(1, sizeof(*e));
@@ -385,7 +371,7 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 	e->base.snapshot = false;
 	e->base.free = ebpf_free;
 	_cleanup_(source_freep) struct source *guard = &e->base;
-	const char *deny = bpflog_deny_list();
+	const char *deny = opt->deny;
 	if (deny && *deny) {
 		snprintf(e->refused, sizeof(e->refused), "%s", deny);
 		ebpf_note(opt, "SHAWK_BPF_DENY=%s: those BPF programs are switched "
@@ -393,7 +379,12 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 	}
 
 	e->st = stream_new(opt->resync_ms, opt->resync_phase_ms, 0);
-	e->poller = poller_new(pm, opt->run_netns_dir, 0, opt->poll_backend);
+	e->poller = poller_new(pm, &(struct poller_options){
+					   .run_netns_dir = opt->run_netns_dir,
+					   .backend = opt->poll_backend,
+					   .bpf_deny = opt->deny,
+					   .bpf_verbose = opt->verbose,
+				   });
 	if (!e->st || !e->poller)
 		return -ENOMEM;
 	{

@@ -21,6 +21,9 @@ struct ebpf_options {
 	void (*note)(const char *msg, void *userdata);
 	void *note_userdata;
 	bool verbose;	   /* libbpf warnings and verifier logs to stderr */
+	/* BPF programs to treat as refused (SHAWK_BPF_DENY, for tests), or
+	 * NULL; borrowed for the source's life. */
+	const char *deny;
 	bool classic;	   /* sockops + classic tracepoint, not the BTF one */
 	bool no_aggregate; /* every TCP connection as a ring buffer event */
 };

@@ -273,21 +273,19 @@ static int regular_try(struct ebpf_iter *it, bool want[EBPF_ITER_KINDS],
 
 /* ---- the object --------------------------------------------------------- */
 
-static int libbpf_print_quiet(enum libbpf_print_level level, const char *fmt,
-			      va_list ap) _printf_(2, 0);
-void ebpf_iter_quiet_libbpf(void)
+static int libbpf_print_warnings(enum libbpf_print_level level,
+				 const char *fmt, va_list ap) _printf_(2, 0);
+static int libbpf_print_warnings(enum libbpf_print_level level,
+				 const char *fmt, va_list ap)
 {
-	libbpf_set_print(libbpf_print_quiet);
-}
-
-static int libbpf_print_quiet(enum libbpf_print_level level, const char *fmt,
-			      va_list ap)
-{
-	/* A refused program's log comes back through its log buffer; the
-	 * rest is only for SHAWK_BPF_VERBOSE=1. */
-	if (level == LIBBPF_DEBUG || !getenv("SHAWK_BPF_VERBOSE"))
+	if (level == LIBBPF_DEBUG)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
+}
+
+void ebpf_iter_libbpf_print(bool verbose)
+{
+	libbpf_set_print(verbose ? libbpf_print_warnings : NULL);
 }
 
 void ebpf_iter_free(struct ebpf_iter *it)
@@ -315,7 +313,6 @@ int ebpf_iter_new(uint32_t tcp_states, uint32_t udp_states, const char *deny,
 
 	if (!it)
 		return -ENOMEM;
-	ebpf_iter_quiet_libbpf();
 	for (size_t k = 0; k < EBPF_ITER_KINDS; k++) {
 		it->links[k] = -1;
 		if (bpflog_list_has(deny, prog_names[k])) {

@@ -59,11 +59,12 @@ static inline bool ebpf_iter_has(const struct ebpf_iter *it,
 }
 
 /*
- * libbpf's messages off (SHAWK_BPF_VERBOSE=1: warnings to stderr); a
- * refused program's verifier log comes back through its log buffer. For
- * both loaders of the module (ebpf.c, ebpf_iter.c).
+ * Where libbpf's messages go: nowhere, or (verbose: SHAWK_BPF_VERBOSE)
+ * its warnings to stderr; a refused program's verifier log comes back
+ * through its log buffer either way. libbpf's print hook is process-wide,
+ * so is this setting. For both loaders of the module (ebpf.c, ebpf_iter.c).
  */
-void ebpf_iter_quiet_libbpf(void);
+void ebpf_iter_libbpf_print(bool verbose);
 
 /*
  * Creates a new iterator fd (O_CLOEXEC) of the given kind. Socket iterators

@@ -7,6 +7,7 @@
  */
 #include "probe/poller.h"
 
+#include "core/file.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "probe/poller_int.h"
@@ -135,13 +136,9 @@ bool poller_netns_may_have_sockets(struct poller *p,
 		char path[PATH_MAX], buf[1024];
 		snprintf(path, sizeof(path), "%s/%u/net/%s",
 			 procmap_root(p->pm), h->pid_hint, files[i]);
-		_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			if (errno == ENOENT && i == 1)
-				continue; /* no IPv6 in this kernel */
-			return true;
-		}
-		ssize_t n = read(fd, buf, sizeof(buf));
+		int n = file_read(path, buf, sizeof(buf));
+		if (n == -ENOENT && i == 1)
+			continue; /* no IPv6 in this kernel */
 		uint64_t v;
 		if (n <= 0 ||
 		    procfs_parse_sockstat_inuse(buf, (size_t)n, &v) < 0)
@@ -262,8 +259,7 @@ static void poller_free(struct source *src)
 	free(p);
 }
 
-struct source *poller_new(struct procmap *pm, const char *run_netns_dir,
-			  size_t max_records, enum poll_backend backend)
+struct source *poller_new(struct procmap *pm, const struct poller_options *opt)
 {
 	struct poller *p = calloc(1, sizeof(*p));
 	if (!p)
@@ -274,13 +270,16 @@ struct source *poller_new(struct procmap *pm, const char *run_netns_dir,
 	p->base.records = poller_records;
 	p->base.free = poller_free;
 	p->pm = pm;
-	p->max = max_records ? max_records : POLLER_DEFAULT_MAX_RECORDS;
-	p->ns = netns_set_new(procmap_root(pm), run_netns_dir, 0);
+	p->max = opt->max_records ? opt->max_records
+				  : POLLER_DEFAULT_MAX_RECORDS;
+	p->bpf_deny = opt->bpf_deny;
+	p->bpf_verbose = opt->bpf_verbose;
+	p->ns = netns_set_new(procmap_root(pm), opt->run_netns_dir, 0);
 	if (!p->ns) {
 		free(p);
 		return NULL;
 	}
-	if (backend != POLL_BACKEND_SOCKDIAG && poller_load_iters(p) < 0) {
+	if (opt->backend != POLL_BACKEND_SOCKDIAG && poller_load_iters(p) < 0) {
 		netns_set_free(p->ns);
 		free(p);
 		return NULL;

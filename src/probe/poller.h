@@ -24,16 +24,24 @@ struct poller_stats {
  * The polling source: every scan() reads TCP and UDP sockets (IPv4 and
  * IPv6) of every netns and attributes them to processes through pm, which
  * the caller owns and which must outlive the source. Returns NULL on OOM.
- * max_records bounds one scan (0: default).
  *
- * backend: POLL_BACKEND_BPF_ITER reads BPF iterators (sockets per netns,
+ * opt->backend: POLL_BACKEND_BPF_ITER reads BPF iterators (sockets per netns,
  * socket owners host-wide in one read); POLL_BACKEND_SOCKDIAG dumps
  * sock_diag per netns (or /proc/<pid>/net/ when sock_diag is unavailable
  * there) and walks /proc/<pid>/fd for owners; AUTO tries the former and
  * falls back to the latter. See poller_backend() for the outcome.
  */
-struct source *poller_new(struct procmap *pm, const char *run_netns_dir,
-			  size_t max_records, enum poll_backend backend);
+struct poller_options {
+	const char *run_netns_dir; /* `ip netns` names, or NULL */
+	size_t max_records;	   /* bound of one scan (0: default) */
+	enum poll_backend backend;
+	/* BPF programs to treat as refused (SHAWK_BPF_DENY, for tests), or
+	 * NULL; borrowed for the source's life. */
+	const char *bpf_deny;
+	bool bpf_verbose; /* libbpf's warnings and verifier logs to stderr */
+};
+
+struct source *poller_new(struct procmap *pm, const struct poller_options *opt);
 
 /*
  * The backend in use (POLL_BACKEND_BPF_ITER or POLL_BACKEND_SOCKDIAG) and,

@@ -54,6 +54,8 @@ struct poller {
 	 * sockets came from it; NULL outside of it. */
 	bool *fd_ok;
 	char why[192];
+	const char *bpf_deny; /* see struct poller_options */
+	bool bpf_verbose;
 	/* Reuse of unchanged netns, see plan_netns(); skip_max 0: off. */
 	unsigned skip_max;
 	bool force_walk;

@@ -438,9 +438,9 @@ static void log_iters(const struct poller *p)
  */
 int poller_load_iters(struct poller *p)
 {
+	ebpf_iter_libbpf_print(p->bpf_verbose);
 	int r = ebpf_iter_new(SOCKDIAG_TCP_STATES, SOCKDIAG_UDP_STATES,
-			      bpflog_deny_list(), &p->iter, p->why,
-			      sizeof(p->why));
+			      p->bpf_deny, &p->iter, p->why, sizeof(p->why));
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)

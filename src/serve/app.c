@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "serve/app.h"
 
-#include "cli/look.h"
 #include "cmdb/map.h"
 #include "cmdb/pg.h"
 #include "cmdb/query.h"
@@ -11,6 +10,7 @@
 #include "core/graph.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "k8s/podref.h"
 #include "render/graph.h"
 #include "render/common.h"
 #include "serve/page.h"
@@ -148,11 +148,9 @@ static void respond_error(struct http_response *resp, int status,
 	resp->len = len;
 }
 
-/* cmdb_freep() leaves the pointer as it was: this one forgets it. */
 static void app_disconnect(struct serve_app *app)
 {
-	cmdb_free(app->db);
-	app->db = NULL;
+	cmdb_freep(&app->db);
 }
 
 /* Maps a CMDB failure to a response; reconnects on the next request. */
@@ -228,7 +226,7 @@ static void api_look(struct serve_app *app, struct params *p,
 					     true);
 	} else if (p->pod) {
 		q.sel = LOOK_SEL_POD;
-		if (look_pod_parse(p->pod, ns, sizeof(ns), name,
+		if (pod_ref_parse(p->pod, ns, sizeof(ns), name,
 				   sizeof(name)) < 0)
 			return respond_error(resp, 400,
 					     "invalid pod: expected "
@@ -302,6 +300,94 @@ static int split_path(char *path, char **seg, int max)
 	}
 }
 
+/*
+ * The page a path names, into *v (segments point into buf, of bufsz
+ * bytes, norm holds a /host/ADDR address). Returns 0, or the HTTP status
+ * with *reason.
+ */
+static int route_page(const char *path, struct params *p,
+		      struct serve_view *v, char *buf, size_t bufsz,
+		      char norm[ADDR_STRLEN], const char **reason)
+{
+	char *seg[4];
+	*reason = "no such page";
+	if (strlen(path) >= bufsz || path[0] != '/')
+		return 404;
+	strscpy(buf, path + 1, bufsz);
+	int nseg = split_path(buf, seg, 4);
+	if (nseg == 0) {
+		v->kind = SERVE_PAGE_MAP;
+		*reason = "depth applies to a node's page";
+		return p->has_depth ? 400 : 0;
+	}
+	if (nseg == 4 && !strcmp(seg[0], "workload")) {
+		v->kind = SERVE_PAGE_WORKLOAD;
+		v->ns = seg[1];
+		v->wkind = seg[2];
+		v->name = seg[3];
+		p->level = DEPMAP_WORKLOAD;
+	} else if (nseg == 3 && !strcmp(seg[0], "pod")) {
+		v->kind = SERVE_PAGE_POD;
+		v->ns = seg[1];
+		v->name = seg[2];
+		p->level = DEPMAP_POD;
+	} else if (nseg == 2 && !strcmp(seg[0], "host")) {
+		int fam;
+		uint8_t a[16];
+		v->kind = SERVE_PAGE_HOST;
+		*reason = "invalid address in /host/ADDR";
+		if (addr_parse(seg[1], AF_UNSPEC, &fam, a) < 0)
+			return 400;
+		/* The CMDB's text form (host()), whatever was typed. */
+		addr_format(fam, a, norm);
+		v->addr = norm;
+		p->level = DEPMAP_POD;
+	} else {
+		return 404;
+	}
+	return 0;
+}
+
+/* The map page of v from the CMDB. */
+static void map_page(struct serve_app *app, const struct params *p,
+		     const struct serve_view *v, struct http_response *resp)
+{
+	if (ensure_db(app, resp, false) < 0)
+		return;
+	_cleanup_(depmap_clear) struct depmap m;
+	depmap_init(&m, p->level, app->max_nodes);
+	int r = cmdb_depmap(app->db, p->since_ms, p->until_ms, &m);
+	if (r < 0)
+		return respond_cmdb_error(app, resp, r, false);
+	size_t roots = 0;
+	if (v->kind == SERVE_PAGE_WORKLOAD)
+		roots = depmap_root_workload(&m, v->ns, v->wkind, v->name);
+	else if (v->kind == SERVE_PAGE_POD)
+		roots = depmap_root_pod(&m, v->ns, v->name);
+	else if (v->kind == SERVE_PAGE_HOST)
+		roots = depmap_root_addr(&m, v->addr);
+	if (v->kind != SERVE_PAGE_MAP && !roots)
+		return respond_error(resp, 404,
+				     "not in the CMDB for this time window",
+				     false);
+	depmap_select(&m, p->ns, p->depth);
+
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return respond_error(resp, 500, "out of memory", false);
+	r = serve_page_map(f, &m, v);
+	if (fclose(f) != 0 || r < 0) {
+		free(buf);
+		return respond_error(resp, 500,
+				     r == -ENOMEM ? "out of memory"
+						  : "cannot draw the map",
+				     false);
+	}
+	set_body(resp, buf, len, HTML_TYPE);
+}
+
 void serve_app_handle(void *userdata, const struct http_request *req,
 		      struct http_response *resp)
 {
@@ -311,8 +397,8 @@ void serve_app_handle(void *userdata, const struct http_request *req,
 			    .until_ms = INT64_MAX,
 			    .depth = 1 };
 	struct serve_view v = { .kind = SERVE_PAGE_MAP };
-	char buf_path[1024], *seg[4], norm[ADDR_STRLEN];
-	int nseg;
+	char buf_path[1024], norm[ADDR_STRLEN];
+	const char *reason;
 
 	if (!strcmp(path, "/healthz"))
 		return http_response_printf(resp, 200, TEXT_TYPE, "ok\n");
@@ -326,82 +412,16 @@ void serve_app_handle(void *userdata, const struct http_request *req,
 	if (p.api)
 		return api_look(app, &p, resp);
 
-	if (strlen(path) >= sizeof(buf_path) || path[0] != '/')
-		return respond_error(resp, 404, "no such page", false);
-	strscpy(buf_path, path + 1, sizeof(buf_path));
-	nseg = split_path(buf_path, seg, 4);
-	if (nseg == 0) {
-		v.kind = SERVE_PAGE_MAP;
-		if (p.has_depth)
-			return respond_error(resp, 400,
-					     "depth applies to a node's page",
-					     false);
-	} else if (nseg == 4 && !strcmp(seg[0], "workload")) {
-		v.kind = SERVE_PAGE_WORKLOAD;
-		v.ns = seg[1];
-		v.wkind = seg[2];
-		v.name = seg[3];
-		p.level = DEPMAP_WORKLOAD;
-	} else if (nseg == 3 && !strcmp(seg[0], "pod")) {
-		v.kind = SERVE_PAGE_POD;
-		v.ns = seg[1];
-		v.name = seg[2];
-		p.level = DEPMAP_POD;
-	} else if (nseg == 2 && !strcmp(seg[0], "host")) {
-		int fam;
-		uint8_t a[16];
-		v.kind = SERVE_PAGE_HOST;
-		if (addr_parse(seg[1], AF_UNSPEC, &fam, a) < 0)
-			return respond_error(resp, 400,
-					     "invalid address in /host/ADDR",
-					     false);
-		/* The CMDB's text form (host()), whatever was typed. */
-		addr_format(fam, a, norm);
-		v.addr = norm;
-		p.level = DEPMAP_POD;
-	} else {
-		return respond_error(resp, 404, "no such page", false);
-	}
+	int status = route_page(path, &p, &v, buf_path, sizeof(buf_path),
+				norm, &reason);
+	if (status)
+		return respond_error(resp, status, reason, false);
 	v.filter_ns = p.ns;
 	v.since = p.since;
 	v.until = p.until;
 	v.depth = p.depth;
 	v.level = p.level;
-
-	if (ensure_db(app, resp, false) < 0)
-		return;
-	_cleanup_(depmap_clear) struct depmap m;
-	depmap_init(&m, p.level, app->max_nodes);
-	int r = cmdb_depmap(app->db, p.since_ms, p.until_ms, &m);
-	if (r < 0)
-		return respond_cmdb_error(app, resp, r, false);
-	size_t roots = 0;
-	if (v.kind == SERVE_PAGE_WORKLOAD)
-		roots = depmap_root_workload(&m, v.ns, v.wkind, v.name);
-	else if (v.kind == SERVE_PAGE_POD)
-		roots = depmap_root_pod(&m, v.ns, v.name);
-	else if (v.kind == SERVE_PAGE_HOST)
-		roots = depmap_root_addr(&m, v.addr);
-	if (v.kind != SERVE_PAGE_MAP && !roots)
-		return respond_error(resp, 404,
-				     "not in the CMDB for this time window",
-				     false);
-	depmap_select(&m, p.ns, p.depth);
-
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	if (!f)
-		return respond_error(resp, 500, "out of memory", false);
-	r = serve_page_map(f, &m, &v);
-	if (fclose(f) != 0 || r < 0) {
-		free(buf);
-		return respond_error(resp, 500,
-				     r == -ENOMEM ? "out of memory"
-						  : "cannot draw the map",
-				     false);
-	}
-	set_body(resp, buf, len, HTML_TYPE);
+	map_page(app, &p, &v, resp);
 }
 
 void serve_app_clear(struct serve_app *app)
