@@ -351,12 +351,18 @@ static void test_distinct_connections(void **state)
 	const struct flow *f = find(t, SOCK_DIR_ACTIVE, NS_A, 0, 80, "curl");
 	assert_int_equal(f->connections, 5);
 	assert_int_equal(f->new_connections, 5);
+	/* The identities the CMDB dedups across processes: only the
+	 * kernel's (cookies 1 and 2, inode 777), once each. */
+	assert_int_equal(f->n_conn_ids, 3);
+	assert_true(f->conn_ids[0] == 1 && f->conn_ids[1] == 2);
+	assert_true(f->conn_ids[2] == (777 | (1ULL << 63)));
 
 	const struct sock_record scan2[] = { c1, c2, c3, c4, c5 };
 	assert_int_equal(ingest(t, scan2, 5, true, 2), 5);
 	f = find(t, SOCK_DIR_ACTIVE, NS_A, 0, 80, "curl");
 	assert_int_equal(f->connections, 5);
 	assert_int_equal(f->new_connections, 5);
+	assert_int_equal(f->n_conn_ids, 3);
 	assert_true(f->first_seen_ms == 1);
 	assert_true(f->last_seen_ms == 2);
 	flow_table_free(t);
@@ -394,6 +400,9 @@ static void test_intervals(void **state)
 	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
 	assert_int_equal(f->connections, 2);
 	assert_int_equal(f->new_connections, 1);
+	/* Only the new connection's identity: a's was sent last interval. */
+	assert_int_equal(f->n_conn_ids, 1);
+	assert_true(f->conn_ids[0] == 3);
 	assert_true(f->first_seen_ms == 200);
 	assert_true(f->last_seen_ms == 300);
 
@@ -749,6 +758,8 @@ static void fill_flow(struct flow *f)
 	f->pod_uid = strdup("u-1");
 	f->node = strdup("n1");
 	assert_non_null(f->node);
+	uint64_t ids[] = { 42, 43 };
+	assert_int_equal(flow_add_conn_ids(f, ids, 2), 0);
 }
 
 static void test_copy_clear(void **state)
@@ -766,6 +777,9 @@ static void test_copy_clear(void **state)
 	assert_ptr_not_equal(dst.node, src.node);
 	assert_string_equal(dst.node, "n1");
 	assert_string_equal(dst.pod_name, "web-1");
+	assert_int_equal(dst.n_conn_ids, 2);
+	assert_ptr_not_equal(dst.conn_ids, src.conn_ids);
+	assert_true(dst.conn_ids[1] == 43);
 
 	/* Deep: clearing the copy leaves the source intact. */
 	flow_clear(&dst);

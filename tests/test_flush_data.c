@@ -34,7 +34,7 @@ static void test_flush_data_encode(void **s)
 	fl[3].pid = 50;
 	fl[3].first_seen_ms = 500;
 	cmdb_flush_data_init(&d);
-	assert_int_equal(cmdb_flush_data_encode(&d, fl, 2), 0);
+	assert_int_equal(cmdb_flush_data_encode(&d, fl, 2, 0), 0);
 	assert_false(d.dups);
 	const char *p = pgcopy_finish(&d.flows, &len);
 	assert_non_null(p);
@@ -52,11 +52,23 @@ static void test_flush_data_encode(void **s)
 	/* One node per side. */
 	assert_int_equal(d.passive.rows, 1);
 	assert_int_equal(d.active.rows, 1);
+	assert_int_equal(d.conns.rows, 0);
 	cmdb_flush_data_clear(&d);
+
+	/* Connection identities: one row each, (flow row, hashed id). */
+	uint64_t ids[] = { 7, 8 };
+	fl[1].conn_ids = ids;
+	fl[1].n_conn_ids = 2;
+	cmdb_flush_data_init(&d);
+	assert_int_equal(cmdb_flush_data_encode(&d, fl, 2, 99), 0);
+	assert_int_equal(d.conns.rows, 2);
+	cmdb_flush_data_clear(&d);
+	fl[1].conn_ids = NULL;
+	fl[1].n_conn_ids = 0;
 
 	/* The same CMDB key twice: the flush must merge in SQL. */
 	cmdb_flush_data_init(&d);
-	assert_int_equal(cmdb_flush_data_encode(&d, fl, 3), 0);
+	assert_int_equal(cmdb_flush_data_encode(&d, fl, 3, 0), 0);
 	assert_true(d.dups);
 	cmdb_flush_data_clear(&d);
 
@@ -64,7 +76,7 @@ static void test_flush_data_encode(void **s)
 	 * text, earliest first_seen. */
 	struct flow two[2] = { fl[0], fl[3] };
 	cmdb_flush_data_init(&d);
-	assert_int_equal(cmdb_flush_data_encode(&d, two, 2), 0);
+	assert_int_equal(cmdb_flush_data_encode(&d, two, 2, 0), 0);
 	assert_false(d.dups);
 	assert_int_equal(d.flows.rows, 2);
 	assert_int_equal(d.passive.rows, 1);
@@ -84,16 +96,32 @@ static void test_flush_data_encode(void **s)
 	struct flow bad[2] = { mkflow(SOCK_DIR_PASSIVE, "a\xff", 80, 2),
 			       mkflow(SOCK_DIR_PASSIVE, "a\xfe", 80, 2) };
 	cmdb_flush_data_init(&d);
-	assert_int_equal(cmdb_flush_data_encode(&d, bad, 2), 0);
+	assert_int_equal(cmdb_flush_data_encode(&d, bad, 2, 0), 0);
 	assert_true(d.dups);
 	assert_int_equal(d.passive.rows, 1);
 	cmdb_flush_data_clear(&d);
+}
+
+/* Equal in every process of one boot, apart across boots, netns and
+ * sockets, and a positive bigint. */
+static void test_conn_id(void **s)
+{
+	(void)s;
+	int64_t a = cmdb_conn_id(1, 4026531840u, 12345);
+	assert_true(a == cmdb_conn_id(1, 4026531840u, 12345));
+	assert_true(a >= 0);
+	assert_true(a != cmdb_conn_id(2, 4026531840u, 12345));
+	assert_true(a != cmdb_conn_id(1, 4026531841u, 12345));
+	assert_true(a != cmdb_conn_id(1, 4026531840u, 12346));
+	for (uint64_t i = 0; i < 1000; i++)
+		assert_true(cmdb_conn_id(i, i * 7, ~i) >= 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flush_data_encode),
+		cmocka_unit_test(test_conn_id),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

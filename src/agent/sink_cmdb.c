@@ -6,10 +6,13 @@
 #include "cmdb/pods_store.h"
 #include "cmdb/store.h"
 #include "core/clock.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "k8s/podwatch.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
@@ -32,6 +35,7 @@ struct cmdb_sink {
 	struct pending *doubt;
 	uint64_t doubt_seq;
 	uint64_t boot_id, seq;
+	uint64_t kernel_boot; /* hash of the node's boot_id: see store.h */
 	/* Outage state, for one log line per change. */
 	bool ever_up, down;
 	int64_t down_since_ms; /* monotonic */
@@ -111,6 +115,7 @@ static int write_batch(struct cmdb_sink *c, const struct flow *flows,
 		.node_name = c->node_name,
 		.boot_id = c->boot_id,
 		.seq = seq,
+		.kernel_boot = c->kernel_boot,
 	};
 	int r = c->ops->flush(c->db, &b, flows, n, ret_in_doubt);
 	c->writes++;
@@ -387,6 +392,29 @@ static void cmdb_sink_free(struct sink *s)
 	free(c);
 }
 
+/*
+ * The node's boot, for connection identities that hold across agent
+ * processes (and never across boots: socket cookies start again). Without
+ * the file, this process's own random id: nothing is then recognised from
+ * an earlier process, and nothing is mistaken either.
+ */
+static uint64_t read_kernel_boot(const char *host_proc, uint64_t fallback)
+{
+	char path[PATH_MAX], buf[64];
+	snprintf(path, sizeof(path), "%s/sys/kernel/random/boot_id",
+		 host_proc ? host_proc : "/proc");
+	int n = file_read(path, buf, sizeof(buf));
+	if (n < 32) {
+		log_warn("cannot read %s (%s): connections held across an agent "
+			 "restart will be counted again",
+			 path, n < 0 ? strerror(-n) : "too short");
+		return fallback;
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	return hash_bytes(buf, (size_t)n, 0x73686177);
+}
+
 static int64_t real_now_ms(void)
 {
 	return now_monotonic_ms();
@@ -444,6 +472,7 @@ struct sink *sink_cmdb_new_ops(const struct probe_config *cfg,
 	    sizeof(c->boot_id))
 		c->boot_id = hash_u64((uint64_t)now_realtime_ms() ^
 				      (uint64_t)getpid());
+	c->kernel_boot = read_kernel_boot(cfg->host_proc, c->boot_id);
 	c->acc = pending_new();
 	c->doubt = pending_new();
 	if (!c->acc || !c->doubt) {

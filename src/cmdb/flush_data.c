@@ -19,6 +19,13 @@
 #define FLOW_FIELDS 15
 #define PASSIVE_FIELDS 16
 #define ACTIVE_FIELDS 14
+#define CONN_FIELDS 2
+
+int64_t cmdb_conn_id(uint64_t boot, uint64_t netns, uint64_t kernel_id)
+{
+	uint64_t v[3] = { boot, netns, kernel_id };
+	return (int64_t)(hash_bytes(v, sizeof(v), 0) >> 1);
+}
 
 /* comm as the server will store it (pgcopy_text turns invalid UTF-8 into
  * '?'), compared bytewise: the order of text under the C.UTF-8 collation
@@ -213,6 +220,7 @@ void cmdb_flush_data_init(struct cmdb_flush_data *d)
 	pgcopy_init(&d->flows);
 	pgcopy_init(&d->passive);
 	pgcopy_init(&d->active);
+	pgcopy_init(&d->conns);
 	d->dups = false;
 }
 
@@ -221,10 +229,11 @@ void cmdb_flush_data_clear(struct cmdb_flush_data *d)
 	pgcopy_clear(&d->flows);
 	pgcopy_clear(&d->passive);
 	pgcopy_clear(&d->active);
+	pgcopy_clear(&d->conns);
 }
 
 int cmdb_flush_data_encode(struct cmdb_flush_data *d, const struct flow *flows,
-			   size_t n)
+			   size_t n, uint64_t boot)
 {
 	_cleanup_(freep) const struct flow **ord = NULL;
 	struct pgcopy *c = &d->flows;
@@ -270,8 +279,14 @@ int cmdb_flush_data_encode(struct cmdb_flush_data *d, const struct flow *flows,
 		pgcopy_int8(c, f->new_connections);
 		pgcopy_timestamptz_ms(c, f->first_seen_ms);
 		pgcopy_timestamptz_ms(c, f->last_seen_ms);
+		for (uint32_t j = 0; j < f->n_conn_ids; j++) {
+			pgcopy_row(&d->conns, CONN_FIELDS);
+			pgcopy_int4(&d->conns, (int32_t)i);
+			pgcopy_int8(&d->conns, cmdb_conn_id(boot, k->netns,
+							    f->conn_ids[j]));
+		}
 	}
-	if (c->oom)
+	if (c->oom || d->conns.oom)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		if (ord[i]->key.dir == SOCK_DIR_PASSIVE)

@@ -165,19 +165,21 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 		cmdb_flush_sql_copy_active,
 	};
 	_cleanup_(cmdb_flush_data_clear) struct cmdb_flush_data d;
-	const char *data[3];
-	size_t len[3];
+	const char *data[4];
+	size_t len[4];
 	int r;
 
 	*ret_in_doubt = false;
 	cmdb_flush_data_init(&d);
 	if (n == 0)
 		return 0;
-	if ((r = cmdb_flush_data_encode(&d, flows, n)) < 0)
+	if ((r = cmdb_flush_data_encode(&d, flows, n, b->kernel_boot)) < 0)
 		return r;
+	bool conns = d.conns.rows > 0;
 	if (!(data[0] = pgcopy_finish(&d.flows, &len[0])) ||
 	    !(data[1] = pgcopy_finish(&d.passive, &len[1])) ||
-	    !(data[2] = pgcopy_finish(&d.active, &len[2])))
+	    !(data[2] = pgcopy_finish(&d.active, &len[2])) ||
+	    !(data[3] = pgcopy_finish(&d.conns, &len[3])))
 		return -ENOMEM;
 
 	/* One deadline for the whole transaction (none for the CLI). */
@@ -186,6 +188,10 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 		goto out;
 	for (size_t i = 0; i < 3 && r == 0; i++)
 		r = copy_in(db, copy_sql[i], data[i], len[i]);
+	if (r == 0 && conns)
+		r = copy_in(db, cmdb_flush_sql_copy_conns, data[3], len[3]);
+	if (r == 0 && conns)
+		r = cmdb_exec_params(db, cmdb_flush_sql_seen, 1, &b->node_name);
 	if (r == 0)
 		r = flush_write(db, b->node_name, d.dups);
 	if (r < 0) {

@@ -50,6 +50,9 @@ void flow_clear(struct flow *f)
 	free(f->pod_name);
 	free(f->pod_uid);
 	free(f->node);
+	free(f->conn_ids);
+	f->conn_ids = NULL;
+	f->n_conn_ids = 0;
 	f->cmdline = f->cgroup = f->container_id = f->container_name = NULL;
 	f->pod_namespace = f->pod_name = f->pod_uid = f->node = NULL;
 }
@@ -71,7 +74,10 @@ int flow_copy(struct flow *dst, const struct flow *src)
 	dst->cmdline = dst->cgroup = dst->container_id = NULL;
 	dst->container_name = dst->pod_namespace = dst->pod_name = NULL;
 	dst->pod_uid = dst->node = NULL;
-	if (dup_str(&dst->cmdline, src->cmdline) < 0 ||
+	dst->conn_ids = NULL;
+	dst->n_conn_ids = 0;
+	if (flow_add_conn_ids(dst, src->conn_ids, src->n_conn_ids) < 0 ||
+	    dup_str(&dst->cmdline, src->cmdline) < 0 ||
 	    dup_str(&dst->cgroup, src->cgroup) < 0 ||
 	    dup_str(&dst->container_id, src->container_id) < 0 ||
 	    dup_str(&dst->container_name, src->container_name) < 0 ||
@@ -82,6 +88,29 @@ int flow_copy(struct flow *dst, const struct flow *src)
 		flow_clear(dst);
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+int flow_add_conn_ids(struct flow *f, const uint64_t *ids, size_t n)
+{
+	size_t room = FLOW_CONN_IDS_MAX - f->n_conn_ids;
+	if (n > room)
+		n = room;
+	if (n == 0)
+		return 0;
+	/* The array holds pow2_ceil(n_conn_ids): one append per new
+	 * connection reallocates only at powers of two. */
+	size_t need = f->n_conn_ids + n;
+	size_t cap = f->n_conn_ids ? pow2_ceil(f->n_conn_ids) : 0;
+	if (need > cap) {
+		size_t nc = pow2_ceil(need);
+		uint64_t *v = realloc(f->conn_ids, nc * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		f->conn_ids = v;
+	}
+	memcpy(f->conn_ids + f->n_conn_ids, ids, n * sizeof(*ids));
+	f->n_conn_ids += (uint32_t)n;
 	return 0;
 }
 
@@ -313,6 +342,11 @@ static int count_conn(struct flow_table *t, struct flow *f,
 			t->stats.untracked_conns++;
 		f->connections++;
 		f->new_connections++;
+		/* Only a kernel identity is one across processes. */
+		uint64_t id = conn_id(r);
+		if ((r->cookie || r->inode) &&
+		    flow_add_conn_ids(f, &id, 1) < 0)
+			return -ENOMEM;
 	} else if ((uint32_t)(*cv >> 32) != t->interval_gen) {
 		f->connections++;
 	}

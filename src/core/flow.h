@@ -54,6 +54,10 @@ struct flow_owner {
 	const char *node;
 };
 
+/* New connections per flow and interval remembered by identity; beyond,
+ * they are counted without it (as a restart would see them). */
+#define FLOW_CONN_IDS_MAX 4096
+
 struct flow {
 	struct flow_key key;
 	uint32_t pid;	    /* lowest pid seen for this flow's process */
@@ -71,6 +75,11 @@ struct flow {
 	uint32_t connections;
 	/* Connections never seen before this interval (for running totals). */
 	uint32_t new_connections;
+	/* The kernel's identity (socket cookie, else inode | 1 << 63) of the
+	 * new connections that have one, at most FLOW_CONN_IDS_MAX (owned):
+	 * the CMDB counts each once across agent processes of one boot. */
+	uint64_t *conn_ids;
+	uint32_t n_conn_ids;
 	int64_t first_seen_ms;
 	int64_t last_seen_ms;
 };
@@ -123,6 +132,10 @@ void flow_clear(struct flow *f);
 
 /* Deep copy; returns 0 or -ENOMEM (dst then holds no allocation). */
 int flow_copy(struct flow *dst, const struct flow *src);
+
+/* Appends n ids to f->conn_ids up to FLOW_CONN_IDS_MAX (the rest are not
+ * kept). Returns 0 or -ENOMEM. */
+int flow_add_conn_ids(struct flow *f, const uint64_t *ids, size_t n);
 
 /* True when the peer (or local) address is loopback. */
 bool flow_is_loopback(const struct flow *f);
