@@ -45,6 +45,7 @@ struct cmdb_sink {
 	uint64_t dropped_logged;
 	uint64_t writes, write_failures; /* flushes of flows, for stats() */
 	uint64_t abandoned;		 /* flushes given up at the deadline */
+	uint64_t pods_skipped;		 /* invalid pods not written */
 	bool abandon_logged;		 /* in this outage */
 	struct cmdb_limits limits;	 /* cancel_fd: eventfd, see cancel() */
 	/* Scratch for the fast path: this interval's flows minus loopback. */
@@ -231,13 +232,17 @@ static int keep(struct cmdb_sink *c, const struct flow *flows, size_t n)
 struct pod_rows_ctx {
 	struct cmdb_pod_rows rows;
 	bool full;
+	size_t invalid;
 };
 
 static void pod_rows_add(const struct pod *p, void *ud)
 {
 	struct pod_rows_ctx *x = ud;
-	if (cmdb_pod_rows_add(&x->rows, p) == -ENOSPC)
+	int r = cmdb_pod_rows_add(&x->rows, p);
+	if (r == -ENOSPC)
 		x->full = true;
+	else if (r == -EINVAL)
+		x->invalid++;
 }
 
 /*
@@ -254,6 +259,7 @@ static void write_pods(struct cmdb_sink *c, int64_t now_ms)
 		return;
 	cmdb_pod_rows_init(&x.rows, 0);
 	pod_watch_foreach(c->pods, pod_rows_add, &x);
+	c->pods_skipped += x.invalid;
 	r = c->ops->store_pods(c->db, c->node_name, &x.rows, now_ms);
 	cmdb_pod_rows_clear(&x.rows);
 	if (r == -ENOTCONN || r == -ETIMEDOUT) {
@@ -373,6 +379,8 @@ static void cmdb_sink_stats(const struct sink *s, stat_fn fn, void *ud)
 	   "flows buffered for the CMDB", ud);
 	fn("in_doubt_flows", STAT_GAUGE, pending_count(c->doubt),
 	   "flows of a batch whose commit went unacknowledged", ud);
+	fn("pods_skipped", STAT_COUNTER, c->pods_skipped,
+	   "pods not written: they break Kubernetes' limits", ud);
 	fn("abandoned_flushes", STAT_COUNTER, c->abandoned,
 	   "flushes given up at the CMDB deadline (flows kept)", ud);
 	fn("dropped_flows", STAT_COUNTER,

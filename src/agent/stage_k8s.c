@@ -168,7 +168,12 @@ static void k8s_report(struct stage *stage)
 	if (st.state == POD_WATCH_UNKNOWN ||
 	    (k->reported_once && st.changes == k->reported_changes))
 		return;
-	if (st.state == POD_WATCH_OK)
+	if (st.state == POD_WATCH_OK && st.n_invalid)
+		log_warn("kubelet: %zu pods on this node; %zu more skipped: "
+			 "they break Kubernetes' own rules (an address that is "
+			 "not one, a name or label too long or not UTF-8)",
+			 st.n_pods, st.n_invalid);
+	else if (st.state == POD_WATCH_OK)
 		log_info("kubelet: %zu pods on this node%s", st.n_pods,
 			 k->reported_once ? " (pod labels are back)" : "");
 	else
@@ -195,6 +200,9 @@ static void k8s_stats(const struct stage *stage, stat_fn fn, void *ud)
 	fn("pods", STAT_GAUGE, st.n_pods, "pods of this node known", ud);
 	fn("kubelet_fetches", STAT_COUNTER, st.fetches,
 	   "kubelet pod list requests completed", ud);
+	fn("invalid_pods", STAT_COUNTER, st.invalid_total,
+	   "pods skipped for breaking Kubernetes' limits, summed over lists",
+	   ud);
 }
 
 static int identify(struct stage_k8s *k, const char *path,

@@ -89,6 +89,10 @@ int cmdb_pod_rows_add(struct cmdb_pod_rows *r, const struct pod *p)
 
 	if (r->n >= r->max)
 		return -ENOSPC;
+	/* One bad pod must not fail the statement for all (the kubelet's
+	 * list is checked already; this is the store's own guard). */
+	if (pod_validate(p, NULL) < 0)
+		return -EINVAL;
 	int64_t idx = (int64_t)++r->n;
 	sql_array_add_str(&c[COL_UID], p->uid);
 	sql_array_add_str(&c[COL_NAMESPACE], p->namespace);

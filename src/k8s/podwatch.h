@@ -36,6 +36,8 @@ struct pod_watch_status {
 	enum pod_watch_state state;
 	int err;	     /* -errno of the last failure, 0 when OK */
 	size_t n_pods;	     /* pods in the cache now */
+	size_t n_invalid;    /* pods of the last list skipped (pod_validate) */
+	uint64_t invalid_total; /* summed over every list read */
 	uint64_t changes;    /* bumped when state or err changes */
 	uint64_t fetches;    /* completed refresh attempts */
 	char message[512];   /* what failed, for the log */
