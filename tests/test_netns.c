@@ -96,8 +96,8 @@ static void test_bookkeeping(void **state)
 	write_file_at(t->dfd, "run/placeholder", "", 0);
 	snprintf(run, sizeof(run), "%s/run", t->root);
 
-	struct procmap *pm = procmap_new(t->root, 0, 0);
-	assert_non_null(pm);
+	struct procmap *pm = NULL;
+	assert_int_equal(procmap_new(t->root, 0, 0, &pm), 0);
 	struct netns_set *s = netns_set_new(t->root, run, 0);
 	assert_non_null(s);
 

@@ -189,7 +189,10 @@ static void test_new_errors(void **state)
 {
 	(void)state;
 	errno = 0;
-	assert_null(procmap_new("/nonexistent/shawk-proc", 0, 0));
+	struct procmap *none = NULL;
+	assert_int_equal(procmap_new("/nonexistent/shawk-proc", 0, 0, &none),
+			 -ENOENT);
+	assert_null(none);
 	assert_int_equal(errno, ENOENT);
 }
 
@@ -210,7 +213,8 @@ static void test_refresh(void **state)
 	struct stat st;
 	assert_int_equal(fstatat(t->dfd, "500/ns/net", &st, 0), 0);
 
-	struct procmap *pm = procmap_new(t->root, 0, 0);
+	struct procmap *pm = NULL;
+	assert_int_equal(procmap_new(t->root, 0, 0, &pm), 0);
 	assert_non_null(pm);
 	assert_string_equal(procmap_root(pm), t->root);
 	assert_int_equal(procmap_refresh(pm), 7);
@@ -236,7 +240,8 @@ static void test_resolve(void **state)
 	struct tmp_tree *t = *state;
 	add_all(t);
 	uint64_t a = netns_ino(t, "a"), b = netns_ino(t, "b");
-	struct procmap *pm = procmap_new(t->root, 0, 0);
+	struct procmap *pm = NULL;
+	assert_int_equal(procmap_new(t->root, 0, 0, &pm), 0);
 	assert_non_null(pm);
 	assert_int_equal(procmap_refresh(pm), 5);
 
@@ -275,7 +280,8 @@ static void test_steady_state(void **state)
 	struct tmp_tree *t = *state;
 	add_all(t);
 	uint64_t a = netns_ino(t, "a"), b = netns_ino(t, "b");
-	struct procmap *pm = procmap_new(t->root, 0, 0);
+	struct procmap *pm = NULL;
+	assert_int_equal(procmap_new(t->root, 0, 0, &pm), 0);
 	assert_non_null(pm);
 	const struct sock_record base[] = {
 		rec_of(1001, a), rec_of(1003, a), rec_of(2001, a),
@@ -325,7 +331,8 @@ static void test_new_socket_walks(void **state)
 	struct tmp_tree *t = *state;
 	add_all(t);
 	uint64_t a = netns_ino(t, "a"), b = netns_ino(t, "b");
-	struct procmap *pm = procmap_new(t->root, 0, 0);
+	struct procmap *pm = NULL;
+	assert_int_equal(procmap_new(t->root, 0, 0, &pm), 0);
 	assert_non_null(pm);
 	struct sock_record recs[4];
 
@@ -371,7 +378,8 @@ static void test_closed_forgotten(void **state)
 	struct tmp_tree *t = *state;
 	add_all(t);
 	uint64_t a = netns_ino(t, "a");
-	struct procmap *pm = procmap_new(t->root, 0, 0);
+	struct procmap *pm = NULL;
+	assert_int_equal(procmap_new(t->root, 0, 0, &pm), 0);
 	assert_non_null(pm);
 	struct sock_record recs[2];
 
@@ -399,7 +407,8 @@ static void test_vanished(void **state)
 	struct tmp_tree *t = *state;
 	add_all(t);
 	uint64_t a = netns_ino(t, "a");
-	struct procmap *pm = procmap_new(t->root, 0, 0);
+	struct procmap *pm = NULL;
+	assert_int_equal(procmap_new(t->root, 0, 0, &pm), 0);
 	assert_non_null(pm);
 	struct sock_record recs[2];
 
@@ -449,7 +458,8 @@ static void test_get_details(void **state)
 {
 	struct tmp_tree *t = *state;
 	add_all(t);
-	struct procmap *pm = procmap_new(t->root, 0, 0);
+	struct procmap *pm = NULL;
+	assert_int_equal(procmap_new(t->root, 0, 0, &pm), 0);
 	assert_non_null(pm);
 	assert_int_equal(procmap_refresh(pm), 5);
 
@@ -522,8 +532,8 @@ static void test_bounds(void **state)
 	uint64_t a = netns_ino(t, "a");
 
 	/* At most 2 processes tracked. */
-	struct procmap *pm = procmap_new(t->root, 2, 0);
-	assert_non_null(pm);
+	struct procmap *pm = NULL;
+	assert_int_equal(procmap_new(t->root, 2, 0, &pm), 0);
 	assert_int_equal(procmap_refresh(pm), 2);
 	struct seen s = { 0 };
 	procmap_foreach(pm, collect_proc, &s);
@@ -531,8 +541,8 @@ static void test_bounds(void **state)
 	procmap_free(pm);
 
 	/* A socket cache of 1: attribution still works for every scan. */
-	pm = procmap_new(t->root, 0, 1);
-	assert_non_null(pm);
+	pm = NULL;
+	assert_int_equal(procmap_new(t->root, 0, 1, &pm), 0);
 	struct sock_record recs[3];
 	for (int scan = 0; scan < 3; scan++) {
 		assert_int_equal(procmap_refresh(pm), 5);

@@ -194,8 +194,8 @@ static void stat_count(const char *name, enum stat_kind kind, uint64_t value,
 static void test_process_stage(void **state)
 {
 	(void)state;
-	struct procmap *pm = procmap_new("/proc", 0, 0);
-	assert_non_null(pm);
+	struct procmap *pm = NULL;
+	assert_int_equal(procmap_new("/proc", 0, 0, &pm), 0);
 	struct stage_list l = { .n = 0 };
 	struct sock_record rec = { .proto = IPPROTO_TCP };
 	struct flow_owner o;

@@ -369,11 +369,9 @@ int agent_new(const struct probe_config *cfg, struct agent **ret)
 		return -ENOMEM;
 	}
 	a->cfg = cfg;
-	a->pm = procmap_new(cfg->host_proc, 0, 0);
-	if (!a->pm) {
-		r = -errno;
+	if ((r = procmap_new(cfg->host_proc, 0, 0, &a->pm)) < 0) {
 		log_error("cannot open --host-proc %s: %s", cfg->host_proc,
-			  strerror(errno));
+			  strerror(-r));
 		return r;
 	}
 	/* Stages before sinks: the CMDB sink records the k8s stage's pods. */

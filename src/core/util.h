@@ -30,6 +30,17 @@
 		_tf_;                                                          \
 	})
 
+/*
+ * Defines type_freep(T **p) for _cleanup_(): frees *p with free_fn (which
+ * accepts NULL) and sets it to NULL.
+ */
+#define DEFINE_FREEP(type, free_fn)                                            \
+	static inline void free_fn##p(type **p)                                \
+	{                                                                      \
+		free_fn(*p);                                                   \
+		*p = NULL;                                                     \
+	}
+
 static inline void freep(void *p)
 {
 	free(*(void **)p);

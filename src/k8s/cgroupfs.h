@@ -2,6 +2,8 @@
 #ifndef SHAWK_K8S_CGROUPFS_H
 #define SHAWK_K8S_CGROUPFS_H
 
+#include "core/util.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +41,7 @@ struct cgroupfs;
 int cgroupfs_open(const char *host_proc, const char *cgroup_root,
 		  size_t max_entries, struct cgroupfs **ret);
 void cgroupfs_free(struct cgroupfs *c);
+DEFINE_FREEP(struct cgroupfs, cgroupfs_free)
 
 /* The mount point in use (for logs). */
 const char *cgroupfs_mount(const struct cgroupfs *c);

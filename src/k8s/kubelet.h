@@ -2,6 +2,8 @@
 #ifndef SHAWK_K8S_KUBELET_H
 #define SHAWK_K8S_KUBELET_H
 
+#include "core/util.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -27,6 +29,7 @@ struct kubelet_client;
 int kubelet_client_new(const struct kubelet_options *o,
 		       struct kubelet_client **ret);
 void kubelet_client_free(struct kubelet_client *k);
+DEFINE_FREEP(struct kubelet_client, kubelet_client_free)
 
 /*
  * GET <url>/pods. Returns 0 with the body in *ret_body (NUL-terminated,

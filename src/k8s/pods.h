@@ -2,6 +2,8 @@
 #ifndef SHAWK_K8S_PODS_H
 #define SHAWK_K8S_PODS_H
 
+#include "core/util.h"
+
 #include "k8s/cgroup.h"
 
 #include <stdbool.h>
@@ -78,6 +80,7 @@ int pod_validate(const struct pod *p, const char **ret_why);
 int pods_parse(const char *buf, size_t len, size_t max_pods,
 	       struct pod_list **ret);
 void pod_list_free(struct pod_list *l);
+DEFINE_FREEP(struct pod_list, pod_list_free)
 
 /*
  * Workload of a pod from its controller owner reference: a ReplicaSet whose
@@ -100,6 +103,7 @@ struct pod_cache;
 /* Takes ownership of list (also on failure). NULL on OOM. */
 struct pod_cache *pod_cache_new(struct pod_list *list);
 void pod_cache_free(struct pod_cache *c);
+DEFINE_FREEP(struct pod_cache, pod_cache_free)
 size_t pod_cache_count(const struct pod_cache *c);
 const struct pod_list *pod_cache_list(const struct pod_cache *c);
 

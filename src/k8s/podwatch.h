@@ -2,6 +2,8 @@
 #ifndef SHAWK_K8S_PODWATCH_H
 #define SHAWK_K8S_PODWATCH_H
 
+#include "core/util.h"
+
 #include "k8s/kubelet.h"
 #include "k8s/pods.h"
 
@@ -63,6 +65,7 @@ int pod_watch_new(const struct pod_watch_options *o, struct pod_watch **ret);
 /* Stops the thread (a request in course is aborted: about a second at
  * most) and frees. */
 void pod_watch_free(struct pod_watch *w);
+DEFINE_FREEP(struct pod_watch, pod_watch_free)
 
 /* Fetches now, in the caller's thread (before start, e.g. for --once).
  * Returns the number of pods or -errno (see kubelet_list_pods; -EINVAL

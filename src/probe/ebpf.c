@@ -350,6 +350,65 @@ static int setup_aggregate(struct ebpf *e, const struct ebpf_options *opt,
 	return 0;
 }
 
+/* The stream state and the poller of the seed and resync polls. */
+static int open_seed_poller(struct ebpf *e, struct procmap *pm,
+			    const struct ebpf_options *opt)
+{
+	const char *deny = opt->deny;
+	if (deny && *deny) {
+		snprintf(e->refused, sizeof(e->refused), "%s", deny);
+		ebpf_note(opt, "SHAWK_BPF_DENY=%s: those BPF programs are switched "
+			  "off as if the kernel refused them", deny);
+	}
+	e->st = stream_new(opt->resync_ms, opt->resync_phase_ms, 0);
+	e->poller = poller_new(pm, &(struct poller_options){
+					   .run_netns_dir = opt->run_netns_dir,
+					   .backend = opt->poll_backend,
+					   .bpf_deny = opt->deny,
+					   .bpf_verbose = opt->verbose,
+				   });
+	if (!e->st || !e->poller)
+		return -ENOMEM;
+	const char *pwhy;
+	if (poller_backend(e->poller, &pwhy) == POLL_BACKEND_BPF_ITER)
+		ebpf_note(opt, "seed and resync polls via BPF iterators");
+	else if (opt->poll_backend != POLL_BACKEND_SOCKDIAG)
+		ebpf_note(opt, "seed and resync polls via sock_diag (BPF "
+			  "iterators: %s)", pwhy);
+	return 0;
+}
+
+/*
+ * The BTF-typed tracepoint first; sockops and the classic tracepoint where
+ * the kernel refuses it (SHAWK_BPF_CLASSIC=1 forces those). *ret_btf_tp
+ * says which. Returns 0 or -errno with why set.
+ */
+static int load_programs(struct ebpf *e, const struct ebpf_options *opt,
+			 const char *cg, bool *ret_btf_tp, char *why,
+			 size_t why_sz)
+{
+	bool btf_tp = !opt->classic;
+	if (!btf_tp)
+		ebpf_note(opt, "SHAWK_BPF_CLASSIC=1: using sockops and the classic "
+			  "tracepoint");
+	int r = btf_tp ? ebpf_load_degrading(e, opt, cg, true, why, why_sz)
+		       : -1;
+	if (r < 0) {
+		if (btf_tp) {
+			ebpf_note(opt, "%s: using sockops and the classic tracepoint "
+				  "instead", why);
+			shawk_bpf__destroy(e->skel);
+			e->skel = NULL;
+		}
+		btf_tp = false;
+		r = ebpf_load_degrading(e, opt, cg, false, why, why_sz);
+		if (r < 0)
+			return r;
+	}
+	*ret_btf_tp = btf_tp;
+	return 0;
+}
+
 int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 		    struct source **ret, char *why, size_t why_sz)
 {
@@ -371,30 +430,8 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 	e->base.snapshot = false;
 	e->base.free = ebpf_free;
 	_cleanup_(source_freep) struct source *guard = &e->base;
-	const char *deny = opt->deny;
-	if (deny && *deny) {
-		snprintf(e->refused, sizeof(e->refused), "%s", deny);
-		ebpf_note(opt, "SHAWK_BPF_DENY=%s: those BPF programs are switched "
-			  "off as if the kernel refused them", deny);
-	}
-
-	e->st = stream_new(opt->resync_ms, opt->resync_phase_ms, 0);
-	e->poller = poller_new(pm, &(struct poller_options){
-					   .run_netns_dir = opt->run_netns_dir,
-					   .backend = opt->poll_backend,
-					   .bpf_deny = opt->deny,
-					   .bpf_verbose = opt->verbose,
-				   });
-	if (!e->st || !e->poller)
-		return -ENOMEM;
-	{
-		const char *pwhy;
-		if (poller_backend(e->poller, &pwhy) == POLL_BACKEND_BPF_ITER)
-			ebpf_note(opt, "seed and resync polls via BPF iterators");
-		else if (opt->poll_backend != POLL_BACKEND_SOCKDIAG)
-			ebpf_note(opt, "seed and resync polls via sock_diag (BPF "
-				  "iterators: %s)", pwhy);
-	}
+	if ((r = open_seed_poller(e, pm, opt)) < 0)
+		return r;
 
 	e->cgroup_fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (e->cgroup_fd < 0) {
@@ -403,24 +440,9 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 		return r;
 	}
 
-	/* The BTF-typed tracepoint first; sockops and the classic tracepoint
-	 * where the kernel refuses it (SHAWK_BPF_CLASSIC=1 forces those). */
-	bool btf_tp = !opt->classic;
-	if (!btf_tp)
-		ebpf_note(opt, "SHAWK_BPF_CLASSIC=1: using sockops and the classic "
-			  "tracepoint");
-	r = btf_tp ? ebpf_load_degrading(e, opt, cg, true, why, why_sz) : -1;
-	if (r < 0) {
-		if (btf_tp) {
-			ebpf_note(opt, "%s: using sockops and the classic tracepoint "
-				  "instead", why);
-			shawk_bpf__destroy(e->skel);
-			e->skel = NULL;
-		}
-		r = ebpf_load_degrading(e, opt, cg, false, why, why_sz);
-		if (r < 0)
-			return r;
-	}
+	bool btf_tp;
+	if ((r = load_programs(e, opt, cg, &btf_tp, why, why_sz)) < 0)
+		return r;
 	struct shawk_bpf *s = e->skel;
 
 	if ((r = setup_aggregate(e, opt, btf_tp)) < 0)

@@ -2,6 +2,8 @@
 #ifndef SHAWK_PROBE_EBPF_ITER_H
 #define SHAWK_PROBE_EBPF_ITER_H
 
+#include "core/util.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +45,7 @@ struct ebpf_iter;
 int ebpf_iter_new(uint32_t tcp_states, uint32_t udp_states, const char *deny,
 		  struct ebpf_iter **ret, char *why, size_t why_sz);
 void ebpf_iter_free(struct ebpf_iter *it);
+DEFINE_FREEP(struct ebpf_iter, ebpf_iter_free)
 
 /* How program kind runs, and when off, why ("" when it runs). */
 enum ebpf_iter_via ebpf_iter_via(const struct ebpf_iter *it,

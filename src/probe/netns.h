@@ -2,6 +2,8 @@
 #ifndef SHAWK_PROBE_NETNS_H
 #define SHAWK_PROBE_NETNS_H
 
+#include "core/util.h"
+
 #include "probe/procmap.h"
 
 #include <stdbool.h>
@@ -28,6 +30,7 @@ struct netns_set;
 struct netns_set *netns_set_new(const char *host_proc,
 				const char *run_netns_dir, size_t max_netns);
 void netns_set_free(struct netns_set *s);
+DEFINE_FREEP(struct netns_set, netns_set_free)
 
 /*
  * Brings the set in line with the processes in pm (and the named netns

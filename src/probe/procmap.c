@@ -51,15 +51,15 @@ static void proc_info_free(struct proc_info *p)
 	free(p);
 }
 
-struct procmap *procmap_new(const char *host_proc, size_t max_procs,
-			    size_t max_sockets)
+int procmap_new(const char *host_proc, size_t max_procs, size_t max_sockets,
+		struct procmap **ret)
 {
 	_cleanup_(freep) struct procmap *pm = calloc(1, sizeof(*pm));
 	if (!pm)
-		return NULL;
+		return -ENOMEM;
 	pm->proc_fd = open(host_proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (pm->proc_fd < 0)
-		return NULL;
+		return -errno;
 	pm->root = strdup(host_proc);
 	pm->max_procs = max_procs ? max_procs : PROCMAP_DEFAULT_MAX_PROCS;
 	if (!pm->root ||
@@ -75,10 +75,10 @@ struct procmap *procmap_new(const char *host_proc, size_t max_procs,
 		u64map_free(&pm->pids);
 		u64map_free(&pm->inodes);
 		u64map_free(&pm->unowned);
-		errno = ENOMEM;
-		return NULL;
+		return -ENOMEM;
 	}
-	return TAKE_PTR(pm);
+	*ret = TAKE_PTR(pm);
+	return 0;
 }
 
 void procmap_free(struct procmap *pm)
@@ -95,6 +95,12 @@ void procmap_free(struct procmap *pm)
 		close(pm->proc_fd);
 	free(pm->root);
 	free(pm);
+}
+
+void procmap_freep(struct procmap **pm)
+{
+	procmap_free(*pm);
+	*pm = NULL;
 }
 
 const char *procmap_root(const struct procmap *pm)

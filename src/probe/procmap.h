@@ -47,12 +47,13 @@ struct procmap;
 
 /*
  * host_proc: procfs root (e.g. "/proc"). max_procs / max_sockets bound the
- * caches (0 = defaults). Returns NULL on OOM or when host_proc cannot be
- * opened (errno set).
+ * caches (0 = defaults). Returns 0 with *ret (procmap_free() it), -ENOMEM,
+ * or -errno when host_proc cannot be opened.
  */
-struct procmap *procmap_new(const char *host_proc, size_t max_procs,
-			    size_t max_sockets);
+int procmap_new(const char *host_proc, size_t max_procs, size_t max_sockets,
+		struct procmap **ret);
 void procmap_free(struct procmap *pm);
+void procmap_freep(struct procmap **pm);
 
 /*
  * Lists the processes and reads each one's netns. Processes that vanished

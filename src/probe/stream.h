@@ -2,6 +2,8 @@
 #ifndef SHAWK_PROBE_STREAM_H
 #define SHAWK_PROBE_STREAM_H
 
+#include "core/util.h"
+
 #include "probe/source.h"
 
 #include <stdbool.h>
@@ -59,6 +61,7 @@ struct stream;
 struct stream *stream_new(int64_t resync_ms, int64_t phase_ms,
 			  size_t max_held);
 void stream_free(struct stream *s);
+DEFINE_FREEP(struct stream, stream_free)
 
 /* True for the first scan (the seed), then once per grid point passed and
  * after stream_request_resync(). */
