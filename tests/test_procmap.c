@@ -565,8 +565,8 @@ static void test_newborn(void **state)
 	struct tmp_tree *t = *state;
 	add_all(t);
 	uint64_t a = netns_ino(t, "a");
-	struct procmap *pm = procmap_new(t->root, 0, 0);
-	assert_non_null(pm);
+	struct procmap *pm = NULL;
+	assert_int_equal(procmap_new(t->root, 0, 0, &pm), 0);
 	assert_int_equal(procmap_refresh(pm), 5);
 
 	static const struct fake_proc born = { 400, 400, "short", "a",
