@@ -170,6 +170,11 @@ static void test_write_does_not_wait(void **state)
 	assert_int_equal(b->drains, 1);
 	assert_int_equal(stat_of(s, "queued_flows"), 0);
 	assert_int_equal(stat_of(s, "writes"), 2);
+	/* An interval without flows still reaches the inner sink: it
+	 * retries what it keeps and records pods then. */
+	assert_int_equal(s->write(s, NULL, 0, 0), 0);
+	assert_int_equal(s->drain(s, now_monotonic_ms() + 5000), 0);
+	assert_int_equal(stat_of(s, "writes"), 3);
 	sink_free(s);
 	assert_true(b_freed);
 }

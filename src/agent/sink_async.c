@@ -34,6 +34,9 @@ struct sink_async {
 	pthread_cond_t idle; /* from the thread: a round ended */
 	/* Under lock. */
 	struct pending *queue;
+	/* write() calls, even without flows: each is one inner->write()
+	 * (which also retries what it keeps and records pods). */
+	uint64_t ticks, ticks_done;
 	bool stop;
 	uint64_t drain_req, drain_done; /* generations */
 	int64_t drain_deadline_ms;
@@ -63,12 +66,14 @@ static void *worker(void *arg)
 
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
-		while (!a->stop && pending_count(a->queue) == 0 &&
+		while (!a->stop && a->ticks == a->ticks_done &&
 		       a->drain_req == a->drain_done)
 			pthread_cond_wait(&a->wake, &a->lock);
 		if (a->stop && pending_count(a->queue) == 0 &&
 		    a->drain_req == a->drain_done)
 			break;
+		bool tick = a->ticks != a->ticks_done;
+		a->ticks_done = a->ticks;
 		pending_swap(a->queue, a->work);
 		uint64_t gen = a->drain_req;
 		bool drain = gen != a->drain_done;
@@ -76,7 +81,7 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&a->lock);
 
 		int wr = 0, dr = 0;
-		if (pending_count(a->work)) {
+		if (tick || pending_count(a->work)) {
 			wr = in->write(in, pending_flows(a->work),
 				       pending_count(a->work),
 				       now_realtime_ms());
@@ -115,8 +120,8 @@ static int async_write(struct sink *s, const struct flow *flows, size_t n,
 		r = a->write_err;
 		a->write_err = 0;
 	}
-	if (n)
-		pthread_cond_signal(&a->wake);
+	a->ticks++;
+	pthread_cond_signal(&a->wake);
 	pthread_mutex_unlock(&a->lock);
 	return r;
 }
