@@ -6,7 +6,10 @@
 -- `probe --once`) would count the held ones again. Each flush therefore
 -- records the identity of the connections it counts as new — a hash of
 -- the node's kernel boot id, the network namespace and the socket cookie
--- (or inode) — and counts only those not recorded yet. A reboot changes
+-- (or inode) — and counts only those not recorded yet; only connections
+-- still open at the flush are recorded (a closed one cannot be seen by
+-- another process), so the table holds about the node's long-lived
+-- connections, not its churn. A reboot changes
 -- the boot id: every connection after it is new, as it is (none survives
 -- a reboot). Rows are refreshed whenever an agent reports the connection
 -- again and deleted 30 days after that (src/cmdb/store.c): a connection

@@ -405,6 +405,17 @@ static void test_intervals(void **state)
 	assert_true(f->conn_ids[0] == 3);
 	assert_true(f->first_seen_ms == 200);
 	assert_true(f->last_seen_ms == 300);
+	/* Still open: its identity stays for the CMDB. Closed before the
+	 * flush: nobody can see it again, the identity goes. */
+	flow_table_forget_closed_ids(t);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->n_conn_ids, 1);
+	const struct sock_record s2b[] = { l, a };
+	assert_int_equal(ingest(t, s2b, 2, true, 350), 1);
+	flow_table_forget_closed_ids(t);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->n_conn_ids, 0);
+	assert_int_equal(f->new_connections, 1);
 
 	/* Interval 3: nothing open any more: no flow at all. */
 	flow_table_reset_interval(t);

@@ -146,6 +146,7 @@ static void end_interval(struct agent *a)
 /* final: the flush at exit (its own log line). */
 static void flush(struct agent *a, bool final)
 {
+	flow_table_forget_closed_ids(a->flows);
 	for (size_t i = 0; i < a->nsinks; i++) {
 		int r = write_sink(a, a->sinks[i]);
 		if (r < 0)

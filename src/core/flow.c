@@ -146,6 +146,18 @@ void flow_table_get_stats(const struct flow_table *t,
 	ret->listeners = t->listeners.count;
 }
 
+void flow_table_forget_closed_ids(struct flow_table *t)
+{
+	for (size_t i = 0; i < t->set.count; i++) {
+		struct flow *f = &t->set.flows[i];
+		uint32_t k = 0;
+		for (uint32_t j = 0; j < f->n_conn_ids; j++)
+			if (u64map_get(&t->conns, f->conn_ids[j]))
+				f->conn_ids[k++] = f->conn_ids[j];
+		f->n_conn_ids = k;
+	}
+}
+
 void flow_table_reset_interval(struct flow_table *t)
 {
 	flow_set_clear(&t->set);

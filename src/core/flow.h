@@ -119,6 +119,14 @@ size_t flow_table_count(const struct flow_table *t);
 const struct flow *flow_table_flows(const struct flow_table *t);
 
 /*
+ * Drops from the flows' conn_ids the connections the last snapshot no
+ * longer holds: closed, no other process can see them again, so the CMDB
+ * need not remember them (they are counted all the same). Called before a
+ * flush.
+ */
+void flow_table_forget_closed_ids(struct flow_table *t);
+
+/*
  * Ends the interval: drops all flows but keeps the connection tracker, so
  * a connection still open later is not counted as new again.
  */
