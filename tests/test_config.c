@@ -235,6 +235,9 @@ static const struct invalid_case invalid_cases[] = {
 	  { "--flush-interval", "25d", "at most" } },
 	{ "SHAWK_FLUSH_INTERVAL", "9999999999999s", { NULL },
 	  { "SHAWK_FLUSH_INTERVAL", "at most" } },
+	/* A node name no index could hold. */
+	{ NULL, NULL, { "--node-name", "", "--once" }, { "--node-name" } },
+	{ "SHAWK_NODE_NAME", "n\xff", { "--once" }, { "SHAWK_NODE_NAME" } },
 	/* Scan interval longer than the flush interval. */
 	{ NULL, NULL, { "--interval", "20s" },
 	  { "--interval", "--flush-interval" } },

@@ -6,6 +6,7 @@
  */
 #include "cli/probe_options.h"
 
+#include "core/utf8.h"
 #include "core/util.h"
 
 #include <getopt.h>
@@ -267,6 +268,14 @@ static int check(struct probe_config *cfg, char *err)
 			    "--flush-interval/SHAWK_FLUSH_INTERVAL (%lldms)",
 			    (long long)cfg->interval_ms,
 			    (long long)cfg->flush_interval_ms);
+	/* It keys every row the agent writes (flows, batches, seen
+	 * connections): one too long for an index would fail them all. */
+	if (cfg->node_name &&
+	    (!*cfg->node_name || strlen(cfg->node_name) > 253 ||
+	     !utf8_valid(cfg->node_name)))
+		return config_error(err,
+			    "invalid --node-name/SHAWK_NODE_NAME: expected 1 to "
+			    "253 bytes of UTF-8 (a Kubernetes node name)");
 	if (cfg->cmdb_timeout_ms >= cfg->flush_interval_ms)
 		return config_error(err,
 			    "invalid --cmdb-timeout/SHAWK_CMDB_TIMEOUT: %lldms "
