@@ -24,7 +24,8 @@ Q := @
 msg = @printf '  %-8s %s\n' $(1) $(2)
 endif
 
-VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+VERSION ?= 0.1.0
+COMMIT ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes
 CFLAGS ?= -O2 -g
@@ -83,7 +84,7 @@ EMBED_OBJS := $(SQL_OBJ) $(FLUSH_SQL_OBJ)
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(OBJDIR)/tests/%)
 
-.PHONY: all deps run test unit integration e2e bench install install-systemd clean vmlinux fuzz FORCE
+.PHONY: all deps run demo test unit integration e2e bench install install-systemd clean vmlinux fuzz FORCE
 all: $(BIN)
 
 deps:
@@ -93,10 +94,12 @@ deps:
 # a new commit rebuilds main.o and nothing else.
 $(OBJDIR)/gen/version.h: FORCE
 	$(Q)mkdir -p $(@D)
-	$(Q)echo '#define SHAWK_VERSION "$(VERSION)"' > $@.tmp
+	$(Q)printf '#define SHAWK_VERSION "%s"\n#define SHAWK_COMMIT "%s"\n' '$(VERSION)' '$(COMMIT)' > $@.tmp
 	$(Q)cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
 $(OBJDIR)/src/main.o: $(OBJDIR)/gen/version.h
+# build_info of /metrics.
+$(OBJDIR)/src/agent/metrics.o: $(OBJDIR)/gen/version.h
 
 $(OBJDIR)/shawk: $(OBJS) $(EMBED_OBJS)
 	$(call msg,LINK,$@)
@@ -202,6 +205,10 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $$(FUZZ_LIB_$$*)
 # README command 1: build, then the main job.
 run: deps $(BIN)
 	$(Q)SHAWK_BIN=$(BIN) scripts/run.sh
+
+# A three-tier app in network namespaces recorded by the streaming probe.
+demo: deps $(BIN)
+	$(Q)SHAWK_BIN=$(BIN) scripts/demo.sh
 
 # README command 2: every test this machine can run.
 test: deps $(BIN) $(TEST_BINS)

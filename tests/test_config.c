@@ -324,15 +324,32 @@ static void test_once_output(void **state)
 	assert_int_equal(PARSE(&cfg, err, "--output=none", "--once", ), 0);
 	assert_int_equal(cfg.output, OUTPUT_NONE);
 
-	/* --once with a CMDB writes to it. */
+	/* -o is --output. */
+	assert_int_equal(PARSE(&cfg, err, "--once", "-o", "json", ), 0);
+	assert_int_equal(cfg.output, OUTPUT_JSON);
+	assert_int_equal(PARSE(&cfg, err, "--once", "-ojson", ), 0);
+	assert_int_equal(cfg.output, OUTPUT_JSON);
+
+	/* --once writes to the CMDB only when told to: --cmdb... */
 	assert_int_equal(PARSE(&cfg, err, "--once", "--cmdb", "postgres://x", ),
 			 0);
 	assert_int_equal(cfg.output, OUTPUT_UNSET);
+	/* ...not SHAWK_CMDB_URL alone (issue 17: it prints)... */
 	setenv("SHAWK_CMDB_URL", "postgres://env", 1);
 	assert_int_equal(PARSE(&cfg, err, "--once", ), 0);
+	assert_int_equal(cfg.output, OUTPUT_TEXT);
+	/* ...or --output cmdb with it. */
+	assert_int_equal(PARSE(&cfg, err, "--once", "--output", "cmdb", ), 0);
 	assert_int_equal(cfg.output, OUTPUT_UNSET);
 	assert_string_equal(cfg.cmdb_url, "postgres://env");
+	/* The daemon still writes with the variable alone. */
+	assert_int_equal(PARSE(&cfg, err, ), 0);
+	assert_int_equal(cfg.output, OUTPUT_UNSET);
 	unsetenv("SHAWK_CMDB_URL");
+	/* --output cmdb needs a CMDB. */
+	assert_int_equal(PARSE(&cfg, err, "--once", "--output", "cmdb", ),
+			 -EINVAL);
+	assert_non_null(strstr(err, "no CMDB"));
 
 	/* A daemon with --output needs no CMDB. */
 	assert_int_equal(PARSE(&cfg, err, "--output", "text", ), 0);

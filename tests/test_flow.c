@@ -424,6 +424,69 @@ static void test_intervals(void **state)
 	flow_table_free(t);
 }
 
+/* Issue 17: CLOSE-WAIT and FIN-WAIT sockets are not live connections. */
+static void test_closing_states(void **state)
+{
+	(void)state;
+	struct flow_table *t = flow_table_new(0, 0);
+	assert_non_null(t);
+	struct sock_record l = listener(NS_A, 80, 10);
+	struct sock_record a = tcp(NS_A, T_ESTABLISHED, "10.0.0.1", 80,
+				   "10.0.0.2", 40001, 1, 10);
+	struct sock_record b = tcp(NS_A, T_ESTABLISHED, "10.0.0.1", 80,
+				   "10.0.0.2", 40002, 2, 10);
+	/* b again, its client gone: CLOSE-WAIT at the server. */
+	struct sock_record b_cw = b;
+	b_cw.state = 8; /* TCP_CLOSE_WAIT */
+	/* A leftover from a client never seen established, at another
+	 * address: no caller of its own. */
+	struct sock_record ghost = tcp(NS_A, 8, "10.0.0.1", 80, "10.0.0.9",
+				       40009, 9, 10);
+	/* An unknown closing socket from a client that has a live flow:
+	 * one connection of that flow (listed first: order is no matter). */
+	struct sock_record c_fw = tcp(NS_A, 5 /* FIN_WAIT2 */, "10.0.0.1", 80,
+				      "10.0.0.2", 40003, 3, 10);
+
+	const struct sock_record s1[] = { l, c_fw, a, b, ghost };
+	assert_int_equal(ingest(t, s1, 5, true, 100), 3);
+	assert_int_equal(flow_table_count(t), 1);
+	const struct flow *f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 3);
+	assert_int_equal(f->new_connections, 3);
+
+	/* Next interval: a still open, b in CLOSE-WAIT: counted once
+	 * already, never again. */
+	flow_table_reset_interval(t);
+	const struct sock_record s2[] = { l, a, b_cw, ghost };
+	assert_int_equal(ingest(t, s2, 4, true, 200), 1);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 0);
+
+	/* Only leftovers: no flow, no phantom caller. */
+	flow_table_reset_interval(t);
+	const struct sock_record s3[] = { l, b_cw, ghost };
+	assert_int_equal(ingest(t, s3, 3, true, 300), 0);
+	assert_int_equal(flow_table_count(t), 0);
+	struct flow_table_stats st;
+	flow_table_get_stats(t, &st);
+	assert_true(st.closing_skipped >= 4);
+
+	/* At a client, a socket its server closed (CLOSE-WAIT) is the call
+	 * the client made: counted once, never again. */
+	flow_table_reset_interval(t);
+	struct sock_record cw = tcp(NS_B, 8, "10.0.0.2", 40100, "10.0.0.1", 80,
+				    50, 20);
+	assert_int_equal(ingest(t, &cw, 1, true, 400), 1);
+	f = find(t, SOCK_DIR_ACTIVE, NS_B, 0, 80, "curl");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 1);
+	flow_table_reset_interval(t);
+	assert_int_equal(ingest(t, &cw, 1, true, 500), 0);
+	assert_int_equal(flow_table_count(t), 0);
+	flow_table_free(t);
+}
+
 static void test_aggregate_records(void **state)
 {
 	(void)state;
@@ -849,6 +912,7 @@ int main(void)
 		cmocka_unit_test(test_many_ports),
 		cmocka_unit_test(test_distinct_connections),
 		cmocka_unit_test(test_intervals),
+		cmocka_unit_test(test_closing_states),
 		cmocka_unit_test(test_aggregate_records),
 		cmocka_unit_test(test_snapshot_prunes),
 		cmocka_unit_test(test_udp),

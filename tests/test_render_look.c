@@ -61,6 +61,19 @@ static void build(struct graph *g)
 	assert_int_equal(graph_root_add(g, ngx), 0);
 	assert_int_equal(graph_root_add(g, ngx_c), 0);
 	graph_roots_finish(g);
+	/* Ages: 19 s and 20 s ago are fresh, 23 s and 24 s stale. */
+	g->now_ms = T0 + 24000;
+	g->stale_ms = 20000;
+}
+
+/* `look` without a selector: every server endpoint is a root. */
+static void build_all(struct graph *g)
+{
+	build(g);
+	for (size_t i = 0; i < g->nv; i++)
+		if (g->v[i].port)
+			assert_int_equal(graph_root_add(g, (uint32_t)i), 0);
+	graph_roots_finish(g);
 }
 
 /*
@@ -127,6 +140,7 @@ static void test_tree_pods(void **s) { (void)s; golden_of(build_pods, render_tre
 static void test_json_pods(void **s) { (void)s; golden_of(build_pods, render_json, 1, "graph_pods.json"); }
 static void test_dot_pods(void **s) { (void)s; golden_of(build_pods, render_dot, 1, "graph_pods.dot"); }
 
+static void test_tree_roots(void **s) { (void)s; golden_of(build_all, render_tree, 1, "tree_roots.txt"); }
 static void test_tree_depth1(void **s) { (void)s; golden(render_tree, 1, "tree_depth1.txt"); }
 static void test_tree_depth3(void **s) { (void)s; golden(render_tree, 3, "tree_depth3.txt"); }
 static void test_json_depth2(void **s) { (void)s; golden(render_json, 2, "graph_depth2.json"); }
@@ -189,10 +203,10 @@ static void test_walk_cycle_and_bound(void **s)
 	/* a, its caller b (b's caller a is on the path: shown, not
 	 * expanded), its callee b, then a again. */
 	assert_string_equal(buf, "10.1.0.1:80 ('a', pgid=1)\n"
-				 "└<-- 10.1.0.2:many ('b', pgid=2)\n"
-				 "     └<-- 10.1.0.1:many ('a', pgid=1)\n"
-				 "└--> 10.1.0.2:80 ('b', pgid=2)\n"
-				 "     └--> 10.1.0.1:80 ('a', pgid=1)\n");
+				 "├<-- 10.1.0.2:many ('b', pgid=2)  [tcp 1 conn]\n"
+				 "│    └<-- 10.1.0.1:many ('a', pgid=1)  [tcp 1 conn]\n"
+				 "└--> 10.1.0.2:80 ('b', pgid=2)  [tcp 1 conn]\n"
+				 "     └--> 10.1.0.1:80 ('a', pgid=1)  [tcp 1 conn]\n");
 	free(buf);
 	assert_int_equal(graph_walk(&g, 10, 2, NULL, NULL), 1);
 	graph_clear(&g);
@@ -224,6 +238,7 @@ static void test_vertex_dedup_and_edge_merge(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tree_roots),
 		cmocka_unit_test(test_tree_depth1),
 		cmocka_unit_test(test_tree_depth3),
 		cmocka_unit_test(test_json_depth2),

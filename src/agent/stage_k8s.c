@@ -203,6 +203,8 @@ static void k8s_stats(const struct stage *stage, stat_fn fn, void *ud)
 	fn("invalid_pods", STAT_COUNTER, st.invalid_total,
 	   "pods skipped for breaking Kubernetes' limits, summed over lists",
 	   ud);
+	fn("kubelet_failures", STAT_COUNTER, st.failures,
+	   "kubelet pod list requests that failed", ud);
 }
 
 static int identify(struct stage_k8s *k, const char *path,

@@ -8,6 +8,7 @@
 
 #include "core/utf8.h"
 #include "core/util.h"
+#include "http/http.h"
 
 #include <getopt.h>
 #include <stddef.h>
@@ -62,9 +63,12 @@ static const struct probe_option probe_options[] = {
 	  "(flows kept); shorter than the flush interval (default: half of "
 	  "it, at most 5s)", NULL, false },
 	{ "once", NULL, OPT_SWITCH, F(once), NULL, NULL,
-	  "scan once, print the flows and exit", NULL, false },
+	  "scan once, print the flows (text unless --output) and exit; "
+	  "with --cmdb or --output cmdb, write them to the CMDB instead",
+	  NULL, false },
 	{ "output", NULL, OPT_OUTPUT, F(output), NULL, "FORMAT",
-	  "text, json or none: print flows instead of writing to the CMDB",
+	  "text, json or none: print flows instead of writing to the CMDB; "
+	  "cmdb: write (the default without --once); also -o FORMAT",
 	  NULL, false },
 	{ "include-loopback", "SHAWK_INCLUDE_LOOPBACK", OPT_SWITCH,
 	  F(include_loopback), NULL, NULL,
@@ -74,6 +78,21 @@ static const struct probe_option probe_options[] = {
 	{ "max-pending-flows", "SHAWK_MAX_PENDING_FLOWS", OPT_COUNT,
 	  F(max_pending_flows), "1048576", "N",
 	  "flows buffered while the CMDB is down", NULL, false },
+	{ "metrics-listen", "SHAWK_METRICS_LISTEN", OPT_STR, F(metrics_listen),
+	  NULL, "ADDR:PORT",
+	  "serve /metrics (Prometheus) and /healthz there, e.g. "
+	  "127.0.0.1:9464 or [::1]:9464 (default: off)",
+	  NULL, false },
+	{ "metrics-max-series", "SHAWK_METRICS_MAX_SERIES", OPT_COUNT,
+	  F(metrics_max_series), "10000", "N",
+	  "series of shawk_connections_total at most; connections of "
+	  "further series are counted as dropped",
+	  NULL, false },
+	{ "health-stall", "SHAWK_HEALTH_STALL", OPT_DURATION,
+	  F(health_stall_ms), "30s", "D",
+	  "/healthz answers 503 when no scan completed for --interval plus "
+	  "this, or a flush has been running this long",
+	  NULL, false },
 	{ "log-level", "SHAWK_LOG_LEVEL", OPT_LOG_LEVEL, F(log_level), "info",
 	  "LEVEL", "error, warn, info or debug", NULL, false },
 	{ "host-proc", "SHAWK_HOST_PROC", OPT_STR, F(host_proc), "/proc",
@@ -241,17 +260,24 @@ static int apply_flags(int argc, char **argv, struct probe_config *cfg,
 	 * options ("-hx" returns after 'h'), so a second parse starts clean. */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":ho:", lo, NULL)) != -1) {
 		if (c == 'h') {
 			cfg->help = true;
 			return 0;
 		}
+		if (c == 'o') /* -o: --output */
+			for (size_t i = 0; i < ARRAY_SIZE(probe_options); i++)
+				if (probe_options[i].flag &&
+				    !strcmp(probe_options[i].flag, "output"))
+					c = 256 + (int)i;
 		if (c < 256 || c >= 256 + (int)ARRAY_SIZE(probe_options))
 			return bad_option(argv, optind, c, err);
 		const struct probe_option *o = &probe_options[c - 256];
 		snprintf(what, sizeof(what), "--%s", o->flag);
 		if ((r = opt_set(o, cfg, what, optarg, err)) < 0)
 			return r;
+		if (o->off == offsetof(struct probe_config, cmdb_url))
+			cfg->cmdb_flag = true;
 	}
 	if (optind < argc)
 		return config_error(err, "unexpected argument '%s'", argv[optind]);
@@ -289,11 +315,28 @@ static int check(struct probe_config *cfg, char *err)
 		if (cfg->cmdb_timeout_ms < 1)
 			cfg->cmdb_timeout_ms = 1;
 	}
+	bool to_cmdb = cfg->output == OUTPUT_CMDB;
+	if (to_cmdb && !cfg->cmdb_url)
+		return config_error(err, "--output cmdb: no CMDB: set --cmdb or "
+				 "SHAWK_CMDB_URL");
+	if (to_cmdb)
+		cfg->output = OUTPUT_UNSET;
 	if (!cfg->once && cfg->output == OUTPUT_UNSET && !cfg->cmdb_url)
 		return config_error(err, "no CMDB: set --cmdb or SHAWK_CMDB_URL, or "
 				 "use --output text|json|none");
-	if (cfg->once && cfg->output == OUTPUT_UNSET && !cfg->cmdb_url)
+	/* --once prints unless told to write: SHAWK_CMDB_URL alone (set for
+	 * look and serve) does not make a one-off scan write. */
+	if (cfg->once && cfg->output == OUTPUT_UNSET && !to_cmdb &&
+	    !cfg->cmdb_flag)
 		cfg->output = OUTPUT_TEXT;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (cfg->metrics_listen &&
+	    http_listen_parse(cfg->metrics_listen, &ss, &sl) < 0)
+		return config_error(err,
+			    "invalid --metrics-listen/SHAWK_METRICS_LISTEN '%s': "
+			    "expected ADDR:PORT, [IPV6]:PORT or :PORT",
+			    cfg->metrics_listen);
 	return 0;
 }
 

@@ -36,6 +36,9 @@ static const char edges_into_sql[] =
 	EDGE_COLUMNS " WHERE server_addr = ANY($1::inet[])" EDGE_WINDOW;
 static const char edges_from_sql[] =
 	EDGE_COLUMNS " WHERE client_addr = ANY($1::inet[])" EDGE_WINDOW;
+/* The whole map ($1 unused, NULL): every edge in the window. */
+static const char edges_all_sql[] =
+	EDGE_COLUMNS " WHERE $1::text IS NULL" EDGE_WINDOW;
 
 /*
  * The addresses of the selected pods: their own IPs (not a hostNetwork
@@ -140,6 +143,9 @@ static int parse_addr(const char *s, int *family, uint8_t addr[16])
 struct level_out {
 	struct frontier *next; /* peers to query at the next level */
 	struct u64map *seen;
+	/* Rows already added: an edge between two queried addresses comes
+	 * back from both directions' queries and must count once. */
+	struct u64map *rows;
 	/* Roots: endpoints at these addresses (level 0 only). */
 	bool roots;
 	bool into;
@@ -169,9 +175,11 @@ static int fetch_edges(struct cmdb *db, const struct look_query *q,
 	char since[32], until[32];
 	window_params(q, since, until, sizeof(since));
 	const char *params[] = { addrs, since, until };
+	const char *sql = q->sel == LOOK_SEL_ALL ? edges_all_sql
+			  : o->into		 ? edges_into_sql
+						 : edges_from_sql;
 	_cleanup_(pqclearp) PGresult *res =
-		PQexecParams(db->conn, o->into ? edges_into_sql : edges_from_sql,
-			     3, NULL, params, NULL, NULL, 0);
+		PQexecParams(db->conn, sql, 3, NULL, params, NULL, NULL, 0);
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
 		return cmdb_fail(db, res);
 
@@ -183,9 +191,22 @@ static int fetch_edges(struct cmdb *db, const struct look_query *q,
 		int r;
 		const char *caddr = PQgetvalue(res, i, 1);
 		const char *saddr = PQgetvalue(res, i, 5);
+		if (o->rows) {
+			uint64_t h = 0x5348574b;
+			for (int col = 0; col < PQnfields(res); col++) {
+				const char *v = PQgetvalue(res, i, col);
+				h = hash_bytes(v, strlen(v) + 1, h);
+			}
+			int pr = u64map_put(o->rows, h | 1, 1);
+			if (pr == -ENOMEM)
+				return pr;
+			if (pr == 0)
+				continue; /* the same row again */
+		}
 		/* A pod selector roots the tree at that pod's endpoints
 		 * only: a hostNetwork pod's address is its node's. */
 		if (o->roots && q->sel != LOOK_SEL_HOST &&
+		    q->sel != LOOK_SEL_ALL &&
 		    !pod_selected(q, pod_col(res, i, o->into ? 16 : 14),
 				  pod_col(res, i, o->into ? 17 : 15)))
 			continue;
@@ -272,12 +293,27 @@ static void frontier_reset(struct frontier *f)
 int cmdb_look(struct cmdb *db, const struct look_query *q, struct graph *g)
 {
 	_cleanup_(frontier_reset) struct frontier in = { 0 }, out = { 0 };
-	_cleanup_(u64map_free) struct u64map seen_in = { 0 }, seen_out = { 0 };
+	_cleanup_(u64map_free) struct u64map seen_in = { 0 }, seen_out = { 0 },
+					     rows = { 0 };
 	int r;
 
 	if ((r = u64map_init(&seen_in, LOOK_MAX_ROWS)) < 0 ||
-	    (r = u64map_init(&seen_out, LOOK_MAX_ROWS)) < 0)
+	    (r = u64map_init(&seen_out, LOOK_MAX_ROWS)) < 0 ||
+	    (r = u64map_init(&rows, 4 * LOOK_MAX_ROWS)) < 0)
 		return r;
+	if (q->sel == LOOK_SEL_ALL) {
+		/* One query: every edge, rooted at its server; the tree's
+		 * walk (to q->depth) finds the rest in memory. */
+		struct frontier next = { 0 };
+		struct level_out lo = { .roots = true, .into = true,
+					.next = &next, .seen = &seen_in };
+		r = fetch_edges(db, q, NULL, g, &lo);
+		frontier_reset(&next);
+		if (r < 0)
+			return r;
+		graph_roots_finish(g);
+		return (int)g->nroots;
+	}
 	if (q->sel == LOOK_SEL_HOST) {
 		char a[ADDR_STRLEN];
 		addr_format(q->family, q->addr, a);
@@ -290,7 +326,7 @@ int cmdb_look(struct cmdb *db, const struct look_query *q, struct graph *g)
 
 	for (int level = 0; level < q->depth; level++) {
 		struct frontier next_in = { 0 }, next_out = { 0 };
-		struct level_out lo = { .roots = level == 0 };
+		struct level_out lo = { .roots = level == 0, .rows = &rows };
 		const char *lit;
 		if (in.arr.n) {
 			if (!(lit = sql_array_finish(&in.arr)))

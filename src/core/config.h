@@ -36,6 +36,7 @@ enum output_format {
 	OUTPUT_NONE,
 	OUTPUT_TEXT,
 	OUTPUT_JSON,
+	OUTPUT_CMDB, /* --output cmdb: parsed, then OUTPUT_UNSET */
 };
 
 struct probe_config {
@@ -70,6 +71,11 @@ struct probe_config {
 	bool poll_skip_unchanged; /* polling daemon: reuse unchanged netns */
 	uint64_t max_flows;
 	uint64_t max_pending_flows;
+	/* Endpoints /metrics and /healthz ("ADDR:PORT"); NULL: none. */
+	const char *metrics_listen;
+	uint64_t metrics_max_series; /* shawk_connections_total series */
+	int64_t health_stall_ms;     /* /healthz: longest tolerated stall */
+	bool cmdb_flag; /* --cmdb given (not only SHAWK_CMDB_URL) */
 	bool help;
 };
 

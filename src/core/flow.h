@@ -94,6 +94,7 @@ typedef int (*flow_enrich_fn)(uint32_t pid, const struct sock_record *rec,
 struct flow_table_stats {
 	uint64_t dropped_flows; /* observations lost to the max_flows cap */
 	uint64_t untracked_conns; /* counted without dedup: tracker full */
+	uint64_t closing_skipped; /* closing sockets counted no (more) */
 	uint64_t listeners;
 };
 

@@ -53,6 +53,9 @@ struct graph {
 	uint32_t *by_client, *by_server;
 	uint32_t *proc_display; /* per process: its first listening vertex */
 	size_t max_vertices; /* bound: adds fail with -E2BIG beyond it */
+	/* For the renderers: the time ages are counted from (0: print no
+	 * ages), and the age past which an edge is marked stale. */
+	int64_t now_ms, stale_ms;
 };
 
 /* max_vertices 0: a default of one million (edges: four times that). */

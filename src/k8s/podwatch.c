@@ -136,6 +136,7 @@ int pod_watch_refresh(struct pod_watch *w)
 	} else {
 		if (r == -ENOMEM)
 			snprintf(msg, sizeof(msg), "out of memory");
+		w->status.failures++;
 		if (w->cache && now - w->last_ok_ms >= w->stale_ms) {
 			old = w->cache;
 			w->cache = NULL;

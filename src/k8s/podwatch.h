@@ -42,6 +42,7 @@ struct pod_watch_status {
 	uint64_t invalid_total; /* summed over every list read */
 	uint64_t changes;    /* bumped when state or err changes */
 	uint64_t fetches;    /* completed refresh attempts */
+	uint64_t failures;   /* of which failed */
 	char message[512];   /* what failed, for the log */
 };
 

@@ -21,6 +21,10 @@ static void dot_label(FILE *out, const struct graph_vertex *v)
 		}
 		fputs("\\n", out);
 	}
+	if (!v->pgid && !*v->comm) {
+		fputs("(not seen by an agent)", out);
+		return;
+	}
 	fputc('\'', out);
 	escape_dot(out, v->comm);
 	fprintf(out, "', pgid=%u", v->pgid);

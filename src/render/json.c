@@ -17,10 +17,10 @@ static cJSON *vertex_json(const struct graph_vertex *v, size_t id)
 	addr_format(v->family, v->addr, a);
 	cJSON_AddNumberToObject(o, "id", (double)id);
 	cJSON_AddStringToObject(o, "addr", a);
-	if (v->port)
-		cJSON_AddNumberToObject(o, "port", v->port);
-	else
-		cJSON_AddStringToObject(o, "port", "many");
+	/* Always a number: a client's ephemeral ports ("many") are 0. */
+	cJSON_AddNumberToObject(o, "port", v->port);
+	if (!v->port)
+		cJSON_AddTrueToObject(o, "ephemeral");
 	cJSON_AddStringToObject(o, "role", v->port ? "server" : "client");
 	cJSON *p = cJSON_AddObjectToObject(o, "process");
 	if (p) {
