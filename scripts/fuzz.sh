@@ -54,8 +54,11 @@ for name in "${names[@]}"; do
 		rm -rf "$work" "$work.replay"; continue
 	fi
 	start=$(date +%s)
-	"$bin" "${limit[@]}" -max_len=65536 -rss_limit_mb=2048 -timeout=10 -jobs="$jobs" \
-		-workers="$jobs" -print_final_stats=1 \
+	par=()
+	# -jobs writes fuzz-N.log into the current directory: only when asked.
+	[ "$jobs" -gt 1 ] && par=(-jobs="$jobs" -workers="$jobs")
+	"$bin" "${limit[@]}" -max_len=65536 -rss_limit_mb=2048 -timeout=10 "${par[@]}" \
+		-print_final_stats=1 \
 		-artifact_prefix="build/fuzz/artifacts/$name-" "$work" >"$work.log" 2>&1
 	rc=$?
 	took=$(( $(date +%s) - start ))
