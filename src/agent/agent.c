@@ -209,6 +209,14 @@ static void heartbeat(const char *path)
 
 /* ---- the two ways to run ----------------------------------------------- */
 
+/* A one-off scan has no SIGTERM budget: room for a write that takes its
+ * whole --cmdb-timeout and one retry. */
+static int64_t once_drain_ms(const struct agent *a)
+{
+	int64_t ms = 2 * a->cfg->cmdb_timeout_ms + 1000;
+	return ms > AGENT_DRAIN_MS ? ms : AGENT_DRAIN_MS;
+}
+
 static int run_once(struct agent *a)
 {
 	int ret = 0;
@@ -229,7 +237,7 @@ static int run_once(struct agent *a)
 		r = write_sink(a, s);
 		/* The CMDB sink may have queued them: one bounded retry. */
 		if (r >= 0 && s->drain)
-			r = s->drain(s, now_monotonic_ms() + AGENT_DRAIN_MS);
+			r = s->drain(s, now_monotonic_ms() + once_drain_ms(a));
 		if (r < 0) {
 			log_error("could not write the flows to %s: %s",
 				  s->name, strerror(-r));
