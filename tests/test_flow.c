@@ -537,6 +537,116 @@ static void test_aggregate_records(void **state)
 	flow_table_free(t);
 }
 
+/*
+ * One socket, one connection, whichever path reported it. The kernel
+ * makes a socket's cookie on first request: the polling fd walk reads the
+ * field and sees 0 until something asks (sock_diag, `ss`, a per-netns
+ * iterator), so a socket held from before the agent comes first with its
+ * inode only, later with cookie and inode, and once its process closed it
+ * (orphaned, no inode any more) with its cookie only.
+ */
+static void test_cookie_made_later(void **state)
+{
+	(void)state;
+	struct flow_table *t = flow_table_new(0, 0);
+	assert_non_null(t);
+	struct sock_record l = listener(NS_A, 80, 10);
+	struct sock_record held = tcp(NS_A, T_ESTABLISHED, "10.0.0.1", 80,
+				      "10.0.0.2", 40001, 0, 10);
+	held.inode = 5000;
+	struct sock_record made = held;
+	made.cookie = 77;
+	struct sock_record orphan = made;
+	orphan.inode = 0;
+
+	/* Interval 1: the seed poll without a cookie, a poll with one. */
+	assert_int_equal(INGEST(t, true, 100, l, held), 1);
+	assert_int_equal(INGEST(t, true, 200, l, made), 1);
+	const struct flow *f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 1);
+
+	/* Interval 2: with its cookie (poll), then its cookie only. */
+	flow_table_reset_interval(t);
+	assert_int_equal(INGEST(t, true, 300, l, made), 1);
+	assert_int_equal(INGEST(t, true, 400, l, orphan), 1);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 0);
+
+	/* The cookie first appearing in a later interval. */
+	flow_table_free(t);
+	t = flow_table_new(0, 0);
+	assert_non_null(t);
+	assert_int_equal(INGEST(t, true, 100, l, held), 1);
+	flow_table_reset_interval(t);
+	assert_int_equal(INGEST(t, true, 200, l, held), 1);
+	flow_table_reset_interval(t);
+	assert_int_equal(INGEST(t, true, 300, l, made), 1);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 0);
+
+	/* Events carry the cookie only: an event of it now is the same
+	 * connection. */
+	assert_int_equal(INGEST(t, false, 350, orphan), 1);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 0);
+	flow_table_free(t);
+
+	/* A full tracker still moves the entry to its cookie. */
+	t = flow_table_new(0, 1);
+	assert_non_null(t);
+	assert_int_equal(INGEST(t, true, 100, l, held), 1);
+	flow_table_reset_interval(t);
+	assert_int_equal(INGEST(t, true, 200, l, made), 1);
+	assert_int_equal(INGEST(t, false, 300, orphan), 1);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 0);
+	struct flow_table_stats st;
+	flow_table_get_stats(t, &st);
+	assert_int_equal(st.untracked_conns, 0);
+	flow_table_free(t);
+}
+
+/*
+ * The same with a streaming source counting new connections in aggregates:
+ * its seed poll counts the held socket (no flag), its later polls flag
+ * every socket no event named (SOCK_REC_F_COUNTED). Once the cookie is
+ * made, the socket is still the one the seed counted: in each interval,
+ * never new again.
+ */
+static void test_cookie_made_later_counted(void **state)
+{
+	(void)state;
+	struct flow_table *t = flow_table_new(0, 0);
+	assert_non_null(t);
+	struct sock_record l = listener(NS_A, 80, 10);
+	struct sock_record seed = tcp(NS_A, T_ESTABLISHED, "10.0.0.1", 80,
+				      "10.0.0.2", 40001, 0, 10);
+	seed.inode = 5000;
+	struct sock_record held = seed;
+	held.flags |= SOCK_REC_F_COUNTED;
+	struct sock_record made = held;
+	made.cookie = 77;
+
+	assert_int_equal(INGEST(t, true, 100, l, seed), 1);
+	assert_int_equal(INGEST(t, true, 200, l, held), 1);
+	const struct flow *f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 1);
+	for (int i = 0; i < 2; i++) {
+		flow_table_reset_interval(t);
+		assert_int_equal(INGEST(t, true, 300 + i, l, made), 1);
+		f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+		assert_int_equal(f->connections, 1);
+		assert_int_equal(f->new_connections, 0);
+	}
+	flow_table_free(t);
+}
+
 static void test_snapshot_prunes(void **state)
 {
 	(void)state;
@@ -915,6 +1025,8 @@ int main(void)
 		cmocka_unit_test(test_closing_states),
 		cmocka_unit_test(test_aggregate_records),
 		cmocka_unit_test(test_snapshot_prunes),
+		cmocka_unit_test(test_cookie_made_later),
+		cmocka_unit_test(test_cookie_made_later_counted),
 		cmocka_unit_test(test_udp),
 		cmocka_unit_test(test_max_flows),
 		cmocka_unit_test(test_max_conns),

@@ -202,17 +202,54 @@ static bool is_listener(const struct sock_record *r)
 	return r->rport == 0 && r->lport != 0;
 }
 
+/* Cookies count up from 1 and stay below 2^63: the two never meet. */
+static uint64_t inode_id(const struct sock_record *r)
+{
+	return r->inode | (1ULL << 63);
+}
+
 static uint64_t conn_id(const struct sock_record *r)
 {
 	if (r->cookie)
 		return r->cookie;
 	if (r->inode)
-		return r->inode | (1ULL << 63);
+		return inode_id(r);
 	/* No identity from the kernel: the 4-tuple in its netns is one. */
 	uint64_t h = hash_bytes(r->laddr, 16, r->netns);
 	h = hash_bytes(r->raddr, 16, h ^ r->lport ^ ((uint64_t)r->rport << 16) ^
 					     ((uint64_t)r->proto << 32));
 	return h | 1;
+}
+
+/*
+ * Finds r's connection in t->conns, inserting it with value 0 when new;
+ * returns as u64map_upsert(). The kernel makes a socket's cookie on first
+ * request, and the polling fd walk reads the field (its verifier refuses
+ * the helper there, bpf/iter.bpf.c): a socket nothing asked yet comes
+ * with cookie 0 and is tracked by its inode; once anything made it
+ * (sock_diag, `ss`, a per-netns iterator, a BPF program) the same socket
+ * comes with both. That first record moves the entry to the cookie, the
+ * key every path knows from then on (events carry no inode, an orphaned
+ * socket has none any more), so it is never counted as new again.
+ */
+static int conn_upsert(struct flow_table *t, const struct sock_record *r,
+		       uint64_t **ret)
+{
+	uint64_t id = conn_id(r);
+	int pr = u64map_upsert(&t->conns, id, ret);
+	if (pr == 0 || pr == -ENOMEM || !r->cookie || !r->inode)
+		return pr;
+	const uint64_t *old = u64map_get(&t->conns, inode_id(r));
+	if (!old)
+		return pr;
+	uint64_t v = *old;
+	/* Deleting may shift the new entry back: find it again. */
+	(void)u64map_del(&t->conns, inode_id(r));
+	if (pr < 0 && u64map_put(&t->conns, id, v) < 0)
+		return pr; /* not reached: the delete made room */
+	*ret = u64map_get(&t->conns, id);
+	**ret = v;
+	return 0;
 }
 
 /* Owned copy of an untrusted string, made valid UTF-8 for every sink. */
@@ -280,7 +317,7 @@ static void listeners_update(struct flow_table *t,
 static int remember_counted(struct flow_table *t, const struct sock_record *r)
 {
 	uint64_t *cv;
-	int pr = u64map_upsert(&t->conns, conn_id(r), &cv);
+	int pr = conn_upsert(t, r, &cv);
 	if (pr == -ENOMEM)
 		return -ENOMEM;
 	if (pr > 0) {
@@ -346,7 +383,7 @@ static int count_conn(struct flow_table *t, struct flow *f,
 	}
 	uint64_t *cv;
 	uint64_t nv = ((uint64_t)t->interval_gen << 32) | t->scan_gen;
-	int pr = u64map_upsert(&t->conns, conn_id(r), &cv);
+	int pr = conn_upsert(t, r, &cv);
 	if (pr == -ENOMEM)
 		return -ENOMEM;
 	if (pr != 0) {
