@@ -5,8 +5,8 @@
 -- remembers the connections it counted; a new process (a restart, each
 -- `probe --once`) would count the held ones again. Each flush therefore
 -- records the identity of the connections it counts as new — a hash of
--- the node's kernel boot id, the network namespace and the socket cookie
--- (or inode) — and counts only those not recorded yet; only connections
+-- the node's kernel boot id, the network namespace and the socket inode
+-- (or cookie) — and counts only those not recorded yet; only connections
 -- still open at the flush are recorded (a closed one cannot be seen by
 -- another process), so the table holds about the node's long-lived
 -- connections, not its churn. A reboot changes

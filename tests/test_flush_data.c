@@ -56,7 +56,7 @@ static void test_flush_data_encode(void **s)
 	cmdb_flush_data_clear(&d);
 
 	/* Connection identities: one row each, (flow row, hashed id). */
-	uint64_t ids[] = { 7, 8 };
+	uint64_t ids[] = { 7, 70, 8, 80 }; /* (key, identity) pairs */
 	fl[1].conn_ids = ids;
 	fl[1].n_conn_ids = 2;
 	cmdb_flush_data_init(&d);

@@ -283,7 +283,7 @@ int cmdb_flush_data_encode(struct cmdb_flush_data *d, const struct flow *flows,
 			pgcopy_row(&d->conns, CONN_FIELDS);
 			pgcopy_int4(&d->conns, (int32_t)i);
 			pgcopy_int8(&d->conns, cmdb_conn_id(boot, k->netns,
-							    f->conn_ids[j]));
+							    f->conn_ids[2 * j + 1]));
 		}
 	}
 	if (c->oom || d->conns.oom)

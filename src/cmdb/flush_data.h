@@ -28,7 +28,8 @@ struct cmdb_flush_data {
 /*
  * A connection's identity in the CMDB: the node's kernel boot (boot, a
  * hash of /proc/sys/kernel/random/boot_id), its network namespace and
- * the kernel's id of the socket (struct flow's conn_ids), hashed to 63
+ * the kernel's id of the socket (the identity of a struct flow's
+ * conn_ids pair), hashed to 63
  * bits (a positive bigint). Equal in every agent process of one boot.
  */
 int64_t cmdb_conn_id(uint64_t boot, uint64_t netns, uint64_t kernel_id);

@@ -91,7 +91,7 @@ int flow_copy(struct flow *dst, const struct flow *src)
 	return 0;
 }
 
-int flow_add_conn_ids(struct flow *f, const uint64_t *ids, size_t n)
+int flow_add_conn_ids(struct flow *f, const uint64_t *pairs, size_t n)
 {
 	size_t room = FLOW_CONN_IDS_MAX - f->n_conn_ids;
 	if (n > room)
@@ -104,12 +104,12 @@ int flow_add_conn_ids(struct flow *f, const uint64_t *ids, size_t n)
 	size_t cap = f->n_conn_ids ? pow2_ceil(f->n_conn_ids) : 0;
 	if (need > cap) {
 		size_t nc = pow2_ceil(need);
-		uint64_t *v = realloc(f->conn_ids, nc * sizeof(*v));
+		uint64_t *v = realloc(f->conn_ids, 2 * nc * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		f->conn_ids = v;
 	}
-	memcpy(f->conn_ids + f->n_conn_ids, ids, n * sizeof(*ids));
+	memcpy(f->conn_ids + 2 * f->n_conn_ids, pairs, 2 * n * sizeof(*pairs));
 	f->n_conn_ids += (uint32_t)n;
 	return 0;
 }
@@ -151,9 +151,13 @@ void flow_table_forget_closed_ids(struct flow_table *t)
 	for (size_t i = 0; i < t->set.count; i++) {
 		struct flow *f = &t->set.flows[i];
 		uint32_t k = 0;
-		for (uint32_t j = 0; j < f->n_conn_ids; j++)
-			if (u64map_get(&t->conns, f->conn_ids[j]))
-				f->conn_ids[k++] = f->conn_ids[j];
+		for (uint32_t j = 0; j < f->n_conn_ids; j++) {
+			if (!u64map_get(&t->conns, f->conn_ids[2 * j]))
+				continue;
+			f->conn_ids[2 * k] = f->conn_ids[2 * j];
+			f->conn_ids[2 * k + 1] = f->conn_ids[2 * j + 1];
+			k++;
+		}
 		f->n_conn_ids = k;
 	}
 }
@@ -392,9 +396,10 @@ static int count_conn(struct flow_table *t, struct flow *f,
 		f->connections++;
 		f->new_connections++;
 		/* Only a kernel identity is one across processes. */
-		uint64_t id = conn_id(r);
+		uint64_t pair[2] = { conn_id(r), r->inode ? inode_id(r)
+							  : r->cookie };
 		if ((r->cookie || r->inode) &&
-		    flow_add_conn_ids(f, &id, 1) < 0)
+		    flow_add_conn_ids(f, pair, 1) < 0)
 			return -ENOMEM;
 	} else if ((uint32_t)(*cv >> 32) != t->interval_gen) {
 		f->connections++;

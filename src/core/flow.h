@@ -75,9 +75,14 @@ struct flow {
 	uint32_t connections;
 	/* Connections never seen before this interval (for running totals). */
 	uint32_t new_connections;
-	/* The kernel's identity (socket cookie, else inode | 1 << 63) of the
-	 * new connections that have one, at most FLOW_CONN_IDS_MAX (owned):
-	 * the CMDB counts each once across agent processes of one boot. */
+	/* The new connections that have a kernel identity, at most
+	 * FLOW_CONN_IDS_MAX (owned): n_conn_ids pairs of (the flow table's key
+	 * of the connection, its identity for the CMDB: inode | 1 << 63, else
+	 * the socket cookie). The inode comes first because every polling path
+	 * reads it, while a cookie exists only once something asked the
+	 * kernel for it: another process may see the socket with one where
+	 * this one saw none. The CMDB counts an identity once across agent
+	 * processes of one boot. */
 	uint64_t *conn_ids;
 	uint32_t n_conn_ids;
 	int64_t first_seen_ms;
@@ -142,9 +147,9 @@ void flow_clear(struct flow *f);
 /* Deep copy; returns 0 or -ENOMEM (dst then holds no allocation). */
 int flow_copy(struct flow *dst, const struct flow *src);
 
-/* Appends n ids to f->conn_ids up to FLOW_CONN_IDS_MAX (the rest are not
- * kept). Returns 0 or -ENOMEM. */
-int flow_add_conn_ids(struct flow *f, const uint64_t *ids, size_t n);
+/* Appends n (key, identity) pairs (2n values) to f->conn_ids, up to
+ * FLOW_CONN_IDS_MAX pairs (the rest are not kept). Returns 0 or -ENOMEM. */
+int flow_add_conn_ids(struct flow *f, const uint64_t *pairs, size_t n);
 
 /* True when the peer (or local) address is loopback. */
 bool flow_is_loopback(const struct flow *f);
