@@ -149,6 +149,20 @@ static int agent_scan(struct agent *a)
 
 /* ---- flush: flow table -> sinks --------------------------------------- */
 
+/* /healthz: a write in course on a sink's own thread (bounded by its
+ * deadline: only a --health-stall below --cmdb-timeout ever sees one). */
+static void publish_backlogs(struct agent *a)
+{
+	if (!a->metrics)
+		return;
+	for (size_t i = 0; i < a->nsinks; i++) {
+		struct sink *s = a->sinks[i];
+		if (s->busy_since)
+			agent_metrics_flush_backlog(a->metrics, s->name,
+						    s->busy_since(s));
+	}
+}
+
 static int write_sink(struct agent *a, struct sink *s)
 {
 	if (!a->metrics)
@@ -160,6 +174,7 @@ static int write_sink(struct agent *a, struct sink *s)
 	int r = s->write(s, flow_table_flows(a->flows),
 			 flow_table_count(a->flows), now_realtime_ms());
 	agent_metrics_flush_end(a->metrics, mono_us() - t0, r);
+	publish_backlogs(a);
 	return r;
 }
 
@@ -329,6 +344,7 @@ static int run_daemon(struct agent *a)
 				log_warn("scan failed: %s", strerror(-r));
 			else
 				heartbeat(a->cfg->heartbeat_file);
+			publish_backlogs(a);
 			/* Skip missed ticks instead of bursting. */
 			while (next_scan <= now)
 				next_scan += a->cfg->interval_ms;

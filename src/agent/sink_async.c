@@ -42,6 +42,8 @@ struct sink_async {
 	int64_t drain_deadline_ms;
 	int drain_ret;
 	int write_err; /* the last inner->write() failure, told once */
+	/* Monotonic ms: the inner call in course started; 0: none. */
+	int64_t busy_since;
 	struct stat_copy stats[STATS_MAX];
 	size_t nstats;
 
@@ -78,6 +80,7 @@ static void *worker(void *arg)
 		uint64_t gen = a->drain_req;
 		bool drain = gen != a->drain_done;
 		int64_t deadline = a->drain_deadline_ms;
+		a->busy_since = now_monotonic_ms();
 		pthread_mutex_unlock(&a->lock);
 
 		int wr = 0, dr = 0;
@@ -91,6 +94,7 @@ static void *worker(void *arg)
 			dr = in->drain(in, deadline);
 
 		pthread_mutex_lock(&a->lock);
+		a->busy_since = 0;
 		a->nstats = 0;
 		if (in->stats)
 			in->stats(in, copy_stat, a);
@@ -164,6 +168,15 @@ static int async_drain(struct sink *s, int64_t deadline_ms)
 	return r;
 }
 
+static int64_t async_busy_since(const struct sink *s)
+{
+	struct sink_async *a = (struct sink_async *)s;
+	pthread_mutex_lock(&a->lock);
+	int64_t b = a->busy_since;
+	pthread_mutex_unlock(&a->lock);
+	return b;
+}
+
 static void async_cancel(struct sink *s)
 {
 	struct sink_async *a = (struct sink_async *)s;
@@ -221,6 +234,7 @@ struct sink *sink_async_new(struct sink *inner, size_t max_queued)
 	a->base.write = async_write;
 	a->base.drain = async_drain;
 	a->base.cancel = async_cancel;
+	a->base.busy_since = async_busy_since;
 	a->base.stats = async_stats;
 	a->base.free = async_free;
 	a->inner = inner;
