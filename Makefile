@@ -31,7 +31,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE \
 	-Isrc -Ibpf -I$(OBJDIR)/gen -MMD -MP $(shell $(PKG_CONFIG) --cflags libpq)
-LDLIBS := -lbpf -lelf -lz -lpq -lcurl -lcjson -lpthread
+LDLIBS := -lbpf -lelf -lz -lpq -lcurl -lcjson -lpthread -lmnl
 # HTTP (src/http) and SVG drawings (src/render/svg.c): libmicrohttpd and
 # Graphviz's library. The two Graphviz plugins used (dot layout, SVG output)
 # are linked in, found through an rpath to Graphviz's plugin directory.
@@ -84,7 +84,7 @@ EMBED_OBJS := $(SQL_OBJ) $(FLUSH_SQL_OBJ)
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(OBJDIR)/tests/%)
 
-.PHONY: all deps run demo test unit integration e2e bench install install-systemd clean vmlinux fuzz FORCE
+.PHONY: all deps run demo man test unit integration e2e bench install install-systemd clean vmlinux fuzz FORCE
 all: $(BIN)
 
 deps:
@@ -191,7 +191,9 @@ FUZZ_LIB_addr := src/core/addr.c
 FUZZ_LIB_utf8 := src/core/utf8.c
 FUZZ_LIB_encoders := src/cmdb/sqlarray.c src/cmdb/pgcopy.c \
 	src/cmdb/flush_data.c src/core/utf8.c
+FUZZ_LIB_services := src/k8s/services.c src/core/u64map.c
 FUZZ_LIBS_pods := -lcjson
+FUZZ_LIBS_services := -lcjson
 fuzz: $(FUZZ_BINS)
 
 .SECONDEXPANSION:
@@ -229,8 +231,14 @@ $(OBJDIR)/bench/cmdb_bench: bench/cmdb_bench.c $(LIB_OBJS) $(EMBED_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(EMBED_OBJS) $(LDLIBS)
 
-install: $(BIN)
+# The man page, from the binary's own --help texts.
+man: $(OBJDIR)/shawk.1
+$(OBJDIR)/shawk.1: $(BIN) scripts/manpage.sh
+	$(Q)scripts/manpage.sh $(BIN) > $@.tmp && mv $@.tmp $@
+
+install: $(BIN) $(OBJDIR)/shawk.1
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/shawk
+	install -D -m 0644 $(OBJDIR)/shawk.1 $(DESTDIR)$(PREFIX)/share/man/man1/shawk.1
 
 # The unit expects the binary in /usr/local/bin; the environment file is
 # installed only when absent so local settings survive upgrades.

@@ -23,6 +23,7 @@ static const char *const shawk_env[] = {
 	"SHAWK_KUBELET_TOKEN_FILE", "SHAWK_KUBELET_CA_FILE",
 	"SHAWK_KUBELET_INSECURE", "SHAWK_NODE_NAME",
 	"SHAWK_MAX_FLOWS",	  "SHAWK_MAX_PENDING_FLOWS",
+	"SHAWK_APISERVER_URL",
 };
 
 /* Every test starts from an environment without SHAWK_* variables. */
@@ -529,6 +530,8 @@ static const char *const agent_env[] = {
 	"SHAWK_POLL_BACKEND", "SHAWK_POLL_SKIP_UNCHANGED",
 	"SHAWK_KUBELET_ALLOW_HTTP", "SHAWK_KUBELET_URL",
 	"SHAWK_KUBELET_TOKEN_FILE", "SHAWK_KUBELET_CA_FILE",
+	"SHAWK_SERVICES_REFRESH", "SHAWK_APISERVER_CA_FILE",
+	"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT",
 };
 
 static int clear_agent_env(void **state)
@@ -602,7 +605,7 @@ static void test_help_lists_options(void **state)
 		"--output", "--include-loopback", "--max-flows",
 		"--max-pending-flows", "--log-level", "--host-proc",
 		"--cgroup-root", "--kubelet-url", "--kubelet-insecure",
-		"--node-name", "--help",
+		"--node-name", "--apiserver-url", "--help",
 	};
 	const char *u = probe_usage();
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

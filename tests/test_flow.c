@@ -38,6 +38,8 @@ char *strdup(const char *s)
 	return p;
 }
 
+#define ARRAY_N(a) (sizeof(a) / sizeof((a)[0]))
+
 /* ---- records ------------------------------------------------------------ */
 
 static struct sock_record mk(int proto, uint64_t netns, uint8_t state,
@@ -474,6 +476,21 @@ static void test_closing_states(void **state)
 	flow_table_get_stats(t, &st);
 	assert_true(st.closing_skipped >= 4);
 
+	/* A client socket known by its inode only, then closing with its
+	 * cookie made: the same connection, not counted again (an unknown
+	 * closing client socket would count once). */
+	flow_table_reset_interval(t);
+	struct sock_record h = tcp(NS_B, T_ESTABLISHED, "10.0.0.2", 40010,
+				   "10.0.0.1", 80, 0, 20);
+	h.inode = 6000;
+	assert_int_equal(ingest(t, &h, 1, true, 350), 1);
+	flow_table_reset_interval(t);
+	struct sock_record h_cw = h;
+	h_cw.cookie = 88;
+	h_cw.state = 8;
+	assert_int_equal(ingest(t, &h_cw, 1, true, 360), 0);
+	assert_int_equal(flow_table_count(t), 0);
+
 	/* At a client, a socket its server closed (CLOSE-WAIT) is the call
 	 * the client made: counted once, never again. */
 	flow_table_reset_interval(t);
@@ -902,6 +919,106 @@ static void test_owner_known(void **state)
 	flow_table_free(t);
 }
 
+/* ---- translation (the conntrack stage's contract) ------------------------ */
+
+/* A DNAT table: client port -> backend; a SNAT: backend peer -> client. */
+static int translate_calls;
+static bool fake_translate(const struct sock_record *r, uint8_t dir,
+			   struct flow_nat *ret, void *ud)
+{
+	(void)ud;
+	translate_calls++;
+	if (dir == SOCK_DIR_ACTIVE && r->rport == 80) {
+		/* Even client ports went to .21, odd ones to .22. */
+		ret->peer_set = true;
+		assert_int_equal(inet_pton(AF_INET, r->lport % 2 ? "198.18.61.22"
+							       : "198.18.61.21",
+					   ret->peer), 1);
+		ret->peer_port = 8080;
+		memcpy(ret->svc_addr, r->raddr, 16);
+		ret->svc_port = r->rport;
+		return true;
+	}
+	if (dir == SOCK_DIR_PASSIVE && r->lport == 8080) {
+		assert_int_equal(inet_pton(AF_INET, "198.18.61.50",
+					   ret->nat_addr), 1);
+		ret->nat_port = 41000; /* ephemeral: "many" in the key */
+		return true;
+	}
+	return false;
+}
+
+static void test_translate(void **state)
+{
+	(void)state;
+	struct flow_table *t = flow_table_new(0, 0);
+	assert_non_null(t);
+	flow_table_set_translate(t, fake_translate, NULL);
+	struct sock_record recs[] = {
+		/* Three connections to a ClusterIP, one without owner. */
+		tcp(NS_A, T_ESTABLISHED, "198.18.61.10", 40000,
+		    "198.18.161.10", 80, 1, 7),
+		tcp(NS_A, T_ESTABLISHED, "198.18.61.10", 40001,
+		    "198.18.161.10", 80, 2, 7),
+		tcp(NS_A, T_ESTABLISHED, "198.18.61.10", 40002,
+		    "198.18.161.10", 80, 3, 0),
+		/* Untouched: another port. */
+		tcp(NS_A, T_ESTABLISHED, "198.18.61.10", 40003,
+		    "198.18.61.21", 8080, 4, 7),
+		/* The backend's side of a NodePort connection. */
+		tcp(NS_B, T_LISTEN, "0.0.0.0", 8080, "0.0.0.0", 0, 5, 9),
+		tcp(NS_B, T_ESTABLISHED, "198.18.61.22", 8080, "198.18.61.1",
+		    50000, 6, 0),
+	};
+	struct sock_record copy[ARRAY_N(recs)];
+	memcpy(copy, recs, sizeof(recs));
+	translate_calls = 0;
+	assert_int_equal(flow_table_ingest(t, recs, ARRAY_N(recs), true, 1,
+					   NULL, NULL),
+			 5);
+	/* Every connection record went through it, owned or not; the
+	 * source's records are unchanged. */
+	assert_int_equal(translate_calls, 5);
+	assert_memory_equal(copy, recs, sizeof(recs));
+
+	uint8_t b1[16] = { 0 }, b2[16] = { 0 }, svc[16] = { 0 }, ext[16] = { 0 };
+	inet_pton(AF_INET, "198.18.61.21", b1);
+	inet_pton(AF_INET, "198.18.61.22", b2);
+	inet_pton(AF_INET, "198.18.161.10", svc);
+	inet_pton(AF_INET, "198.18.61.50", ext);
+	size_t n = flow_table_count(t);
+	const struct flow *fl = flow_table_flows(t);
+	unsigned to_b1_svc = 0, to_b2_svc = 0, direct = 0, nat = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct flow_key *k = &fl[i].key;
+		if (k->dir == SOCK_DIR_ACTIVE && k->svc_port == 80) {
+			assert_memory_equal(k->svc_addr, svc, 16);
+			assert_int_equal(k->rport, 8080);
+			if (!memcmp(k->raddr, b1, 16))
+				to_b1_svc += fl[i].connections;
+			else if (!memcmp(k->raddr, b2, 16))
+				to_b2_svc += fl[i].connections;
+			else
+				fail();
+		} else if (k->dir == SOCK_DIR_ACTIVE) {
+			assert_int_equal(k->svc_port, 0);
+			assert_memory_equal(k->raddr, b1, 16);
+			direct += fl[i].connections;
+		} else {
+			assert_memory_equal(k->nat_addr, ext, 16);
+			assert_int_equal(k->nat_port, 0);
+			assert_int_equal(k->rport, 0);
+			nat += fl[i].connections;
+		}
+	}
+	/* Two backends of one Service are two flows; the direct one stays. */
+	assert_int_equal(to_b1_svc, 2);
+	assert_int_equal(to_b2_svc, 1);
+	assert_int_equal(direct, 1);
+	assert_int_equal(nat, 1);
+	flow_table_free(t);
+}
+
 static void test_loopback(void **state)
 {
 	(void)state;
@@ -1055,6 +1172,7 @@ int main(void)
 		cmocka_unit_test(test_max_conns),
 		cmocka_unit_test(test_enrich_identity),
 		cmocka_unit_test(test_owner_known),
+		cmocka_unit_test(test_translate),
 		cmocka_unit_test(test_loopback),
 		cmocka_unit_test(test_copy_clear),
 		cmocka_unit_test(test_copy_oom),

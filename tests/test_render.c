@@ -153,7 +153,7 @@ static const char *const flow_keys[] = {
 };
 /* Additions to DESIGN.md §4 that consumers may ignore. */
 static const char *const flow_extra[] = { "new_connections", "cgroup_id",
-					  NULL };
+					  "service", "nat_peer", NULL };
 static const char *const endpoint_keys[] = { "addr", "port", NULL };
 static const char *const ephemeral_keys[] = { "addr", "port", "ephemeral",
 					      NULL };
@@ -283,6 +283,48 @@ static void test_table(void **state)
 	assert_string_equal(age, "3h ago");
 }
 
+/* The conntrack stage's fields: the dialed Service of an active flow, the
+ * original client of a passive one (its port ephemeral, as a peer's). */
+static void test_json_service(void **state)
+{
+	(void)state;
+	struct flow flows[2];
+	flow_active(&flows[0]);
+	flows[0].key.proto = IPPROTO_TCP;
+	set_addr(&flows[0].key, "198.18.61.10", "198.18.61.21");
+	flows[0].key.family = AF_INET;
+	flows[0].key.svc_port = 80;
+	inet_pton(AF_INET, "198.18.161.10", flows[0].key.svc_addr);
+	flow_passive(&flows[1]);
+	inet_pton(AF_INET, "198.18.61.50", flows[1].key.nat_addr);
+	cJSON *arr = render_json(flows, 2);
+	const cJSON *o = cJSON_GetArrayItem(arr, 0);
+	const cJSON *svc = member(o, "service");
+	assert_keys(svc, endpoint_keys, none);
+	assert_str_member(svc, "addr", "198.18.161.10");
+	assert_num_member(svc, "port", 80);
+	assert_str_member(member(o, "peer"), "addr", "198.18.61.21");
+	assert_null_member(o, "nat_peer");
+	o = cJSON_GetArrayItem(arr, 1);
+	const cJSON *np = member(o, "nat_peer");
+	assert_keys(np, ephemeral_keys, none);
+	assert_str_member(np, "addr", "198.18.61.50");
+	assert_num_member(np, "port", 0);
+	assert_null_member(o, "service");
+	cJSON_Delete(arr);
+
+	struct capture c;
+	capture_open(&c);
+	assert_int_equal(render_flows_text(c.f, flows, 2), 0);
+	const char *out = capture_close(&c);
+	assert_non_null(strstr(out, "--> 198.18.61.21:8080"));
+	assert_non_null(strstr(out, " via 198.18.161.10:80 "));
+	assert_non_null(strstr(out, " nat-peer 198.18.61.50:many "));
+	capture_free(&c);
+	flow_clear(&flows[0]);
+	flow_clear(&flows[1]);
+}
+
 static void test_json_shape(void **state)
 {
 	(void)state;
@@ -324,6 +366,10 @@ static void test_json_shape(void **state)
 	assert_str_member(pod, "name", "nginx-7c5d8");
 	assert_str_member(pod, "uid", "0d4b1f8e-6a7c-4d8e-9f3e-1b2c3d4e5f60");
 	assert_str_member(pod, "node", "n1");
+
+	/* No conntrack translation: both null, always present. */
+	assert_null_member(o, "service");
+	assert_null_member(o, "nat_peer");
 
 	o = cJSON_GetArrayItem(arr, 1);
 	assert_keys(o, flow_keys, flow_extra);
@@ -588,6 +634,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_shape),
+		cmocka_unit_test(test_json_service),
 		cmocka_unit_test(test_json_daemon_line),
 		cmocka_unit_test(test_json_partial_objects),
 		cmocka_unit_test(test_json_empty),

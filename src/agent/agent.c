@@ -6,6 +6,7 @@
 #include "agent/sink_cmdb.h"
 #include "agent/sink_stdout.h"
 #include "agent/source.h"
+#include "agent/stage_conntrack.h"
 #include "agent/stage_k8s.h"
 #include "agent/stage_process.h"
 #include "agent/stages.h"
@@ -392,9 +393,13 @@ static int add_sink(struct agent *a, struct sink *s)
 static int add_stages(struct agent *a, struct stage **ret_k8s)
 {
 	const struct probe_config *cfg = a->cfg;
-	int r = stage_list_add(&a->stages,
-			       stage_process_new(a->pm, cfg->node_name));
-	if (r < 0)
+	int r;
+	if (cfg->conntrack &&
+	    (r = stage_list_add(&a->stages,
+				stage_conntrack_new(cfg, a->pm, 0))) < 0)
+		return r;
+	if ((r = stage_list_add(&a->stages,
+				stage_process_new(a->pm, cfg->node_name))) < 0)
 		return r;
 	struct stage *k8s = stage_k8s_new(cfg, cfg->once);
 	if ((r = stage_list_add(&a->stages, k8s)) < 0)
@@ -453,11 +458,14 @@ int agent_new(const struct probe_config *cfg, struct agent **ret)
 	}
 	/* Stages before sinks: the CMDB sink records the k8s stage's pods. */
 	a->flows = flow_table_new(cfg->max_flows, 0);
-	if ((r = add_stages(a, &k8s)) < 0 || (r = add_sinks(a, k8s)) < 0 ||
-	    !a->flows) {
+	if (!a->flows || (r = add_stages(a, &k8s)) < 0 ||
+	    (r = add_sinks(a, k8s)) < 0) {
 		log_error("out of memory");
 		return -ENOMEM;
 	}
+	if (stage_list_translates(&a->stages))
+		flow_table_set_translate(a->flows, stage_list_translate,
+					 &a->stages);
 	/* The source logs its own failure. */
 	if ((r = agent_source_open(cfg, a->pm, &a->src)) < 0)
 		return r;

@@ -19,6 +19,9 @@ struct stage_k8s {
 	const char *node_name;
 	uint64_t reported_changes;
 	bool reported_once;
+	/* The Services list state last logged. */
+	int services_err;
+	bool services_reported;
 
 	/* Last parsed path, to skip re-parsing the same process's cgroup. */
 	char last_path[PATH_MAX];
@@ -31,6 +34,9 @@ struct stage_k8s {
 static int k8s_enrich(struct stage *st, uint32_t pid,
 		      const struct sock_record *rec, struct flow_owner *o);
 static void k8s_report(struct stage *st);
+struct pod_watch_status;
+static void k8s_report_services(struct stage_k8s *k,
+				const struct pod_watch_status *st);
 static void k8s_stats(const struct stage *st, stat_fn fn, void *ud);
 static void k8s_free(struct stage *st);
 
@@ -79,6 +85,26 @@ struct stage *stage_k8s_new(const struct probe_config *cfg, bool once)
 			.allow_http_token = cfg->kubelet_allow_http,
 		},
 	};
+	/* The Services list, when an API server is known (in a pod). */
+	char abuf[160];
+	const char *aurl = kubelet_apiserver_url(cfg->apiserver_url,
+						 cfg->kube_service_host,
+						 cfg->kube_service_port, abuf,
+						 sizeof(abuf));
+	int64_t svc_refresh_ms = cfg->services_refresh_ms;
+	if (aurl) {
+		o.apiserver = (struct kubelet_options){
+			.url = aurl,
+			.token_file = cfg->kubelet_token_file,
+			.ca_file = cfg->apiserver_ca_file,
+			.allow_http_token = cfg->kubelet_allow_http,
+		};
+		o.services_refresh_ms = svc_refresh_ms;
+	} else {
+		log_debug("no API server (--apiserver-url or "
+			  "KUBERNETES_SERVICE_HOST): Services are shown by "
+			  "address only");
+	}
 	if (cfg->kubelet_insecure)
 		log_warn("kubelet TLS verification is off "
 			 "(SHAWK_KUBELET_INSECURE): the pod list of %s is "
@@ -94,6 +120,8 @@ struct stage *stage_k8s_new(const struct probe_config *cfg, bool once)
 	/* One synchronous attempt, bounded by the client's timeouts: a
 	 * --once scan and the first interval get pod labels. */
 	(void)pod_watch_refresh(k->pods);
+	if (aurl)
+		(void)pod_watch_refresh_services(k->pods);
 	k8s_report(&k->base);
 	if (!once && (r = pod_watch_start(k->pods)) < 0)
 		log_warn("cannot start the kubelet refresher: %s; pod labels "
@@ -111,37 +139,57 @@ static bool token_present(const char *path)
 	return path && *path && access(path, R_OK) == 0;
 }
 
+/* One endpoint's URL scheme against the token, and its CA file (a named
+ * one must exist; the service account's, absent outside a pod, means the
+ * system store: *ca is then set to NULL). */
+static int check_endpoint(const struct probe_config *cfg, const char *what,
+			  const char *url, const char **ca,
+			  const char *ca_var, char *err)
+{
+	bool http = strncasecmp(url, "http://", 7) == 0;
+	if (!http && strncasecmp(url, "https://", 8) != 0)
+		return config_error(err, "invalid %s '%s': expected "
+				    "https://HOST:PORT", what, url);
+	if (http && !cfg->kubelet_allow_http &&
+	    token_present(cfg->kubelet_token_file))
+		return config_error(err,
+			    "refusing %s '%s': it would send the token of %s in "
+			    "clear; use https:// or set "
+			    "SHAWK_KUBELET_ALLOW_HTTP=true", what, url,
+			    cfg->kubelet_token_file);
+	if (*ca && **ca && !cfg->kubelet_insecure && access(*ca, R_OK) < 0) {
+		if (errno == ENOENT && strcmp(*ca, PROBE_SA_CA_FILE) == 0) {
+			*ca = NULL;
+			return 0;
+		}
+		return config_error(err, "invalid %s '%s': %s", ca_var, *ca,
+				    strerror(errno));
+	}
+	return 0;
+}
+
 int stage_k8s_check(struct probe_config *cfg, char *err)
 {
-	char buf[128];
+	char buf[128], abuf[160];
+	int r;
 	const char *url = kubelet_default_url(cfg->kubelet_url, cfg->node_ip,
 					      buf, sizeof(buf));
 	if (!url)
 		return 0;
-	bool http = strncasecmp(url, "http://", 7) == 0;
-	if (!http && strncasecmp(url, "https://", 8) != 0)
-		return config_error(err,
-			    "invalid --kubelet-url/SHAWK_KUBELET_URL '%s': "
-			    "expected https://HOST:PORT", url);
-	if (http && !cfg->kubelet_allow_http &&
-	    token_present(cfg->kubelet_token_file))
-		return config_error(err,
-			    "refusing kubelet URL '%s': it would send the token "
-			    "of %s in clear; use https:// or set "
-			    "SHAWK_KUBELET_ALLOW_HTTP=true", url,
-			    cfg->kubelet_token_file);
-	const char *ca = cfg->kubelet_ca_file;
-	if (ca && *ca && !cfg->kubelet_insecure && access(ca, R_OK) < 0) {
-		/* The service account's CA, outside a pod: the system store,
-		 * as it always was. A CA named on purpose must be there. */
-		if (errno == ENOENT && strcmp(ca, PROBE_SA_CA_FILE) == 0) {
-			cfg->kubelet_ca_file = NULL;
-			return 0;
-		}
-		return config_error(err,
-			    "invalid SHAWK_KUBELET_CA_FILE '%s': %s", ca,
-			    strerror(errno));
-	}
+	if ((r = check_endpoint(cfg, "kubelet URL (--kubelet-url/"
+				"SHAWK_KUBELET_URL)", url,
+				&cfg->kubelet_ca_file,
+				"SHAWK_KUBELET_CA_FILE", err)) < 0)
+		return r;
+	const char *aurl = kubelet_apiserver_url(cfg->apiserver_url,
+						 cfg->kube_service_host,
+						 cfg->kube_service_port, abuf,
+						 sizeof(abuf));
+	if (aurl)
+		return check_endpoint(cfg, "API server URL (--apiserver-url/"
+				      "SHAWK_APISERVER_URL)", aurl,
+				      &cfg->apiserver_ca_file,
+				      "SHAWK_APISERVER_CA_FILE", err);
 	return 0;
 }
 
@@ -165,6 +213,7 @@ static void k8s_report(struct stage *stage)
 	if (!k->pods)
 		return;
 	pod_watch_get_status(k->pods, &st);
+	k8s_report_services(k, &st);
 	if (st.state == POD_WATCH_UNKNOWN ||
 	    (k->reported_once && st.changes == k->reported_changes))
 		return;
@@ -186,6 +235,26 @@ static void k8s_report(struct stage *stage)
 	k->reported_once = true;
 }
 
+/* The Services list: one line per change of its state. */
+static void k8s_report_services(struct stage_k8s *k,
+				const struct pod_watch_status *st)
+{
+	if (!st->services_fetches ||
+	    (k->services_reported && st->services_err == k->services_err))
+		return;
+	if (!st->services_err)
+		log_info("API server: %zu Services%s", st->n_services,
+			 k->services_reported ? " (Service names are back)"
+					      : "");
+	else
+		log_warn("API server: %s; %s", st->services_message,
+			 st->n_services ? "Service names come from the last "
+					  "list until it answers again"
+					: "Services are shown by address only");
+	k->services_err = st->services_err;
+	k->services_reported = true;
+}
+
 static void k8s_stats(const struct stage *stage, stat_fn fn, void *ud)
 {
 	struct stage_k8s *k = (struct stage_k8s *)stage;
@@ -205,6 +274,10 @@ static void k8s_stats(const struct stage *stage, stat_fn fn, void *ud)
 	   ud);
 	fn("kubelet_failures", STAT_COUNTER, st.failures,
 	   "kubelet pod list requests that failed", ud);
+	fn("services", STAT_GAUGE, st.n_services,
+	   "Kubernetes Services known (API server list)", ud);
+	fn("services_fetches", STAT_COUNTER, st.services_fetches,
+	   "API server Services list requests completed", ud);
 }
 
 static int identify(struct stage_k8s *k, const char *path,

@@ -25,6 +25,7 @@ enum opt_type {
 	OPT_OUTPUT,    /* enum output_format */
 	OPT_LOG_LEVEL, /* int, enum log_level */
 	OPT_ENV_IS,    /* env only: true when the variable equals `is` */
+	OPT_ONOFF,     /* on or off: a bool */
 };
 
 struct probe_option {
@@ -78,6 +79,11 @@ static const struct probe_option probe_options[] = {
 	{ "max-pending-flows", "SHAWK_MAX_PENDING_FLOWS", OPT_COUNT,
 	  F(max_pending_flows), "1048576", "N",
 	  "flows buffered while the CMDB is down", NULL, false },
+	{ "conntrack", "SHAWK_CONNTRACK", OPT_ONOFF, F(conntrack), "on",
+	  "on|off",
+	  "resolve Service addresses (DNAT) to the backend reached and "
+	  "source-NATed peers to the original client, from conntrack",
+	  NULL, false },
 	{ "metrics-listen", "SHAWK_METRICS_LISTEN", OPT_STR, F(metrics_listen),
 	  NULL, "ADDR:PORT",
 	  "serve /metrics (Prometheus) and /healthz there, e.g. "
@@ -105,6 +111,11 @@ static const struct probe_option probe_options[] = {
 	{ "kubelet-insecure", "SHAWK_KUBELET_INSECURE", OPT_SWITCH,
 	  F(kubelet_insecure), NULL, NULL, "skip kubelet TLS verification",
 	  NULL, false },
+	{ "apiserver-url", "SHAWK_APISERVER_URL", OPT_STR, F(apiserver_url),
+	  NULL, "URL",
+	  "API server for Service names (in a pod: from "
+	  "KUBERNETES_SERVICE_HOST and _PORT)",
+	  NULL, false },
 	{ "node-name", "SHAWK_NODE_NAME", OPT_STR, F(node_name), NULL, "NAME",
 	  "this node's name (default: hostname)", NULL, false },
 	/* For tests: where named network namespaces live. */
@@ -120,7 +131,7 @@ static const struct probe_option probe_options[] = {
 	  false },
 	{ NULL, "SHAWK_KUBELET_TOKEN_FILE", OPT_STR, F(kubelet_token_file),
 	  PROBE_SA_TOKEN_FILE, NULL,
-	  "bearer token for the kubelet", NULL, false },
+	  "bearer token for the kubelet and the API server", NULL, false },
 	{ NULL, "SHAWK_KUBELET_CA_FILE", OPT_STR, F(kubelet_ca_file),
 	  PROBE_SA_CA_FILE, NULL,
 	  "CA of the kubelet's certificate (must exist unless it is the "
@@ -132,6 +143,18 @@ static const struct probe_option probe_options[] = {
 	{ NULL, "SHAWK_KUBELET_REFRESH", OPT_DURATION, F(kubelet_refresh_ms),
 	  NULL, NULL, "period of the pod list refresh (default 30s)", NULL,
 	  false },
+	{ NULL, "SHAWK_APISERVER_CA_FILE", OPT_STR, F(apiserver_ca_file),
+	  "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", NULL,
+	  "CA of the API server's certificate", NULL, false },
+	{ NULL, "SHAWK_SERVICES_REFRESH", OPT_DURATION, F(services_refresh_ms),
+	  NULL,
+	  NULL, "period of the Services list refresh (default 60s)", NULL,
+	  false },
+	{ NULL, "KUBERNETES_SERVICE_HOST", OPT_STR, F(kube_service_host), NULL,
+	  NULL, "the API server's address in a pod (the default of "
+	  "--apiserver-url)", NULL, true },
+	{ NULL, "KUBERNETES_SERVICE_PORT", OPT_STR, F(kube_service_port), NULL,
+	  NULL, "the API server's port in a pod", NULL, true },
 	{ NULL, "SHAWK_HEARTBEAT_FILE", OPT_STR, F(heartbeat_file), NULL, NULL,
 	  "touched after every scan, for `shawk health`", NULL, false },
 	{ NULL, "NODE_IP", OPT_STR, F(node_ip), NULL, NULL,
@@ -182,6 +205,13 @@ static int opt_set(const struct probe_option *o, struct probe_config *cfg,
 	case OPT_ENV_IS:
 		*(bool *)p = !o->is || strcmp(value, o->is) == 0;
 		return 0;
+	case OPT_ONOFF:
+		if (strcmp(value, "on") == 0 || strcmp(value, "off") == 0) {
+			*(bool *)p = value[1] == 'n';
+			return 0;
+		}
+		return config_error(err, "invalid %s '%s': expected on or off",
+				    what, value);
 	}
 	return -EINVAL;
 }

@@ -23,7 +23,9 @@
 	" (extract(epoch FROM first_seen) * 1000)::bigint,"                   \
 	" (extract(epoch FROM last_seen) * 1000)::bigint,"                    \
 	" client_pod_namespace, client_pod_name, server_pod_namespace,"       \
-	" server_pod_name FROM pod_edges"
+	" server_pod_name, host(service_addr), service_port,"                 \
+	" service_namespace, service_name, host(nat_seen_addr)"               \
+	" FROM pod_edges"
 
 #define EDGE_WINDOW                                                           \
 	" AND last_seen >= to_timestamp($2::float8 / 1000)"                   \
@@ -39,6 +41,13 @@ static const char edges_from_sql[] =
 /* The whole map ($1 unused, NULL): every edge in the window. */
 static const char edges_all_sql[] =
 	EDGE_COLUMNS " WHERE $1::text IS NULL" EDGE_WINDOW;
+/* The calls through a Service at these addresses (`look --host
+ * <ClusterIP>`). */
+static const char edges_via_sql[] =
+	EDGE_COLUMNS " WHERE service_addr = ANY($1::inet[])" EDGE_WINDOW;
+
+/* Columns after the 18 of every version. */
+enum { COL_SVC_ADDR = 18, COL_SVC_PORT, COL_SVC_NS, COL_SVC_NAME, COL_NAT_SEEN };
 
 /*
  * The addresses of the selected pods: their own IPs (not a hostNetwork
@@ -149,6 +158,12 @@ struct level_out {
 	/* Roots: endpoints at these addresses (level 0 only). */
 	bool roots;
 	bool into;
+	/* The rows are calls through a Service at the queried address:
+	 * client -> Service -> backend, the Service the root; callers go to
+	 * next_in, backends to next (the caller's "out" frontier). */
+	bool via;
+	struct frontier *next_in;
+	struct u64map *seen_in;
 };
 
 static const char *pod_col(const PGresult *res, int row, int col)
@@ -175,7 +190,8 @@ static int fetch_edges(struct cmdb *db, const struct look_query *q,
 	char since[32], until[32];
 	window_params(q, since, until, sizeof(since));
 	const char *params[] = { addrs, since, until };
-	const char *sql = q->sel == LOOK_SEL_ALL ? edges_all_sql
+	const char *sql = o->via		 ? edges_via_sql
+			  : q->sel == LOOK_SEL_ALL ? edges_all_sql
 			  : o->into		 ? edges_into_sql
 						 : edges_from_sql;
 	_cleanup_(pqclearp) PGresult *res =
@@ -191,7 +207,9 @@ static int fetch_edges(struct cmdb *db, const struct look_query *q,
 		int r;
 		const char *caddr = PQgetvalue(res, i, 1);
 		const char *saddr = PQgetvalue(res, i, 5);
-		if (o->rows) {
+		/* (Rows through a Service at the root are drawn through
+		 * the Service's vertex: not the same edge as a row.) */
+		if (o->rows && !o->via) {
 			uint64_t h = 0x5348574b;
 			for (int col = 0; col < PQnfields(res); col++) {
 				const char *v = PQgetvalue(res, i, col);
@@ -205,7 +223,7 @@ static int fetch_edges(struct cmdb *db, const struct look_query *q,
 		}
 		/* A pod selector roots the tree at that pod's endpoints
 		 * only: a hostNetwork pod's address is its node's. */
-		if (o->roots && q->sel != LOOK_SEL_HOST &&
+		if (o->roots && !o->via && q->sel != LOOK_SEL_HOST &&
 		    q->sel != LOOK_SEL_ALL &&
 		    !pod_selected(q, pod_col(res, i, o->into ? 16 : 14),
 				  pod_col(res, i, o->into ? 17 : 15)))
@@ -239,14 +257,54 @@ static int fetch_edges(struct cmdb *db, const struct look_query *q,
 		    (r = graph_vertex_set_pod(g, sv, pod_col(res, i, 16),
 					      pod_col(res, i, 17))) < 0)
 			return r;
-		r = graph_edge_add(
-			g, cv, sv,
-			strcmp(PQgetvalue(res, i, 0), "udp") == 0 ? IPPROTO_UDP
-								  : IPPROTO_TCP,
-			strtoull(PQgetvalue(res, i, 10), NULL, 10),
-			strtoull(PQgetvalue(res, i, 11), NULL, 10),
-			strtoll(PQgetvalue(res, i, 12), NULL, 10),
-			strtoll(PQgetvalue(res, i, 13), NULL, 10));
+		struct graph_via via = { 0 };
+		uint8_t proto = strcmp(PQgetvalue(res, i, 0), "udp") == 0
+					? IPPROTO_UDP
+					: IPPROTO_TCP;
+		int vf;
+		if (!PQgetisnull(res, i, COL_SVC_ADDR) &&
+		    parse_addr(PQgetvalue(res, i, COL_SVC_ADDR), &vf,
+			       via.svc_addr) == 0 &&
+		    vf == cf) {
+			via.service = true;
+			via.svc_port = (uint16_t)atoi(
+				PQgetvalue(res, i, COL_SVC_PORT));
+			via.svc_namespace = pod_col(res, i, COL_SVC_NS);
+			via.svc_name = pod_col(res, i, COL_SVC_NAME);
+		}
+		if (!PQgetisnull(res, i, COL_NAT_SEEN) &&
+		    parse_addr(PQgetvalue(res, i, COL_NAT_SEEN), &vf,
+			       via.nat_seen) == 0 &&
+		    vf == cf)
+			via.nat = true;
+		uint64_t conns = strtoull(PQgetvalue(res, i, 10), NULL, 10);
+		uint64_t total = strtoull(PQgetvalue(res, i, 11), NULL, 10);
+		int64_t first = strtoll(PQgetvalue(res, i, 12), NULL, 10);
+		int64_t last = strtoll(PQgetvalue(res, i, 13), NULL, 10);
+		if (o->via && via.service) {
+			/* client -> Service -> backend, the Service a
+			 * vertex of its own (the tree's root). */
+			uint32_t vv;
+			if ((r = graph_vertex_add(g, cf, via.svc_addr,
+						  via.svc_port, 0, "", NULL,
+						  &vv)) < 0 ||
+			    (r = graph_vertex_set_service(g, vv,
+							  via.svc_namespace,
+							  via.svc_name)) < 0 ||
+			    (r = graph_edge_add(g, cv, vv, proto, conns, total,
+						first, last)) < 0 ||
+			    (r = graph_edge_add(g, vv, sv, proto, conns, total,
+						first, last)) < 0 ||
+			    (r = graph_root_add(g, vv)) < 0 ||
+			    (r = frontier_add(o->next_in, o->seen_in,
+					      caddr)) < 0 ||
+			    (r = frontier_add(o->next, o->seen, saddr)) < 0)
+				return r;
+			continue;
+		}
+		r = graph_edge_add_via(g, cv, sv, proto, conns, total, first,
+				       last,
+				       via.service || via.nat ? &via : NULL);
 		if (r < 0)
 			return r;
 		if (o->roots && (r = graph_root_add(g, o->into ? sv : cv)) < 0)
@@ -343,6 +401,14 @@ int cmdb_look(struct cmdb *db, const struct look_query *q, struct graph *g)
 				lo.next = &next_out;
 				lo.seen = &seen_out;
 				lo.into = false;
+				r = fetch_edges(db, q, lit, g, &lo);
+			}
+			/* An address may be a Service's: its callers and
+			 * the backends that answered, under it. */
+			if (r >= 0 && level == 0 && q->sel == LOOK_SEL_HOST) {
+				lo.via = true;
+				lo.next_in = &next_in;
+				lo.seen_in = &seen_in;
 				r = fetch_edges(db, q, lit, g, &lo);
 			}
 		}

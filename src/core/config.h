@@ -59,6 +59,14 @@ struct probe_config {
 	const char *node_ip;	     /* NODE_IP: the kubelet URL's default */
 	int64_t kubelet_refresh_ms;  /* SHAWK_KUBELET_REFRESH; 0: 30 s */
 	bool kubelet_allow_http;     /* SHAWK_KUBELET_ALLOW_HTTP: token over http */
+	/* The API server for the Services list: apiserver_url, else the
+	 * in-cluster KUBERNETES_SERVICE_HOST / _PORT; the service account's
+	 * token and CA (kubelet_token_file, kubelet_ca_file). */
+	const char *apiserver_url;
+	const char *kube_service_host;
+	const char *kube_service_port;
+	const char *apiserver_ca_file;
+	int64_t services_refresh_ms;  /* SHAWK_SERVICES_REFRESH; 0: 60 s */
 	bool bpf_verbose;	     /* SHAWK_BPF_VERBOSE set */
 	const char *bpf_deny;	     /* SHAWK_BPF_DENY: programs refused on purpose (tests) */
 	bool bpf_classic;	     /* SHAWK_BPF_CLASSIC=1 */
@@ -69,6 +77,7 @@ struct probe_config {
 	enum output_format output;
 	bool include_loopback;
 	bool poll_skip_unchanged; /* polling daemon: reuse unchanged netns */
+	bool conntrack;		  /* the conntrack stage (--conntrack on) */
 	uint64_t max_flows;
 	uint64_t max_pending_flows;
 	/* Endpoints /metrics and /healthz ("ADDR:PORT"); NULL: none. */

@@ -22,6 +22,8 @@ struct flow_table {
 	uint32_t scan_gen;
 	uint32_t interval_gen;
 	struct flow_table_stats stats;
+	flow_translate_fn translate;
+	void *translate_ud;
 };
 
 struct flow_table *flow_table_new(size_t max_flows, size_t max_conns)
@@ -160,6 +162,13 @@ void flow_table_forget_closed_ids(struct flow_table *t)
 		}
 		f->n_conn_ids = k;
 	}
+}
+
+void flow_table_set_translate(struct flow_table *t, flow_translate_fn fn,
+			      void *userdata)
+{
+	t->translate = fn;
+	t->translate_ud = userdata;
 }
 
 void flow_table_reset_interval(struct flow_table *t)
@@ -354,6 +363,26 @@ static void owner_resolve(const struct sock_record *r, uint32_t pid,
 		memset(o, 0, sizeof(*o));
 }
 
+/* What t's translation (conntrack) changes in k. */
+static void flow_key_translate(const struct flow_table *t, struct flow_key *k,
+			       const struct sock_record *r)
+{
+	struct flow_nat n;
+	memset(&n, 0, sizeof(n));
+	if (!t->translate || !t->translate(r, k->dir, &n, t->translate_ud))
+		return;
+	if (n.peer_set) {
+		memcpy(k->raddr, n.peer, 16);
+		if (k->dir == SOCK_DIR_ACTIVE)
+			k->rport = n.peer_port;
+	}
+	memcpy(k->svc_addr, n.svc_addr, 16);
+	k->svc_port = n.svc_port;
+	memcpy(k->nat_addr, n.nat_addr, 16);
+	/* The original client's port is ephemeral, like a passive peer's. */
+	k->nat_port = k->dir == SOCK_DIR_PASSIVE ? 0 : n.nat_port;
+}
+
 static void flow_key_build(struct flow_key *k, const struct sock_record *r,
 			   uint8_t dir, const struct flow_owner *o)
 {
@@ -433,6 +462,10 @@ static int closing_seen(struct flow_table *t, const struct sock_record *r,
 			const struct flow_key *k)
 {
 	uint64_t *cv = u64map_get(&t->conns, conn_id(r));
+	/* Known by its inode before the kernel made its cookie (see
+	 * conn_upsert()); the entry stays under the inode until it closes. */
+	if (!cv && r->cookie && r->inode)
+		cv = u64map_get(&t->conns, inode_id(r));
 	if (cv) {
 		*cv = (*cv & ~0xffffffffULL) | t->scan_gen;
 		t->stats.closing_skipped++;
@@ -477,6 +510,8 @@ static int ingest_one(struct flow_table *t, const struct sock_record *r,
 	owner_resolve(r, pid, enrich, userdata, &o);
 	struct flow_key k;
 	flow_key_build(&k, r, dir, &o);
+	/* Translated before anything looks the key up. */
+	flow_key_translate(t, &k, r);
 	if (is_closing(r)) {
 		int c = closing_seen(t, r, &k);
 		if (c != 0)

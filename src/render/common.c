@@ -116,7 +116,13 @@ void render_vertex_process(char *buf, size_t bufsz,
 		snprintf(who, sizeof(who), "not seen by an agent");
 	else
 		snprintf(who, sizeof(who), "'%s', pgid=%u", v->comm, v->pgid);
-	if (v->pod_name)
+	if (v->service && v->service_name)
+		snprintf(tmp, sizeof(tmp), "service %s/%s",
+			 v->service_namespace ? v->service_namespace : "",
+			 v->service_name);
+	else if (v->service)
+		snprintf(tmp, sizeof(tmp), "service");
+	else if (v->pod_name)
 		snprintf(tmp, sizeof(tmp), "%s/%s %s%s%s",
 			 v->pod_namespace ? v->pod_namespace : "",
 			 v->pod_name, v->container ? v->container : "",
@@ -124,6 +130,28 @@ void render_vertex_process(char *buf, size_t bufsz,
 	else
 		snprintf(tmp, sizeof(tmp), "%s", who);
 	escape_terminal_buf(buf, bufsz, tmp);
+}
+
+void render_edge_via(char *svc, size_t svcsz, char *nat, size_t natsz,
+		     const struct graph *g, const struct graph_edge *e)
+{
+	int family = g->v[e->client].family;
+	char tmp[512], ep[96];
+	svc[0] = nat[0] = '\0';
+	if (e->service) {
+		render_endpoint(ep, sizeof(ep), family, e->svc_addr,
+				e->svc_port);
+		if (e->svc_name)
+			snprintf(tmp, sizeof(tmp), "%s/%s %s",
+				 e->svc_namespace ? e->svc_namespace : "",
+				 e->svc_name, ep);
+		else
+			snprintf(tmp, sizeof(tmp), "%s", ep);
+		escape_terminal_buf(svc, svcsz, tmp);
+	}
+	if (e->nat)
+		addr_format(family, e->nat_seen, nat);
+	(void)natsz;
 }
 
 void render_edge_count(char *buf, size_t bufsz, const struct graph_edge *e)

@@ -49,6 +49,14 @@ void render_vertex_endpoint(char *buf, size_t bufsz,
 void render_vertex_process(char *buf, size_t bufsz,
 			   const struct graph_vertex *v);
 
+/* How an edge's client reached its server when not directly, without
+ * control characters: "shop/catalog 198.18.162.10:80" (the Service it
+ * dialed; the address alone when unnamed) into svc, "198.18.62.1" (the
+ * address the server saw behind a source NAT) into nat; "" when none.
+ * Each buffer at least 64 bytes. */
+void render_edge_via(char *svc, size_t svcsz, char *nat, size_t natsz,
+		     const struct graph *g, const struct graph_edge *e);
+
 /* An edge's label, its protocol and the connections of the last interval
  * it was seen in, with a unit ("tcp 3 conns"; JSON's "connections"), into
  * buf (at least 32 bytes). */

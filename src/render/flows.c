@@ -49,6 +49,21 @@ static cJSON *flow_json(const struct flow *f,
 			      endpoint_json(k->family, k->laddr, k->lport));
 	cJSON_AddItemToObject(o, "peer",
 			      endpoint_json(k->family, k->raddr, k->rport));
+	/* Kubernetes Services (the conntrack stage): the address dialed when
+	 * the peer is the backend a DNAT chose; the original client when
+	 * the peer is a source NAT's address. */
+	if (k->svc_port || !addr_is_any(k->family, k->svc_addr))
+		cJSON_AddItemToObject(o, "service",
+				      endpoint_json(k->family, k->svc_addr,
+						    k->svc_port));
+	else
+		cJSON_AddNullToObject(o, "service");
+	if (!addr_is_any(k->family, k->nat_addr))
+		cJSON_AddItemToObject(o, "nat_peer",
+				      endpoint_json(k->family, k->nat_addr,
+						    k->nat_port));
+	else
+		cJSON_AddNullToObject(o, "nat_peer");
 	cJSON_AddNumberToObject(o, "connections", f->connections);
 	cJSON_AddNumberToObject(o, "new_connections", f->new_connections);
 
@@ -161,7 +176,18 @@ int render_flows_text(FILE *out, const struct flow *flows, size_t n)
 			fputc('/', out);
 			escape_terminal(out, f->pod_name);
 		}
-		fprintf(out, ") netns=%llu\n", (unsigned long long)k->netns);
+		fputc(')', out);
+		if (k->svc_port || !addr_is_any(k->family, k->svc_addr)) {
+			render_endpoint(peer, sizeof(peer), k->family,
+					k->svc_addr, k->svc_port);
+			fprintf(out, " via %s", peer);
+		}
+		if (!addr_is_any(k->family, k->nat_addr)) {
+			render_endpoint(peer, sizeof(peer), k->family,
+					k->nat_addr, k->nat_port);
+			fprintf(out, " nat-peer %s", peer);
+		}
+		fprintf(out, " netns=%llu\n", (unsigned long long)k->netns);
 	}
 	return ferror(out) ? -EIO : 0;
 }

@@ -50,7 +50,7 @@ static void tree_collect(const struct graph *g, uint32_t vertex, uint32_t edge,
 {
 	struct tree_ctx *t = ud;
 	const struct graph_vertex *v = &g->v[vertex];
-	char ep[96], proc[1024], suffix[128] = "";
+	char ep[96], proc[1024], suffix[128] = "", svc[512] = "", nat[64] = "";
 	if (t->oom)
 		return;
 	if (t->n == t->cap) {
@@ -65,15 +65,22 @@ static void tree_collect(const struct graph *g, uint32_t vertex, uint32_t edge,
 	}
 	render_vertex_endpoint(ep, sizeof(ep), v);
 	render_vertex_process(proc, sizeof(proc), v);
-	if (edge != UINT32_MAX)
+	if (edge != UINT32_MAX) {
 		edge_suffix(suffix, sizeof(suffix), g, &g->e[edge]);
-	size_t len = strlen(ep) + strlen(proc) + strlen(suffix) + 8;
+		render_edge_via(svc, sizeof(svc), nat, sizeof(nat), g,
+				&g->e[edge]);
+	}
+	/* One line per edge: the Service it went through and the address a
+	 * source NAT showed the server follow the peer. */
+	size_t len = strlen(ep) + strlen(proc) + strlen(svc) + strlen(nat) +
+		     strlen(suffix) + 24;
 	char *text = malloc(len);
 	if (!text) {
 		t->oom = true;
 		return;
 	}
-	snprintf(text, len, "%s (%s)%s", ep, proc, suffix);
+	snprintf(text, len, "%s (%s)%s%s%s%s%s", ep, proc, *svc ? " via " : "",
+		 svc, *nat ? " seen as " : "", nat, suffix);
 	t->lines[t->n++] = (struct tree_line){ depth, caller, text };
 }
 

@@ -150,7 +150,11 @@ roles = find(plain, "ClusterRole")
 rules = roles[0]["rules"] if roles else []
 check("ClusterRole allows get nodes/proxy (kubelet /pods)",
       any("nodes/proxy" in r["resources"] and "get" in r["verbs"] for r in rules))
-check("ClusterRole grants nothing but get", all(r["verbs"] == ["get"] for r in rules))
+check("ClusterRole allows list services (Service names), nothing more on them",
+      any(r["resources"] == ["services"] and r["verbs"] == ["list"] for r in rules))
+check("ClusterRole grants nothing but get, and list on services",
+      all(r["verbs"] == ["get"] or (r["resources"] == ["services"] and r["verbs"] == ["list"])
+          for r in rules))
 ds_plain = find(plain, "DaemonSet")[0]
 check_daemonset("deploy/k8s DaemonSet", ds_plain)
 
@@ -161,6 +165,9 @@ check_daemonset("helm DaemonSet", ds_chart)
 ep, ec = essentials(ds_plain), essentials(ds_chart)
 for k in ep:
     check("helm and deploy/k8s agree on " + k, ep[k] == ec[k], "plain=%r chart=%r" % (ep[k], ec[k]))
+croles = find(docs, "ClusterRole")
+check("helm and deploy/k8s grant the same ClusterRole rules",
+      croles and croles[0]["rules"] == rules, "plain=%r chart=%r" % (rules, croles and croles[0]["rules"]))
 check("NOTES.txt shows the kubectl exec look command", "kubectl -n shawk exec ds/shawk" in notes and "shawk look --pod" in notes)
 check("helm without postgres creates no StatefulSet", not find(docs, "StatefulSet"))
 sec = find(docs, "Secret")
