@@ -675,6 +675,18 @@ static void test_kubelet_check(void **state)
 			 0);
 	assert_int_equal(stage_k8s_check(&cfg, err), 0);
 
+	/* The API server gets the same rule. */
+	setenv("SHAWK_KUBELET_TOKEN_FILE", tok, 1);
+	assert_int_equal(PARSE(&cfg, err, "--once", "--kubelet-url",
+			       "https://127.0.0.1:10250", "--apiserver-url",
+			       "http://127.0.0.1:8080", ),
+			 0);
+	assert_int_equal(stage_k8s_check(&cfg, err), -EINVAL);
+	assert_mentions(err, "API server");
+	assert_mentions(err, "SHAWK_KUBELET_ALLOW_HTTP");
+	assert_one_line(err);
+	setenv("SHAWK_KUBELET_TOKEN_FILE", "/nonexistent/token", 1);
+
 	/* Not a URL the client speaks. */
 	assert_int_equal(PARSE(&cfg, err, "--once", "--kubelet-url",
 			       "ftp://127.0.0.1", ),
