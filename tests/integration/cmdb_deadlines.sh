@@ -52,6 +52,14 @@ pyrun i18-listen "$tmp/listen.py"
 pids+=($!)
 wait_for test -s "$tmp/listen.port" || { not_ok "listener started"; finish; }
 LPORT=$(cat "$tmp/listen.port")
+# One connection held throughout: every interval has a flow to write, so
+# the agent talks to the CMDB whatever else runs on the host.
+cat >"$tmp/held.py" <<PY
+import socket, time
+c = socket.create_connection(("127.0.0.1", $LPORT)); time.sleep(3600)
+PY
+pyrun i18-held "$tmp/held.py"
+pids+=($!)
 connect_once() { # connect_once COMM : one connection, closed after 1.5 s
 	cat >"$tmp/conn.py" <<PY
 import socket, time
