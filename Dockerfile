@@ -11,7 +11,7 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
         gcc make pkg-config clang llvm bpftool libc6-dev \
         libbpf-dev libelf-dev zlib1g-dev libpq-dev libcurl4-openssl-dev \
-        libcjson-dev libmicrohttpd-dev libgraphviz-dev ca-certificates >/dev/null \
+        libcjson-dev libmicrohttpd-dev libgraphviz-dev libmnl-dev ca-certificates >/dev/null \
     && rm -rf /var/lib/apt/lists/*
 ARG VERSION=0.1.0
 WORKDIR /src

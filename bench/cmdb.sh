@@ -39,6 +39,9 @@ URL=$(scripts/pg-throwaway.sh start "$tmp/pg") || exit 1
 echo "== cmdb bench ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
 "$DRIVER" flush "$URL" 10000 100000 | tee "$tmp/flush" || exit 1
 "$DRIVER" look "$URL" 10000 100000 3 50 | tee "$tmp/look" || exit 1
+# look --since 1h on a month of history next to look without a window
+# (issue 19's target: <= 2x), on a CMDB of 10k flows among 1000 nodes.
+"$DRIVER" look-history "$URL" 1000 10000 30 50 | tee "$tmp/lookh" || exit 1
 
 # Median wall time in ms of 21 runs of a command; the word ADDR in its
 # arguments becomes a different node's address in each run. Fails if a run

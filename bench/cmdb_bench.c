@@ -8,6 +8,12 @@
  *   cmdb_bench look URL NODES FLOWS DEPTH QUERIES
  *                               fills a CMDB with FLOWS flows among NODES
  *                               nodes, then times cmdb_look at DEPTH
+ *   cmdb_bench fleet URL N F INTERVAL_S DURATION_S CHANGE_PCT THREADS [PM]
+ *                               N simulated agents, each its own
+ *                               connection and node name, flushing F live
+ *                               flows (CHANGE_PCT % with a new connection)
+ *                               every INTERVAL_S, for DURATION_S; CPU
+ *                               of the postmaster PM and its children
  *
  * Prints results; judging them is the caller's job (bench/cmdb.sh).
  */
@@ -19,13 +25,16 @@
 #include "core/graph.h"
 #include "core/util.h"
 
+#include <dirent.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_s(void)
 {
@@ -159,13 +168,73 @@ static int cmp_double(const void *a, const void *b)
 static int reset(struct cmdb *db)
 {
 	int r = cmdb_exec_sql(db, "TRUNCATE flows, passive_nodes, active_nodes,"
-				  " flush_batches");
+				  " flush_batches, flow_history");
 	return r < 0 ? r : cmdb_exec_sql(db, "VACUUM ANALYZE flows");
+}
+
+/* Median seconds of FLUSH_RUNS inserts of fl into emptied tables (after
+ * one untimed-for-the-median first flush, returned in *first). */
+static int time_inserts(struct cmdb *db, struct cmdb_batch *b,
+			const struct flow *fl, size_t n, double *ret_median,
+			double *ret_first)
+{
+	double runs[FLUSH_RUNS + 1];
+	bool doubt;
+	for (int k = 0; k <= FLUSH_RUNS; k++) {
+		if (reset(db) < 0)
+			return -1;
+		b->seq++;
+		double t = now_s();
+		if (cmdb_store_flush(db, b, fl, n, &doubt) < 0)
+			return -1;
+		runs[k] = now_s() - t;
+	}
+	*ret_first = runs[0];
+	qsort(runs + 1, FLUSH_RUNS, sizeof(double), cmp_double);
+	*ret_median = runs[1 + FLUSH_RUNS / 2];
+	return 0;
+}
+
+/*
+ * Rows a flush of fl writes at steady state (the same flows again, no new
+ * connection, same counts, last_seen a few seconds later in the same
+ * minute): tuples of flows, nodes and history whose xmin is the flush's
+ * transaction, and its seconds.
+ */
+static int steady_rows(struct cmdb *db, struct cmdb_batch *b, struct flow *fl,
+		       size_t n, int64_t *ret_rows, double *ret_s)
+{
+	int64_t x;
+	bool doubt;
+	for (size_t i = 0; i < n; i++) {
+		fl[i].new_connections = 0;
+		fl[i].last_seen_ms += 2000;
+	}
+	if (cmdb_query_int64(db, "SELECT txid_current()", &x) < 0)
+		return -1;
+	b->seq++;
+	double t = now_s();
+	if (cmdb_store_flush(db, b, fl, n, &doubt) < 0)
+		return -1;
+	*ret_s = now_s() - t;
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "SELECT (SELECT count(*) FROM flows WHERE xmin::text::bigint > %" PRId64
+		 ") + (SELECT count(*) FROM passive_nodes WHERE xmin::text::bigint > %" PRId64
+		 ") + (SELECT count(*) FROM active_nodes WHERE xmin::text::bigint > %" PRId64
+		 ") + (SELECT count(*) FROM flow_history WHERE xmin::text::bigint > %" PRId64 ")",
+		 x, x, x, x);
+	for (size_t i = 0; i < n; i++) {
+		fl[i].new_connections = 1;
+		fl[i].last_seen_ms -= 2000;
+	}
+	return cmdb_query_int64(db, sql, ret_rows);
 }
 
 static int bench_flush(struct cmdb *db, int argc, char **argv)
 {
-	int64_t now = now_realtime_ms();
+	/* Mid-minute: the steady-state flush stays in the same bucket. */
+	int64_t now = now_realtime_ms() / 60000 * 60000 + 20000;
 	for (int a = 0; a < argc; a++) {
 		size_t n = strtoul(argv[a], NULL, 10);
 		struct flow *fl = calloc(n, sizeof(*fl));
@@ -182,27 +251,36 @@ static int bench_flush(struct cmdb *db, int argc, char **argv)
 		 * it writes are mapped; page faults cost 20-30 us on this
 		 * VM), the median of FLUSH_RUNS inserts into emptied tables.
 		 * The first flush of this size on the connection is timed
-		 * too and printed as first_insert. */
-		struct cmdb_batch b = { "bench", (uint64_t)rand(), 0 };
-		double runs[FLUSH_RUNS + 1];
-		for (int k = 0; k <= FLUSH_RUNS; k++) {
-			if (reset(db) < 0)
-				goto fail;
-			b.seq++;
-			double t = now_s();
-			if (cmdb_store_flush(db, &b, fl, n, &doubt) < 0)
-				goto fail;
-			runs[k] = now_s() - t;
-		}
-		double first = runs[0];
-		qsort(runs + 1, FLUSH_RUNS, sizeof(double), cmp_double);
-		double ins = runs[1 + FLUSH_RUNS / 2];
+		 * too and printed as first_insert. The flush as it was
+		 * before the history (history_off) is measured the same way,
+		 * alternately with it, as the reference of the history's
+		 * cost. */
+		struct cmdb_batch b = { .node_name = "bench",
+				       .boot_id = (uint64_t)rand() };
+		struct cmdb_batch b0 = b;
+		b0.boot_id++;
+		b0.history_off = true;
+		double ins, first, ins0, first0;
+		if (time_inserts(db, &b0, fl, n, &ins0, &first0) < 0 ||
+		    time_inserts(db, &b, fl, n, &ins, &first) < 0)
+			goto fail;
 		/* The update path: the same flows again, onto the last run's. */
 		b.seq++;
 		double t = now_s();
 		if (cmdb_store_flush(db, &b, fl, n, &doubt) < 0)
 			goto fail;
 		double upd = now_s() - t;
+		/* Steady state: rows written, with the history (only what
+		 * changed, last_seen once per bucket) and without. */
+		int64_t rows, rows0;
+		double st, st0;
+		if (steady_rows(db, &b, fl, n, &rows, &st) < 0 ||
+		    time_inserts(db, &b0, fl, n, &ins0, &first0) < 0)
+			goto fail;
+		b0.seq++;
+		if (cmdb_store_flush(db, &b0, fl, n, &doubt) < 0 ||
+		    steady_rows(db, &b0, fl, n, &rows0, &st0) < 0)
+			goto fail;
 
 		/* The reference on at most 10k flows: its rate is flat in n,
 		 * and 100k rows one by one would dominate the run. */
@@ -221,6 +299,11 @@ static int bench_flush(struct cmdb *db, int argc, char **argv)
 		       n, n / ins, ins, n / first, first, FLUSH_RUNS, n / upd, upd,
 		       nb / base, nb, base,
 		       (n / ins) / (nb / base));
+		printf("history n=%zu insert_with_history=%.0f flows/s "
+		       "insert_without=%.0f flows/s ratio=%.2f "
+		       "steady_rows_written with=%" PRId64 " (%.3fs) without=%" PRId64
+		       " (%.3fs)\n",
+		       n, n / ins, n / ins0, ins0 / ins, rows, st, rows0, st0);
 		free(fl);
 		continue;
 fail:
@@ -268,7 +351,8 @@ static int look_fill(struct cmdb *db, uint32_t nodes, size_t nflows)
 		return -1;
 	/* Several batches, like agents would, de-duplicated by the flush. */
 	for (size_t off = 0, seq = 1; off < 2 * edges; off += 50000, seq++) {
-		struct cmdb_batch b = { "bench", 7, seq };
+		struct cmdb_batch b = { .node_name = "bench", .boot_id = 7,
+				       .seq = seq };
 		size_t n = 2 * edges - off < 50000 ? 2 * edges - off : 50000;
 		if (cmdb_store_flush(db, &b, fl + off, n, &doubt) < 0)
 			return -1;
@@ -367,19 +451,370 @@ static int bench_look(struct cmdb *db, const char *url, char **argv)
 	return 0;
 }
 
+/*
+ * look with --since on a month of history next to look without a window
+ * (today's query), on the same CMDB: each flow active in one minute of
+ * each of the last `days` days and in the current minute. Prints the
+ * "look-history" line. Returns 0 or -1.
+ */
+static int bench_look_history(struct cmdb *db, char **argv)
+{
+	uint32_t nodes = (uint32_t)strtoul(argv[0], NULL, 10);
+	size_t nflows = strtoul(argv[1], NULL, 10);
+	int days = atoi(argv[2]);
+	int queries = atoi(argv[3]);
+	int depth = 3;
+	char sql[1024];
+	double t;
+	if (look_fill(db, nodes, nflows) < 0)
+		return -1;
+	t = now_s();
+	snprintf(sql, sizeof(sql),
+		 "SELECT shawk_history_prepare(now() - interval '%d days', now());"
+		 " INSERT INTO flow_history SELECT laddr, lport, direction, proto,"
+		 " raddr, rport, node_name, netns, pgid, comm,"
+		 " shawk_bucket(now() - d * interval '1 day' + (hashtext(comm ||"
+		 " host(raddr)) %% 600) * interval '1 minute', 60), 60, 1"
+		 " FROM flows, generate_series(1, %d) d"
+		 " ON CONFLICT DO NOTHING",
+		 days + 1, days);
+	if (cmdb_exec_sql(db, sql) < 0 ||
+	    cmdb_exec_sql(db, "VACUUM ANALYZE flow_history") < 0)
+		return -1;
+	int64_t rows;
+	if (cmdb_query_int64(db, "SELECT count(*) FROM flow_history", &rows) < 0)
+		return -1;
+	double fill = now_s() - t;
+	double *lat[2];
+	for (int w = 0; w < 2; w++)
+		if (!(lat[w] = calloc((size_t)queries, sizeof(double))))
+			return -1;
+	size_t edges[2] = { 0, 0 };
+	/* Alternately, so that both see the same cache state. */
+	for (int i = 0; i < queries; i++) {
+		struct look_query q = look_query_random(nodes, depth);
+		for (int w = 0; w < 2; w++) {
+			struct graph g;
+			graph_init(&g, 0);
+			if (w)
+				q.since_ms = now_realtime_ms() - 3600 * 1000;
+			double s0 = now_s();
+			int r = cmdb_look(db, &q, &g);
+			lat[w][i] = (now_s() - s0) * 1000;
+			edges[w] += g.ne;
+			graph_clear(&g);
+			if (r < 0)
+				return -1;
+		}
+	}
+	for (int w = 0; w < 2; w++)
+		qsort(lat[w], (size_t)queries, sizeof(double), cmp_double);
+	printf("look-history flows=%zu history_rows=%" PRId64 " (%d days, "
+	       "filled in %.1fs) depth=%d queries=%d no_window_median=%.1fms "
+	       "since_1h_median=%.1fms ratio=%.2f avg_edges=%zu/%zu\n",
+	       nflows, rows, days, fill, depth, queries, lat[0][queries / 2],
+	       lat[1][queries / 2], lat[1][queries / 2] / lat[0][queries / 2],
+	       edges[0] / (size_t)queries, edges[1] / (size_t)queries);
+	free(lat[0]);
+	free(lat[1]);
+	return 0;
+}
+
+/* ---- fleet: many agents on one PostgreSQL ---- */
+
+struct fleet_agent {
+	struct cmdb *db;
+	char name[32];
+	struct flow *fl;
+	struct cmdb_batch b;
+	int64_t due_ms;
+};
+
+struct fleet_thread {
+	pthread_t t;
+	struct fleet_agent *a;
+	size_t na;
+	int64_t interval_ms, end_ms, start_ms;
+	int change_pct;
+	size_t nflows;
+	/* Lateness of each flush's end after its due time, ms. */
+	double *lat;
+	int64_t *when; /* due time of each, for the drift */
+	size_t nlat, cap;
+	int err;
+};
+
+static void sleep_until_ms(int64_t t)
+{
+	int64_t now = now_realtime_ms();
+	if (t <= now)
+		return;
+	struct timespec ts = { .tv_sec = (t - now) / 1000,
+			       .tv_nsec = ((t - now) % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+/* Agent i's flows: half served at its address (ports 8000-8009, ten
+ * processes), half calling others; peers are distinct per flow. */
+static void fleet_flows(struct flow *fl, size_t n, uint32_t i, int64_t now)
+{
+	for (size_t j = 0; j < n; j++) {
+		struct flow *f = &fl[j];
+		bool passive = j % 2;
+		memset(f, 0, sizeof(*f));
+		f->key.dir = passive ? SOCK_DIR_PASSIVE : SOCK_DIR_ACTIVE;
+		f->key.proto = IPPROTO_TCP;
+		f->key.family = AF_INET;
+		node_addr(0x800000 + i, f->key.laddr);
+		node_addr(0xC00000 + (uint32_t)j, f->key.raddr);
+		f->key.lport = passive ? (uint16_t)(8000 + j % 10) : 0;
+		f->key.rport = passive ? 0 : (uint16_t)(8000 + j % 10);
+		f->key.netns = 4026531840u;
+		f->key.pgid = 1000 + (uint32_t)(j % 10);
+		snprintf(f->key.comm, sizeof(f->key.comm), "svc%zu", j % 10);
+		f->pid = f->key.pgid;
+		f->connections = 1;
+		f->new_connections = 1;
+		f->first_seen_ms = f->last_seen_ms = now;
+	}
+}
+
+static void *fleet_run(void *arg)
+{
+	struct fleet_thread *t = arg;
+	for (;;) {
+		struct fleet_agent *a = NULL;
+		for (size_t k = 0; k < t->na; k++)
+			if (!a || t->a[k].due_ms < a->due_ms)
+				a = &t->a[k];
+		if (!a || a->due_ms >= t->end_ms)
+			break;
+		sleep_until_ms(a->due_ms);
+		/* This interval: every flow still live, CHANGE_PCT % of them
+		 * with a new connection. */
+		for (size_t j = 0; j < t->nflows; j++) {
+			struct flow *f = &a->fl[j];
+			bool change = (size_t)rand() % 100 < (size_t)t->change_pct;
+			f->new_connections = change;
+			f->connections = change ? 2 : 1;
+			f->first_seen_ms = a->due_ms - t->interval_ms + 1000;
+			f->last_seen_ms = a->due_ms;
+		}
+		bool doubt;
+		a->b.seq++;
+		if (cmdb_store_flush(a->db, &a->b, a->fl, t->nflows, &doubt) < 0) {
+			fprintf(stderr, "cmdb_bench: %s: %s\n", a->name,
+				cmdb_last_error(a->db));
+			t->err = 1;
+			return NULL;
+		}
+		if (t->nlat == t->cap) {
+			size_t cap = t->cap ? 2 * t->cap : 1024;
+			double *l = realloc(t->lat, cap * sizeof(*l));
+			int64_t *w = l ? realloc(t->when, cap * sizeof(*w)) : NULL;
+			if (!l || !w) {
+				t->err = 1;
+				return NULL;
+			}
+			t->lat = l;
+			t->when = w;
+			t->cap = cap;
+		}
+		t->when[t->nlat] = a->due_ms;
+		t->lat[t->nlat++] = (double)(now_realtime_ms() - a->due_ms);
+		a->due_ms += t->interval_ms;
+	}
+	return NULL;
+}
+
+/* CPU seconds used so far by the postmaster pm and its children (its
+ * backends and workers); pm 0: every process named "postgres". */
+static double postgres_cpu_s(long pm)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	double total = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char path[300], buf[1024];
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		char *l = strchr(buf, '('), *r = strrchr(buf, ')');
+		if (!l || !r || strncmp(l + 1, "postgres", 8) != 0 ||
+		    r != l + 9)
+			continue;
+		unsigned long ut = 0, st = 0;
+		long ppid = 0;
+		/* Fields after ")": state is 3, ppid 4, utime 14, stime 15. */
+		if (sscanf(r + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+				  "%lu %lu", &ppid, &ut, &st) == 3 &&
+		    (!pm || ppid == pm || atol(e->d_name) == pm))
+			total += (double)(ut + st) / (double)hz;
+	}
+	closedir(d);
+	return total;
+}
+
+static int bench_fleet(const char *url, char **argv)
+{
+	size_t n = strtoul(argv[0], NULL, 10), nf = strtoul(argv[1], NULL, 10);
+	int64_t interval = (int64_t)(atof(argv[2]) * 1000);
+	int64_t duration = (int64_t)(atof(argv[3]) * 1000);
+	int change = atoi(argv[4]);
+	size_t nt = strtoul(argv[5], NULL, 10);
+	long pm = argv[6] ? atol(argv[6]) : 0; /* the postmaster's pid */
+	struct fleet_agent *a = calloc(n, sizeof(*a));
+	struct fleet_thread *t = calloc(nt, sizeof(*t));
+	int rc = 1;
+	if (!a || !t || !n || !nt || !nf || interval <= 0)
+		goto out;
+	int64_t now = now_realtime_ms();
+	for (size_t i = 0; i < n; i++) {
+		char err[256];
+		if (cmdb_connect(url, &a[i].db, err, sizeof(err)) < 0) {
+			fprintf(stderr, "cmdb_bench: agent %zu: %s\n", i, err);
+			goto out;
+		}
+		snprintf(a[i].name, sizeof(a[i].name), "fleet-%zu", i);
+		a[i].b = (struct cmdb_batch){ .node_name = a[i].name,
+					      .boot_id = ((uint64_t)now << 16) + i };
+		if (!(a[i].fl = calloc(nf, sizeof(struct flow))))
+			goto out;
+		fleet_flows(a[i].fl, nf, (uint32_t)i, now);
+	}
+	/* Agents spread over the interval, as real ones started at random;
+	 * the first flush of each (all its flows new) before the clock. */
+	int64_t start = now_realtime_ms() + 2000;
+	for (size_t i = 0; i < n; i++)
+		a[i].due_ms = start + (int64_t)i * interval / (int64_t)n;
+	for (size_t k = 0; k < nt; k++) {
+		t[k] = (struct fleet_thread){ .interval_ms = interval,
+					      .start_ms = start,
+					      .end_ms = start + interval,
+					      .change_pct = 100,
+					      .nflows = nf };
+	}
+	/* Thread k drives agents k, k + nt, ...: give each its own slice. */
+	struct fleet_agent *sorted = calloc(n, sizeof(*sorted));
+	if (!sorted)
+		goto out;
+	for (size_t k = 0, o = 0; k < nt; k++) {
+		t[k].a = sorted + o;
+		for (size_t i = k; i < n; i += nt) {
+			sorted[o] = a[i];
+			sorted[o].b.node_name = sorted[o].name;
+			o++;
+		}
+		t[k].na = (size_t)(sorted + o - t[k].a);
+	}
+	free(a);
+	a = sorted;
+	for (int phase = 0; phase < 2; phase++) {
+		double cpu0 = postgres_cpu_s(pm), t0 = now_s();
+		for (size_t k = 0; k < nt; k++) {
+			if (phase == 1) {
+				t[k].start_ms = start;
+				t[k].end_ms = start + duration;
+				t[k].change_pct = change;
+				t[k].nlat = 0;
+			}
+			pthread_create(&t[k].t, NULL, fleet_run, &t[k]);
+		}
+		for (size_t k = 0; k < nt; k++)
+			pthread_join(t[k].t, NULL);
+		double cpu = postgres_cpu_s(pm) - cpu0, wall = now_s() - t0;
+		for (size_t k = 0; k < nt; k++)
+			if (t[k].err)
+				goto out;
+		if (phase == 0) {
+			/* Steady state from here: the next round. */
+			start += interval;
+			continue;
+		}
+		size_t total = 0, late = 0;
+		for (size_t k = 0; k < nt; k++)
+			total += t[k].nlat;
+		double *all = calloc(total ? total : 1, sizeof(double));
+		double first_sum = 0, last_sum = 0;
+		size_t first_n = 0, last_n = 0;
+		if (!all)
+			goto out;
+		for (size_t k = 0, o = 0; k < nt; k++)
+			for (size_t j = 0; j < t[k].nlat; j++) {
+				double l = t[k].lat[j];
+				all[o++] = l;
+				late += l > (double)interval;
+				if (t[k].when[j] < start + duration / 3) {
+					first_sum += l;
+					first_n++;
+				} else if (t[k].when[j] >= start + 2 * duration / 3) {
+					last_sum += l;
+					last_n++;
+				}
+			}
+		qsort(all, total, sizeof(double), cmp_double);
+		printf("fleet agents=%zu flows=%zu interval=%.1fs duration=%.0fs "
+		       "change=%d%% threads=%zu flushes=%zu flows_per_s=%.0f "
+		       "latency_p50=%.0fms p95=%.0fms max=%.0fms late=%zu "
+		       "mean_first_third=%.0fms mean_last_third=%.0fms "
+		       "pg_cpu=%.0f%%\n",
+		       n, nf, (double)interval / 1000, wall, change, nt, total,
+		       (double)(total * nf) / wall,
+		       total ? all[total / 2] : 0,
+		       total ? all[total * 95 / 100] : 0,
+		       total ? all[total - 1] : 0, late,
+		       first_n ? first_sum / (double)first_n : 0,
+		       last_n ? last_sum / (double)last_n : 0,
+		       100 * cpu / wall);
+		free(all);
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; a && i < n; i++) {
+		cmdb_free(a[i].db);
+		free(a[i].fl);
+	}
+	for (size_t k = 0; t && k < nt; k++) {
+		free(t[k].lat);
+		free(t[k].when);
+	}
+	free(a);
+	free(t);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdb *db;
 	char err[256];
 	if (argc < 4) {
 		fputs("usage: cmdb_bench flush URL N... | look URL NODES "
-		      "FLOWS DEPTH QUERIES\n",
+		      "FLOWS DEPTH QUERIES | fleet URL N F INTERVAL_S "
+		      "DURATION_S CHANGE_PCT THREADS\n",
 		      stderr);
 		return 2;
 	}
+	if (!strcmp(argv[1], "fleet"))
+		return argc >= 9 ? bench_fleet(argv[2], argv + 3) : 2;
 	if (cmdb_connect(argv[2], &db, err, sizeof(err)) < 0) {
 		fprintf(stderr, "cmdb_bench: %s\n", err);
 		return 1;
+	}
+	if (!strcmp(argv[1], "look-history")) {
+		int r = argc >= 7 && bench_look_history(db, argv + 3) == 0 ? 0 : 1;
+		if (r)
+			fprintf(stderr, "cmdb_bench: %s\n", cmdb_last_error(db));
+		cmdb_free(db);
+		return r;
 	}
 	int r = !strcmp(argv[1], "flush") ? bench_flush(db, argc - 3, argv + 3)
 		: argc >= 7		 ? bench_look(db, argv[2], argv + 3)

@@ -23,6 +23,7 @@ static const char usage[] =
 	"  list           what the CMDB knows: hosts, pods, namespaces,\n"
 	"                 workloads, with last-seen times\n"
 	"  create-scheme  create or upgrade the CMDB schema\n"
+	"  prune          apply the CMDB's retention now\n"
 	"  health         check the probe's heartbeat (liveness probes)\n"
 	"  serve          serve the dependency map as web pages\n"
 	"  help [COMMAND] show this help, or a command's\n"
@@ -45,6 +46,7 @@ static const struct {
 	{ "look", cli_look },
 	{ "list", cli_list },
 	{ "create-scheme", cli_create_scheme },
+	{ "prune", cli_prune },
 	{ "health", cli_health },
 	{ "serve", cli_serve },
 };

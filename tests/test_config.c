@@ -23,6 +23,7 @@ static const char *const shawk_env[] = {
 	"SHAWK_KUBELET_TOKEN_FILE", "SHAWK_KUBELET_CA_FILE",
 	"SHAWK_KUBELET_INSECURE", "SHAWK_NODE_NAME",
 	"SHAWK_MAX_FLOWS",	  "SHAWK_MAX_PENDING_FLOWS",
+	"SHAWK_HISTORY_BUCKET",	  "SHAWK_RETENTION",
 	"SHAWK_APISERVER_URL",
 };
 
@@ -99,6 +100,8 @@ static void test_defaults(void **state)
 	assert_false(cfg.include_loopback);
 	assert_int_equal(cfg.max_flows, 1u << 20);
 	assert_int_equal(cfg.max_pending_flows, 1u << 20);
+	assert_int_equal(cfg.history_bucket_ms, 60 * 1000);
+	assert_true(cfg.retention_ms == 30LL * 86400 * 1000);
 	assert_false(cfg.help);
 	assert_string_equal(probe_mode_name(cfg.mode), "auto");
 }
@@ -245,6 +248,17 @@ static const struct invalid_case invalid_cases[] = {
 	{ NULL, NULL, { "--interval", "2s", "--flush-interval", "1s" },
 	  { "--interval", "--flush-interval" } },
 	{ "SHAWK_PROBE_INTERVAL", "1m", { NULL }, { "--flush-interval" } },
+	/* History: whole seconds up to an hour; retention not shorter. */
+	{ NULL, NULL, { "--history-bucket", "1500ms" },
+	  { "--history-bucket", "whole seconds" } },
+	{ NULL, NULL, { "--history-bucket", "2h" },
+	  { "--history-bucket", "1h" } },
+	{ "SHAWK_HISTORY_BUCKET", "0s", { NULL }, { "SHAWK_HISTORY_BUCKET" } },
+	{ NULL, NULL, { "--retention", "30s" },
+	  { "--retention", "history bucket" } },
+	{ "SHAWK_RETENTION", "5m", { "--history-bucket", "10m" },
+	  { "SHAWK_RETENTION", "shorter" } },
+	{ "SHAWK_RETENTION", "never", { NULL }, { "SHAWK_RETENTION", "never" } },
 	/* Modes and enumerations. */
 	{ NULL, NULL, { "--mode", "bogus" },
 	  { "--mode", "bogus", "polling, streaming or auto" } },

@@ -383,6 +383,16 @@ static void test_handmade(void **state)
 	status(&m, IPS_CONFIRMED);
 	assert_int_equal(ct_parse_entry(m.b, m.len, &e), CT_PARSE_SKIP);
 
+	/* IPVS: the reply tuple rewritten, no NAT status bit. */
+	msg_start(&m);
+	tuple(&m, CTA_TUPLE_ORIG, "198.18.61.10", "198.18.161.10", IPPROTO_TCP,
+	      40000, 80, 4);
+	tuple(&m, CTA_TUPLE_REPLY, "198.18.61.21", "198.18.61.10", IPPROTO_TCP,
+	      8080, 40000, 4);
+	status(&m, IPS_CONFIRMED | IPS_SEEN_REPLY);
+	assert_int_equal(ct_parse_entry(m.b, m.len, &e), CT_PARSE_NAT);
+	assert_int_equal(e.nat, CT_NAT_DST);
+
 	/* A 3-byte IPv4 address. */
 	msg_start(&m);
 	tuple(&m, CTA_TUPLE_ORIG, "198.18.61.10", "198.18.161.10", IPPROTO_TCP,

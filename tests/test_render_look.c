@@ -306,6 +306,78 @@ static void test_vertex_dedup_and_edge_merge(void **s)
 	graph_clear(&g);
 }
 
+/*
+ * look --diff: wrk -> nginx added, nginx -> python removed, unknown ->
+ * nginx unchanged with 2 connections more than in the baseline.
+ */
+static void build_diff(struct graph *g)
+{
+	graph_init(g, 0);
+	g->windowed = g->diff = true;
+	uint32_t ngx = vtx(g, "10.0.0.10", 80, 4656, "nginx", NULL);
+	uint32_t ngx_c = vtx(g, "10.0.0.10", 0, 4656, "nginx", NULL);
+	uint32_t wrk = vtx(g, "10.0.0.11", 0, 5982, "wrk", NULL);
+	uint32_t py = vtx(g, "10.0.0.12", 8080, 6111, "python", NULL);
+	uint32_t unk = vtx(g, "10.0.0.13", 0, 0, "", NULL);
+	assert_int_equal(graph_edge_add(g, wrk, ngx, 6, 4, 30, T0, T0 + 5000), 0);
+	assert_int_equal(graph_edge_mark(g, wrk, ngx, 6, NULL, true, false, 0), 0);
+	assert_int_equal(graph_edge_add(g, ngx_c, py, 6, 0, 2, T0, T0 + 4000), 0);
+	assert_int_equal(graph_edge_mark(g, ngx_c, py, 6, NULL, false, true, 3), 0);
+	assert_int_equal(graph_edge_add(g, unk, ngx, 17, 5, 9, T0, T0), 0);
+	assert_int_equal(graph_edge_mark(g, unk, ngx, 17, NULL, true, true, 3), 0);
+	assert_int_equal(graph_edge_mark(g, wrk, py, 6, NULL, true, true, 1), -ENOENT);
+	assert_int_equal(graph_root_add(g, ngx), 0);
+	assert_int_equal(graph_root_add(g, ngx_c), 0);
+	graph_roots_finish(g);
+}
+
+static void build_diff_changed_only(struct graph *g)
+{
+	build_diff(g);
+	g->hide_unchanged = true;
+}
+
+static void test_diff(void **s)
+{
+	(void)s;
+	golden_of(build_diff, render_tree, 1, "diff_tree.txt");
+	golden_of(build_diff, render_json, 1, "diff.json");
+	golden_of(build_diff, render_dot, 1, "diff.dot");
+	golden_of(build_diff_changed_only, render_tree, 1,
+		  "diff_changed_only.txt");
+	golden_of(build_diff_changed_only, render_json, 1,
+		  "diff_changed_only.json");
+}
+
+static void test_edge_change(void **s)
+{
+	(void)s;
+	struct graph_edge e = { .in_window = true };
+	assert_int_equal(graph_edge_change(&e), GRAPH_ADDED);
+	assert_string_equal(render_change_name(&e), "added");
+	e.in_base = true;
+	assert_int_equal(graph_edge_change(&e), GRAPH_UNCHANGED);
+	e.in_window = false;
+	assert_int_equal(graph_edge_change(&e), GRAPH_REMOVED);
+	assert_string_equal(render_change_name(&e), "removed");
+	/* Labels count e->connections (over a window: those started in
+	 * it), and in a diff their change. */
+	struct graph g = { .windowed = true };
+	char buf[64];
+	e = (struct graph_edge){ .proto = 6, .connections = 4,
+				 .connections_total = 40 };
+	render_edge_count(buf, sizeof(buf), &g, &e);
+	assert_string_equal(buf, "tcp 4 conns");
+	g.diff = true;
+	e.base_connections = 7;
+	render_edge_count(buf, sizeof(buf), &g, &e);
+	assert_string_equal(buf, "tcp 4 conns (-3)");
+	e.connections = 1;
+	e.base_connections = 0;
+	render_edge_count(buf, sizeof(buf), &g, &e);
+	assert_string_equal(buf, "tcp 1 conn (+1)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +398,8 @@ int main(void)
 		cmocka_unit_test(test_escape_helpers),
 		cmocka_unit_test(test_walk_cycle_and_bound),
 		cmocka_unit_test(test_vertex_dedup_and_edge_merge),
+		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_edge_change),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

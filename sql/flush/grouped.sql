@@ -1,5 +1,6 @@
 -- SPDX-License-Identifier: MIT
--- $1 node_name. Writes the staged batch when some keys repeat (e.g.
+-- $1 node_name, $2 history bucket (seconds), $3 history start (epoch
+-- ms). Writes the staged batch when some keys repeat (e.g.
 -- sanitising turned two comms into the same text), or after unique.sql met
 -- a flow or node inserted meanwhile: merge the flows first, and let
 -- ON CONFLICT sort out the rows that exist. Node keys are unique in their
@@ -33,4 +34,6 @@ WITH f AS (
 \ir _active_insert.sql
  ON CONFLICT (addr, pgid, comm) DO UPDATE SET
 \ir _node_set.sql
+), h AS (
+\ir _history_insert.sql
 ) SELECT 1

@@ -38,5 +38,5 @@ CREATE TEMPORARY TABLE IF NOT EXISTS shawk_flush_conns (
  i integer, conn_id bigint)
  ON COMMIT DELETE ROWS;
 -- Once per connection: the identities nobody reported for 30 days
--- (007_seen_conns.sql).
+-- (008_seen_conns.sql).
 DELETE FROM seen_conns WHERE last_seen < now() - interval '30 days'

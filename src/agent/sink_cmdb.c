@@ -4,6 +4,7 @@
 #include "agent/pending.h"
 #include "cmdb/pg.h"
 #include "cmdb/pods_store.h"
+#include "cmdb/prune.h"
 #include "cmdb/store.h"
 #include "core/clock.h"
 #include "core/file.h"
@@ -54,6 +55,8 @@ struct cmdb_sink {
 	/* This node's pods, recorded after each write. */
 	struct pod_watch *pods;
 	int pods_err; /* last result, for one log line per change */
+	int64_t next_prune_ms; /* monotonic: the next retention attempt */
+	uint64_t pruned_partitions, pruned_rows;
 	uint64_t services_gen; /* the Services list written last */
 	int services_err;
 };
@@ -119,6 +122,8 @@ static int write_batch(struct cmdb_sink *c, const struct flow *flows,
 		.boot_id = c->boot_id,
 		.seq = seq,
 		.kernel_boot = c->kernel_boot,
+		.bucket_s = (uint32_t)(c->cfg->history_bucket_ms / 1000),
+		.retention_ms = c->cfg->retention_ms,
 	};
 	int r = c->ops->flush(c->db, &b, flows, n, ret_in_doubt);
 	c->writes++;
@@ -380,6 +385,43 @@ static int cmdb_sink_write_flows(struct sink *s, const struct flow *flows, size_
 	return 0;
 }
 
+/*
+ * Retention, between flushes: one bounded batch (shawk_prune) when due.
+ * The database keeps it to one agent at a time (an advisory lock) and to
+ * once an hour for the fleet; an agent asks every PRUNE_POLL_MS, or at
+ * its next flush while old rows remain.
+ */
+#define PRUNE_POLL_MS (5 * 60 * 1000)
+#define PRUNE_EVERY_MS (60 * 60 * 1000)
+#define PRUNE_BATCH 5000
+
+static void maybe_prune(struct cmdb_sink *c)
+{
+	struct cmdb_prune_result res;
+	int64_t now = c->ops->now_ms();
+	if (!c->ops->prune || c->cfg->retention_ms <= 0 ||
+	    now < c->next_prune_ms)
+		return;
+	c->next_prune_ms = now + PRUNE_POLL_MS;
+	int r = c->ops->prune(c->db, c->cfg->retention_ms, PRUNE_BATCH,
+			      PRUNE_EVERY_MS, &res);
+	if (r < 0) {
+		log_debug("CMDB: retention: %s", c->ops->last_error(c->db));
+		return;
+	}
+	if (res.skipped)
+		return;
+	c->pruned_partitions += (uint64_t)res.partitions;
+	c->pruned_rows += (uint64_t)res.deleted;
+	if (res.partitions || res.deleted)
+		log_info("CMDB: retention dropped %d history partitions and "
+			 "%lld rows%s",
+			 res.partitions, (long long)res.deleted,
+			 res.more ? ", more to go" : "");
+	if (res.more && (res.partitions || res.deleted))
+		c->next_prune_ms = now;
+}
+
 static int cmdb_sink_write(struct sink *s, const struct flow *flows, size_t n,
 			   int64_t now_ms)
 {
@@ -391,6 +433,8 @@ static int cmdb_sink_write(struct sink *s, const struct flow *flows, size_t n,
 		write_pods(c, now_ms);
 		write_services(c, now_ms);
 	}
+	if (!c->down && c->db && c->ops->is_connected(c->db))
+		maybe_prune(c);
 	return r;
 }
 
@@ -444,6 +488,10 @@ static void cmdb_sink_stats(const struct sink *s, stat_fn fn, void *ud)
 	fn("dropped_flows", STAT_COUNTER,
 	   pending_dropped(c->acc) + pending_dropped(c->doubt),
 	   "buffered flows dropped: buffer full", ud);
+	fn("pruned_partitions", STAT_COUNTER, c->pruned_partitions,
+	   "history partitions dropped by retention", ud);
+	fn("pruned_rows", STAT_COUNTER, c->pruned_rows,
+	   "flows, nodes and pods rows deleted by retention", ud);
 }
 
 static void cmdb_sink_free(struct sink *s)
@@ -499,6 +547,7 @@ const struct sink_cmdb_ops sink_cmdb_pg = {
 	.last_error = cmdb_last_error,
 	.flush = cmdb_store_flush,
 	.store_pods = cmdb_store_pods,
+	.prune = cmdb_prune,
 	.store_services = cmdb_store_services,
 	.free = cmdb_free,
 	.now_ms = real_now_ms,

@@ -31,6 +31,7 @@ struct sink *sink_cmdb_new(const struct probe_config *cfg);
  * cmdb/pods_store.h, same contracts) and the monotonic clock. The real
  * ones are sink_cmdb_pg; tests put a fake store in their place.
  */
+struct cmdb_prune_result;
 struct sink_cmdb_ops {
 	int (*connect)(const char *url, const struct cmdb_limits *l,
 		       struct cmdb **ret, char *err, size_t errsz);
@@ -40,6 +41,9 @@ struct sink_cmdb_ops {
 		     const struct flow *flows, size_t n, bool *ret_in_doubt);
 	int (*store_pods)(struct cmdb *db, const char *node_name,
 			  struct cmdb_pod_rows *r, int64_t now_ms);
+	/* Retention (cmdb/prune.h); NULL: the sink never prunes. */
+	int (*prune)(struct cmdb *db, int64_t retention_ms, uint32_t batch,
+		     int64_t every_ms, struct cmdb_prune_result *ret);
 	int (*store_services)(struct cmdb *db, struct cmdb_service_rows *r,
 			      int64_t now_ms);
 	void (*free)(struct cmdb *db); /* accepts NULL */

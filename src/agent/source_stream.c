@@ -112,6 +112,13 @@ int source_stream_open(const struct probe_config *cfg, struct procmap *pm,
 		 * (client port) to find its backend: an in-kernel count
 		 * per flow would lose it. */
 		.no_aggregate = cfg->bpf_no_aggregate || cfg->conntrack,
+		.no_aggregate_why =
+			cfg->bpf_no_aggregate ? "SHAWK_BPF_AGGREGATE=0"
+			: cfg->conntrack      ? "the conntrack stage needs each "
+						"connection's client port; "
+						"--conntrack off counts them "
+						"in the kernel"
+					      : NULL,
 	};
 	struct source_stream *s = calloc(1, sizeof(*s));
 	if (!s)

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 struct ct_stats {
 	uint64_t scans;
@@ -47,6 +48,7 @@ struct ct_ns {
 	int ev_fd;	/* NEW/DESTROY events, -1: none (dump every scan) */
 	uint32_t seen;	/* the scan that last found the netns */
 	bool dumped;	/* a dump since the subscription */
+	bool ipvs;	/* IPVS there: its entries carry no NAT status bit */
 	bool redump;	/* this scan */
 };
 
@@ -172,15 +174,21 @@ static struct ct_ns *ns_find(struct stage_conntrack *c, uint64_t ino)
 }
 
 struct events_job {
+	bool subscribe;
 	int fd;
 	int sysctl_err; /* nf_conntrack_events is 0 and could not be set */
+	bool ipvs;
 };
 
-/* Inside the netns: subscribes to events, and makes sure the kernel sends
- * them (nf_conntrack_events 0 disables them for every listener). */
+/* Inside the netns: whether IPVS is there; then subscribes to events, and
+ * makes sure the kernel sends them (nf_conntrack_events 0 disables them
+ * for every listener). */
 static int open_events(void *arg)
 {
 	struct events_job *j = arg;
+	j->ipvs = access("/proc/thread-self/net/ip_vs", F_OK) == 0;
+	if (!j->subscribe)
+		return 0;
 	const char *path = "/proc/sys/net/netfilter/nf_conntrack_events";
 	char v[8] = "";
 	FILE *f = fopen(path, "re");
@@ -226,7 +234,8 @@ static bool purge_drop(const struct ct_entry *e, void *ud)
 }
 
 /* One netns: a count, then the filtered dumps unless empty. */
-static int dump_ns(struct stage_conntrack *c, struct netns_handle *h)
+static int dump_ns(struct stage_conntrack *c, struct netns_handle *h,
+		   const struct ct_ns *s)
 {
 	bool filtered = false;
 	uint32_t entries = 0, max = 0;
@@ -240,11 +249,14 @@ static int dump_ns(struct stage_conntrack *c, struct netns_handle *h)
 		return 0;
 	}
 	ct_table_set_context(c->ct, h->ino, c->gen);
-	r = ct_dump(c->ct, h->diag_fd, c->kernel_filter, &filtered);
+	/* IPVS entries have no NAT status bit: the kernel's filter would
+	 * drop them, so that netns is dumped whole and picked here. */
+	bool filter = c->kernel_filter && !s->ipvs;
+	r = ct_dump(c->ct, h->diag_fd, filter, &filtered);
 	if (r < 0)
 		return r;
 	c->stats.dumps++;
-	if (c->kernel_filter && !filtered) {
+	if (filter && !filtered) {
 		/* This kernel sends every entry: stop asking. */
 		c->kernel_filter = false;
 		if (!c->reported_filter)
@@ -284,13 +296,14 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 		s->redump = periodic || !s->dumped || s->ev_fd < 0;
 		if (h->diag_fd < 0)
 			continue;
-		if (fresh && c->events) {
+		if (fresh) {
 			/* Subscribed before the dump: nothing falls between. */
-			struct events_job j = { .fd = -1 };
+			struct events_job j = { .subscribe = c->events, .fd = -1 };
 			int er = netns_run(h, open_events, &j);
-			if (er == 0)
+			s->ipvs = j.ipvs;
+			if (er == 0 && j.fd >= 0)
 				s->ev_fd = j.fd;
-			else if (!c->events_err)
+			else if (er < 0 && c->events && !c->events_err)
 				c->events_err = j.sysctl_err ? j.sysctl_err : er;
 		}
 		if (s->ev_fd >= 0 && s->dumped) {
@@ -334,7 +347,7 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 			c->stats.netns++;
 			continue;
 		}
-		r = dump_ns(c, h);
+		r = dump_ns(c, h, s);
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0) {

@@ -12,6 +12,7 @@ int cli_list(int argc, char **argv);
 int cli_create_scheme(int argc, char **argv);
 int cli_health(int argc, char **argv);
 int cli_serve(int argc, char **argv);
+int cli_prune(int argc, char **argv);
 
 /* "shawk CMD: <message>" on stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -43,6 +43,15 @@ static const char look_usage[] =
 	"  --since D          only edges seen since D: a duration ago (10m, 2h)\n"
 	"                     or an RFC 3339 time\n"
 	"  --until D          only edges seen until D (same forms)\n"
+	"                     With --since/--until the history is read: an edge\n"
+	"                     is shown if active in a bucket of the window, its\n"
+	"                     connections are those started in it.\n"
+	"  --diff-since D, --diff-until D\n"
+	"                     compare the window (--since/--until; --since\n"
+	"                     defaults to --diff-until, --until to now) with this\n"
+	"                     earlier baseline: edges added (+, green), removed\n"
+	"                     (-, red dashed) or unchanged, and the count change\n"
+	"  --changed-only     with a diff, leave unchanged edges out\n"
 	"  -o, --output F     tree (default), json, dot or svg (--format: the\n"
 	"                     same)\n"
 	"  --stale D          tree: mark edges last seen more than D ago as\n"
@@ -76,6 +85,8 @@ struct look_args {
 	const char *sel_flag; /* the selector given, for messages */
 	const struct look_format *fmt;
 	bool help;
+	bool changed_only;
+	bool diff_since_set, diff_until_set;
 	int64_t stale_ms; /* --stale */
 	char pod_ns[254], pod_name[254];
 };
@@ -208,6 +219,25 @@ static int look_option_apply(struct look_args *a, int c, const char *arg,
 					   "ago (10m, 2h, 1d) or an RFC 3339 time",
 					   c == 's' ? "--since" : "--until", arg);
 		return 0;
+	case 'B': /* the baseline's bounds */
+	case 'E':
+		if (duration_time_point_parse_ms(arg, now,
+					c == 'B' ? &a->q.diff_since_ms
+						 : &a->q.diff_until_ms) < 0)
+			return usage_error("invalid %s '%s': expected a duration "
+					   "ago (10m, 2h, 1d) or an RFC 3339 time",
+					   c == 'B' ? "--diff-since"
+						    : "--diff-until",
+					   arg);
+		if (c == 'B')
+			a->diff_since_set = true;
+		else
+			a->diff_until_set = true;
+		a->q.diff = true;
+		return 0;
+	case 'C':
+		a->changed_only = true;
+		return 0;
 	case 'f':
 		return opt_format(a, arg);
 	case 'c':
@@ -225,6 +255,35 @@ static int look_option_apply(struct look_args *a, int c, const char *arg,
 	return -1;
 }
 
+/* The baseline window of a diff: complete it from the window, and refuse
+ * one that is empty or overlaps the window. Returns 0 or EXIT_USAGE. */
+static int look_diff_check(struct look_args *a)
+{
+	struct look_query *q = &a->q;
+	if (!q->diff)
+		return a->changed_only ? usage_error("--changed-only needs "
+						     "--diff-since")
+				       : 0;
+	if (!a->diff_since_set)
+		return usage_error("--diff-until needs --diff-since");
+	if (!a->diff_until_set) {
+		if (q->since_ms == INT64_MIN)
+			return usage_error("--diff-since needs --diff-until "
+					   "or --since");
+		q->diff_until_ms = q->since_ms;
+	}
+	if (q->since_ms == INT64_MIN)
+		q->since_ms = q->diff_until_ms;
+	if (q->diff_since_ms > q->diff_until_ms)
+		return usage_error("--diff-since is later than --diff-until");
+	if (q->since_ms > q->until_ms)
+		return usage_error("--since is later than --until");
+	if (q->diff_since_ms < q->until_ms && q->since_ms < q->diff_until_ms)
+		return usage_error("the --diff-since/--diff-until window "
+				   "overlaps the --since/--until window");
+	return 0;
+}
+
 /* Fills a from argv and the environment. Returns 0 (a->help: print the
  * usage) or EXIT_USAGE after saying why. */
 static int look_args_parse(int argc, char **argv, struct look_args *a)
@@ -238,6 +297,9 @@ static int look_args_parse(int argc, char **argv, struct look_args *a)
 		{ "depth", required_argument, NULL, 'd' },
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
+		{ "diff-since", required_argument, NULL, 'B' },
+		{ "diff-until", required_argument, NULL, 'E' },
+		{ "changed-only", no_argument, NULL, 'C' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'f' },
 		{ "cmdb", required_argument, NULL, 'c' },
@@ -284,6 +346,8 @@ static int look_args_parse(int argc, char **argv, struct look_args *a)
 	if (a->q.since_ms != INT64_MIN && a->q.until_ms != INT64_MAX &&
 	    a->q.since_ms > a->q.until_ms)
 		return usage_error("--since is later than --until");
+	if ((r = look_diff_check(a)))
+		return r;
 	if (!a->url || !*a->url)
 		return usage_error("no CMDB: set --cmdb or SHAWK_CMDB_URL");
 	return cli_cmdb_url_check("look", a->url);
@@ -374,10 +438,15 @@ int cli_look(int argc, char **argv)
 		return r;
 	_cleanup_(graph_clear) struct graph g;
 	graph_init(&g, 0);
+	g.hide_unchanged = a.changed_only;
 	g.now_ms = now_realtime_ms();
 	g.stale_ms = a.stale_ms;
 	if ((r = look_graph_load(db, &a.q, &g, &empty)))
 		return r;
+	if (empty && a.fmt->empty_is_error && look_query_windowed(&a.q)) {
+		fputs("shawk look: no flow active in that time window\n", stderr);
+		return 1;
+	}
 	if (empty && a.fmt->empty_is_error && a.q.sel == LOOK_SEL_ALL) {
 		fputs("shawk look: the CMDB has no flow yet: run shawk probe "
 		      "(--once --cmdb URL for one scan)\n",

@@ -18,7 +18,8 @@
 enum opt_type {
 	OPT_STR,       /* the value as is */
 	OPT_SWITCH,    /* flag without a value sets true; env: true or false */
-	OPT_DURATION,  /* 500ms, 1s, ...; positive */
+	OPT_DURATION,  /* 500ms, 1s, ...; positive, at most a poll timeout */
+	OPT_SPAN,      /* a duration never waited on: up to 10 years */
 	OPT_COUNT,     /* integer from 1 to MAX_FLOWS_LIMIT */
 	OPT_MODE,      /* enum probe_mode */
 	OPT_BACKEND,   /* enum poll_backend */
@@ -79,6 +80,13 @@ static const struct probe_option probe_options[] = {
 	{ "max-pending-flows", "SHAWK_MAX_PENDING_FLOWS", OPT_COUNT,
 	  F(max_pending_flows), "1048576", "N",
 	  "flows buffered while the CMDB is down", NULL, false },
+	{ "history-bucket", "SHAWK_HISTORY_BUCKET", OPT_DURATION,
+	  F(history_bucket_ms), "1m", "D",
+	  "CMDB history resolution, whole seconds from 1s to 1h", NULL,
+	  false },
+	{ "retention", "SHAWK_RETENTION", OPT_SPAN, F(retention_ms), "30d",
+	  "D", "CMDB history, flows and pods older than this are pruned",
+	  NULL, false },
 	{ "conntrack", "SHAWK_CONNTRACK", OPT_ONOFF, F(conntrack), "on",
 	  "on|off",
 	  "resolve Service addresses (DNAT) to the backend reached and "
@@ -191,6 +199,9 @@ static int opt_set(const struct probe_option *o, struct probe_config *cfg,
 		return config_parse_bool(what, value, p, err);
 	case OPT_DURATION:
 		return config_parse_duration(what, value, false, p, err);
+	case OPT_SPAN:
+		return config_parse_duration_max(what, value, false,
+						 3650LL * 86400000, p, err);
 	case OPT_COUNT:
 		return config_parse_uint(what, value, 1, MAX_FLOWS_LIMIT, p,
 					 err);
@@ -324,6 +335,17 @@ static int check(struct probe_config *cfg, char *err)
 			    "--flush-interval/SHAWK_FLUSH_INTERVAL (%lldms)",
 			    (long long)cfg->interval_ms,
 			    (long long)cfg->flush_interval_ms);
+	if (cfg->history_bucket_ms % 1000 || cfg->history_bucket_ms > 3600000)
+		return config_error(err,
+			    "invalid --history-bucket/SHAWK_HISTORY_BUCKET "
+			    "(%lldms): expected whole seconds from 1s to 1h",
+			    (long long)cfg->history_bucket_ms);
+	if (cfg->retention_ms < cfg->history_bucket_ms)
+		return config_error(err,
+			    "invalid --retention/SHAWK_RETENTION (%lldms): "
+			    "shorter than the history bucket (%lldms)",
+			    (long long)cfg->retention_ms,
+			    (long long)cfg->history_bucket_ms);
 	/* It keys every row the agent writes (flows, batches, seen
 	 * connections): one too long for an index would fail them all. */
 	if (cfg->node_name &&

@@ -239,6 +239,16 @@ int cmdb_exec_params(struct cmdb *db, const char *sql, int n,
 	return 0;
 }
 
+int cmdb_query_int64(struct cmdb *db, const char *sql, int64_t *ret)
+{
+	_cleanup_(pqclearp) PGresult *res = PQexec(db->conn, sql);
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    PQntuples(res) != 1 || PQnfields(res) != 1)
+		return cmdb_fail(db, res);
+	*ret = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	return 0;
+}
+
 /* NOTICEs (CREATE ... IF NOT EXISTS and the like) are not for the user. */
 static void notice_ignore(void *arg, const char *msg)
 {
@@ -451,26 +461,51 @@ int cmdb_schema_check(struct cmdb *db)
 	return 0;
 }
 
-static int schema_version(struct cmdb *db, unsigned *ret)
+/* The version a schema file carries: the number its name starts with
+ * ("007_history.sql" is 7). Numbers may skip (a file merged later fills
+ * the gap): versions are not positions in sql_files[]. */
+static unsigned file_version(const struct sql_file *f)
+{
+	return (unsigned)strtoul(f->name, NULL, 10);
+}
+
+static unsigned newest_version(void)
+{
+	unsigned v = 0;
+	for (size_t i = 0; i < sql_files_count; i++)
+		if (file_version(&sql_files[i]) > v)
+			v = file_version(&sql_files[i]);
+	return v;
+}
+
+/* The versions applied so far, as a bitmap (versions 1 to 999). */
+#define MAX_VERSION 999
+static int schema_versions(struct cmdb *db, bool applied[MAX_VERSION + 1],
+			   unsigned *ret_max)
 {
 	_cleanup_(pqclearp) PGresult *res = cmdb_pq_exec(
-		db, "SELECT coalesce(max(version), 0) FROM "
-		    "shawk_schema_version");
+		db, "SELECT version FROM shawk_schema_version");
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
 		return cmdb_fail(db, res);
-	*ret = (unsigned)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+	*ret_max = 0;
+	for (int i = 0; i < PQntuples(res); i++) {
+		unsigned v = (unsigned)strtoul(PQgetvalue(res, i, 0), NULL, 10);
+		if (v <= MAX_VERSION)
+			applied[v] = true;
+		if (v > *ret_max)
+			*ret_max = v;
+	}
 	return 0;
 }
 
-static int apply_one(struct cmdb *db, unsigned version)
+static int apply_one(struct cmdb *db, const struct sql_file *f)
 {
-	const struct sql_file *f = &sql_files[version - 1];
 	char vbuf[16];
 	const char *params[] = { vbuf, f->name };
 	PGresult *res;
 	int r;
 
-	snprintf(vbuf, sizeof(vbuf), "%u", version);
+	snprintf(vbuf, sizeof(vbuf), "%u", file_version(f));
 	if ((r = cmdb_exec(db, "BEGIN")) < 0)
 		return r;
 	/* Multi-statement text: PQexec runs it inside our transaction. */
@@ -503,16 +538,20 @@ fail:;
 int cmdb_schema_apply(struct cmdb *db, unsigned target, unsigned *ret_before,
 		      unsigned *ret_after)
 {
-	unsigned cur = 0, applied = 0;
-	int r;
+	bool applied[MAX_VERSION + 1] = { 0 };
+	unsigned cur = 0, newest = newest_version(), after;
+	int r, count = 0;
 
 	if (target == 0)
-		target = (unsigned)sql_files_count;
-	if (target > sql_files_count) {
+		target = newest;
+	bool known = false;
+	for (size_t i = 0; i < sql_files_count; i++)
+		known |= file_version(&sql_files[i]) == target;
+	if (!known) {
 		snprintf(db->err, sizeof(db->err),
 			 "schema version %u unknown: this binary carries "
-			 "versions 1 to %zu",
-			 target, sql_files_count);
+			 "versions 1 to %u",
+			 target, newest);
 		return -EINVAL;
 	}
 	/* Session lock: concurrent runs (e.g. one per agent at start-up)
@@ -525,26 +564,35 @@ int cmdb_schema_apply(struct cmdb *db, unsigned target, unsigned *ret_before,
 			  " applied_at timestamptz NOT NULL DEFAULT now())");
 	if (r < 0)
 		goto out;
-	if ((r = schema_version(db, &cur)) < 0)
+	if ((r = schema_versions(db, applied, &cur)) < 0)
 		goto out;
-	if (cur > sql_files_count) {
+	if (cur > newest) {
 		snprintf(db->err, sizeof(db->err),
 			 "the CMDB has schema version %u, newer than this "
-			 "binary (%zu): upgrade shawk",
-			 cur, sql_files_count);
+			 "binary (%u): upgrade shawk",
+			 cur, newest);
 		r = -EINVAL;
 		goto out;
 	}
 	if (ret_before)
 		*ret_before = cur;
-	for (unsigned v = cur + 1; v <= target; v++) {
-		if ((r = apply_one(db, v)) < 0)
+	/* Every file up to target not applied yet, in order: also one whose
+	 * number is below the current version (merged after a later one). */
+	after = cur;
+	for (size_t i = 0; i < sql_files_count; i++) {
+		unsigned v = file_version(&sql_files[i]);
+		if (v > target || v == 0 || v > MAX_VERSION || applied[v])
+			continue;
+		if ((r = apply_one(db, &sql_files[i])) < 0)
 			goto out;
-		applied++;
+		applied[v] = true;
+		if (v > after)
+			after = v;
+		count++;
 	}
 	if (ret_after)
-		*ret_after = cur > target ? cur : target;
-	r = (int)applied;
+		*ret_after = after;
+	r = count;
 out:
 	if (cmdb_is_connected(db))
 		PQclear(PQexec(db->conn, "SELECT pg_advisory_unlock_all()"));

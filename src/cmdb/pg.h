@@ -3,6 +3,7 @@
 #define SHAWK_CMDB_PG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,6 +78,12 @@ const char *cmdb_last_error(const struct cmdb *db);
 int cmdb_exec_sql(struct cmdb *db, const char *sql);
 int cmdb_exec_params(struct cmdb *db, const char *sql, int n,
 		     const char *const *params);
+
+/*
+ * Runs sql, which returns one integer value (tests and benchmarks), into
+ * *ret. Returns 0 or -EIO / -ENOTCONN.
+ */
+int cmdb_query_int64(struct cmdb *db, const char *sql, int64_t *ret);
 
 /*
  * Applies sql_files[] from the current schema version up to target (0: the

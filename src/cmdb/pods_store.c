@@ -265,9 +265,10 @@ int cmdb_store_services(struct cmdb *db, struct cmdb_service_rows *r,
 	for (size_t i = 0; i < CMDB_SERVICE_COLUMNS; i++)
 		if (!(params[i + 1] = sql_array_finish(&r->col[i])))
 			return -ENOMEM;
-	_cleanup_(pqclearp) PGresult *res = PQexecParams(
-		db->conn, services_sql, CMDB_SERVICE_COLUMNS + 1, NULL, params, NULL,
-		NULL, 0);
+	cmdb_deadline_start(db);
+	_cleanup_(pqclearp) PGresult *res = cmdb_pq_exec_params(
+		db, services_sql, CMDB_SERVICE_COLUMNS + 1, params);
+	cmdb_deadline_stop(db);
 	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
 		return cmdb_fail(db, res);
 	return (int)r->n;

@@ -23,9 +23,18 @@ struct look_query {
 	const char *pod_namespace; /* LOOK_SEL_POD (NULL: any), _NAMESPACE */
 	const char *pod_name;	   /* LOOK_SEL_POD */
 	int depth;		   /* 1..LOOK_MAX_DEPTH */
-	/* Edges seen within [since, until]; INT64_MIN / INT64_MAX: open. */
+	/* Edges seen within [since, until]; INT64_MIN / INT64_MAX: open.
+	 * A bounded window reads the history (exact to its buckets, counts
+	 * summed over them); an open one the flows as they are now. */
 	int64_t since_ms, until_ms;
+	/* Also the edges of the baseline window [diff_since, diff_until]:
+	 * each edge is then marked in the window and/or in it. */
+	bool diff;
+	int64_t diff_since_ms, diff_until_ms;
 };
+
+/* True when q reads the history (a bounded window or a diff). */
+bool look_query_windowed(const struct look_query *q);
 
 /*
  * Fills g with the neighbourhood of the selected addresses: the edges into

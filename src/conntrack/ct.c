@@ -197,6 +197,13 @@ static int parse_entry(const void *payload, size_t len, struct ct_entry *ret,
 		nat |= CT_NAT_DST;
 	if (c.status & IPS_SRC_NAT)
 		nat |= CT_NAT_SRC;
+	/* IPVS (net.ipv4.vs.conntrack=1) rewrites the reply tuple without
+	 * the status bits: a reply from elsewhere than the original
+	 * destination is a destination NAT all the same. */
+	if (need_status && c.orig.have_dport && c.reply.have_sport &&
+	    (c.reply.sport != c.orig.dport ||
+	     memcmp(c.reply.src, c.orig.dst, 16)))
+		nat |= CT_NAT_DST;
 	if (!nat ||
 	    (c.orig.proto != IPPROTO_TCP && c.orig.proto != IPPROTO_UDP))
 		return CT_PARSE_SKIP;

@@ -80,6 +80,10 @@ struct probe_config {
 	bool conntrack;		  /* the conntrack stage (--conntrack on) */
 	uint64_t max_flows;
 	uint64_t max_pending_flows;
+	/* CMDB history (sql/007_history.sql): bucket width (whole seconds,
+	 * 1s to 1h) and how long history, flows, nodes and pods are kept. */
+	int64_t history_bucket_ms;
+	int64_t retention_ms;
 	/* Endpoints /metrics and /healthz ("ADDR:PORT"); NULL: none. */
 	const char *metrics_listen;
 	uint64_t metrics_max_series; /* shawk_connections_total series */
@@ -98,6 +102,11 @@ struct probe_config {
  */
 int config_parse_duration(const char *what, const char *value,
 			  bool allow_zero, int64_t *ret_ms, char *err);
+/* The same for a span that is never waited on (a retention): at most
+ * max_ms instead of DURATION_MAX_MS. */
+int config_parse_duration_max(const char *what, const char *value,
+			      bool allow_zero, int64_t max_ms, int64_t *ret_ms,
+			      char *err);
 int config_parse_bool(const char *what, const char *value, bool *ret,
 		      char *err);
 int config_parse_uint(const char *what, const char *value, uint64_t min,

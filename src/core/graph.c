@@ -345,6 +345,36 @@ int graph_edge_add_via(struct graph *g, uint32_t client, uint32_t server,
 	return 0;
 }
 
+int graph_edge_mark(struct graph *g, uint32_t client, uint32_t server,
+		    uint8_t proto, const struct graph_via *via, bool in_window,
+		    bool in_base, uint64_t base_connections)
+{
+	static const uint8_t none[16];
+	bool svc = via && via->service;
+	struct edge_key k = { g, client, server, proto, svc,
+			      svc ? via->svc_port : 0,
+			      svc ? via->svc_addr : none };
+	uint32_t found = hindex_find(&g->eidx,
+				     edge_hash(client, server, proto, k.svc_port),
+				     edge_eq, &k);
+	if (found == HINDEX_NONE)
+		return -ENOENT;
+	struct graph_edge *e = &g->e[found];
+	e->in_window |= in_window;
+	e->in_base |= in_base;
+	e->base_connections += base_connections;
+	return 0;
+}
+
+enum graph_change graph_edge_change(const struct graph_edge *e)
+{
+	if (e->in_window && !e->in_base)
+		return GRAPH_ADDED;
+	if (e->in_base && !e->in_window)
+		return GRAPH_REMOVED;
+	return GRAPH_UNCHANGED;
+}
+
 int graph_vertex_set_service(struct graph *g, uint32_t idx, const char *ns,
 			     const char *name)
 {

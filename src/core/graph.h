@@ -61,6 +61,17 @@ struct graph_edge {
 	uint8_t svc_addr[16];
 	uint8_t nat_seen[16];
 	char *svc_namespace, *svc_name;
+	/* look --diff-since: active in the window and/or in the baseline,
+	 * and the baseline's connections (connections: the window's). */
+	bool in_window, in_base;
+	uint64_t base_connections;
+};
+
+/* Of an edge in a diff (graph.diff). */
+enum graph_change {
+	GRAPH_UNCHANGED = 0,
+	GRAPH_ADDED,
+	GRAPH_REMOVED,
 };
 
 struct graph {
@@ -80,6 +91,10 @@ struct graph {
 	uint32_t *by_client, *by_server;
 	uint32_t *proc_display; /* per process: its first listening vertex */
 	size_t max_vertices; /* bound: adds fail with -E2BIG beyond it */
+	/* Counts are over a time window (connections started in it), not
+	 * the last interval's; diff: edges compare two windows, and
+	 * hide_unchanged leaves the unchanged ones out of the output. */
+	bool windowed, diff, hide_unchanged;
 	/* For the renderers: the time ages are counted from (0: print no
 	 * ages), and the age past which an edge is marked stale. */
 	int64_t now_ms, stale_ms;
@@ -132,6 +147,18 @@ int graph_edge_add_via(struct graph *g, uint32_t client, uint32_t server,
  * (the first name wins). Returns 0 or -ENOMEM. */
 int graph_vertex_set_service(struct graph *g, uint32_t idx, const char *ns,
 			     const char *name);
+
+/*
+ * Diff: records that the edge client -> server through via (added before
+ * with graph_edge_add_via) was active in the window and/or the baseline,
+ * adding base_connections to its baseline count. Returns 0 or -ENOENT.
+ */
+int graph_edge_mark(struct graph *g, uint32_t client, uint32_t server,
+		    uint8_t proto, const struct graph_via *via, bool in_window,
+		    bool in_base, uint64_t base_connections);
+
+/* An edge's change between the baseline and the window. */
+enum graph_change graph_edge_change(const struct graph_edge *e);
 
 /* Marks a vertex as a root of the tree (once). Returns 0 or -ENOMEM. */
 int graph_root_add(struct graph *g, uint32_t vertex);

@@ -345,8 +345,10 @@ static int setup_aggregate(struct ebpf *e, const struct ebpf_options *opt,
 		}
 	}
 	if (!e->agg_on)
-		ebpf_note(opt, "TCP connections are reported one event each%s",
-			  opt->no_aggregate ? " (SHAWK_BPF_AGGREGATE=0)" : "");
+		ebpf_note(opt, "TCP connections are reported one event each%s%s%s",
+			  opt->no_aggregate_why ? " (" : "",
+			  opt->no_aggregate_why ? opt->no_aggregate_why : "",
+			  opt->no_aggregate_why ? ")" : "");
 	return 0;
 }
 

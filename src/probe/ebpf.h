@@ -26,6 +26,7 @@ struct ebpf_options {
 	const char *deny;
 	bool classic;	   /* sockops + classic tracepoint, not the BTF one */
 	bool no_aggregate; /* every TCP connection as a ring buffer event */
+	const char *no_aggregate_why; /* said in the log line; NULL: none */
 };
 
 struct ebpf_stats {

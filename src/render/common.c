@@ -154,9 +154,37 @@ void render_edge_via(char *svc, size_t svcsz, char *nat, size_t natsz,
 	(void)natsz;
 }
 
-void render_edge_count(char *buf, size_t bufsz, const struct graph_edge *e)
+void render_edge_count(char *buf, size_t bufsz, const struct graph *g,
+		       const struct graph_edge *e)
 {
+	if (g->diff) {
+		long long d = (long long)e->connections -
+			      (long long)e->base_connections;
+		snprintf(buf, bufsz, "%s %llu conn%s (%s%lld)",
+			 render_proto_name(e->proto),
+			 (unsigned long long)e->connections,
+			 e->connections == 1 ? "" : "s", d >= 0 ? "+" : "", d);
+		return;
+	}
 	snprintf(buf, bufsz, "%s %llu conn%s", render_proto_name(e->proto),
 		 (unsigned long long)e->connections,
 		 e->connections == 1 ? "" : "s");
+}
+
+bool render_edge_hidden(const struct graph *g, const struct graph_edge *e)
+{
+	return g->diff && g->hide_unchanged &&
+	       graph_edge_change(e) == GRAPH_UNCHANGED;
+}
+
+const char *render_change_name(const struct graph_edge *e)
+{
+	switch (graph_edge_change(e)) {
+	case GRAPH_ADDED:
+		return "added";
+	case GRAPH_REMOVED:
+		return "removed";
+	default:
+		return "unchanged";
+	}
 }

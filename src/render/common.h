@@ -58,8 +58,17 @@ void render_edge_via(char *svc, size_t svcsz, char *nat, size_t natsz,
 		     const struct graph *g, const struct graph_edge *e);
 
 /* An edge's label, its protocol and the connections of the last interval
- * it was seen in, with a unit ("tcp 3 conns"; JSON's "connections"), into
- * buf (at least 32 bytes). */
-void render_edge_count(char *buf, size_t bufsz, const struct graph_edge *e);
+ * it was seen in, or over a time window those started in it, with a unit
+ * ("tcp 3 conns"; JSON's "connections"), and in a diff their change
+ * ("tcp 3 conns (+2)"), into buf (at least 48 bytes). */
+void render_edge_count(char *buf, size_t bufsz, const struct graph *g,
+		       const struct graph_edge *e);
+
+/* In a diff: the edge is unchanged and the user asked to hide those. */
+bool render_edge_hidden(const struct graph *g, const struct graph_edge *e);
+
+/* The name of an edge's change in a diff: "added", "removed",
+ * "unchanged". */
+const char *render_change_name(const struct graph_edge *e);
 
 #endif

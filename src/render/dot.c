@@ -64,10 +64,11 @@ int render_dot(FILE *out, struct graph *g, int depth)
 	}
 	for (size_t i = 0; i < g->ne; i++) {
 		const struct graph_edge *e = &g->e[i];
-		if (!e->used)
+		if (!e->used || render_edge_hidden(g, e))
 			continue;
-		char label[48], svc[512], nat[64];
-		render_edge_count(label, sizeof(label), e);
+		char label[64], svc[512], nat[64];
+		enum graph_change ch = graph_edge_change(e);
+		render_edge_count(label, sizeof(label), g, e);
 		render_edge_via(svc, sizeof(svc), nat, sizeof(nat), g, e);
 		fprintf(out, "\tn%u -> n%u [label=\"%s",
 			graph_vertex_display(g, e->client),
@@ -79,7 +80,11 @@ int render_dot(FILE *out, struct graph *g, int depth)
 		}
 		if (*nat)
 			fprintf(out, "\\nseen as %s", nat);
-		fputs("\"];\n", out);
+		fprintf(out, "\"%s];\n",
+			!g->diff		? ""
+			: ch == GRAPH_ADDED	? ", color=green"
+			: ch == GRAPH_REMOVED ? ", color=red, style=dashed"
+					      : "");
 	}
 	fputs("}\n", out);
 	return ferror(out) ? -EIO : 0;

@@ -117,6 +117,14 @@ static cJSON *edge_json(const struct graph *g, const struct graph_edge *e,
 	render_time_ms(t, sizeof(t), e->last_seen_ms);
 	cJSON_AddStringToObject(o, "last_seen", t);
 	edge_via_json(o, g, e);
+	if (g->diff) {
+		cJSON_AddStringToObject(o, "change", render_change_name(e));
+		cJSON_AddNumberToObject(o, "connections_before",
+					(double)e->base_connections);
+		cJSON_AddNumberToObject(o, "connections_change",
+					(double)e->connections -
+						(double)e->base_connections);
+	}
 	return o;
 }
 
@@ -149,7 +157,7 @@ int render_json(FILE *out, struct graph *g, int depth)
 		oom = !cJSON_AddItemToArray(
 			roots, cJSON_CreateNumber(ids[g->roots[i]]));
 	for (size_t i = 0; i < g->ne && !oom; i++) {
-		if (!g->e[i].used)
+		if (!g->e[i].used || render_edge_hidden(g, &g->e[i]))
 			continue;
 		cJSON *o = edge_json(g, &g->e[i], ids);
 		oom = !o || !cJSON_AddItemToArray(edges, o);

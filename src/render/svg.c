@@ -235,6 +235,10 @@ static Agraph_t *build(const struct svg_graph *g)
 				     NULL, 1);
 		if (!e || set_attr(e, "label", g->e[i].label) < 0)
 			goto fail;
+		if (g->e[i].color)
+			agsafeset(e, (char *)"color", (char *)g->e[i].color, "");
+		if (g->e[i].style)
+			agsafeset(e, (char *)"style", (char *)g->e[i].style, "");
 	}
 	free(nodes);
 	return G;
@@ -345,9 +349,9 @@ int render_svg(FILE *out, struct graph *g, int depth)
 	for (size_t i = 0; i < g->ne; i++) {
 		const struct graph_edge *e = &g->e[i];
 		char label[128];
-		if (!e->used)
+		if (!e->used || render_edge_hidden(g, e))
 			continue;
-		render_edge_count(label, sizeof(label), e);
+		render_edge_count(label, sizeof(label), g, e);
 		/* A Service by its name only: the drawing stays small. */
 		if (e->service && e->svc_name) {
 			size_t l = strlen(label);
@@ -359,6 +363,12 @@ int render_svg(FILE *out, struct graph *g, int depth)
 				       label);
 		if (r < 0)
 			return r;
+		if (g->diff && graph_edge_change(e) == GRAPH_ADDED)
+			sg.e[sg.ne - 1].color = "green";
+		if (g->diff && graph_edge_change(e) == GRAPH_REMOVED) {
+			sg.e[sg.ne - 1].color = "red";
+			sg.e[sg.ne - 1].style = "dashed";
+		}
 	}
 	return render_svg_graph(out, &sg, false);
 }

@@ -26,6 +26,8 @@ struct svg_node {
 struct svg_edge {
 	uint32_t from, to;
 	char *label;
+	/* Graphviz attributes (static strings), NULL: the default. */
+	const char *color, *style;
 };
 
 struct svg_graph {

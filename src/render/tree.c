@@ -21,6 +21,7 @@ struct tree_line {
 	int depth;
 	bool caller;
 	char *text;
+	const char *mark; /* a diff's "+ ", "- " or "  "; NULL: none */
 };
 
 struct tree_ctx {
@@ -29,11 +30,27 @@ struct tree_ctx {
 	bool oom;
 };
 
+/* A diff marks each line: + added edge, - removed, blank otherwise. */
+static const char *diff_mark(const struct graph *g,
+			     const struct graph_edge *e)
+{
+	if (!g->diff)
+		return NULL;
+	switch (e ? graph_edge_change(e) : GRAPH_UNCHANGED) {
+	case GRAPH_ADDED:
+		return "+ ";
+	case GRAPH_REMOVED:
+		return "- ";
+	default:
+		return "  ";
+	}
+}
+
 static void edge_suffix(char *buf, size_t bufsz, const struct graph *g,
 			const struct graph_edge *e)
 {
 	char count[48], age[32];
-	render_edge_count(count, sizeof(count), e);
+	render_edge_count(count, sizeof(count), g, e);
 	if (!g->now_ms) {
 		snprintf(buf, bufsz, "  [%s]", count);
 		return;
@@ -51,7 +68,8 @@ static void tree_collect(const struct graph *g, uint32_t vertex, uint32_t edge,
 	struct tree_ctx *t = ud;
 	const struct graph_vertex *v = &g->v[vertex];
 	char ep[96], proc[1024], suffix[128] = "", svc[512] = "", nat[64] = "";
-	if (t->oom)
+	const struct graph_edge *e = edge == UINT32_MAX ? NULL : &g->e[edge];
+	if (t->oom || (e && render_edge_hidden(g, e)))
 		return;
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
@@ -81,7 +99,8 @@ static void tree_collect(const struct graph *g, uint32_t vertex, uint32_t edge,
 	}
 	snprintf(text, len, "%s (%s)%s%s%s%s%s", ep, proc, *svc ? " via " : "",
 		 svc, *nat ? " seen as " : "", nat, suffix);
-	t->lines[t->n++] = (struct tree_line){ depth, caller, text };
+	t->lines[t->n++] = (struct tree_line){ depth, caller, text,
+					       diff_mark(g, e) };
 }
 
 static void tree_draw(FILE *out, const struct tree_ctx *t)
@@ -104,6 +123,8 @@ static void tree_draw(FILE *out, const struct tree_ctx *t)
 		/* Several roots: a blank line between their trees. */
 		if (l->depth == 0 && i > 0)
 			fputc('\n', out);
+		if (l->mark)
+			fputs(l->mark, out);
 		for (int k = 1; k < l->depth; k++)
 			fputs(open[k] ? "│    " : "     ", out);
 		if (l->depth > 0) {

@@ -17,7 +17,7 @@
 # conntrack unavailable (no CAP_NET_ADMIN) is one log line and the flows
 # keep the dialed address; --conntrack off does the same without a line.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/common.sh
 . tests/integration/lib/services_topo.sh
 require_root

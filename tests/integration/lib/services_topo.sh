@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 # A node network namespace routing to pod namespaces the way Calico does:
 # one veth per pod, the pod's address as a /32 (IPv6: /128) on its side,
 # its default route through a link-local gateway the node answers by proxy
@@ -29,7 +30,7 @@ topo_init() { # PREFIX
 }
 
 topo_pod() { # NAME V4 [V6]
-	local name=$1 v4=$2 v6=${3:-} ns=$TOPO_PREFIX-$1
+	local v4=$2 v6=${3:-} ns=$TOPO_PREFIX-$1
 	local hv=${TOPO_PREFIX:0:6}h$TOPO_NPODS
 	TOPO_NPODS=$((TOPO_NPODS + 1))
 	ip netns add "$ns" || return 1

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: MIT
--- shawk CMDB, version 7: connections counted once across agent processes.
+-- shawk CMDB, version 8: connections counted once across agent processes.
 --
 -- flows.connections_total counts each connection once. An agent process
 -- remembers the connections it counted; a new process (a restart, each

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# fleet: how many agents one PostgreSQL holds (issue 19). N simulated
+# agents (bench/cmdb_bench fleet), each its own connection and node name,
+# each flushing F = 500 live flows every I = 10 s (CHANGE % of them with a
+# new connection, the rest unchanged), into one throwaway PostgreSQL
+# (unix socket, fsync off) for DURATION seconds, after a first round that
+# inserts every flow. For each N: flushes/s, flows/s, flush latency (end
+# of the flush after its due time: a flush later than I is "late"; the
+# mean over the first and last third of the run shows a growing backlog)
+# and PostgreSQL's CPU (all its processes, % of one core).
+# The largest N where no flush is late and the last third is not slower
+# than the first is the answer. Run alone: the driver shares the cores.
+#
+#   FLEET_NS="100 300 ..." FLEET_DURATION=60 FLEET_CHANGE=10 bash bench/fleet.sh
+set -u
+cd "$(dirname "$0")/.."
+SHAWK_BIN=${SHAWK_BIN:-build/shawk}
+DRIVER=${OBJDIR:-build/rel}/bench/cmdb_bench
+[ -x "$DRIVER" ] || { echo "fleet bench: $DRIVER missing (make bench)"; exit 1; }
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "SKIP - fleet bench needs PostgreSQL server binaries"; exit 0; }
+NS=${FLEET_NS:-"100 250 500 750 1000"}
+F=${FLEET_FLOWS:-500}
+I=${FLEET_INTERVAL:-10}
+D=${FLEET_DURATION:-60}
+C=${FLEET_CHANGE:-10}
+T=${FLEET_THREADS:-16}
+
+tmp=$(mktemp -d)
+[ "$(id -u)" -eq 0 ] && chmod 755 "$tmp"
+trap 'scripts/pg-throwaway.sh stop "$tmp/pg"; rm -rf "$tmp"' EXIT
+URL=$(scripts/pg-throwaway.sh start "$tmp/pg") || exit 1
+max=0
+for n in $NS; do [ "$n" -gt "$max" ] && max=$n; done
+psql "$URL" -XAtqc "ALTER SYSTEM SET max_connections = $((max + 20))" >/dev/null || exit 1
+scripts/pg-throwaway.sh stop "$tmp/pg"
+URL=$(scripts/pg-throwaway.sh start "$tmp/pg") || exit 1
+"$SHAWK_BIN" create-scheme --cmdb "$URL" >/dev/null || exit 1
+# The postmaster: its processes' CPU is PostgreSQL's (not other clusters').
+home=$tmp/pg
+[ -L "$home/cluster" ] && home=$(readlink -f "$home/cluster")
+pm=$(head -1 "$home/data/postmaster.pid" 2>/dev/null || echo 0)
+
+echo "== fleet bench ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)): F=$F flows, every ${I}s, ${C}% changing, ${D}s per N"
+for n in $NS; do
+	psql "$URL" -XAtqc "TRUNCATE flows, passive_nodes, active_nodes, flush_batches, flow_history" >/dev/null
+	"$DRIVER" fleet "$URL" "$n" "$F" "$I" "$D" "$C" "$T" "$pm" || exit 1
+done

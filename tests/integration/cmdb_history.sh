@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The CMDB over time (issue 19), with 1 s history buckets: one client
+# process in its own network namespace connects to a server in another in
+# three phases ("Monday", "Friday", and during a CMDB outage), recorded by
+# the probe daemon into a throwaway PostgreSQL. Checks that the edge is
+# absent from a window between the phases (though its flow row brackets
+# it), counts summed over a window, `look --diff-*` in tree, json, dot and
+# svg, bad windows, flows buffered during an outage landing in the buckets
+# of when they were seen, retention by the agent and by `shawk prune` on a
+# month of synthetic history, and the upgrade from schema 5 with data.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+. tests/integration/lib/common.sh
+. tests/integration/lib/pg.sh
+. tests/integration/lib/bridge.sh
+require_root
+pg_available || skip "needs PostgreSQL server binaries (apt-get install postgresql)"
+command -v psql >/dev/null || skip "needs psql"
+
+SW=i19h-sw-$$ CL=i19h-cl-$$ SV=i19h-sv-$$
+tmp=$(mktemp -d)
+probe_pid=
+cleanup() {
+	[ -n "$probe_pid" ] && kill "$probe_pid" 2>/dev/null
+	pkill -f "$tmp/" 2>/dev/null
+	wait 2>/dev/null
+	for ns in "$CL" "$SV" "$SW"; do ip netns del "$ns" 2>/dev/null; done
+	pg_stop
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
+"$SHAWK_BIN" create-scheme --cmdb "$CMDB" >/dev/null || { not_ok "create-scheme"; finish; }
+newest=$(ls sql/[0-9]*.sql | tail -1 | sed -e 's,^sql/0*,,' -e 's,_.*,,')
+check "schema at the newest version ($newest)" test "$(psql_val "SELECT max(version) FROM shawk_schema_version")" = "$newest"
+check "today's and tomorrow's history partitions exist" test "$(psql_val "SELECT count(*) FROM pg_inherits WHERE inhparent = 'flow_history'::regclass")" -ge 2
+
+# An old partition with a row in it, for the agent's retention to drop.
+psql_val "SELECT shawk_history_prepare(now() - interval '40 days', now() - interval '40 days')" >/dev/null
+old_part=$(psql_val "SELECT 'flow_history_p' || to_char((now() - interval '40 days') AT TIME ZONE 'UTC', 'YYYYMMDD')")
+psql_val "INSERT INTO flow_history VALUES ('198.18.66.9', 0, 'active', 'tcp', '198.18.66.3', 80, 'gone', 1, 9, 'old', now() - interval '40 days', 60, 1)" >/dev/null
+check "synthetic partition 40 days old exists" test "$(psql_val "SELECT to_regclass('$old_part') IS NOT NULL")" = t
+
+bridge_hosts "$SW" i19h "$CL:198.18.66.2" "$SV:198.18.66.3" || skip "cannot create network namespaces"
+inns "$SV" shawk-hsrv server "$tmp/sv" tcp:198.18.66.3:80
+wait_for test -f "$tmp/sv" || { not_ok "server started"; finish; }
+
+# The client: phase N starts when $tmp/goN appears; it connects, holds
+# the connection 1.2 s, closes it and writes "START END" (epoch ms) to
+# $tmp/doneN. One process for every phase: the same edge each time.
+cat >"$tmp/phases.py" <<'PY'
+import os, socket, sys, time
+d = sys.argv[1]
+ms = lambda: int(time.time() * 1000)
+for n in (1, 2, 3):
+    while not os.path.exists(f"{d}/go{n}"):
+        time.sleep(0.05)
+    s = socket.create_connection(("198.18.66.3", 80))
+    t0 = ms()
+    time.sleep(1.2)
+    s.close()
+    t1 = ms()
+    with open(f"{d}/done{n}.tmp", "w") as f:
+        f.write(f"{t0} {t1}\n")
+    os.rename(f"{d}/done{n}.tmp", f"{d}/done{n}")
+time.sleep(3600)
+PY
+ip netns exec "$CL" bash -c ". tests/integration/lib/common.sh; pyrun shawk-hcli $tmp/phases.py $tmp; wait" &
+
+"$SHAWK_BIN" probe --cmdb "$CMDB" --interval 200ms --flush-interval 1s \
+	--history-bucket 1s >"$tmp/probe.out" 2>"$tmp/probe.err" &
+probe_pid=$!
+sleep 1.5
+
+phase() { # phase N: runs phase N, sets S and E (epoch ms)
+	touch "$tmp/go$1"
+	wait_for test -f "$tmp/done$1" || { not_ok "phase $1 ran"; finish; }
+	read -r S E <"$tmp/done$1"
+}
+rfc() { # rfc MS: RFC 3339 with milliseconds
+	date -u -d "@$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" +%Y-%m-%dT%H:%M:%S.%3NZ
+}
+phase 1; s1=$S e1=$E
+sleep 6
+phase 2; s2=$S e2=$E
+hist() { psql_val "SELECT count(*) FROM flow_history WHERE comm = 'shawk-hcli' AND bucket >= to_timestamp($1 / 1000.0 - 1)"; }
+wait_for bash -c "[ \"\$(psql '$CMDB' -XAtqc \"SELECT count(*) FROM flow_history WHERE comm = 'shawk-hcli' AND bucket >= to_timestamp($s2 / 1000.0 - 1)\")\" -gt 0 ]"
+sleep 2 # the flush after the close
+
+check "the agent's retention dropped the 40-day-old partition" test "$(psql_val "SELECT to_regclass('$old_part') IS NULL")" = t
+check "the agent logged its retention run" grep -q "retention dropped 1 history partitions" "$tmp/probe.err"
+check "the agent's retention kept today's history" test "$(psql_val "SELECT count(*) FROM flow_history WHERE comm = 'shawk-hcli'")" -gt 0
+
+L="$SHAWK_BIN look --cmdb $CMDB"
+pg_cl=$(ps -o pgid= -p "$(pgrep -x shawk-hcli | head -1)" | tr -d ' ')
+pg_sv=$(ps -o pgid= -p "$(pgrep -x shawk-hsrv | head -1)" | tr -d ' ')
+all_s=$(rfc $((s1 - 2000))) all_e=$(rfc $((e2 + 2000)))
+p1_s=$(rfc $((s1 - 2000))) p1_e=$(rfc $((e1 + 500)))
+gap_s=$(rfc $((e1 + 2000))) gap_e=$(rfc $((s2 - 2000)))
+p2_s=$(rfc $((s2 - 1000))) p2_e=$(rfc $((e2 + 2000)))
+
+cat >"$tmp/tree" <<EOT
+198.18.66.3:80 ('shawk-hsrv', pgid=$pg_sv)
+└<-- 198.18.66.2:many ('shawk-hcli', pgid=$pg_cl)  [tcp 2 conns, AGO]
+EOT
+sed 's/tcp 2 conns/tcp 1 conn/' "$tmp/tree" >"$tmp/tree_now"
+expect() { # expect NAME FILE CMD... : output equals FILE (ages as AGO)
+	local name=$1 want=$2; shift 2
+	"$@" 2>"$tmp/got.err" | sed -E 's/(last seen )?([0-9]+[smhd] ago|just now)(, stale)?/AGO/' >"$tmp/got"
+	if diff -u "$want" "$tmp/got" >"$tmp/diff"; then ok "$name"; else not_ok "$name"; sed 's/^/# /' "$tmp/diff"; cat "$tmp/got.err"; fi
+}
+json_edges() { # json_edges ARGS... : "connections[:change]" per edge, sorted
+	$L --format json "$@" | python3 -c '
+import json, sys
+g = json.load(sys.stdin)
+print(" ".join(sorted(str(e["connections"]) + (":" + e["change"] + ":" + str(e["connections_change"]) if "change" in e else "") for e in g["edges"])))'
+}
+
+expect "window over both phases shows the edge" "$tmp/tree" $L --ipv4 198.18.66.3 --since "$all_s" --until "$all_e"
+check "window over both phases counts 2 connections" test "$(json_edges --ipv4 198.18.66.3 --since "$all_s" --until "$all_e")" = 2
+check "window over phase 1 counts 1 connection" test "$(json_edges --ipv4 198.18.66.3 --since "$p1_s" --until "$p1_e")" = 1
+check "the flow row's first/last seen bracket the gap (the old test would show it)" test "$(psql_val "SELECT bool_and(first_seen < '$gap_s' AND last_seen > '$gap_e') FROM flows WHERE comm = 'shawk-hcli'")" = t
+$L --ipv4 198.18.66.3 --since "$gap_s" --until "$gap_e" >"$tmp/gap" 2>"$tmp/gap.err"
+check "window between the phases: nothing, exit 1" test $? -eq 1
+check "window between the phases, json: no edge" test "$(json_edges --ipv4 198.18.66.3 --since "$gap_s" --until "$gap_e")" = ""
+expect "no window: the edge as today (its last interval's connection)" "$tmp/tree_now" $L --ipv4 198.18.66.3
+
+# Diff: phase 2 against the gap (added), the gap against phase 1
+# (removed), phase 2 against phase 1 (unchanged, same count).
+cat >"$tmp/added" <<EOT
+  198.18.66.3:80 ('shawk-hsrv', pgid=$pg_sv)
++ └<-- 198.18.66.2:many ('shawk-hcli', pgid=$pg_cl)  [tcp 1 conn (+1), AGO]
+EOT
+expect "diff tree: added edge marked +" "$tmp/added" $L --ipv4 198.18.66.3 --since "$p2_s" --diff-since "$gap_s" --diff-until "$gap_e"
+cat >"$tmp/removed" <<EOT
+  198.18.66.2:many ('shawk-hcli', pgid=$pg_cl)
+- └--> 198.18.66.3:80 ('shawk-hsrv', pgid=$pg_sv)  [tcp 0 conns (-1), AGO]
+EOT
+expect "diff tree: removed edge marked - (from the client, --host)" "$tmp/removed" $L --host 198.18.66.2 --since "$gap_s" --until "$gap_e" --diff-since "$p1_s" --diff-until "$p1_e"
+cat >"$tmp/unchanged" <<EOT
+  198.18.66.3:80 ('shawk-hsrv', pgid=$pg_sv)
+  └<-- 198.18.66.2:many ('shawk-hcli', pgid=$pg_cl)  [tcp 1 conn (+0), AGO]
+EOT
+expect "diff tree: unchanged edge, no marker" "$tmp/unchanged" $L --ipv4 198.18.66.3 --depth 2 --since "$p2_s" --until "$p2_e" --diff-since "$p1_s" --diff-until "$p1_e"
+head -1 "$tmp/unchanged" >"$tmp/unchanged_hidden"
+expect "diff tree --changed-only hides it" "$tmp/unchanged_hidden" $L --ipv4 198.18.66.3 --since "$p2_s" --until "$p2_e" --diff-since "$p1_s" --diff-until "$p1_e" --changed-only
+check "diff json: added" test "$(json_edges --ipv4 198.18.66.3 --since "$p2_s" --diff-since "$gap_s" --diff-until "$gap_e")" = "1:added:1"
+check "diff json: removed" test "$(json_edges --ipv4 198.18.66.3 --since "$gap_s" --until "$gap_e" --diff-since "$p1_s" --diff-until "$p1_e")" = "0:removed:-1"
+check "diff json: unchanged" test "$(json_edges --ipv4 198.18.66.3 --since "$p2_s" --until "$p2_e" --diff-since "$p1_s" --diff-until "$p1_e")" = "1:unchanged:0"
+check "diff json --changed-only: no edge" test "$(json_edges --ipv4 198.18.66.3 --since "$p2_s" --until "$p2_e" --diff-since "$p1_s" --diff-until "$p1_e" --changed-only)" = ""
+$L --ipv4 198.18.66.3 --since "$p2_s" --diff-since "$gap_s" --diff-until "$gap_e" --format dot >"$tmp/added.dot"
+check "diff dot: added edge green" grep -q 'label="tcp 1 conn (+1)", color=green' "$tmp/added.dot"
+$L --ipv4 198.18.66.3 --since "$gap_s" --until "$gap_e" --diff-since "$p1_s" --diff-until "$p1_e" --format dot >"$tmp/removed.dot"
+check "diff dot: removed edge red dashed" grep -q 'color=red, style=dashed' "$tmp/removed.dot"
+check "diff dot renders" bash -c "dot -Tsvg '$tmp/removed.dot' | grep -q '<svg'"
+$L --ipv4 198.18.66.3 --since "$gap_s" --until "$gap_e" --diff-since "$p1_s" --diff-until "$p1_e" --format svg >"$tmp/removed.svg"
+check "diff svg: removed edge red and dashed" bash -c "grep -q 'stroke=\"red\"' '$tmp/removed.svg' && grep -q 'stroke-dasharray' '$tmp/removed.svg'"
+$L --ipv4 198.18.66.3 --since "$p2_s" --diff-since "$gap_s" --diff-until "$gap_e" --format svg >"$tmp/added.svg"
+check "diff svg: added edge green" grep -q 'stroke="green"' "$tmp/added.svg"
+
+# Bad input: one line, exit 2.
+bad() { # bad NAME CMD... : exit 2 and one line on stderr
+	local name=$1 rc
+	shift
+	"$@" >/dev/null 2>"$tmp/bad.err"
+	rc=$?
+	if [ $rc -eq 2 ] && [ "$(wc -l <"$tmp/bad.err")" -eq 1 ]; then ok "$name"; else not_ok "$name (rc $rc)"; cat "$tmp/bad.err"; fi
+}
+bad "--since later than --until" $L --ipv4 198.18.66.3 --since "$p2_s" --until "$p1_s"
+bad "--diff window overlapping the window" $L --ipv4 198.18.66.3 --since "$p1_s" --diff-since "$all_s" --diff-until "$all_e"
+bad "--diff-since later than --diff-until" $L --ipv4 198.18.66.3 --since "$p2_s" --diff-since "$gap_e" --diff-until "$gap_s"
+bad "--diff-until without --diff-since" $L --ipv4 198.18.66.3 --diff-until "$gap_e"
+bad "--changed-only without a diff" $L --ipv4 198.18.66.3 --changed-only
+bad "probe: retention shorter than the bucket" "$SHAWK_BIN" probe --once --output none --retention 30s --history-bucket 1m
+bad "probe: bucket not whole seconds" env SHAWK_HISTORY_BUCKET=1500ms "$SHAWK_BIN" probe --once --output none
+bad "prune: retention shorter than the bucket" "$SHAWK_BIN" prune --cmdb "$CMDB" --retention 1s
+
+# Outage: the connection of phase 3 comes and goes while PostgreSQL is
+# down; its history lands in the buckets of when it was seen.
+scripts/pg-throwaway.sh ctl "$PGDIR" -m fast -w stop >/dev/null 2>&1
+phase 3; s3=$S e3=$E
+sleep 3
+restart=$(date +%s%3N)
+scripts/pg-throwaway.sh start "$PGDIR" >/dev/null || not_ok "CMDB restarted"
+for i in $(seq 1 40); do
+	[ "$(hist "$s3")" -gt 0 ] 2>/dev/null && break
+	sleep 0.5
+done
+check "phase 3 (seen during the outage) reached the history" test "$(hist "$s3")" -gt 0
+last=$(psql_val "SELECT (extract(epoch FROM max(bucket)) * 1000)::bigint FROM flow_history WHERE comm = 'shawk-hcli'")
+check "its buckets are when it was seen, not when written ($last < $((e3 + 1000)) < $restart)" test "$last" -lt $((e3 + 1000)) -a $((e3 + 1000)) -lt "$restart"
+check "window over phase 3 counts its connection" test "$(json_edges --ipv4 198.18.66.3 --since "$(rfc $((s3 - 1000)))" --until "$(rfc $((e3 + 500)))")" = 1
+
+# A month of synthetic history (a minute bucket for each of 20 edges,
+# every 10 minutes), then `shawk prune` with a week's retention.
+psql_val "SELECT shawk_history_prepare(now() - interval '31 days', now())" >/dev/null
+psql "$CMDB" -XAtq -v ON_ERROR_STOP=1 <<'EOF' >/dev/null
+INSERT INTO flows SELECT ('198.18.66.' || (100 + i))::inet, 'synth', 'active', 'tcp', 0,
+	'198.18.66.3', 80, 1, 1000 + i, 'synth', NULL, 1, 1,
+	now() - interval '31 days', now() - (i || ' days')::interval
+FROM generate_series(1, 20) i;
+INSERT INTO flow_history SELECT ('198.18.66.' || (100 + i))::inet, 0, 'active', 'tcp',
+	'198.18.66.3', 80, 'synth', 1, 1000 + i, 'synth', shawk_bucket(t, 60), 60, 1
+FROM generate_series(1, 20) i,
+     generate_series(now() - interval '31 days', now() - interval '1 hour', interval '10 minutes') t;
+EOF
+rows_before=$(psql_val "SELECT count(*) FROM flow_history WHERE comm = 'synth'")
+check "a month of synthetic history (>80k rows)" test "$rows_before" -gt 80000
+parts_before=$(psql_val "SELECT count(*) FROM pg_inherits WHERE inhparent = 'flow_history'::regclass")
+t0=$(date +%s%3N)
+out=$("$SHAWK_BIN" prune --cmdb "$CMDB" --retention 7d)
+rc=$?
+t1=$(date +%s%3N)
+echo "# prune of a month: $out in $((t1 - t0)) ms"
+check "prune exits 0" test $rc -eq 0
+parts_after=$(psql_val "SELECT count(*) FROM pg_inherits WHERE inhparent = 'flow_history'::regclass")
+check "prune dropped the partitions older than a week ($parts_before -> $parts_after)" test $((parts_before - parts_after)) -ge 23 -a "$parts_after" -ge 8
+check "no history row older than 8 days left" test "$(psql_val "SELECT count(*) FROM flow_history WHERE bucket < now() - interval '8 days'")" = 0
+check "recent synthetic history kept" test "$(psql_val "SELECT count(*) FROM flow_history WHERE comm = 'synth' AND bucket > now() - interval '6 days'")" -gt 10000
+check "flows not seen within a week deleted, the others kept" test "$(psql_val "SELECT count(*) FROM flows WHERE comm = 'synth'")" = 6
+check "live edge still there after prune" test "$(json_edges --ipv4 198.18.66.3 --since "$all_s" --until "$all_e" | wc -w)" -ge 1
+check "prune reported it" bash -c "echo '$out' | grep -Eq 'pruned: [0-9]+ history partitions dropped, [0-9]+ rows deleted'"
+
+kill -TERM "$probe_pid"
+wait "$probe_pid"
+rc=$?
+probe_pid=
+check "probe exits 0 on SIGTERM" test $rc -eq 0
+check "no error logged by the probe" bash -c "! grep -q ' error: ' '$tmp/probe.err'"
+
+# Upgrade in place from schema 5 with data in it (another database).
+psql_val "CREATE DATABASE up5" >/dev/null
+UP=${CMDB/\/postgres\?//up5?}
+"$SHAWK_BIN" create-scheme --cmdb "$UP" --target 5 >/dev/null
+psql "$UP" -XAtq -v ON_ERROR_STOP=1 <<'EOF'
+INSERT INTO flows VALUES ('198.18.66.20', 'n1', 'active', 'tcp', 0, '198.18.66.21', 5432, 1, 70, 'app', NULL, 2, 9, now() - interval '3 days', now() - interval '1 hour');
+INSERT INTO passive_nodes (addr, port, proto, pgid, comm, node_name, first_seen, last_seen) VALUES ('198.18.66.21', 5432, 'tcp', 80, 'db', 'n2', now() - interval '3 days', now() - interval '1 hour');
+EOF
+out=$("$SHAWK_BIN" create-scheme --cmdb "$UP")
+check "upgrade from 5 ($out)" test "$out" = "schema upgraded from version 5 to $newest"
+check "upgrade keeps the flows" test "$(psql "$UP" -XAtqc "SELECT connections_total FROM flows WHERE comm = 'app'")" = 9
+check "upgrade turns them into history" test "$(psql "$UP" -XAtqc "SELECT sum(connections), count(*) FROM flow_history WHERE comm = 'app'")" = "9|2"
+cat >"$tmp/up" <<EOT
+198.18.66.21:5432 ('db', pgid=80)
+└<-- 198.18.66.20:many ('app', pgid=70)  [tcp 9 conns, AGO]
+EOT
+expect "upgraded CMDB: look --since 4d" "$tmp/up" "$SHAWK_BIN" look --cmdb "$UP" --ipv4 198.18.66.21 --since 4d
+"$SHAWK_BIN" look --cmdb "$UP" --ipv4 198.18.66.21 --since 2d --until 1d >/dev/null 2>&1
+check "upgraded CMDB: not active between its first and last minute" test $? -eq 1
+finish
