@@ -173,18 +173,36 @@ $(OBJDIR)/tests/%: tests/%.c $(LIB_OBJS) $(EMBED_OBJS)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(EMBED_OBJS) \
 		$(LDLIBS) -lcmocka
 
-# --- fuzz targets (clang + libFuzzer): build/fuzz/fuzz_<name>
+# --- fuzz targets (clang + libFuzzer): build/fuzz/fuzz_<name>, one per
+# parser or encoder, each linked with the sources it tests
+# (FUZZ_LIB_<name>). Corpora: tests/fuzz/corpus/<name>; scripts/fuzz.sh
+# replays and runs them.
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_LIB := src/k8s/pods.c src/k8s/services.c src/core/u64map.c
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+FUZZ_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_LIB_pods := src/k8s/pods.c src/core/u64map.c src/core/addr.c src/core/utf8.c
+FUZZ_LIB_sockdiag := src/probe/sockdiag.c src/core/addr.c
+FUZZ_LIB_iterrec := src/probe/iterrec.c src/core/addr.c
+FUZZ_LIB_procfs := src/probe/procfs.c src/core/addr.c
+FUZZ_LIB_cgroup := src/k8s/cgroup.c
+FUZZ_LIB_mountinfo := src/k8s/cgroupfs.c src/core/file.c src/core/u64map.c
+FUZZ_LIB_duration := src/core/duration.c
+FUZZ_LIB_addr := src/core/addr.c
+FUZZ_LIB_utf8 := src/core/utf8.c
+FUZZ_LIB_encoders := src/cmdb/sqlarray.c src/cmdb/pgcopy.c \
+	src/cmdb/flush_data.c src/core/utf8.c
+FUZZ_LIB_services := src/k8s/services.c src/core/u64map.c
+FUZZ_LIBS_pods := -lcjson
+FUZZ_LIBS_services := -lcjson
 fuzz: $(FUZZ_BINS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+.SECONDEXPANSION:
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $$(FUZZ_LIB_$$*)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) -g -O1 -std=gnu11 $(WARN) -D_GNU_SOURCE -Isrc \
+	$(Q)$(CLANG) -g -O1 -std=gnu11 $(WARN) -D_GNU_SOURCE -Isrc -Ibpf \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-o $@ $^ -lcjson
+		-o $@ $< $(FUZZ_LIB_$*) $(FUZZ_LIBS_$*)
 
 # README command 1: build, then the main job.
 run: deps $(BIN)

@@ -222,7 +222,7 @@ static void test_pending_cap_drops_oldest(void **s)
 static void test_pod_rows(void **s)
 {
 	(void)s;
-	struct pod_label labels[] = { { "app", "cart" }, { "tier", "a\"b" } };
+	struct pod_label labels[] = { { "app", "cart" }, { "tier", "b.2" } };
 	struct pod_container ctrs[] = { { .name = "cart" }, { .name = "sidecar" } };
 	struct pod pods[] = {
 		{ .namespace = "shop", .name = "cart-1", .uid = "u1",
@@ -236,6 +236,17 @@ static void test_pod_rows(void **s)
 	};
 	struct cmdb_pod_rows r;
 	cmdb_pod_rows_init(&r, 2);
+	/* A pod Kubernetes would refuse (a quote in a label value, an
+	 * address that is none) adds nothing. */
+	struct pod_label bad_label[] = { { "tier", "a\"b" } };
+	struct pod bad = pods[1];
+	bad.labels = bad_label;
+	bad.n_labels = 1;
+	assert_int_equal(cmdb_pod_rows_add(&r, &bad), -EINVAL);
+	bad = pods[1];
+	bad.ips[0] = "not-an-ip";
+	assert_int_equal(cmdb_pod_rows_add(&r, &bad), -EINVAL);
+	assert_int_equal(r.n, 0);
 	assert_int_equal(cmdb_pod_rows_add(&r, &pods[0]), 0);
 	assert_int_equal(cmdb_pod_rows_add(&r, &pods[1]), 0);
 	assert_int_equal(cmdb_pod_rows_add(&r, &pods[1]), -ENOSPC);
@@ -252,7 +263,7 @@ static void test_pod_rows(void **s)
 		"{\"198.18.0.42\",\"fd00::42\",\"10.77.0.1\"}",
 		"{1,1}",
 		"{\"app\",\"tier\"}",
-		"{\"cart\",\"a\\\"b\"}",
+		"{\"cart\",\"b.2\"}",
 		"{1,1}",
 		"{\"cart\",\"sidecar\"}",
 	};

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "agent/stage_k8s.h"
 #include "cli/probe_options.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -229,6 +231,17 @@ static const struct invalid_case invalid_cases[] = {
 	  { "SHAWK_PROBE_INTERVAL" } },
 	{ "SHAWK_FLUSH_INTERVAL", "-10s", { NULL },
 	  { "SHAWK_FLUSH_INTERVAL", "-10s" } },
+	/* Longer than a poll(2) timeout can hold (INT_MAX ms, ~24.8 days):
+	 * refused rather than wrapped into a busy loop. */
+	{ NULL, NULL, { "--interval", "25d", "--flush-interval", "30d" },
+	  { "--interval", "25d", "at most" } },
+	{ NULL, NULL, { "--flush-interval", "25d" },
+	  { "--flush-interval", "25d", "at most" } },
+	{ "SHAWK_FLUSH_INTERVAL", "9999999999999s", { NULL },
+	  { "SHAWK_FLUSH_INTERVAL", "at most" } },
+	/* A node name no index could hold. */
+	{ NULL, NULL, { "--node-name", "", "--once" }, { "--node-name" } },
+	{ "SHAWK_NODE_NAME", "n\xff", { "--once" }, { "SHAWK_NODE_NAME" } },
 	/* Scan interval longer than the flush interval. */
 	{ NULL, NULL, { "--interval", "20s" },
 	  { "--interval", "--flush-interval" } },
@@ -501,6 +514,15 @@ static void test_parse_helpers(void **state)
 					       err),
 			 0);
 	assert_int_equal(ms, 5400000);
+	/* The largest poll(2) timeout is accepted, one ms more is not. */
+	assert_int_equal(config_parse_duration("--max-age", "2147483647ms",
+					       false, &ms, err),
+			 0);
+	assert_int_equal(ms, 2147483647);
+	assert_int_equal(config_parse_duration("--max-age", "2147483648ms",
+					       false, &ms, err),
+			 -EINVAL);
+	assert_mentions(err, "at most");
 
 	assert_int_equal(config_parse_mode("--mode", "polling", &m, err), 0);
 	assert_int_equal(m, PROBE_MODE_POLLING);
@@ -520,6 +542,8 @@ static const char *const agent_env[] = {
 	"SHAWK_BPF_CLASSIC", "SHAWK_BPF_AGGREGATE", "SHAWK_BPF_VERBOSE",
 	"NODE_IP",	     "SHAWK_KUBELET_REFRESH", "SHAWK_HEARTBEAT_FILE",
 	"SHAWK_POLL_BACKEND", "SHAWK_POLL_SKIP_UNCHANGED",
+	"SHAWK_KUBELET_ALLOW_HTTP", "SHAWK_KUBELET_URL",
+	"SHAWK_KUBELET_TOKEN_FILE", "SHAWK_KUBELET_CA_FILE",
 	"SHAWK_SERVICES_REFRESH", "SHAWK_APISERVER_CA_FILE",
 	"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT",
 };
@@ -542,7 +566,8 @@ static void test_env_only(void **state)
 	assert_false(cfg.bpf_no_aggregate);
 	assert_false(cfg.bpf_verbose);
 	assert_null(cfg.node_ip);
-	assert_null(cfg.kubelet_refresh);
+	assert_int_equal(cfg.kubelet_refresh_ms, 0);
+	assert_false(cfg.kubelet_allow_http);
 	assert_null(cfg.heartbeat_file);
 	assert_true(cfg.poll_skip_unchanged);
 	assert_int_equal(cfg.poll_backend, POLL_BACKEND_AUTO);
@@ -560,7 +585,7 @@ static void test_env_only(void **state)
 	assert_true(cfg.bpf_no_aggregate);
 	assert_true(cfg.bpf_verbose);
 	assert_string_equal(cfg.node_ip, "192.0.2.1");
-	assert_string_equal(cfg.kubelet_refresh, "5s");
+	assert_int_equal(cfg.kubelet_refresh_ms, 5000);
 	assert_string_equal(cfg.heartbeat_file, "/run/hb");
 	assert_int_equal(cfg.poll_backend, POLL_BACKEND_SOCKDIAG);
 	assert_false(cfg.poll_skip_unchanged);
@@ -571,6 +596,12 @@ static void test_env_only(void **state)
 	assert_int_equal(PARSE(&cfg, err, "--once", ), 0);
 	assert_false(cfg.bpf_classic);
 	assert_false(cfg.bpf_no_aggregate);
+
+	/* A bad refresh period is refused like any duration. */
+	setenv("SHAWK_KUBELET_REFRESH", "soon", 1);
+	assert_int_equal(PARSE(&cfg, err, "--once", ), -EINVAL);
+	assert_mentions(err, "SHAWK_KUBELET_REFRESH");
+	unsetenv("SHAWK_KUBELET_REFRESH");
 
 	setenv("SHAWK_POLL_BACKEND", "ebpf", 1);
 	assert_int_equal(PARSE(&cfg, err, "--once", ), -EINVAL);
@@ -610,6 +641,91 @@ static void test_help_lists_options(void **state)
 	}
 }
 
+/* The kubelet's URL scheme against the token, and the CA file. */
+static void test_kubelet_check(void **state)
+{
+	(void)state;
+	struct probe_config cfg;
+	char err[CONFIG_ERR_MAX];
+	char tok[] = "/tmp/shawk-test-token-XXXXXX";
+	int fd = mkstemp(tok);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "secret\n", 7), 7);
+	close(fd);
+
+	/* No kubelet: nothing to check. */
+	assert_int_equal(PARSE(&cfg, err, "--once", ), 0);
+	assert_int_equal(stage_k8s_check(&cfg, err), 0);
+
+	/* https with a token: fine; the absent default CA means the
+	 * system store. */
+	setenv("SHAWK_KUBELET_TOKEN_FILE", tok, 1);
+	assert_int_equal(PARSE(&cfg, err, "--once", "--kubelet-url",
+			       "https://127.0.0.1:10250", ),
+			 0);
+	assert_int_equal(stage_k8s_check(&cfg, err), 0);
+	if (access(PROBE_SA_CA_FILE, F_OK) < 0)
+		assert_null(cfg.kubelet_ca_file);
+
+	/* http with a token: refused, one line naming the way out. */
+	assert_int_equal(PARSE(&cfg, err, "--once", "--kubelet-url",
+			       "http://127.0.0.1:10255", ),
+			 0);
+	assert_int_equal(stage_k8s_check(&cfg, err), -EINVAL);
+	assert_mentions(err, "http://127.0.0.1:10255");
+	assert_mentions(err, "SHAWK_KUBELET_ALLOW_HTTP");
+	assert_one_line(err);
+	/* ... unless said on purpose, */
+	setenv("SHAWK_KUBELET_ALLOW_HTTP", "true", 1);
+	assert_int_equal(PARSE(&cfg, err, "--once", "--kubelet-url",
+			       "http://127.0.0.1:10255", ),
+			 0);
+	assert_int_equal(stage_k8s_check(&cfg, err), 0);
+	unsetenv("SHAWK_KUBELET_ALLOW_HTTP");
+	/* ... or without a token to leak. */
+	setenv("SHAWK_KUBELET_TOKEN_FILE", "/nonexistent/token", 1);
+	assert_int_equal(PARSE(&cfg, err, "--once", "--kubelet-url",
+			       "http://127.0.0.1:10255", ),
+			 0);
+	assert_int_equal(stage_k8s_check(&cfg, err), 0);
+
+	/* The API server gets the same rule. */
+	setenv("SHAWK_KUBELET_TOKEN_FILE", tok, 1);
+	assert_int_equal(PARSE(&cfg, err, "--once", "--kubelet-url",
+			       "https://127.0.0.1:10250", "--apiserver-url",
+			       "http://127.0.0.1:8080", ),
+			 0);
+	assert_int_equal(stage_k8s_check(&cfg, err), -EINVAL);
+	assert_mentions(err, "API server");
+	assert_mentions(err, "SHAWK_KUBELET_ALLOW_HTTP");
+	assert_one_line(err);
+	setenv("SHAWK_KUBELET_TOKEN_FILE", "/nonexistent/token", 1);
+
+	/* Not a URL the client speaks. */
+	assert_int_equal(PARSE(&cfg, err, "--once", "--kubelet-url",
+			       "ftp://127.0.0.1", ),
+			 0);
+	assert_int_equal(stage_k8s_check(&cfg, err), -EINVAL);
+	assert_mentions(err, "https://");
+
+	/* A CA file named on purpose must exist. */
+	setenv("SHAWK_KUBELET_CA_FILE", "/nonexistent/ca.crt", 1);
+	assert_int_equal(PARSE(&cfg, err, "--once", "--kubelet-url",
+			       "https://127.0.0.1:10250", ),
+			 0);
+	assert_int_equal(stage_k8s_check(&cfg, err), -EINVAL);
+	assert_mentions(err, "SHAWK_KUBELET_CA_FILE");
+	assert_mentions(err, "/nonexistent/ca.crt");
+	assert_one_line(err);
+	setenv("SHAWK_KUBELET_CA_FILE", tok, 1);
+	assert_int_equal(PARSE(&cfg, err, "--once", "--kubelet-url",
+			       "https://127.0.0.1:10250", ),
+			 0);
+	assert_int_equal(stage_k8s_check(&cfg, err), 0);
+	assert_string_equal(cfg.kubelet_ca_file, tok);
+	unlink(tok);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -624,6 +740,7 @@ int main(void)
 		cmocka_unit_test_setup(test_parse_uint, clear_env),
 		cmocka_unit_test_setup(test_parse_helpers, clear_env),
 		cmocka_unit_test_setup(test_env_only, clear_agent_env),
+		cmocka_unit_test_setup(test_kubelet_check, clear_agent_env),
 		cmocka_unit_test_setup(test_help_lists_options, clear_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -259,10 +259,34 @@ static void test_time_point(void **state)
 	}
 }
 
+static void test_duration_poll_timeout(void **state)
+{
+	(void)state;
+	static const struct {
+		int64_t in;
+		int out;
+	} cases[] = {
+		{ INT64_MIN, 0 },
+		{ -1, 0 },
+		{ 0, 0 },
+		{ 1, 1 },
+		{ 1000, 1000 },
+		{ INT_MAX, INT_MAX },
+		/* 25 days: (int) would wrap to a negative timeout. */
+		{ 25 * DAY, INT_MAX },
+		{ (int64_t)INT_MAX + 1, INT_MAX },
+		{ INT64_MAX, INT_MAX },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(duration_poll_timeout(cases[i].in),
+				 cases[i].out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_duration_parse_valid),
+		cmocka_unit_test(test_duration_poll_timeout),
 		cmocka_unit_test(test_duration_parse_invalid),
 		cmocka_unit_test(test_duration_format),
 		cmocka_unit_test(test_rfc3339_valid),

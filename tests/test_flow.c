@@ -353,12 +353,20 @@ static void test_distinct_connections(void **state)
 	const struct flow *f = find(t, SOCK_DIR_ACTIVE, NS_A, 0, 80, "curl");
 	assert_int_equal(f->connections, 5);
 	assert_int_equal(f->new_connections, 5);
+	/* The identities the CMDB dedups across processes: only the
+	 * kernel's (cookies 1 and 2, inode 777), once each. */
+	assert_int_equal(f->n_conn_ids, 3);
+	/* (key, identity): the inode when there is one, else the cookie. */
+	assert_true(f->conn_ids[0] == 1 && f->conn_ids[2] == 2);
+	assert_true(f->conn_ids[4] == (777 | (1ULL << 63)));
+	assert_true(f->conn_ids[5] == (777 | (1ULL << 63)));
 
 	const struct sock_record scan2[] = { c1, c2, c3, c4, c5 };
 	assert_int_equal(ingest(t, scan2, 5, true, 2), 5);
 	f = find(t, SOCK_DIR_ACTIVE, NS_A, 0, 80, "curl");
 	assert_int_equal(f->connections, 5);
 	assert_int_equal(f->new_connections, 5);
+	assert_int_equal(f->n_conn_ids, 3);
 	assert_true(f->first_seen_ms == 1);
 	assert_true(f->last_seen_ms == 2);
 	flow_table_free(t);
@@ -396,8 +404,22 @@ static void test_intervals(void **state)
 	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
 	assert_int_equal(f->connections, 2);
 	assert_int_equal(f->new_connections, 1);
+	/* Only the new connection's identity: a's was sent last interval. */
+	assert_int_equal(f->n_conn_ids, 1);
+	assert_true(f->conn_ids[0] == 3);
 	assert_true(f->first_seen_ms == 200);
 	assert_true(f->last_seen_ms == 300);
+	/* Still open: its identity stays for the CMDB. Closed before the
+	 * flush: nobody can see it again, the identity goes. */
+	flow_table_forget_closed_ids(t);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->n_conn_ids, 1);
+	const struct sock_record s2b[] = { l, a };
+	assert_int_equal(ingest(t, s2b, 2, true, 350), 1);
+	flow_table_forget_closed_ids(t);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->n_conn_ids, 0);
+	assert_int_equal(f->new_connections, 1);
 
 	/* Interval 3: nothing open any more: no flow at all. */
 	flow_table_reset_interval(t);
@@ -1039,6 +1061,8 @@ static void fill_flow(struct flow *f)
 	f->pod_uid = strdup("u-1");
 	f->node = strdup("n1");
 	assert_non_null(f->node);
+	uint64_t ids[] = { 42, 43, 44, 45 };
+	assert_int_equal(flow_add_conn_ids(f, ids, 2), 0);
 }
 
 static void test_copy_clear(void **state)
@@ -1056,6 +1080,9 @@ static void test_copy_clear(void **state)
 	assert_ptr_not_equal(dst.node, src.node);
 	assert_string_equal(dst.node, "n1");
 	assert_string_equal(dst.pod_name, "web-1");
+	assert_int_equal(dst.n_conn_ids, 2);
+	assert_ptr_not_equal(dst.conn_ids, src.conn_ids);
+	assert_true(dst.conn_ids[1] == 43 && dst.conn_ids[3] == 45);
 
 	/* Deep: clearing the copy leaves the source intact. */
 	flow_clear(&dst);
@@ -1105,6 +1132,27 @@ static void test_copy_oom(void **state)
 	}
 }
 
+/* A socket with both cookie and inode: the table keys it by the cookie,
+ * the CMDB by the inode (which every polling path reads; the cookie may
+ * be missing in another process's view). */
+static void test_conn_identity_prefers_inode(void **state)
+{
+	(void)state;
+	struct flow_table *t = flow_table_new(0, 0);
+	assert_non_null(t);
+	struct sock_record c = tcp(NS_A, T_ESTABLISHED, "10.0.0.2", 40001,
+				   "10.0.0.1", 80, 9, 20);
+	c.inode = 999;
+	assert_int_equal(ingest(t, &c, 1, true, 1), 1);
+	const struct flow *f = find(t, SOCK_DIR_ACTIVE, NS_A, 0, 80, "curl");
+	assert_int_equal(f->n_conn_ids, 1);
+	assert_true(f->conn_ids[0] == 9);
+	assert_true(f->conn_ids[1] == (999 | (1ULL << 63)));
+	flow_table_forget_closed_ids(t);
+	assert_int_equal(f->n_conn_ids, 1);
+	flow_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1128,6 +1176,7 @@ int main(void)
 		cmocka_unit_test(test_loopback),
 		cmocka_unit_test(test_copy_clear),
 		cmocka_unit_test(test_copy_oom),
+		cmocka_unit_test(test_conn_identity_prefers_inode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

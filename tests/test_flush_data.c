@@ -34,7 +34,7 @@ static void test_flush_data_encode(void **s)
 	fl[3].pid = 50;
 	fl[3].first_seen_ms = 500;
 	cmdb_flush_data_init(&d);
-	assert_int_equal(cmdb_flush_data_encode(&d, fl, 2), 0);
+	assert_int_equal(cmdb_flush_data_encode(&d, fl, 2, 0), 0);
 	assert_false(d.dups);
 	const char *p = pgcopy_finish(&d.flows, &len);
 	assert_non_null(p);
@@ -52,11 +52,23 @@ static void test_flush_data_encode(void **s)
 	/* One node per side. */
 	assert_int_equal(d.passive.rows, 1);
 	assert_int_equal(d.active.rows, 1);
+	assert_int_equal(d.conns.rows, 0);
 	cmdb_flush_data_clear(&d);
+
+	/* Connection identities: one row each, (flow row, hashed id). */
+	uint64_t ids[] = { 7, 70, 8, 80 }; /* (key, identity) pairs */
+	fl[1].conn_ids = ids;
+	fl[1].n_conn_ids = 2;
+	cmdb_flush_data_init(&d);
+	assert_int_equal(cmdb_flush_data_encode(&d, fl, 2, 99), 0);
+	assert_int_equal(d.conns.rows, 2);
+	cmdb_flush_data_clear(&d);
+	fl[1].conn_ids = NULL;
+	fl[1].n_conn_ids = 0;
 
 	/* The same CMDB key twice: the flush must merge in SQL. */
 	cmdb_flush_data_init(&d);
-	assert_int_equal(cmdb_flush_data_encode(&d, fl, 3), 0);
+	assert_int_equal(cmdb_flush_data_encode(&d, fl, 3, 0), 0);
 	assert_true(d.dups);
 	cmdb_flush_data_clear(&d);
 
@@ -64,7 +76,7 @@ static void test_flush_data_encode(void **s)
 	 * text, earliest first_seen. */
 	struct flow two[2] = { fl[0], fl[3] };
 	cmdb_flush_data_init(&d);
-	assert_int_equal(cmdb_flush_data_encode(&d, two, 2), 0);
+	assert_int_equal(cmdb_flush_data_encode(&d, two, 2, 0), 0);
 	assert_false(d.dups);
 	assert_int_equal(d.flows.rows, 2);
 	assert_int_equal(d.passive.rows, 1);
@@ -84,10 +96,25 @@ static void test_flush_data_encode(void **s)
 	struct flow bad[2] = { mkflow(SOCK_DIR_PASSIVE, "a\xff", 80, 2),
 			       mkflow(SOCK_DIR_PASSIVE, "a\xfe", 80, 2) };
 	cmdb_flush_data_init(&d);
-	assert_int_equal(cmdb_flush_data_encode(&d, bad, 2), 0);
+	assert_int_equal(cmdb_flush_data_encode(&d, bad, 2, 0), 0);
 	assert_true(d.dups);
 	assert_int_equal(d.passive.rows, 1);
 	cmdb_flush_data_clear(&d);
+}
+
+/* Equal in every process of one boot, apart across boots, netns and
+ * sockets, and a positive bigint. */
+static void test_conn_id(void **s)
+{
+	(void)s;
+	int64_t a = cmdb_conn_id(1, 4026531840u, 12345);
+	assert_true(a == cmdb_conn_id(1, 4026531840u, 12345));
+	assert_true(a >= 0);
+	assert_true(a != cmdb_conn_id(2, 4026531840u, 12345));
+	assert_true(a != cmdb_conn_id(1, 4026531841u, 12345));
+	assert_true(a != cmdb_conn_id(1, 4026531840u, 12346));
+	for (uint64_t i = 0; i < 1000; i++)
+		assert_true(cmdb_conn_id(i, i * 7, ~i) >= 0);
 }
 
 static void test_flush_data_service(void **s)
@@ -112,7 +139,7 @@ static void test_flush_data_service(void **s)
 	fl[2].key.nat_addr[2] = 62;
 	fl[2].key.nat_addr[3] = 7;
 	cmdb_flush_data_init(&d);
-	assert_int_equal(cmdb_flush_data_encode(&d, fl, 3), 0);
+	assert_int_equal(cmdb_flush_data_encode(&d, fl, 3, 0), 0);
 	/* Not the same key: the service is part of it. */
 	assert_false(d.dups);
 	assert_int_equal(d.flows.rows, 3);
@@ -141,13 +168,13 @@ static void test_flush_data_service(void **s)
 	/* The same flow twice with the same service: one key. */
 	struct flow two[2] = { fl[0], fl[0] };
 	cmdb_flush_data_init(&d);
-	assert_int_equal(cmdb_flush_data_encode(&d, two, 2), 0);
+	assert_int_equal(cmdb_flush_data_encode(&d, two, 2, 0), 0);
 	assert_true(d.dups);
 	cmdb_flush_data_clear(&d);
 
 	/* The NAT peer with port 0 ("many") is recorded: address, port 0. */
 	cmdb_flush_data_init(&d);
-	assert_int_equal(cmdb_flush_data_encode(&d, fl + 2, 1), 0);
+	assert_int_equal(cmdb_flush_data_encode(&d, fl + 2, 1, 0), 0);
 	p = pgcopy_finish(&d.flows, &len);
 	assert_non_null(p);
 	/* Trailer (2 bytes) after: NULL NULL, inet 198.18.62.7, int4 0. */
@@ -162,6 +189,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flush_data_encode),
+		cmocka_unit_test(test_conn_id),
 		cmocka_unit_test(test_flush_data_service),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

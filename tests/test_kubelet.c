@@ -300,6 +300,13 @@ static void test_server_failures(void **state)
 	o = opts();
 	o.url = "https://127.0.0.1:1";
 	assert_int_equal(list(&o, &n), -EIO);
+	/* The token never goes in clear: refused before connecting, unless
+	 * allowed (then the connection is refused). */
+	o.url = "http://127.0.0.1:1";
+	assert_int_equal(list(&o, &n), -EACCES);
+	o.allow_http_token = true;
+	assert_int_equal(list(&o, &n), -EIO);
+	o.allow_http_token = false;
 	o.url = NULL;
 	struct kubelet_client *k = NULL;
 	assert_int_equal(kubelet_client_new(&o, &k), -EINVAL);

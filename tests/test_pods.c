@@ -282,6 +282,119 @@ static void test_fuzz_corpus(void **state)
 	assert_true(n > 0);
 }
 
+/* Kubernetes' own limits, one field broken at a time. */
+static void test_validate(void **state)
+{
+	(void)state;
+	char long_name[3501], long_label[70];
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	memset(long_label, 'v', sizeof(long_label) - 1);
+	long_label[sizeof(long_label) - 1] = '\0';
+	static const char *const bad_utf8 = "Deploy\xff\xfe";
+
+	struct pod_label lb_ok[] = { { (char *)"app.kubernetes.io/name",
+				       (char *)"Web_1.x" },
+				     { (char *)"tier", (char *)"" } };
+	struct pod_container ctr_ok[] = { { .name = (char *)"nginx" } };
+	const struct {
+		const char *what;
+		const char *ns, *name, *uid, *ip, *kind;
+		const char *lkey, *lval, *ctr;
+		bool valid;
+	} cases[] = {
+		{ "good", "default", "web-1.a", "u-1", "198.18.64.5", NULL,
+		  NULL, NULL, NULL, true },
+		{ "IPv6", "default", "web-1", "u-1", "2001:db8:64::5", NULL, NULL,
+		  NULL, NULL, true },
+		{ "not an IP", "default", "web-1", "u-1", "not-an-ip", NULL,
+		  NULL, NULL, NULL, false },
+		{ "3500-char name", "default", long_name, "u-1", NULL, NULL,
+		  NULL, NULL, NULL, false },
+		{ "upper-case name", "default", "Web", "u-1", NULL, NULL, NULL,
+		  NULL, NULL, false },
+		{ "name ends with a dot", "default", "web.", "u-1", NULL, NULL,
+		  NULL, NULL, NULL, false },
+		{ "namespace of 64", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		  "web", "u-1", NULL, NULL, NULL, NULL, NULL, false },
+		{ "namespace with a dot", "kube.system", "web", "u-1", NULL,
+		  NULL, NULL, NULL, NULL, false },
+		{ "uid with a space", "default", "web", "u 1", NULL, NULL, NULL,
+		  NULL, NULL, false },
+		{ "kind not UTF-8", "default", "web", "u-1", NULL, bad_utf8,
+		  NULL, NULL, NULL, false },
+		{ "label value of 69", "default", "web", "u-1", NULL, NULL,
+		  "app", long_label, NULL, false },
+		{ "label key with two slashes", "default", "web", "u-1", NULL,
+		  NULL, "a/b/c", "x", NULL, false },
+		{ "label key prefix not DNS", "default", "web", "u-1", NULL,
+		  NULL, "A_B/c", "x", NULL, false },
+		{ "label value with a space", "default", "web", "u-1", NULL,
+		  NULL, "app", "a b", NULL, false },
+		{ "container name upper-case", "default", "web", "u-1", NULL,
+		  NULL, NULL, NULL, "Nginx", false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pod p;
+		memset(&p, 0, sizeof(p));
+		p.namespace = (char *)cases[i].ns;
+		p.name = (char *)cases[i].name;
+		p.uid = (char *)cases[i].uid;
+		p.workload_kind = (char *)cases[i].kind;
+		if (cases[i].ip) {
+			p.ips[0] = (char *)cases[i].ip;
+			p.n_ips = 1;
+		}
+		struct pod_label lb = { (char *)cases[i].lkey,
+					(char *)cases[i].lval };
+		if (cases[i].lkey) {
+			p.labels = &lb;
+			p.n_labels = 1;
+		} else {
+			p.labels = lb_ok;
+			p.n_labels = 2;
+		}
+		struct pod_container ctr = { .name = (char *)cases[i].ctr };
+		p.containers = cases[i].ctr ? &ctr : ctr_ok;
+		p.n_containers = 1;
+		const char *why = NULL;
+		int r = pod_validate(&p, &why);
+		if ((r == 0) != cases[i].valid)
+			print_error("case '%s': r=%d why=%s\n", cases[i].what, r,
+				    why ? why : "-");
+		assert_int_equal(r == 0, cases[i].valid);
+		if (!cases[i].valid)
+			assert_non_null(why);
+	}
+}
+
+/* A bad pod in a PodList is skipped and counted; its neighbours stay. */
+static void test_parse_skips_invalid(void **state)
+{
+	(void)state;
+	char buf[8192];
+	char long_name[3501];
+	memset(long_name, 'x', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	int n = snprintf(buf, sizeof(buf),
+		"{\"kind\":\"PodList\",\"items\":["
+		"{\"metadata\":{\"name\":\"good-1\",\"namespace\":\"default\",\"uid\":\"u1\"},"
+		" \"status\":{\"podIP\":\"198.18.64.10\"}},"
+		"{\"metadata\":{\"name\":\"bad-ip\",\"namespace\":\"default\",\"uid\":\"u2\"},"
+		" \"status\":{\"podIP\":\"not-an-ip\"}},"
+		"{\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\",\"uid\":\"u3\"}},"
+		"{\"metadata\":{\"name\":\"good-2\",\"namespace\":\"default\",\"uid\":\"u4\"},"
+		" \"status\":{\"podIP\":\"2001:db8:64::10\"}}]}", long_name);
+	assert_true(n > 0 && (size_t)n < sizeof(buf));
+	struct pod_list *l = NULL;
+	assert_int_equal(pods_parse(buf, (size_t)n, 0, &l), 0);
+	assert_int_equal(l->n, 2);
+	assert_int_equal(l->n_invalid, 2);
+	assert_string_equal(l->pods[0].name, "good-1");
+	assert_string_equal(l->pods[1].name, "good-2");
+	pod_list_free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +404,8 @@ int main(void)
 		cmocka_unit_test(test_container_id_split),
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_fuzz_corpus),
+		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_parse_skips_invalid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,13 +44,18 @@ static struct fake {
 	int64_t slept;
 } F;
 
+static struct probe_config cfg;
+
 /* The fake database handle: any non-NULL pointer will do. */
 static char fake_db;
 
-static int fake_connect(const char *url, struct cmdb **ret, char *err,
-			size_t errsz)
+static int fake_connect(const char *url, const struct cmdb_limits *l,
+			struct cmdb **ret, char *err, size_t errsz)
 {
 	(void)url;
+	/* The sink passes its deadline and a cancel fd. */
+	assert_true(l && l->timeout_ms == cfg.cmdb_timeout_ms);
+	assert_true(l->cancel_fd >= 0);
 	F.connects++;
 	if (F.connect_failures > 0) {
 		F.connect_failures--;
@@ -91,7 +96,7 @@ static int fake_flush(struct cmdb *db, const struct cmdb_batch *b,
 	if (F.next_answer < F.nanswers) {
 		const struct fake_answer *a = &F.answers[F.next_answer++];
 		*ret_in_doubt = a->in_doubt;
-		if (a->r == -ENOTCONN)
+		if (a->r == -ENOTCONN || a->r == -ETIMEDOUT)
 			F.connected = false;
 		return a->r;
 	}
@@ -134,7 +139,6 @@ static const struct sink_cmdb_ops fake_ops = {
 	.sleep_ms = fake_sleep_ms,
 };
 
-static struct probe_config cfg;
 
 static int setup(void **state)
 {
@@ -145,6 +149,7 @@ static int setup(void **state)
 	cfg.cmdb_url = "postgres://fake";
 	cfg.node_name = "n1";
 	cfg.max_pending_flows = 1000;
+	cfg.cmdb_timeout_ms = 2000;
 	log_set_level(LOG_ERROR);
 	return 0;
 }
@@ -413,6 +418,54 @@ static void test_drain_is_bounded(void **state)
 	assert_int_equal(sink_stat(s, "pending_flows"), 0);
 }
 
+/* A flush that got no answer by its deadline: abandoned, counted, its
+ * flows kept (in doubt after COMMIT: same seq), the connection made anew. */
+static void test_abandoned_flush_keeps_flows(void **state)
+{
+	(void)state;
+	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
+	struct flow a = mkflow(2, 3), b = mkflow(3, 4);
+
+	F.answers[F.nanswers++] = (struct fake_answer){ -ETIMEDOUT, false };
+	assert_int_equal(s->write(s, &a, 1, 0), 0);
+	assert_int_equal(sink_stat(s, "abandoned_flushes"), 1);
+	assert_int_equal(sink_stat(s, "pending_flows"), 1);
+	assert_int_equal(sink_stat(s, "up"), 0);
+
+	/* Abandoned after COMMIT went out: in doubt. */
+	F.now += 600;
+	F.answers[F.nanswers++] = (struct fake_answer){ -ETIMEDOUT, true };
+	assert_int_equal(s->write(s, &b, 1, 0), 0);
+	assert_int_equal(sink_stat(s, "abandoned_flushes"), 2);
+	assert_int_equal(sink_stat(s, "in_doubt_flows"), 2);
+	uint64_t doubt_seq = F.flushes[1].seq;
+
+	F.now += 2000;
+	assert_int_equal(s->write(s, NULL, 0, 0), 0);
+	assert_int_equal(F.connects, 3);
+	assert_int_equal(F.nflushes, 3);
+	assert_true(F.flushes[2].seq == doubt_seq);
+	assert_int_equal(F.flushes[2].new_conns, 7);
+	assert_int_equal(sink_stat(s, "pending_flows"), 0);
+	assert_int_equal(sink_stat(s, "up"), 1);
+}
+
+/* cancel() (shutdown): drain gives up at once, the flows stay counted. */
+static void test_cancel_ends_drain(void **state)
+{
+	(void)state;
+	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
+	struct flow a = mkflow(2, 1);
+
+	F.connect_failures = 1000;
+	assert_int_equal(s->write(s, &a, 1, 0), 0);
+	s->cancel(s);
+	int64_t start = F.now;
+	assert_int_equal(s->drain(s, start + 5000), -ETIMEDOUT);
+	assert_true(F.now == start);
+	assert_int_equal(sink_stat(s, "pending_flows"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +479,8 @@ int main(void)
 		cmocka_unit_test_setup(test_in_doubt_after_outage, setup),
 		cmocka_unit_test_setup(test_buffer_bound, setup),
 		cmocka_unit_test_setup(test_drain_is_bounded, setup),
+		cmocka_unit_test_setup(test_abandoned_flush_keeps_flows, setup),
+		cmocka_unit_test_setup(test_cancel_ends_drain, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,4 +31,12 @@ CREATE TEMPORARY TABLE IF NOT EXISTS shawk_flush_active (
  pid bigint, cmdline text, cgroup text, container_id text,
  container_name text, pod_namespace text, pod_name text,
  pod_uid text, first_seen timestamptz, last_seen timestamptz)
- ON COMMIT DELETE ROWS
+ ON COMMIT DELETE ROWS;
+-- The identities of the batch's new connections (seen.sql): i is the
+-- row number of their flow in shawk_flush_flows.
+CREATE TEMPORARY TABLE IF NOT EXISTS shawk_flush_conns (
+ i integer, conn_id bigint)
+ ON COMMIT DELETE ROWS;
+-- Once per connection: the identities nobody reported for 30 days
+-- (008_seen_conns.sql).
+DELETE FROM seen_conns WHERE last_seen < now() - interval '30 days'

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "agent/agent.h"
 
+#include "agent/sink_async.h"
 #include "agent/metrics.h"
 #include "agent/sink_cmdb.h"
 #include "agent/sink_stdout.h"
@@ -10,6 +11,7 @@
 #include "agent/stage_process.h"
 #include "agent/stages.h"
 #include "core/clock.h"
+#include "core/duration.h"
 #include "core/flow.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -29,6 +31,10 @@
 /* The sinks' last delivery attempt: an unreachable CMDB must not block
  * shutdown (or a --once run) for long. */
 #define AGENT_DRAIN_MS 5000
+/* From SIGTERM, what the final scan, flush and drain may take together:
+ * leaves room for the rest of the exit within 5 s (the pod watch's thread
+ * lets go within a second). */
+#define AGENT_SHUTDOWN_MS 3000
 
 struct agent {
 	const struct probe_config *cfg;
@@ -144,6 +150,20 @@ static int agent_scan(struct agent *a)
 
 /* ---- flush: flow table -> sinks --------------------------------------- */
 
+/* /healthz: a write in course on a sink's own thread (bounded by its
+ * deadline: only a --health-stall below --cmdb-timeout ever sees one). */
+static void publish_backlogs(struct agent *a)
+{
+	if (!a->metrics)
+		return;
+	for (size_t i = 0; i < a->nsinks; i++) {
+		struct sink *s = a->sinks[i];
+		if (s->busy_since)
+			agent_metrics_flush_backlog(a->metrics, s->name,
+						    s->busy_since(s));
+	}
+}
+
 static int write_sink(struct agent *a, struct sink *s)
 {
 	if (!a->metrics)
@@ -155,6 +175,7 @@ static int write_sink(struct agent *a, struct sink *s)
 	int r = s->write(s, flow_table_flows(a->flows),
 			 flow_table_count(a->flows), now_realtime_ms());
 	agent_metrics_flush_end(a->metrics, mono_us() - t0, r);
+	publish_backlogs(a);
 	return r;
 }
 
@@ -169,6 +190,7 @@ static void end_interval(struct agent *a)
 /* final: the flush at exit (its own log line). */
 static void flush(struct agent *a, bool final)
 {
+	flow_table_forget_closed_ids(a->flows);
 	/* The connection series first: a sink that hangs delays nothing. */
 	if (agent_metrics_flows(a->metrics, flow_table_flows(a->flows),
 				flow_table_count(a->flows)) < 0)
@@ -203,6 +225,14 @@ static void heartbeat(const char *path)
 
 /* ---- the two ways to run ----------------------------------------------- */
 
+/* A one-off scan has no SIGTERM budget: room for a write that takes its
+ * whole --cmdb-timeout and one retry. */
+static int64_t once_drain_ms(const struct agent *a)
+{
+	int64_t ms = 2 * a->cfg->cmdb_timeout_ms + 1000;
+	return ms > AGENT_DRAIN_MS ? ms : AGENT_DRAIN_MS;
+}
+
 static int run_once(struct agent *a)
 {
 	int ret = 0;
@@ -223,7 +253,7 @@ static int run_once(struct agent *a)
 		r = write_sink(a, s);
 		/* The CMDB sink may have queued them: one bounded retry. */
 		if (r >= 0 && s->drain)
-			r = s->drain(s, now_monotonic_ms() + AGENT_DRAIN_MS);
+			r = s->drain(s, now_monotonic_ms() + once_drain_ms(a));
 		if (r < 0) {
 			log_error("could not write the flows to %s: %s",
 				  s->name, strerror(-r));
@@ -250,10 +280,11 @@ static void log_start(const struct agent *a)
 /* Blocks until the next deadline; true when SIGINT/SIGTERM came. */
 static bool wait_until(int sfd, int64_t wake)
 {
-	int timeout = (int)(wake - now_monotonic_ms());
+	/* Clamped: a wait past INT_MAX ms wakes early and waits again. */
+	int timeout = duration_poll_timeout(wake - now_monotonic_ms());
 	struct pollfd pfd = { .fd = sfd, .events = POLLIN };
 	struct signalfd_siginfo si;
-	if (poll(&pfd, 1, timeout > 0 ? timeout : 0) <= 0 ||
+	if (poll(&pfd, 1, timeout) <= 0 ||
 	    read(sfd, &si, sizeof(si)) != sizeof(si))
 		return false;
 	log_info("received %s: final flush", strsignal((int)si.ssi_signo));
@@ -263,6 +294,7 @@ static bool wait_until(int sfd, int64_t wake)
 static void shutdown_flush(struct agent *a)
 {
 	struct source *src = a->src->src;
+	int64_t deadline = now_monotonic_ms() + AGENT_SHUTDOWN_MS;
 	if (src->request_poll) {
 		/* What the kernel counted since the last scan. */
 		int r = agent_scan(a);
@@ -276,7 +308,7 @@ static void shutdown_flush(struct agent *a)
 		struct sink *s = a->sinks[i];
 		if (!s->drain)
 			continue;
-		int r = s->drain(s, now_monotonic_ms() + AGENT_DRAIN_MS);
+		int r = s->drain(s, deadline);
 		if (r < 0)
 			log_warn("could not deliver everything before exit: %s",
 				 strerror(-r));
@@ -313,6 +345,7 @@ static int run_daemon(struct agent *a)
 				log_warn("scan failed: %s", strerror(-r));
 			else
 				heartbeat(a->cfg->heartbeat_file);
+			publish_backlogs(a);
 			/* Skip missed ticks instead of bursting. */
 			while (next_scan <= now)
 				next_scan += a->cfg->interval_ms;
@@ -381,10 +414,11 @@ static int add_sinks(struct agent *a, struct stage *k8s)
 	if (cfg->output != OUTPUT_UNSET)
 		return add_sink(a, sink_stdout_new(cfg));
 	struct sink *s = sink_cmdb_new(cfg);
-	int r = add_sink(a, s);
-	if (r == 0)
+	if (s)
 		sink_cmdb_set_pods(s, stage_k8s_pods(k8s));
-	return r;
+	/* On its own thread: the scans keep their interval whatever the
+	 * CMDB does. */
+	return add_sink(a, sink_async_new(s, cfg->max_pending_flows));
 }
 
 /* The endpoints: the daemon only (a --once run is over before a scrape). */

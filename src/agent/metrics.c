@@ -490,6 +490,21 @@ void agent_metrics_flush_begin(struct agent_metrics *m, const char *sink)
 	pthread_mutex_unlock(&m->lock);
 }
 
+void agent_metrics_flush_backlog(struct agent_metrics *m, const char *sink,
+				 int64_t since_ms)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	if (since_ms) {
+		m->health.flush_since_ms = since_ms;
+		m->health.flush_sink = sink;
+	} else if (m->health.flush_sink == sink) {
+		m->health.flush_since_ms = 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
 void agent_metrics_flush_end(struct agent_metrics *m, int64_t dur_us, int r)
 {
 	if (!m)

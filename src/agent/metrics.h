@@ -52,6 +52,11 @@ void agent_metrics_scanned(struct agent_metrics *m, int64_t dur_us, int r,
 			   size_t nsockets, size_t nflows);
 void agent_metrics_flush_begin(struct agent_metrics *m, const char *sink);
 void agent_metrics_flush_end(struct agent_metrics *m, int64_t dur_us, int r);
+/* A sink that writes on its own thread (sink_async): since when its write
+ * in course runs (0: none), judged by /healthz like a write() in course.
+ * Call on the loop's thread. */
+void agent_metrics_flush_backlog(struct agent_metrics *m, const char *sink,
+				 int64_t since_ms);
 int agent_metrics_flows(struct agent_metrics *m, const struct flow *flows,
 			size_t n);
 

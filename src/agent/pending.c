@@ -66,7 +66,7 @@ static void drop_oldest(struct pending *p)
 	p->dropped += k;
 }
 
-static void merge(struct flow *dst, const struct flow *src)
+static int merge(struct flow *dst, const struct flow *src)
 {
 	dst->connections = src->connections;
 	dst->new_connections += src->new_connections;
@@ -76,6 +76,7 @@ static void merge(struct flow *dst, const struct flow *src)
 		dst->last_seen_ms = src->last_seen_ms;
 	if (src->pid && (!dst->pid || src->pid < dst->pid))
 		dst->pid = src->pid;
+	return flow_add_conn_ids(dst, src->conn_ids, src->n_conn_ids);
 }
 
 int pending_add(struct pending *p, const struct flow *f, size_t limit)
@@ -86,10 +87,8 @@ int pending_add(struct pending *p, const struct flow *f, size_t limit)
 	if (limit == 0)
 		limit = 1;
 	struct flow *e = flow_set_find(&p->set, &f->key, &slot);
-	if (e) {
-		merge(e, f);
-		return 0;
-	}
+	if (e)
+		return merge(e, f);
 	if (p->set.count >= limit) {
 		while (p->set.count >= limit)
 			drop_oldest(p);

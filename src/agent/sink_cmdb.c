@@ -7,12 +7,17 @@
 #include "cmdb/prune.h"
 #include "cmdb/store.h"
 #include "core/clock.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "k8s/podwatch.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
+#include <unistd.h>
 #include <time.h>
 
 #define BACKOFF_MIN_MS 500
@@ -31,13 +36,19 @@ struct cmdb_sink {
 	struct pending *doubt;
 	uint64_t doubt_seq;
 	uint64_t boot_id, seq;
+	uint64_t kernel_boot; /* hash of the node's boot_id: see store.h */
 	/* Outage state, for one log line per change. */
 	bool ever_up, down;
 	int64_t down_since_ms; /* monotonic */
 	int64_t next_try_ms;   /* monotonic */
 	int64_t backoff_ms;
+	_Atomic bool cancelled;
 	uint64_t dropped_logged;
 	uint64_t writes, write_failures; /* flushes of flows, for stats() */
+	uint64_t abandoned;		 /* flushes given up at the deadline */
+	uint64_t pods_skipped;		 /* invalid pods not written */
+	bool abandon_logged;		 /* in this outage */
+	struct cmdb_limits limits;	 /* cancel_fd: eventfd, see cancel() */
 	/* Scratch for the fast path: this interval's flows minus loopback. */
 	struct flow *scratch;
 	size_t scratch_cap;
@@ -88,7 +99,8 @@ static int ensure_connected(struct cmdb_sink *c)
 		return 0;
 	c->ops->free(c->db);
 	c->db = NULL;
-	int r = c->ops->connect(c->cfg->cmdb_url, &c->db, err, sizeof(err));
+	int r = c->ops->connect(c->cfg->cmdb_url, &c->limits, &c->db, err,
+				sizeof(err));
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
@@ -109,6 +121,7 @@ static int write_batch(struct cmdb_sink *c, const struct flow *flows,
 		.node_name = c->node_name,
 		.boot_id = c->boot_id,
 		.seq = seq,
+		.kernel_boot = c->kernel_boot,
 		.bucket_s = (uint32_t)(c->cfg->history_bucket_ms / 1000),
 		.retention_ms = c->cfg->retention_ms,
 	};
@@ -117,7 +130,18 @@ static int write_batch(struct cmdb_sink *c, const struct flow *flows,
 	if (r >= 0 || r == -EALREADY)
 		return 0;
 	c->write_failures++;
-	if (r == -ENOTCONN) {
+	if (r == -ETIMEDOUT) {
+		c->abandoned++;
+		if (!c->abandon_logged)
+			log_warn("CMDB flush abandoned: %s; its %zu flows stay "
+				 "pending%s",
+				 c->ops->last_error(c->db), n,
+				 *ret_in_doubt ? " (in doubt: retried as the "
+						 "same batch)" :
+						 "");
+		c->abandon_logged = true;
+		mark_down(c, c->ops->last_error(c->db));
+	} else if (r == -ENOTCONN) {
 		mark_down(c, c->ops->last_error(c->db));
 	} else {
 		/* Connected but refused (schema missing, ...): keep the
@@ -138,6 +162,7 @@ static void log_recovery(struct cmdb_sink *c, size_t delivered)
 			 delivered);
 		c->down = false;
 	}
+	c->abandon_logged = false;
 	c->backoff_ms = BACKOFF_MIN_MS;
 }
 
@@ -214,13 +239,17 @@ static int keep(struct cmdb_sink *c, const struct flow *flows, size_t n)
 struct pod_rows_ctx {
 	struct cmdb_pod_rows rows;
 	bool full;
+	size_t invalid;
 };
 
 static void pod_rows_add(const struct pod *p, void *ud)
 {
 	struct pod_rows_ctx *x = ud;
-	if (cmdb_pod_rows_add(&x->rows, p) == -ENOSPC)
+	int r = cmdb_pod_rows_add(&x->rows, p);
+	if (r == -ENOSPC)
 		x->full = true;
+	else if (r == -EINVAL)
+		x->invalid++;
 }
 
 /*
@@ -237,9 +266,10 @@ static void write_pods(struct cmdb_sink *c, int64_t now_ms)
 		return;
 	cmdb_pod_rows_init(&x.rows, 0);
 	pod_watch_foreach(c->pods, pod_rows_add, &x);
+	c->pods_skipped += x.invalid;
 	r = c->ops->store_pods(c->db, c->node_name, &x.rows, now_ms);
 	cmdb_pod_rows_clear(&x.rows);
-	if (r == -ENOTCONN) {
+	if (r == -ENOTCONN || r == -ETIMEDOUT) {
 		mark_down(c, c->ops->last_error(c->db));
 		return;
 	}
@@ -419,7 +449,7 @@ static int cmdb_sink_drain(struct sink *s, int64_t deadline_ms)
 		if (r == 0)
 			break;
 		int64_t now = c->ops->now_ms();
-		if (now + c->backoff_ms >= deadline_ms) {
+		if (now + c->backoff_ms >= deadline_ms || c->cancelled) {
 			log_warn("CMDB: %zu flows not delivered",
 				 pending_total(c));
 			return -ETIMEDOUT;
@@ -427,6 +457,16 @@ static int cmdb_sink_drain(struct sink *s, int64_t deadline_ms)
 		c->ops->sleep_ms(c->backoff_ms);
 	}
 	return 0;
+}
+
+static void cmdb_sink_cancel(struct sink *s)
+{
+	struct cmdb_sink *c = (struct cmdb_sink *)s;
+	uint64_t one = 1;
+	c->cancelled = true;
+	if (c->limits.cancel_fd >= 0 &&
+	    write(c->limits.cancel_fd, &one, sizeof(one)) < 0)
+		log_debug("cmdb: cancel: %s", strerror(errno));
 }
 
 static void cmdb_sink_stats(const struct sink *s, stat_fn fn, void *ud)
@@ -441,6 +481,10 @@ static void cmdb_sink_stats(const struct sink *s, stat_fn fn, void *ud)
 	   "flows buffered for the CMDB", ud);
 	fn("in_doubt_flows", STAT_GAUGE, pending_count(c->doubt),
 	   "flows of a batch whose commit went unacknowledged", ud);
+	fn("pods_skipped", STAT_COUNTER, c->pods_skipped,
+	   "pods not written: they break Kubernetes' limits", ud);
+	fn("abandoned_flushes", STAT_COUNTER, c->abandoned,
+	   "flushes given up at the CMDB deadline (flows kept)", ud);
 	fn("dropped_flows", STAT_COUNTER,
 	   pending_dropped(c->acc) + pending_dropped(c->doubt),
 	   "buffered flows dropped: buffer full", ud);
@@ -454,10 +498,35 @@ static void cmdb_sink_free(struct sink *s)
 {
 	struct cmdb_sink *c = (struct cmdb_sink *)s;
 	c->ops->free(c->db);
+	if (c->limits.cancel_fd >= 0)
+		close(c->limits.cancel_fd);
 	pending_free(c->acc);
 	pending_free(c->doubt);
 	free(c->scratch);
 	free(c);
+}
+
+/*
+ * The node's boot, for connection identities that hold across agent
+ * processes (and never across boots: socket cookies start again). Without
+ * the file, this process's own random id: nothing is then recognised from
+ * an earlier process, and nothing is mistaken either.
+ */
+static uint64_t read_kernel_boot(const char *host_proc, uint64_t fallback)
+{
+	char path[PATH_MAX], buf[64];
+	snprintf(path, sizeof(path), "%s/sys/kernel/random/boot_id",
+		 host_proc ? host_proc : "/proc");
+	int n = file_read(path, buf, sizeof(buf));
+	if (n < 32) {
+		log_warn("cannot read %s (%s): connections held across an agent "
+			 "restart will be counted again",
+			 path, n < 0 ? strerror(-n) : "too short");
+		return fallback;
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	return hash_bytes(buf, (size_t)n, 0x73686177);
 }
 
 static int64_t real_now_ms(void)
@@ -473,7 +542,7 @@ static void real_sleep_ms(int64_t ms)
 }
 
 const struct sink_cmdb_ops sink_cmdb_pg = {
-	.connect = cmdb_connect,
+	.connect = cmdb_connect_limited,
 	.is_connected = cmdb_is_connected,
 	.last_error = cmdb_last_error,
 	.flush = cmdb_store_flush,
@@ -499,10 +568,16 @@ struct sink *sink_cmdb_new_ops(const struct probe_config *cfg,
 	c->base.name = "cmdb";
 	c->base.write = cmdb_sink_write;
 	c->base.drain = cmdb_sink_drain;
+	c->base.cancel = cmdb_sink_cancel;
 	c->base.stats = cmdb_sink_stats;
 	c->base.free = cmdb_sink_free;
 	c->cfg = cfg;
 	c->ops = ops;
+	c->limits.timeout_ms = cfg->cmdb_timeout_ms;
+	c->limits.cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->limits.cancel_fd < 0)
+		log_debug("cmdb: no eventfd (%s): shutdown waits for the "
+			  "deadline", strerror(errno));
 	c->backoff_ms = BACKOFF_MIN_MS;
 	if (cfg->node_name)
 		strscpy(c->node_name, cfg->node_name, sizeof(c->node_name));
@@ -513,6 +588,7 @@ struct sink *sink_cmdb_new_ops(const struct probe_config *cfg,
 	    sizeof(c->boot_id))
 		c->boot_id = hash_u64((uint64_t)now_realtime_ms() ^
 				      (uint64_t)getpid());
+	c->kernel_boot = read_kernel_boot(cfg->host_proc, c->boot_id);
 	c->acc = pending_new();
 	c->doubt = pending_new();
 	if (!c->acc || !c->doubt) {

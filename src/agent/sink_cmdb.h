@@ -16,7 +16,13 @@
  * The CMDB sink: writes each interval's flows in one transaction; while
  * PostgreSQL is unreachable keeps them in memory (merged by key, at most
  * cfg->max_pending_flows) and reconnects with exponential backoff. Logs
- * state changes once each. cfg must outlive the sink. NULL on OOM.
+ * state changes once each. Every connect, flush and pods write ends within
+ * cfg->cmdb_timeout_ms: a flush that gets no answer in time is abandoned
+ * (its connection dropped, counted, logged once per outage) and its flows
+ * stay pending — in doubt when COMMIT was sent, retried with the same
+ * batch seq. cancel() (thread-safe) makes the call in course and all later
+ * ones give up at once. Calls run on one thread (sink_async's). cfg must
+ * outlive the sink. NULL on OOM.
  */
 struct sink *sink_cmdb_new(const struct probe_config *cfg);
 
@@ -27,8 +33,8 @@ struct sink *sink_cmdb_new(const struct probe_config *cfg);
  */
 struct cmdb_prune_result;
 struct sink_cmdb_ops {
-	int (*connect)(const char *url, struct cmdb **ret, char *err,
-		       size_t errsz);
+	int (*connect)(const char *url, const struct cmdb_limits *l,
+		       struct cmdb **ret, char *err, size_t errsz);
 	bool (*is_connected)(const struct cmdb *db);
 	const char *(*last_error)(const struct cmdb *db);
 	int (*flush)(struct cmdb *db, const struct cmdb_batch *b,

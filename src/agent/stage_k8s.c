@@ -9,6 +9,8 @@
 
 #include <limits.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 struct stage_k8s {
 	struct stage base;
@@ -70,14 +72,8 @@ struct stage *stage_k8s_new(const struct probe_config *cfg, bool once)
 			  "or NODE_IP): flows get container ids only");
 		return &k->base;
 	}
-	/* Not in the flag table: tests and busy nodes tune it. */
-	int64_t refresh_ms = 0;
-	const char *v = cfg->kubelet_refresh;
-	char err[CONFIG_ERR_MAX];
-	if (v && *v &&
-	    config_parse_duration("SHAWK_KUBELET_REFRESH", v, false,
-				  &refresh_ms, err) < 0)
-		log_warn("%s; using 30s", err);
+	/* Environment only: tests and busy nodes tune it. */
+	int64_t refresh_ms = cfg->kubelet_refresh_ms;
 	struct pod_watch_options o = {
 		.refresh_ms = refresh_ms,
 		.min_refresh_ms = refresh_ms && refresh_ms < 5000 ? refresh_ms : 0,
@@ -86,6 +82,7 @@ struct stage *stage_k8s_new(const struct probe_config *cfg, bool once)
 			.token_file = cfg->kubelet_token_file,
 			.ca_file = cfg->kubelet_ca_file,
 			.insecure = cfg->kubelet_insecure,
+			.allow_http_token = cfg->kubelet_allow_http,
 		},
 	};
 	/* The Services list, when an API server is known (in a pod). */
@@ -94,17 +91,13 @@ struct stage *stage_k8s_new(const struct probe_config *cfg, bool once)
 						 cfg->kube_service_host,
 						 cfg->kube_service_port, abuf,
 						 sizeof(abuf));
-	int64_t svc_refresh_ms = 0;
-	v = cfg->services_refresh;
-	if (v && *v &&
-	    config_parse_duration("SHAWK_SERVICES_REFRESH", v, false,
-				  &svc_refresh_ms, err) < 0)
-		log_warn("%s; using 60s", err);
+	int64_t svc_refresh_ms = cfg->services_refresh_ms;
 	if (aurl) {
 		o.apiserver = (struct kubelet_options){
 			.url = aurl,
 			.token_file = cfg->kubelet_token_file,
 			.ca_file = cfg->apiserver_ca_file,
+			.allow_http_token = cfg->kubelet_allow_http,
 		};
 		o.services_refresh_ms = svc_refresh_ms;
 	} else {
@@ -140,6 +133,66 @@ oom:
 	return NULL;
 }
 
+/* The token file would be sent: it exists and is readable. */
+static bool token_present(const char *path)
+{
+	return path && *path && access(path, R_OK) == 0;
+}
+
+/* One endpoint's URL scheme against the token, and its CA file (a named
+ * one must exist; the service account's, absent outside a pod, means the
+ * system store: *ca is then set to NULL). */
+static int check_endpoint(const struct probe_config *cfg, const char *what,
+			  const char *url, const char **ca,
+			  const char *ca_var, char *err)
+{
+	bool http = strncasecmp(url, "http://", 7) == 0;
+	if (!http && strncasecmp(url, "https://", 8) != 0)
+		return config_error(err, "invalid %s '%s': expected "
+				    "https://HOST:PORT", what, url);
+	if (http && !cfg->kubelet_allow_http &&
+	    token_present(cfg->kubelet_token_file))
+		return config_error(err,
+			    "refusing %s '%s': it would send the token of %s in "
+			    "clear; use https:// or set "
+			    "SHAWK_KUBELET_ALLOW_HTTP=true", what, url,
+			    cfg->kubelet_token_file);
+	if (*ca && **ca && !cfg->kubelet_insecure && access(*ca, R_OK) < 0) {
+		if (errno == ENOENT && strcmp(*ca, PROBE_SA_CA_FILE) == 0) {
+			*ca = NULL;
+			return 0;
+		}
+		return config_error(err, "invalid %s '%s': %s", ca_var, *ca,
+				    strerror(errno));
+	}
+	return 0;
+}
+
+int stage_k8s_check(struct probe_config *cfg, char *err)
+{
+	char buf[128], abuf[160];
+	int r;
+	const char *url = kubelet_default_url(cfg->kubelet_url, cfg->node_ip,
+					      buf, sizeof(buf));
+	if (!url)
+		return 0;
+	if ((r = check_endpoint(cfg, "kubelet URL (--kubelet-url/"
+				"SHAWK_KUBELET_URL)", url,
+				&cfg->kubelet_ca_file,
+				"SHAWK_KUBELET_CA_FILE", err)) < 0)
+		return r;
+	const char *aurl = kubelet_apiserver_url(cfg->apiserver_url,
+						 cfg->kube_service_host,
+						 cfg->kube_service_port, abuf,
+						 sizeof(abuf));
+	if (aurl)
+		return check_endpoint(cfg, "API server URL (--apiserver-url/"
+				      "SHAWK_APISERVER_URL)", aurl,
+				      &cfg->apiserver_ca_file,
+				      "SHAWK_APISERVER_CA_FILE", err);
+	return 0;
+}
+
 static void k8s_free(struct stage *st)
 {
 	struct stage_k8s *k = (struct stage_k8s *)st;
@@ -164,7 +217,12 @@ static void k8s_report(struct stage *stage)
 	if (st.state == POD_WATCH_UNKNOWN ||
 	    (k->reported_once && st.changes == k->reported_changes))
 		return;
-	if (st.state == POD_WATCH_OK)
+	if (st.state == POD_WATCH_OK && st.n_invalid)
+		log_warn("kubelet: %zu pods on this node; %zu more skipped: "
+			 "they break Kubernetes' own rules (an address that is "
+			 "not one, a name or label too long or not UTF-8)",
+			 st.n_pods, st.n_invalid);
+	else if (st.state == POD_WATCH_OK)
 		log_info("kubelet: %zu pods on this node%s", st.n_pods,
 			 k->reported_once ? " (pod labels are back)" : "");
 	else
@@ -211,6 +269,9 @@ static void k8s_stats(const struct stage *stage, stat_fn fn, void *ud)
 	fn("pods", STAT_GAUGE, st.n_pods, "pods of this node known", ud);
 	fn("kubelet_fetches", STAT_COUNTER, st.fetches,
 	   "kubelet pod list requests completed", ud);
+	fn("invalid_pods", STAT_COUNTER, st.invalid_total,
+	   "pods skipped for breaking Kubernetes' limits, summed over lists",
+	   ud);
 	fn("kubelet_failures", STAT_COUNTER, st.failures,
 	   "kubelet pod list requests that failed", ud);
 	fn("services", STAT_GAUGE, st.n_services,

@@ -21,6 +21,15 @@
  */
 struct stage *stage_k8s_new(const struct probe_config *cfg, bool once);
 
+/*
+ * Start-up checks of the kubelet options, before anything runs: the URL is
+ * https:// (or http:// without a token file, or with kubelet_allow_http),
+ * and a CA file named on purpose exists. The service account's default CA
+ * being absent (not in a pod) sets cfg->kubelet_ca_file to NULL (system
+ * store). Returns 0, or -EINVAL with one line in err (CONFIG_ERR_MAX).
+ */
+int stage_k8s_check(struct probe_config *cfg, char *err);
+
 /* The pod watch of st (from stage_k8s_new()), NULL without a kubelet (for
  * the CMDB pods table); owned by st. */
 struct pod_watch *stage_k8s_pods(struct stage *st);

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include "agent/agent.h"
+#include "agent/stage_k8s.h"
 #include "cli/probe_options.h"
 #include "cmdb/pg.h"
 #include "core/config.h"
@@ -47,6 +48,10 @@ int cli_probe(int argc, char **argv)
 	if (cfg.help) {
 		fputs(probe_usage(), stdout);
 		return 0;
+	}
+	if (stage_k8s_check(&cfg, err) < 0) {
+		fprintf(stderr, "shawk probe: %s\n", err);
+		return EXIT_USAGE;
 	}
 	log_set_level((enum log_level)cfg.log_level);
 	if (cfg.output == OUTPUT_UNSET) {

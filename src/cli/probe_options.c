@@ -6,6 +6,7 @@
  */
 #include "cli/probe_options.h"
 
+#include "core/utf8.h"
 #include "core/util.h"
 #include "http/http.h"
 
@@ -17,7 +18,8 @@
 enum opt_type {
 	OPT_STR,       /* the value as is */
 	OPT_SWITCH,    /* flag without a value sets true; env: true or false */
-	OPT_DURATION,  /* 500ms, 1s, ...; positive */
+	OPT_DURATION,  /* 500ms, 1s, ...; positive, at most a poll timeout */
+	OPT_SPAN,      /* a duration never waited on: up to 10 years */
 	OPT_COUNT,     /* integer from 1 to MAX_FLOWS_LIMIT */
 	OPT_MODE,      /* enum probe_mode */
 	OPT_BACKEND,   /* enum poll_backend */
@@ -57,6 +59,11 @@ static const struct probe_option probe_options[] = {
 	{ "flush-interval", "SHAWK_FLUSH_INTERVAL", OPT_DURATION,
 	  F(flush_interval_ms), "10s", "D",
 	  "time between writes of aggregated flows", NULL, false },
+	{ "cmdb-timeout", "SHAWK_CMDB_TIMEOUT", OPT_DURATION,
+	  F(cmdb_timeout_ms), NULL, "D",
+	  "longest a CMDB connect or flush may take before it is abandoned "
+	  "(flows kept); shorter than the flush interval (default: half of "
+	  "it, at most 5s)", NULL, false },
 	{ "once", NULL, OPT_SWITCH, F(once), NULL, NULL,
 	  "scan once, print the flows (text unless --output) and exit; "
 	  "with --cmdb or --output cmdb, write them to the CMDB instead",
@@ -77,7 +84,7 @@ static const struct probe_option probe_options[] = {
 	  F(history_bucket_ms), "1m", "D",
 	  "CMDB history resolution, whole seconds from 1s to 1h", NULL,
 	  false },
-	{ "retention", "SHAWK_RETENTION", OPT_DURATION, F(retention_ms), "30d",
+	{ "retention", "SHAWK_RETENTION", OPT_SPAN, F(retention_ms), "30d",
 	  "D", "CMDB history, flows and pods older than this are pruned",
 	  NULL, false },
 	{ "conntrack", "SHAWK_CONNTRACK", OPT_ONOFF, F(conntrack), "on",
@@ -131,17 +138,24 @@ static const struct probe_option probe_options[] = {
 	  "polling reuses a netns whose socket counters did not move", NULL,
 	  false },
 	{ NULL, "SHAWK_KUBELET_TOKEN_FILE", OPT_STR, F(kubelet_token_file),
-	  "/var/run/secrets/kubernetes.io/serviceaccount/token", NULL,
+	  PROBE_SA_TOKEN_FILE, NULL,
 	  "bearer token for the kubelet and the API server", NULL, false },
 	{ NULL, "SHAWK_KUBELET_CA_FILE", OPT_STR, F(kubelet_ca_file),
-	  "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", NULL,
-	  "CA of the kubelet's certificate", NULL, false },
-	{ NULL, "SHAWK_KUBELET_REFRESH", OPT_STR, F(kubelet_refresh), NULL,
-	  NULL, "period of the pod list refresh (default 30s)", NULL, false },
+	  PROBE_SA_CA_FILE, NULL,
+	  "CA of the kubelet's certificate (must exist unless it is the "
+	  "default)", NULL, false },
+	{ NULL, "SHAWK_KUBELET_ALLOW_HTTP", OPT_SWITCH, F(kubelet_allow_http),
+	  NULL, NULL,
+	  "true: allow an http:// kubelet URL although it sends the token in "
+	  "clear", NULL, false },
+	{ NULL, "SHAWK_KUBELET_REFRESH", OPT_DURATION, F(kubelet_refresh_ms),
+	  NULL, NULL, "period of the pod list refresh (default 30s)", NULL,
+	  false },
 	{ NULL, "SHAWK_APISERVER_CA_FILE", OPT_STR, F(apiserver_ca_file),
 	  "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", NULL,
 	  "CA of the API server's certificate", NULL, false },
-	{ NULL, "SHAWK_SERVICES_REFRESH", OPT_STR, F(services_refresh), NULL,
+	{ NULL, "SHAWK_SERVICES_REFRESH", OPT_DURATION, F(services_refresh_ms),
+	  NULL,
 	  NULL, "period of the Services list refresh (default 60s)", NULL,
 	  false },
 	{ NULL, "KUBERNETES_SERVICE_HOST", OPT_STR, F(kube_service_host), NULL,
@@ -185,6 +199,9 @@ static int opt_set(const struct probe_option *o, struct probe_config *cfg,
 		return config_parse_bool(what, value, p, err);
 	case OPT_DURATION:
 		return config_parse_duration(what, value, false, p, err);
+	case OPT_SPAN:
+		return config_parse_duration_max(what, value, false,
+						 3650LL * 86400000, p, err);
 	case OPT_COUNT:
 		return config_parse_uint(what, value, 1, MAX_FLOWS_LIMIT, p,
 					 err);
@@ -329,6 +346,27 @@ static int check(struct probe_config *cfg, char *err)
 			    "shorter than the history bucket (%lldms)",
 			    (long long)cfg->retention_ms,
 			    (long long)cfg->history_bucket_ms);
+	/* It keys every row the agent writes (flows, batches, seen
+	 * connections): one too long for an index would fail them all. */
+	if (cfg->node_name &&
+	    (!*cfg->node_name || strlen(cfg->node_name) > 253 ||
+	     !utf8_valid(cfg->node_name)))
+		return config_error(err,
+			    "invalid --node-name/SHAWK_NODE_NAME: expected 1 to "
+			    "253 bytes of UTF-8 (a Kubernetes node name)");
+	if (cfg->cmdb_timeout_ms >= cfg->flush_interval_ms)
+		return config_error(err,
+			    "invalid --cmdb-timeout/SHAWK_CMDB_TIMEOUT: %lldms "
+			    "must be shorter than the flush interval (%lldms)",
+			    (long long)cfg->cmdb_timeout_ms,
+			    (long long)cfg->flush_interval_ms);
+	if (!cfg->cmdb_timeout_ms) {
+		cfg->cmdb_timeout_ms = cfg->flush_interval_ms / 2;
+		if (cfg->cmdb_timeout_ms > PROBE_CMDB_TIMEOUT_MAX_MS)
+			cfg->cmdb_timeout_ms = PROBE_CMDB_TIMEOUT_MAX_MS;
+		if (cfg->cmdb_timeout_ms < 1)
+			cfg->cmdb_timeout_ms = 1;
+	}
 	bool to_cmdb = cfg->output == OUTPUT_CMDB;
 	if (to_cmdb && !cfg->cmdb_url)
 		return config_error(err, "--output cmdb: no CMDB: set --cmdb or "

@@ -19,6 +19,13 @@
 #define FLOW_FIELDS 19
 #define PASSIVE_FIELDS 16
 #define ACTIVE_FIELDS 14
+#define CONN_FIELDS 2
+
+int64_t cmdb_conn_id(uint64_t boot, uint64_t netns, uint64_t kernel_id)
+{
+	uint64_t v[3] = { boot, netns, kernel_id };
+	return (int64_t)(hash_bytes(v, sizeof(v), 0) >> 1);
+}
 
 /* comm as the server will store it (pgcopy_text turns invalid UTF-8 into
  * '?'), compared bytewise: the order of text under the C.UTF-8 collation
@@ -268,6 +275,7 @@ void cmdb_flush_data_init(struct cmdb_flush_data *d)
 	pgcopy_init(&d->flows);
 	pgcopy_init(&d->passive);
 	pgcopy_init(&d->active);
+	pgcopy_init(&d->conns);
 	d->dups = false;
 }
 
@@ -276,10 +284,11 @@ void cmdb_flush_data_clear(struct cmdb_flush_data *d)
 	pgcopy_clear(&d->flows);
 	pgcopy_clear(&d->passive);
 	pgcopy_clear(&d->active);
+	pgcopy_clear(&d->conns);
 }
 
 int cmdb_flush_data_encode(struct cmdb_flush_data *d, const struct flow *flows,
-			   size_t n)
+			   size_t n, uint64_t boot)
 {
 	_cleanup_(freep) const struct flow **ord = NULL;
 	struct pgcopy *c = &d->flows;
@@ -329,8 +338,14 @@ int cmdb_flush_data_encode(struct cmdb_flush_data *d, const struct flow *flows,
 				    k->svc_port);
 		encode_opt_endpoint(c, k->family, has_nat_peer(k), k->nat_addr,
 				    k->nat_port);
+		for (uint32_t j = 0; j < f->n_conn_ids; j++) {
+			pgcopy_row(&d->conns, CONN_FIELDS);
+			pgcopy_int4(&d->conns, (int32_t)i);
+			pgcopy_int8(&d->conns, cmdb_conn_id(boot, k->netns,
+							    f->conn_ids[2 * j + 1]));
+		}
 	}
-	if (c->oom)
+	if (c->oom || d->conns.oom)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		if (ord[i]->key.dir == SOCK_DIR_PASSIVE)

@@ -12,6 +12,8 @@ extern const char cmdb_flush_sql_claim[];
 extern const char cmdb_flush_sql_copy_flows[];
 extern const char cmdb_flush_sql_copy_passive[];
 extern const char cmdb_flush_sql_copy_active[];
+extern const char cmdb_flush_sql_copy_conns[];
+extern const char cmdb_flush_sql_seen[];
 extern const char cmdb_flush_sql_unique[];
 extern const char cmdb_flush_sql_grouped[];
 

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * A connection to the CMDB. libpq stays inside src/cmdb/: callers only see
@@ -20,6 +21,25 @@ struct cmdb;
  * -ECONNREFUSED with the reason in err (errsz bytes, may be NULL).
  */
 int cmdb_connect(const char *url, struct cmdb **ret, char *err, size_t errsz);
+
+/*
+ * What the agent's connection may cost: every connect, flush and pods write
+ * ends within timeout_ms (0: no limit) — the connection is dropped when the
+ * server does not answer in time — and at once when cancel_fd (-1: none)
+ * becomes readable (shutdown). The connection also gets TCP keepalives and
+ * a TCP user timeout of timeout_ms.
+ */
+struct cmdb_limits {
+	int64_t timeout_ms;
+	int cancel_fd;
+};
+
+/*
+ * cmdb_connect() within l's limits (NULL: none). Returns as cmdb_connect(),
+ * or -ETIMEDOUT when the server did not complete the connection in time.
+ */
+int cmdb_connect_limited(const char *url, const struct cmdb_limits *l,
+			 struct cmdb **ret, char *err, size_t errsz);
 void cmdb_free(struct cmdb *db);
 
 /*

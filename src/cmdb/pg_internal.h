@@ -8,15 +8,42 @@
 #include <libpq-fe.h>
 
 struct cmdb {
-	PGconn *conn;
+	PGconn *conn; /* NULL once abandoned at a deadline */
 	char err[256];
 	/* The flush's staging table exists in this session. */
 	bool flush_table;
+	/* Limits (cmdb_connect_limited): each flush or pods write must end
+	 * within timeout_ms; cancel_fd readable ends the wait at once. Both
+	 * off (0, -1) for the CLI's connections: libpq blocks as it likes. */
+	int64_t timeout_ms;
+	int cancel_fd;
+	int64_t deadline_ms; /* monotonic; 0: none (the operation in course) */
+	bool abandoned;	     /* the last wait ran out: connection dropped */
 };
 
 /*
+ * The deadline-aware libpq calls every agent path uses (the same results
+ * as PQexec, PQexecParams, PQputCopyData, PQputCopyEnd, PQgetResult).
+ * Past db->deadline_ms, or when db->cancel_fd becomes readable, the
+ * connection is dropped (db->conn NULL, db->abandoned) and they fail: a
+ * server that stopped answering without closing cannot hold the caller.
+ */
+PGresult *cmdb_pq_exec(struct cmdb *db, const char *sql);
+PGresult *cmdb_pq_exec_params(struct cmdb *db, const char *sql, int n,
+			      const char *const *params);
+int cmdb_pq_put_copy_data(struct cmdb *db, const char *buf, int len);
+int cmdb_pq_put_copy_end(struct cmdb *db, const char *errmsg);
+PGresult *cmdb_pq_get_result(struct cmdb *db);
+
+/* Starts an operation's deadline (now + db->timeout_ms; none when 0) and
+ * clears it. */
+void cmdb_deadline_start(struct cmdb *db);
+void cmdb_deadline_stop(struct cmdb *db);
+
+/*
  * Records PQ's message for res (or the connection's) as the last error and
- * returns -ENOTCONN when the connection is gone, -EIO otherwise.
+ * returns -ETIMEDOUT when the connection was abandoned at its deadline,
+ * -ENOTCONN when it is gone, -EIO otherwise.
  */
 int cmdb_fail(struct cmdb *db, const PGresult *res);
 

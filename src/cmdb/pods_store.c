@@ -89,6 +89,10 @@ int cmdb_pod_rows_add(struct cmdb_pod_rows *r, const struct pod *p)
 
 	if (r->n >= r->max)
 		return -ENOSPC;
+	/* One bad pod must not fail the statement for all (the kubelet's
+	 * list is checked already; this is the store's own guard). */
+	if (pod_validate(p, NULL) < 0)
+		return -EINVAL;
 	int64_t idx = (int64_t)++r->n;
 	sql_array_add_str(&c[COL_UID], p->uid);
 	sql_array_add_str(&c[COL_NAMESPACE], p->namespace);
@@ -138,9 +142,10 @@ int cmdb_store_pods(struct cmdb *db, const char *node_name,
 	for (size_t i = 0; i < CMDB_POD_COLUMNS; i++)
 		if (!(params[i + 2] = sql_array_finish(&r->col[i])))
 			return -ENOMEM;
-	_cleanup_(pqclearp) PGresult *res =
-		PQexecParams(db->conn, pods_sql, CMDB_POD_COLUMNS + 2, NULL,
-			     params, NULL, NULL, 0);
+	cmdb_deadline_start(db);
+	_cleanup_(pqclearp) PGresult *res = cmdb_pq_exec_params(
+		db, pods_sql, CMDB_POD_COLUMNS + 2, params);
+	cmdb_deadline_stop(db);
 	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
 		return cmdb_fail(db, res);
 	return (int)r->n;
@@ -260,9 +265,10 @@ int cmdb_store_services(struct cmdb *db, struct cmdb_service_rows *r,
 	for (size_t i = 0; i < CMDB_SERVICE_COLUMNS; i++)
 		if (!(params[i + 1] = sql_array_finish(&r->col[i])))
 			return -ENOMEM;
-	_cleanup_(pqclearp) PGresult *res = PQexecParams(
-		db->conn, services_sql, CMDB_SERVICE_COLUMNS + 1, NULL, params, NULL,
-		NULL, 0);
+	cmdb_deadline_start(db);
+	_cleanup_(pqclearp) PGresult *res = cmdb_pq_exec_params(
+		db, services_sql, CMDB_SERVICE_COLUMNS + 1, params);
+	cmdb_deadline_stop(db);
 	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
 		return cmdb_fail(db, res);
 	return (int)r->n;

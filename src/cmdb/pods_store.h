@@ -27,7 +27,8 @@ struct cmdb_pod_rows {
 void cmdb_pod_rows_init(struct cmdb_pod_rows *r, size_t max);
 void cmdb_pod_rows_clear(struct cmdb_pod_rows *r);
 
-/* Copies what the table keeps of p. Returns 0, -ENOSPC beyond the bound,
+/* Copies what the table keeps of p. Returns 0, -EINVAL when p breaks
+ * Kubernetes' limits (pod_validate: not added), -ENOSPC beyond the bound,
  * -ENOMEM (sticky, also reported by cmdb_store_pods). */
 int cmdb_pod_rows_add(struct cmdb_pod_rows *r, const struct pod *p);
 

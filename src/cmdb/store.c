@@ -51,8 +51,9 @@ static bool is_unique_violation(const PGresult *res)
 
 static void rollback(struct cmdb *db)
 {
-	if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
-		PQclear(PQexec(db->conn, "ROLLBACK"));
+	if (cmdb_is_connected(db) &&
+	    PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+		PQclear(cmdb_pq_exec(db, "ROLLBACK"));
 }
 
 /*
@@ -67,7 +68,7 @@ static void rollback(struct cmdb *db)
 static int copy_in(struct cmdb *db, const char *sql, const char *data,
 		   size_t len)
 {
-	PGresult *res = PQexec(db->conn, sql);
+	PGresult *res = cmdb_pq_exec(db, sql);
 	if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
 		int r = cmdb_fail(db, res);
 		PQclear(res);
@@ -76,19 +77,21 @@ static int copy_in(struct cmdb *db, const char *sql, const char *data,
 	PQclear(res);
 	for (size_t off = 0; off < len;) {
 		size_t chunk = len - off < COPY_CHUNK ? len - off : COPY_CHUNK;
-		if (PQputCopyData(db->conn, data + off, (int)chunk) != 1) {
-			PQputCopyEnd(db->conn, "shawk: copy failed");
+		if (cmdb_pq_put_copy_data(db, data + off, (int)chunk) != 1) {
+			cmdb_pq_put_copy_end(db, "shawk: copy failed");
 			break;
 		}
 		off += chunk;
 	}
-	PQputCopyEnd(db->conn, NULL);
+	cmdb_pq_put_copy_end(db, NULL);
 	int r = 0;
-	while ((res = PQgetResult(db->conn))) {
+	while ((res = cmdb_pq_get_result(db))) {
 		if (r == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
 			r = cmdb_fail(db, res);
 		PQclear(res);
 	}
+	if (r == 0 && db->abandoned)
+		r = cmdb_fail(db, NULL);
 	return r;
 }
 
@@ -136,8 +139,8 @@ static int flush_begin(struct cmdb *db, const struct cmdb_batch *b,
 	if ((r = cmdb_exec(db, begin)) < 0)
 		return r;
 	const char *claim[] = { b->node_name, boot, seq };
-	_cleanup_(pqclearp) PGresult *res = PQexecParams(
-		db->conn, cmdb_flush_sql_claim, 3, NULL, claim, NULL, NULL, 0);
+	_cleanup_(pqclearp) PGresult *res =
+		cmdb_pq_exec_params(db, cmdb_flush_sql_claim, 3, claim);
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		r = cmdb_fail(db, res);
 		if (cmdb_is_connected(db))
@@ -172,16 +175,17 @@ static int flush_write(struct cmdb *db, const char *node_name, bool dups,
 	snprintf(lo, sizeof(lo), "%" PRId64, h->lo_ms);
 	if (!dups && (r = cmdb_exec(db, "SAVEPOINT shawk_flows")) < 0)
 		return r;
-	res = PQexecParams(db->conn,
-			   dups ? cmdb_flush_sql_grouped : cmdb_flush_sql_unique,
-			   3, NULL, params, NULL, NULL, 0);
+	res = cmdb_pq_exec_params(db,
+				  dups ? cmdb_flush_sql_grouped :
+					 cmdb_flush_sql_unique,
+				  3, params);
 	if (!dups && res && PQresultStatus(res) == PGRES_FATAL_ERROR &&
 	    is_unique_violation(res)) {
 		PQclear(res);
 		if ((r = cmdb_exec(db, "ROLLBACK TO SAVEPOINT shawk_flows")) < 0)
 			return r;
-		res = PQexecParams(db->conn, cmdb_flush_sql_grouped, 3, NULL,
-				   params, NULL, NULL, 0);
+		res = cmdb_pq_exec_params(db, cmdb_flush_sql_grouped, 3,
+					  params);
 	}
 	r = !res || PQresultStatus(res) != PGRES_TUPLES_OK ? cmdb_fail(db, res)
 							  : 0;
@@ -192,7 +196,7 @@ static int flush_write(struct cmdb *db, const char *node_name, bool dups,
 /* Returns 0 or an error from cmdb_fail(). */
 static int flush_commit(struct cmdb *db)
 {
-	_cleanup_(pqclearp) PGresult *res = PQexec(db->conn, "COMMIT");
+	_cleanup_(pqclearp) PGresult *res = cmdb_pq_exec(db, "COMMIT");
 	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
 		return cmdb_fail(db, res);
 	return 0;
@@ -208,38 +212,49 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 	};
 	_cleanup_(cmdb_flush_data_clear) struct cmdb_flush_data d;
 	struct history_range h;
-	const char *data[3];
-	size_t len[3];
+	const char *data[4];
+	size_t len[4];
 	int r;
 
 	*ret_in_doubt = false;
 	cmdb_flush_data_init(&d);
 	if (n == 0)
 		return 0;
-	if ((r = cmdb_flush_data_encode(&d, flows, n)) < 0)
+	if ((r = cmdb_flush_data_encode(&d, flows, n, b->kernel_boot)) < 0)
 		return r;
+	bool conns = d.conns.rows > 0;
 	if (!(data[0] = pgcopy_finish(&d.flows, &len[0])) ||
 	    !(data[1] = pgcopy_finish(&d.passive, &len[1])) ||
-	    !(data[2] = pgcopy_finish(&d.active, &len[2])))
+	    !(data[2] = pgcopy_finish(&d.active, &len[2])) ||
+	    !(data[3] = pgcopy_finish(&d.conns, &len[3])))
 		return -ENOMEM;
 
 	history_range(b, flows, n, &h);
+	/* One deadline for the whole transaction (none for the CLI). */
+	cmdb_deadline_start(db);
 	if ((r = flush_begin(db, b, &h)) < 0)
-		return r;
+		goto out;
 	for (size_t i = 0; i < 3 && r == 0; i++)
 		r = copy_in(db, copy_sql[i], data[i], len[i]);
+	if (r == 0 && conns)
+		r = copy_in(db, cmdb_flush_sql_copy_conns, data[3], len[3]);
+	if (r == 0 && conns)
+		r = cmdb_exec_params(db, cmdb_flush_sql_seen, 1, &b->node_name);
 	if (r == 0)
 		r = flush_write(db, b->node_name, d.dups, &h);
 	if (r < 0) {
 		if (cmdb_is_connected(db))
 			rollback(db);
-		return r;
+		goto out;
 	}
 	if ((r = flush_commit(db)) < 0) {
-		/* An error reply means it rolled back; silence means we
-		 * cannot know. */
-		*ret_in_doubt = r == -ENOTCONN;
-		return r;
+		/* An error reply means it rolled back; silence (a broken or
+		 * abandoned connection) means we cannot know. */
+		*ret_in_doubt = r == -ENOTCONN || r == -ETIMEDOUT;
+		goto out;
 	}
-	return (int)n;
+	r = (int)n;
+out:
+	cmdb_deadline_stop(db);
+	return r;
 }

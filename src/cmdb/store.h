@@ -18,6 +18,9 @@ struct cmdb_batch {
 	const char *node_name; /* this node: the local side of every flow */
 	uint64_t boot_id;
 	uint64_t seq;
+	/* The node's kernel boot (a hash of its boot_id file): with netns and
+	 * socket cookie, what identifies a connection (seen_conns). */
+	uint64_t kernel_boot;
 	/* History (sql/007_history.sql): bucket width in seconds and how far
 	 * back it is kept (0: 60 s and 30 days). Flows seen before their
 	 * last_seen minus retention get no history. */
@@ -31,9 +34,11 @@ struct cmdb_batch {
 /*
  * Writes flows in one transaction with a constant number of round trips
  * (BEGIN with the creation of missing history partitions, batch claim,
- * three binary COPYs into session temporary tables,
- * a savepoint, one statement that writes flows, history and nodes from them,
- * COMMIT; two more if another writer inserted one of the flows meanwhile),
+ * three binary COPYs into session temporary tables, two more when new
+ * connections carry identities (their COPY and the statement that counts
+ * those an earlier process counted already), a savepoint, one statement
+ * that writes flows, history and nodes from them, COMMIT; two more if
+ * another writer inserted one of the flows meanwhile),
  * whatever n is.
  * The commit is asynchronous (synchronous_commit off): a server crash may
  * lose the last acknowledged flush, never part of one.

@@ -18,8 +18,9 @@ int config_error(char *err, const char *fmt, ...)
 	return -EINVAL;
 }
 
-int config_parse_duration(const char *what, const char *value,
-			  bool allow_zero, int64_t *ret_ms, char *err)
+int config_parse_duration_max(const char *what, const char *value,
+			      bool allow_zero, int64_t max_ms, int64_t *ret_ms,
+			      char *err)
 {
 	int64_t ms;
 	if (duration_parse_ms(value, &ms) < 0 || (!allow_zero && ms == 0))
@@ -27,8 +28,23 @@ int config_parse_duration(const char *what, const char *value,
 			    "invalid %s '%s': expected a %sduration such as "
 			    "500ms, 1s, 10m, 2h or 1d",
 			    what, value, allow_zero ? "" : "positive ");
+	if (ms > max_ms) {
+		char max[32];
+		duration_format(max_ms, max, sizeof(max));
+		return config_error(err, "invalid %s '%s': at most %s%s", what,
+				    value, max,
+				    max_ms == DURATION_MAX_MS ? " (about 24.8d)"
+							      : "");
+	}
 	*ret_ms = ms;
 	return 0;
+}
+
+int config_parse_duration(const char *what, const char *value,
+			  bool allow_zero, int64_t *ret_ms, char *err)
+{
+	return config_parse_duration_max(what, value, allow_zero,
+					 DURATION_MAX_MS, ret_ms, err);
 }
 
 int config_parse_bool(const char *what, const char *value, bool *ret,

@@ -6,6 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The service account's files: the defaults of SHAWK_KUBELET_TOKEN_FILE and
+ * SHAWK_KUBELET_CA_FILE. Outside a pod they are absent: the default CA then
+ * falls back to the system store, a CA file named otherwise must exist. */
+#define PROBE_SA_TOKEN_FILE "/var/run/secrets/kubernetes.io/serviceaccount/token"
+#define PROBE_SA_CA_FILE "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+
+/* The default CMDB deadline's ceiling (SHAWK_CMDB_TIMEOUT unset). */
+#define PROBE_CMDB_TIMEOUT_MAX_MS 5000
+
 /* Size of the buffer that receives a one-line configuration error. */
 #define CONFIG_ERR_MAX 256
 
@@ -36,6 +45,9 @@ struct probe_config {
 	enum poll_backend poll_backend;
 	int64_t interval_ms;
 	int64_t flush_interval_ms;
+	/* Each CMDB connect, flush and pods write ends within it; 0 in the
+	 * table means "half the flush interval, at most 5s" (see check()). */
+	int64_t cmdb_timeout_ms;
 	int log_level;
 	const char *host_proc;
 	const char *cgroup_root;
@@ -45,7 +57,8 @@ struct probe_config {
 	bool kubelet_insecure;
 	const char *node_name;
 	const char *node_ip;	     /* NODE_IP: the kubelet URL's default */
-	const char *kubelet_refresh; /* SHAWK_KUBELET_REFRESH, unparsed */
+	int64_t kubelet_refresh_ms;  /* SHAWK_KUBELET_REFRESH; 0: 30 s */
+	bool kubelet_allow_http;     /* SHAWK_KUBELET_ALLOW_HTTP: token over http */
 	/* The API server for the Services list: apiserver_url, else the
 	 * in-cluster KUBERNETES_SERVICE_HOST / _PORT; the service account's
 	 * token and CA (kubelet_token_file, kubelet_ca_file). */
@@ -53,7 +66,7 @@ struct probe_config {
 	const char *kube_service_host;
 	const char *kube_service_port;
 	const char *apiserver_ca_file;
-	const char *services_refresh; /* SHAWK_SERVICES_REFRESH, unparsed */
+	int64_t services_refresh_ms;  /* SHAWK_SERVICES_REFRESH; 0: 60 s */
 	bool bpf_verbose;	     /* SHAWK_BPF_VERBOSE set */
 	const char *bpf_deny;	     /* SHAWK_BPF_DENY: programs refused on purpose (tests) */
 	bool bpf_classic;	     /* SHAWK_BPF_CLASSIC=1 */
@@ -89,6 +102,11 @@ struct probe_config {
  */
 int config_parse_duration(const char *what, const char *value,
 			  bool allow_zero, int64_t *ret_ms, char *err);
+/* The same for a span that is never waited on (a retention): at most
+ * max_ms instead of DURATION_MAX_MS. */
+int config_parse_duration_max(const char *what, const char *value,
+			      bool allow_zero, int64_t max_ms, int64_t *ret_ms,
+			      char *err);
 int config_parse_bool(const char *what, const char *value, bool *ret,
 		      char *err);
 int config_parse_uint(const char *what, const char *value, uint64_t min,

@@ -2,7 +2,15 @@
 #ifndef SHAWK_CORE_DURATION_H
 #define SHAWK_CORE_DURATION_H
 
+#include <limits.h>
 #include <stdint.h>
+
+/*
+ * The longest duration an option may hold: the agent waits with poll(2),
+ * whose timeout is an int of milliseconds (24d 20h 31m 23.647s). Longer
+ * values would wrap negative and turn the wait into a busy loop.
+ */
+#define DURATION_MAX_MS ((int64_t)INT_MAX)
 
 /*
  * Parses a duration such as "500ms", "1s", "10m", "2h", "1d" or a sum
@@ -11,6 +19,18 @@
  * -ERANGE.
  */
 int duration_parse_ms(const char *s, int64_t *ret_ms);
+
+/*
+ * A wait of ms milliseconds as a poll(2) timeout: negative values give 0
+ * (the deadline passed), values above INT_MAX give INT_MAX (the caller
+ * re-checks its deadline when poll returns).
+ */
+static inline int duration_poll_timeout(int64_t ms)
+{
+	if (ms <= 0)
+		return 0;
+	return ms > DURATION_MAX_MS ? INT_MAX : (int)ms;
+}
 
 /* Formats ms as the shortest exact form ("1500ms", "2s", "10m"). */
 void duration_format(int64_t ms, char *buf, unsigned long bufsz);

@@ -52,6 +52,9 @@ void flow_clear(struct flow *f)
 	free(f->pod_name);
 	free(f->pod_uid);
 	free(f->node);
+	free(f->conn_ids);
+	f->conn_ids = NULL;
+	f->n_conn_ids = 0;
 	f->cmdline = f->cgroup = f->container_id = f->container_name = NULL;
 	f->pod_namespace = f->pod_name = f->pod_uid = f->node = NULL;
 }
@@ -73,7 +76,10 @@ int flow_copy(struct flow *dst, const struct flow *src)
 	dst->cmdline = dst->cgroup = dst->container_id = NULL;
 	dst->container_name = dst->pod_namespace = dst->pod_name = NULL;
 	dst->pod_uid = dst->node = NULL;
-	if (dup_str(&dst->cmdline, src->cmdline) < 0 ||
+	dst->conn_ids = NULL;
+	dst->n_conn_ids = 0;
+	if (flow_add_conn_ids(dst, src->conn_ids, src->n_conn_ids) < 0 ||
+	    dup_str(&dst->cmdline, src->cmdline) < 0 ||
 	    dup_str(&dst->cgroup, src->cgroup) < 0 ||
 	    dup_str(&dst->container_id, src->container_id) < 0 ||
 	    dup_str(&dst->container_name, src->container_name) < 0 ||
@@ -84,6 +90,29 @@ int flow_copy(struct flow *dst, const struct flow *src)
 		flow_clear(dst);
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+int flow_add_conn_ids(struct flow *f, const uint64_t *pairs, size_t n)
+{
+	size_t room = FLOW_CONN_IDS_MAX - f->n_conn_ids;
+	if (n > room)
+		n = room;
+	if (n == 0)
+		return 0;
+	/* The array holds pow2_ceil(n_conn_ids): one append per new
+	 * connection reallocates only at powers of two. */
+	size_t need = f->n_conn_ids + n;
+	size_t cap = f->n_conn_ids ? pow2_ceil(f->n_conn_ids) : 0;
+	if (need > cap) {
+		size_t nc = pow2_ceil(need);
+		uint64_t *v = realloc(f->conn_ids, 2 * nc * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		f->conn_ids = v;
+	}
+	memcpy(f->conn_ids + 2 * f->n_conn_ids, pairs, 2 * n * sizeof(*pairs));
+	f->n_conn_ids += (uint32_t)n;
 	return 0;
 }
 
@@ -117,6 +146,22 @@ void flow_table_get_stats(const struct flow_table *t,
 {
 	*ret = t->stats;
 	ret->listeners = t->listeners.count;
+}
+
+void flow_table_forget_closed_ids(struct flow_table *t)
+{
+	for (size_t i = 0; i < t->set.count; i++) {
+		struct flow *f = &t->set.flows[i];
+		uint32_t k = 0;
+		for (uint32_t j = 0; j < f->n_conn_ids; j++) {
+			if (!u64map_get(&t->conns, f->conn_ids[2 * j]))
+				continue;
+			f->conn_ids[2 * k] = f->conn_ids[2 * j];
+			f->conn_ids[2 * k + 1] = f->conn_ids[2 * j + 1];
+			k++;
+		}
+		f->n_conn_ids = k;
+	}
 }
 
 void flow_table_set_translate(struct flow_table *t, flow_translate_fn fn,
@@ -379,6 +424,12 @@ static int count_conn(struct flow_table *t, struct flow *f,
 			t->stats.untracked_conns++;
 		f->connections++;
 		f->new_connections++;
+		/* Only a kernel identity is one across processes. */
+		uint64_t pair[2] = { conn_id(r), r->inode ? inode_id(r)
+							  : r->cookie };
+		if ((r->cookie || r->inode) &&
+		    flow_add_conn_ids(f, pair, 1) < 0)
+			return -ENOMEM;
 	} else if ((uint32_t)(*cv >> 32) != t->interval_gen) {
 		f->connections++;
 	}

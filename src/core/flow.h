@@ -54,6 +54,10 @@ struct flow_owner {
 	const char *node;
 };
 
+/* New connections per flow and interval remembered by identity; beyond,
+ * they are counted without it (as a restart would see them). */
+#define FLOW_CONN_IDS_MAX 4096
+
 struct flow {
 	struct flow_key key;
 	uint32_t pid;	    /* lowest pid seen for this flow's process */
@@ -71,6 +75,16 @@ struct flow {
 	uint32_t connections;
 	/* Connections never seen before this interval (for running totals). */
 	uint32_t new_connections;
+	/* The new connections that have a kernel identity, at most
+	 * FLOW_CONN_IDS_MAX (owned): n_conn_ids pairs of (the flow table's key
+	 * of the connection, its identity for the CMDB: inode | 1 << 63, else
+	 * the socket cookie). The inode comes first because every polling path
+	 * reads it, while a cookie exists only once something asked the
+	 * kernel for it: another process may see the socket with one where
+	 * this one saw none. The CMDB counts an identity once across agent
+	 * processes of one boot. */
+	uint64_t *conn_ids;
+	uint32_t n_conn_ids;
 	int64_t first_seen_ms;
 	int64_t last_seen_ms;
 };
@@ -139,6 +153,14 @@ size_t flow_table_count(const struct flow_table *t);
 const struct flow *flow_table_flows(const struct flow_table *t);
 
 /*
+ * Drops from the flows' conn_ids the connections the last snapshot no
+ * longer holds: closed, no other process can see them again, so the CMDB
+ * need not remember them (they are counted all the same). Called before a
+ * flush.
+ */
+void flow_table_forget_closed_ids(struct flow_table *t);
+
+/*
  * Ends the interval: drops all flows but keeps the connection tracker, so
  * a connection still open later is not counted as new again.
  */
@@ -152,6 +174,10 @@ void flow_clear(struct flow *f);
 
 /* Deep copy; returns 0 or -ENOMEM (dst then holds no allocation). */
 int flow_copy(struct flow *dst, const struct flow *src);
+
+/* Appends n (key, identity) pairs (2n values) to f->conn_ids, up to
+ * FLOW_CONN_IDS_MAX pairs (the rest are not kept). Returns 0 or -ENOMEM. */
+int flow_add_conn_ids(struct flow *f, const uint64_t *pairs, size_t n);
 
 /* True when the peer (or local) address is loopback. */
 bool flow_is_loopback(const struct flow *f);

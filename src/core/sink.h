@@ -22,6 +22,15 @@ struct sink {
 	/* Delivers what is queued, waiting at most until deadline_ms
 	 * (CLOCK_MONOTONIC). Returns 0 or -errno (-ETIMEDOUT). May be NULL. */
 	int (*drain)(struct sink *s, int64_t deadline_ms);
+	/* Makes a write() or drain() running on another thread return soon,
+	 * and every later one fail fast (shutdown). Thread-safe. May be
+	 * NULL. */
+	void (*cancel)(struct sink *s);
+	/* A sink that writes on its own thread: since when (CLOCK_MONOTONIC
+	 * ms) the write in course there runs; 0 when none. Thread-safe. May
+	 * be NULL. (Waiting flows of an outage do not count: the agent is not
+	 * stuck, and a liveness probe must not restart it for that.) */
+	int64_t (*busy_since)(const struct sink *s);
 	/* Reports the sink's counters (see core/stats.h). May be NULL. */
 	void (*stats)(const struct sink *s, stat_fn fn, void *userdata);
 	void (*free)(struct sink *s);

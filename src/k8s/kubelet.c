@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <strings.h>
 
 #define TOKEN_MAX 65536
 
@@ -17,10 +18,12 @@ struct kubelet_client {
 	char *token_file;
 	char *ca_file;
 	bool insecure;
+	bool allow_http_token;
 	long connect_timeout_ms;
 	long timeout_ms;
 	size_t max_body;
 	CURL *curl; /* reused: keeps the TLS session and connection */
+	_Atomic bool aborted; /* kubelet_client_abort() */
 	char err[CURL_ERROR_SIZE + 128];
 };
 
@@ -71,6 +74,7 @@ int kubelet_client_new(const struct kubelet_options *o,
 		return -ENOMEM;
 	}
 	k->insecure = o->insecure;
+	k->allow_http_token = o->allow_http_token;
 	k->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms :
 							2000;
 	k->timeout_ms = o->timeout_ms ? o->timeout_ms : 10000;
@@ -89,6 +93,24 @@ void kubelet_client_free(struct kubelet_client *k)
 	free(k->token_file);
 	free(k->ca_file);
 	free(k);
+}
+
+void kubelet_client_abort(struct kubelet_client *k)
+{
+	if (k)
+		k->aborted = true;
+}
+
+/* curl calls it at least once a second, also while it waits. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	const struct kubelet_client *k = ud;
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return k->aborted ? 1 : 0;
 }
 
 const char *kubelet_last_error(const struct kubelet_client *k)
@@ -188,6 +210,10 @@ static int kubelet_get(struct kubelet_client *k, const char *path,
 		url = NULL;
 		return -ENOMEM;
 	}
+	if (k->aborted) {
+		snprintf(k->err, sizeof(k->err), "%s: stopped", url);
+		return -ECANCELED;
+	}
 	if (k->token_file) {
 		int r = read_token(k->token_file, &token);
 		if (r < 0 && r != -ENOENT) {
@@ -195,6 +221,15 @@ static int kubelet_get(struct kubelet_client *k, const char *path,
 				 "cannot read token file %s: %s",
 				 k->token_file, strerror(-r));
 			return r == -ENOMEM ? r : -EACCES;
+		}
+		/* Never in clear unless told so (the agent refuses that
+		 * configuration at start-up already). */
+		if (token && *token && !k->allow_http_token &&
+		    strncasecmp(url, "http://", 7) == 0) {
+			snprintf(k->err, sizeof(k->err),
+				 "%s: refusing to send the token over http://",
+				 url);
+			return -EACCES;
 		}
 		/* No token file: anonymous (a kubelet may allow it). */
 		if (token && *token &&
@@ -226,13 +261,18 @@ static int kubelet_get(struct kubelet_client *k, const char *path,
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, k->timeout_ms);
 	/* Timeouts without signals: we run in a thread. */
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, k);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	if (k->insecure) {
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-	} else if (k->ca_file && access(k->ca_file, R_OK) == 0) {
+	} else if (k->ca_file && *k->ca_file) {
+		/* Missing, it fails the request: no silent fallback to the
+		 * system store. */
 		curl_easy_setopt(c, CURLOPT_CAINFO, k->ca_file);
 	}
 
@@ -241,7 +281,10 @@ static int kubelet_get(struct kubelet_client *k, const char *path,
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_slist_free_all(hdrs);
 
-	if (cc == CURLE_OPERATION_TIMEDOUT) {
+	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		snprintf(k->err, sizeof(k->err), "%s: stopped", url);
+		ret = -ECANCELED;
+	} else if (cc == CURLE_OPERATION_TIMEDOUT) {
 		snprintf(k->err, sizeof(k->err), "%s: timed out (%s)",
 			 url, curl_err);
 		ret = -ETIMEDOUT;

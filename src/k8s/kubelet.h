@@ -18,6 +18,7 @@ struct kubelet_options {
 	const char *token_file; /* bearer token, re-read per request; optional */
 	const char *ca_file;	/* CA bundle to verify the kubelet; optional */
 	bool insecure;		/* skip TLS verification (kind) */
+	bool allow_http_token;	/* send the token over http:// too */
 	long connect_timeout_ms; /* 0: 2000 */
 	long timeout_ms;	 /* whole transfer; 0: 10000 */
 	size_t max_body;	 /* 0: 64 MiB */
@@ -37,12 +38,19 @@ DEFINE_FREEP(struct kubelet_client, kubelet_client_free)
 /*
  * GET <url>/pods. Returns 0 with the body in *ret_body (NUL-terminated,
  * caller frees) and its length; -ETIMEDOUT (connect or transfer timeout),
- * -EACCES (HTTP 401/403), -EFBIG (body above max_body), -ENOMEM, or -EIO
+ * -EACCES (HTTP 401/403, or a token that would go over
+ * http:// without allow_http_token), -EFBIG (body above max_body), -ENOMEM, or -EIO
  * for anything else (refused, TLS, other HTTP status). kubelet_last_error()
  * then says what happened.
  */
 int kubelet_list_pods(struct kubelet_client *k, char **ret_body,
 		      size_t *ret_len);
+
+/*
+ * Makes the request in course (on another thread) end within about a
+ * second, and every later one fail, with -ECANCELED. Thread-safe.
+ */
+void kubelet_client_abort(struct kubelet_client *k);
 
 /*
  * GET <url>/api/v1/services (a client whose url is the API server's).

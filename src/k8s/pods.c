@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 #include "k8s/pods.h"
 
+#include "core/addr.h"
 #include "core/u64map.h"
+#include "core/utf8.h"
 #include "core/util.h"
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* ---- parsing ----------------------------------------------------------- */
 
@@ -288,6 +291,135 @@ oom:
 	return -ENOMEM;
 }
 
+/* ---- validation (Kubernetes' own limits) -------------------------------- */
+
+static bool is_lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static bool is_alnum(char c)
+{
+	return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
+}
+
+/* RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most max (63). */
+static bool dns_label(const char *s, size_t n, size_t max)
+{
+	if (n == 0 || n > max || !is_lower_alnum(s[0]) ||
+	    !is_lower_alnum(s[n - 1]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!is_lower_alnum(s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+/* RFC 1123 subdomain: labels joined by dots, at most 253 in all. */
+static bool dns_subdomain(const char *s, size_t n)
+{
+	if (n == 0 || n > 253)
+		return false;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && s[j] != '.')
+			j++;
+		if (!dns_label(s + i, j - i, 63))
+			return false;
+		i = j + 1;
+		if (j + 1 == n)
+			return false; /* trailing dot */
+	}
+	return true;
+}
+
+/* A label name or value: ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9], at
+ * most 63 (a value may also be empty). */
+static bool label_token(const char *s, size_t n, bool allow_empty)
+{
+	if (n == 0)
+		return allow_empty;
+	if (n > 63 || !is_alnum(s[0]) || !is_alnum(s[n - 1]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+			return false;
+	return true;
+}
+
+static bool label_key(const char *k)
+{
+	const char *slash = strchr(k, '/');
+	if (!slash)
+		return label_token(k, strlen(k), false);
+	return dns_subdomain(k, (size_t)(slash - k)) &&
+	       label_token(slash + 1, strlen(slash + 1), false);
+}
+
+/* Optional free text: valid UTF-8 of at most max bytes. */
+static bool text_ok(const char *s, size_t max)
+{
+	return !s || (strlen(s) <= max && utf8_valid(s));
+}
+
+static bool uid_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 128)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+static bool ip_ok(const char *s)
+{
+	int family;
+	uint8_t a[16];
+	return s && addr_parse(s, AF_UNSPEC, &family, a) == 0;
+}
+
+int pod_validate(const struct pod *p, const char **ret_why)
+{
+	const char *why = NULL;
+	if (!p->namespace || !dns_label(p->namespace, strlen(p->namespace), 63))
+		why = "metadata.namespace is not a DNS-1123 label";
+	else if (!p->name || !dns_subdomain(p->name, strlen(p->name)))
+		why = "metadata.name is not a DNS-1123 subdomain";
+	else if (!p->uid || !uid_ok(p->uid))
+		why = "metadata.uid is empty, too long or not printable";
+	else if (!text_ok(p->node, 253) || !text_ok(p->workload_kind, 253) ||
+		 !text_ok(p->workload_name, 253) || !text_ok(p->qos_class, 63) ||
+		 !text_ok(p->phase, 63) || !text_ok(p->start_time, 64))
+		why = "a text field is not UTF-8 or too long";
+	else if (p->host_ip && *p->host_ip && !ip_ok(p->host_ip))
+		why = "status.hostIP is not an IP address";
+	for (size_t i = 0; !why && i < p->n_ips; i++)
+		if (!ip_ok(p->ips[i]))
+			why = "status.podIPs holds something that is not an IP "
+			      "address";
+	for (size_t i = 0; !why && i < p->n_labels; i++) {
+		const struct pod_label *l = &p->labels[i];
+		if (!l->key || !label_key(l->key))
+			why = "a label key is not a valid Kubernetes label key";
+		else if (l->value &&
+			 !label_token(l->value, strlen(l->value), true))
+			why = "a label value is not a valid Kubernetes label "
+			      "value";
+	}
+	for (size_t i = 0; !why && i < p->n_containers; i++) {
+		const char *n = p->containers[i].name;
+		if (n && !dns_label(n, strlen(n), 63))
+			why = "a container name is not a DNS-1123 label";
+	}
+	if (!why)
+		return 0;
+	if (ret_why)
+		*ret_why = why;
+	return -EINVAL;
+}
+
 int pods_parse(const char *buf, size_t len, size_t max_pods,
 	       struct pod_list **ret)
 {
@@ -323,6 +455,12 @@ int pods_parse(const char *buf, size_t len, size_t max_pods,
 			pod_list_free(l);
 			cJSON_Delete(root);
 			return r;
+		}
+		const char *why;
+		if (r > 0 && pod_validate(&l->pods[l->n], &why) < 0) {
+			pod_clear(&l->pods[l->n]);
+			l->n_invalid++;
+			continue;
 		}
 		l->n += (size_t)r;
 	}

@@ -55,12 +55,26 @@ struct pod {
 struct pod_list {
 	struct pod *pods;
 	size_t n;
+	size_t n_invalid; /* items skipped by pod_validate() */
 };
+
+/*
+ * Checks a pod against what Kubernetes itself allows, so that one bad
+ * record from a kubelet (or a stand-in) never fails the write of the
+ * others: namespace a DNS-1123 label (63), name a DNS-1123 subdomain
+ * (253), uid at most 128 printable characters, label keys [prefix/]name
+ * (253/63) and values (63) of the label charset, container names DNS-1123
+ * labels, every address an IPv4 or IPv6 literal, every string valid UTF-8
+ * of bounded length. Returns 0, or -EINVAL with *ret_why (static text)
+ * naming the field.
+ */
+int pod_validate(const struct pod *p, const char **ret_why);
 
 /*
  * Parses a PodList (JSON, len bytes, need not be NUL-terminated). At most
  * max_pods pods are kept (0: PODS_DEFAULT_MAX); items without
- * metadata.uid/name/namespace are skipped. Returns 0 with *ret (free with
+ * metadata.uid/name/namespace, and those pod_validate() refuses (counted
+ * in n_invalid), are skipped. Returns 0 with *ret (free with
  * pod_list_free), -EINVAL when buf is not a PodList, -ENOMEM.
  */
 int pods_parse(const char *buf, size_t len, size_t max_pods,

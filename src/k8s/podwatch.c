@@ -83,6 +83,9 @@ void pod_watch_free(struct pod_watch *w)
 		w->stop = true;
 		pthread_cond_signal(&w->cond);
 		pthread_mutex_unlock(&w->lock);
+		/* Exit must not wait for a slow kubelet's answer. */
+		kubelet_client_abort(w->kubelet);
+		kubelet_client_abort(w->apiserver);
 		pthread_join(w->thread, NULL);
 	}
 	pod_cache_free(w->cache);
@@ -126,6 +129,7 @@ int pod_watch_refresh(struct pod_watch *w)
 		snprintf(msg, sizeof(msg), "%s", kubelet_last_error(w->kubelet));
 	}
 	struct pod_cache *fresh = NULL;
+	size_t invalid = list ? list->n_invalid : 0;
 	if (r == 0 && !(fresh = pod_cache_new(list)))
 		r = -ENOMEM;
 
@@ -139,6 +143,11 @@ int pod_watch_refresh(struct pod_watch *w)
 		w->cache = fresh;
 		w->last_ok_ms = now;
 		w->status.n_pods = pod_cache_count(fresh);
+		if (invalid != w->status.n_invalid) {
+			w->status.n_invalid = invalid;
+			w->status.changes++;
+		}
+		w->status.invalid_total += invalid;
 		set_status(w, POD_WATCH_OK, 0, "");
 		r = (int)w->status.n_pods;
 	} else {

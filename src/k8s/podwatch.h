@@ -47,6 +47,8 @@ struct pod_watch_status {
 	enum pod_watch_state state;
 	int err;	     /* -errno of the last failure, 0 when OK */
 	size_t n_pods;	     /* pods in the cache now */
+	size_t n_invalid;    /* pods of the last list skipped (pod_validate) */
+	uint64_t invalid_total; /* summed over every list read */
 	uint64_t changes;    /* bumped when state or err changes */
 	uint64_t fetches;    /* completed refresh attempts */
 	uint64_t failures;   /* of which failed */
@@ -76,7 +78,8 @@ struct pod_watch;
 /* Returns 0 and *ret, -EINVAL (no url), -ENOMEM. Nothing runs yet. */
 int pod_watch_new(const struct pod_watch_options *o, struct pod_watch **ret);
 
-/* Stops the thread (waiting for at most one request's timeout) and frees. */
+/* Stops the thread (a request in course is aborted: about a second at
+ * most) and frees. */
 void pod_watch_free(struct pod_watch *w);
 DEFINE_FREEP(struct pod_watch, pod_watch_free)
 

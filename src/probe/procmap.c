@@ -14,7 +14,10 @@
 
 #define PROCMAP_DEFAULT_MAX_PROCS (1u << 20)
 #define PROCMAP_DEFAULT_MAX_SOCKETS (4u << 20)
-/* Retry an ownerless inode after this many scans. */
+/* An ownerless inode is searched again once soon (its owner may have been
+ * born during the scan that found it, or be about to take it from an
+ * accept queue), then every UNOWNED_RETRY_SCANS scans. */
+#define UNOWNED_FIRST_RETRY_SCANS 2
 #define UNOWNED_RETRY_SCANS 30
 #define CMDLINE_MAX 512
 
@@ -23,7 +26,8 @@ struct procmap {
 	char *root;
 	struct u64map pids;   /* pid -> struct proc_info * */
 	struct u64map inodes;  /* inode -> (last seen gen << 32) | owner pid */
-	struct u64map unowned; /* inode -> gen of the search that found none */
+	/* inode -> searches that found none << 32 | gen of the last one */
+	struct u64map unowned;
 	size_t max_procs;
 	uint32_t gen;
 	struct procmap_stats stats;
@@ -312,6 +316,13 @@ static bool keep_gen(uint64_t key, uint64_t val, void *ud)
 	return (uint32_t)(val >> 32) == *gen;
 }
 
+/* An ownerless inode searched once only is due again after a short wait. */
+static bool unowned_due(const uint64_t *u, uint32_t gen)
+{
+	return u && (*u >> 32) == 1 &&
+	       gen - (uint32_t)*u >= UNOWNED_FIRST_RETRY_SCANS;
+}
+
 static bool keep_recent(uint64_t key, uint64_t val, void *ud)
 {
 	const uint32_t *gen = ud;
@@ -325,8 +336,12 @@ static bool keep_recent(uint64_t key, uint64_t val, void *ud)
  */
 static void mark_unowned(struct procmap *pm, uint64_t ino, uint32_t gen)
 {
+	uint64_t *u = u64map_get(&pm->unowned, ino);
 	pm->stats.unowned++;
-	(void)u64map_put(&pm->unowned, ino, gen);
+	if (u)
+		*u = ((*u >> 32) + 1) << 32 | gen;
+	else
+		(void)u64map_put(&pm->unowned, ino, (1ULL << 32) | gen);
 	/* A cached owner that is gone must not be reported (nor after pid
 	 * reuse). */
 	(void)u64map_del(&pm->inodes, ino);
@@ -371,7 +386,8 @@ static ssize_t resolve_cached(struct procmap *pm, struct resolve *rs,
 			if (*v == wanted_val)
 				continue; /* listed twice: wanted already */
 		}
-		if (u64map_get(&pm->unowned, rec->inode))
+		uint64_t *u = u64map_get(&pm->unowned, rec->inode);
+		if (u && !unowned_due(u, rs->gen))
 			continue; /* searched recently, nobody owns it */
 		if (v) {
 			*v = wanted_val; /* owner gone (or none): search */
@@ -398,7 +414,8 @@ static ssize_t resolve_cached(struct procmap *pm, struct resolve *rs,
  * Pass 2, slow: walks the fd tables of candidate processes (in a netns
  * with wanted sockets), busiest first, until wanted inodes have owners.
  */
-static int resolve_walk(struct procmap *pm, struct resolve *rs, size_t wanted)
+static ssize_t resolve_walk(struct procmap *pm, struct resolve *rs,
+			    size_t wanted)
 {
 	size_t np = 0;
 	_cleanup_(freep) struct proc_info **cand =
@@ -423,7 +440,57 @@ static int resolve_walk(struct procmap *pm, struct resolve *rs, size_t wanted)
 			remaining -= f < remaining ? f : remaining;
 		}
 	}
-	return 0;
+	return (ssize_t)remaining;
+}
+
+/*
+ * Pass 2b: processes born since the pid list of this scan was read (a
+ * socket of the dump may be theirs): lists /proc again, tracks the new
+ * ones and walks those in a wanted netns. Returns how many were walked.
+ */
+static int walk_newborn(struct procmap *pm, struct resolve *rs,
+			size_t remaining)
+{
+	int dfd = openat(pm->proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	int walked = 0;
+	struct dirent *de;
+	while (remaining && (de = readdir(d))) {
+		uint32_t pid;
+		if (!parse_pid(de->d_name, &pid) || lookup(pm, pid))
+			continue;
+		struct proc_info *p = calloc(1, sizeof(*p));
+		if (!p)
+			break;
+		p->pid = pid;
+		p->seen_gen = pm->gen;
+		if (u64map_put(&pm->pids, pid, (uintptr_t)p) < 0) {
+			free(p);
+			continue;
+		}
+		char path[64];
+		struct stat st;
+		snprintf(path, sizeof(path), "%u/ns/net", pid);
+		if (fstatat(pm->proc_fd, path, &st, 0) == 0)
+			p->netns = st.st_ino;
+		if (p->netns && !u64map_get(&rs->want_ns, p->netns))
+			continue;
+		size_t f = walk_fds(pm, p, &rs->spill, rs->gen);
+		pm->stats.newborn_walked++;
+		walked++;
+		if (f) {
+			p->hot_gen = rs->gen;
+			remaining -= f < remaining ? f : remaining;
+		}
+	}
+	closedir(d);
+	return walked;
 }
 
 /* Pass 3: owners found by the search; the rest is unowned. */
@@ -499,7 +566,13 @@ int procmap_resolve(struct procmap *pm, struct sock_record *recs, size_t n)
 		}
 	}
 	if (wanted) {
-		if ((r = resolve_walk(pm, &rs, (size_t)wanted)) < 0)
+		ssize_t left = resolve_walk(pm, &rs, (size_t)wanted);
+		if (left < 0) {
+			r = (int)left;
+			goto out;
+		}
+		/* Not found: perhaps a process born during this scan. */
+		if (left > 0 && (r = walk_newborn(pm, &rs, (size_t)left)) < 0)
 			goto out;
 		searched = true;
 	}

@@ -40,6 +40,7 @@ struct procmap_stats {
 	uint64_t unowned; /* sockets with an inode but no owner found */
 	uint64_t owner_lookups; /* owner searches done by the lookup fn */
 	uint64_t owner_lookup_errors; /* ... that failed (fd walk instead) */
+	uint64_t newborn_walked; /* processes born during a scan, walked */
 };
 
 struct procmap;

@@ -215,19 +215,24 @@ check "/metrics served again once the idle connections go" test "$s" = 200
 scans_after=$(awk '$1 == "shawk_scans_total" { print $2 }' "$tmp/body")
 check "scans went on meanwhile ($scans_before -> $scans_after at 200ms)" test "$((scans_after - scans_before))" -ge 10
 
-# The CMDB's tables locked: the next flush hangs in the agent's loop.
+# The CMDB's tables locked: the flush waits on them, on the CMDB sink's own
+# thread and at most --cmdb-timeout (issue 18; half the 1 s flush interval
+# here): it is abandoned and its flows kept, the loop never hangs, so
+# /healthz stays 200 and the abandoned flushes are counted.
 psql "$CMDB" -XAtq -c "BEGIN; LOCK TABLE flush_batches, flows IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(9); COMMIT;" >/dev/null 2>&1 &
 lock_pid=$!
 sleep 0.5
 ip netns exec "$CLI" "$B" i16-mt-cli4 tcp-client 198.18.63.1 9063 5 || true
-got=""
-for i in $(seq 1 16); do
+bad=0
+for i in $(seq 1 12); do
 	sleep 0.5
 	s=$(status --max-time 2 "$M/healthz")
-	if [ "$s" = 503 ]; then got=$(cat "$tmp/body"); break; fi
+	[ "$s" = 200 ] || { bad=$((bad + 1)); echo "# /healthz $s: $(cat "$tmp/body")"; }
 done
-check "/healthz 503 while the flush hangs: $got" bash -c "[[ '$got' == 'flush to cmdb running for '* ]]"
-check "the reason is one line" test "$(printf '%s' "$got" | wc -l)" -le 1
+check "/healthz stays 200 while the tables are locked ($bad of 12 not)" test "$bad" -eq 0
+status --max-time 2 "$M/metrics" >/dev/null
+ab=$(awk '$1 == "shawk_cmdb_abandoned_flushes_total" { print $2 }' "$tmp/body")
+check "the stuck flushes are abandoned and counted ($ab)" test "${ab:-0}" -ge 1
 check "/metrics still served meanwhile" test "$(status --max-time 2 "$M/metrics")" = 200
 v=$(query 'up{job="shawk"}')
 check "Prometheus still scrapes meanwhile (up=$v)" test "$v" = 1

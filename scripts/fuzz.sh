@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Runs the libFuzzer targets of `make fuzz` (build/fuzz/fuzz_<name>):
+# each replays its seed corpus (recorded fixtures, tests/fuzz/corpus/<name>)
+# and then fuzzes for SECONDS (or -runs=RUNS executions). Prints one line
+# per target: name, executions, coverage, result. Crashes are kept in
+# build/fuzz/artifacts/.
+#
+#   scripts/fuzz.sh [-t SECONDS | -n RUNS] [-j JOBS] [NAME...]   (default -t 5, all)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+secs=5 runs= jobs=1
+while getopts "t:n:j:" o; do
+	case $o in
+	t) secs=$OPTARG ;;
+	n) runs=$OPTARG ;;
+	j) jobs=$OPTARG ;;
+	*) echo "usage: $0 [-t SECONDS | -n RUNS] [-j JOBS] [NAME...]" >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+names=("$@")
+if [ ${#names[@]} -eq 0 ]; then
+	for f in tests/fuzz/fuzz_*.c; do n=${f#tests/fuzz/fuzz_}; names+=("${n%.c}"); done
+fi
+
+# Seeds from the recorded fixtures, besides tests/fuzz/corpus/<name> (pods:
+# the kubelet fixtures are there already).
+seeds_of() {
+	case $1 in
+	sockdiag) ls tests/fixtures/sockdiag/*.bin ;;
+	procfs) ls tests/fixtures/procfs/* ;;
+	cgroup) ls tests/fixtures/cgroup/* ;;
+	mountinfo) ls tests/fixtures/mountinfo/* ;;
+	esac
+	[ -d "tests/fuzz/corpus/$1" ] && ls -d "tests/fuzz/corpus/$1"/*
+	return 0
+}
+
+mkdir -p build/fuzz/artifacts
+fail=0
+for name in "${names[@]}"; do
+	bin=build/fuzz/fuzz_$name
+	[ -x "$bin" ] || { echo "$name: not built (make fuzz)"; fail=1; continue; }
+	work=$(mktemp -d)
+	seeds=$(seeds_of "$name")
+	[ -n "$seeds" ] && cp $seeds "$work/"
+	limit=(-max_total_time="$secs")
+	[ -n "$runs" ] && limit=(-runs="$runs")
+	# Replay: every seed once, no mutation.
+	if ! "$bin" -runs=0 -rss_limit_mb=2048 "$work" >"$work.replay" 2>&1; then
+		echo "$name: FAILED replaying its corpus"; tail -20 "$work.replay"; fail=1
+		rm -rf "$work" "$work.replay"; continue
+	fi
+	start=$(date +%s)
+	par=()
+	# -jobs writes fuzz-N.log into the current directory: only when asked.
+	[ "$jobs" -gt 1 ] && par=(-jobs="$jobs" -workers="$jobs")
+	"$bin" "${limit[@]}" -max_len=65536 -rss_limit_mb=2048 -timeout=10 "${par[@]}" \
+		-print_final_stats=1 \
+		-artifact_prefix="build/fuzz/artifacts/$name-" "$work" >"$work.log" 2>&1
+	rc=$?
+	took=$(( $(date +%s) - start ))
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work.log" | awk '{s+=$1} END {print s+0}')
+	cov=$(grep -o 'cov: [0-9]*' "$work.log" | tail -1)
+	if [ $rc -eq 0 ]; then
+		echo "$name: ok, $execs executions in ${took}s, $cov, corpus $(ls "$work" | wc -l)"
+	else
+		echo "$name: FAILED (rc=$rc) after $execs executions"
+		grep -m5 -E "ERROR|SUMMARY|artifact" "$work.log"
+		fail=1
+	fi
+	rm -rf "$work" "$work.replay" "$work.log"
+done
+exit $fail
