@@ -24,13 +24,14 @@ Q := @
 msg = @printf '  %-8s %s\n' $(1) $(2)
 endif
 
-VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+VERSION ?= 0.1.0
+COMMIT ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE \
 	-Isrc -Ibpf -I$(OBJDIR)/gen -MMD -MP $(shell $(PKG_CONFIG) --cflags libpq)
-LDLIBS := -lbpf -lelf -lz -lpq -lcurl -lcjson -lpthread
+LDLIBS := -lbpf -lelf -lz -lpq -lcurl -lcjson -lpthread -lmnl
 # HTTP (src/http) and SVG drawings (src/render/svg.c): libmicrohttpd and
 # Graphviz's library. The two Graphviz plugins used (dot layout, SVG output)
 # are linked in, found through an rpath to Graphviz's plugin directory.
@@ -83,7 +84,7 @@ EMBED_OBJS := $(SQL_OBJ) $(FLUSH_SQL_OBJ)
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(OBJDIR)/tests/%)
 
-.PHONY: all deps run test unit integration e2e bench install install-systemd clean vmlinux fuzz FORCE
+.PHONY: all deps run demo man test unit integration e2e bench install install-systemd clean vmlinux fuzz FORCE
 all: $(BIN)
 
 deps:
@@ -93,10 +94,12 @@ deps:
 # a new commit rebuilds main.o and nothing else.
 $(OBJDIR)/gen/version.h: FORCE
 	$(Q)mkdir -p $(@D)
-	$(Q)echo '#define SHAWK_VERSION "$(VERSION)"' > $@.tmp
+	$(Q)printf '#define SHAWK_VERSION "%s"\n#define SHAWK_COMMIT "%s"\n' '$(VERSION)' '$(COMMIT)' > $@.tmp
 	$(Q)cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
 $(OBJDIR)/src/main.o: $(OBJDIR)/gen/version.h
+# build_info of /metrics.
+$(OBJDIR)/src/agent/metrics.o: $(OBJDIR)/gen/version.h
 
 $(OBJDIR)/shawk: $(OBJS) $(EMBED_OBJS)
 	$(call msg,LINK,$@)
@@ -173,7 +176,7 @@ $(OBJDIR)/tests/%: tests/%.c $(LIB_OBJS) $(EMBED_OBJS)
 # --- fuzz targets (clang + libFuzzer): build/fuzz/fuzz_<name>
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_LIB := src/k8s/pods.c src/core/u64map.c
+FUZZ_LIB := src/k8s/pods.c src/k8s/services.c src/core/u64map.c
 fuzz: $(FUZZ_BINS)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
@@ -186,6 +189,10 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 # README command 1: build, then the main job.
 run: deps $(BIN)
 	$(Q)SHAWK_BIN=$(BIN) scripts/run.sh
+
+# A three-tier app in network namespaces recorded by the streaming probe.
+demo: deps $(BIN)
+	$(Q)SHAWK_BIN=$(BIN) scripts/demo.sh
 
 # README command 2: every test this machine can run.
 test: deps $(BIN) $(TEST_BINS)
@@ -206,8 +213,14 @@ $(OBJDIR)/bench/cmdb_bench: bench/cmdb_bench.c $(LIB_OBJS) $(EMBED_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(EMBED_OBJS) $(LDLIBS)
 
-install: $(BIN)
+# The man page, from the binary's own --help texts.
+man: $(OBJDIR)/shawk.1
+$(OBJDIR)/shawk.1: $(BIN) scripts/manpage.sh
+	$(Q)scripts/manpage.sh $(BIN) > $@.tmp && mv $@.tmp $@
+
+install: $(BIN) $(OBJDIR)/shawk.1
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/shawk
+	install -D -m 0644 $(OBJDIR)/shawk.1 $(DESTDIR)$(PREFIX)/share/man/man1/shawk.1
 
 # The unit expects the binary in /usr/local/bin; the environment file is
 # installed only when absent so local settings survive upgrades.

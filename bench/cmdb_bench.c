@@ -80,7 +80,8 @@ static int flush_rowwise(struct cmdb *db, const char *node_name,
 		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
 		" to_timestamp($13::float8 / 1000), to_timestamp($14::float8 / 1000))"
 		" ON CONFLICT (laddr, lport, direction, proto, raddr, rport,"
-		"  node_name, netns, pgid, comm) DO UPDATE SET"
+		"  node_name, netns, pgid, comm, service_addr, service_port,"
+		"  nat_peer_addr, nat_peer_port) DO UPDATE SET"
 		"  connections = EXCLUDED.connections,"
 		"  connections_total = o.connections_total + EXCLUDED.connections_total,"
 		"  last_seen = greatest(o.last_seen, EXCLUDED.last_seen)";

@@ -21,6 +21,7 @@ static const char *const shawk_env[] = {
 	"SHAWK_KUBELET_TOKEN_FILE", "SHAWK_KUBELET_CA_FILE",
 	"SHAWK_KUBELET_INSECURE", "SHAWK_NODE_NAME",
 	"SHAWK_MAX_FLOWS",	  "SHAWK_MAX_PENDING_FLOWS",
+	"SHAWK_APISERVER_URL",
 };
 
 /* Every test starts from an environment without SHAWK_* variables. */
@@ -311,15 +312,32 @@ static void test_once_output(void **state)
 	assert_int_equal(PARSE(&cfg, err, "--output=none", "--once", ), 0);
 	assert_int_equal(cfg.output, OUTPUT_NONE);
 
-	/* --once with a CMDB writes to it. */
+	/* -o is --output. */
+	assert_int_equal(PARSE(&cfg, err, "--once", "-o", "json", ), 0);
+	assert_int_equal(cfg.output, OUTPUT_JSON);
+	assert_int_equal(PARSE(&cfg, err, "--once", "-ojson", ), 0);
+	assert_int_equal(cfg.output, OUTPUT_JSON);
+
+	/* --once writes to the CMDB only when told to: --cmdb... */
 	assert_int_equal(PARSE(&cfg, err, "--once", "--cmdb", "postgres://x", ),
 			 0);
 	assert_int_equal(cfg.output, OUTPUT_UNSET);
+	/* ...not SHAWK_CMDB_URL alone (issue 17: it prints)... */
 	setenv("SHAWK_CMDB_URL", "postgres://env", 1);
 	assert_int_equal(PARSE(&cfg, err, "--once", ), 0);
+	assert_int_equal(cfg.output, OUTPUT_TEXT);
+	/* ...or --output cmdb with it. */
+	assert_int_equal(PARSE(&cfg, err, "--once", "--output", "cmdb", ), 0);
 	assert_int_equal(cfg.output, OUTPUT_UNSET);
 	assert_string_equal(cfg.cmdb_url, "postgres://env");
+	/* The daemon still writes with the variable alone. */
+	assert_int_equal(PARSE(&cfg, err, ), 0);
+	assert_int_equal(cfg.output, OUTPUT_UNSET);
 	unsetenv("SHAWK_CMDB_URL");
+	/* --output cmdb needs a CMDB. */
+	assert_int_equal(PARSE(&cfg, err, "--once", "--output", "cmdb", ),
+			 -EINVAL);
+	assert_non_null(strstr(err, "no CMDB"));
 
 	/* A daemon with --output needs no CMDB. */
 	assert_int_equal(PARSE(&cfg, err, "--output", "text", ), 0);
@@ -488,6 +506,8 @@ static const char *const agent_env[] = {
 	"SHAWK_BPF_CLASSIC", "SHAWK_BPF_AGGREGATE", "SHAWK_BPF_VERBOSE",
 	"NODE_IP",	     "SHAWK_KUBELET_REFRESH", "SHAWK_HEARTBEAT_FILE",
 	"SHAWK_POLL_BACKEND", "SHAWK_POLL_SKIP_UNCHANGED",
+	"SHAWK_SERVICES_REFRESH", "SHAWK_APISERVER_CA_FILE",
+	"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT",
 };
 
 static int clear_agent_env(void **state)
@@ -554,7 +574,7 @@ static void test_help_lists_options(void **state)
 		"--output", "--include-loopback", "--max-flows",
 		"--max-pending-flows", "--log-level", "--host-proc",
 		"--cgroup-root", "--kubelet-url", "--kubelet-insecure",
-		"--node-name", "--help",
+		"--node-name", "--apiserver-url", "--help",
 	};
 	const char *u = probe_usage();
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

@@ -38,6 +38,8 @@ char *strdup(const char *s)
 	return p;
 }
 
+#define ARRAY_N(a) (sizeof(a) / sizeof((a)[0]))
+
 /* ---- records ------------------------------------------------------------ */
 
 static struct sock_record mk(int proto, uint64_t netns, uint8_t state,
@@ -400,6 +402,84 @@ static void test_intervals(void **state)
 	/* Interval 3: nothing open any more: no flow at all. */
 	flow_table_reset_interval(t);
 	assert_int_equal(ingest(t, &l, 1, true, 400), 0);
+	assert_int_equal(flow_table_count(t), 0);
+	flow_table_free(t);
+}
+
+/* Issue 17: CLOSE-WAIT and FIN-WAIT sockets are not live connections. */
+static void test_closing_states(void **state)
+{
+	(void)state;
+	struct flow_table *t = flow_table_new(0, 0);
+	assert_non_null(t);
+	struct sock_record l = listener(NS_A, 80, 10);
+	struct sock_record a = tcp(NS_A, T_ESTABLISHED, "10.0.0.1", 80,
+				   "10.0.0.2", 40001, 1, 10);
+	struct sock_record b = tcp(NS_A, T_ESTABLISHED, "10.0.0.1", 80,
+				   "10.0.0.2", 40002, 2, 10);
+	/* b again, its client gone: CLOSE-WAIT at the server. */
+	struct sock_record b_cw = b;
+	b_cw.state = 8; /* TCP_CLOSE_WAIT */
+	/* A leftover from a client never seen established, at another
+	 * address: no caller of its own. */
+	struct sock_record ghost = tcp(NS_A, 8, "10.0.0.1", 80, "10.0.0.9",
+				       40009, 9, 10);
+	/* An unknown closing socket from a client that has a live flow:
+	 * one connection of that flow (listed first: order is no matter). */
+	struct sock_record c_fw = tcp(NS_A, 5 /* FIN_WAIT2 */, "10.0.0.1", 80,
+				      "10.0.0.2", 40003, 3, 10);
+
+	const struct sock_record s1[] = { l, c_fw, a, b, ghost };
+	assert_int_equal(ingest(t, s1, 5, true, 100), 3);
+	assert_int_equal(flow_table_count(t), 1);
+	const struct flow *f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 3);
+	assert_int_equal(f->new_connections, 3);
+
+	/* Next interval: a still open, b in CLOSE-WAIT: counted once
+	 * already, never again. */
+	flow_table_reset_interval(t);
+	const struct sock_record s2[] = { l, a, b_cw, ghost };
+	assert_int_equal(ingest(t, s2, 4, true, 200), 1);
+	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 0);
+
+	/* Only leftovers: no flow, no phantom caller. */
+	flow_table_reset_interval(t);
+	const struct sock_record s3[] = { l, b_cw, ghost };
+	assert_int_equal(ingest(t, s3, 3, true, 300), 0);
+	assert_int_equal(flow_table_count(t), 0);
+	struct flow_table_stats st;
+	flow_table_get_stats(t, &st);
+	assert_true(st.closing_skipped >= 4);
+
+	/* A client socket known by its inode only, then closing with its
+	 * cookie made: the same connection, not counted again (an unknown
+	 * closing client socket would count once). */
+	flow_table_reset_interval(t);
+	struct sock_record h = tcp(NS_B, T_ESTABLISHED, "10.0.0.2", 40010,
+				   "10.0.0.1", 80, 0, 20);
+	h.inode = 6000;
+	assert_int_equal(ingest(t, &h, 1, true, 350), 1);
+	flow_table_reset_interval(t);
+	struct sock_record h_cw = h;
+	h_cw.cookie = 88;
+	h_cw.state = 8;
+	assert_int_equal(ingest(t, &h_cw, 1, true, 360), 0);
+	assert_int_equal(flow_table_count(t), 0);
+
+	/* At a client, a socket its server closed (CLOSE-WAIT) is the call
+	 * the client made: counted once, never again. */
+	flow_table_reset_interval(t);
+	struct sock_record cw = tcp(NS_B, 8, "10.0.0.2", 40100, "10.0.0.1", 80,
+				    50, 20);
+	assert_int_equal(ingest(t, &cw, 1, true, 400), 1);
+	f = find(t, SOCK_DIR_ACTIVE, NS_B, 0, 80, "curl");
+	assert_int_equal(f->connections, 1);
+	assert_int_equal(f->new_connections, 1);
+	flow_table_reset_interval(t);
+	assert_int_equal(ingest(t, &cw, 1, true, 500), 0);
 	assert_int_equal(flow_table_count(t), 0);
 	flow_table_free(t);
 }
@@ -817,6 +897,106 @@ static void test_owner_known(void **state)
 	flow_table_free(t);
 }
 
+/* ---- translation (the conntrack stage's contract) ------------------------ */
+
+/* A DNAT table: client port -> backend; a SNAT: backend peer -> client. */
+static int translate_calls;
+static bool fake_translate(const struct sock_record *r, uint8_t dir,
+			   struct flow_nat *ret, void *ud)
+{
+	(void)ud;
+	translate_calls++;
+	if (dir == SOCK_DIR_ACTIVE && r->rport == 80) {
+		/* Even client ports went to .21, odd ones to .22. */
+		ret->peer_set = true;
+		assert_int_equal(inet_pton(AF_INET, r->lport % 2 ? "198.18.61.22"
+							       : "198.18.61.21",
+					   ret->peer), 1);
+		ret->peer_port = 8080;
+		memcpy(ret->svc_addr, r->raddr, 16);
+		ret->svc_port = r->rport;
+		return true;
+	}
+	if (dir == SOCK_DIR_PASSIVE && r->lport == 8080) {
+		assert_int_equal(inet_pton(AF_INET, "198.18.61.50",
+					   ret->nat_addr), 1);
+		ret->nat_port = 41000; /* ephemeral: "many" in the key */
+		return true;
+	}
+	return false;
+}
+
+static void test_translate(void **state)
+{
+	(void)state;
+	struct flow_table *t = flow_table_new(0, 0);
+	assert_non_null(t);
+	flow_table_set_translate(t, fake_translate, NULL);
+	struct sock_record recs[] = {
+		/* Three connections to a ClusterIP, one without owner. */
+		tcp(NS_A, T_ESTABLISHED, "198.18.61.10", 40000,
+		    "198.18.161.10", 80, 1, 7),
+		tcp(NS_A, T_ESTABLISHED, "198.18.61.10", 40001,
+		    "198.18.161.10", 80, 2, 7),
+		tcp(NS_A, T_ESTABLISHED, "198.18.61.10", 40002,
+		    "198.18.161.10", 80, 3, 0),
+		/* Untouched: another port. */
+		tcp(NS_A, T_ESTABLISHED, "198.18.61.10", 40003,
+		    "198.18.61.21", 8080, 4, 7),
+		/* The backend's side of a NodePort connection. */
+		tcp(NS_B, T_LISTEN, "0.0.0.0", 8080, "0.0.0.0", 0, 5, 9),
+		tcp(NS_B, T_ESTABLISHED, "198.18.61.22", 8080, "198.18.61.1",
+		    50000, 6, 0),
+	};
+	struct sock_record copy[ARRAY_N(recs)];
+	memcpy(copy, recs, sizeof(recs));
+	translate_calls = 0;
+	assert_int_equal(flow_table_ingest(t, recs, ARRAY_N(recs), true, 1,
+					   NULL, NULL),
+			 5);
+	/* Every connection record went through it, owned or not; the
+	 * source's records are unchanged. */
+	assert_int_equal(translate_calls, 5);
+	assert_memory_equal(copy, recs, sizeof(recs));
+
+	uint8_t b1[16] = { 0 }, b2[16] = { 0 }, svc[16] = { 0 }, ext[16] = { 0 };
+	inet_pton(AF_INET, "198.18.61.21", b1);
+	inet_pton(AF_INET, "198.18.61.22", b2);
+	inet_pton(AF_INET, "198.18.161.10", svc);
+	inet_pton(AF_INET, "198.18.61.50", ext);
+	size_t n = flow_table_count(t);
+	const struct flow *fl = flow_table_flows(t);
+	unsigned to_b1_svc = 0, to_b2_svc = 0, direct = 0, nat = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct flow_key *k = &fl[i].key;
+		if (k->dir == SOCK_DIR_ACTIVE && k->svc_port == 80) {
+			assert_memory_equal(k->svc_addr, svc, 16);
+			assert_int_equal(k->rport, 8080);
+			if (!memcmp(k->raddr, b1, 16))
+				to_b1_svc += fl[i].connections;
+			else if (!memcmp(k->raddr, b2, 16))
+				to_b2_svc += fl[i].connections;
+			else
+				fail();
+		} else if (k->dir == SOCK_DIR_ACTIVE) {
+			assert_int_equal(k->svc_port, 0);
+			assert_memory_equal(k->raddr, b1, 16);
+			direct += fl[i].connections;
+		} else {
+			assert_memory_equal(k->nat_addr, ext, 16);
+			assert_int_equal(k->nat_port, 0);
+			assert_int_equal(k->rport, 0);
+			nat += fl[i].connections;
+		}
+	}
+	/* Two backends of one Service are two flows; the direct one stays. */
+	assert_int_equal(to_b1_svc, 2);
+	assert_int_equal(to_b2_svc, 1);
+	assert_int_equal(direct, 1);
+	assert_int_equal(nat, 1);
+	flow_table_free(t);
+}
+
 static void test_loopback(void **state)
 {
 	(void)state;
@@ -934,6 +1114,7 @@ int main(void)
 		cmocka_unit_test(test_many_ports),
 		cmocka_unit_test(test_distinct_connections),
 		cmocka_unit_test(test_intervals),
+		cmocka_unit_test(test_closing_states),
 		cmocka_unit_test(test_aggregate_records),
 		cmocka_unit_test(test_snapshot_prunes),
 		cmocka_unit_test(test_cookie_made_later),
@@ -943,6 +1124,7 @@ int main(void)
 		cmocka_unit_test(test_max_conns),
 		cmocka_unit_test(test_enrich_identity),
 		cmocka_unit_test(test_owner_known),
+		cmocka_unit_test(test_translate),
 		cmocka_unit_test(test_loopback),
 		cmocka_unit_test(test_copy_clear),
 		cmocka_unit_test(test_copy_oom),

@@ -40,11 +40,11 @@ static void test_flush_data_encode(void **s)
 	assert_non_null(p);
 	assert_int_equal(d.flows.rows, 2);
 	assert_memory_equal(p, "PGCOPY\n\377\r\n\0", 11);
-	/* Primary-key order: the active flow (lport 0) first. 15 fields: its
+	/* Key order: the active flow (lport 0) first. 19 fields: its
 	 * row number (0), "active" (length 6), "tcp",
 	 * then inet 10.0.0.1 as family 2 (PGSQL_AF_INET), 32 bits, not
 	 * cidr, 4 bytes. */
-	assert_memory_equal(p + 19, "\0\x0f\0\0\0\4\0\0\0\0\0\0\0\6active\0\0\0\3tcp",
+	assert_memory_equal(p + 19, "\0\x13\0\0\0\4\0\0\0\0\0\0\0\6active\0\0\0\3tcp",
 			    27);
 	assert_memory_equal(p + 46, "\0\0\0\x08\2\x20\0\4\x0a\0\0\1", 12);
 	/* Trailer: field count -1. */
@@ -90,10 +90,79 @@ static void test_flush_data_encode(void **s)
 	cmdb_flush_data_clear(&d);
 }
 
+static void test_flush_data_service(void **s)
+{
+	(void)s;
+	struct cmdb_flush_data d;
+	size_t len;
+	/* One client process calling one backend directly and through a
+	 * Service, and a passive flow whose client was source-NATed. */
+	struct flow fl[3] = {
+		mkflow(SOCK_DIR_ACTIVE, "curl", 0, 62),
+		mkflow(SOCK_DIR_ACTIVE, "curl", 0, 62),
+		mkflow(SOCK_DIR_PASSIVE, "nginx", 80, 1),
+	};
+	fl[0].key.svc_addr[0] = 198;
+	fl[0].key.svc_addr[1] = 18;
+	fl[0].key.svc_addr[2] = 162;
+	fl[0].key.svc_addr[3] = 10;
+	fl[0].key.svc_port = 80;
+	fl[2].key.nat_addr[0] = 198;
+	fl[2].key.nat_addr[1] = 18;
+	fl[2].key.nat_addr[2] = 62;
+	fl[2].key.nat_addr[3] = 7;
+	cmdb_flush_data_init(&d);
+	assert_int_equal(cmdb_flush_data_encode(&d, fl, 3), 0);
+	/* Not the same key: the service is part of it. */
+	assert_false(d.dups);
+	assert_int_equal(d.flows.rows, 3);
+	/* Both active flows name one client process. */
+	assert_int_equal(d.active.rows, 1);
+	const char *p = pgcopy_finish(&d.flows, &len);
+	assert_non_null(p);
+	/* Row 0, the direct flow (NULL sorts last, as in the index: the
+	 * service flow goes first), row 1 without; each active row is 19
+	 * fields: i(8) dir(4+6) proto(4+3) laddr(12) lport(8) raddr(12)
+	 * rport(8) netns(12) pgid(12) comm(4+4) container(-1: 4)
+	 * conns(12) new(12) first(12) last(12) then the four. */
+	size_t row = 2 + 8 + 10 + 7 + 12 + 8 + 12 + 8 + 12 + 12 + 8 + 4 +
+		     12 + 12 + 12 + 12;
+	const char *r0 = p + 19 + row; /* after the header */
+	/* service 198.18.162.10:80, NAT peer NULL NULL. */
+	assert_memory_equal(r0, "\0\0\0\x08\2\x20\0\4\xc6\x12\xa2\x0a", 12);
+	assert_memory_equal(r0 + 12, "\0\0\0\4\0\0\0\x50", 8);
+	assert_memory_equal(r0 + 20, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
+	/* Row 1 (no service): four NULLs. */
+	const char *r1 = r0 + 20 + 8;
+	assert_memory_equal(r1 + row, "\xff\xff\xff\xff\xff\xff\xff\xff"
+				      "\xff\xff\xff\xff\xff\xff\xff\xff", 16);
+	cmdb_flush_data_clear(&d);
+
+	/* The same flow twice with the same service: one key. */
+	struct flow two[2] = { fl[0], fl[0] };
+	cmdb_flush_data_init(&d);
+	assert_int_equal(cmdb_flush_data_encode(&d, two, 2), 0);
+	assert_true(d.dups);
+	cmdb_flush_data_clear(&d);
+
+	/* The NAT peer with port 0 ("many") is recorded: address, port 0. */
+	cmdb_flush_data_init(&d);
+	assert_int_equal(cmdb_flush_data_encode(&d, fl + 2, 1), 0);
+	p = pgcopy_finish(&d.flows, &len);
+	assert_non_null(p);
+	/* Trailer (2 bytes) after: NULL NULL, inet 198.18.62.7, int4 0. */
+	assert_memory_equal(p + len - 2 - 28,
+			    "\xff\xff\xff\xff\xff\xff\xff\xff"
+			    "\0\0\0\x08\2\x20\0\4\xc6\x12\x3e\x07"
+			    "\0\0\0\4\0\0\0\0", 28);
+	cmdb_flush_data_clear(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flush_data_encode),
+		cmocka_unit_test(test_flush_data_service),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

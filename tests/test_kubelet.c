@@ -10,6 +10,7 @@
 #include "k8s/kubelet.h"
 #include "k8s/podwatch.h"
 #include "k8s/pods.h"
+#include "k8s/services.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -35,7 +36,7 @@ static char dir[256];
 static char url[128];
 static pid_t server = -1;
 static char path_ca[300], path_token[300], path_bad_token[300],
-	path_pods[300], path_ctl[300];
+	path_pods[300], path_ctl[300], path_services[300];
 
 static int run(char *const argv[])
 {
@@ -82,12 +83,16 @@ static int setup(void **state)
 	snprintf(path_bad_token, sizeof(path_bad_token), "%s/bad", dir);
 	snprintf(path_pods, sizeof(path_pods), "%s/pods.json", dir);
 	snprintf(path_ctl, sizeof(path_ctl), "%s/control", dir);
+	snprintf(path_services, sizeof(path_services), "%s/services.json", dir);
 	put(path_token, "s3cr3t-token\n");
 	put(path_bad_token, "wrong\n");
 	size_t len;
 	char *pods = fixture_read("kubelet/pods_node_a.json", &len);
 	put(path_pods, pods);
 	free(pods);
+	char *svcs = fixture_read("apiserver/services.json", &len);
+	put(path_services, svcs);
+	free(svcs);
 	control("ok");
 
 	char port_file[300];
@@ -101,6 +106,8 @@ static int setup(void **state)
 			 path_token,
 			 "--pods",
 			 path_pods,
+			 "--services",
+			 path_services,
 			 "--port-file",
 			 port_file,
 			 "--control",
@@ -187,6 +194,45 @@ static void test_verified_tls(void **state)
 	snprintf(u2, sizeof(u2), "%s/", url);
 	o.url = u2;
 	assert_int_equal(list(&o, &n), 0);
+}
+
+/* The API server's Services list through the same client code: token,
+ * CA, the RBAC it needs named on a 403. */
+static void test_list_services(void **state)
+{
+	(void)state;
+	struct kubelet_options o = opts();
+	struct kubelet_client *k = NULL;
+	char *body = NULL;
+	size_t len = 0;
+	control("ok");
+	assert_int_equal(kubelet_client_new(&o, &k), 0);
+	assert_int_equal(kubelet_list_services(k, &body, &len), 0);
+	struct service_list *l = NULL;
+	assert_int_equal(services_parse(body, len, 0, &l), 0);
+	assert_int_equal(l->n, 6);
+	service_list_free(l);
+	free(body);
+	control("services-403");
+	assert_int_equal(kubelet_list_services(k, &body, &len), -EACCES);
+	assert_non_null(strstr(kubelet_last_error(k), "services list"));
+	/* The pod list still answers. */
+	assert_int_equal(kubelet_list_pods(k, &body, &len), 0);
+	free(body);
+	control("ok");
+	kubelet_client_free(k);
+
+	char buf[128];
+	assert_string_equal(kubelet_apiserver_url(NULL, "198.18.162.1", "443",
+						  buf, sizeof(buf)),
+			    "https://198.18.162.1:443");
+	assert_string_equal(kubelet_apiserver_url(NULL, "2001:db8:62::1", NULL,
+						  buf, sizeof(buf)),
+			    "https://[2001:db8:62::1]:443");
+	assert_string_equal(kubelet_apiserver_url("https://api:6443", "x", "1",
+						  buf, sizeof(buf)),
+			    "https://api:6443");
+	assert_null(kubelet_apiserver_url(NULL, "", "443", buf, sizeof(buf)));
 }
 
 static void test_tls_failures(void **state)
@@ -418,6 +464,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_url),
 		cmocka_unit_test(test_verified_tls),
+		cmocka_unit_test(test_list_services),
 		cmocka_unit_test(test_tls_failures),
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_server_failures),

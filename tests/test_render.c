@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "render/common.h"
 #include "render/flows.h"
+#include "render/table.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -152,8 +153,10 @@ static const char *const flow_keys[] = {
 };
 /* Additions to DESIGN.md §4 that consumers may ignore. */
 static const char *const flow_extra[] = { "new_connections", "cgroup_id",
-					  NULL };
+					  "service", "nat_peer", NULL };
 static const char *const endpoint_keys[] = { "addr", "port", NULL };
+static const char *const ephemeral_keys[] = { "addr", "port", "ephemeral",
+					      NULL };
 static const char *const process_keys[] = { "name", "pgid", "pid", NULL };
 static const char *const process_extra[] = { "cmdline", NULL };
 static const char *const container_keys[] = { "id", "name", NULL };
@@ -187,6 +190,141 @@ static cJSON *render_json(const struct flow *flows, size_t n)
 	return arr;
 }
 
+static const char *ns_name(uint64_t ino, void *ud)
+{
+	(void)ud;
+	return ino == 4026531840ULL ? "web" : NULL;
+}
+
+/* A daemon's line: node, window, flows; netns names where known. */
+static void test_json_daemon_line(void **state)
+{
+	(void)state;
+	struct flow flows[2];
+	struct capture c;
+	flow_passive(&flows[0]);
+	flow_active(&flows[1]);
+	const struct render_flows_meta m = {
+		.node = "n1",
+		.window_start_ms = 1795000000000LL,
+		.window_end_ms = 1795000010500LL,
+		.netns_name = ns_name,
+	};
+	capture_open(&c);
+	assert_int_equal(render_flows_json_meta(c.f, flows, 2, &m), 0);
+	const char *out = capture_close(&c);
+	cJSON *o = cJSON_Parse(out);
+	assert_non_null(o);
+	assert_str_member(o, "node", "n1");
+	const cJSON *w = member(o, "window");
+	assert_str_member(w, "start", "2026-11-18T11:06:40.000Z");
+	assert_str_member(w, "end", "2026-11-18T11:06:50.500Z");
+	const cJSON *arr = member(o, "flows");
+	assert_int_equal(cJSON_GetArraySize(arr), 2);
+	assert_str_member(cJSON_GetArrayItem(arr, 0), "netns_name", "web");
+	assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 1),
+						     "netns_name"));
+	cJSON_Delete(o);
+	capture_free(&c);
+	for (size_t i = 0; i < 2; i++)
+		flow_clear(&flows[i]);
+}
+
+/* `shawk list`: ages for people, columns aligned, escapes; JSON types. */
+static void test_table(void **state)
+{
+	(void)state;
+	static const char *const names[] = { "namespace", "name", "pods",
+					      "last_seen" };
+	char *cells[] = {
+		"shop",	      "cart",	   "3", "1795000000000",
+		"web\x1b[31m", "", "12", "1794999880000",
+	};
+	const struct render_table t = {
+		.section = "workloads", .names = names, .ncols = 4,
+		.nrows = 2, .cells = cells,
+	};
+	struct capture c;
+	capture_open(&c);
+	assert_int_equal(render_table_text(c.f, &t, 1795000042000LL), 0);
+	const char *out = capture_close(&c);
+	assert_string_equal(out, "NAMESPACE  NAME  PODS  LAST SEEN\n"
+				 "shop       cart  3     42s ago\n"
+				 "web?[31m   -     12    2m ago\n");
+	capture_free(&c);
+
+	capture_open(&c);
+	assert_int_equal(render_table_json(c.f, &t, 1, true), 0);
+	out = capture_close(&c);
+	assert_string_equal(out, "{\"workloads\":[{\"namespace\":\"shop\","
+				 "\"name\":\"cart\",\"pods\":3,\"last_seen\":"
+				 "\"2026-11-18T11:06:40.000Z\"},{\"namespace\":"
+				 "\"web\\u001b[31m\",\"name\":null,\"pods\":12,"
+				 "\"last_seen\":\"2026-11-18T11:04:40.000Z\"}]}\n");
+	capture_free(&c);
+
+	/* One kind: a bare array; none: an empty one. */
+	capture_open(&c);
+	assert_int_equal(render_table_json(c.f, &t, 1, false), 0);
+	out = capture_close(&c);
+	assert_true(out[0] == '[');
+	capture_free(&c);
+	capture_open(&c);
+	assert_int_equal(render_table_json(c.f, &t, 0, false), 0);
+	assert_string_equal(capture_close(&c), "[]\n");
+	capture_free(&c);
+
+	char age[32];
+	render_age(age, sizeof(age), 10000, 9500);
+	assert_string_equal(age, "just now");
+	render_age(age, sizeof(age), 3 * 86400000LL, 0);
+	assert_string_equal(age, "3d ago");
+	render_age(age, sizeof(age), 3 * 3600000LL, 0);
+	assert_string_equal(age, "3h ago");
+}
+
+/* The conntrack stage's fields: the dialed Service of an active flow, the
+ * original client of a passive one (its port ephemeral, as a peer's). */
+static void test_json_service(void **state)
+{
+	(void)state;
+	struct flow flows[2];
+	flow_active(&flows[0]);
+	flows[0].key.proto = IPPROTO_TCP;
+	set_addr(&flows[0].key, "198.18.61.10", "198.18.61.21");
+	flows[0].key.family = AF_INET;
+	flows[0].key.svc_port = 80;
+	inet_pton(AF_INET, "198.18.161.10", flows[0].key.svc_addr);
+	flow_passive(&flows[1]);
+	inet_pton(AF_INET, "198.18.61.50", flows[1].key.nat_addr);
+	cJSON *arr = render_json(flows, 2);
+	const cJSON *o = cJSON_GetArrayItem(arr, 0);
+	const cJSON *svc = member(o, "service");
+	assert_keys(svc, endpoint_keys, none);
+	assert_str_member(svc, "addr", "198.18.161.10");
+	assert_num_member(svc, "port", 80);
+	assert_str_member(member(o, "peer"), "addr", "198.18.61.21");
+	assert_null_member(o, "nat_peer");
+	o = cJSON_GetArrayItem(arr, 1);
+	const cJSON *np = member(o, "nat_peer");
+	assert_keys(np, ephemeral_keys, none);
+	assert_str_member(np, "addr", "198.18.61.50");
+	assert_num_member(np, "port", 0);
+	assert_null_member(o, "service");
+	cJSON_Delete(arr);
+
+	struct capture c;
+	capture_open(&c);
+	assert_int_equal(render_flows_text(c.f, flows, 2), 0);
+	const char *out = capture_close(&c);
+	assert_non_null(strstr(out, "--> 198.18.61.21:8080"));
+	assert_non_null(strstr(out, " via 198.18.161.10:80 "));
+	assert_non_null(strstr(out, " nat-peer 198.18.61.50:many "));
+	capture_free(&c);
+	flow_clear(&flows[0]);
+	flow_clear(&flows[1]);
+}
+
 static void test_json_shape(void **state)
 {
 	(void)state;
@@ -204,9 +342,11 @@ static void test_json_shape(void **state)
 	assert_str_member(local, "addr", "10.0.0.10");
 	assert_num_member(local, "port", 80);
 	const cJSON *peer = member(o, "peer");
-	assert_keys(peer, endpoint_keys, none);
+	assert_keys(peer, ephemeral_keys, none);
 	assert_str_member(peer, "addr", "10.0.0.11");
-	assert_str_member(peer, "port", "many");
+	/* Issue 17: always a number; the ephemeral side says so. */
+	assert_num_member(peer, "port", 0);
+	assert_true(cJSON_IsTrue(member(peer, "ephemeral")));
 	assert_num_member(o, "connections", 3);
 	const cJSON *p = member(o, "process");
 	assert_keys(p, process_keys, process_extra);
@@ -227,13 +367,20 @@ static void test_json_shape(void **state)
 	assert_str_member(pod, "uid", "0d4b1f8e-6a7c-4d8e-9f3e-1b2c3d4e5f60");
 	assert_str_member(pod, "node", "n1");
 
+	/* No conntrack translation: both null, always present. */
+	assert_null_member(o, "service");
+	assert_null_member(o, "nat_peer");
+
 	o = cJSON_GetArrayItem(arr, 1);
 	assert_keys(o, flow_keys, flow_extra);
 	assert_str_member(o, "direction", "active");
 	assert_str_member(o, "proto", "udp");
 	local = member(o, "local");
 	assert_str_member(local, "addr", "fd00::2");
-	assert_str_member(local, "port", "many");
+	assert_num_member(local, "port", 0);
+	assert_true(cJSON_IsTrue(member(local, "ephemeral")));
+	assert_null(cJSON_GetObjectItemCaseSensitive(member(o, "peer"),
+						     "ephemeral"));
 	peer = member(o, "peer");
 	assert_str_member(peer, "addr", "fd00::1");
 	assert_num_member(peer, "port", 8080);
@@ -487,8 +634,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_shape),
+		cmocka_unit_test(test_json_service),
+		cmocka_unit_test(test_json_daemon_line),
 		cmocka_unit_test(test_json_partial_objects),
 		cmocka_unit_test(test_json_empty),
+		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_json_escaping),
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_text_strips_controls),

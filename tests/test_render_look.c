@@ -61,6 +61,19 @@ static void build(struct graph *g)
 	assert_int_equal(graph_root_add(g, ngx), 0);
 	assert_int_equal(graph_root_add(g, ngx_c), 0);
 	graph_roots_finish(g);
+	/* Ages: 19 s and 20 s ago are fresh, 23 s and 24 s stale. */
+	g->now_ms = T0 + 24000;
+	g->stale_ms = 20000;
+}
+
+/* `look` without a selector: every server endpoint is a root. */
+static void build_all(struct graph *g)
+{
+	build(g);
+	for (size_t i = 0; i < g->nv; i++)
+		if (g->v[i].port)
+			assert_int_equal(graph_root_add(g, (uint32_t)i), 0);
+	graph_roots_finish(g);
 }
 
 /*
@@ -97,6 +110,72 @@ static void build_pods(struct graph *g)
 	graph_roots_finish(g);
 }
 
+static struct graph_via svc_via(const char *addr, uint16_t port,
+				const char *ns, const char *name)
+{
+	struct graph_via v = { .service = true, .svc_port = port,
+			       .svc_namespace = ns, .svc_name = name };
+	assert_int_equal(inet_pton(AF_INET, addr, v.svc_addr), 1);
+	return v;
+}
+
+/*
+ * Issue 15's chain through Services, as `look --pod
+ * shop/checkout-7f6d9b8c5-q2w3e --depth 2` gets it: checkout dials the
+ * catalog Service (198.18.162.10:80), conntrack names the two replicas
+ * that answered; one catalog replica calls mysql directly and a cache
+ * through a Service without a name (no API server list); the other was
+ * also called by a client behind a NodePort's source NAT (seen as the
+ * node's 198.18.62.1).
+ */
+static void build_services(struct graph *g)
+{
+	graph_init(g, 0);
+	uint32_t co = vtx(g, "198.18.62.61", 0, 7, "checkout", "checkout");
+	uint32_t c1 = vtx(g, "198.18.62.62", 8300, 9, "catalog", "catalog");
+	uint32_t c1c = vtx(g, "198.18.62.62", 0, 9, "catalog", "catalog");
+	uint32_t c2 = vtx(g, "198.18.62.63", 8300, 9, "catalog", "catalog");
+	uint32_t db = vtx(g, "198.18.62.70", 3306, 30, "mysqld", "mysql");
+	uint32_t rd = vtx(g, "198.18.62.71", 6379, 31, "redis-server", NULL);
+	uint32_t ext = vtx(g, "198.18.62.90", 0, 0, "", NULL);
+	assert_int_equal(graph_vertex_set_pod(g, co, "shop", "checkout-7f6d9b8c5-q2w3e"), 0);
+	assert_int_equal(graph_vertex_set_pod(g, c1, "shop", "catalog-5c4b3a291-aaaa1"), 0);
+	assert_int_equal(graph_vertex_set_pod(g, c1c, "shop", "catalog-5c4b3a291-aaaa1"), 0);
+	assert_int_equal(graph_vertex_set_pod(g, c2, "shop", "catalog-5c4b3a291-bbbb2"), 0);
+	struct graph_via cat = svc_via("198.18.162.10", 80, "shop", "catalog");
+	struct graph_via cache = svc_via("198.18.162.11", 6379, NULL, NULL);
+	struct graph_via nat = { .nat = true };
+	assert_int_equal(inet_pton(AF_INET, "198.18.62.1", nat.nat_seen), 1);
+	assert_int_equal(graph_edge_add_via(g, co, c1, 6, 2, 20, T0, T0 + 5000, &cat), 0);
+	assert_int_equal(graph_edge_add_via(g, co, c2, 6, 1, 12, T0, T0 + 5000, &cat), 0);
+	/* The same again merges into the edge (one line). */
+	assert_int_equal(graph_edge_add_via(g, co, c2, 6, 1, 3, T0, T0 + 6000, &cat), 0);
+	assert_int_equal(graph_edge_add(g, c1c, db, 6, 1, 4, T0, T0 + 1000), 0);
+	assert_int_equal(graph_edge_add_via(g, c1c, rd, 6, 1, 1, T0, T0, &cache), 0);
+	assert_int_equal(graph_edge_add_via(g, ext, c2, 6, 1, 5, T0, T0, &nat), 0);
+	/* Rooted at checkout and at the second replica (its callers). */
+	assert_int_equal(graph_root_add(g, co), 0);
+	assert_int_equal(graph_root_add(g, c2), 0);
+	graph_roots_finish(g);
+}
+
+/* `look --host 198.18.162.10`: the Service at the root, who dialed it,
+ * which backends answered. */
+static void build_service_root(struct graph *g)
+{
+	graph_init(g, 0);
+	uint32_t sv = vtx(g, "198.18.162.10", 80, 0, "", NULL);
+	uint32_t co = vtx(g, "198.18.62.61", 0, 7, "checkout", "checkout");
+	uint32_t c1 = vtx(g, "198.18.62.62", 8300, 9, "catalog", "catalog");
+	uint32_t c2 = vtx(g, "198.18.62.63", 8300, 9, "catalog", "catalog");
+	assert_int_equal(graph_vertex_set_service(g, sv, "shop", "catalog"), 0);
+	assert_int_equal(graph_edge_add(g, co, sv, 6, 3, 35, T0, T0 + 6000), 0);
+	assert_int_equal(graph_edge_add(g, sv, c1, 6, 2, 20, T0, T0 + 5000), 0);
+	assert_int_equal(graph_edge_add(g, sv, c2, 6, 1, 15, T0, T0 + 6000), 0);
+	assert_int_equal(graph_root_add(g, sv), 0);
+	graph_roots_finish(g);
+}
+
 typedef int (*render_fn)(FILE *, struct graph *, int);
 
 static void golden_of(void (*builder)(struct graph *), render_fn fn,
@@ -127,6 +206,12 @@ static void test_tree_pods(void **s) { (void)s; golden_of(build_pods, render_tre
 static void test_json_pods(void **s) { (void)s; golden_of(build_pods, render_json, 1, "graph_pods.json"); }
 static void test_dot_pods(void **s) { (void)s; golden_of(build_pods, render_dot, 1, "graph_pods.dot"); }
 
+static void test_tree_services(void **s) { (void)s; golden_of(build_services, render_tree, 2, "tree_services.txt"); }
+static void test_json_services(void **s) { (void)s; golden_of(build_services, render_json, 2, "graph_services.json"); }
+static void test_dot_services(void **s) { (void)s; golden_of(build_services, render_dot, 2, "graph_services.dot"); }
+static void test_tree_service_root(void **s) { (void)s; golden_of(build_service_root, render_tree, 2, "tree_service_root.txt"); }
+static void test_json_service_root(void **s) { (void)s; golden_of(build_service_root, render_json, 2, "graph_service_root.json"); }
+static void test_tree_roots(void **s) { (void)s; golden_of(build_all, render_tree, 1, "tree_roots.txt"); }
 static void test_tree_depth1(void **s) { (void)s; golden(render_tree, 1, "tree_depth1.txt"); }
 static void test_tree_depth3(void **s) { (void)s; golden(render_tree, 3, "tree_depth3.txt"); }
 static void test_json_depth2(void **s) { (void)s; golden(render_json, 2, "graph_depth2.json"); }
@@ -189,10 +274,10 @@ static void test_walk_cycle_and_bound(void **s)
 	/* a, its caller b (b's caller a is on the path: shown, not
 	 * expanded), its callee b, then a again. */
 	assert_string_equal(buf, "10.1.0.1:80 ('a', pgid=1)\n"
-				 "└<-- 10.1.0.2:many ('b', pgid=2)\n"
-				 "     └<-- 10.1.0.1:many ('a', pgid=1)\n"
-				 "└--> 10.1.0.2:80 ('b', pgid=2)\n"
-				 "     └--> 10.1.0.1:80 ('a', pgid=1)\n");
+				 "├<-- 10.1.0.2:many ('b', pgid=2)  [tcp 1 conn]\n"
+				 "│    └<-- 10.1.0.1:many ('a', pgid=1)  [tcp 1 conn]\n"
+				 "└--> 10.1.0.2:80 ('b', pgid=2)  [tcp 1 conn]\n"
+				 "     └--> 10.1.0.1:80 ('a', pgid=1)  [tcp 1 conn]\n");
 	free(buf);
 	assert_int_equal(graph_walk(&g, 10, 2, NULL, NULL), 1);
 	graph_clear(&g);
@@ -224,6 +309,7 @@ static void test_vertex_dedup_and_edge_merge(void **s)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tree_roots),
 		cmocka_unit_test(test_tree_depth1),
 		cmocka_unit_test(test_tree_depth3),
 		cmocka_unit_test(test_json_depth2),
@@ -231,6 +317,11 @@ int main(void)
 		cmocka_unit_test(test_tree_pods),
 		cmocka_unit_test(test_json_pods),
 		cmocka_unit_test(test_dot_pods),
+		cmocka_unit_test(test_tree_services),
+		cmocka_unit_test(test_json_services),
+		cmocka_unit_test(test_dot_services),
+		cmocka_unit_test(test_tree_service_root),
+		cmocka_unit_test(test_json_service_root),
 		cmocka_unit_test(test_tree_strips_controls),
 		cmocka_unit_test(test_escape_helpers),
 		cmocka_unit_test(test_walk_cycle_and_bound),

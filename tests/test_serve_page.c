@@ -91,6 +91,40 @@ static void test_depmap_fold(void **state)
 	depmap_clear(&m);
 }
 
+/* Calls through a Service: the edge names it (the first named row wins),
+ * and the map's drawing labels the edge with the Service's name only. */
+static void test_map_service_edge(void **state)
+{
+	(void)state;
+	struct depmap m;
+	depmap_init(&m, DEPMAP_WORKLOAD, 0);
+	assert_int_equal(depmap_add(&m, &front1, &api, IPPROTO_TCP, 8080, 1, T0), 0);
+	assert_int_equal(depmap_add_via(&m, &front1, &api, IPPROTO_TCP, 8080, 2,
+					T0, NULL, NULL), 0);
+	assert_null(m.e[0].service);
+	assert_int_equal(depmap_add_via(&m, &front2, &api, IPPROTO_TCP, 8080, 3,
+					T0, "shop", "api"), 0);
+	assert_int_equal(depmap_add_via(&m, &front1, &api, IPPROTO_TCP, 8080, 1,
+					T0, "shop", "other"), 0);
+	/* front1 and front2 are one workload: one edge, 7 calls. */
+	assert_int_equal(m.ne, 1);
+	assert_int_equal(m.e[0].connections, 7);
+	assert_string_equal(m.e[0].service, "shop/api");
+	assert_int_equal(depmap_root_workload(&m, "shop", "Deployment", "api"), 1);
+	assert_int_equal(depmap_select(&m, NULL, 1), 1);
+	struct serve_view v = { .kind = SERVE_PAGE_MAP, .depth = 1 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_int_equal(serve_page_map(f, &m, &v), 0);
+	fclose(f);
+	/* The SVG label: "tcp:8080 (7)" then "via api" on its own line. */
+	assert_non_null(strstr(buf, ">via api</text>"));
+	assert_null(strstr(buf, "via shop/api"));
+	free(buf);
+	depmap_clear(&m);
+}
+
 static void golden(struct depmap *m, const struct serve_view *v,
 		   const char *name)
 {
@@ -203,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_page_workload_depth2),
 		cmocka_unit_test(test_node_href),
 		cmocka_unit_test(test_error_page),
+		cmocka_unit_test(test_map_service_edge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -94,6 +94,54 @@ static struct stage *fake_new(char letter, bool with_callbacks)
 	return &f->base;
 }
 
+/* translate(): claims records whose local port is its letter. */
+static bool fake_translate(struct stage *st, const struct sock_record *rec,
+			   uint8_t dir, struct flow_nat *ret)
+{
+	struct fake_stage *f = (struct fake_stage *)st;
+	(void)dir;
+	called(f->letter);
+	if (rec->lport != (uint16_t)f->letter)
+		return false;
+	ret->svc_port = (uint16_t)f->letter;
+	return true;
+}
+
+static void test_translate_order(void **state)
+{
+	(void)state;
+	struct stage_list l = { .n = 0 };
+	struct sock_record rec = { .proto = IPPROTO_TCP };
+	struct flow_nat nat;
+
+	assert_int_equal(stage_list_add(&l, fake_new('a', true)), 0);
+	assert_int_equal(stage_list_add(&l, fake_new('-', false)), 0);
+	assert_int_equal(stage_list_add(&l, fake_new('b', true)), 0);
+	/* No stage translates yet: the agent installs nothing. */
+	assert_false(stage_list_translates(&l));
+	l.v[0]->translate = fake_translate;
+	l.v[2]->translate = fake_translate;
+	assert_true(stage_list_translates(&l));
+
+	/* Nobody claims it: every translate() asked, in order. */
+	memset(&nat, 0, sizeof(nat));
+	assert_false(stage_list_translate(&rec, SOCK_DIR_ACTIVE, &nat, &l));
+	assert_string_equal(calls, "ab");
+	/* The first that claims it wins; later ones are not asked. */
+	calls[0] = '\0';
+	rec.lport = 'a';
+	assert_true(stage_list_translate(&rec, SOCK_DIR_ACTIVE, &nat, &l));
+	assert_string_equal(calls, "a");
+	assert_int_equal(nat.svc_port, 'a');
+	calls[0] = '\0';
+	rec.lport = 'b';
+	memset(&nat, 0, sizeof(nat));
+	assert_true(stage_list_translate(&rec, SOCK_DIR_PASSIVE, &nat, &l));
+	assert_string_equal(calls, "ab");
+	assert_int_equal(nat.svc_port, 'b');
+	stage_list_clear(&l);
+}
+
 static int reset(void **state)
 {
 	(void)state;
@@ -266,6 +314,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_chain_order, reset),
+		cmocka_unit_test_setup(test_translate_order, reset),
 		cmocka_unit_test_setup(test_scan, reset),
 		cmocka_unit_test_setup(test_bound, reset),
 		cmocka_unit_test_setup(test_process_stage, reset),

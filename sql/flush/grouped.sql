@@ -8,14 +8,18 @@
 WITH f AS (
  INSERT INTO flows AS o (laddr, node_name, direction, proto, lport,
   raddr, rport, netns, pgid, comm, container_name, connections,
-  connections_total, first_seen, last_seen)
+  connections_total, first_seen, last_seen, service_addr, service_port,
+  nat_peer_addr, nat_peer_port)
  SELECT laddr, $1, direction, proto, lport, raddr, rport, netns, pgid,
   comm, max(container_name), sum(connections)::int,
-  sum(new_connections), min(first_seen), max(last_seen)
+  sum(new_connections), min(first_seen), max(last_seen), service_addr,
+  service_port, nat_peer_addr, nat_peer_port
  FROM shawk_flush_flows GROUP BY laddr, direction, proto, lport, raddr,
-  rport, netns, pgid, comm
+  rport, netns, pgid, comm, service_addr, service_port, nat_peer_addr,
+  nat_peer_port
  ON CONFLICT (laddr, lport, direction, proto, raddr, rport, node_name,
-  netns, pgid, comm) DO UPDATE SET
+  netns, pgid, comm, service_addr, service_port, nat_peer_addr,
+  nat_peer_port) DO UPDATE SET
   connections = EXCLUDED.connections,
   connections_total = o.connections_total + EXCLUDED.connections_total,
   first_seen = least(o.first_seen, EXCLUDED.first_seen),

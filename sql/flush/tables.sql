@@ -17,7 +17,8 @@ CREATE TEMPORARY TABLE IF NOT EXISTS shawk_flush_flows (
  i integer, direction text, proto text, laddr inet, lport integer,
  raddr inet, rport integer, netns bigint, pgid bigint, comm text,
  container_name text, connections bigint, new_connections bigint,
- first_seen timestamptz, last_seen timestamptz)
+ first_seen timestamptz, last_seen timestamptz, service_addr inet,
+ service_port integer, nat_peer_addr inet, nat_peer_port integer)
  ON COMMIT DELETE ROWS;
 CREATE TEMPORARY TABLE IF NOT EXISTS shawk_flush_passive (
  i integer, addr inet, port integer, proto text, pgid bigint, comm text,

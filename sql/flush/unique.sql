@@ -25,14 +25,20 @@ WITH u AS (
   AND o.direction = s.direction AND o.proto = s.proto
   AND o.raddr = s.raddr AND o.rport = s.rport AND o.node_name = $1
   AND o.netns = s.netns AND o.pgid = s.pgid AND o.comm = s.comm
+  AND o.service_addr IS NOT DISTINCT FROM s.service_addr
+  AND o.service_port IS NOT DISTINCT FROM s.service_port
+  AND o.nat_peer_addr IS NOT DISTINCT FROM s.nat_peer_addr
+  AND o.nat_peer_port IS NOT DISTINCT FROM s.nat_peer_port
  RETURNING s.i
 ), f AS (
  INSERT INTO flows (laddr, node_name, direction, proto, lport,
   raddr, rport, netns, pgid, comm, container_name, connections,
-  connections_total, first_seen, last_seen)
+  connections_total, first_seen, last_seen, service_addr, service_port,
+  nat_peer_addr, nat_peer_port)
  SELECT laddr, $1, direction, proto, lport, raddr, rport, netns, pgid,
   comm, container_name, connections::int, new_connections,
-  first_seen, last_seen FROM shawk_flush_flows s
+  first_seen, last_seen, service_addr, service_port, nat_peer_addr,
+  nat_peer_port FROM shawk_flush_flows s
  WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.i = s.i)
 -- The nodes the same way as the flows: update those that exist, insert
 -- the others plainly. The staged row is named "excluded" as in

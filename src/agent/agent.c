@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "agent/agent.h"
 
+#include "agent/metrics.h"
 #include "agent/sink_cmdb.h"
 #include "agent/sink_stdout.h"
 #include "agent/source.h"
+#include "agent/stage_conntrack.h"
 #include "agent/stage_k8s.h"
 #include "agent/stage_process.h"
 #include "agent/stages.h"
@@ -41,7 +43,15 @@ struct agent {
 	size_t n, cap;
 	uint64_t dropped_records; /* over SOCK_RECORDS_MAX in one scan */
 	bool warned_drops;
+	struct agent_metrics *metrics; /* --metrics-listen; NULL: off */
 };
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* ---- one scan: source -> stages -> flow table ------------------------- */
 
@@ -103,7 +113,7 @@ static void report_scan(struct agent *a)
 	}
 }
 
-static int agent_scan(struct agent *a)
+static int agent_scan_once(struct agent *a)
 {
 	const struct sock_record *recs = NULL;
 	int r = read_source(a, &recs);
@@ -121,12 +131,31 @@ static int agent_scan(struct agent *a)
 	return r;
 }
 
+/* One scan, timed for the metrics. */
+static int agent_scan(struct agent *a)
+{
+	int64_t t0 = a->metrics ? mono_us() : 0;
+	int r = agent_scan_once(a);
+	if (a->metrics)
+		agent_metrics_scanned(a->metrics, mono_us() - t0, r, a->n,
+				      flow_table_count(a->flows));
+	return r;
+}
+
 /* ---- flush: flow table -> sinks --------------------------------------- */
 
 static int write_sink(struct agent *a, struct sink *s)
 {
-	return s->write(s, flow_table_flows(a->flows),
-			flow_table_count(a->flows), now_realtime_ms());
+	if (!a->metrics)
+		return s->write(s, flow_table_flows(a->flows),
+				flow_table_count(a->flows), now_realtime_ms());
+	/* /healthz sees a write that does not come back. */
+	agent_metrics_flush_begin(a->metrics, s->name);
+	int64_t t0 = mono_us();
+	int r = s->write(s, flow_table_flows(a->flows),
+			 flow_table_count(a->flows), now_realtime_ms());
+	agent_metrics_flush_end(a->metrics, mono_us() - t0, r);
+	return r;
 }
 
 /* Ends the interval (after every sink had its flows). */
@@ -140,6 +169,11 @@ static void end_interval(struct agent *a)
 /* final: the flush at exit (its own log line). */
 static void flush(struct agent *a, bool final)
 {
+	/* The connection series first: a sink that hangs delays nothing. */
+	if (agent_metrics_flows(a->metrics, flow_table_flows(a->flows),
+				flow_table_count(a->flows)) < 0)
+		log_warn("metrics: out of memory: connections of this "
+			 "interval are missing from shawk_connections_total");
 	for (size_t i = 0; i < a->nsinks; i++) {
 		int r = write_sink(a, a->sinks[i]);
 		if (r < 0)
@@ -326,9 +360,13 @@ static int add_sink(struct agent *a, struct sink *s)
 static int add_stages(struct agent *a, struct stage **ret_k8s)
 {
 	const struct probe_config *cfg = a->cfg;
-	int r = stage_list_add(&a->stages,
-			       stage_process_new(a->pm, cfg->node_name));
-	if (r < 0)
+	int r;
+	if (cfg->conntrack &&
+	    (r = stage_list_add(&a->stages,
+				stage_conntrack_new(cfg, a->pm, 0))) < 0)
+		return r;
+	if ((r = stage_list_add(&a->stages,
+				stage_process_new(a->pm, cfg->node_name))) < 0)
 		return r;
 	struct stage *k8s = stage_k8s_new(cfg, cfg->once);
 	if ((r = stage_list_add(&a->stages, k8s)) < 0)
@@ -341,12 +379,31 @@ static int add_sinks(struct agent *a, struct stage *k8s)
 {
 	const struct probe_config *cfg = a->cfg;
 	if (cfg->output != OUTPUT_UNSET)
-		return add_sink(a, sink_stdout_new(cfg->output));
+		return add_sink(a, sink_stdout_new(cfg));
 	struct sink *s = sink_cmdb_new(cfg);
 	int r = add_sink(a, s);
 	if (r == 0)
 		sink_cmdb_set_pods(s, stage_k8s_pods(k8s));
 	return r;
+}
+
+/* The endpoints: the daemon only (a --once run is over before a scrape). */
+static int start_metrics(struct agent *a, struct stage *k8s)
+{
+	const struct probe_config *cfg = a->cfg;
+	char err[256];
+	if (!cfg->metrics_listen || cfg->once)
+		return 0;
+	int r = agent_metrics_new(cfg, a, stage_k8s_pods(k8s), &a->metrics,
+				  err, sizeof(err));
+	if (r < 0) {
+		log_error("metrics endpoint: %s", err);
+		return r;
+	}
+	log_info("serving /metrics and /healthz on %s (port %u)",
+		 cfg->metrics_listen,
+		 (unsigned)agent_metrics_port(a->metrics));
+	return 0;
 }
 
 int agent_new(const struct probe_config *cfg, struct agent **ret)
@@ -367,13 +424,18 @@ int agent_new(const struct probe_config *cfg, struct agent **ret)
 	}
 	/* Stages before sinks: the CMDB sink records the k8s stage's pods. */
 	a->flows = flow_table_new(cfg->max_flows, 0);
-	if ((r = add_stages(a, &k8s)) < 0 || (r = add_sinks(a, k8s)) < 0 ||
-	    !a->flows) {
+	if (!a->flows || (r = add_stages(a, &k8s)) < 0 ||
+	    (r = add_sinks(a, k8s)) < 0) {
 		log_error("out of memory");
 		return -ENOMEM;
 	}
+	if (stage_list_translates(&a->stages))
+		flow_table_set_translate(a->flows, stage_list_translate,
+					 &a->stages);
 	/* The source logs its own failure. */
 	if ((r = agent_source_open(cfg, a->pm, &a->src)) < 0)
+		return r;
+	if ((r = start_metrics(a, k8s)) < 0)
 		return r;
 	*ret = TAKE_PTR(a);
 	return 0;
@@ -383,6 +445,8 @@ void agent_free(struct agent *a)
 {
 	if (!a)
 		return;
+	/* It reads every part (and the pod watch): it goes first. */
+	agent_metrics_free(a->metrics);
 	/* The source and the stages borrow pm: free them first. */
 	agent_source_free(a->src);
 	for (size_t i = 0; i < a->nsinks; i++)
@@ -409,6 +473,11 @@ int agent_run(const struct probe_config *cfg)
 	if (r < 0)
 		return r;
 	return agent_loop(a);
+}
+
+const char *agent_source_name(const struct agent *a)
+{
+	return a->src->src->name;
 }
 
 /* ---- counters ------------------------------------------------------------ */

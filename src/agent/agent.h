@@ -42,4 +42,7 @@ typedef void (*agent_stat_fn)(const char *object, const char *name,
 			      const char *help, void *userdata);
 void agent_stats(const struct agent *a, agent_stat_fn fn, void *userdata);
 
+/* The source's name ("streaming", "polling"). */
+const char *agent_source_name(const struct agent *a);
+
 #endif

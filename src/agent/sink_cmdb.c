@@ -43,6 +43,8 @@ struct cmdb_sink {
 	/* This node's pods, recorded after each write. */
 	struct pod_watch *pods;
 	int pods_err; /* last result, for one log line per change */
+	uint64_t services_gen; /* the Services list written last */
+	int services_err;
 };
 
 static size_t pending_total(const struct cmdb_sink *c)
@@ -251,6 +253,60 @@ static void write_pods(struct cmdb_sink *c, int64_t now_ms)
 			  x.full ? " (pod bound reached)" : "");
 }
 
+struct service_rows_ctx {
+	struct cmdb_service_rows rows;
+	bool full;
+};
+
+static void service_rows_add(const struct service *sv, void *ud)
+{
+	struct service_rows_ctx *x = ud;
+	if (cmdb_service_rows_add(&x->rows, sv) == -ENOSPC)
+		x->full = true;
+}
+
+/*
+ * The Services list, once per list the pod watch fetched (every agent
+ * writes the cluster's list: each refresh, not each flush). A failed
+ * write is retried with the next flush.
+ */
+static void write_services(struct cmdb_sink *c, int64_t now_ms)
+{
+	struct service_rows_ctx x = { .full = false };
+	int r;
+
+	if (!c->pods || c->down || !c->ops->store_services ||
+	    !c->ops->is_connected(c->db))
+		return;
+	cmdb_service_rows_init(&x.rows, 0);
+	uint64_t gen = pod_watch_foreach_service(c->pods, service_rows_add, &x);
+	if (gen == 0 || gen == c->services_gen) {
+		cmdb_service_rows_clear(&x.rows);
+		return;
+	}
+	r = c->ops->store_services(c->db, &x.rows, now_ms);
+	cmdb_service_rows_clear(&x.rows);
+	if (r == -ENOTCONN) {
+		mark_down(c, c->ops->last_error(c->db));
+		return;
+	}
+	int err = r < 0 ? r : 0;
+	if (err != c->services_err) {
+		if (err)
+			log_warn("CMDB: cannot record Services: %s",
+				 err == -ENOMEM ? "out of memory"
+						: c->ops->last_error(c->db));
+		else
+			log_info("CMDB: recording Services again");
+		c->services_err = err;
+	}
+	if (r >= 0) {
+		c->services_gen = gen;
+		log_debug("CMDB: recorded %d Services%s", r,
+			  x.full ? " (bound reached)" : "");
+	}
+}
+
 void sink_cmdb_set_pods(struct sink *s, struct pod_watch *w)
 {
 	((struct cmdb_sink *)s)->pods = w;
@@ -301,8 +357,10 @@ static int cmdb_sink_write(struct sink *s, const struct flow *flows, size_t n,
 	int r = cmdb_sink_write_flows(s, flows, n, now_ms);
 	if (r == -ENOMEM)
 		return r;
-	if (c->pods && !c->down && ensure_connected(c) == 0)
+	if (c->pods && !c->down && ensure_connected(c) == 0) {
 		write_pods(c, now_ms);
+		write_services(c, now_ms);
+	}
 	return r;
 }
 
@@ -372,6 +430,7 @@ const struct sink_cmdb_ops sink_cmdb_pg = {
 	.last_error = cmdb_last_error,
 	.flush = cmdb_store_flush,
 	.store_pods = cmdb_store_pods,
+	.store_services = cmdb_store_services,
 	.free = cmdb_free,
 	.now_ms = real_now_ms,
 	.sleep_ms = real_sleep_ms,

@@ -34,6 +34,8 @@ struct sink_cmdb_ops {
 		     const struct flow *flows, size_t n, bool *ret_in_doubt);
 	int (*store_pods)(struct cmdb *db, const char *node_name,
 			  struct cmdb_pod_rows *r, int64_t now_ms);
+	int (*store_services)(struct cmdb *db, struct cmdb_service_rows *r,
+			      int64_t now_ms);
 	void (*free)(struct cmdb *db); /* accepts NULL */
 	int64_t (*now_ms)(void);       /* CLOCK_MONOTONIC */
 	void (*sleep_ms)(int64_t ms);
@@ -47,7 +49,8 @@ struct sink *sink_cmdb_new_ops(const struct probe_config *cfg,
 
 /*
  * Records this node's pods from w (NULL: none) in the CMDB pods table
- * after each write, whether or not there were flows. w must outlive the
+ * after each write, whether or not there were flows, and the cluster's
+ * Services w holds whenever it fetched a new list. w must outlive the
  * sink. s must come from sink_cmdb_new().
  */
 struct pod_watch;

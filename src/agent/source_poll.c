@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A netns whose counters did not move is walked at least every 10th scan
  * and in the first scan of every flush interval (see polling_flushed()). */
@@ -21,6 +23,36 @@ struct source_poll {
 	bool skipping; /* skips unchanged netns: walk all after a flush */
 	bool warned_denied, warned_setns;
 };
+
+/* Which /proc files were refused, and what that means for whom. */
+static void polling_warn_denied(const struct procmap_stats *ms)
+{
+	char what[160] = "";
+	if (ms->ns_denied)
+		snprintf(what, sizeof(what), "/proc/<pid>/ns/net of %llu "
+			 "process%s", (unsigned long long)ms->ns_denied,
+			 ms->ns_denied == 1 ? "" : "es");
+	if (ms->fd_denied)
+		snprintf(what + strlen(what), sizeof(what) - strlen(what),
+			 "%s/proc/<pid>/fd of %llu process%s",
+			 *what ? " and " : "", (unsigned long long)ms->fd_denied,
+			 ms->fd_denied == 1 ? "" : "es");
+	if (geteuid() == 0)
+		/* Root refused: a sandbox or a container that does not
+		 * own these processes (another pid or user namespace), not
+		 * a missing capability. */
+		log_warn("not allowed to read %s (e.g. pid %u) although root: "
+			 "a sandbox or a container without the host's pid %s; "
+			 "their sockets may lack a process",
+			 what, ms->denied_example,
+			 ms->denied_example == 1 ? "1" : "namespace");
+	else
+		/* Typical: not root, or a target holding capabilities we
+		 * lack (ptrace access needs a superset of them). */
+		log_warn("not allowed to read %s (e.g. pid %u; needs root or "
+			 "CAP_SYS_PTRACE): their sockets may lack a process",
+			 what, ms->denied_example);
+}
 
 static void polling_report(struct agent_source *as, bool final)
 {
@@ -40,14 +72,7 @@ static void polling_report(struct agent_source *as, bool final)
 		p->warned_setns = true;
 	}
 	if ((ms.ns_denied || ms.fd_denied) && !p->warned_denied) {
-		/* Typical: not root, or a target holding capabilities we
-		 * lack (ptrace access needs a superset of them). */
-		log_warn("not allowed to read /proc/<pid>/ns/net of %llu and "
-			 "/proc/<pid>/fd of %llu processes (e.g. pid %u; needs "
-			 "root with CAP_SYS_PTRACE): their sockets may lack a "
-			 "process",
-			 (unsigned long long)ms.ns_denied,
-			 (unsigned long long)ms.fd_denied, ms.denied_example);
+		polling_warn_denied(&ms);
 		p->warned_denied = true;
 	}
 }

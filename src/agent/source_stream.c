@@ -108,7 +108,10 @@ int source_stream_open(const struct probe_config *cfg, struct procmap *pm,
 		.verbose = cfg->bpf_verbose,
 		.deny = cfg->bpf_deny,
 		.classic = cfg->bpf_classic,
-		.no_aggregate = cfg->bpf_no_aggregate,
+		/* The conntrack stage needs each connection's own tuple
+		 * (client port) to find its backend: an in-kernel count
+		 * per flow would lose it. */
+		.no_aggregate = cfg->bpf_no_aggregate || cfg->conntrack,
 	};
 	struct source_stream *s = calloc(1, sizeof(*s));
 	if (!s)

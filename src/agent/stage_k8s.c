@@ -17,6 +17,9 @@ struct stage_k8s {
 	const char *node_name;
 	uint64_t reported_changes;
 	bool reported_once;
+	/* The Services list state last logged. */
+	int services_err;
+	bool services_reported;
 
 	/* Last parsed path, to skip re-parsing the same process's cgroup. */
 	char last_path[PATH_MAX];
@@ -29,6 +32,9 @@ struct stage_k8s {
 static int k8s_enrich(struct stage *st, uint32_t pid,
 		      const struct sock_record *rec, struct flow_owner *o);
 static void k8s_report(struct stage *st);
+struct pod_watch_status;
+static void k8s_report_services(struct stage_k8s *k,
+				const struct pod_watch_status *st);
 static void k8s_stats(const struct stage *st, stat_fn fn, void *ud);
 static void k8s_free(struct stage *st);
 
@@ -82,6 +88,30 @@ struct stage *stage_k8s_new(const struct probe_config *cfg, bool once)
 			.insecure = cfg->kubelet_insecure,
 		},
 	};
+	/* The Services list, when an API server is known (in a pod). */
+	char abuf[160];
+	const char *aurl = kubelet_apiserver_url(cfg->apiserver_url,
+						 cfg->kube_service_host,
+						 cfg->kube_service_port, abuf,
+						 sizeof(abuf));
+	int64_t svc_refresh_ms = 0;
+	v = cfg->services_refresh;
+	if (v && *v &&
+	    config_parse_duration("SHAWK_SERVICES_REFRESH", v, false,
+				  &svc_refresh_ms, err) < 0)
+		log_warn("%s; using 60s", err);
+	if (aurl) {
+		o.apiserver = (struct kubelet_options){
+			.url = aurl,
+			.token_file = cfg->kubelet_token_file,
+			.ca_file = cfg->apiserver_ca_file,
+		};
+		o.services_refresh_ms = svc_refresh_ms;
+	} else {
+		log_debug("no API server (--apiserver-url or "
+			  "KUBERNETES_SERVICE_HOST): Services are shown by "
+			  "address only");
+	}
 	if (cfg->kubelet_insecure)
 		log_warn("kubelet TLS verification is off "
 			 "(SHAWK_KUBELET_INSECURE): the pod list of %s is "
@@ -97,6 +127,8 @@ struct stage *stage_k8s_new(const struct probe_config *cfg, bool once)
 	/* One synchronous attempt, bounded by the client's timeouts: a
 	 * --once scan and the first interval get pod labels. */
 	(void)pod_watch_refresh(k->pods);
+	if (aurl)
+		(void)pod_watch_refresh_services(k->pods);
 	k8s_report(&k->base);
 	if (!once && (r = pod_watch_start(k->pods)) < 0)
 		log_warn("cannot start the kubelet refresher: %s; pod labels "
@@ -128,6 +160,7 @@ static void k8s_report(struct stage *stage)
 	if (!k->pods)
 		return;
 	pod_watch_get_status(k->pods, &st);
+	k8s_report_services(k, &st);
 	if (st.state == POD_WATCH_UNKNOWN ||
 	    (k->reported_once && st.changes == k->reported_changes))
 		return;
@@ -144,6 +177,26 @@ static void k8s_report(struct stage *stage)
 	k->reported_once = true;
 }
 
+/* The Services list: one line per change of its state. */
+static void k8s_report_services(struct stage_k8s *k,
+				const struct pod_watch_status *st)
+{
+	if (!st->services_fetches ||
+	    (k->services_reported && st->services_err == k->services_err))
+		return;
+	if (!st->services_err)
+		log_info("API server: %zu Services%s", st->n_services,
+			 k->services_reported ? " (Service names are back)"
+					      : "");
+	else
+		log_warn("API server: %s; %s", st->services_message,
+			 st->n_services ? "Service names come from the last "
+					  "list until it answers again"
+					: "Services are shown by address only");
+	k->services_err = st->services_err;
+	k->services_reported = true;
+}
+
 static void k8s_stats(const struct stage *stage, stat_fn fn, void *ud)
 {
 	struct stage_k8s *k = (struct stage_k8s *)stage;
@@ -158,6 +211,12 @@ static void k8s_stats(const struct stage *stage, stat_fn fn, void *ud)
 	fn("pods", STAT_GAUGE, st.n_pods, "pods of this node known", ud);
 	fn("kubelet_fetches", STAT_COUNTER, st.fetches,
 	   "kubelet pod list requests completed", ud);
+	fn("kubelet_failures", STAT_COUNTER, st.failures,
+	   "kubelet pod list requests that failed", ud);
+	fn("services", STAT_GAUGE, st.n_services,
+	   "Kubernetes Services known (API server list)", ud);
+	fn("services_fetches", STAT_COUNTER, st.services_fetches,
+	   "API server Services list requests completed", ud);
 }
 
 static int identify(struct stage_k8s *k, const char *path,

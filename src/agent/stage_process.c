@@ -36,7 +36,10 @@ static const struct stat_desc process_stat_desc[] = {
 	S(fd_links_read, STAT_COUNTER, "/proc/<pid>/fd links read"),
 	S(fd_dirs_walked, STAT_COUNTER, "/proc/<pid>/fd directories walked"),
 	S(walks, STAT_COUNTER, "walks of /proc"),
-	S(ns_denied, STAT_COUNTER, "processes whose netns link may not be read"),
+	/* "netns", not "ns": Prometheus' lint reads "_ns_" as nanoseconds. */
+	{ "netns_denied", STAT_COUNTER,
+	  offsetof(struct procmap_stats, ns_denied),
+	  "processes whose netns link may not be read" },
 	S(fd_denied, STAT_COUNTER, "processes whose fd table may not be read"),
 	S(unowned, STAT_COUNTER, "sockets with an inode but no owner found"),
 	S(owner_lookups, STAT_COUNTER, "owner searches by socket"),

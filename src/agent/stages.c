@@ -40,6 +40,26 @@ int stage_list_enrich(uint32_t pid, const struct sock_record *rec,
 	return 0;
 }
 
+bool stage_list_translate(const struct sock_record *rec, uint8_t dir,
+			  struct flow_nat *ret, void *userdata)
+{
+	struct stage_list *l = userdata;
+	for (size_t i = 0; i < l->n; i++) {
+		struct stage *st = l->v[i];
+		if (st->translate && st->translate(st, rec, dir, ret))
+			return true;
+	}
+	return false;
+}
+
+bool stage_list_translates(const struct stage_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i]->translate)
+			return true;
+	return false;
+}
+
 void stage_list_report(struct stage_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)

@@ -36,6 +36,16 @@ int stage_list_scan(struct stage_list *l, const struct sock_record *recs,
 int stage_list_enrich(uint32_t pid, const struct sock_record *rec,
 		      struct flow_owner *o, void *userdata);
 
+/*
+ * The translation, as the flow table's flow_translate_fn (userdata: the
+ * list): the first stage whose translate() returns true gives *ret.
+ */
+bool stage_list_translate(const struct sock_record *rec, uint8_t dir,
+			  struct flow_nat *ret, void *userdata);
+
+/* True when some stage has a translate() (else none is installed). */
+bool stage_list_translates(const struct stage_list *l);
+
 /* Every stage's report(), in order. */
 void stage_list_report(struct stage_list *l);
 

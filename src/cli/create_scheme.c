@@ -74,9 +74,12 @@ int cli_create_scheme(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	int r;
+	if ((r = cli_cmdb_url_check("create-scheme", url)))
+		return r;
 	_cleanup_(cmdb_freep) struct cmdb *db = NULL;
 	char cerr[256] = "";
-	int r = cmdb_connect(url, &db, cerr, sizeof(cerr));
+	r = cmdb_connect(url, &db, cerr, sizeof(cerr));
 	if (r < 0) {
 		fprintf(stderr, "shawk create-scheme: cannot connect: %s\n",
 			r == -ENOMEM ? "out of memory" : cerr);

@@ -24,12 +24,16 @@
 #include <sys/socket.h>
 
 static const char look_usage[] =
-	"Usage: shawk look SELECTOR [OPTIONS]\n"
+	"Usage: shawk look [ADDRESS | [NS/]POD | SELECTOR] [OPTIONS]\n"
 	"\n"
 	"Print the dependency tree around an address or pod from the CMDB:\n"
 	"its callers (<--) and callees (-->), and theirs down to --depth.\n"
+	"Without a selector: the whole map, one tree per listening endpoint.\n"
+	"(shawk list shows the addresses and pods the CMDB knows.)\n"
 	"\n"
-	"Selectors (exactly one):\n"
+	"Selectors (at most one):\n"
+	"  ADDRESS                        as --host ADDRESS\n"
+	"  NS/NAME or NAME                as --pod\n"
 	"  --ipv4 A, --ipv6 A, --host A   an address (--host: either family)\n"
 	"  --pod [NS/]NAME                a pod's endpoints (no NS/: any namespace,\n"
 	"                                 if only one has that name)\n"
@@ -39,9 +43,15 @@ static const char look_usage[] =
 	"  --since D          only edges seen since D: a duration ago (10m, 2h)\n"
 	"                     or an RFC 3339 time\n"
 	"  --until D          only edges seen until D (same forms)\n"
-	"  --format F         tree (default), json, dot or svg\n"
+	"  -o, --output F     tree (default), json, dot or svg (--format: the\n"
+	"                     same)\n"
+	"  --stale D          tree: mark edges last seen more than D ago as\n"
+	"                     stale (default 1m)\n"
 	"  --cmdb URL         libpq URI of the CMDB [SHAWK_CMDB_URL]\n"
 	"  -h, --help         show this help\n";
+
+/* Tree lines say "last seen 5m ago, stale" past this age. */
+#define LOOK_STALE_DEFAULT_MS 60000
 
 /* --format NAME picks a renderer (render/graph.h). */
 struct look_format {
@@ -66,19 +76,19 @@ struct look_args {
 	const char *sel_flag; /* the selector given, for messages */
 	const struct look_format *fmt;
 	bool help;
+	int64_t stale_ms; /* --stale */
 	char pod_ns[254], pod_name[254];
 };
 
 static int usage_error(const char *fmt, ...) _printf_(1, 2);
 static int usage_error(const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
-	fputs("shawk look: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	return EXIT_USAGE;
+	return cli_usage_error("look", "%s", msg);
 }
 
 static int set_selector(struct look_args *a, const char *flag,
@@ -121,6 +131,20 @@ static int opt_pod(struct look_args *a, const char *arg)
 	return 0;
 }
 
+/* A positional selector: an address, else a [NS/]NAME pod. */
+static int opt_positional(struct look_args *a, const char *arg)
+{
+	int family;
+	uint8_t addr[16];
+	if (addr_parse(arg, AF_UNSPEC, &family, addr) == 0)
+		return opt_address(a, 'H', arg);
+	if (!*arg || arg[0] == '-' || strchr(arg, ':'))
+		return usage_error("invalid selector '%s': expected an address "
+				   "or [NAMESPACE/]POD",
+				   arg);
+	return opt_pod(a, arg);
+}
+
 static int opt_namespace(struct look_args *a, const char *arg)
 {
 	int r;
@@ -148,7 +172,7 @@ static int opt_format(struct look_args *a, const char *arg)
 			 i == 0 ? "" : i + 1 < n ? ", " : " or ",
 			 look_formats[i].name);
 	}
-	return usage_error("invalid %s '%s': expected %s", "--format", arg,
+	return usage_error("invalid %s '%s': expected %s", "--output", arg,
 			   names);
 }
 
@@ -189,6 +213,11 @@ static int look_option_apply(struct look_args *a, int c, const char *arg,
 	case 'c':
 		a->url = arg;
 		return 0;
+	case 'S':
+		if (config_parse_duration("--stale", arg, false, &a->stale_ms,
+					  err) < 0)
+			return usage_error("%s", err);
+		return 0;
 	case 'h':
 		a->help = true;
 		return 0;
@@ -210,7 +239,9 @@ static int look_args_parse(int argc, char **argv, struct look_args *a)
 		{ "since", required_argument, NULL, 's' },
 		{ "until", required_argument, NULL, 'u' },
 		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'f' },
 		{ "cmdb", required_argument, NULL, 'c' },
+		{ "stale", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -224,9 +255,12 @@ static int look_args_parse(int argc, char **argv, struct look_args *a)
 	};
 	a->url = getenv("SHAWK_CMDB_URL");
 	a->fmt = &look_formats[0];
+	a->stale_ms = LOOK_STALE_DEFAULT_MS;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+		if (c == 'o')
+			c = 'f';
 		if (c == ':')
 			return usage_error("option '%s' needs a value",
 					   argv[optind - 1]);
@@ -238,17 +272,21 @@ static int look_args_parse(int argc, char **argv, struct look_args *a)
 		if (a->help)
 			return 0;
 	}
-	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (!a->sel_flag)
-		return usage_error("no selector: give one of --ipv4, --ipv6, "
-				   "--host, --pod or --namespace");
+	if (optind < argc && (r = opt_positional(a, argv[optind])))
+		return r;
+	if (optind + 1 < argc)
+		return usage_error("unexpected argument '%s'", argv[optind + 1]);
+	if (!a->sel_flag) {
+		/* The whole map: every listening endpoint is a root. */
+		a->sel_flag = "(none)";
+		a->q.sel = LOOK_SEL_ALL;
+	}
 	if (a->q.since_ms != INT64_MIN && a->q.until_ms != INT64_MAX &&
 	    a->q.since_ms > a->q.until_ms)
 		return usage_error("--since is later than --until");
 	if (!a->url || !*a->url)
 		return usage_error("no CMDB: set --cmdb or SHAWK_CMDB_URL");
-	return 0;
+	return cli_cmdb_url_check("look", a->url);
 }
 
 /* A --pod NAME without NS/ is any namespace, if only one has it. Returns
@@ -336,8 +374,16 @@ int cli_look(int argc, char **argv)
 		return r;
 	_cleanup_(graph_clear) struct graph g;
 	graph_init(&g, 0);
+	g.now_ms = now_realtime_ms();
+	g.stale_ms = a.stale_ms;
 	if ((r = look_graph_load(db, &a.q, &g, &empty)))
 		return r;
+	if (empty && a.fmt->empty_is_error && a.q.sel == LOOK_SEL_ALL) {
+		fputs("shawk look: the CMDB has no flow yet: run shawk probe "
+		      "(--once --cmdb URL for one scan)\n",
+		      stderr);
+		return 1;
+	}
 	if (empty && a.fmt->empty_is_error) {
 		fputs("shawk look: no flow known for this selector in the "
 		      "CMDB\n",

@@ -3,10 +3,38 @@
 
 #include "agent/agent.h"
 #include "cli/probe_options.h"
+#include "cmdb/pg.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/util.h"
 
+#include <errno.h>
 #include <stdio.h>
+
+/*
+ * Before writing to the CMDB: a URL that cannot be one is a usage error
+ * (exit 2); a CMDB without the schema ends a --once run with what to do
+ * (exit 1) and is warned about once by the daemon, which keeps retrying.
+ * An unreachable CMDB is the sink's business (it buffers).
+ */
+static int probe_cmdb_check(const struct probe_config *cfg)
+{
+	_cleanup_(cmdb_freep) struct cmdb *db = NULL;
+	int r = cli_cmdb_url_check("probe", cfg->cmdb_url);
+	if (r)
+		return r;
+	if (cmdb_connect(cfg->cmdb_url, &db, NULL, 0) < 0)
+		return 0;
+	if (cmdb_schema_check(db) != -ENOENT)
+		return 0;
+	if (cfg->once) {
+		fprintf(stderr, "shawk probe: %s\n", cmdb_last_error(db));
+		return 1;
+	}
+	log_warn("%s (flows are kept in memory until then)",
+		 cmdb_last_error(db));
+	return 0;
+}
 
 int cli_probe(int argc, char **argv)
 {
@@ -22,5 +50,14 @@ int cli_probe(int argc, char **argv)
 		return 0;
 	}
 	log_set_level((enum log_level)cfg.log_level);
+	if (cfg.output == OUTPUT_UNSET) {
+		int r = probe_cmdb_check(&cfg);
+		if (r)
+			return r;
+		if (cfg.once)
+			fputs("shawk probe: --once: writing the flows to the "
+			      "CMDB, not printing them\n",
+			      stderr);
+	}
 	return agent_run(&cfg) < 0 ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 #include "cli/probe_options.h"
 
 #include "core/util.h"
+#include "http/http.h"
 
 #include <getopt.h>
 #include <stddef.h>
@@ -23,6 +24,7 @@ enum opt_type {
 	OPT_OUTPUT,    /* enum output_format */
 	OPT_LOG_LEVEL, /* int, enum log_level */
 	OPT_ENV_IS,    /* env only: true when the variable equals `is` */
+	OPT_ONOFF,     /* on or off: a bool */
 };
 
 struct probe_option {
@@ -56,9 +58,12 @@ static const struct probe_option probe_options[] = {
 	  F(flush_interval_ms), "10s", "D",
 	  "time between writes of aggregated flows", NULL, false },
 	{ "once", NULL, OPT_SWITCH, F(once), NULL, NULL,
-	  "scan once, print the flows and exit", NULL, false },
+	  "scan once, print the flows (text unless --output) and exit; "
+	  "with --cmdb or --output cmdb, write them to the CMDB instead",
+	  NULL, false },
 	{ "output", NULL, OPT_OUTPUT, F(output), NULL, "FORMAT",
-	  "text, json or none: print flows instead of writing to the CMDB",
+	  "text, json or none: print flows instead of writing to the CMDB; "
+	  "cmdb: write (the default without --once); also -o FORMAT",
 	  NULL, false },
 	{ "include-loopback", "SHAWK_INCLUDE_LOOPBACK", OPT_SWITCH,
 	  F(include_loopback), NULL, NULL,
@@ -68,6 +73,26 @@ static const struct probe_option probe_options[] = {
 	{ "max-pending-flows", "SHAWK_MAX_PENDING_FLOWS", OPT_COUNT,
 	  F(max_pending_flows), "1048576", "N",
 	  "flows buffered while the CMDB is down", NULL, false },
+	{ "conntrack", "SHAWK_CONNTRACK", OPT_ONOFF, F(conntrack), "on",
+	  "on|off",
+	  "resolve Service addresses (DNAT) to the backend reached and "
+	  "source-NATed peers to the original client, from conntrack",
+	  NULL, false },
+	{ "metrics-listen", "SHAWK_METRICS_LISTEN", OPT_STR, F(metrics_listen),
+	  NULL, "ADDR:PORT",
+	  "serve /metrics (Prometheus) and /healthz there, e.g. "
+	  "127.0.0.1:9464 or [::1]:9464 (default: off)",
+	  NULL, false },
+	{ "metrics-max-series", "SHAWK_METRICS_MAX_SERIES", OPT_COUNT,
+	  F(metrics_max_series), "10000", "N",
+	  "series of shawk_connections_total at most; connections of "
+	  "further series are counted as dropped",
+	  NULL, false },
+	{ "health-stall", "SHAWK_HEALTH_STALL", OPT_DURATION,
+	  F(health_stall_ms), "30s", "D",
+	  "/healthz answers 503 when no scan completed for --interval plus "
+	  "this, or a flush has been running this long",
+	  NULL, false },
 	{ "log-level", "SHAWK_LOG_LEVEL", OPT_LOG_LEVEL, F(log_level), "info",
 	  "LEVEL", "error, warn, info or debug", NULL, false },
 	{ "host-proc", "SHAWK_HOST_PROC", OPT_STR, F(host_proc), "/proc",
@@ -79,6 +104,11 @@ static const struct probe_option probe_options[] = {
 	  false },
 	{ "kubelet-insecure", "SHAWK_KUBELET_INSECURE", OPT_SWITCH,
 	  F(kubelet_insecure), NULL, NULL, "skip kubelet TLS verification",
+	  NULL, false },
+	{ "apiserver-url", "SHAWK_APISERVER_URL", OPT_STR, F(apiserver_url),
+	  NULL, "URL",
+	  "API server for Service names (in a pod: from "
+	  "KUBERNETES_SERVICE_HOST and _PORT)",
 	  NULL, false },
 	{ "node-name", "SHAWK_NODE_NAME", OPT_STR, F(node_name), NULL, "NAME",
 	  "this node's name (default: hostname)", NULL, false },
@@ -95,12 +125,23 @@ static const struct probe_option probe_options[] = {
 	  false },
 	{ NULL, "SHAWK_KUBELET_TOKEN_FILE", OPT_STR, F(kubelet_token_file),
 	  "/var/run/secrets/kubernetes.io/serviceaccount/token", NULL,
-	  "bearer token for the kubelet", NULL, false },
+	  "bearer token for the kubelet and the API server", NULL, false },
 	{ NULL, "SHAWK_KUBELET_CA_FILE", OPT_STR, F(kubelet_ca_file),
 	  "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", NULL,
 	  "CA of the kubelet's certificate", NULL, false },
 	{ NULL, "SHAWK_KUBELET_REFRESH", OPT_STR, F(kubelet_refresh), NULL,
 	  NULL, "period of the pod list refresh (default 30s)", NULL, false },
+	{ NULL, "SHAWK_APISERVER_CA_FILE", OPT_STR, F(apiserver_ca_file),
+	  "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", NULL,
+	  "CA of the API server's certificate", NULL, false },
+	{ NULL, "SHAWK_SERVICES_REFRESH", OPT_STR, F(services_refresh), NULL,
+	  NULL, "period of the Services list refresh (default 60s)", NULL,
+	  false },
+	{ NULL, "KUBERNETES_SERVICE_HOST", OPT_STR, F(kube_service_host), NULL,
+	  NULL, "the API server's address in a pod (the default of "
+	  "--apiserver-url)", NULL, true },
+	{ NULL, "KUBERNETES_SERVICE_PORT", OPT_STR, F(kube_service_port), NULL,
+	  NULL, "the API server's port in a pod", NULL, true },
 	{ NULL, "SHAWK_HEARTBEAT_FILE", OPT_STR, F(heartbeat_file), NULL, NULL,
 	  "touched after every scan, for `shawk health`", NULL, false },
 	{ NULL, "NODE_IP", OPT_STR, F(node_ip), NULL, NULL,
@@ -151,6 +192,13 @@ static int opt_set(const struct probe_option *o, struct probe_config *cfg,
 	case OPT_ENV_IS:
 		*(bool *)p = !o->is || strcmp(value, o->is) == 0;
 		return 0;
+	case OPT_ONOFF:
+		if (strcmp(value, "on") == 0 || strcmp(value, "off") == 0) {
+			*(bool *)p = value[1] == 'n';
+			return 0;
+		}
+		return config_error(err, "invalid %s '%s': expected on or off",
+				    what, value);
 	}
 	return -EINVAL;
 }
@@ -229,17 +277,24 @@ static int apply_flags(int argc, char **argv, struct probe_config *cfg,
 	 * options ("-hx" returns after 'h'), so a second parse starts clean. */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":ho:", lo, NULL)) != -1) {
 		if (c == 'h') {
 			cfg->help = true;
 			return 0;
 		}
+		if (c == 'o') /* -o: --output */
+			for (size_t i = 0; i < ARRAY_SIZE(probe_options); i++)
+				if (probe_options[i].flag &&
+				    !strcmp(probe_options[i].flag, "output"))
+					c = 256 + (int)i;
 		if (c < 256 || c >= 256 + (int)ARRAY_SIZE(probe_options))
 			return bad_option(argv, optind, c, err);
 		const struct probe_option *o = &probe_options[c - 256];
 		snprintf(what, sizeof(what), "--%s", o->flag);
 		if ((r = opt_set(o, cfg, what, optarg, err)) < 0)
 			return r;
+		if (o->off == offsetof(struct probe_config, cmdb_url))
+			cfg->cmdb_flag = true;
 	}
 	if (optind < argc)
 		return config_error(err, "unexpected argument '%s'", argv[optind]);
@@ -256,11 +311,28 @@ static int check(struct probe_config *cfg, char *err)
 			    "--flush-interval/SHAWK_FLUSH_INTERVAL (%lldms)",
 			    (long long)cfg->interval_ms,
 			    (long long)cfg->flush_interval_ms);
+	bool to_cmdb = cfg->output == OUTPUT_CMDB;
+	if (to_cmdb && !cfg->cmdb_url)
+		return config_error(err, "--output cmdb: no CMDB: set --cmdb or "
+				 "SHAWK_CMDB_URL");
+	if (to_cmdb)
+		cfg->output = OUTPUT_UNSET;
 	if (!cfg->once && cfg->output == OUTPUT_UNSET && !cfg->cmdb_url)
 		return config_error(err, "no CMDB: set --cmdb or SHAWK_CMDB_URL, or "
 				 "use --output text|json|none");
-	if (cfg->once && cfg->output == OUTPUT_UNSET && !cfg->cmdb_url)
+	/* --once prints unless told to write: SHAWK_CMDB_URL alone (set for
+	 * look and serve) does not make a one-off scan write. */
+	if (cfg->once && cfg->output == OUTPUT_UNSET && !to_cmdb &&
+	    !cfg->cmdb_flag)
 		cfg->output = OUTPUT_TEXT;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (cfg->metrics_listen &&
+	    http_listen_parse(cfg->metrics_listen, &ss, &sl) < 0)
+		return config_error(err,
+			    "invalid --metrics-listen/SHAWK_METRICS_LISTEN '%s': "
+			    "expected ADDR:PORT, [IPV6]:PORT or :PORT",
+			    cfg->metrics_listen);
 	return 0;
 }
 

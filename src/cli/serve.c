@@ -99,7 +99,8 @@ static int serve_args_parse(int argc, char **argv, struct serve_args *a)
 	}
 	if (!a->url || !*a->url)
 		return usage_error("no CMDB: set --cmdb or SHAWK_CMDB_URL");
-	return 0;
+	int r = cli_cmdb_url_check("serve", a->url);
+	return r == 1 ? EXIT_USAGE : r; /* 1 means --help here */
 }
 
 int cli_serve(int argc, char **argv)
@@ -121,6 +122,11 @@ int cli_serve(int argc, char **argv)
 	struct serve_app app = { .cmdb_url = a.url };
 	char err[256] = "";
 	r = cmdb_connect(a.url, &app.db, err, sizeof(err));
+	if (r == 0 && cmdb_schema_check(app.db) == -ENOENT) {
+		fprintf(stderr, "shawk serve: %s\n", cmdb_last_error(app.db));
+		serve_app_clear(&app);
+		return 1;
+	}
 	if (r < 0)
 		log_warn("serve: the CMDB is unreachable for now (%s); pages "
 			 "say so until it answers",

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 
 /* Fields per row of each staging table (sql/flush/tables.sql). */
-#define FLOW_FIELDS 15
+#define FLOW_FIELDS 19
 #define PASSIVE_FIELDS 16
 #define ACTIVE_FIELDS 14
 
@@ -92,10 +92,44 @@ static inline const struct flow_key *key_of(const void *elem)
 	return &(*(const struct flow *const *)elem)->key;
 }
 
-/* Primary-key order of flows (laddr, lport, direction, proto, raddr,
- * rport, node_name, netns, pgid, comm): 'active' < 'passive', 'tcp' <
- * 'udp'. Locality depends on it; correctness on it being 0 exactly for
- * equal keys. */
+static bool addr_set(const uint8_t a[16])
+{
+	static const uint8_t zero[16];
+	return memcmp(a, zero, 16) != 0;
+}
+
+/* A Service (conntrack's DNAT) or a NAT peer is recorded when its address
+ * or port is set (core/flow.h); stored as NULLs otherwise. */
+static bool has_service(const struct flow_key *k)
+{
+	return k->svc_port || addr_set(k->svc_addr);
+}
+
+static bool has_nat_peer(const struct flow_key *k)
+{
+	return k->nat_port || addr_set(k->nat_addr);
+}
+
+/* An optional (address, port) of the key as the unique index orders it:
+ * NULLs (none) last, then address, then port. */
+static int opt_endpoint_cmp(int family, bool xs, const uint8_t *xa,
+			    uint16_t xp, bool ys, const uint8_t *ya,
+			    uint16_t yp)
+{
+	int r;
+	CMP(!xs, !ys);
+	if (!xs)
+		return 0;
+	if ((r = addr_cmp(family, xa, ya)))
+		return r;
+	CMP(xp, yp);
+	return 0;
+}
+
+/* Key order of flows (laddr, lport, direction, proto, raddr, rport,
+ * node_name, netns, pgid, comm, service_addr, service_port, nat_peer_addr,
+ * nat_peer_port): 'active' < 'passive', 'tcp' < 'udp'. Locality depends
+ * on it; correctness on it being 0 exactly for equal keys. */
 static int flow_pk_cmp(const void *a, const void *b)
 {
 	const struct flow_key *x = key_of(a), *y = key_of(b);
@@ -110,7 +144,28 @@ static int flow_pk_cmp(const void *a, const void *b)
 	CMP(x->rport, y->rport);
 	CMP(x->netns, y->netns);
 	CMP(x->pgid, y->pgid);
-	return comm_cmp(x->comm, y->comm);
+	if ((r = comm_cmp(x->comm, y->comm)))
+		return r;
+	if ((r = opt_endpoint_cmp(x->family, has_service(x), x->svc_addr,
+				  x->svc_port, has_service(y), y->svc_addr,
+				  y->svc_port)))
+		return r;
+	return opt_endpoint_cmp(x->family, has_nat_peer(x), x->nat_addr,
+				x->nat_port, has_nat_peer(y), y->nat_addr,
+				y->nat_port);
+}
+
+/* Writes an optional endpoint: two NULLs when absent. */
+static void encode_opt_endpoint(struct pgcopy *c, int family, bool set,
+				const uint8_t *addr, uint16_t port)
+{
+	if (!set) {
+		pgcopy_null(c);
+		pgcopy_null(c);
+		return;
+	}
+	pgcopy_inet(c, family, addr);
+	pgcopy_int4(c, port);
 }
 
 /* The node tables' keys: passive_nodes (addr, port, proto, pgid, comm),
@@ -270,6 +325,10 @@ int cmdb_flush_data_encode(struct cmdb_flush_data *d, const struct flow *flows,
 		pgcopy_int8(c, f->new_connections);
 		pgcopy_timestamptz_ms(c, f->first_seen_ms);
 		pgcopy_timestamptz_ms(c, f->last_seen_ms);
+		encode_opt_endpoint(c, k->family, has_service(k), k->svc_addr,
+				    k->svc_port);
+		encode_opt_endpoint(c, k->family, has_nat_peer(k), k->nat_addr,
+				    k->nat_port);
 	}
 	if (c->oom)
 		return -ENOMEM;

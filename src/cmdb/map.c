@@ -28,11 +28,12 @@ static const char map_sql[] =
 	" e.server_pod_namespace, e.server_pod_name,"
 	" server_w.owner_kind, server_w.owner_name, e.server_port,"
 	" sum(e.connections_total),"
-	" (extract(epoch FROM max(e.last_seen)) * 1000)::bigint"
+	" (extract(epoch FROM max(e.last_seen)) * 1000)::bigint,"
+	" e.service_namespace, e.service_name"
 	" FROM pod_edges e" WORKLOAD_OF("client") WORKLOAD_OF("server")
 	" WHERE ($1::float8 IS NULL OR e.last_seen >= to_timestamp($1::float8 / 1000))"
 	" AND ($2::float8 IS NULL OR e.first_seen <= to_timestamp($2::float8 / 1000))"
-	" GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14"
+	" GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 17, 18"
 	" ORDER BY 2, 3, 8, 9, 14, 1"
 	" LIMIT " STR(CMDB_MAP_MAX_ROWS);
 
@@ -69,13 +70,14 @@ int cmdb_depmap(struct cmdb *db, int64_t since_ms, int64_t until_ms,
 	int rows = PQntuples(res);
 	for (int i = 0; i < rows; i++) {
 		struct depmap_end c = end_at(res, i, 1), sv = end_at(res, i, 7);
-		int r = depmap_add(
+		int r = depmap_add_via(
 			m, &c, &sv,
 			strcmp(PQgetvalue(res, i, 0), "udp") == 0 ? IPPROTO_UDP
 								  : IPPROTO_TCP,
 			(uint16_t)atoi(PQgetvalue(res, i, 13)),
 			strtoull(PQgetvalue(res, i, 14), NULL, 10),
-			strtoll(PQgetvalue(res, i, 15), NULL, 10));
+			strtoll(PQgetvalue(res, i, 15), NULL, 10),
+			col(res, i, 16), col(res, i, 17));
 		if (r < 0)
 			return r;
 	}

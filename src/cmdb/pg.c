@@ -25,9 +25,19 @@ static void one_line(char *dst, size_t dstsz, const char *msg)
 	dst[o] = '\0';
 }
 
+/* PostgreSQL's SQLSTATE for a table or view that does not exist. */
+#define SQLSTATE_UNDEFINED_TABLE "42P01"
+
 int cmdb_fail(struct cmdb *db, const PGresult *res)
 {
 	const char *msg = res ? PQresultErrorMessage(res) : NULL;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+				: NULL;
+	if (state && !strcmp(state, SQLSTATE_UNDEFINED_TABLE)) {
+		/* Not the raw "relation ... does not exist": say what to do. */
+		snprintf(db->err, sizeof(db->err), "%s", CMDB_NO_SCHEMA_MSG);
+		return -EIO;
+	}
 	if (!msg || !*msg)
 		msg = PQerrorMessage(db->conn);
 	one_line(db->err, sizeof(db->err), msg);
@@ -68,6 +78,47 @@ static void notice_ignore(void *arg, const char *msg)
 	(void)msg;
 }
 
+int cmdb_url_check(const char *url, char *err, size_t errsz)
+{
+	char *perr = NULL;
+	bool uri = !strncmp(url, "postgresql://", 13) ||
+		   !strncmp(url, "postgres://", 11);
+	/* Any other scheme ("mysql://") would be read as a key=value string
+	 * and fail there with a less helpful message. */
+	if (!uri && strstr(url, "://")) {
+		snprintf(err, errsz, "not a PostgreSQL URI: expected "
+				     "postgresql://... or key=value pairs");
+		return -EINVAL;
+	}
+	PQconninfoOption *o = PQconninfoParse(url, &perr);
+	if (!o) {
+		char m[200];
+		one_line(m, sizeof(m), perr ? perr : "out of memory");
+		snprintf(err, errsz, "not a PostgreSQL URI or key=value "
+				     "string (%s)", m);
+		PQfreemem(perr);
+		return perr ? -EINVAL : -ENOMEM;
+	}
+	PQconninfoFree(o);
+	return 0;
+}
+
+/* libpq's "connection to server on socket ... failed: FATAL: database
+ * "x" does not exist" names the server twice; keep what refused. */
+static void connect_error(char *dst, size_t dstsz, const char *msg)
+{
+	char line[512];
+	one_line(line, sizeof(line), msg);
+	const char *fatal = strstr(line, "FATAL: ");
+	if (fatal && strstr(fatal, "does not exist"))
+		snprintf(dst, dstsz, "%s (check the database and user in the "
+				     "--cmdb URL)", fatal + 7);
+	else if (fatal && strstr(fatal, "authentication failed"))
+		snprintf(dst, dstsz, "login refused: %s", fatal + 7);
+	else
+		strscpy(dst, line, dstsz);
+}
+
 int cmdb_connect(const char *url, struct cmdb **ret, char *err, size_t errsz)
 {
 	/* Keywords are processed in order and the last one wins, so these
@@ -87,7 +138,7 @@ int cmdb_connect(const char *url, struct cmdb **ret, char *err, size_t errsz)
 	}
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		if (err && errsz)
-			one_line(err, errsz, PQerrorMessage(db->conn));
+			connect_error(err, errsz, PQerrorMessage(db->conn));
 		cmdb_free(db);
 		return -ECONNREFUSED;
 	}
@@ -119,6 +170,29 @@ bool cmdb_is_connected(const struct cmdb *db)
 const char *cmdb_last_error(const struct cmdb *db)
 {
 	return db ? db->err : "";
+}
+
+int cmdb_schema_check(struct cmdb *db)
+{
+	/* Two statements: a query naming a missing table fails to parse. */
+	_cleanup_(pqclearp) PGresult *res = PQexec(
+		db->conn, "SELECT to_regclass('shawk_schema_version') IS NULL");
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
+		return cmdb_fail(db, res);
+	bool missing = !strcmp(PQgetvalue(res, 0, 0), "t");
+	if (!missing) {
+		_cleanup_(pqclearp) PGresult *v = PQexec(
+			db->conn, "SELECT NOT EXISTS (SELECT 1 FROM "
+				  "shawk_schema_version)");
+		if (!v || PQresultStatus(v) != PGRES_TUPLES_OK)
+			return cmdb_fail(db, v);
+		missing = !strcmp(PQgetvalue(v, 0, 0), "t");
+	}
+	if (missing) {
+		snprintf(db->err, sizeof(db->err), "%s", CMDB_NO_SCHEMA_MSG);
+		return -ENOENT;
+	}
+	return 0;
 }
 
 static int schema_version(struct cmdb *db, unsigned *ret)

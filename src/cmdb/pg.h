@@ -20,6 +20,25 @@ struct cmdb;
  */
 int cmdb_connect(const char *url, struct cmdb **ret, char *err, size_t errsz);
 void cmdb_free(struct cmdb *db);
+
+/*
+ * Checks that url parses as a libpq URI (postgresql:// or postgres://) or
+ * key=value string, without connecting. Returns 0, or -EINVAL with a
+ * one-line reason in err (errsz bytes), or -ENOMEM.
+ */
+int cmdb_url_check(const char *url, char *err, size_t errsz);
+
+/* The last error when a query meets a missing table: what to run. */
+#define CMDB_NO_SCHEMA_MSG                                                   \
+	"the CMDB has no shawk schema (or an older one): run `shawk "       \
+	"create-scheme` first"
+
+/*
+ * Returns 0 when the shawk schema is there, -ENOENT when it is not (the
+ * last error then names `shawk create-scheme`), or -EIO / -ENOTCONN.
+ */
+int cmdb_schema_check(struct cmdb *db);
+
 /* Frees *db and sets it to NULL (a _cleanup_ attribute, or a reset). */
 void cmdb_freep(struct cmdb **db);
 

@@ -145,3 +145,125 @@ int cmdb_store_pods(struct cmdb *db, const char *node_name,
 		return cmdb_fail(db, res);
 	return (int)r->n;
 }
+
+enum {
+	SCOL_UID,
+	SCOL_NAMESPACE,
+	SCOL_NAME,
+	SCOL_TYPE,
+	SCOL_IP_SVC,
+	SCOL_IP,
+	SCOL_PORT_SVC,
+	SCOL_PORT,
+	SCOL_PROTO,
+	SCOL_NODE_PORT,
+};
+
+/* Ports as [{"port": 80, "protocol": "TCP", "nodePort": 30080}] in the
+ * API's order, the shape pod_edges matches with @>. The DELETE leaves
+ * out the Services of this batch: one statement may not change a row
+ * twice. */
+static const char services_sql[] =
+	"WITH s AS ("
+	" SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])"
+	" WITH ORDINALITY AS t(uid, namespace, name, type, i)"
+	"), ip AS ("
+	" SELECT i, array_agg(DISTINCT a) AS ips"
+	" FROM unnest($6::bigint[], $7::inet[]) AS t(i, a) GROUP BY i"
+	"), pt AS ("
+	" SELECT i, jsonb_agg(jsonb_strip_nulls(jsonb_build_object('port', p,"
+	"  'protocol', pr, 'nodePort', np)) ORDER BY o) AS ports"
+	" FROM unnest($8::bigint[], $9::int[], $10::text[], $11::int[])"
+	" WITH ORDINALITY AS t(i, p, pr, np, o) GROUP BY i"
+	"), np AS ("
+	" SELECT i, array_agg(DISTINCT np) AS node_ports"
+	" FROM unnest($8::bigint[], $11::int[]) AS t(i, np)"
+	" WHERE np IS NOT NULL GROUP BY i"
+	"), w AS ("
+	" INSERT INTO services AS o (uid, namespace, name, type, cluster_ips,"
+	"  ports, node_ports, first_seen, last_seen)"
+	" SELECT DISTINCT ON (s.uid) s.uid, s.namespace, s.name, s.type,"
+	"  coalesce(ip.ips, '{}'), coalesce(pt.ports, '[]'),"
+	"  coalesce(np.node_ports, '{}'),"
+	"  to_timestamp($1::bigint / 1000.0), to_timestamp($1::bigint / 1000.0)"
+	" FROM s LEFT JOIN ip USING (i) LEFT JOIN pt USING (i)"
+	"  LEFT JOIN np USING (i) ORDER BY s.uid, s.i"
+	" ON CONFLICT (uid) DO UPDATE SET"
+	"  namespace = EXCLUDED.namespace, name = EXCLUDED.name,"
+	"  type = EXCLUDED.type, cluster_ips = EXCLUDED.cluster_ips,"
+	"  ports = EXCLUDED.ports, node_ports = EXCLUDED.node_ports,"
+	"  first_seen = least(o.first_seen, EXCLUDED.first_seen),"
+	"  last_seen = greatest(o.last_seen, EXCLUDED.last_seen)"
+	" RETURNING 1"
+	") DELETE FROM services WHERE"
+	" last_seen < to_timestamp($1::bigint / 1000.0) - interval '30 days'"
+	" AND uid NOT IN (SELECT uid FROM s)";
+
+void cmdb_service_rows_init(struct cmdb_service_rows *r, size_t max)
+{
+	for (size_t i = 0; i < CMDB_SERVICE_COLUMNS; i++)
+		sql_array_init(&r->col[i]);
+	r->n = 0;
+	r->max = max ? max : SERVICES_DEFAULT_MAX;
+}
+
+void cmdb_service_rows_clear(struct cmdb_service_rows *r)
+{
+	for (size_t i = 0; i < CMDB_SERVICE_COLUMNS; i++)
+		sql_array_clear(&r->col[i]);
+	r->n = 0;
+}
+
+int cmdb_service_rows_add(struct cmdb_service_rows *r,
+			  const struct service *s)
+{
+	struct sql_array *c = r->col;
+
+	if (r->n >= r->max)
+		return -ENOSPC;
+	int64_t idx = (int64_t)++r->n;
+	sql_array_add_str(&c[SCOL_UID], s->uid);
+	sql_array_add_str(&c[SCOL_NAMESPACE], s->namespace);
+	sql_array_add_str(&c[SCOL_NAME], s->name);
+	sql_array_add_str(&c[SCOL_TYPE], s->type);
+	for (size_t i = 0; i < s->n_ips; i++) {
+		sql_array_add_int(&c[SCOL_IP_SVC], idx);
+		sql_array_add_str(&c[SCOL_IP], s->ips[i]);
+	}
+	for (size_t i = 0; i < s->n_ports; i++) {
+		sql_array_add_int(&c[SCOL_PORT_SVC], idx);
+		sql_array_add_int(&c[SCOL_PORT], s->ports[i].port);
+		sql_array_add_str(&c[SCOL_PROTO],
+				  service_proto_name(s->ports[i].proto));
+		if (s->ports[i].node_port)
+			sql_array_add_int(&c[SCOL_NODE_PORT],
+					  s->ports[i].node_port);
+		else
+			sql_array_add_str(&c[SCOL_NODE_PORT], NULL);
+	}
+	for (size_t i = 0; i < CMDB_SERVICE_COLUMNS; i++)
+		if (c[i].oom)
+			return -ENOMEM;
+	return 0;
+}
+
+int cmdb_store_services(struct cmdb *db, struct cmdb_service_rows *r,
+			int64_t now_ms)
+{
+	const char *params[CMDB_SERVICE_COLUMNS + 1];
+	char now[24];
+
+	if (r->n == 0)
+		return 0;
+	snprintf(now, sizeof(now), "%" PRId64, now_ms);
+	params[0] = now;
+	for (size_t i = 0; i < CMDB_SERVICE_COLUMNS; i++)
+		if (!(params[i + 1] = sql_array_finish(&r->col[i])))
+			return -ENOMEM;
+	_cleanup_(pqclearp) PGresult *res = PQexecParams(
+		db->conn, services_sql, CMDB_SERVICE_COLUMNS + 1, NULL, params, NULL,
+		NULL, 0);
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+		return cmdb_fail(db, res);
+	return (int)r->n;
+}

@@ -23,7 +23,9 @@
 	" (extract(epoch FROM first_seen) * 1000)::bigint,"                   \
 	" (extract(epoch FROM last_seen) * 1000)::bigint,"                    \
 	" client_pod_namespace, client_pod_name, server_pod_namespace,"       \
-	" server_pod_name FROM pod_edges"
+	" server_pod_name, host(service_addr), service_port,"                 \
+	" service_namespace, service_name, host(nat_seen_addr)"               \
+	" FROM pod_edges"
 
 #define EDGE_WINDOW                                                           \
 	" AND last_seen >= to_timestamp($2::float8 / 1000)"                   \
@@ -36,6 +38,16 @@ static const char edges_into_sql[] =
 	EDGE_COLUMNS " WHERE server_addr = ANY($1::inet[])" EDGE_WINDOW;
 static const char edges_from_sql[] =
 	EDGE_COLUMNS " WHERE client_addr = ANY($1::inet[])" EDGE_WINDOW;
+/* The whole map ($1 unused, NULL): every edge in the window. */
+static const char edges_all_sql[] =
+	EDGE_COLUMNS " WHERE $1::text IS NULL" EDGE_WINDOW;
+/* The calls through a Service at these addresses (`look --host
+ * <ClusterIP>`). */
+static const char edges_via_sql[] =
+	EDGE_COLUMNS " WHERE service_addr = ANY($1::inet[])" EDGE_WINDOW;
+
+/* Columns after the 18 of every version. */
+enum { COL_SVC_ADDR = 18, COL_SVC_PORT, COL_SVC_NS, COL_SVC_NAME, COL_NAT_SEEN };
 
 /*
  * The addresses of the selected pods: their own IPs (not a hostNetwork
@@ -140,9 +152,18 @@ static int parse_addr(const char *s, int *family, uint8_t addr[16])
 struct level_out {
 	struct frontier *next; /* peers to query at the next level */
 	struct u64map *seen;
+	/* Rows already added: an edge between two queried addresses comes
+	 * back from both directions' queries and must count once. */
+	struct u64map *rows;
 	/* Roots: endpoints at these addresses (level 0 only). */
 	bool roots;
 	bool into;
+	/* The rows are calls through a Service at the queried address:
+	 * client -> Service -> backend, the Service the root; callers go to
+	 * next_in, backends to next (the caller's "out" frontier). */
+	bool via;
+	struct frontier *next_in;
+	struct u64map *seen_in;
 };
 
 static const char *pod_col(const PGresult *res, int row, int col)
@@ -169,9 +190,12 @@ static int fetch_edges(struct cmdb *db, const struct look_query *q,
 	char since[32], until[32];
 	window_params(q, since, until, sizeof(since));
 	const char *params[] = { addrs, since, until };
+	const char *sql = o->via		 ? edges_via_sql
+			  : q->sel == LOOK_SEL_ALL ? edges_all_sql
+			  : o->into		 ? edges_into_sql
+						 : edges_from_sql;
 	_cleanup_(pqclearp) PGresult *res =
-		PQexecParams(db->conn, o->into ? edges_into_sql : edges_from_sql,
-			     3, NULL, params, NULL, NULL, 0);
+		PQexecParams(db->conn, sql, 3, NULL, params, NULL, NULL, 0);
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
 		return cmdb_fail(db, res);
 
@@ -183,9 +207,24 @@ static int fetch_edges(struct cmdb *db, const struct look_query *q,
 		int r;
 		const char *caddr = PQgetvalue(res, i, 1);
 		const char *saddr = PQgetvalue(res, i, 5);
+		/* (Rows through a Service at the root are drawn through
+		 * the Service's vertex: not the same edge as a row.) */
+		if (o->rows && !o->via) {
+			uint64_t h = 0x5348574b;
+			for (int col = 0; col < PQnfields(res); col++) {
+				const char *v = PQgetvalue(res, i, col);
+				h = hash_bytes(v, strlen(v) + 1, h);
+			}
+			int pr = u64map_put(o->rows, h | 1, 1);
+			if (pr == -ENOMEM)
+				return pr;
+			if (pr == 0)
+				continue; /* the same row again */
+		}
 		/* A pod selector roots the tree at that pod's endpoints
 		 * only: a hostNetwork pod's address is its node's. */
-		if (o->roots && q->sel != LOOK_SEL_HOST &&
+		if (o->roots && !o->via && q->sel != LOOK_SEL_HOST &&
+		    q->sel != LOOK_SEL_ALL &&
 		    !pod_selected(q, pod_col(res, i, o->into ? 16 : 14),
 				  pod_col(res, i, o->into ? 17 : 15)))
 			continue;
@@ -218,14 +257,54 @@ static int fetch_edges(struct cmdb *db, const struct look_query *q,
 		    (r = graph_vertex_set_pod(g, sv, pod_col(res, i, 16),
 					      pod_col(res, i, 17))) < 0)
 			return r;
-		r = graph_edge_add(
-			g, cv, sv,
-			strcmp(PQgetvalue(res, i, 0), "udp") == 0 ? IPPROTO_UDP
-								  : IPPROTO_TCP,
-			strtoull(PQgetvalue(res, i, 10), NULL, 10),
-			strtoull(PQgetvalue(res, i, 11), NULL, 10),
-			strtoll(PQgetvalue(res, i, 12), NULL, 10),
-			strtoll(PQgetvalue(res, i, 13), NULL, 10));
+		struct graph_via via = { 0 };
+		uint8_t proto = strcmp(PQgetvalue(res, i, 0), "udp") == 0
+					? IPPROTO_UDP
+					: IPPROTO_TCP;
+		int vf;
+		if (!PQgetisnull(res, i, COL_SVC_ADDR) &&
+		    parse_addr(PQgetvalue(res, i, COL_SVC_ADDR), &vf,
+			       via.svc_addr) == 0 &&
+		    vf == cf) {
+			via.service = true;
+			via.svc_port = (uint16_t)atoi(
+				PQgetvalue(res, i, COL_SVC_PORT));
+			via.svc_namespace = pod_col(res, i, COL_SVC_NS);
+			via.svc_name = pod_col(res, i, COL_SVC_NAME);
+		}
+		if (!PQgetisnull(res, i, COL_NAT_SEEN) &&
+		    parse_addr(PQgetvalue(res, i, COL_NAT_SEEN), &vf,
+			       via.nat_seen) == 0 &&
+		    vf == cf)
+			via.nat = true;
+		uint64_t conns = strtoull(PQgetvalue(res, i, 10), NULL, 10);
+		uint64_t total = strtoull(PQgetvalue(res, i, 11), NULL, 10);
+		int64_t first = strtoll(PQgetvalue(res, i, 12), NULL, 10);
+		int64_t last = strtoll(PQgetvalue(res, i, 13), NULL, 10);
+		if (o->via && via.service) {
+			/* client -> Service -> backend, the Service a
+			 * vertex of its own (the tree's root). */
+			uint32_t vv;
+			if ((r = graph_vertex_add(g, cf, via.svc_addr,
+						  via.svc_port, 0, "", NULL,
+						  &vv)) < 0 ||
+			    (r = graph_vertex_set_service(g, vv,
+							  via.svc_namespace,
+							  via.svc_name)) < 0 ||
+			    (r = graph_edge_add(g, cv, vv, proto, conns, total,
+						first, last)) < 0 ||
+			    (r = graph_edge_add(g, vv, sv, proto, conns, total,
+						first, last)) < 0 ||
+			    (r = graph_root_add(g, vv)) < 0 ||
+			    (r = frontier_add(o->next_in, o->seen_in,
+					      caddr)) < 0 ||
+			    (r = frontier_add(o->next, o->seen, saddr)) < 0)
+				return r;
+			continue;
+		}
+		r = graph_edge_add_via(g, cv, sv, proto, conns, total, first,
+				       last,
+				       via.service || via.nat ? &via : NULL);
 		if (r < 0)
 			return r;
 		if (o->roots && (r = graph_root_add(g, o->into ? sv : cv)) < 0)
@@ -272,12 +351,27 @@ static void frontier_reset(struct frontier *f)
 int cmdb_look(struct cmdb *db, const struct look_query *q, struct graph *g)
 {
 	_cleanup_(frontier_reset) struct frontier in = { 0 }, out = { 0 };
-	_cleanup_(u64map_free) struct u64map seen_in = { 0 }, seen_out = { 0 };
+	_cleanup_(u64map_free) struct u64map seen_in = { 0 }, seen_out = { 0 },
+					     rows = { 0 };
 	int r;
 
 	if ((r = u64map_init(&seen_in, LOOK_MAX_ROWS)) < 0 ||
-	    (r = u64map_init(&seen_out, LOOK_MAX_ROWS)) < 0)
+	    (r = u64map_init(&seen_out, LOOK_MAX_ROWS)) < 0 ||
+	    (r = u64map_init(&rows, 4 * LOOK_MAX_ROWS)) < 0)
 		return r;
+	if (q->sel == LOOK_SEL_ALL) {
+		/* One query: every edge, rooted at its server; the tree's
+		 * walk (to q->depth) finds the rest in memory. */
+		struct frontier next = { 0 };
+		struct level_out lo = { .roots = true, .into = true,
+					.next = &next, .seen = &seen_in };
+		r = fetch_edges(db, q, NULL, g, &lo);
+		frontier_reset(&next);
+		if (r < 0)
+			return r;
+		graph_roots_finish(g);
+		return (int)g->nroots;
+	}
 	if (q->sel == LOOK_SEL_HOST) {
 		char a[ADDR_STRLEN];
 		addr_format(q->family, q->addr, a);
@@ -290,7 +384,7 @@ int cmdb_look(struct cmdb *db, const struct look_query *q, struct graph *g)
 
 	for (int level = 0; level < q->depth; level++) {
 		struct frontier next_in = { 0 }, next_out = { 0 };
-		struct level_out lo = { .roots = level == 0 };
+		struct level_out lo = { .roots = level == 0, .rows = &rows };
 		const char *lit;
 		if (in.arr.n) {
 			if (!(lit = sql_array_finish(&in.arr)))
@@ -307,6 +401,14 @@ int cmdb_look(struct cmdb *db, const struct look_query *q, struct graph *g)
 				lo.next = &next_out;
 				lo.seen = &seen_out;
 				lo.into = false;
+				r = fetch_edges(db, q, lit, g, &lo);
+			}
+			/* An address may be a Service's: its callers and
+			 * the backends that answered, under it. */
+			if (r >= 0 && level == 0 && q->sel == LOOK_SEL_HOST) {
+				lo.via = true;
+				lo.next_in = &next_in;
+				lo.seen_in = &seen_in;
 				r = fetch_edges(db, q, lit, g, &lo);
 			}
 		}

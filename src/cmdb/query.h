@@ -10,7 +10,8 @@
 enum look_selector {
 	LOOK_SEL_HOST = 1, /* --ipv4, --ipv6, --host */
 	LOOK_SEL_POD,	   /* --pod [NS/]NAME */
-	LOOK_SEL_NAMESPACE /* --namespace NS */
+	LOOK_SEL_NAMESPACE, /* --namespace NS */
+	LOOK_SEL_ALL	    /* no selector: every server endpoint is a root */
 };
 
 #define LOOK_MAX_DEPTH 10

@@ -125,13 +125,14 @@ int config_parse_output(const char *what, const char *value,
 		enum output_format f;
 	} outs[] = { { "none", OUTPUT_NONE },
 		     { "text", OUTPUT_TEXT },
-		     { "json", OUTPUT_JSON } };
+		     { "json", OUTPUT_JSON },
+		     { "cmdb", OUTPUT_CMDB } };
 	for (size_t i = 0; i < ARRAY_SIZE(outs); i++)
 		if (strcmp(value, outs[i].name) == 0) {
 			*ret = outs[i].f;
 			return 0;
 		}
-	return config_error(err, "invalid %s '%s': expected text, json or none", what,
+	return config_error(err, "invalid %s '%s': expected text, json, none or cmdb", what,
 		    value);
 }
 

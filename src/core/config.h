@@ -27,6 +27,7 @@ enum output_format {
 	OUTPUT_NONE,
 	OUTPUT_TEXT,
 	OUTPUT_JSON,
+	OUTPUT_CMDB, /* --output cmdb: parsed, then OUTPUT_UNSET */
 };
 
 struct probe_config {
@@ -45,6 +46,14 @@ struct probe_config {
 	const char *node_name;
 	const char *node_ip;	     /* NODE_IP: the kubelet URL's default */
 	const char *kubelet_refresh; /* SHAWK_KUBELET_REFRESH, unparsed */
+	/* The API server for the Services list: apiserver_url, else the
+	 * in-cluster KUBERNETES_SERVICE_HOST / _PORT; the service account's
+	 * token and CA (kubelet_token_file, kubelet_ca_file). */
+	const char *apiserver_url;
+	const char *kube_service_host;
+	const char *kube_service_port;
+	const char *apiserver_ca_file;
+	const char *services_refresh; /* SHAWK_SERVICES_REFRESH, unparsed */
 	bool bpf_verbose;	     /* SHAWK_BPF_VERBOSE set */
 	const char *bpf_deny;	     /* SHAWK_BPF_DENY: programs refused on purpose (tests) */
 	bool bpf_classic;	     /* SHAWK_BPF_CLASSIC=1 */
@@ -55,8 +64,14 @@ struct probe_config {
 	enum output_format output;
 	bool include_loopback;
 	bool poll_skip_unchanged; /* polling daemon: reuse unchanged netns */
+	bool conntrack;		  /* the conntrack stage (--conntrack on) */
 	uint64_t max_flows;
 	uint64_t max_pending_flows;
+	/* Endpoints /metrics and /healthz ("ADDR:PORT"); NULL: none. */
+	const char *metrics_listen;
+	uint64_t metrics_max_series; /* shawk_connections_total series */
+	int64_t health_stall_ms;     /* /healthz: longest tolerated stall */
+	bool cmdb_flag; /* --cmdb given (not only SHAWK_CMDB_URL) */
 	bool help;
 };
 

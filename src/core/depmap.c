@@ -27,6 +27,8 @@ void depmap_clear(struct depmap *m)
 		free(n->comm);
 		free(n->key);
 	}
+	for (size_t i = 0; i < m->ne; i++)
+		free(m->e[i].service);
 	free(m->n);
 	free(m->e);
 	hindex_free(&m->nidx);
@@ -172,6 +174,28 @@ int depmap_add(struct depmap *m, const struct depmap_end *client,
 	       const struct depmap_end *server, uint8_t proto, uint16_t port,
 	       uint64_t connections, int64_t last_seen_ms)
 {
+	return depmap_add_via(m, client, server, proto, port, connections,
+			      last_seen_ms, NULL, NULL);
+}
+
+/* Names e's Service unless it has one. Returns 0 or -ENOMEM. */
+static int edge_service(struct depmap_edge *e, const char *ns,
+			const char *name)
+{
+	if (e->service || !name)
+		return 0;
+	if (asprintf(&e->service, "%s/%s", ns ? ns : "", name) < 0) {
+		e->service = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int depmap_add_via(struct depmap *m, const struct depmap_end *client,
+		   const struct depmap_end *server, uint8_t proto,
+		   uint16_t port, uint64_t connections, int64_t last_seen_ms,
+		   const char *svc_ns, const char *svc_name)
+{
 	uint32_t c, s;
 	int r;
 	if ((r = node_get(m, client, &c)) < 0 ||
@@ -185,7 +209,7 @@ int depmap_add(struct depmap *m, const struct depmap_end *client,
 		e->connections += connections;
 		if (last_seen_ms > e->last_seen_ms)
 			e->last_seen_ms = last_seen_ms;
-		return 0;
+		return edge_service(e, svc_ns, svc_name);
 	}
 	if (m->ne >= m->max_nodes * 4)
 		return -E2BIG;
@@ -205,6 +229,8 @@ int depmap_add(struct depmap *m, const struct depmap_end *client,
 					    .port = port,
 					    .connections = connections,
 					    .last_seen_ms = last_seen_ms };
+	if ((r = edge_service(&m->e[m->ne], svc_ns, svc_name)) < 0)
+		return r;
 	hindex_add(&m->eidx, h, (uint32_t)m->ne++);
 	return 0;
 }

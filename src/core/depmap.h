@@ -41,6 +41,8 @@ struct depmap_edge {
 	uint16_t port;		 /* server port */
 	uint64_t connections;	 /* sum of connections_total */
 	int64_t last_seen_ms;
+	char *service; /* "ns/name" of a Service the calls went through;
+			  the first named one wins; NULL: none */
 	bool used;
 };
 
@@ -65,6 +67,13 @@ void depmap_clear(struct depmap *m);
 int depmap_add(struct depmap *m, const struct depmap_end *client,
 	       const struct depmap_end *server, uint8_t proto, uint16_t port,
 	       uint64_t connections, int64_t last_seen_ms);
+
+/* The same for calls through the Service svc_ns/svc_name (NULL: none or
+ * unnamed), which the edge then names. */
+int depmap_add_via(struct depmap *m, const struct depmap_end *client,
+		   const struct depmap_end *server, uint8_t proto,
+		   uint16_t port, uint64_t connections, int64_t last_seen_ms,
+		   const char *svc_ns, const char *svc_name);
 
 /*
  * Marks as roots the nodes a page is about: a workload (ns, kind, name),

@@ -22,6 +22,8 @@ struct flow_table {
 	uint32_t scan_gen;
 	uint32_t interval_gen;
 	struct flow_table_stats stats;
+	flow_translate_fn translate;
+	void *translate_ud;
 };
 
 struct flow_table *flow_table_new(size_t max_flows, size_t max_conns)
@@ -115,6 +117,13 @@ void flow_table_get_stats(const struct flow_table *t,
 {
 	*ret = t->stats;
 	ret->listeners = t->listeners.count;
+}
+
+void flow_table_set_translate(struct flow_table *t, flow_translate_fn fn,
+			      void *userdata)
+{
+	t->translate = fn;
+	t->translate_ud = userdata;
 }
 
 void flow_table_reset_interval(struct flow_table *t)
@@ -309,6 +318,26 @@ static void owner_resolve(const struct sock_record *r, uint32_t pid,
 		memset(o, 0, sizeof(*o));
 }
 
+/* What t's translation (conntrack) changes in k. */
+static void flow_key_translate(const struct flow_table *t, struct flow_key *k,
+			       const struct sock_record *r)
+{
+	struct flow_nat n;
+	memset(&n, 0, sizeof(n));
+	if (!t->translate || !t->translate(r, k->dir, &n, t->translate_ud))
+		return;
+	if (n.peer_set) {
+		memcpy(k->raddr, n.peer, 16);
+		if (k->dir == SOCK_DIR_ACTIVE)
+			k->rport = n.peer_port;
+	}
+	memcpy(k->svc_addr, n.svc_addr, 16);
+	k->svc_port = n.svc_port;
+	memcpy(k->nat_addr, n.nat_addr, 16);
+	/* The original client's port is ephemeral, like a passive peer's. */
+	k->nat_port = k->dir == SOCK_DIR_PASSIVE ? 0 : n.nat_port;
+}
+
 static void flow_key_build(struct flow_key *k, const struct sock_record *r,
 			   uint8_t dir, const struct flow_owner *o)
 {
@@ -358,6 +387,47 @@ static int count_conn(struct flow_table *t, struct flow *f,
 	return 0;
 }
 
+/* A TCP socket on its way out (FIN-WAIT, CLOSE-WAIT, LAST-ACK, CLOSING;
+ * TIME-WAIT sockets are never reported): not a live connection. */
+static bool is_closing(const struct sock_record *r)
+{
+	return r->proto == IPPROTO_TCP && !r->conns &&
+	       (r->state == TCP_FIN_WAIT1 || r->state == TCP_FIN_WAIT2 ||
+		r->state == TCP_CLOSE_WAIT || r->state == TCP_LAST_ACK ||
+		r->state == TCP_CLOSING);
+}
+
+/*
+ * A closing socket counts once as the connection it was, never again, and
+ * a server's leftover creates no caller of its own (its client may be
+ * long gone). Known already: only kept alive (a snapshot would otherwise
+ * forget it and count it as new if it came back). Unknown at a client
+ * (active): the call its process made, counted once. Unknown at a server
+ * (passive): one connection of its flow when that flow exists (an
+ * established sibling from the same peer and process), else nothing.
+ * Returns 1 when done with r, 0 to aggregate it, or -ENOMEM.
+ */
+static int closing_seen(struct flow_table *t, const struct sock_record *r,
+			const struct flow_key *k)
+{
+	uint64_t *cv = u64map_get(&t->conns, conn_id(r));
+	/* Known by its inode before the kernel made its cookie (see
+	 * conn_upsert()); the entry stays under the inode until it closes. */
+	if (!cv && r->cookie && r->inode)
+		cv = u64map_get(&t->conns, inode_id(r));
+	if (cv) {
+		*cv = (*cv & ~0xffffffffULL) | t->scan_gen;
+		t->stats.closing_skipped++;
+		return 1;
+	}
+	size_t slot;
+	if (k->dir == SOCK_DIR_PASSIVE && !flow_set_find(&t->set, k, &slot)) {
+		t->stats.closing_skipped++;
+		return 1;
+	}
+	return 0;
+}
+
 /* One connection record into its flow. Returns 1 when aggregated, 0 when
  * skipped (not a connection, or the flow table is full), or -ENOMEM. */
 static int ingest_one(struct flow_table *t, const struct sock_record *r,
@@ -389,6 +459,13 @@ static int ingest_one(struct flow_table *t, const struct sock_record *r,
 	owner_resolve(r, pid, enrich, userdata, &o);
 	struct flow_key k;
 	flow_key_build(&k, r, dir, &o);
+	/* Translated before anything looks the key up. */
+	flow_key_translate(t, &k, r);
+	if (is_closing(r)) {
+		int c = closing_seen(t, r, &k);
+		if (c != 0)
+			return c < 0 ? c : 0;
+	}
 
 	int err = 0;
 	struct flow *f = flow_get(t, &k, &err);
@@ -423,12 +500,17 @@ int flow_table_ingest(struct flow_table *t, const struct sock_record *recs,
 	    0)
 		return -ENOMEM;
 	listeners_update(t, recs, n, snapshot);
-	for (size_t i = 0; i < n; i++) {
-		int r = ingest_one(t, &recs[i], now_ms, enrich, userdata);
-		if (r < 0)
-			return r;
-		aggregated += r;
-	}
+	/* Closing sockets last: they join the flows of live ones. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n; i++) {
+			if (is_closing(&recs[i]) != (pass == 1))
+				continue;
+			int r = ingest_one(t, &recs[i], now_ms, enrich,
+					   userdata);
+			if (r < 0)
+				return r;
+			aggregated += r;
+		}
 
 	/* Connections absent from a full snapshot have closed. */
 	if (snapshot)

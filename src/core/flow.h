@@ -82,9 +82,34 @@ struct flow {
 typedef int (*flow_enrich_fn)(uint32_t pid, const struct sock_record *rec,
 			      struct flow_owner *ret, void *userdata);
 
+/*
+ * A translation of one record's addresses (conntrack): what its flow key
+ * gets instead of, or besides, what the socket holds. Zeroed before each
+ * call; fields left zero change nothing.
+ */
+struct flow_nat {
+	bool peer_set;	    /* the key's peer is peer:peer_port, not raddr */
+	uint16_t peer_port; /* (kept 0 in a passive key, "many") */
+	uint8_t peer[16];
+	uint16_t svc_port; /* -> flow_key.svc_addr/svc_port */
+	uint16_t nat_port; /* -> flow_key.nat_addr/nat_port */
+	uint8_t svc_addr[16];
+	uint8_t nat_addr[16];
+};
+
+/*
+ * Called for every connection record (owned or not, polled or streamed)
+ * before its flow key is built, with its direction as classified; returns
+ * true when it filled *ret. The record itself is never changed (it is the
+ * source's, read-only).
+ */
+typedef bool (*flow_translate_fn)(const struct sock_record *rec, uint8_t dir,
+				  struct flow_nat *ret, void *userdata);
+
 struct flow_table_stats {
 	uint64_t dropped_flows; /* observations lost to the max_flows cap */
 	uint64_t untracked_conns; /* counted without dedup: tracker full */
+	uint64_t closing_skipped; /* closing sockets counted no (more) */
 	uint64_t listeners;
 };
 
@@ -104,6 +129,10 @@ void flow_table_freep(struct flow_table **t);
 int flow_table_ingest(struct flow_table *t, const struct sock_record *recs,
 		      size_t n, bool snapshot, int64_t now_ms,
 		      flow_enrich_fn enrich, void *userdata);
+
+/* Installs the translation every later ingest applies (NULL: none). */
+void flow_table_set_translate(struct flow_table *t, flow_translate_fn fn,
+			      void *userdata);
 
 /* The flows of the current interval (valid until the next ingest/reset). */
 size_t flow_table_count(const struct flow_table *t);

@@ -22,6 +22,12 @@ void graph_clear(struct graph *g)
 		free(g->v[i].container);
 		free(g->v[i].pod_namespace);
 		free(g->v[i].pod_name);
+		free(g->v[i].service_namespace);
+		free(g->v[i].service_name);
+	}
+	for (size_t i = 0; i < g->ne; i++) {
+		free(g->e[i].svc_namespace);
+		free(g->e[i].svc_name);
 	}
 	free(g->v);
 	free(g->e);
@@ -71,6 +77,9 @@ struct edge_key {
 	const struct graph *g;
 	uint32_t client, server;
 	uint8_t proto;
+	bool service;
+	uint16_t svc_port;
+	const uint8_t *svc_addr;
 };
 
 static uint64_t vertex_hash(int family, const uint8_t *addr, uint16_t port,
@@ -108,15 +117,20 @@ static bool proc_eq(uint32_t p, const void *key)
 			 k->pgid, k->comm);
 }
 
-static uint64_t edge_hash(uint32_t c, uint32_t s, uint8_t proto)
+/* The Service is part of an edge's identity; its name is not (one
+ * address and port name one Service in the query's window). */
+static uint64_t edge_hash(uint32_t c, uint32_t s, uint8_t proto,
+			  uint16_t svc_port)
 {
-	return hash_u64(((uint64_t)c << 32 | s) ^ ((uint64_t)proto << 56));
+	return hash_u64(((uint64_t)c << 32 | s) ^ ((uint64_t)proto << 56) ^
+			((uint64_t)svc_port << 40));
 }
 
 static uint64_t edge_hash_of(uint32_t i, const void *ud)
 {
 	const struct graph_edge *e = &((const struct graph *)ud)->e[i];
-	return edge_hash(e->client, e->server, e->proto);
+	return edge_hash(e->client, e->server, e->proto,
+			 e->service ? e->svc_port : 0);
 }
 
 static bool edge_eq(uint32_t i, const void *key)
@@ -124,7 +138,9 @@ static bool edge_eq(uint32_t i, const void *key)
 	const struct edge_key *k = key;
 	const struct graph_edge *e = &k->g->e[i];
 	return e->client == k->client && e->server == k->server &&
-	       e->proto == k->proto;
+	       e->proto == k->proto && e->service == k->service &&
+	       (!k->service || (e->svc_port == k->svc_port &&
+				memcmp(e->svc_addr, k->svc_addr, 16) == 0));
 }
 
 static int grow_array(void **arr, size_t *cap, size_t count, size_t elem)
@@ -255,8 +271,21 @@ int graph_edge_add(struct graph *g, uint32_t client, uint32_t server,
 		   uint8_t proto, uint64_t connections, uint64_t total,
 		   int64_t first_ms, int64_t last_ms)
 {
-	struct edge_key k = { g, client, server, proto };
-	uint64_t h = edge_hash(client, server, proto);
+	return graph_edge_add_via(g, client, server, proto, connections, total,
+				  first_ms, last_ms, NULL);
+}
+
+int graph_edge_add_via(struct graph *g, uint32_t client, uint32_t server,
+		       uint8_t proto, uint64_t connections, uint64_t total,
+		       int64_t first_ms, int64_t last_ms,
+		       const struct graph_via *via)
+{
+	static const uint8_t none[16];
+	bool svc = via && via->service;
+	struct edge_key k = { g, client, server, proto, svc,
+			      svc ? via->svc_port : 0,
+			      svc ? via->svc_addr : none };
+	uint64_t h = edge_hash(client, server, proto, k.svc_port);
 	uint32_t found = hindex_find(&g->eidx, h, edge_eq, &k);
 	int r;
 	if (found != HINDEX_NONE) {
@@ -267,6 +296,16 @@ int graph_edge_add(struct graph *g, uint32_t client, uint32_t server,
 			e->first_seen_ms = first_ms;
 		if (last_ms > e->last_seen_ms)
 			e->last_seen_ms = last_ms;
+		if (svc && !e->svc_name && via->svc_name &&
+		    ((r = dup_opt(&e->svc_namespace, via->svc_namespace
+							? via->svc_namespace
+							: "")) < 0 ||
+		     (r = dup_opt(&e->svc_name, via->svc_name)) < 0))
+			return r;
+		if (via && via->nat && !e->nat) {
+			e->nat = true;
+			memcpy(e->nat_seen, via->nat_seen, 16);
+		}
 		return 0;
 	}
 	if (g->ne >= 4 * g->max_vertices)
@@ -275,7 +314,7 @@ int graph_edge_add(struct graph *g, uint32_t client, uint32_t server,
 		    0 ||
 	    (r = hindex_reserve(&g->eidx, g->ne + 1, edge_hash_of, g)) < 0)
 		return r;
-	g->e[g->ne] = (struct graph_edge){
+	struct graph_edge e = {
 		.client = client,
 		.server = server,
 		.proto = proto,
@@ -284,7 +323,43 @@ int graph_edge_add(struct graph *g, uint32_t client, uint32_t server,
 		.first_seen_ms = first_ms,
 		.last_seen_ms = last_ms,
 	};
+	if (svc) {
+		e.service = true;
+		e.svc_port = via->svc_port;
+		memcpy(e.svc_addr, via->svc_addr, 16);
+		if (via->svc_name &&
+		    ((r = dup_opt(&e.svc_namespace, via->svc_namespace
+							? via->svc_namespace
+							: "")) < 0 ||
+		     (r = dup_opt(&e.svc_name, via->svc_name)) < 0)) {
+			free(e.svc_namespace);
+			return r;
+		}
+	}
+	if (via && via->nat) {
+		e.nat = true;
+		memcpy(e.nat_seen, via->nat_seen, 16);
+	}
+	g->e[g->ne] = e;
 	hindex_add(&g->eidx, h, (uint32_t)g->ne++);
+	return 0;
+}
+
+int graph_vertex_set_service(struct graph *g, uint32_t idx, const char *ns,
+			     const char *name)
+{
+	struct graph_vertex *v = &g->v[idx];
+	v->service = true;
+	if (v->service_name || !name)
+		return 0;
+	char *n1 = strdup(ns ? ns : ""), *n2 = strdup(name);
+	if (!n1 || !n2) {
+		free(n1);
+		free(n2);
+		return -ENOMEM;
+	}
+	v->service_namespace = n1;
+	v->service_name = n2;
 	return 0;
 }
 
@@ -319,6 +394,20 @@ static int vertex_cmp(const struct graph_vertex *a,
 	return strcmp(a->comm, b->comm);
 }
 
+/* Edges between the same ends: direct first, then by Service. */
+static int edge_via_cmp(const struct graph_edge *a,
+			const struct graph_edge *b)
+{
+	if (a->proto != b->proto)
+		return (int)a->proto - (int)b->proto;
+	if (a->service != b->service)
+		return a->service ? 1 : -1;
+	if (!a->service)
+		return 0;
+	int c = memcmp(a->svc_addr, b->svc_addr, 16);
+	return c ? c : (int)a->svc_port - (int)b->svc_port;
+}
+
 static int by_client_cmp(const void *pa, const void *pb, void *ud)
 {
 	const struct graph *g = ud;
@@ -328,7 +417,7 @@ static int by_client_cmp(const void *pa, const void *pb, void *ud)
 	if (ca != cb)
 		return ca < cb ? -1 : 1;
 	int c = vertex_cmp(&g->v[a->server], &g->v[b->server]);
-	return c ? c : (int)a->proto - (int)b->proto;
+	return c ? c : edge_via_cmp(a, b);
 }
 
 static int by_server_cmp(const void *pa, const void *pb, void *ud)
@@ -340,7 +429,7 @@ static int by_server_cmp(const void *pa, const void *pb, void *ud)
 	if (sa != sb)
 		return sa < sb ? -1 : 1;
 	int c = vertex_cmp(&g->v[a->client], &g->v[b->client]);
-	return c ? c : (int)a->proto - (int)b->proto;
+	return c ? c : edge_via_cmp(a, b);
 }
 
 struct walk {

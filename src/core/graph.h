@@ -25,6 +25,26 @@ struct graph_vertex {
 	char *pod_name;
 	uint32_t proc; /* index of (family, addr, pgid, comm) */
 	bool used;     /* reached by graph_walk() */
+	/* A Kubernetes Service's address (the root of `look --host
+	 * <ClusterIP>`): its callers dialed it, its callees are the backends
+	 * that answered. Name NULL when unknown. */
+	bool service;
+	char *service_namespace, *service_name;
+};
+
+/*
+ * How an edge's client reached its server, when not directly: through a
+ * Service (the address it dialed, DNATed to this server), and/or from
+ * behind a source NAT (nat: the server saw the client as nat_seen). Same
+ * family as the client. Strings are borrowed by graph_edge_add_via.
+ */
+struct graph_via {
+	bool service;
+	uint8_t svc_addr[16];
+	uint16_t svc_port;
+	const char *svc_namespace, *svc_name; /* NULL: unnamed */
+	bool nat;
+	uint8_t nat_seen[16];
 };
 
 struct graph_edge {
@@ -34,6 +54,13 @@ struct graph_edge {
 	uint64_t connections_total;
 	int64_t first_seen_ms, last_seen_ms;
 	bool used;
+	/* Through a Service / from behind a NAT (struct graph_via); the
+	 * strings are owned. */
+	bool service, nat;
+	uint16_t svc_port;
+	uint8_t svc_addr[16];
+	uint8_t nat_seen[16];
+	char *svc_namespace, *svc_name;
 };
 
 struct graph {
@@ -53,6 +80,9 @@ struct graph {
 	uint32_t *by_client, *by_server;
 	uint32_t *proc_display; /* per process: its first listening vertex */
 	size_t max_vertices; /* bound: adds fail with -E2BIG beyond it */
+	/* For the renderers: the time ages are counted from (0: print no
+	 * ages), and the age past which an edge is marked stale. */
+	int64_t now_ms, stale_ms;
 };
 
 /* max_vertices 0: a default of one million (edges: four times that). */
@@ -87,6 +117,21 @@ int graph_vertex_set_pod(struct graph *g, uint32_t idx, const char *ns,
 int graph_edge_add(struct graph *g, uint32_t client, uint32_t server,
 		   uint8_t proto, uint64_t connections, uint64_t total,
 		   int64_t first_ms, int64_t last_ms);
+
+/*
+ * The same through via (NULL: directly). A different Service makes a
+ * different edge; a NAT seen-as address is taken from the first record.
+ * Returns 0, -ENOMEM or -E2BIG.
+ */
+int graph_edge_add_via(struct graph *g, uint32_t client, uint32_t server,
+		       uint8_t proto, uint64_t connections, uint64_t total,
+		       int64_t first_ms, int64_t last_ms,
+		       const struct graph_via *via);
+
+/* Marks vertex idx as a Service, named ns/name when name is not NULL
+ * (the first name wins). Returns 0 or -ENOMEM. */
+int graph_vertex_set_service(struct graph *g, uint32_t idx, const char *ns,
+			     const char *name);
 
 /* Marks a vertex as a root of the tree (once). Returns 0 or -ENOMEM. */
 int graph_root_add(struct graph *g, uint32_t vertex);

@@ -21,7 +21,7 @@ struct stage {
 	/*
 	 * Once per scan, before aggregation, with all of the scan's records
 	 * (the source's array, read-only): for a stage that keeps its own
-	 * table per scan (conntrack). Returns 0 or -errno; -ENOMEM stops the
+	 * table per scan (conntrack reads its NAT entries here). Returns 0 or -errno; -ENOMEM stops the
 	 * agent, any other error fails this scan (logged, the loop goes on).
 	 */
 	int (*scan)(struct stage *st, const struct sock_record *recs, size_t n);
@@ -34,6 +34,17 @@ struct stage {
 	 */
 	int (*enrich)(struct stage *st, uint32_t pid,
 		      const struct sock_record *rec, struct flow_owner *o);
+	/*
+	 * Per connection record, every one (with or without an owner,
+	 * polled or streamed), before its flow key is built, with the
+	 * direction the flow table classified: fills *ret and returns true
+	 * to give the flow another peer, a Service or a NAT peer
+	 * (core/flow.h struct flow_nat, zeroed before the call). rec is the
+	 * source's and stays unchanged. The first stage in list order that
+	 * returns true wins.
+	 */
+	bool (*translate)(struct stage *st, const struct sock_record *rec,
+			  uint8_t dir, struct flow_nat *ret);
 	/* After every scan: logs what changed since the last call, once. */
 	void (*report)(struct stage *st);
 	/* Reports the stage's counters (see core/stats.h). */

@@ -13,7 +13,7 @@
 #define TOKEN_MAX 65536
 
 struct kubelet_client {
-	char *url_pods;
+	char *url_base; /* no trailing '/' */
 	char *token_file;
 	char *ca_file;
 	bool insecure;
@@ -61,12 +61,11 @@ int kubelet_client_new(const struct kubelet_options *o,
 	size_t n = strlen(o->url);
 	while (n && o->url[n - 1] == '/')
 		n--;
-	if (asprintf(&k->url_pods, "%.*s/pods", (int)n, o->url) < 0)
-		k->url_pods = NULL;
+	k->url_base = strndup(o->url, n);
 	k->token_file = o->token_file ? strdup(o->token_file) : NULL;
 	k->ca_file = o->ca_file ? strdup(o->ca_file) : NULL;
 	k->curl = curl_easy_init();
-	if (!k->url_pods || !k->curl || (o->token_file && !k->token_file) ||
+	if (!k->url_base || !k->curl || (o->token_file && !k->token_file) ||
 	    (o->ca_file && !k->ca_file)) {
 		kubelet_client_free(k);
 		return -ENOMEM;
@@ -86,7 +85,7 @@ void kubelet_client_free(struct kubelet_client *k)
 		return;
 	if (k->curl)
 		curl_easy_cleanup(k->curl);
-	free(k->url_pods);
+	free(k->url_base);
 	free(k->token_file);
 	free(k->ca_file);
 	free(k);
@@ -141,9 +140,41 @@ static int read_token(const char *path, char **ret)
 	return 0;
 }
 
+const char *kubelet_apiserver_url(const char *url, const char *host,
+				  const char *port, char *buf, size_t bufsz)
+{
+	if (url && *url)
+		return url;
+	if (!host || !*host)
+		return NULL;
+	snprintf(buf, bufsz, strchr(host, ':') ? "https://[%s]:%s" :
+						 "https://%s:%s",
+		 host, port && *port ? port : "443");
+	return buf;
+}
+
+/* GET <base><path>; rbac names what a 401/403 needs. */
+static int kubelet_get(struct kubelet_client *k, const char *path,
+		       const char *rbac, char **ret_body, size_t *ret_len);
+
 int kubelet_list_pods(struct kubelet_client *k, char **ret_body,
 		      size_t *ret_len)
 {
+	return kubelet_get(k, "/pods", "nodes/proxy or nodes/pods get",
+			   ret_body, ret_len);
+}
+
+int kubelet_list_services(struct kubelet_client *k, char **ret_body,
+			  size_t *ret_len)
+{
+	return kubelet_get(k, "/api/v1/services", "services list", ret_body,
+			   ret_len);
+}
+
+static int kubelet_get(struct kubelet_client *k, const char *path,
+		       const char *rbac, char **ret_body, size_t *ret_len)
+{
+	_cleanup_(freep) char *url = NULL;
 	char curl_err[CURL_ERROR_SIZE] = "";
 	struct body b = { .max = k->max_body };
 	struct curl_slist *hdrs = NULL;
@@ -153,6 +184,10 @@ int kubelet_list_pods(struct kubelet_client *k, char **ret_body,
 	int ret = -EIO;
 
 	k->err[0] = '\0';
+	if (asprintf(&url, "%s%s", k->url_base, path) < 0) {
+		url = NULL;
+		return -ENOMEM;
+	}
 	if (k->token_file) {
 		int r = read_token(k->token_file, &token);
 		if (r < 0 && r != -ENOENT) {
@@ -182,7 +217,7 @@ int kubelet_list_pods(struct kubelet_client *k, char **ret_body,
 		return -ENOMEM;
 
 	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_URL, k->url_pods);
+	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
@@ -208,31 +243,30 @@ int kubelet_list_pods(struct kubelet_client *k, char **ret_body,
 
 	if (cc == CURLE_OPERATION_TIMEDOUT) {
 		snprintf(k->err, sizeof(k->err), "%s: timed out (%s)",
-			 k->url_pods, curl_err);
+			 url, curl_err);
 		ret = -ETIMEDOUT;
 	} else if (b.too_big) {
 		snprintf(k->err, sizeof(k->err),
-			 "%s: answer larger than %zu bytes", k->url_pods,
+			 "%s: answer larger than %zu bytes", url,
 			 k->max_body);
 		ret = -EFBIG;
 	} else if (cc != CURLE_OK) {
-		snprintf(k->err, sizeof(k->err), "%s: %s", k->url_pods,
+		snprintf(k->err, sizeof(k->err), "%s: %s", url,
 			 *curl_err ? curl_err : curl_easy_strerror(cc));
 		ret = cc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
 	} else if (status == 401 || status == 403) {
 		snprintf(k->err, sizeof(k->err),
-			 "%s: HTTP %ld (check the token and its RBAC: "
-			 "nodes/proxy or nodes/pods get)",
-			 k->url_pods, status);
+			 "%s: HTTP %ld (check the token and its RBAC: %s)",
+			 url, status, rbac);
 		ret = -EACCES;
 	} else if (status != 200) {
-		snprintf(k->err, sizeof(k->err), "%s: HTTP %ld", k->url_pods,
+		snprintf(k->err, sizeof(k->err), "%s: HTTP %ld", url,
 			 status);
 		ret = -EIO;
 	} else {
 		if (!b.p && !(b.p = calloc(1, 1)))
 			return -ENOMEM;
-		log_debug("kubelet: GET %s: %zu bytes", k->url_pods, b.n);
+		log_debug("k8s: GET %s: %zu bytes", url, b.n);
 		*ret_body = b.p;
 		*ret_len = b.n;
 		return 0;

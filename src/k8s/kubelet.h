@@ -7,7 +7,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The kubelet's read-only HTTPS API (GET /pods). The only libcurl user. */
+/*
+ * The kubelet's read-only HTTPS API (GET /pods), and the API server's
+ * Services list (GET /api/v1/services) through a client of its own on the
+ * API server's URL. The only libcurl user.
+ */
 
 struct kubelet_options {
 	const char *url;	/* "https://10.0.0.5:10250", no trailing /pods */
@@ -40,6 +44,13 @@ DEFINE_FREEP(struct kubelet_client, kubelet_client_free)
 int kubelet_list_pods(struct kubelet_client *k, char **ret_body,
 		      size_t *ret_len);
 
+/*
+ * GET <url>/api/v1/services (a client whose url is the API server's).
+ * Returns as kubelet_list_pods.
+ */
+int kubelet_list_services(struct kubelet_client *k, char **ret_body,
+			  size_t *ret_len);
+
 /* One line describing the last failure ("" after a success). */
 const char *kubelet_last_error(const struct kubelet_client *k);
 
@@ -49,5 +60,14 @@ const char *kubelet_last_error(const struct kubelet_client *k);
  */
 const char *kubelet_default_url(const char *url, const char *node_ip,
 				char *buf, size_t bufsz);
+
+/*
+ * The API server URL to use: url when set, else the in-cluster
+ * https://HOST:PORT (KUBERNETES_SERVICE_HOST / _PORT, carried by the
+ * config; port "" or NULL: 443; brackets for IPv6), else NULL. Writes
+ * into buf.
+ */
+const char *kubelet_apiserver_url(const char *url, const char *host,
+				  const char *port, char *buf, size_t bufsz);
 
 #endif

@@ -14,8 +14,9 @@
 
 struct pod_watch {
 	struct kubelet_client *kubelet;
-	int64_t refresh_ms, min_refresh_ms, stale_ms;
-	size_t max_pods;
+	struct kubelet_client *apiserver; /* NULL: no Services */
+	int64_t refresh_ms, min_refresh_ms, stale_ms, services_refresh_ms;
+	size_t max_pods, max_services;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* on CLOCK_MONOTONIC */
@@ -29,6 +30,9 @@ struct pod_watch {
 	struct pod_watch_status status;
 	/* Missed ids -> status.fetches when first missed. */
 	struct u64map missed;
+	struct service_list *services;
+	uint64_t services_gen;
+	int64_t services_ok_ms, services_fetch_ms;
 };
 
 int pod_watch_new(const struct pod_watch_options *o, struct pod_watch **ret)
@@ -41,11 +45,21 @@ int pod_watch_new(const struct pod_watch_options *o, struct pod_watch **ret)
 		free(w);
 		return r;
 	}
+	if (o->apiserver.url && *o->apiserver.url &&
+	    (r = kubelet_client_new(&o->apiserver, &w->apiserver)) < 0) {
+		kubelet_client_free(w->kubelet);
+		free(w);
+		return r;
+	}
 	if (u64map_init(&w->missed, MISSED_MAX) < 0) {
+		kubelet_client_free(w->apiserver);
 		kubelet_client_free(w->kubelet);
 		free(w);
 		return -ENOMEM;
 	}
+	w->services_refresh_ms =
+		o->services_refresh_ms > 0 ? o->services_refresh_ms : 60000;
+	w->max_services = o->max_services;
 	w->refresh_ms = o->refresh_ms > 0 ? o->refresh_ms : 30000;
 	w->min_refresh_ms = o->min_refresh_ms > 0 ? o->min_refresh_ms : 5000;
 	w->stale_ms = o->stale_ms > 0 ? o->stale_ms : 300000;
@@ -72,8 +86,10 @@ void pod_watch_free(struct pod_watch *w)
 		pthread_join(w->thread, NULL);
 	}
 	pod_cache_free(w->cache);
+	service_list_free(w->services);
 	u64map_free(&w->missed);
 	kubelet_client_free(w->kubelet);
+	kubelet_client_free(w->apiserver);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
@@ -128,6 +144,7 @@ int pod_watch_refresh(struct pod_watch *w)
 	} else {
 		if (r == -ENOMEM)
 			snprintf(msg, sizeof(msg), "out of memory");
+		w->status.failures++;
 		if (w->cache && now - w->last_ok_ms >= w->stale_ms) {
 			old = w->cache;
 			w->cache = NULL;
@@ -141,6 +158,63 @@ int pod_watch_refresh(struct pod_watch *w)
 	return r;
 }
 
+int pod_watch_refresh_services(struct pod_watch *w)
+{
+	char *body = NULL;
+	size_t len = 0;
+	struct service_list *list = NULL;
+	char msg[sizeof(w->status.services_message)];
+
+	if (!w->apiserver)
+		return -ENODEV;
+	int r = kubelet_list_services(w->apiserver, &body, &len);
+	if (r == 0) {
+		r = services_parse(body, len, w->max_services, &list);
+		if (r == -EINVAL)
+			snprintf(msg, sizeof(msg),
+				 "API server answered with something that is "
+				 "not a ServiceList (%zu bytes)",
+				 len);
+		free(body);
+	} else {
+		snprintf(msg, sizeof(msg), "%s",
+			 kubelet_last_error(w->apiserver));
+	}
+	if (r == -ENOMEM)
+		snprintf(msg, sizeof(msg), "out of memory");
+
+	int64_t now = now_monotonic_ms();
+	struct service_list *old = NULL;
+	pthread_mutex_lock(&w->lock);
+	w->services_fetch_ms = now;
+	w->status.services_fetches++;
+	if (r == 0) {
+		old = w->services;
+		w->services = list;
+		w->services_gen++;
+		w->services_ok_ms = now;
+		w->status.services_err = 0;
+		w->status.n_services = list->n;
+		w->status.services_skipped = list->skipped;
+		w->status.services_message[0] = '\0';
+		r = (int)list->n;
+	} else {
+		/* The last good list names addresses until it is stale. */
+		if (w->services && now - w->services_ok_ms >= w->stale_ms) {
+			old = w->services;
+			w->services = NULL;
+			w->status.n_services = 0;
+		}
+		w->status.services_err = r;
+		snprintf(w->status.services_message,
+			 sizeof(w->status.services_message), "%s", msg);
+	}
+	pthread_mutex_unlock(&w->lock);
+	service_list_free(old);
+	log_debug("services refresh: %d", r);
+	return r;
+}
+
 static void *watch_main(void *arg)
 {
 	struct pod_watch *w = arg;
@@ -149,6 +223,9 @@ static void *watch_main(void *arg)
 	for (;;) {
 		int64_t now = now_monotonic_ms();
 		int64_t due = next;
+		int64_t svc_due = w->services_fetch_ms + w->services_refresh_ms;
+		if (w->apiserver && svc_due < due)
+			due = svc_due;
 		if (w->requested) {
 			int64_t soonest = w->last_fetch_ms + w->min_refresh_ms;
 			if (soonest < due)
@@ -162,6 +239,14 @@ static void *watch_main(void *arg)
 				.tv_nsec = (due % 1000) * 1000000,
 			};
 			pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+			continue;
+		}
+		/* Whichever is due: the Services list is a second
+		 * request on its own schedule, never in a scan's way. */
+		if (w->apiserver && now >= svc_due) {
+			pthread_mutex_unlock(&w->lock);
+			(void)pod_watch_refresh_services(w);
+			pthread_mutex_lock(&w->lock);
 			continue;
 		}
 		w->requested = false;
@@ -181,6 +266,9 @@ int pod_watch_start(struct pod_watch *w)
 	/* Refresh timing starts now when nothing was fetched yet. */
 	if (!w->last_fetch_ms)
 		w->last_fetch_ms = now_monotonic_ms() - w->refresh_ms;
+	if (!w->services_fetch_ms)
+		w->services_fetch_ms =
+			now_monotonic_ms() - w->services_refresh_ms;
 	/* Signals belong to the caller's loop (signalfd): the thread must
 	 * not take a SIGTERM whose default action ends the process. */
 	sigset_t all, old;
@@ -273,4 +361,17 @@ void pod_watch_get_status(struct pod_watch *w, struct pod_watch_status *ret)
 	pthread_mutex_lock(&w->lock);
 	*ret = w->status;
 	pthread_mutex_unlock(&w->lock);
+}
+
+uint64_t pod_watch_foreach_service(struct pod_watch *w,
+				   void (*fn)(const struct service *s,
+					      void *ud),
+				   void *ud)
+{
+	pthread_mutex_lock(&w->lock);
+	for (size_t i = 0; w->services && i < w->services->n; i++)
+		fn(&w->services->items[i], ud);
+	uint64_t gen = w->services ? w->services_gen : 0;
+	pthread_mutex_unlock(&w->lock);
+	return gen;
 }

@@ -6,6 +6,7 @@
 
 #include "k8s/kubelet.h"
 #include "k8s/pods.h"
+#include "k8s/services.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,6 +27,14 @@ struct pod_watch_options {
 	int64_t stale_ms;	/* drop the list this long after the last
 				   success; 0: 5 min */
 	size_t max_pods;	/* 0: PODS_DEFAULT_MAX */
+	/*
+	 * The cluster's Services from the API server (GET
+	 * /api/v1/services), refreshed by the same thread every
+	 * services_refresh_ms (0: 60 s). No apiserver.url: no Services.
+	 */
+	struct kubelet_options apiserver;
+	int64_t services_refresh_ms;
+	size_t max_services; /* 0: SERVICES_DEFAULT_MAX */
 };
 
 enum pod_watch_state {
@@ -40,7 +49,14 @@ struct pod_watch_status {
 	size_t n_pods;	     /* pods in the cache now */
 	uint64_t changes;    /* bumped when state or err changes */
 	uint64_t fetches;    /* completed refresh attempts */
+	uint64_t failures;   /* of which failed */
 	char message[512];   /* what failed, for the log */
+	/* The Services list: err 0 when OK or not configured. */
+	int services_err;
+	size_t n_services;
+	size_t services_skipped; /* bad items in the last list */
+	uint64_t services_fetches;
+	char services_message[512];
 };
 
 /* What a flow is labelled with; empty strings when unknown. */
@@ -86,5 +102,20 @@ void pod_watch_foreach(struct pod_watch *w,
 		       void (*fn)(const struct pod *p, void *ud), void *ud);
 
 void pod_watch_get_status(struct pod_watch *w, struct pod_watch_status *ret);
+
+/* Fetches the Services list now, in the caller's thread. Returns the
+ * number of Services, -ENODEV when no API server is configured, or -errno
+ * as pod_watch_refresh. */
+int pod_watch_refresh_services(struct pod_watch *w);
+
+/*
+ * Calls fn on each cached Service, under the cache lock, and returns the
+ * list's generation (bumped by every successful fetch; 0: none yet), so a
+ * writer can skip a list it wrote already.
+ */
+uint64_t pod_watch_foreach_service(struct pod_watch *w,
+				   void (*fn)(const struct service *s,
+					      void *ud),
+				   void *ud);
 
 #endif

@@ -49,8 +49,9 @@ void prom_histogram_write(FILE *out, const char *name, const char *help,
  * Counters keyed by a fixed number of label values (at most
  * PROM_SERIES_MAX_LABELS), at most max_series of them: an increment of a
  * new series beyond the cap is not recorded, and counted in `dropped`
- * (the sum of the increments lost) and `dropped_series` (distinct keys
- * refused, approximately: a refused key is not remembered).
+ * (the sum of the increments lost) and `dropped_events` (the refused
+ * calls: a refused key is not remembered, so the same key refused twice
+ * counts twice).
  */
 #define PROM_SERIES_MAX_LABELS 8
 struct prom_series {

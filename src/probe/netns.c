@@ -29,6 +29,7 @@ struct netns_set {
 	uint64_t own_ino;
 	uint32_t gen;
 	int enter_err;
+	int (*opener)(void); /* the socket each handle holds (diag_fd) */
 };
 
 struct netns_set *netns_set_new(const char *host_proc,
@@ -50,6 +51,7 @@ struct netns_set *netns_set_new(const char *host_proc,
 	/* Our own netns: /proc/self is the agent's, whatever host_proc is. */
 	if (stat("/proc/self/ns/net", &st) == 0)
 		s->own_ino = st.st_ino;
+	s->opener = sockdiag_open;
 	return s;
 }
 
@@ -90,7 +92,45 @@ int netns_set_enter_error(const struct netns_set *s)
 	return s->enter_err;
 }
 
+void netns_set_set_opener(struct netns_set *s, int (*opener)(void))
+{
+	s->opener = opener;
+}
+
+struct run_job {
+	int nsfd;
+	int (*fn)(void *);
+	void *arg;
+	int result;
+};
+
+static void *run_in_netns(void *arg)
+{
+	struct run_job *job = arg;
+	if (setns(job->nsfd, CLONE_NEWNET) < 0) {
+		job->result = -errno;
+		return NULL;
+	}
+	job->result = job->fn(job->arg);
+	return NULL;
+}
+
+int netns_run(const struct netns_handle *h, int (*fn)(void *), void *arg)
+{
+	if (h->own || h->ns_fd < 0)
+		return h->own ? fn(arg) : -EBADF;
+	/* As open_diag_at(): only a short-lived thread changes netns. */
+	struct run_job job = { .nsfd = h->ns_fd, .fn = fn, .arg = arg };
+	pthread_t th;
+	int r = pthread_create(&th, NULL, run_in_netns, &job);
+	if (r != 0)
+		return -r;
+	pthread_join(th, NULL);
+	return job.result;
+}
+
 struct open_job {
+	int (*opener)(void);
 	int nsfd;
 	int result; /* fd or -errno */
 	bool setns_failed;
@@ -106,16 +146,16 @@ static void *open_in_netns(void *arg)
 		job->setns_failed = true;
 		return NULL;
 	}
-	job->result = sockdiag_open();
+	job->result = job->opener();
 	return NULL;
 }
 
 /* On success also hands over the netns fd (*ret_nsfd), which BPF iterators
  * need to be created inside the netns at every scan. */
-static int open_diag_at(const char *path, int *ret_fd, int *ret_nsfd,
-			bool *ret_setns_failed)
+static int open_diag_at(int (*opener)(void), const char *path, int *ret_fd,
+			int *ret_nsfd, bool *ret_setns_failed)
 {
-	struct open_job job = { .nsfd = -1 };
+	struct open_job job = { .opener = opener, .nsfd = -1 };
 	pthread_t th;
 	int r;
 
@@ -158,12 +198,13 @@ static void add_ns(struct netns_set *s, uint64_t ino, uint32_t pid,
 		.own = ino == s->own_ino,
 	};
 	if (h.own) {
-		int fd = sockdiag_open();
+		int fd = s->opener();
 		h.diag_fd = fd >= 0 ? fd : -1;
 	} else {
 		bool setns_failed;
 		int fd = -1;
-		int r = open_diag_at(path, &fd, &h.ns_fd, &setns_failed);
+		int r = open_diag_at(s->opener, path, &fd, &h.ns_fd,
+				     &setns_failed);
 		if (r == -ENOENT || r == -ESRCH)
 			return; /* gone before we got there: not an error */
 		if (r < 0 && setns_failed && !s->enter_err)

@@ -42,6 +42,20 @@ int netns_set_sync(struct netns_set *s, struct procmap *pm);
 size_t netns_set_count(const struct netns_set *s);
 struct netns_handle *netns_set_at(struct netns_set *s, size_t i);
 
+/*
+ * The socket every handle opens inside its netns (diag_fd): sockdiag_open()
+ * unless set before the first sync (the conntrack stage opens ctnetlink
+ * sockets). opener returns an fd or -errno.
+ */
+void netns_set_set_opener(struct netns_set *s, int (*opener)(void));
+
+/*
+ * Runs fn(arg) inside h's netns (on a short-lived thread; directly for the
+ * agent's own) and returns what it returns, or -errno when the netns
+ * cannot be entered.
+ */
+int netns_run(const struct netns_handle *h, int (*fn)(void *), void *arg);
+
 /* -errno of the first setns() refusal (0 if none): for one clear warning. */
 int netns_set_enter_error(const struct netns_set *s);
 

@@ -86,6 +86,21 @@ void render_time_ms(char *buf, size_t bufsz, int64_t ms)
 	snprintf(buf, bufsz, "%s.%03dZ", date, (int)(ms % 1000));
 }
 
+void render_age(char *buf, size_t bufsz, int64_t now_ms, int64_t ms)
+{
+	int64_t s = (now_ms - ms) / 1000;
+	if (s < 1)
+		snprintf(buf, bufsz, "just now");
+	else if (s < 120)
+		snprintf(buf, bufsz, "%llds ago", (long long)s);
+	else if (s < 2 * 3600)
+		snprintf(buf, bufsz, "%lldm ago", (long long)(s / 60));
+	else if (s < 2 * 86400)
+		snprintf(buf, bufsz, "%lldh ago", (long long)(s / 3600));
+	else
+		snprintf(buf, bufsz, "%lldd ago", (long long)(s / 86400));
+}
+
 void render_vertex_endpoint(char *buf, size_t bufsz,
 			    const struct graph_vertex *v)
 {
@@ -95,19 +110,53 @@ void render_vertex_endpoint(char *buf, size_t bufsz,
 void render_vertex_process(char *buf, size_t bufsz,
 			   const struct graph_vertex *v)
 {
-	char tmp[1024];
-	if (v->pod_name)
-		snprintf(tmp, sizeof(tmp), "%s/%s %s%s'%s', pgid=%u",
+	char who[600], tmp[1024];
+	/* An end no agent saw (only its peer reported the flow). */
+	if (!v->pgid && !*v->comm)
+		snprintf(who, sizeof(who), "not seen by an agent");
+	else
+		snprintf(who, sizeof(who), "'%s', pgid=%u", v->comm, v->pgid);
+	if (v->service && v->service_name)
+		snprintf(tmp, sizeof(tmp), "service %s/%s",
+			 v->service_namespace ? v->service_namespace : "",
+			 v->service_name);
+	else if (v->service)
+		snprintf(tmp, sizeof(tmp), "service");
+	else if (v->pod_name)
+		snprintf(tmp, sizeof(tmp), "%s/%s %s%s%s",
 			 v->pod_namespace ? v->pod_namespace : "",
 			 v->pod_name, v->container ? v->container : "",
-			 v->container ? " " : "", v->comm, v->pgid);
+			 v->container ? " " : "", who);
 	else
-		snprintf(tmp, sizeof(tmp), "'%s', pgid=%u", v->comm, v->pgid);
+		snprintf(tmp, sizeof(tmp), "%s", who);
 	escape_terminal_buf(buf, bufsz, tmp);
+}
+
+void render_edge_via(char *svc, size_t svcsz, char *nat, size_t natsz,
+		     const struct graph *g, const struct graph_edge *e)
+{
+	int family = g->v[e->client].family;
+	char tmp[512], ep[96];
+	svc[0] = nat[0] = '\0';
+	if (e->service) {
+		render_endpoint(ep, sizeof(ep), family, e->svc_addr,
+				e->svc_port);
+		if (e->svc_name)
+			snprintf(tmp, sizeof(tmp), "%s/%s %s",
+				 e->svc_namespace ? e->svc_namespace : "",
+				 e->svc_name, ep);
+		else
+			snprintf(tmp, sizeof(tmp), "%s", ep);
+		escape_terminal_buf(svc, svcsz, tmp);
+	}
+	if (e->nat)
+		addr_format(family, e->nat_seen, nat);
+	(void)natsz;
 }
 
 void render_edge_count(char *buf, size_t bufsz, const struct graph_edge *e)
 {
-	snprintf(buf, bufsz, "%s %llu", render_proto_name(e->proto),
-		 (unsigned long long)e->connections_total);
+	snprintf(buf, bufsz, "%s %llu conn%s", render_proto_name(e->proto),
+		 (unsigned long long)e->connections,
+		 e->connections == 1 ? "" : "s");
 }

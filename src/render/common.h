@@ -35,17 +35,31 @@ const char *render_proto_name(uint8_t proto);
 /* RFC 3339 UTC with milliseconds, into buf (at least 32 bytes). */
 void render_time_ms(char *buf, size_t bufsz, int64_t ms);
 
+/* How long before now_ms the time ms was, for people: "just now",
+ * "42s ago", "5m ago", "3h ago", "2d ago". */
+void render_age(char *buf, size_t bufsz, int64_t now_ms, int64_t ms);
+
 /* A vertex's endpoint as render_endpoint() writes it. */
 void render_vertex_endpoint(char *buf, size_t bufsz,
 			    const struct graph_vertex *v);
 
 /* "default/nginx-7c5d8 nginx 'nginx', pgid=1" without control characters
- * (the part inside the parentheses of a tree line), into buf. */
+ * (the part inside the parentheses of a tree line), into buf; a process
+ * no agent saw (pgid 0, no name) is "not seen by an agent". */
 void render_vertex_process(char *buf, size_t bufsz,
 			   const struct graph_vertex *v);
 
-/* An edge's label, its protocol and connection count ("tcp 30"), into buf
- * (at least 32 bytes). */
+/* How an edge's client reached its server when not directly, without
+ * control characters: "shop/catalog 198.18.162.10:80" (the Service it
+ * dialed; the address alone when unnamed) into svc, "198.18.62.1" (the
+ * address the server saw behind a source NAT) into nat; "" when none.
+ * Each buffer at least 64 bytes. */
+void render_edge_via(char *svc, size_t svcsz, char *nat, size_t natsz,
+		     const struct graph *g, const struct graph_edge *e);
+
+/* An edge's label, its protocol and the connections of the last interval
+ * it was seen in, with a unit ("tcp 3 conns"; JSON's "connections"), into
+ * buf (at least 32 bytes). */
 void render_edge_count(char *buf, size_t bufsz, const struct graph_edge *e);
 
 #endif

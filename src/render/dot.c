@@ -11,6 +11,18 @@ static void dot_label(FILE *out, const struct graph_vertex *v)
 	render_vertex_endpoint(ep, sizeof(ep), v);
 	fputs(ep, out);
 	fputs("\\n", out);
+	if (v->service) {
+		fputs("service", out);
+		if (v->service_name) {
+			fputc(' ', out);
+			escape_dot(out, v->service_namespace
+						? v->service_namespace
+						: "");
+			fputc('/', out);
+			escape_dot(out, v->service_name);
+		}
+		return;
+	}
 	if (v->pod_name) {
 		escape_dot(out, v->pod_namespace ? v->pod_namespace : "");
 		fputc('/', out);
@@ -20,6 +32,10 @@ static void dot_label(FILE *out, const struct graph_vertex *v)
 			escape_dot(out, v->container);
 		}
 		fputs("\\n", out);
+	}
+	if (!v->pgid && !*v->comm) {
+		fputs("(not seen by an agent)", out);
+		return;
 	}
 	fputc('\'', out);
 	escape_dot(out, v->comm);
@@ -50,11 +66,20 @@ int render_dot(FILE *out, struct graph *g, int depth)
 		const struct graph_edge *e = &g->e[i];
 		if (!e->used)
 			continue;
-		char label[48];
+		char label[48], svc[512], nat[64];
 		render_edge_count(label, sizeof(label), e);
-		fprintf(out, "\tn%u -> n%u [label=\"%s\"];\n",
+		render_edge_via(svc, sizeof(svc), nat, sizeof(nat), g, e);
+		fprintf(out, "\tn%u -> n%u [label=\"%s",
 			graph_vertex_display(g, e->client),
 			graph_vertex_display(g, e->server), label);
+		/* The Service on a line of its own under the count. */
+		if (*svc) {
+			fputs("\\nvia ", out);
+			escape_dot(out, svc);
+		}
+		if (*nat)
+			fprintf(out, "\\nseen as %s", nat);
+		fputs("\"];\n", out);
 	}
 	fputs("}\n", out);
 	return ferror(out) ? -EIO : 0;

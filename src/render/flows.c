@@ -18,10 +18,10 @@ static cJSON *endpoint_json(int family, const uint8_t addr[16], uint16_t port)
 		return NULL;
 	addr_format(family, addr, a);
 	cJSON_AddStringToObject(o, "addr", a);
-	if (port)
-		cJSON_AddNumberToObject(o, "port", port);
-	else
-		cJSON_AddStringToObject(o, "port", "many");
+	/* Always a number: the ephemeral side ("many" in text) is 0. */
+	cJSON_AddNumberToObject(o, "port", port);
+	if (!port)
+		cJSON_AddTrueToObject(o, "ephemeral");
 	return o;
 }
 
@@ -34,7 +34,8 @@ static void add_str_or_null(cJSON *o, const char *name, const char *s)
 		cJSON_AddNullToObject(o, name);
 }
 
-static cJSON *flow_json(const struct flow *f)
+static cJSON *flow_json(const struct flow *f,
+			const struct render_flows_meta *meta)
 {
 	const struct flow_key *k = &f->key;
 	cJSON *o = cJSON_CreateObject();
@@ -48,6 +49,21 @@ static cJSON *flow_json(const struct flow *f)
 			      endpoint_json(k->family, k->laddr, k->lport));
 	cJSON_AddItemToObject(o, "peer",
 			      endpoint_json(k->family, k->raddr, k->rport));
+	/* Kubernetes Services (the conntrack stage): the address dialed when
+	 * the peer is the backend a DNAT chose; the original client when
+	 * the peer is a source NAT's address. */
+	if (k->svc_port || !addr_is_any(k->family, k->svc_addr))
+		cJSON_AddItemToObject(o, "service",
+				      endpoint_json(k->family, k->svc_addr,
+						    k->svc_port));
+	else
+		cJSON_AddNullToObject(o, "service");
+	if (!addr_is_any(k->family, k->nat_addr))
+		cJSON_AddItemToObject(o, "nat_peer",
+				      endpoint_json(k->family, k->nat_addr,
+						    k->nat_port));
+	else
+		cJSON_AddNullToObject(o, "nat_peer");
 	cJSON_AddNumberToObject(o, "connections", f->connections);
 	cJSON_AddNumberToObject(o, "new_connections", f->new_connections);
 
@@ -60,6 +76,11 @@ static cJSON *flow_json(const struct flow *f)
 			cJSON_AddStringToObject(p, "cmdline", f->cmdline);
 	}
 	cJSON_AddNumberToObject(o, "netns", (double)k->netns);
+	const char *nsname = meta && meta->netns_name
+				     ? meta->netns_name(k->netns, meta->ud)
+				     : NULL;
+	if (nsname)
+		cJSON_AddStringToObject(o, "netns_name", nsname);
 	add_str_or_null(o, "cgroup", f->cgroup);
 	if (f->cgroup_id)
 		cJSON_AddNumberToObject(o, "cgroup_id", (double)f->cgroup_id);
@@ -89,19 +110,42 @@ static cJSON *flow_json(const struct flow *f)
 
 int render_flows_json(FILE *out, const struct flow *flows, size_t n)
 {
+	return render_flows_json_meta(out, flows, n, NULL);
+}
+
+int render_flows_json_meta(FILE *out, const struct flow *flows, size_t n,
+			   const struct render_flows_meta *meta)
+{
 	cJSON *arr = cJSON_CreateArray();
 	if (!arr)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		cJSON *o = flow_json(&flows[i]);
+		cJSON *o = flow_json(&flows[i], meta);
 		if (!o) {
 			cJSON_Delete(arr);
 			return -ENOMEM;
 		}
 		cJSON_AddItemToArray(arr, o);
 	}
-	char *s = cJSON_PrintUnformatted(arr);
-	cJSON_Delete(arr);
+	cJSON *doc = arr;
+	if (meta && meta->node) {
+		char t[32];
+		doc = cJSON_CreateObject();
+		cJSON *w = doc ? cJSON_AddObjectToObject(doc, "window") : NULL;
+		if (!w) {
+			cJSON_Delete(doc);
+			cJSON_Delete(arr);
+			return -ENOMEM;
+		}
+		render_time_ms(t, sizeof(t), meta->window_start_ms);
+		cJSON_AddStringToObject(w, "start", t);
+		render_time_ms(t, sizeof(t), meta->window_end_ms);
+		cJSON_AddStringToObject(w, "end", t);
+		cJSON_AddStringToObject(doc, "node", meta->node);
+		cJSON_AddItemToObject(doc, "flows", arr);
+	}
+	char *s = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
 	if (!s)
 		return -ENOMEM;
 	int r = fputs(s, out) < 0 || fputc('\n', out) == EOF ? -EIO : 0;
@@ -132,7 +176,18 @@ int render_flows_text(FILE *out, const struct flow *flows, size_t n)
 			fputc('/', out);
 			escape_terminal(out, f->pod_name);
 		}
-		fprintf(out, ") netns=%llu\n", (unsigned long long)k->netns);
+		fputc(')', out);
+		if (k->svc_port || !addr_is_any(k->family, k->svc_addr)) {
+			render_endpoint(peer, sizeof(peer), k->family,
+					k->svc_addr, k->svc_port);
+			fprintf(out, " via %s", peer);
+		}
+		if (!addr_is_any(k->family, k->nat_addr)) {
+			render_endpoint(peer, sizeof(peer), k->family,
+					k->nat_addr, k->nat_port);
+			fprintf(out, " nat-peer %s", peer);
+		}
+		fprintf(out, " netns=%llu\n", (unsigned long long)k->netns);
 	}
 	return ferror(out) ? -EIO : 0;
 }

@@ -8,6 +8,14 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 
+static void add_opt_string(cJSON *o, const char *k, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, k, v);
+	else
+		cJSON_AddNullToObject(o, k);
+}
+
 static cJSON *vertex_json(const struct graph_vertex *v, size_t id)
 {
 	char a[ADDR_STRLEN];
@@ -17,11 +25,13 @@ static cJSON *vertex_json(const struct graph_vertex *v, size_t id)
 	addr_format(v->family, v->addr, a);
 	cJSON_AddNumberToObject(o, "id", (double)id);
 	cJSON_AddStringToObject(o, "addr", a);
-	if (v->port)
-		cJSON_AddNumberToObject(o, "port", v->port);
-	else
-		cJSON_AddStringToObject(o, "port", "many");
-	cJSON_AddStringToObject(o, "role", v->port ? "server" : "client");
+	/* Always a number: a client's ephemeral ports ("many") are 0. */
+	cJSON_AddNumberToObject(o, "port", v->port);
+	if (!v->port)
+		cJSON_AddTrueToObject(o, "ephemeral");
+	cJSON_AddStringToObject(o, "role", v->service ? "service"
+					   : v->port  ? "server"
+						      : "client");
 	cJSON *p = cJSON_AddObjectToObject(o, "process");
 	if (p) {
 		/* cJSON escapes quotes and control characters. */
@@ -44,7 +54,47 @@ static cJSON *vertex_json(const struct graph_vertex *v, size_t id)
 	} else {
 		cJSON_AddNullToObject(o, "pod");
 	}
+	/* Only a Service's own vertex (`look --host <ClusterIP>`). */
+	if (v->service) {
+		cJSON *sv = cJSON_AddObjectToObject(o, "service");
+		if (sv) {
+			add_opt_string(sv, "namespace", v->service_namespace);
+			add_opt_string(sv, "name", v->service_name);
+		}
+	}
 	return o;
+}
+
+/* "service": {"addr", "port", "namespace", "name"} | null, and
+ * "nat_peer": {"addr" (the real client), "seen_as"} | null. */
+static void edge_via_json(cJSON *o, const struct graph *g,
+			  const struct graph_edge *e)
+{
+	const struct graph_vertex *c = &g->v[e->client];
+	char a[ADDR_STRLEN];
+	if (e->service) {
+		cJSON *sv = cJSON_AddObjectToObject(o, "service");
+		if (sv) {
+			addr_format(c->family, e->svc_addr, a);
+			cJSON_AddStringToObject(sv, "addr", a);
+			cJSON_AddNumberToObject(sv, "port", e->svc_port);
+			add_opt_string(sv, "namespace", e->svc_namespace);
+			add_opt_string(sv, "name", e->svc_name);
+		}
+	} else {
+		cJSON_AddNullToObject(o, "service");
+	}
+	if (e->nat) {
+		cJSON *np = cJSON_AddObjectToObject(o, "nat_peer");
+		if (np) {
+			addr_format(c->family, c->addr, a);
+			cJSON_AddStringToObject(np, "addr", a);
+			addr_format(c->family, e->nat_seen, a);
+			cJSON_AddStringToObject(np, "seen_as", a);
+		}
+	} else {
+		cJSON_AddNullToObject(o, "nat_peer");
+	}
 }
 
 static cJSON *edge_json(const struct graph *g, const struct graph_edge *e,
@@ -66,6 +116,7 @@ static cJSON *edge_json(const struct graph *g, const struct graph_edge *e,
 	cJSON_AddStringToObject(o, "first_seen", t);
 	render_time_ms(t, sizeof(t), e->last_seen_ms);
 	cJSON_AddStringToObject(o, "last_seen", t);
+	edge_via_json(o, g, e);
 	return o;
 }
 

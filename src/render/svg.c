@@ -297,17 +297,26 @@ int render_svg_graph(FILE *out, const struct svg_graph *g, bool inline_svg)
 /* The label render_dot draws, as plain lines. */
 static int look_label(char **ret, const struct graph_vertex *v)
 {
-	char ep[96];
+	char ep[96], who[600];
 	render_endpoint(ep, sizeof(ep), v->family, v->addr, v->port);
+	if (!v->pgid && !*v->comm)
+		snprintf(who, sizeof(who), "(not seen by an agent)");
+	else
+		snprintf(who, sizeof(who), "'%s', pgid=%u", v->comm, v->pgid);
 	int n;
-	if (v->pod_name)
-		n = asprintf(ret, "%s\n%s/%s%s%s\n'%s', pgid=%u", ep,
+	if (v->service)
+		n = asprintf(ret, "%s\nservice%s%s%s%s", ep,
+			     v->service_name ? " " : "",
+			     v->service_namespace ? v->service_namespace : "",
+			     v->service_name ? "/" : "",
+			     v->service_name ? v->service_name : "");
+	else if (v->pod_name)
+		n = asprintf(ret, "%s\n%s/%s%s%s\n%s", ep,
 			     v->pod_namespace ? v->pod_namespace : "",
 			     v->pod_name, v->container ? " " : "",
-			     v->container ? v->container : "", v->comm,
-			     v->pgid);
+			     v->container ? v->container : "", who);
 	else
-		n = asprintf(ret, "%s\n'%s', pgid=%u", ep, v->comm, v->pgid);
+		n = asprintf(ret, "%s\n%s", ep, who);
 	return n < 0 ? -ENOMEM : 0;
 }
 
@@ -335,12 +344,16 @@ int render_svg(FILE *out, struct graph *g, int depth)
 	}
 	for (size_t i = 0; i < g->ne; i++) {
 		const struct graph_edge *e = &g->e[i];
-		char label[48];
+		char label[128];
 		if (!e->used)
 			continue;
-		snprintf(label, sizeof(label), "%s %llu",
-			 e->proto == IPPROTO_UDP ? "udp" : "tcp",
-			 (unsigned long long)e->connections_total);
+		render_edge_count(label, sizeof(label), e);
+		/* A Service by its name only: the drawing stays small. */
+		if (e->service && e->svc_name) {
+			size_t l = strlen(label);
+			snprintf(label + l, sizeof(label) - l, "\nvia %s",
+				 e->svc_name);
+		}
 		r = svg_graph_edge_add(&sg, map[graph_vertex_display(g, e->client)],
 				       map[graph_vertex_display(g, e->server)],
 				       label);

@@ -296,12 +296,15 @@ static int draw(FILE *f, const struct depmap *m, const struct serve_view *v)
 	}
 	for (size_t i = 0; i < m->ne; i++) {
 		const struct depmap_edge *e = &m->e[i];
-		char label[64];
+		char label[160];
 		if (!e->used)
 			continue;
-		snprintf(label, sizeof(label), "%s:%u (%llu)",
+		/* The Service by its name only: the drawing stays small. */
+		const char *svc = e->service ? strchr(e->service, '/') : NULL;
+		snprintf(label, sizeof(label), "%s:%u (%llu)%s%s",
 			 e->proto == IPPROTO_UDP ? "udp" : "tcp", e->port,
-			 (unsigned long long)e->connections);
+			 (unsigned long long)e->connections, svc ? "\nvia " : "",
+			 svc ? svc + 1 : "");
 		if ((r = svg_graph_edge_add(&g, idx[e->client], idx[e->server],
 					    label)) < 0)
 			return r;

@@ -56,7 +56,7 @@ def probe_container(ds):
     return cs[0] if cs else None
 
 
-def check_daemonset(label, ds, privileged=False):
+def check_daemonset(label, ds, privileged=False, metrics=True):
     spec = ds["spec"]["template"]["spec"]
     c = probe_container(ds)
     check(label + ": has the probe container", c is not None)
@@ -93,8 +93,27 @@ def check_daemonset(label, ds, privileged=False):
     check(label + ": SHAWK_CMDB_URL from a Secret", "secretKeyRef" in env.get("SHAWK_CMDB_URL", {}).get("valueFrom", {}))
     res = c.get("resources", {})
     check(label + ": resource requests and limits", bool(res.get("requests")) and bool(res.get("limits")))
-    live = c.get("livenessProbe", {}).get("exec", {}).get("command", [])
-    check(label + ": liveness probe runs shawk health", live[:2] == ["shawk", "health"])
+    check(label + ": SHAWK_HEARTBEAT_FILE kept for `shawk health`",
+          env.get("SHAWK_HEARTBEAT_FILE", {}).get("value") == "/run/shawk/heartbeat")
+    if metrics:
+        # The endpoints on the pod's address: the kubelet's probes and
+        # Prometheus reach it there (the agent has no host network).
+        port = {p.get("name"): p for p in c.get("ports", [])}.get("metrics", {})
+        listen = env.get("SHAWK_METRICS_LISTEN", {}).get("value", "")
+        check(label + ": serves /metrics and /healthz on the pod's address",
+              port.get("containerPort") and listen == "0.0.0.0:%d" % port["containerPort"], listen)
+        check(label + ": a bound on connection series", int(env.get("SHAWK_METRICS_MAX_SERIES", {}).get("value") or 0) > 0)
+        for probe in ("livenessProbe", "readinessProbe"):
+            hg = c.get(probe, {}).get("httpGet", {})
+            check(label + ": %s is httpGet /healthz on the metrics port" % probe,
+                  hg.get("path") == "/healthz" and hg.get("port") == "metrics", str(c.get(probe)))
+        ann = ds["spec"]["template"]["metadata"].get("annotations") or {}
+        check(label + ": pods annotated for Prometheus",
+              ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == str(port.get("containerPort")))
+    else:
+        live = c.get("livenessProbe", {}).get("exec", {}).get("command", [])
+        check(label + ": liveness probe runs shawk health", live[:2] == ["shawk", "health"])
+        check(label + ": no endpoint, no readiness probe", "SHAWK_METRICS_LISTEN" not in env and "readinessProbe" not in c)
     check(label + ": image entrypoint args", c.get("args") == ["probe"])
 
 
@@ -115,6 +134,9 @@ def essentials(ds):
         "env": env,
         "args": c.get("args"),
         "liveness": c.get("livenessProbe"),
+        "readiness": c.get("readinessProbe"),
+        "ports": c.get("ports"),
+        "annotations": ds["spec"]["template"]["metadata"].get("annotations"),
         "resources": c.get("resources"),
         "init": [i["args"] for i in spec.get("initContainers", [])],
     }
@@ -128,7 +150,11 @@ roles = find(plain, "ClusterRole")
 rules = roles[0]["rules"] if roles else []
 check("ClusterRole allows get nodes/proxy (kubelet /pods)",
       any("nodes/proxy" in r["resources"] and "get" in r["verbs"] for r in rules))
-check("ClusterRole grants nothing but get", all(r["verbs"] == ["get"] for r in rules))
+check("ClusterRole allows list services (Service names), nothing more on them",
+      any(r["resources"] == ["services"] and r["verbs"] == ["list"] for r in rules))
+check("ClusterRole grants nothing but get, and list on services",
+      all(r["verbs"] == ["get"] or (r["resources"] == ["services"] and r["verbs"] == ["list"])
+          for r in rules))
 ds_plain = find(plain, "DaemonSet")[0]
 check_daemonset("deploy/k8s DaemonSet", ds_plain)
 
@@ -139,6 +165,9 @@ check_daemonset("helm DaemonSet", ds_chart)
 ep, ec = essentials(ds_plain), essentials(ds_chart)
 for k in ep:
     check("helm and deploy/k8s agree on " + k, ep[k] == ec[k], "plain=%r chart=%r" % (ep[k], ec[k]))
+croles = find(docs, "ClusterRole")
+check("helm and deploy/k8s grant the same ClusterRole rules",
+      croles and croles[0]["rules"] == rules, "plain=%r chart=%r" % (rules, croles and croles[0]["rules"]))
 check("NOTES.txt shows the kubectl exec look command", "kubectl -n shawk exec ds/shawk" in notes and "shawk look --pod" in notes)
 check("helm without postgres creates no StatefulSet", not find(docs, "StatefulSet"))
 sec = find(docs, "Secret")
@@ -167,6 +196,20 @@ check("helm priorityClassName and nodeSelector pass through",
       spec.get("priorityClassName") == "system-node-critical" and spec.get("nodeSelector") == {"kubernetes.io/os": "linux"})
 env = {e["name"]: e.get("value") for e in probe_container(ds)["env"]}
 check("helm kubelet.insecure sets SHAWK_KUBELET_INSECURE", env.get("SHAWK_KUBELET_INSECURE") == "true")
+
+# Endpoints off: back to the heartbeat file; other port and bound pass through.
+docs, _ = helmlite.render_chart(chart, {"cmdb.url": "x", "metrics.enabled": "false"})
+check_daemonset("helm DaemonSet without metrics", find(docs, "DaemonSet")[0], metrics=False)
+docs, _ = helmlite.render_chart(chart, {"cmdb.url": "x", "metrics.port": "9100", "metrics.maxSeries": "500",
+                                        "metrics.scrapeAnnotations": "false"})
+ds = find(docs, "DaemonSet")[0]
+c = probe_container(ds)
+env = {e["name"]: e.get("value") for e in c["env"]}
+check("helm metrics.port and metrics.maxSeries pass through",
+      env.get("SHAWK_METRICS_LISTEN") == "0.0.0.0:9100" and env.get("SHAWK_METRICS_MAX_SERIES") == "500"
+      and c["ports"][0]["containerPort"] == 9100)
+check("helm metrics.scrapeAnnotations=false leaves the pods unannotated",
+      not ds["spec"]["template"]["metadata"].get("annotations"))
 
 try:
     helmlite.render_chart(chart, {})
@@ -226,7 +269,7 @@ check("helm ui Secret carries ui.cmdb.url", sec and sec[0]["stringData"]["url"] 
 check("NOTES.txt shows the port-forward to the ui", "kubectl -n shawk port-forward svc/shawk-ui 8080" in notes
       and "http://127.0.0.1:8080/" in notes)
 docs, notes = helmlite.render_chart(chart, {"cmdb.url": "x"})
-check("helm without ui.enabled has no ui", not find(docs, "Deployment") and "port-forward" not in notes)
+check("helm without ui.enabled has no ui", not find(docs, "Deployment") and "svc/shawk-ui" not in notes)
 docs, _ = helmlite.render_chart(chart, {"postgres.enabled": "true", "ui.enabled": "true"})
 check_ui("helm ui with bundled postgres", docs, "shawk-ui-cmdb")
 sec = [d for d in find(docs, "Secret") if d["metadata"]["name"] == "shawk-ui-cmdb"]

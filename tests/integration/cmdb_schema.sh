@@ -31,6 +31,14 @@ out=$(SHAWK_CMDB_URL=$CMDB "$S" create-scheme)
 newest=$(ls sql/*.sql | wc -l)
 check "upgrade from version 1 to $newest" test "$out" = "schema upgraded from version 1 to $newest"
 check "upgrade keeps existing rows" test "$(psql_val "SELECT connections_total FROM flows WHERE comm = 'old'")" = 5
+check "upgrade: the flows key includes service and NAT peer (NULLs equal)" bash -c "psql '$CMDB' -XAtqc \"SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'flows_key'\" | grep -qx 'UNIQUE NULLS NOT DISTINCT (laddr, lport, direction, proto, raddr, rport, node_name, netns, pgid, comm, service_addr, service_port, nat_peer_addr, nat_peer_port)'"
+check "upgrade: an existing flow has no service" test "$(psql_val "SELECT service_addr IS NULL AND nat_peer_port IS NULL FROM flows WHERE comm = 'old'")" = t
+ins="INSERT INTO flows VALUES ('10.9.0.1', 'n1', 'passive', 'tcp', 80, '10.9.0.2', 0, 1, 7, 'old', NULL, 2, 5, now(), now()"
+check "the same flow without a service conflicts (upsert stays one row)" test "$(psql_val "$ins) ON CONFLICT DO NOTHING RETURNING 1")" = ""
+check "the same flow with a NAT peer is another row" test "$(psql_val "$ins, NULL, NULL, '198.18.62.9', 0) ON CONFLICT DO NOTHING RETURNING 1")" = 1
+check "a service without its port is refused" bash -c "! psql '$CMDB' -XAtqc \"INSERT INTO flows VALUES ('10.9.0.1', 'n1', 'active', 'tcp', 0, '10.9.0.2', 80, 1, 7, 'old', NULL, 2, 5, now(), now(), '198.18.162.10', NULL, NULL, NULL)\" 2>/dev/null"
+psql_val "DELETE FROM flows WHERE nat_peer_addr IS NOT NULL" >/dev/null
+check "upgrade adds the services table and names services in pod_edges" test "$(psql_val "SELECT to_regclass('services') IS NOT NULL, count(*) FROM information_schema.columns WHERE table_name = 'pod_edges' AND column_name IN ('service_addr', 'service_port', 'service_namespace', 'service_name', 'nat_seen_addr')")" = "t|5"
 check "upgrade leaves room for HOT updates" test "$(psql_val "SELECT string_agg(relname || ':' || array_to_string(reloptions, ','), ' ' ORDER BY relname) FROM pg_class WHERE relname IN ('flows', 'passive_nodes', 'active_nodes')")" = "active_nodes:fillfactor=50 flows:fillfactor=50 passive_nodes:fillfactor=50"
 check "upgrade adds pods and the edges view" test "$(psql_val "SELECT to_regclass('pods') IS NOT NULL, to_regclass('edges') IS NOT NULL")" = "t|t"
 dump1=$(pg_dump -s "$CMDB" 2>&1 | grep -v "restrict ")

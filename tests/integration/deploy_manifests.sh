@@ -22,6 +22,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 make -s install-systemd DESTDIR="$tmp" PREFIX=/usr/local >/dev/null 2>&1
 check "make install puts shawk in PREFIX/bin" test -x "$tmp/usr/local/bin/shawk"
+check "make install puts the man page in PREFIX/share/man/man1" \
+	bash -c "grep -q '^.SH \"SHAWK LOOK\"' '$tmp/usr/local/share/man/man1/shawk.1'"
 check "make install-systemd installs the unit" test -f "$tmp/etc/systemd/system/shawk.service"
 check "make install-systemd installs the environment file 0600" \
 	test "$(stat -c %a "$tmp/etc/default/shawk" 2>/dev/null)" = 600

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# A short bounded libFuzzer run of the kubelet PodList parser (the corpus
+# Short bounded libFuzzer runs of the kubelet PodList parser and the API
+# server's ServiceList parser (the corpus
 # is also replayed by tests/test_pods.c without clang). SKIPs without a
 # clang that has libFuzzer.
 set -uo pipefail
@@ -25,4 +26,13 @@ build/fuzz/fuzz_pods -max_total_time="$secs" -max_len=65536 -rss_limit_mb=1024 \
 rc=$?
 tail -3 "$work/log"
 check "fuzz_pods ran ${secs}s without a crash" test $rc -eq 0
+
+# The API server's ServiceList parser the same way.
+mkdir -p "$work/svc"
+cp tests/fuzz/corpus/services/* "$work/svc/"
+build/fuzz/fuzz_services -max_total_time="$secs" -max_len=65536 -rss_limit_mb=1024 \
+	-timeout=10 -artifact_prefix="$work/svc-" "$work/svc" >"$work/svc.log" 2>&1
+rc=$?
+tail -3 "$work/svc.log"
+check "fuzz_services ran ${secs}s without a crash" test $rc -eq 0
 finish

@@ -99,10 +99,10 @@ def check(name, cond):
     print(("ok - " if cond else "not ok - ") + "[%s] " % sys.argv[7] + name)
 
 cases = [
-    ("v4 passive flow at the server", dict(direction="passive", proto="tcp", local__addr="198.18.0.1", local__port=8080, peer__addr="198.18.0.2", peer__port="many"), 3, "shawk-srv", srv_pid, srv_ns),
-    ("v4 active flow at client a", dict(direction="active", proto="tcp", local__addr="198.18.0.2", local__port="many", peer__addr="198.18.0.1", peer__port=8080), 3, "shawk-cli-a", a_pid, cli_ns),
-    ("v6 passive flow at the server", dict(direction="passive", proto="tcp", local__addr="fd00:5a::1", local__port=8443, peer__addr="fd00:5a::2", peer__port="many"), 2, "shawk-srv", srv_pid, srv_ns),
-    ("v6 active flow at client b", dict(direction="active", proto="tcp", local__addr="fd00:5a::2", local__port="many", peer__addr="fd00:5a::1", peer__port=8443), 2, "shawk-cli-b", b_pid, cli_ns),
+    ("v4 passive flow at the server", dict(direction="passive", proto="tcp", local__addr="198.18.0.1", local__port=8080, peer__addr="198.18.0.2", peer__port=0), 3, "shawk-srv", srv_pid, srv_ns),
+    ("v4 active flow at client a", dict(direction="active", proto="tcp", local__addr="198.18.0.2", local__port=0, peer__addr="198.18.0.1", peer__port=8080), 3, "shawk-cli-a", a_pid, cli_ns),
+    ("v6 passive flow at the server", dict(direction="passive", proto="tcp", local__addr="fd00:5a::1", local__port=8443, peer__addr="fd00:5a::2", peer__port=0), 2, "shawk-srv", srv_pid, srv_ns),
+    ("v6 active flow at client b", dict(direction="active", proto="tcp", local__addr="fd00:5a::2", local__port=0, peer__addr="fd00:5a::1", peer__port=8443), 2, "shawk-cli-b", b_pid, cli_ns),
     ("udp active flow at client b", dict(direction="active", proto="udp", local__addr="198.18.0.2", peer__addr="198.18.0.1", peer__port=5353), 1, "shawk-cli-b", b_pid, cli_ns),
 ]
 for name, want, conns, comm, pid, ns in cases:
@@ -140,7 +140,8 @@ wait $loop_pid
 check "probe loop exits 0 on SIGTERM" test $? -eq 0
 python3 - "$tmp/loop.json" <<'PY'
 import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+# Daemon lines: {"node", "window", "flows"} (docs/json.md).
+lines = [json.loads(l)["flows"] for l in open(sys.argv[1]) if l.strip()]
 print(("ok - " if len(lines) >= 3 else "not ok - ") + "one line per flush plus the final one (%d lines)" % len(lines))
 def v4(flows):
     return [f for f in flows if f["direction"] == "passive" and f["local"]["addr"] == "198.18.0.1" and f["local"]["port"] == 8080]
@@ -187,7 +188,8 @@ kill -TERM $skip_pid; wait $skip_pid
 check "skip: probe loop exits 0" test $? -eq 0
 python3 - "$tmp/skip.json" "${opened:-0}" "$closed_at" <<'PY'
 import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+# Daemon lines: {"node", "window", "flows"} (docs/json.md).
+lines = [json.loads(l)["flows"] for l in open(sys.argv[1]) if l.strip()]
 opened, closed = int(sys.argv[2]), int(sys.argv[3])
 def c(flows):
     return [f for f in flows if f["direction"] == "active" and f["process"] and f["process"]["name"] == "shawk-cli-c"]

@@ -1,20 +1,25 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """A kubelet-API-compatible HTTPS server for tests: GET /pods answers a
-PodList file to requests bearing the right token.
+PodList file to requests bearing the right token; with --services it also
+stands in for the API server: GET /api/v1/services answers that
+ServiceList file (another 404 without it).
 
   kubelet_server.py certs DIR
       makes DIR/ca.crt, DIR/ca.key, DIR/server.crt, DIR/server.key with
       openssl (a throwaway CA; the server cert is for 127.0.0.1, ::1 and
       localhost).
   kubelet_server.py serve --dir DIR --token-file F --pods FILE
-                          [--port-file P] [--control FILE] [--port N]
+                          [--services FILE] [--port-file P]
+                          [--control FILE] [--port N]
       serves on 127.0.0.1 (port 0: any; the chosen port is written to
       --port-file once listening). The --control file, read per request,
       switches behaviour at run time: "ok" (default), "401", "403", "500",
       "garbage" (HTML), "truncated" (half the PodList), "slow SECONDS"
       (answers after a delay), "close" (drops the connection).
-The pods file is re-read per request, so tests can change the pod list.
+The pods and services files are re-read per request, so tests can change
+the lists. The control modes apply to both paths; "services-403" answers
+403 to the Services list only (an agent whose RBAC lacks `list services`).
 """
 import argparse
 import http.server
@@ -74,7 +79,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(401, b'{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}')
         if mode == "403":
             return self.answer(403, b'Forbidden (user=system:serviceaccount:shawk:shawk, verb=get, resource=nodes, subresource=proxy)', "text/plain")
-        if self.path.split("?")[0] != "/pods":
+        path = self.path.split("?")[0]
+        services = self.server.opts.services
+        if path == "/api/v1/services" and services and mode == "services-403":
+            return self.answer(403, b'{"kind":"Status","apiVersion":"v1","status":"Failure","message":"services is forbidden: User \\"system:serviceaccount:shawk:shawk\\" cannot list resource \\"services\\" in API group \\"\\" at the cluster scope","reason":"Forbidden","code":403}')
+        if path != "/pods" and not (path == "/api/v1/services" and services):
             return self.answer(404, b"404 page not found\n", "text/plain")
         if mode == "500":
             return self.answer(500, b"internal error\n", "text/plain")
@@ -86,7 +95,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(float(ctl[1]) if len(ctl) > 1 else 30)
         if mode == "garbage":
             return self.answer(200, b"<html><body>502 Bad Gateway</body></html>\n", "text/html")
-        with open(self.server.opts.pods, "rb") as f:
+        with open(services if path == "/api/v1/services" else self.server.opts.pods, "rb") as f:
             body = f.read()
         if mode == "truncated":
             body = body[: len(body) // 2]
@@ -118,6 +127,7 @@ def main():
     s.add_argument("--dir", required=True)
     s.add_argument("--token-file", required=True)
     s.add_argument("--pods", required=True)
+    s.add_argument("--services")
     s.add_argument("--port", type=int, default=0)
     s.add_argument("--port-file")
     s.add_argument("--control")
