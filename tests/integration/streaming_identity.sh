@@ -83,8 +83,9 @@ time.sleep(30)' "$tmp/held-$name" "$port" &
 	local fb
 	fb=$(grep -cE "fd walk: netns ($srv_ns|$cli_ns):" "$tmp/$name.err")
 	echo "# $name: fd walk fell back for the test netns $fb times"
-	local l
+	local l n=0
 	while IFS= read -r l; do
+		n=$((n + 1))
 		case $l in
 		"ok - "*) ok "${l#ok - }" ;;
 		*) not_ok "${l#not ok - }" ;;
@@ -96,7 +97,8 @@ cli_ns, srv_ns, name, port = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], in
 for side, ns, dirn, key in (("client", cli_ns, "active", "peer"),
                             ("server", srv_ns, "passive", "local")):
     got = [[(f["connections"], f["new_connections"]) for f in l
-            if f["netns"] == ns and f["direction"] == dirn and f[key]["port"] == port]
+            if f.get("netns") == ns and f.get("direction") == dirn
+            and isinstance(f.get(key), dict) and f[key].get("port") == port]
            for l in lines]
     want = [[(1, 1)], [(1, 0)], [(1, 0)]]
     print(("ok - " if got == want else "not ok - ") +
@@ -104,6 +106,8 @@ for side, ns, dirn, key in (("client", cli_ns, "active", "peer"),
           "(connections, new): %s" % (name, side, got))
 PY
 	)
+	[ "$(grep -c . "$tmp/$name.json")" -ge 3 ] || not_ok "$name: three flushes"
+	[ "$n" -eq 2 ] || not_ok "$name: the checker read the probe's JSON"
 }
 
 run btf 9100
