@@ -92,9 +92,8 @@ time.sleep(30)' "$tmp/held-$name" "$port" &
 		esac
 	done < <(python3 - "$tmp/$name.json" "$cli_ns" "$srv_ns" "$name" "$port" <<'PY'
 import json, sys
-# One JSON array of flows per flush (other lines, if any, are not flushes).
-lines = [x for x in (json.loads(l) for l in open(sys.argv[1]) if l.strip())
-         if isinstance(x, list)][:3]
+# One JSON object per flush, its flows under "flows".
+lines = [json.loads(l)["flows"] for l in open(sys.argv[1]) if l.strip()][:3]
 cli_ns, srv_ns, name, port = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 for side, ns, dirn, key in (("client", cli_ns, "active", "peer"),
                             ("server", srv_ns, "passive", "local")):
