@@ -8,9 +8,9 @@
 #
 #   scripts/fuzz.sh [-t SECONDS | -n RUNS] [-j JOBS] [NAME...]   (default -t 5, all)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
-secs=5 runs= jobs=1
+secs=5 runs='' jobs=1
 while getopts "t:n:j:" o; do
 	case $o in
 	t) secs=$OPTARG ;;
