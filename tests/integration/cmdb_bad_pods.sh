@@ -10,26 +10,9 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/common.sh
 . tests/integration/lib/pg.sh
-[ "$(id -u)" -eq 0 ] || skip "needs root (the probe reads every socket)"
-pg_available || skip "needs PostgreSQL server binaries (apt-get install postgresql)"
-command -v psql >/dev/null || skip "needs psql"
 command -v openssl >/dev/null || skip "needs openssl (the kubelet stand-in's certificates)"
 
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
-pids=()
-probe_pid=
-cleanup() {
-	[ -n "$probe_pid" ] && kill -KILL "$probe_pid" 2>/dev/null
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	pg_stop
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
-"$SHAWK_BIN" create-scheme --cmdb "$CMDB" >/dev/null || { not_ok "create-scheme"; finish; }
+cmdb_test_begin
 
 python3 tests/integration/lib/kubelet_server.py certs "$tmp/pki" || { not_ok "kubelet certificates"; finish; }
 echo secret-token >"$tmp/token"
