@@ -298,10 +298,11 @@ static bool pod_selected(const struct look_query *q, const char *ns,
 	return q->sel != LOOK_SEL_POD || strcmp(q->pod_name, name) == 0;
 }
 
-/* Runs one edge query and adds its rows to g. */
-static int fetch_edges(struct cmdb *db, const struct look_query *q,
-		       const char *addrs, struct graph *g,
-		       struct level_out *o)
+/* Runs the edge query that fits q and o (Service rows, diff, history
+ * window or plain flows). NULL result: see cmdb_fail(). */
+static PGresult *query_edges(struct cmdb *db, const struct look_query *q,
+			     const char *addrs, const struct level_out *o,
+			     bool *ret_diff)
 {
 	char since[32], until[32], bsince[32], buntil[32], lo[32], blo[32];
 	const char *sql;
@@ -331,33 +332,127 @@ static int fetch_edges(struct cmdb *db, const struct look_query *q,
 		sql = q->sel == LOOK_SEL_ALL ? edges_all_sql
 		      : o->into		     ? edges_into_sql
 					     : edges_from_sql;
-	_cleanup_(pqclearp) PGresult *res = PQexecParams(
-		db->conn, sql, diff ? 7 : hist ? 4 : 3, NULL,
-		hist ? hist_params : params, NULL, NULL, 0);
+	*ret_diff = diff;
+	return PQexecParams(db->conn, sql, diff ? 7 : hist ? 4 : 3, NULL,
+			    hist ? hist_params : params, NULL, NULL, 0);
+}
+
+/* 1 when row i came before (an edge between two queried addresses comes
+ * back from both directions' queries), 0 (remembered now), or -ENOMEM. */
+static int row_seen(const PGresult *res, int i, struct u64map *rows)
+{
+	uint64_t h = 0x5348574b;
+	for (int col = 0; col < PQnfields(res); col++) {
+		const char *v = PQgetvalue(res, i, col);
+		h = hash_bytes(v, strlen(v) + 1, h);
+	}
+	int pr = u64map_put(rows, h | 1, 1);
+	return pr == -ENOMEM ? pr : pr == 0;
+}
+
+/* The client (columns 1-4) and server (5-9) vertices of row i with their
+ * pods; *ret_cf: the client's family. 0, -EINVAL for an address that does
+ * not parse (nothing added), or -errno. */
+static int row_ends(struct graph *g, const PGresult *res, int i,
+		    int *ret_cf, uint32_t *ret_cv, uint32_t *ret_sv)
+{
+	int cf, sf;
+	uint8_t ca[16] = { 0 }, sa[16] = { 0 };
+	int r;
+	if (parse_addr(PQgetvalue(res, i, 1), &cf, ca) < 0 ||
+	    parse_addr(PQgetvalue(res, i, 5), &sf, sa) < 0)
+		return -EINVAL;
+	r = graph_vertex_add(g, cf, ca, 0,
+			     (uint32_t)strtoul(PQgetvalue(res, i, 2), NULL, 10),
+			     PQgetvalue(res, i, 3), pod_col(res, i, 4), ret_cv);
+	if (r < 0)
+		return r;
+	r = graph_vertex_add(g, sf, sa, (uint16_t)atoi(PQgetvalue(res, i, 6)),
+			     (uint32_t)strtoul(PQgetvalue(res, i, 7), NULL, 10),
+			     PQgetvalue(res, i, 8), pod_col(res, i, 9), ret_sv);
+	if (r < 0)
+		return r;
+	if ((r = graph_vertex_set_pod(g, *ret_cv, pod_col(res, i, 14),
+				      pod_col(res, i, 15))) < 0 ||
+	    (r = graph_vertex_set_pod(g, *ret_sv, pod_col(res, i, 16),
+				      pod_col(res, i, 17))) < 0)
+		return r;
+	*ret_cf = cf;
+	return 0;
+}
+
+/* The Service and NAT peer of row i (of the client's family cf). */
+static void row_via(const PGresult *res, int i, int cf, struct graph_via *via)
+{
+	int vf;
+	*via = (struct graph_via){ 0 };
+	if (!PQgetisnull(res, i, COL_SVC_ADDR) &&
+	    parse_addr(PQgetvalue(res, i, COL_SVC_ADDR), &vf, via->svc_addr) ==
+		    0 &&
+	    vf == cf) {
+		via->service = true;
+		via->svc_port =
+			(uint16_t)atoi(PQgetvalue(res, i, COL_SVC_PORT));
+		via->svc_namespace = pod_col(res, i, COL_SVC_NS);
+		via->svc_name = pod_col(res, i, COL_SVC_NAME);
+	}
+	if (!PQgetisnull(res, i, COL_NAT_SEEN) &&
+	    parse_addr(PQgetvalue(res, i, COL_NAT_SEEN), &vf, via->nat_seen) ==
+		    0 &&
+	    vf == cf)
+		via->nat = true;
+}
+
+struct row_counts {
+	uint8_t proto;
+	uint64_t conns, total;
+	int64_t first, last;
+};
+
+/* client -> Service -> backend, the Service a vertex of its own (the
+ * tree's root); callers and backends go to the next level. */
+static int add_through_service(struct graph *g, const struct level_out *o,
+			       const PGresult *res, int i, int cf, uint32_t cv,
+			       uint32_t sv, const struct graph_via *via,
+			       const struct row_counts *c)
+{
+	uint32_t vv;
+	int r;
+	if ((r = graph_vertex_add(g, cf, via->svc_addr, via->svc_port, 0, "",
+				  NULL, &vv)) < 0 ||
+	    (r = graph_vertex_set_service(g, vv, via->svc_namespace,
+					  via->svc_name)) < 0 ||
+	    (r = graph_edge_add(g, cv, vv, c->proto, c->conns, c->total,
+				c->first, c->last)) < 0 ||
+	    (r = graph_edge_add(g, vv, sv, c->proto, c->conns, c->total,
+				c->first, c->last)) < 0 ||
+	    (r = graph_root_add(g, vv)) < 0 ||
+	    (r = frontier_add(o->next_in, o->seen_in,
+			      PQgetvalue(res, i, 1))) < 0)
+		return r;
+	return frontier_add(o->next, o->seen, PQgetvalue(res, i, 5));
+}
+
+/* Runs one edge query and adds its rows to g. */
+static int fetch_edges(struct cmdb *db, const struct look_query *q,
+		       const char *addrs, struct graph *g,
+		       struct level_out *o)
+{
+	bool diff;
+	_cleanup_(pqclearp) PGresult *res = query_edges(db, q, addrs, o, &diff);
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
 		return cmdb_fail(db, res);
 
 	int rows = PQntuples(res);
 	for (int i = 0; i < rows; i++) {
-		int cf, sf;
-		uint8_t ca[16] = { 0 }, sa[16] = { 0 };
+		int cf, r;
 		uint32_t cv, sv;
-		int r;
-		const char *caddr = PQgetvalue(res, i, 1);
-		const char *saddr = PQgetvalue(res, i, 5);
 		/* (Rows through a Service at the root are drawn through
 		 * the Service's vertex: not the same edge as a row.) */
-		if (o->rows && !o->via) {
-			uint64_t h = 0x5348574b;
-			for (int col = 0; col < PQnfields(res); col++) {
-				const char *v = PQgetvalue(res, i, col);
-				h = hash_bytes(v, strlen(v) + 1, h);
-			}
-			int pr = u64map_put(o->rows, h | 1, 1);
-			if (pr == -ENOMEM)
-				return pr;
-			if (pr == 0)
-				continue; /* the same row again */
+		if (o->rows && !o->via && (r = row_seen(res, i, o->rows)) != 0) {
+			if (r < 0)
+				return r;
+			continue; /* the same row again */
 		}
 		/* A pod selector roots the tree at that pod's endpoints
 		 * only: a hostNetwork pod's address is its node's. */
@@ -366,89 +461,35 @@ static int fetch_edges(struct cmdb *db, const struct look_query *q,
 		    !pod_selected(q, pod_col(res, i, o->into ? 16 : 14),
 				  pod_col(res, i, o->into ? 17 : 15)))
 			continue;
-		if (parse_addr(caddr, &cf, ca) < 0 ||
-		    parse_addr(saddr, &sf, sa) < 0)
+		if ((r = row_ends(g, res, i, &cf, &cv, &sv)) == -EINVAL)
 			continue; /* not an address we can print */
-		r = graph_vertex_add(g, cf, ca, 0,
-				     (uint32_t)strtoul(PQgetvalue(res, i, 2),
-						       NULL, 10),
-				     PQgetvalue(res, i, 3),
-				     PQgetisnull(res, i, 4)
-					     ? NULL
-					     : PQgetvalue(res, i, 4),
-				     &cv);
 		if (r < 0)
 			return r;
-		r = graph_vertex_add(g, sf, sa,
-				     (uint16_t)atoi(PQgetvalue(res, i, 6)),
-				     (uint32_t)strtoul(PQgetvalue(res, i, 7),
-						       NULL, 10),
-				     PQgetvalue(res, i, 8),
-				     PQgetisnull(res, i, 9)
-					     ? NULL
-					     : PQgetvalue(res, i, 9),
-				     &sv);
-		if (r < 0)
-			return r;
-		if ((r = graph_vertex_set_pod(g, cv, pod_col(res, i, 14),
-					      pod_col(res, i, 15))) < 0 ||
-		    (r = graph_vertex_set_pod(g, sv, pod_col(res, i, 16),
-					      pod_col(res, i, 17))) < 0)
-			return r;
-		struct graph_via via = { 0 };
-		uint8_t proto = strcmp(PQgetvalue(res, i, 0), "udp") == 0
-					? IPPROTO_UDP
-					: IPPROTO_TCP;
-		int vf;
-		if (!PQgetisnull(res, i, COL_SVC_ADDR) &&
-		    parse_addr(PQgetvalue(res, i, COL_SVC_ADDR), &vf,
-			       via.svc_addr) == 0 &&
-		    vf == cf) {
-			via.service = true;
-			via.svc_port = (uint16_t)atoi(
-				PQgetvalue(res, i, COL_SVC_PORT));
-			via.svc_namespace = pod_col(res, i, COL_SVC_NS);
-			via.svc_name = pod_col(res, i, COL_SVC_NAME);
-		}
-		if (!PQgetisnull(res, i, COL_NAT_SEEN) &&
-		    parse_addr(PQgetvalue(res, i, COL_NAT_SEEN), &vf,
-			       via.nat_seen) == 0 &&
-		    vf == cf)
-			via.nat = true;
-		uint64_t conns = strtoull(PQgetvalue(res, i, 10), NULL, 10);
-		uint64_t total = strtoull(PQgetvalue(res, i, 11), NULL, 10);
-		int64_t first = strtoll(PQgetvalue(res, i, 12), NULL, 10);
-		int64_t last = strtoll(PQgetvalue(res, i, 13), NULL, 10);
+		struct graph_via via;
+		row_via(res, i, cf, &via);
+		const struct graph_via *vp = via.service || via.nat ? &via : NULL;
+		struct row_counts c = {
+			.proto = strcmp(PQgetvalue(res, i, 0), "udp") == 0
+					 ? IPPROTO_UDP
+					 : IPPROTO_TCP,
+			.conns = strtoull(PQgetvalue(res, i, 10), NULL, 10),
+			.total = strtoull(PQgetvalue(res, i, 11), NULL, 10),
+			.first = strtoll(PQgetvalue(res, i, 12), NULL, 10),
+			.last = strtoll(PQgetvalue(res, i, 13), NULL, 10),
+		};
 		if (o->via && via.service) {
-			/* client -> Service -> backend, the Service a
-			 * vertex of its own (the tree's root). */
-			uint32_t vv;
-			if ((r = graph_vertex_add(g, cf, via.svc_addr,
-						  via.svc_port, 0, "", NULL,
-						  &vv)) < 0 ||
-			    (r = graph_vertex_set_service(g, vv,
-							  via.svc_namespace,
-							  via.svc_name)) < 0 ||
-			    (r = graph_edge_add(g, cv, vv, proto, conns, total,
-						first, last)) < 0 ||
-			    (r = graph_edge_add(g, vv, sv, proto, conns, total,
-						first, last)) < 0 ||
-			    (r = graph_root_add(g, vv)) < 0 ||
-			    (r = frontier_add(o->next_in, o->seen_in,
-					      caddr)) < 0 ||
-			    (r = frontier_add(o->next, o->seen, saddr)) < 0)
+			if ((r = add_through_service(g, o, res, i, cf, cv, sv,
+						     &via, &c)) < 0)
 				return r;
 			continue;
 		}
-		r = graph_edge_add_via(g, cv, sv, proto, conns, total, first,
-				       last,
-				       via.service || via.nat ? &via : NULL);
+		r = graph_edge_add_via(g, cv, sv, c.proto, c.conns, c.total,
+				       c.first, c.last, vp);
 		if (r < 0)
 			return r;
 		if (diff &&
 		    (r = graph_edge_mark(
-			     g, cv, sv, proto,
-			     via.service || via.nat ? &via : NULL,
+			     g, cv, sv, c.proto, vp,
 			     PQgetvalue(res, i, COL_IN_WINDOW)[0] == 't',
 			     PQgetvalue(res, i, COL_IN_WINDOW + 1)[0] == 't',
 			     strtoull(PQgetvalue(res, i, COL_IN_WINDOW + 2),
@@ -457,7 +498,7 @@ static int fetch_edges(struct cmdb *db, const struct look_query *q,
 		if (o->roots && (r = graph_root_add(g, o->into ? sv : cv)) < 0)
 			return r;
 		if ((r = frontier_add(o->next, o->seen,
-				      o->into ? caddr : saddr)) < 0)
+				      PQgetvalue(res, i, o->into ? 1 : 5))) < 0)
 			return r;
 	}
 	return 0;
