@@ -42,7 +42,15 @@ static const struct {
 	{ "workloads", CMDB_LIST_WORKLOADS },
 };
 
-int cli_list(int argc, char **argv)
+struct list_args {
+	const char *url;
+	int64_t now, since;
+	bool json, all;
+	bool want[ARRAY_SIZE(list_kinds)];
+};
+
+/* Flags and kinds. Returns 0, 1 after --help, or EXIT_USAGE. */
+static int list_args_parse(int argc, char **argv, struct list_args *a)
 {
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
@@ -52,11 +60,11 @@ int cli_list(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *url = getenv("SHAWK_CMDB_URL");
-	int64_t now = now_realtime_ms(), since = INT64_MIN;
-	bool json = false;
-	int c, r;
+	int c;
 
+	*a = (struct list_args){ .url = getenv("SHAWK_CMDB_URL"),
+				 .now = now_realtime_ms(),
+				 .since = INT64_MIN };
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
@@ -67,10 +75,11 @@ int cli_list(int argc, char **argv)
 						       "invalid --output '%s': "
 						       "expected text or json",
 						       optarg);
-			json = !strcmp(optarg, "json");
+			a->json = !strcmp(optarg, "json");
 			break;
 		case 's':
-			if (duration_time_point_parse_ms(optarg, now, &since) < 0)
+			if (duration_time_point_parse_ms(optarg, a->now,
+							 &a->since) < 0)
 				return cli_usage_error(
 					"list",
 					"invalid --since '%s': expected a "
@@ -79,17 +88,16 @@ int cli_list(int argc, char **argv)
 					optarg);
 			break;
 		case 'c':
-			url = optarg;
+			a->url = optarg;
 			break;
 		case 'h':
 			fputs(list_usage, stdout);
-			return 0;
+			return 1;
 		default:
 			return cli_option_error("list", c, argv, optind);
 		}
 	}
-	bool want[ARRAY_SIZE(list_kinds)] = { 0 };
-	bool all = optind >= argc;
+	a->all = optind >= argc;
 	for (; optind < argc; optind++) {
 		size_t k = 0;
 		while (k < ARRAY_SIZE(list_kinds) &&
@@ -101,17 +109,42 @@ int cli_list(int argc, char **argv)
 					       "hosts, pods, namespaces or "
 					       "workloads",
 					       argv[optind]);
-		want[k] = true;
+		a->want[k] = true;
 	}
-	if (!url || !*url)
+	if (!a->url || !*a->url)
 		return cli_usage_error("list",
 				       "no CMDB: set --cmdb or SHAWK_CMDB_URL");
-	if ((r = cli_cmdb_url_check("list", url)))
-		return r;
+	return cli_cmdb_url_check("list", a->url);
+}
+
+/* The n tables as JSON or text sections. 0 or -errno. */
+static int list_print(const struct list_args *a, struct render_table *rt,
+		      size_t n)
+{
+	if (a->json)
+		return render_table_json(stdout, rt, n, a->all);
+	size_t shown = 0;
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (a->all && !rt[i].nrows)
+			continue;
+		if (a->all)
+			printf("%s== %s\n", shown++ ? "\n" : "", rt[i].section);
+		r = render_table_text(stdout, &rt[i], a->now);
+	}
+	return r;
+}
+
+int cli_list(int argc, char **argv)
+{
+	struct list_args a;
+	int r = list_args_parse(argc, argv, &a);
+	if (r)
+		return r == 1 ? 0 : r;
 
 	_cleanup_(cmdb_freep) struct cmdb *db = NULL;
 	char cerr[256] = "";
-	if ((r = cmdb_connect(url, &db, cerr, sizeof(cerr))) < 0) {
+	if ((r = cmdb_connect(a.url, &db, cerr, sizeof(cerr))) < 0) {
 		fprintf(stderr, "shawk list: cannot connect to the CMDB: %s\n",
 			r == -ENOMEM ? "out of memory" : cerr);
 		return 1;
@@ -121,9 +154,9 @@ int cli_list(int argc, char **argv)
 	size_t n = 0, total = 0;
 	int ret = 0;
 	for (size_t k = 0; k < ARRAY_SIZE(list_kinds) && !ret; k++) {
-		if (!all && !want[k])
+		if (!a.all && !a.want[k])
 			continue;
-		r = cmdb_list(db, list_kinds[k].kind, since, &tabs[n]);
+		r = cmdb_list(db, list_kinds[k].kind, a.since, &tabs[n]);
 		if (r < 0) {
 			fprintf(stderr, "shawk list: %s\n",
 				r == -ENOMEM ? "out of memory"
@@ -145,20 +178,7 @@ int cli_list(int argc, char **argv)
 		};
 		n++;
 	}
-	if (!ret && json) {
-		r = render_table_json(stdout, rt, n, all);
-	} else if (!ret) {
-		size_t shown = 0;
-		r = 0;
-		for (size_t i = 0; i < n && r == 0; i++) {
-			if (all && !rt[i].nrows)
-				continue;
-			if (all)
-				printf("%s== %s\n", shown++ ? "\n" : "",
-				       rt[i].section);
-			r = render_table_text(stdout, &rt[i], now);
-		}
-	}
+	r = ret ? 0 : list_print(&a, rt, n);
 	for (size_t i = 0; i < ARRAY_SIZE(tabs); i++)
 		cmdb_table_clear(&tabs[i]);
 	if (!ret && r < 0) {
@@ -167,13 +187,13 @@ int cli_list(int argc, char **argv)
 	}
 	if (ret)
 		return ret;
-	if (!json && total == 0) {
+	if (!a.json && total == 0) {
 		fputs("shawk list: the CMDB knows nothing yet: run shawk probe "
 		      "(--once --cmdb URL for one scan)\n",
 		      stderr);
 		return 1;
 	}
-	if (!json && all)
+	if (!a.json && a.all)
 		puts("\nnext: shawk look ADDRESS, shawk look NAMESPACE/POD, "
 		     "or shawk look (the whole map)");
 	return 0;
