@@ -193,27 +193,13 @@ int kubelet_list_services(struct kubelet_client *k, char **ret_body,
 			   ret_len);
 }
 
-static int kubelet_get(struct kubelet_client *k, const char *path,
-		       const char *rbac, char **ret_body, size_t *ret_len)
+/* The request's headers, with the token when one is configured. 0 with
+ * *ret (curl_slist_free_all() it), or -errno with k->err set. */
+static int request_headers(struct kubelet_client *k, const char *url,
+			   struct curl_slist **ret)
 {
-	_cleanup_(freep) char *url = NULL;
-	char curl_err[CURL_ERROR_SIZE] = "";
-	struct body b = { .max = k->max_body };
-	struct curl_slist *hdrs = NULL;
 	_cleanup_(freep) char *token = NULL;
 	_cleanup_(freep) char *auth = NULL;
-	CURL *c = k->curl;
-	int ret = -EIO;
-
-	k->err[0] = '\0';
-	if (asprintf(&url, "%s%s", k->url_base, path) < 0) {
-		url = NULL;
-		return -ENOMEM;
-	}
-	if (k->aborted) {
-		snprintf(k->err, sizeof(k->err), "%s: stopped", url);
-		return -ECANCELED;
-	}
 	if (k->token_file) {
 		int r = read_token(k->token_file, &token);
 		if (r < 0 && r != -ENOENT) {
@@ -238,7 +224,8 @@ static int kubelet_get(struct kubelet_client *k, const char *path,
 			return -ENOMEM;
 		}
 	}
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	struct curl_slist *hdrs =
+		curl_slist_append(NULL, "Accept: application/json");
 	if (hdrs && auth) {
 		struct curl_slist *h2 = curl_slist_append(hdrs, auth);
 		if (!h2) {
@@ -250,12 +237,20 @@ static int kubelet_get(struct kubelet_client *k, const char *path,
 	}
 	if (!hdrs)
 		return -ENOMEM;
+	*ret = hdrs;
+	return 0;
+}
 
+static void request_setup(struct kubelet_client *k, const char *url,
+			  struct curl_slist *hdrs, struct body *b,
+			  char *curl_err)
+{
+	CURL *c = k->curl;
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, k->connect_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, k->timeout_ms);
@@ -275,45 +270,81 @@ static int kubelet_get(struct kubelet_client *k, const char *path,
 		 * system store. */
 		curl_easy_setopt(c, CURLOPT_CAINFO, k->ca_file);
 	}
+}
 
-	CURLcode cc = curl_easy_perform(c);
-	long status = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hdrs);
-
+/* A failed transfer or an HTTP status other than 200 as -errno with
+ * k->err set; 0 for a 200. */
+static int request_outcome(struct kubelet_client *k, const char *url,
+			   CURLcode cc, long status, const struct body *b,
+			   const char *curl_err, const char *rbac)
+{
 	if (cc == CURLE_ABORTED_BY_CALLBACK) {
 		snprintf(k->err, sizeof(k->err), "%s: stopped", url);
-		ret = -ECANCELED;
-	} else if (cc == CURLE_OPERATION_TIMEDOUT) {
-		snprintf(k->err, sizeof(k->err), "%s: timed out (%s)",
-			 url, curl_err);
-		ret = -ETIMEDOUT;
-	} else if (b.too_big) {
+		return -ECANCELED;
+	}
+	if (cc == CURLE_OPERATION_TIMEDOUT) {
+		snprintf(k->err, sizeof(k->err), "%s: timed out (%s)", url,
+			 curl_err);
+		return -ETIMEDOUT;
+	}
+	if (b->too_big) {
 		snprintf(k->err, sizeof(k->err),
-			 "%s: answer larger than %zu bytes", url,
-			 k->max_body);
-		ret = -EFBIG;
-	} else if (cc != CURLE_OK) {
+			 "%s: answer larger than %zu bytes", url, k->max_body);
+		return -EFBIG;
+	}
+	if (cc != CURLE_OK) {
 		snprintf(k->err, sizeof(k->err), "%s: %s", url,
 			 *curl_err ? curl_err : curl_easy_strerror(cc));
-		ret = cc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
-	} else if (status == 401 || status == 403) {
-		snprintf(k->err, sizeof(k->err),
-			 "%s: HTTP %ld (check the token and its RBAC: %s)",
-			 url, status, rbac);
-		ret = -EACCES;
-	} else if (status != 200) {
-		snprintf(k->err, sizeof(k->err), "%s: HTTP %ld", url,
-			 status);
-		ret = -EIO;
-	} else {
-		if (!b.p && !(b.p = calloc(1, 1)))
-			return -ENOMEM;
-		log_debug("k8s: GET %s: %zu bytes", url, b.n);
-		*ret_body = b.p;
-		*ret_len = b.n;
-		return 0;
+		return cc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
 	}
-	free(b.p);
-	return ret;
+	if (status == 401 || status == 403) {
+		snprintf(k->err, sizeof(k->err),
+			 "%s: HTTP %ld (check the token and its RBAC: %s)", url,
+			 status, rbac);
+		return -EACCES;
+	}
+	if (status != 200) {
+		snprintf(k->err, sizeof(k->err), "%s: HTTP %ld", url, status);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int kubelet_get(struct kubelet_client *k, const char *path,
+		       const char *rbac, char **ret_body, size_t *ret_len)
+{
+	_cleanup_(freep) char *url = NULL;
+	char curl_err[CURL_ERROR_SIZE] = "";
+	struct body b = { .max = k->max_body };
+	struct curl_slist *hdrs = NULL;
+	int r;
+
+	k->err[0] = '\0';
+	if (asprintf(&url, "%s%s", k->url_base, path) < 0) {
+		url = NULL;
+		return -ENOMEM;
+	}
+	if (k->aborted) {
+		snprintf(k->err, sizeof(k->err), "%s: stopped", url);
+		return -ECANCELED;
+	}
+	if ((r = request_headers(k, url, &hdrs)) < 0)
+		return r;
+	request_setup(k, url, hdrs, &b, curl_err);
+	CURLcode cc = curl_easy_perform(k->curl);
+	long status = 0;
+	curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdrs);
+
+	r = request_outcome(k, url, cc, status, &b, curl_err, rbac);
+	if (r == 0 && !b.p && !(b.p = calloc(1, 1)))
+		r = -ENOMEM;
+	if (r < 0) {
+		free(b.p);
+		return r;
+	}
+	log_debug("k8s: GET %s: %zu bytes", url, b.n);
+	*ret_body = b.p;
+	*ret_len = b.n;
+	return 0;
 }
