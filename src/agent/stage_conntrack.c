@@ -267,25 +267,9 @@ static int dump_ns(struct stage_conntrack *c, struct netns_handle *h,
 	return 0;
 }
 
-static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
+/* 1. Which netns need a dump (periodic: all); events of the others. */
+static int follow_netns(struct stage_conntrack *c, bool periodic)
 {
-	struct stage_conntrack *c = (struct stage_conntrack *)st;
-	struct ct_table_stats before, after;
-	(void)recs;
-	(void)n;
-
-	int r = netns_set_sync(c->ns, c->pm);
-	if (r < 0)
-		return r == -ENOMEM ? r : 0;
-	c->gen++;
-	ct_table_get_stats(c->ct, &before);
-	c->last_err = 0;
-	c->stats.full = 0;
-	c->stats.scans++;
-	c->stats.netns = 0;
-	bool periodic = !c->events || c->gen % CT_REDUMP_EVERY == 1;
-
-	/* 1. Which netns need a dump; events of the others. */
 	for (size_t i = 0; i < netns_set_count(c->ns); i++) {
 		struct netns_handle *h = netns_set_at(c->ns, i);
 		bool fresh;
@@ -320,19 +304,12 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 			}
 		}
 	}
-	ns_forget_gone(c);
+	return 0;
+}
 
-	/* 2. Drop what died before this scan, what the dumps bring back
-	 * and the entries of vanished netns. */
-	struct purge_ctx pc = { .c = c };
-	bool any_redump = c->vanished;
-	for (size_t i = 0; i < c->nns && !any_redump; i++)
-		any_redump = c->nss[i].redump;
-	if (any_redump || ct_table_dead(c->ct))
-		(void)ct_table_purge(c->ct, purge_drop, &pc);
-	c->vanished = 0;
-
-	/* 3. The dumps. */
+/* 3. The dumps of the netns that need one. 0 or -ENOMEM. */
+static int dump_netns(struct stage_conntrack *c)
+{
 	for (size_t i = 0; i < netns_set_count(c->ns); i++) {
 		struct netns_handle *h = netns_set_at(c->ns, i);
 		struct ct_ns *s = ns_find(c, h->ino);
@@ -347,7 +324,7 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 			c->stats.netns++;
 			continue;
 		}
-		r = dump_ns(c, h, s);
+		int r = dump_ns(c, h, s);
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0) {
@@ -361,6 +338,43 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 		s->dumped = true;
 		c->stats.netns++;
 	}
+	return 0;
+}
+
+static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
+{
+	struct stage_conntrack *c = (struct stage_conntrack *)st;
+	struct ct_table_stats before, after;
+	(void)recs;
+	(void)n;
+
+	int r = netns_set_sync(c->ns, c->pm);
+	if (r < 0)
+		return r == -ENOMEM ? r : 0;
+	c->gen++;
+	ct_table_get_stats(c->ct, &before);
+	c->last_err = 0;
+	c->stats.full = 0;
+	c->stats.scans++;
+	c->stats.netns = 0;
+	bool periodic = !c->events || c->gen % CT_REDUMP_EVERY == 1;
+
+	if ((r = follow_netns(c, periodic)) < 0)
+		return r;
+	ns_forget_gone(c);
+
+	/* 2. Drop what died before this scan, what the dumps bring back
+	 * and the entries of vanished netns. */
+	struct purge_ctx pc = { .c = c };
+	bool any_redump = c->vanished;
+	for (size_t i = 0; i < c->nns && !any_redump; i++)
+		any_redump = c->nss[i].redump;
+	if (any_redump || ct_table_dead(c->ct))
+		(void)ct_table_purge(c->ct, purge_drop, &pc);
+	c->vanished = 0;
+
+	if ((r = dump_netns(c)) < 0)
+		return r;
 	ct_table_get_stats(c->ct, &after);
 	c->stats.entries += after.messages - before.messages;
 	c->stats.malformed += after.malformed - before.malformed;

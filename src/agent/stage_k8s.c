@@ -40,6 +40,45 @@ static void k8s_report_services(struct stage_k8s *k,
 static void k8s_stats(const struct stage *st, stat_fn fn, void *ud);
 static void k8s_free(struct stage *st);
 
+/* What the pod watch polls: the kubelet at url, and the API server's
+ * Services list when one is known (its URL in abuf). Returns that URL or
+ * NULL. */
+static const char *watch_options(const struct probe_config *cfg,
+				 const char *url, char *abuf, size_t abufsz,
+				 struct pod_watch_options *o)
+{
+	int64_t refresh_ms = cfg->kubelet_refresh_ms;
+	*o = (struct pod_watch_options){
+		.refresh_ms = refresh_ms,
+		.min_refresh_ms = refresh_ms && refresh_ms < 5000 ? refresh_ms : 0,
+		.kubelet = {
+			.url = url,
+			.token_file = cfg->kubelet_token_file,
+			.ca_file = cfg->kubelet_ca_file,
+			.insecure = cfg->kubelet_insecure,
+			.allow_http_token = cfg->kubelet_allow_http,
+		},
+	};
+	const char *aurl = kubelet_apiserver_url(cfg->apiserver_url,
+						 cfg->kube_service_host,
+						 cfg->kube_service_port, abuf,
+						 abufsz);
+	if (aurl) {
+		o->apiserver = (struct kubelet_options){
+			.url = aurl,
+			.token_file = cfg->kubelet_token_file,
+			.ca_file = cfg->apiserver_ca_file,
+			.allow_http_token = cfg->kubelet_allow_http,
+		};
+		o->services_refresh_ms = cfg->services_refresh_ms;
+	} else {
+		log_debug("no API server (--apiserver-url or "
+			  "KUBERNETES_SERVICE_HOST): Services are shown by "
+			  "address only");
+	}
+	return aurl;
+}
+
 struct stage *stage_k8s_new(const struct probe_config *cfg, bool once)
 {
 	struct stage_k8s *k = calloc(1, sizeof(*k));
@@ -72,39 +111,9 @@ struct stage *stage_k8s_new(const struct probe_config *cfg, bool once)
 			  "or NODE_IP): flows get container ids only");
 		return &k->base;
 	}
-	/* Environment only: tests and busy nodes tune it. */
-	int64_t refresh_ms = cfg->kubelet_refresh_ms;
-	struct pod_watch_options o = {
-		.refresh_ms = refresh_ms,
-		.min_refresh_ms = refresh_ms && refresh_ms < 5000 ? refresh_ms : 0,
-		.kubelet = {
-			.url = url,
-			.token_file = cfg->kubelet_token_file,
-			.ca_file = cfg->kubelet_ca_file,
-			.insecure = cfg->kubelet_insecure,
-			.allow_http_token = cfg->kubelet_allow_http,
-		},
-	};
-	/* The Services list, when an API server is known (in a pod). */
+	struct pod_watch_options o;
 	char abuf[160];
-	const char *aurl = kubelet_apiserver_url(cfg->apiserver_url,
-						 cfg->kube_service_host,
-						 cfg->kube_service_port, abuf,
-						 sizeof(abuf));
-	int64_t svc_refresh_ms = cfg->services_refresh_ms;
-	if (aurl) {
-		o.apiserver = (struct kubelet_options){
-			.url = aurl,
-			.token_file = cfg->kubelet_token_file,
-			.ca_file = cfg->apiserver_ca_file,
-			.allow_http_token = cfg->kubelet_allow_http,
-		};
-		o.services_refresh_ms = svc_refresh_ms;
-	} else {
-		log_debug("no API server (--apiserver-url or "
-			  "KUBERNETES_SERVICE_HOST): Services are shown by "
-			  "address only");
-	}
+	const char *aurl = watch_options(cfg, url, abuf, sizeof(abuf), &o);
 	if (cfg->kubelet_insecure)
 		log_warn("kubelet TLS verification is off "
 			 "(SHAWK_KUBELET_INSECURE): the pod list of %s is "
