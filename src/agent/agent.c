@@ -122,6 +122,7 @@ static void report_scan(struct agent *a)
 static int agent_scan_once(struct agent *a)
 {
 	const struct sock_record *recs = NULL;
+	stage_list_prepare(&a->stages);
 	int r = read_source(a, &recs);
 	if (r < 0)
 		return r;

@@ -505,25 +505,36 @@ static int dump_one(struct ct_table *t, int fd, uint32_t status,
 	return dump_recv(t, fd, buf);
 }
 
-int ct_dump(struct ct_table *t, int fd, bool filter, bool *ret_filtered)
+int ct_dump(struct ct_table *t, int fd, bool filter, unsigned kinds,
+	    unsigned *ret_done, bool *ret_filtered)
 {
 	_cleanup_(freep) void *buf = malloc(CT_RECV_BUF);
-	int r;
+	int r = 0;
 	*ret_filtered = false;
+	*ret_done = 0;
 	if (!buf)
 		return -ENOMEM;
 	if (filter) {
 		uint64_t skipped = t->stats.skipped;
 		/* The kernel compares (status & mask) == status: one dump per
 		 * kind, the second without the entries of the first. */
-		r = dump_one(t, fd, IPS_DST_NAT, IPS_DST_NAT, buf);
-		if (r == 0)
+		if (kinds & CT_DUMP_DNAT) {
+			r = dump_one(t, fd, IPS_DST_NAT, IPS_DST_NAT, buf);
+			if (r == 0)
+				*ret_done |= CT_DUMP_DNAT;
+		}
+		if (r == 0 && (kinds & CT_DUMP_SNAT)) {
 			r = dump_one(t, fd, IPS_SRC_NAT,
 				     IPS_SRC_NAT | IPS_DST_NAT, buf);
+			if (r == 0)
+				*ret_done |= CT_DUMP_SNAT;
+		}
 		if (r == 0) {
 			/* A kernel ignoring the attributes sends the whole
 			 * table: filtered here all the same. */
 			*ret_filtered = t->stats.skipped == skipped;
+			if (!*ret_filtered)
+				*ret_done = CT_DUMP_ALL;
 			return 0;
 		}
 		if (r != -EINVAL && r != -EOPNOTSUPP) {
@@ -536,5 +547,7 @@ int ct_dump(struct ct_table *t, int fd, bool filter, bool *ret_filtered)
 	r = dump_one(t, fd, 0, 0, buf);
 	if (r < 0)
 		t->stats.dump_errors++;
+	else
+		*ret_done = CT_DUMP_ALL;
 	return r;
 }
