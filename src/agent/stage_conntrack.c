@@ -499,6 +499,8 @@ static void *prepare_thread(void *arg)
 {
 	struct stage_conntrack *c = arg;
 	c->pre_err = dump_netns(c, false);
+	log_debug("conntrack: DNAT dumps ahead of the records done (%zu entries)",
+		  ct_table_count(c->ct));
 	return NULL;
 }
 
@@ -552,9 +554,13 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 		ns_forget_gone(c);
 	}
 
+	log_debug("conntrack: %s the scan's dumps",
+		  prepared ? "joined, finishing" : "starting");
 	c->recs = recs;
 	c->nrecs = n;
 	r = dump_netns(c, true);
+	log_debug("conntrack: scan's dumps done (%zu entries)",
+		  ct_table_count(c->ct));
 	c->recs = NULL;
 	c->nrecs = 0;
 	if (r < 0)
