@@ -108,17 +108,13 @@ int source_stream_open(const struct probe_config *cfg, struct procmap *pm,
 		.verbose = cfg->bpf_verbose,
 		.deny = cfg->bpf_deny,
 		.classic = cfg->bpf_classic,
-		/* The conntrack stage needs each connection's own tuple
-		 * (client port) to find its backend: an in-kernel count
-		 * per flow would lose it. */
-		.no_aggregate = cfg->bpf_no_aggregate || cfg->conntrack,
+		.no_aggregate = cfg->bpf_no_aggregate,
 		.no_aggregate_why =
-			cfg->bpf_no_aggregate ? "SHAWK_BPF_AGGREGATE=0"
-			: cfg->conntrack      ? "the conntrack stage needs each "
-						"connection's client port; "
-						"--conntrack off counts them "
-						"in the kernel"
-					      : NULL,
+			cfg->bpf_no_aggregate ? "SHAWK_BPF_AGGREGATE=0" : NULL,
+		/* The conntrack stage needs the tuple (client port) of a
+		 * connection through a Service to find its backend: only
+		 * connections it vouches for are counted in the kernel. */
+		.aggregate_plain_only = cfg->conntrack,
 	};
 	struct source_stream *s = calloc(1, sizeof(*s));
 	if (!s)
