@@ -5,7 +5,9 @@
  * loaded by bench/bpf_arms.c). Names match bpf/shawk.bpf.c's with "empty"
  * for "shawk", so an arm names the hooks the same way.
  */
-#include <linux/bpf.h>
+/* Only pointers to the contexts: no kernel header needed. */
+struct bpf_sock_addr;
+struct bpf_sock;
 
 #define SEC(name) __attribute__((section(name), used))
 

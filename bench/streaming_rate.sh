@@ -34,7 +34,8 @@
 # itself - programs verified, BTF parsed, 26 MiB of maps allocated - spills
 # into its first seconds). With BENCH_SETTLE > 0 each round also has an arm
 # with an agent started 0.1-0.5 s before it (the figure of record before
-# 2026-11-23), printed as a second ratio so the start's cost stays visible.
+# 2026-11-23), printed as a second ratio so the start's cost stays visible
+# (BENCH_COLD=0 leaves it out). BENCH_ARMS adds arms of any kind (below).
 #
 # Exit status 0 when it ran or printed "SKIP - reason" (targets missed are
 # reported, not failures).
@@ -163,7 +164,7 @@ for i in $(seq "$ROUNDS"); do
 	got=$(run)
 	on+=("$got") ticks_on=$(( ticks_on + $(ticks "$agent") - c0 )) conns_on=$(( conns_on + got * SECS ))
 	stop_agent
-	if [ "$SETTLE" != 0 ]; then
+	if [ "$SETTLE" != 0 ] && [ "${BENCH_COLD:-1}" = 1 ]; then
 		# The agent just started (not settled): the previous figure of record.
 		start_agent "$tmp/agent-cold.log" 0
 		cold+=("$(run)")
