@@ -80,6 +80,14 @@ static void streaming_stats(const struct agent_source *as, stat_fn fn,
 	fn("agg_full", STAT_COUNTER, es.agg_full,
 	   "connections passed as events: in-kernel aggregate full", ud);
 	fn("programs", STAT_GAUGE, es.programs, "attached BPF programs", ud);
+	if (es.plain_only) {
+		fn("plain_peers", STAT_COUNTER, es.plain_peers,
+		   "peers vouched for by the conntrack stage: their "
+		   "connections counted in the kernel", ud);
+		fn("nat_sources", STAT_GAUGE, es.nat_sources,
+		   "NAT source addresses: passive connections from them "
+		   "come as events", ud);
+	}
 }
 
 static void streaming_free(struct agent_source *as)
