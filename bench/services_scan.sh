@@ -14,6 +14,11 @@
 #     --conntrack off, BENCH_RUNS (5) interleaved runs each, medians of wall
 #     and CPU time: ratio with/without (target <= 1.3). Peak RSS (VmHWM) of
 #     each, and of a polling agent after a few scans with the stage.
+#     BENCH_REF_BIN=path adds an arm with another binary's stage (e.g. the
+#     build of main before a change), interleaved with the others.
+#     The floor, in the same run: bench/ct_dump.c times bare dumps of the
+#     node's table (the walk alone, the DNAT entries, the SNAT ones), and
+#     `conntrack -L | wc -l` once.
 #  3. Correctness with --output json: every connection counted at the
 #     backend with its Service (and, without the stage, at the ClusterIP).
 #
@@ -70,6 +75,14 @@ TMP=$(mktemp -d /tmp/shawk-bench.XXXXXX) || die "mktemp"
 HOLDER=$TMP/conn_holder
 cc -std=gnu11 -O2 -Wall -Wextra -o "$HOLDER" "$BENCH_DIR/conn_holder.c" ||
 	die "cannot compile bench/conn_holder.c"
+CTDUMP=$TMP/ct_dump
+cc -std=gnu11 -O2 -Wall -Wextra -o "$CTDUMP" "$BENCH_DIR/ct_dump.c" ||
+	die "cannot compile bench/ct_dump.c"
+REF_BIN=${BENCH_REF_BIN:-}
+if [ -n "$REF_BIN" ]; then
+	case "$REF_BIN" in /*) ;; *) REF_BIN="$PWD/$REF_BIN" ;; esac
+	[ -x "$REF_BIN" ] || die "BENCH_REF_BIN=$REF_BIN is not executable"
+fi
 
 # ---- 1. topology, connections, unrelated entries ---------------------------
 
@@ -154,15 +167,37 @@ if [ -n "${BENCH_PERF:-}" ]; then
 	exit 0
 fi
 declare -A WALLS CPUS
+REF_SCAN=("$REF_BIN" "${SCAN[@]:1}")
 for ((r = 1; r <= RUNS; r++)); do
 	measure "${SCAN[@]}" --conntrack off || die "scan without conntrack failed"
 	WALLS[off]+=" $WALL" CPUS[off]+=" $CPU"
 	measure "${SCAN[@]}" --conntrack on || die "scan with conntrack failed"
 	WALLS[on]+=" $WALL" CPUS[on]+=" $CPU"
+	if [ -n "$REF_BIN" ]; then
+		measure "${REF_SCAN[@]}" --conntrack on || die "reference scan with conntrack failed"
+		WALLS[ref]+=" $WALL" CPUS[ref]+=" $CPU"
+	fi
 done
 W_ON=$(median ${WALLS[on]}) W_OFF=$(median ${WALLS[off]})
 C_ON=$(median ${CPUS[on]}) C_OFF=$(median ${CPUS[off]})
 R_WALL=$(ratio "$W_ON" "$W_OFF") R_CPU=$(ratio "$C_ON" "$C_OFF")
+if [ -n "$REF_BIN" ]; then
+	W_REF=$(median ${WALLS[ref]}) C_REF=$(median ${CPUS[ref]})
+fi
+
+# The floor: bare dumps of the node's table (no parsing), same run.
+declare -A FLOOR
+for kind in walk dnat snat; do
+	FLOOR[$kind]=$(median $(nsenter --net="$NODE" "$CTDUMP" "$kind" "$RUNS" | awk '{print $4}'))
+done
+FLOOR_DNAT_N=$(nsenter --net="$NODE" "$CTDUMP" dnat 1 | awk '{print $2}')
+CTL_N=0 CTL_US=0
+if command -v conntrack >/dev/null; then
+	a=$EPOCHREALTIME
+	CTL_N=$(nsenter --net="$NODE" conntrack -L 2>/dev/null | wc -l)
+	b=$EPOCHREALTIME
+	CTL_US=$((10#${b/./} - 10#${a/./}))
+fi
 
 peak_rss_kb() {
 	python3 -c '
@@ -217,6 +252,11 @@ say "services_scan: one-shot scan, $RUNS interleaved runs, medians (machine shar
 say "  without conntrack stage: wall $(ms "$W_OFF") ms, cpu $(ms "$C_OFF") ms, peak RSS $((RSS_OFF / 1024)) MiB"
 say "  with conntrack stage:    wall $(ms "$W_ON") ms, cpu $(ms "$C_ON") ms, peak RSS $((RSS_ON / 1024)) MiB"
 say "  ratio with/without: wall $R_WALL, cpu $R_CPU (target <= $TARGET_RATIO): $VERDICT"
+if [ -n "$REF_BIN" ]; then
+	say "  reference binary ($REF_BIN) with the stage: wall $(ms "$W_REF") ms, cpu $(ms "$C_REF") ms: ratio wall $(ratio "$W_REF" "$W_OFF"), cpu $(ratio "$C_REF" "$C_OFF")"
+fi
+say "  floor, bare dumps of the node's table (medians of $RUNS): walk alone $(ms "${FLOOR[walk]}") ms, DNAT entries ($FLOOR_DNAT_N) $(ms "${FLOOR[dnat]}") ms, SNAT entries $(ms "${FLOOR[snat]}") ms; conntrack -L | wc -l: $CTL_N lines in $(ms "$CTL_US") ms"
+say "  floor ratios: one DNAT dump after the socket scan $(ratio $((W_OFF + FLOOR[dnat])) "$W_OFF"), overlapped with it $(ratio $((W_OFF > FLOOR[dnat] ? W_OFF : FLOOR[dnat])) "$W_OFF") (wall); cpu $(ratio $((C_OFF + FLOOR[dnat])) "$C_OFF")"
 say "  polling daemon, CPU ms per 1 s scan (steady state, ${DAEMON_SECONDS} scans): without $DCPU_OFF, with $DCPU_ON: ratio $R_DAEMON"
 say "  polling daemon peak RSS: without $((${DRSS[off]:-0} / 1024)) MiB, with $((${DRSS[on]:-0} / 1024)) MiB"
 say "  correctness: $AT_BACKEND of $CONNS at the backend with the Service; $AT_SVC at the ClusterIP with --conntrack off: $OK"

@@ -8,7 +8,7 @@ pkgs=(
 	gcc make pkg-config clang llvm bpftool
 	libbpf-dev libelf-dev zlib1g-dev libpq-dev libcurl4-openssl-dev
 	libcjson-dev libcmocka-dev libmicrohttpd-dev libgraphviz-dev libmnl-dev
-	conntrack
+	conntrack ipvsadm
 	iproute2 procps postgresql graphviz python3 python3-yaml openssl
 	shellcheck docker.io debootstrap chromium prometheus
 )

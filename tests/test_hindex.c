@@ -58,10 +58,39 @@ static void test_find_after_growth(void **state)
 	free(arr);
 }
 
+static void test_clear_keeps_room(void **state)
+{
+	(void)state;
+	struct hindex x = { 0 };
+	uint64_t arr[100];
+	hindex_clear(&x); /* no table yet: nothing to do */
+	for (size_t i = 0; i < 100; i++) {
+		arr[i] = 5 * i;
+		assert_int_equal(hindex_reserve(&x, i + 1, hash_of, arr), 0);
+		hindex_add(&x, arr[i] % 7, (uint32_t)i);
+	}
+	uint32_t *slot = x.slot;
+	size_t cap = x.cap;
+	hindex_clear(&x);
+	assert_ptr_equal(x.slot, slot);
+	assert_int_equal(x.cap, cap);
+	for (size_t i = 0; i < 100; i++)
+		assert_int_equal(find(&x, arr, arr[i]), HINDEX_NONE);
+	/* Indexed anew (another order): found where they are now. */
+	for (size_t i = 0; i < 50; i++) {
+		arr[i] = arr[99 - i];
+		hindex_add(&x, arr[i] % 7, (uint32_t)i);
+	}
+	for (size_t i = 0; i < 50; i++)
+		assert_int_equal(find(&x, arr, arr[i]), i);
+	hindex_free(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_find_after_growth),
+		cmocka_unit_test(test_clear_keeps_room),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

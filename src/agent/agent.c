@@ -150,6 +150,7 @@ static void tell_source(struct agent *a, const struct sock_record *recs)
 static int agent_scan_once(struct agent *a)
 {
 	const struct sock_record *recs = NULL;
+	stage_list_prepare(&a->stages);
 	int r = read_source(a, &recs);
 	if (r < 0)
 		return r;

@@ -19,6 +19,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,6 +53,9 @@ struct ct_ns {
 	bool dumped;	/* a dump since the subscription */
 	bool ipvs;	/* IPVS there: its entries carry no NAT status bit */
 	bool redump;	/* this scan */
+	bool ok;	/* no dump failed this scan */
+	uint8_t done;	/* CT_DUMP_* kinds dumped this scan */
+	uint32_t done_gen; /* the scan done and ok are of */
 };
 
 struct stage_conntrack {
@@ -61,6 +65,8 @@ struct stage_conntrack {
 	struct ct_table *ct;
 	bool kernel_filter; /* ask the kernel for NAT entries only */
 	bool events;	    /* a daemon: keep the table up to date by events */
+	bool polling;	    /* the records are all there is (no streaming
+			     * source asking for nat_sources()) */
 	uint32_t gen;	    /* scans */
 	struct ct_ns *nss;
 	size_t nns, cap_ns;
@@ -69,6 +75,15 @@ struct stage_conntrack {
 	bool reported_events;
 	struct ct_stats stats;
 
+	/* A one-shot scan: the DNAT dumps run on a thread from prepare()
+	 * while the source reads; scan() joins it. */
+	pthread_t pre_thread;
+	bool pre_running;
+	int pre_err;
+	/* The records of the scan in course (scan(): SNAT dumps needed?). */
+	const struct sock_record *recs;
+	size_t nrecs;
+	struct ct_table_stats before; /* the table's counters at scan_begin() */
 	/* The addresses source NAT gives connections (nat_sources()), as
 	 * of scan nat_gen; nat_over: more than NAT_SOURCES_MAX. */
 	struct net_addr *nat;
@@ -346,26 +361,29 @@ static bool purge_drop(const struct ct_entry *e, void *ud)
 	return !n || (n->redump && !e->dead_gen);
 }
 
-/* One netns: a count, then the filtered dumps unless empty. */
+/* One netns: a count, then the filtered dumps of kinds unless empty. */
 static int dump_ns(struct stage_conntrack *c, struct netns_handle *h,
-		   const struct ct_ns *s)
+		   struct ct_ns *s, unsigned kinds)
 {
 	bool filtered = false;
+	unsigned done = 0;
 	uint32_t entries = 0, max = 0;
 	int r = ct_count(h->diag_fd, &entries, &max);
-	if (r == 0 && max && entries >= max)
+	if (r == 0 && max && entries >= max && !(s->done & CT_DUMP_DNAT))
 		c->stats.full++;
 	/* Every dump walks the host-wide hash table: a netns with no entry
 	 * (most pods) costs one small request instead. */
 	if (r == 0 && entries == 0) {
 		c->stats.skipped_empty++;
+		s->done = CT_DUMP_ALL;
 		return 0;
 	}
 	ct_table_set_context(c->ct, h->ino, c->gen);
 	/* IPVS entries have no NAT status bit: the kernel's filter would
 	 * drop them, so that netns is dumped whole and picked here. */
 	bool filter = c->kernel_filter && !s->ipvs;
-	r = ct_dump(c->ct, h->diag_fd, filter, &filtered);
+	r = ct_dump(c->ct, h->diag_fd, filter, kinds, &done, &filtered);
+	s->done |= done;
 	if (r < 0)
 		return r;
 	c->stats.dumps++;
@@ -378,6 +396,98 @@ static int dump_ns(struct stage_conntrack *c, struct netns_handle *h,
 		c->reported_filter = true;
 	}
 	return 0;
+}
+
+/* The local addresses of the netns (run inside it). */
+struct addrs_job {
+	uint8_t (*addr)[17]; /* family, then 16 bytes */
+	size_t n, cap;
+};
+
+static int local_addrs(void *arg)
+{
+	struct addrs_job *j = arg;
+	struct ifaddrs *ifa = NULL;
+	if (getifaddrs(&ifa) < 0)
+		return -errno;
+	int r = 0;
+	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+				     i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		if (j->n == j->cap) {
+			size_t nc = j->cap ? j->cap * 2 : 16;
+			void *v = realloc(j->addr, nc * sizeof(*j->addr));
+			if (!v) {
+				r = -ENOMEM;
+				break;
+			}
+			j->addr = v;
+			j->cap = nc;
+		}
+		uint8_t *a = j->addr[j->n++];
+		memset(a, 0, 17);
+		a[0] = (uint8_t)i->ifa_addr->sa_family;
+		if (a[0] == AF_INET)
+			memcpy(a + 1,
+			       &((struct sockaddr_in *)(void *)i->ifa_addr)
+					->sin_addr,
+			       4);
+		else
+			memcpy(a + 1,
+			       &((struct sockaddr_in6 *)(void *)i->ifa_addr)
+					->sin6_addr,
+			       16);
+	}
+	freeifaddrs(ifa);
+	return r;
+}
+
+static bool loopback(uint8_t family, const uint8_t *a)
+{
+	static const uint8_t v6lo[16] = { [15] = 1 };
+	return family == AF_INET ? a[0] == 127 : !memcmp(a, v6lo, 16);
+}
+
+/*
+ * Whether this scan needs h's SNAT entries (SNAT without DNAT: one more
+ * walk of the host-wide hash). Only a record that is not known active
+ * and whose peer is an address of h's netns can be the reply side of
+ * one: masquerade (kube-proxy, CNIs' outgoing NAT) rewrites the source to
+ * an address of the netns doing it. Unknown addresses: needed.
+ */
+static bool snat_needed(struct stage_conntrack *c, struct netns_handle *h)
+{
+	struct addrs_job j = { 0 };
+	int r = netns_run(h, local_addrs, &j);
+	bool need = r < 0;
+	for (size_t i = 0; i < c->nrecs && !need; i++) {
+		const struct sock_record *rec = &c->recs[i];
+		if (rec->dir == SOCK_DIR_ACTIVE || !rec->lport ||
+		    !rec->rport || loopback(rec->family, rec->raddr))
+			continue;
+		size_t alen = rec->family == AF_INET6 ? 16 : 4;
+		for (size_t k = 0; k < j.n && !need; k++)
+			need = j.addr[k][0] == rec->family &&
+			       !memcmp(j.addr[k] + 1, rec->raddr, alen);
+	}
+	free(j.addr);
+	return need;
+}
+
+/* The kinds h's netns needs this scan. A netns followed by events gets
+ * every kind (its table must hold them all between dumps), and so does
+ * a streaming source; a polling one dumped at every scan (a one-shot
+ * scan, no events there) only what the records can use. */
+static unsigned kinds_wanted(struct stage_conntrack *c, struct netns_handle *h,
+			     struct ct_ns *s, bool final)
+{
+	if (!final)
+		return CT_DUMP_DNAT;
+	/* The streaming source's nat_sources() wants every SNAT entry. */
+	if (s->ev_fd >= 0 || !c->polling || (s->done & CT_DUMP_SNAT))
+		return CT_DUMP_ALL;
+	return CT_DUMP_DNAT | (snat_needed(c, h) ? CT_DUMP_SNAT : 0);
 }
 
 /* 1. Which netns need a dump (periodic: all); events of the others. */
@@ -420,24 +530,37 @@ static int follow_netns(struct stage_conntrack *c, bool periodic)
 	return 0;
 }
 
-/* 3. The dumps of the netns that need one. 0 or -ENOMEM. */
-static int dump_netns(struct stage_conntrack *c)
+/* 3. The dumps of the netns that need one. final: the last pass of the
+ * scan (the one that counts, and that may need SNAT entries); else the
+ * DNAT dumps run ahead on prepare()'s thread. 0 or -ENOMEM. */
+static int dump_netns(struct stage_conntrack *c, bool final)
 {
 	for (size_t i = 0; i < netns_set_count(c->ns); i++) {
 		struct netns_handle *h = netns_set_at(c->ns, i);
 		struct ct_ns *s = ns_find(c, h->ino);
+		if (!s)
+			continue; /* found after prepare(): the final pass */
+		if (s->done_gen != c->gen) {
+			s->done_gen = c->gen;
+			s->done = 0;
+			s->ok = true;
+		}
 		if (h->diag_fd < 0) {
 			/* No ctnetlink socket could be opened there. */
-			c->stats.dump_errors++;
-			if (!c->last_err)
-				c->last_err = -EPROTONOSUPPORT;
+			if (final) {
+				c->stats.dump_errors++;
+				if (!c->last_err)
+					c->last_err = -EPROTONOSUPPORT;
+			}
 			continue;
 		}
 		if (!s->redump) {
-			c->stats.netns++;
+			if (final)
+				c->stats.netns++;
 			continue;
 		}
-		int r = dump_ns(c, h, s);
+		unsigned kinds = kinds_wanted(c, h, s, final) & ~s->done;
+		int r = kinds ? dump_ns(c, h, s, kinds) : 0;
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0) {
@@ -446,33 +569,31 @@ static int dump_netns(struct stage_conntrack *c)
 				c->last_err = r;
 			log_debug("conntrack: dump of netns %llu: %s",
 				  (unsigned long long)h->ino, strerror(-r));
+			s->ok = false;
+			s->done = CT_DUMP_ALL; /* not again this scan */
 			continue;
 		}
-		s->dumped = true;
-		c->stats.netns++;
+		if (final && s->ok) {
+			s->dumped = true;
+			c->stats.netns++;
+		}
 	}
 	return 0;
 }
 
-static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
+/* 1-2: a new scan: the netns, their events, the purge. */
+static int scan_begin(struct stage_conntrack *c)
 {
-	struct stage_conntrack *c = (struct stage_conntrack *)st;
-	struct ct_table_stats before, after;
-	(void)recs;
-	(void)n;
-
-	int r = netns_set_sync(c->ns, c->pm);
-	if (r < 0)
-		return r == -ENOMEM ? r : 0;
 	c->gen++;
-	ct_table_get_stats(c->ct, &before);
+	ct_table_get_stats(c->ct, &c->before);
 	c->last_err = 0;
 	c->stats.full = 0;
 	c->stats.scans++;
 	c->stats.netns = 0;
 	bool periodic = !c->events || c->gen % CT_REDUMP_EVERY == 1;
 
-	if ((r = follow_netns(c, periodic)) < 0)
+	int r = follow_netns(c, periodic);
+	if (r < 0)
 		return r;
 	ns_forget_gone(c);
 
@@ -485,12 +606,82 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 	if (any_redump || ct_table_dead(c->ct))
 		(void)ct_table_purge(c->ct, purge_drop, &pc);
 	c->vanished = 0;
+	return 0;
+}
 
-	if ((r = dump_netns(c)) < 0)
+static void *prepare_thread(void *arg)
+{
+	struct stage_conntrack *c = arg;
+	c->pre_err = dump_netns(c, false);
+	log_debug("conntrack: DNAT dumps ahead of the records done (%zu entries)",
+		  ct_table_count(c->ct));
+	return NULL;
+}
+
+/* Waits for prepare()'s dumps. Returns whether there were any. */
+static bool prepare_join(struct stage_conntrack *c)
+{
+	if (!c->pre_running)
+		return false;
+	pthread_join(c->pre_thread, NULL);
+	c->pre_running = false;
+	return true;
+}
+
+/*
+ * A one-shot scan: the netns known now (named ones, ours, those of the
+ * last scan's processes) get their DNAT dumps (the bulk of the cost: one
+ * walk of the host-wide hash, then every DNAT entry) on a thread while
+ * the source reads the sockets. A daemon follows events and has nothing
+ * to do here.
+ */
+static void ct_prepare(struct stage *st)
+{
+	struct stage_conntrack *c = (struct stage_conntrack *)st;
+	(void)prepare_join(c);
+	if (c->events || netns_set_sync(c->ns, c->pm) < 0 ||
+	    scan_begin(c) < 0)
+		return;
+	c->pre_err = 0;
+	if (pthread_create(&c->pre_thread, NULL, prepare_thread, c) == 0)
+		c->pre_running = true;
+}
+
+static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
+{
+	struct stage_conntrack *c = (struct stage_conntrack *)st;
+	struct ct_table_stats after;
+	bool prepared = prepare_join(c);
+	if (prepared && c->pre_err == -ENOMEM)
+		return -ENOMEM;
+
+	int r = netns_set_sync(c->ns, c->pm);
+	if (r < 0)
+		return r == -ENOMEM ? r : 0;
+	if (!prepared) {
+		if ((r = scan_begin(c)) < 0)
+			return r;
+	} else {
+		/* The netns the source found since prepare(). */
+		if ((r = follow_netns(c, true)) < 0)
+			return r;
+		ns_forget_gone(c);
+	}
+
+	log_debug("conntrack: %s the scan's dumps",
+		  prepared ? "joined, finishing" : "starting");
+	c->recs = recs;
+	c->nrecs = n;
+	r = dump_netns(c, true);
+	log_debug("conntrack: scan's dumps done (%zu entries)",
+		  ct_table_count(c->ct));
+	c->recs = NULL;
+	c->nrecs = 0;
+	if (r < 0)
 		return r;
 	ct_table_get_stats(c->ct, &after);
-	c->stats.entries += after.messages - before.messages;
-	c->stats.malformed += after.malformed - before.malformed;
+	c->stats.entries += after.messages - c->before.messages;
+	c->stats.malformed += after.malformed - c->before.malformed;
 	c->stats.nat_entries = after.nat;
 	c->scan_dropped = after.dropped;
 	c->stats.dropped += after.dropped;
@@ -589,6 +780,7 @@ static void ct_stats_fn(const struct stage *st, stat_fn fn, void *ud)
 static void ct_free(struct stage *st)
 {
 	struct stage_conntrack *c = (struct stage_conntrack *)st;
+	(void)prepare_join(c);
 	for (size_t i = 0; i < c->nns; i++)
 		if (c->nss[i].ev_fd >= 0)
 			close(c->nss[i].ev_fd);
@@ -607,6 +799,7 @@ struct stage *stage_conntrack_new(const struct probe_config *cfg,
 		return NULL;
 	c->base.name = "conntrack";
 	c->base.scan = ct_scan;
+	c->base.prepare = ct_prepare;
 	c->base.translate = ct_translate;
 	c->base.plain_peer = ct_plain_peer;
 	c->base.nat_sources = ct_nat_sources;
@@ -618,6 +811,7 @@ struct stage *stage_conntrack_new(const struct probe_config *cfg,
 	/* A single scan needs no events; a daemon follows the table by
 	 * them between dumps. */
 	c->events = !cfg->once;
+	c->polling = cfg->mode == PROBE_MODE_POLLING;
 	c->ns = netns_set_new(procmap_root(pm), cfg->run_netns_dir, 0);
 	c->ct = ct_table_new(max_entries);
 	c->nat = calloc(NAT_SOURCES_MAX, sizeof(*c->nat));

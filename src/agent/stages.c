@@ -15,6 +15,13 @@ int stage_list_add(struct stage_list *l, struct stage *st)
 	return 0;
 }
 
+void stage_list_prepare(struct stage_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i]->prepare)
+			l->v[i]->prepare(l->v[i]);
+}
+
 int stage_list_scan(struct stage_list *l, const struct sock_record *recs,
 		    size_t n)
 {

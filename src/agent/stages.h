@@ -23,6 +23,9 @@ struct stage_list {
  */
 int stage_list_add(struct stage_list *l, struct stage *st);
 
+/* Every stage's prepare(), in order, before the source is read. */
+void stage_list_prepare(struct stage_list *l);
+
 /* Every stage's scan() over one scan's records, in order; stops at the
  * first error and returns it (else 0). */
 int stage_list_scan(struct stage_list *l, const struct sock_record *recs,

@@ -10,6 +10,7 @@
 #include "conntrack/ct.h"
 #include "conntrack/ct_parse.h"
 
+#include "core/hindex.h"
 #include "core/util.h"
 
 #include <arpa/inet.h>
@@ -28,15 +29,14 @@
 struct ct_table {
 	struct ct_entry *v;
 	size_t n, cap, max;
-	/* Open addressing, entry index + 1 (0: empty slot), mask + 1 slots. */
-	uint32_t *orig_idx;
-	uint32_t *reply_idx;
-	size_t mask;
+	/* Entries by original tuple; SNAT entries by reply tuple. */
+	struct hindex orig;
+	struct hindex reply;
 	struct ct_table_stats stats;
 	uint64_t ctx_netns;
 	uint32_t ctx_gen;
-	size_t dead;	 /* entries with a dead_gen */
-	size_t nreply; /* entries in the reply index */
+	size_t dead;	     /* entries with a dead_gen */
+	size_t reply_slots; /* slots used in the reply index */
 };
 
 /* ---- the table -------------------------------------------------------- */
@@ -55,8 +55,8 @@ void ct_table_free(struct ct_table *t)
 	if (!t)
 		return;
 	free(t->v);
-	free(t->orig_idx);
-	free(t->reply_idx);
+	hindex_free(&t->orig);
+	hindex_free(&t->reply);
 	free(t);
 }
 
@@ -69,13 +69,11 @@ void ct_table_clear(struct ct_table *t)
 {
 	t->n = 0;
 	t->dead = 0;
-	t->nreply = 0;
+	t->reply_slots = 0;
 	t->stats.nat = 0;
 	t->stats.dropped = 0;
-	if (t->orig_idx) {
-		memset(t->orig_idx, 0, (t->mask + 1) * sizeof(uint32_t));
-		memset(t->reply_idx, 0, (t->mask + 1) * sizeof(uint32_t));
-	}
+	hindex_clear(&t->orig);
+	hindex_clear(&t->reply);
 }
 
 size_t ct_table_count(const struct ct_table *t)
@@ -89,47 +87,64 @@ void ct_table_get_stats(const struct ct_table *t, struct ct_table_stats *ret)
 	ret->nat = t->n;
 }
 
-static uint64_t tuple_hash(uint8_t family, uint8_t proto, const uint8_t *src,
-			   uint16_t sport, const uint8_t *dst, uint16_t dport)
+/* A tuple as lookups see it: family, protocol, both ends. */
+struct ct_key {
+	const struct ct_table *t;
+	uint8_t family, proto;
+	uint16_t sport, dport;
+	const uint8_t *src, *dst;
+};
+
+static uint64_t tuple_hash(const struct ct_key *k)
 {
-	uint64_t ports = ((uint64_t)family << 40) | ((uint64_t)proto << 32) |
-			 ((uint64_t)sport << 16) | dport;
-	if (family != AF_INET6) {
+	uint64_t ports = ((uint64_t)k->family << 40) |
+			 ((uint64_t)k->proto << 32) |
+			 ((uint64_t)k->sport << 16) | k->dport;
+	if (k->family != AF_INET6) {
 		uint32_t a, b;
-		memcpy(&a, src, 4);
-		memcpy(&b, dst, 4);
+		memcpy(&a, k->src, 4);
+		memcpy(&b, k->dst, 4);
 		return hash_u64((((uint64_t)a << 32) | b) ^ hash_u64(ports));
 	}
 	/* hash_bytes() mixes upwards only: finalise before masking. */
-	return hash_u64(hash_bytes(dst, 16, hash_bytes(src, 16, ports)));
+	return hash_u64(hash_bytes(k->dst, 16, hash_bytes(k->src, 16, ports)));
 }
 
-static bool tuple_eq(const struct ct_entry *e, bool reply, uint8_t family,
-		     uint8_t proto, const uint8_t *src, uint16_t sport,
-		     const uint8_t *dst, uint16_t dport)
+static struct ct_key orig_key(const struct ct_table *t,
+			      const struct ct_entry *e)
 {
-	if (e->family != family || e->proto != proto)
-		return false;
-	if (reply)
-		return e->rsport == sport && e->rdport == dport &&
-		       !memcmp(e->rsrc, src, 16) && !memcmp(e->rdst, dst, 16);
-	return e->osport == sport && e->odport == dport &&
-	       !memcmp(e->osrc, src, 16) && !memcmp(e->odst, dst, 16);
+	return (struct ct_key){ t, e->family, e->proto, e->osport, e->odport,
+				e->osrc, e->odst };
 }
 
-static uint32_t *slot_find(const struct ct_table *t, uint32_t *idx, bool reply,
-			   uint8_t family, uint8_t proto, const uint8_t *src,
-			   uint16_t sport, const uint8_t *dst, uint16_t dport)
+static struct ct_key reply_key(const struct ct_table *t,
+			       const struct ct_entry *e)
 {
-	size_t i = tuple_hash(family, proto, src, sport, dst, dport) & t->mask;
-	for (;;) {
-		if (!idx[i])
-			return &idx[i];
-		if (tuple_eq(&t->v[idx[i] - 1], reply, family, proto, src,
-			     sport, dst, dport))
-			return &idx[i];
-		i = (i + 1) & t->mask;
-	}
+	return (struct ct_key){ t, e->family, e->proto, e->rsport, e->rdport,
+				e->rsrc, e->rdst };
+}
+
+static uint64_t orig_hash_at(uint32_t i, const void *ud)
+{
+	const struct ct_table *t = ud;
+	struct ct_key k = orig_key(t, &t->v[i]);
+	return tuple_hash(&k);
+}
+
+static uint64_t reply_hash_at(uint32_t i, const void *ud)
+{
+	const struct ct_table *t = ud;
+	struct ct_key k = reply_key(t, &t->v[i]);
+	return tuple_hash(&k);
+}
+
+static bool orig_eq(uint32_t i, const void *key)
+{
+	const struct ct_key *k = key;
+	const struct ct_entry *e = &k->t->v[i];
+	return e->family == k->family && e->proto == k->proto &&
+	       e->osport == k->sport && e->odport == k->dport &&
+	       !memcmp(e->osrc, k->src, 16) && !memcmp(e->odst, k->dst, 16);
 }
 
 /* The reply index holds SNAT entries only: a passive socket's peer. */
@@ -138,79 +153,77 @@ static bool in_reply_index(const struct ct_entry *e)
 	return e->nat & CT_NAT_SRC;
 }
 
-static void index_entry(struct ct_table *t, size_t i)
+/* A slot left by an entry replaced since (another reply tuple, or no SNAT
+ * any more) no longer matches: lookups pass it by. */
+static bool reply_eq(uint32_t i, const void *key)
 {
-	const struct ct_entry *e = &t->v[i];
-	uint32_t *s = slot_find(t, t->orig_idx, false, e->family, e->proto,
-				e->osrc, e->osport, e->odst, e->odport);
-	if (!*s)
-		*s = (uint32_t)i + 1;
-	if (!in_reply_index(e))
-		return;
-	s = slot_find(t, t->reply_idx, true, e->family, e->proto, e->rsrc,
-		      e->rsport, e->rdst, e->rdport);
-	if (!*s) {
-		*s = (uint32_t)i + 1;
-		t->nreply++;
-	}
+	const struct ct_key *k = key;
+	const struct ct_entry *e = &k->t->v[i];
+	return in_reply_index(e) && e->family == k->family &&
+	       e->proto == k->proto && e->rsport == k->sport &&
+	       e->rdport == k->dport && !memcmp(e->rsrc, k->src, 16) &&
+	       !memcmp(e->rdst, k->dst, 16);
 }
 
-/* Keeps the indexes at most half full. */
-static int index_grow(struct ct_table *t, size_t want)
+static uint32_t find_orig(const struct ct_table *t, const struct ct_key *k)
 {
-	size_t slots = t->orig_idx ? t->mask + 1 : 0;
-	if (want * 2 <= slots)
+	return hindex_find(&t->orig, tuple_hash(k), orig_eq, k);
+}
+
+/* Entry i into the reply index unless its reply tuple is there. */
+static int index_reply(struct ct_table *t, uint32_t i)
+{
+	const struct ct_entry *e = &t->v[i];
+	if (!in_reply_index(e))
 		return 0;
-	size_t ns = slots ? slots : 1024;
-	while (ns < want * 2)
-		ns *= 2;
-	uint32_t *o = calloc(ns, sizeof(*o));
-	uint32_t *r = calloc(ns, sizeof(*r));
-	if (!o || !r) {
-		free(o);
-		free(r);
+	struct ct_key k = reply_key(t, e);
+	uint64_t h = tuple_hash(&k);
+	if (hindex_find(&t->reply, h, reply_eq, &k) != HINDEX_NONE)
+		return 0;
+	if (hindex_reserve(&t->reply, t->reply_slots + 1, reply_hash_at, t) < 0)
 		return -ENOMEM;
+	hindex_add(&t->reply, h, i);
+	t->reply_slots++;
+	return 0;
+}
+
+/* Both indexes from the array (after a purge). */
+static int reindex(struct ct_table *t)
+{
+	hindex_clear(&t->orig);
+	hindex_clear(&t->reply);
+	t->reply_slots = 0;
+	for (uint32_t i = 0; i < t->n; i++) {
+		struct ct_key k = orig_key(t, &t->v[i]);
+		uint64_t h = tuple_hash(&k);
+		if (hindex_find(&t->orig, h, orig_eq, &k) == HINDEX_NONE)
+			hindex_add(&t->orig, h, i);
+		if (index_reply(t, i) < 0)
+			return -ENOMEM;
 	}
-	free(t->orig_idx);
-	free(t->reply_idx);
-	t->orig_idx = o;
-	t->reply_idx = r;
-	t->mask = ns - 1;
-	t->nreply = 0;
-	for (size_t i = 0; i < t->n; i++)
-		index_entry(t, i);
 	return 0;
 }
 
 int ct_table_add(struct ct_table *t, const struct ct_entry *e)
 {
+	struct ct_key k = orig_key(t, e);
+	uint64_t h = tuple_hash(&k);
+	uint32_t at = find_orig(t, &k);
+	if (at != HINDEX_NONE) {
+		/* Seen again (an event after a dump, a tuple reused by a new
+		 * connection): the latest wins. */
+		struct ct_entry *old = &t->v[at];
+		if (old->dead_gen && !e->dead_gen)
+			t->dead--;
+		*old = *e;
+		return index_reply(t, at);
+	}
 	if (t->n >= t->max) {
 		t->stats.dropped++;
 		return -ENOSPC;
 	}
-	if (index_grow(t, t->n + 1) < 0)
+	if (hindex_reserve(&t->orig, t->n + 1, orig_hash_at, t) < 0)
 		return -ENOMEM;
-	uint32_t *s = slot_find(t, t->orig_idx, false, e->family, e->proto,
-				e->osrc, e->osport, e->odst, e->odport);
-	if (*s) {
-		/* Seen again (an event after a dump, a tuple reused by a new
-		 * connection): the latest wins. An old reply slot of this
-		 * entry no longer matches its tuple: lookups pass it by. */
-		struct ct_entry *old = &t->v[*s - 1];
-		if (old->dead_gen && !e->dead_gen)
-			t->dead--;
-		*old = *e;
-		if (in_reply_index(e)) {
-			uint32_t *rs = slot_find(t, t->reply_idx, true,
-						 e->family, e->proto, e->rsrc,
-						 e->rsport, e->rdst, e->rdport);
-			if (!*rs) {
-				*rs = *s;
-				t->nreply++;
-			}
-		}
-		return 0;
-	}
 	if (t->n == t->cap) {
 		size_t nc = t->cap ? t->cap * 2 : 256;
 		if (nc > t->max)
@@ -222,18 +235,9 @@ int ct_table_add(struct ct_table *t, const struct ct_entry *e)
 		t->cap = nc;
 	}
 	t->v[t->n] = *e;
-	*s = (uint32_t)t->n + 1;
-	if (in_reply_index(e)) {
-		uint32_t *rs = slot_find(t, t->reply_idx, true, e->family,
-					 e->proto, e->rsrc, e->rsport, e->rdst,
-					 e->rdport);
-		if (!*rs) {
-			*rs = (uint32_t)t->n + 1;
-			t->nreply++;
-		}
-	}
+	hindex_add(&t->orig, h, (uint32_t)t->n);
 	t->n++;
-	return 0;
+	return index_reply(t, (uint32_t)t->n - 1);
 }
 
 void ct_table_set_context(struct ct_table *t, uint64_t netns, uint32_t gen)
@@ -244,14 +248,12 @@ void ct_table_set_context(struct ct_table *t, uint64_t netns, uint32_t gen)
 
 bool ct_table_kill(struct ct_table *t, const struct ct_entry *e, uint32_t gen)
 {
-	if (!t->n)
+	struct ct_key k = orig_key(t, e);
+	uint32_t at = find_orig(t, &k);
+	if (at == HINDEX_NONE)
 		return false;
-	uint32_t *s = slot_find(t, t->orig_idx, false, e->family, e->proto,
-				e->osrc, e->osport, e->odst, e->odport);
-	if (!*s)
-		return false;
-	if (!t->v[*s - 1].dead_gen) {
-		t->v[*s - 1].dead_gen = gen ? gen : 1;
+	if (!t->v[at].dead_gen) {
+		t->v[at].dead_gen = gen ? gen : 1;
 		t->dead++;
 	}
 	return true;
@@ -281,13 +283,8 @@ size_t ct_table_purge(struct ct_table *t,
 	if (!dropped)
 		return 0;
 	t->n = w;
-	t->nreply = 0;
-	if (t->orig_idx) {
-		memset(t->orig_idx, 0, (t->mask + 1) * sizeof(uint32_t));
-		memset(t->reply_idx, 0, (t->mask + 1) * sizeof(uint32_t));
-		for (size_t i = 0; i < t->n; i++)
-			index_entry(t, i);
-	}
+	/* Fewer entries than before: the reserved room suffices. */
+	(void)reindex(t);
 	return dropped;
 }
 
@@ -296,11 +293,9 @@ const struct ct_entry *ct_table_find_orig(const struct ct_table *t,
 					  const uint8_t *src, uint16_t sport,
 					  const uint8_t *dst, uint16_t dport)
 {
-	if (!t->n)
-		return NULL;
-	uint32_t *s = slot_find(t, t->orig_idx, false, family, proto, src,
-				sport, dst, dport);
-	return *s ? &t->v[*s - 1] : NULL;
+	struct ct_key k = { t, family, proto, sport, dport, src, dst };
+	uint32_t at = find_orig(t, &k);
+	return at == HINDEX_NONE ? NULL : &t->v[at];
 }
 
 const struct ct_entry *ct_table_find_reply(const struct ct_table *t,
@@ -309,11 +304,11 @@ const struct ct_entry *ct_table_find_reply(const struct ct_table *t,
 					   const uint8_t *dst, uint16_t dport)
 {
 	/* Most tables have no SNAT entry: no probe at all. */
-	if (!t->nreply)
+	if (!t->reply_slots)
 		return NULL;
-	uint32_t *s = slot_find(t, t->reply_idx, true, family, proto, src,
-				sport, dst, dport);
-	return *s ? &t->v[*s - 1] : NULL;
+	struct ct_key k = { t, family, proto, sport, dport, src, dst };
+	uint32_t at = hindex_find(&t->reply, tuple_hash(&k), reply_eq, &k);
+	return at == HINDEX_NONE ? NULL : &t->v[at];
 }
 
 int ct_table_feed(struct ct_table *t, const void *buf, size_t len)
@@ -517,25 +512,36 @@ static int dump_one(struct ct_table *t, int fd, uint32_t status,
 	return dump_recv(t, fd, buf);
 }
 
-int ct_dump(struct ct_table *t, int fd, bool filter, bool *ret_filtered)
+int ct_dump(struct ct_table *t, int fd, bool filter, unsigned kinds,
+	    unsigned *ret_done, bool *ret_filtered)
 {
 	_cleanup_(freep) void *buf = malloc(CT_RECV_BUF);
-	int r;
+	int r = 0;
 	*ret_filtered = false;
+	*ret_done = 0;
 	if (!buf)
 		return -ENOMEM;
 	if (filter) {
 		uint64_t skipped = t->stats.skipped;
 		/* The kernel compares (status & mask) == status: one dump per
 		 * kind, the second without the entries of the first. */
-		r = dump_one(t, fd, IPS_DST_NAT, IPS_DST_NAT, buf);
-		if (r == 0)
+		if (kinds & CT_DUMP_DNAT) {
+			r = dump_one(t, fd, IPS_DST_NAT, IPS_DST_NAT, buf);
+			if (r == 0)
+				*ret_done |= CT_DUMP_DNAT;
+		}
+		if (r == 0 && (kinds & CT_DUMP_SNAT)) {
 			r = dump_one(t, fd, IPS_SRC_NAT,
 				     IPS_SRC_NAT | IPS_DST_NAT, buf);
+			if (r == 0)
+				*ret_done |= CT_DUMP_SNAT;
+		}
 		if (r == 0) {
 			/* A kernel ignoring the attributes sends the whole
 			 * table: filtered here all the same. */
 			*ret_filtered = t->stats.skipped == skipped;
+			if (!*ret_filtered)
+				*ret_done = CT_DUMP_ALL;
 			return 0;
 		}
 		if (r != -EINVAL && r != -EOPNOTSUPP) {
@@ -548,5 +554,7 @@ int ct_dump(struct ct_table *t, int fd, bool filter, bool *ret_filtered)
 	r = dump_one(t, fd, 0, 0, buf);
 	if (r < 0)
 		t->stats.dump_errors++;
+	else
+		*ret_done = CT_DUMP_ALL;
 	return r;
 }

@@ -153,15 +153,24 @@ int ct_socket_open(void);
  */
 int ct_count(int fd, uint32_t *ret_entries, uint32_t *ret_max);
 
+/* What a dump asks for (a filtered dump is one walk per kind). */
+enum {
+	CT_DUMP_DNAT = 1u << 0, /* entries with DNAT */
+	CT_DUMP_SNAT = 1u << 1, /* entries with SNAT and no DNAT */
+	CT_DUMP_ALL = CT_DUMP_DNAT | CT_DUMP_SNAT,
+};
+
 /*
  * Dumps the conntrack table of fd's netns into t. With filter the kernel
- * is asked for NAT entries only (CTA_STATUS/CTA_STATUS_MASK, two dumps:
- * DNAT, then SNAT without DNAT); *ret_filtered says whether it honoured
- * that (a kernel refusing it gets one unfiltered dump; entries are always
- * filtered here too). Returns 0 or -errno (-EPERM, -EOPNOTSUPP: no
- * conntrack, ...).
+ * is asked for the NAT entries of kinds only (CTA_STATUS/CTA_STATUS_MASK,
+ * one dump, i.e. one walk of the host-wide hash, per kind); *ret_filtered
+ * says whether it honoured that (a kernel refusing it gets one unfiltered
+ * dump; entries are always filtered here too). *ret_done: the kinds t now
+ * holds (CT_DUMP_ALL after an unfiltered dump). Returns 0 or -errno
+ * (-EPERM, -EOPNOTSUPP: no conntrack, ...).
  */
-int ct_dump(struct ct_table *t, int fd, bool filter, bool *ret_filtered);
+int ct_dump(struct ct_table *t, int fd, bool filter, unsigned kinds,
+	    unsigned *ret_done, bool *ret_filtered);
 
 /*
  * A non-blocking ctnetlink socket in the calling thread's netns subscribed

@@ -27,6 +27,10 @@ typedef bool (*hindex_eq_fn)(uint32_t idx, const void *key);
 
 void hindex_free(struct hindex *x);
 
+/* Forgets every entry and keeps the room (the array was emptied or is
+ * indexed anew). */
+void hindex_clear(struct hindex *x);
+
 /*
  * Makes room for n entries at load 1/2, rehashing the entries present
  * with hash(idx, ud) when it grows. Returns 0 or -ENOMEM (x unchanged).

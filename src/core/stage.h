@@ -27,6 +27,14 @@ struct stage {
 	 */
 	int (*scan)(struct stage *st, const struct sock_record *recs, size_t n);
 	/*
+	 * Before the source is read for a scan: work that needs no records
+	 * may start here and run while the source reads (conntrack dumps on
+	 * a thread of its own in a one-shot scan); scan() finishes it. A
+	 * prepare() may be followed by no scan() (the source failed): the
+	 * next prepare(), scan() or free() finishes it then.
+	 */
+	void (*prepare)(struct stage *st);
+	/*
 	 * Per connection record with an owner pid (never 0), while the flow
 	 * table aggregates: adds what the stage knows to *o (strings
 	 * borrowed, valid until the next call). Returns 0, or -ESRCH: the

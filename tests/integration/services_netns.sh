@@ -352,6 +352,59 @@ else
 	[ $? -eq 0 ] || failures=$((failures + 1))
 fi
 
+# ---- IPVS (kube-proxy --proxy-mode=ipvs) --------------------------------------
+# kube-proxy binds the ClusterIP to the node (kube-ipvs0), adds a virtual
+# service with the pods as masquerading real servers and sets
+# net.ipv4.vs.conntrack=1 so that the connections are in conntrack, their
+# reply tuple rewritten without the IPS_DST_NAT bit (the stage dumps such a
+# netns unfiltered and compares the tuples).
+ipvs_missing() { # prints why IPVS cannot be tested here, or nothing
+	if ! $NX test -e /proc/net/ip_vs; then
+		modprobe -q ip_vs 2>/dev/null
+		$NX test -e /proc/net/ip_vs || {
+			echo "kernel $(uname -r) has no IPVS (no /proc/net/ip_vs in a netns, modprobe ip_vs failed, $(grep -c '\[ip_vs\]\| ip_vs_' /proc/kallsyms) ip_vs symbols in /proc/kallsyms)"
+			return
+		}
+	fi
+	command -v ipvsadm >/dev/null || echo "no ipvsadm (scripts/install-deps.sh installs it)"
+}
+no_ipvs=$(ipvs_missing)
+if [ -n "$no_ipvs" ]; then
+	skip_check "IPVS virtual service" "$no_ipvs"
+else
+	VIP=198.18.161.40
+	ip -n "$P-node" addr add $VIP/32 dev lo
+	$NX sysctl -qw net.ipv4.vs.conntrack=1 &&
+		$NX ipvsadm -A -t $VIP:80 -s rr &&
+		$NX ipvsadm -a -t $VIP:80 -r 198.18.61.21:8080 -m &&
+		$NX ipvsadm -a -t $VIP:80 -r 198.18.61.22:8080 -m
+	check "IPVS: virtual service $VIP:80 with b1, b2 (masquerade)" test $? -eq 0
+	ip netns exec "$P-cli" python3 $H client "$tmp/held-ipvs" tcp:$VIP:80:4 &
+	pids+=($!)
+	wait_for test -f "$tmp/held-ipvs" || not_ok "IPVS: 4 held connections established"
+	"$SHAWK_BIN" probe --mode polling --once --output json >"$tmp/ipvs.json" 2>"$tmp/ipvs.err"
+	check "IPVS: probe --once exits 0" test $? -eq 0
+	python3 - "$tmp/ipvs.json" "$cli_ns" "$VIP" <<'PY'
+import json, sys
+flows = json.load(open(sys.argv[1]))
+ns, vip = int(sys.argv[2]), sys.argv[3]
+mine = [f for f in flows if f["netns"] == ns and f["direction"] == "active"
+        and f.get("service") == {"addr": vip, "port": 80}]
+at = {}
+for f in mine:
+    at[f["peer"]["addr"]] = at.get(f["peer"]["addr"], 0) + f["connections"]
+left = [f for f in flows if f["peer"]["addr"] == vip]
+good = sum(at.values()) == 4 and set(at) <= {"198.18.61.21", "198.18.61.22"} \
+    and all(f["peer"]["port"] == 8080 for f in mine) and not left
+print(("ok" if good else "not ok") +
+      " - IPVS: 4 connections to %s:80 counted at the real servers %s, none at the VIP" % (vip, at))
+if not good:
+    print("# " + json.dumps(mine + left)[:800])
+sys.exit(0 if good else 1)
+PY
+	[ $? -eq 0 ] || failures=$((failures + 1))
+fi
+
 # ---- conntrack unavailable, and off -----------------------------------------
 
 if command -v capsh >/dev/null; then
