@@ -55,7 +55,10 @@ WITH k AS (
    OR o.last_seen < shawk_bucket(s.last_seen, greatest($2::integer, 1))
    OR o.container_name IS DISTINCT FROM
     coalesce(s.container_name, o.container_name))
- RETURNING s.i
+ RETURNING o.laddr, o.direction, o.proto, o.lport, o.raddr, o.rport,
+  o.netns, o.pgid, o.comm, o.service_addr, o.service_port,
+  o.nat_peer_addr, o.nat_peer_port, s.first_seen, s.last_seen,
+  s.new_connections
 ), f AS (
  INSERT INTO flows (laddr, node_name, direction, proto, lport,
   raddr, rport, netns, pgid, comm, container_name, connections,
@@ -66,6 +69,9 @@ WITH k AS (
   first_seen, last_seen, service_addr, service_port, nat_peer_addr,
   nat_peer_port FROM shawk_flush_flows s
  WHERE NOT EXISTS (SELECT 1 FROM k WHERE k.i = s.i)
+ RETURNING laddr, direction, proto, lport, raddr, rport, netns, pgid,
+  comm, service_addr, service_port, nat_peer_addr, nat_peer_port,
+  first_seen, last_seen, connections_total
 -- The nodes the same way as the flows: update those that exist and
 -- changed, insert the others plainly. The staged row is named "excluded" as in
 -- ON CONFLICT, so that both statements share _node_set.sql.
@@ -99,6 +105,23 @@ WITH k AS (
 ), an AS (
 \ir _active_insert.sql
  WHERE NOT EXISTS (SELECT 1 FROM ak WHERE ak.i = s.i)
-), h AS (
+-- The history of the flows written: a flow that u left alone has nothing
+-- new to say (no new connection, its last_seen already in the bucket
+-- whose row an earlier flush wrote). A new flow's rows are new too
+-- (their key is the flow's, which did not exist): a plain INSERT; one of
+-- them meeting a row after all (a flow row deleted by hand while its
+-- bucket's history stays) is a unique violation, and the batch goes
+-- again through grouped.sql. Those of updated flows add up through
+-- ON CONFLICT.
+), hw AS (
+ SELECT *, true AS known FROM u
+ UNION ALL
+ SELECT *, false FROM f
+), hu AS (
 \ir _history_insert.sql
+  AND w.known
+\ir _history_conflict.sql
+), hn AS (
+\ir _history_insert.sql
+  AND NOT w.known
 ) SELECT 1
