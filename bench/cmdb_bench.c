@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -664,6 +665,17 @@ static double postgres_cpu_s(long pm)
 	return total;
 }
 
+/* CPU seconds used so far by this process (the simulated agents: their
+ * encoding, libpq and threads share the cores with PostgreSQL). */
+static double self_cpu_s(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static int bench_fleet(const char *url, char **argv)
 {
 	size_t n = strtoul(argv[0], NULL, 10), nf = strtoul(argv[1], NULL, 10);
@@ -720,6 +732,7 @@ static int bench_fleet(const char *url, char **argv)
 	a = sorted;
 	for (int phase = 0; phase < 2; phase++) {
 		double cpu0 = postgres_cpu_s(pm), t0 = now_s();
+		double self0 = self_cpu_s();
 		for (size_t k = 0; k < nt; k++) {
 			if (phase == 1) {
 				t[k].start_ms = start;
@@ -732,6 +745,7 @@ static int bench_fleet(const char *url, char **argv)
 		for (size_t k = 0; k < nt; k++)
 			pthread_join(t[k].t, NULL);
 		double cpu = postgres_cpu_s(pm) - cpu0, wall = now_s() - t0;
+		double self = self_cpu_s() - self0;
 		for (size_t k = 0; k < nt; k++)
 			if (t[k].err)
 				goto out;
@@ -766,7 +780,7 @@ static int bench_fleet(const char *url, char **argv)
 		       "change=%d%% threads=%zu flushes=%zu flows_per_s=%.0f "
 		       "latency_p50=%.0fms p95=%.0fms max=%.0fms late=%zu "
 		       "mean_first_third=%.0fms mean_last_third=%.0fms "
-		       "pg_cpu=%.0f%%\n",
+		       "pg_cpu=%.0f%% driver_cpu=%.0f%% cores=%ld\n",
 		       n, nf, (double)interval / 1000, wall, change, nt, total,
 		       (double)(total * nf) / wall,
 		       total ? all[total / 2] : 0,
@@ -774,7 +788,8 @@ static int bench_fleet(const char *url, char **argv)
 		       total ? all[total - 1] : 0, late,
 		       first_n ? first_sum / (double)first_n : 0,
 		       last_n ? last_sum / (double)last_n : 0,
-		       100 * cpu / wall);
+		       100 * cpu / wall, 100 * self / wall,
+		       sysconf(_SC_NPROCESSORS_ONLN));
 		free(all);
 	}
 	rc = 0;

@@ -34,6 +34,17 @@ WITH f AS (
 \ir _active_insert.sql
  ON CONFLICT (addr, pgid, comm) DO UPDATE SET
 \ir _node_set.sql
+-- The history of every staged flow, merged like the flows (the buckets of
+-- its earliest first_seen to its latest last_seen), through ON CONFLICT.
+), hw AS (
+ SELECT laddr, direction, proto, lport, raddr, rport, netns, pgid, comm,
+  service_addr, service_port, nat_peer_addr, nat_peer_port,
+  min(first_seen) AS first_seen, max(last_seen) AS last_seen,
+  sum(new_connections) AS new_connections, true AS known
+ FROM shawk_flush_flows GROUP BY laddr, direction, proto, lport, raddr,
+  rport, netns, pgid, comm, service_addr, service_port, nat_peer_addr,
+  nat_peer_port
 ), h AS (
 \ir _history_insert.sql
+\ir _history_conflict.sql
 ) SELECT 1

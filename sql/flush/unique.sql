@@ -21,12 +21,17 @@
 -- first_seen or a container name, or when its last_seen enters a new
 -- history bucket ($2 seconds; 0: every flow, as before the history). Its
 -- activity is in flow_history anyway. The insert then finds the new flows
--- as the staged ones that k (the same join as u's, unfiltered) did not
--- match. (A NOT EXISTS against flows itself was planned as a nested loop
--- over a sequential scan when flows' statistics said it was empty:
--- minutes for 10k flows.)
+-- as the staged ones that k (the same join as u's, unfiltered, outer)
+-- did not match. (A NOT EXISTS against flows itself was planned as a
+-- nested loop over a sequential scan when flows' statistics said it was
+-- empty: minutes for 10k flows. A NOT EXISTS against k's matches alone
+-- was planned as a nested loop over them, estimated at 1 row from the
+-- selectivity of a 13-column join: minutes for a re-flush of 100k known
+-- flows. k's outer join has a row per staged flow, which the planner
+-- knows.)
 WITH k AS (
- SELECT s.i FROM shawk_flush_flows s JOIN flows o
+ SELECT s.i, o.laddr IS NOT NULL AS known
+ FROM shawk_flush_flows s LEFT JOIN flows o
   ON o.laddr = s.laddr AND o.lport = s.lport
   AND o.direction = s.direction AND o.proto = s.proto
   AND o.raddr = s.raddr AND o.rport = s.rport AND o.node_name = $1
@@ -55,7 +60,10 @@ WITH k AS (
    OR o.last_seen < shawk_bucket(s.last_seen, greatest($2::integer, 1))
    OR o.container_name IS DISTINCT FROM
     coalesce(s.container_name, o.container_name))
- RETURNING s.i
+ RETURNING o.laddr, o.direction, o.proto, o.lport, o.raddr, o.rport,
+  o.netns, o.pgid, o.comm, o.service_addr, o.service_port,
+  o.nat_peer_addr, o.nat_peer_port, s.first_seen, s.last_seen,
+  s.new_connections
 ), f AS (
  INSERT INTO flows (laddr, node_name, direction, proto, lport,
   raddr, rport, netns, pgid, comm, container_name, connections,
@@ -64,13 +72,16 @@ WITH k AS (
  SELECT laddr, $1, direction, proto, lport, raddr, rport, netns, pgid,
   comm, container_name, connections::int, new_connections,
   first_seen, last_seen, service_addr, service_port, nat_peer_addr,
-  nat_peer_port FROM shawk_flush_flows s
- WHERE NOT EXISTS (SELECT 1 FROM k WHERE k.i = s.i)
+  nat_peer_port FROM shawk_flush_flows s JOIN k ON k.i = s.i AND NOT k.known
+ RETURNING laddr, direction, proto, lport, raddr, rport, netns, pgid,
+  comm, service_addr, service_port, nat_peer_addr, nat_peer_port,
+  first_seen, last_seen, connections_total
 -- The nodes the same way as the flows: update those that exist and
 -- changed, insert the others plainly. The staged row is named "excluded" as in
 -- ON CONFLICT, so that both statements share _node_set.sql.
 ), pk AS (
- SELECT s.i FROM shawk_flush_passive s JOIN passive_nodes p
+ SELECT s.i, p.addr IS NOT NULL AS known
+ FROM shawk_flush_passive s LEFT JOIN passive_nodes p
   ON p.addr = s.addr AND p.port = s.port AND p.proto = s.proto
   AND p.pgid = s.pgid AND p.comm = s.comm
 ), pu AS (
@@ -84,9 +95,10 @@ WITH k AS (
  RETURNING excluded.i
 ), pn AS (
 \ir _passive_insert.sql
- WHERE NOT EXISTS (SELECT 1 FROM pk WHERE pk.i = s.i)
+ JOIN pk ON pk.i = s.i AND NOT pk.known
 ), ak AS (
- SELECT s.i FROM shawk_flush_active s JOIN active_nodes p
+ SELECT s.i, p.addr IS NOT NULL AS known
+ FROM shawk_flush_active s LEFT JOIN active_nodes p
   ON p.addr = s.addr AND p.pgid = s.pgid AND p.comm = s.comm
 ), au AS (
  UPDATE active_nodes AS o SET
@@ -98,7 +110,24 @@ WITH k AS (
  RETURNING excluded.i
 ), an AS (
 \ir _active_insert.sql
- WHERE NOT EXISTS (SELECT 1 FROM ak WHERE ak.i = s.i)
-), h AS (
+ JOIN ak ON ak.i = s.i AND NOT ak.known
+-- The history of the flows written: a flow that u left alone has nothing
+-- new to say (no new connection, its last_seen already in the bucket
+-- whose row an earlier flush wrote). A new flow's rows are new too
+-- (their key is the flow's, which did not exist): a plain INSERT; one of
+-- them meeting a row after all (a flow row deleted by hand while its
+-- bucket's history stays) is a unique violation, and the batch goes
+-- again through grouped.sql. Those of updated flows add up through
+-- ON CONFLICT.
+), hw AS (
+ SELECT *, true AS known FROM u
+ UNION ALL
+ SELECT *, false FROM f
+), hu AS (
 \ir _history_insert.sql
+  AND w.known
+\ir _history_conflict.sql
+), hn AS (
+\ir _history_insert.sql
+  AND NOT w.known
 ) SELECT 1

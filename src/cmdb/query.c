@@ -69,7 +69,10 @@ enum { COL_SVC_ADDR = 18, COL_SVC_PORT, COL_SVC_NS, COL_SVC_NAME, COL_NAT_SEEN,
  * in the baseline, the baseline's connections.
  *
  * "Into" addresses (callers of A) are the server side: active history by
- * raddr, passive by laddr; "from" addresses the other way round.
+ * raddr, passive by laddr; "from" addresses the other way round. The
+ * history is keyed like the flows (sql/009_history_services.sql): a call
+ * through a Service is matched by its Service, a passive flow from a
+ * source-NATed client by that client.
  */
 #define TS(P) "to_timestamp(" P "::float8 / 1000)"
 #define WIN(S, U, LO)                                                         \
@@ -84,11 +87,15 @@ enum { COL_SVC_ADDR = 18, COL_SVC_PORT, COL_SVC_NS, COL_SVC_NAME, COL_NAT_SEEN,
 	" AND f.direction = 'active' AND f.proto = e.proto"                    \
 	" AND f.raddr = e.server_addr AND f.rport = e.server_port"             \
 	" AND f.pgid = e.client_pgid AND f.comm = e.client_comm"               \
+	" AND f.service_addr IS NOT DISTINCT FROM e.service_addr"             \
+	" AND f.service_port IS NOT DISTINCT FROM e.service_port"             \
 	WIN(S, U, LO) ") " A " ON true"                                        \
 	" LEFT JOIN LATERAL" AGG "e.client_pgid = 0 AND e.client_comm = ''"    \
 	" AND f.laddr = e.server_addr AND f.lport = e.server_port"             \
 	" AND f.direction = 'passive' AND f.proto = e.proto"                   \
-	" AND f.raddr = e.client_addr AND f.rport = 0"                         \
+	" AND f.raddr = coalesce(e.nat_seen_addr, e.client_addr)"             \
+	" AND f.rport = 0 AND f.nat_peer_addr IS NOT DISTINCT FROM"            \
+	" CASE WHEN e.nat_seen_addr IS NOT NULL THEN e.client_addr END"        \
 	" AND f.pgid = e.server_pgid AND f.comm = e.server_comm"               \
 	WIN(S, U, LO) ") " P " ON true"
 /* No history at all (the legacy fallback), evaluated last. */
@@ -96,7 +103,8 @@ enum { COL_SVC_ADDR = 18, COL_SVC_PORT, COL_SVC_NS, COL_SVC_NAME, COL_NAT_SEEN,
 	"(e.last_seen >= " TS(S) " AND e.first_seen <= " TS(U)                 \
 	" AND NOT shawk_edge_has_history(e.proto, e.client_addr,"             \
 	" e.client_pgid, e.client_comm, e.server_addr, e.server_port,"        \
-	" e.server_pgid, e.server_comm, e.last_seen))"
+	" e.server_pgid, e.server_comm, e.last_seen, e.service_addr,"         \
+	" e.service_port, e.nat_seen_addr))"
 #define SPAN(LO, B) "(e.last_seen >= " TS(LO) " AND e.first_seen <= " TS(B) ")"
 #define CONNS(A, P) "(coalesce(" A ".c, 0) + coalesce(" P ".c, 0))"
 #define HAS(A, P) "(" A ".c IS NOT NULL OR " P ".c IS NOT NULL)"
@@ -114,6 +122,9 @@ static const char hist_into_sql[] =
 	HIST_SQL("e.server_addr");
 static const char hist_from_sql[] =
 	HIST_SQL("e.client_addr");
+/* The calls through a Service at these addresses, in a window. */
+static const char hist_via_sql[] =
+	HIST_SQL("e.service_addr");
 
 #define DIFF_SQL(SIDE)                                            \
 	EDGE_COLUMNS_("CASE WHEN " HAS("wa", "wp") " THEN " CONNS("wa", "wp") \
@@ -317,13 +328,14 @@ static PGresult *query_edges(struct cmdb *db, const struct look_query *q,
 	lo_param(q->diff_since_ms, blo, sizeof(blo));
 	const char *hist_params[] = { addrs, since, until, lo };
 	const char *params[] = { addrs, since, until, bsince, buntil, lo, blo };
-	/* Calls through a Service address are read from the flows as they
-	 * are (the history keeps no Service): diff and window apply to the
-	 * edges of the addresses themselves. */
+	/* Calls through a Service address are read from their history in
+	 * a window (the history keeps the Service since schema 9); a diff
+	 * applies to the edges of the addresses themselves, the calls
+	 * through a Service are those of the window. */
 	bool diff = q->diff && !o->via;
-	bool hist = !diff && !o->via && look_query_windowed(q);
+	bool hist = !diff && look_query_windowed(q);
 	if (o->via)
-		sql = edges_via_sql;
+		sql = hist ? hist_via_sql : edges_via_sql;
 	else if (diff)
 		sql = o->into ? diff_into_sql : diff_from_sql;
 	else if (hist)
