@@ -3,12 +3,19 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 void hindex_free(struct hindex *x)
 {
 	free(x->slot);
 	x->slot = NULL;
 	x->cap = 0;
+}
+
+void hindex_clear(struct hindex *x)
+{
+	if (x->cap)
+		memset(x->slot, 0, x->cap * sizeof(*x->slot));
 }
 
 static void put(uint32_t *slot, size_t cap, uint64_t h, uint32_t v)

@@ -12,8 +12,9 @@
  * addressing, linear probing, load at most 1/2; a slot holds an array
  * index + 1 (0: empty). The user hashes and compares its elements
  * (callbacks), so one table serves any key: graph vertices, edges and
- * processes here; flow-keyed arrays (core/flow.c, cmdb/pending.c) have the
- * same shape. Where the key is one u64, core/u64map.h stores it instead.
+ * processes, the metrics' workload index (pods by uid and address);
+ * flow-keyed arrays (core/flow.c, cmdb/pending.c) have the same shape.
+ * Where the key is one u64, core/u64map.h stores it instead.
  */
 struct hindex {
 	uint32_t *slot;
@@ -26,6 +27,9 @@ typedef uint64_t (*hindex_hash_fn)(uint32_t idx, const void *ud);
 typedef bool (*hindex_eq_fn)(uint32_t idx, const void *key);
 
 void hindex_free(struct hindex *x);
+
+/* Empties the index and keeps its room (the array was emptied too). */
+void hindex_clear(struct hindex *x);
 
 /*
  * Makes room for n entries at load 1/2, rehashing the entries present
