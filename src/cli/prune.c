@@ -145,12 +145,7 @@ int cli_prune(int argc, char **argv)
 		return r;
 
 	_cleanup_(cmdb_freep) struct cmdb *db = NULL;
-	char cerr[256] = "";
-	r = cmdb_connect(a.url, &db, cerr, sizeof(cerr));
-	if (r < 0) {
-		fprintf(stderr, "shawk prune: cannot connect: %s\n",
-			r == -ENOMEM ? "out of memory" : cerr);
-		return 1;
-	}
+	if ((r = cli_cmdb_connect("prune", a.url, &db)))
+		return r;
 	return prune_run(db, a.retention);
 }
