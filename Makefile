@@ -223,7 +223,7 @@ integration: $(BIN)
 	$(Q)OBJDIR=$(OBJDIR) SHAWK_BIN=$(BIN) SHAWK_TESTS=integration scripts/run-tests.sh
 
 bench: $(BIN) $(OBJDIR)/bench/cmdb_bench
-	$(Q)for b in bench/*.sh; do OBJDIR=$(OBJDIR) SHAWK_BIN=$(BIN) bash $$b || exit 1; done
+	$(Q)for b in $(filter-out bench/lib.sh,$(wildcard bench/*.sh)); do OBJDIR=$(OBJDIR) SHAWK_BIN=$(BIN) bash $$b || exit 1; done
 
 # CMDB benchmark driver (bench/cmdb.sh), linked with the project objects.
 $(OBJDIR)/bench/cmdb_bench: bench/cmdb_bench.c $(LIB_OBJS) $(EMBED_OBJS)

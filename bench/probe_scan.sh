@@ -48,125 +48,35 @@ TARGET_CPU=3           # % of one core at a 1 s interval, at most
 TARGET_RSS_MB=32       # peak RSS at BENCH_CONNS connections, at most
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BENCH_NAME=probe_scan
+. "$BENCH_DIR/lib.sh"
 NS=shawk-bench-$$
 NSPATH=/run/netns/$NS
-TMP=
-HOLDER_PIDS=()
-AGENT_PID=
-WATCHDOG_PID=
-
-say() { printf '%s\n' "$*"; }
-die() { say "probe_scan: ERROR - $*" >&2; exit 1; }
-skip() { say "probe_scan: SKIP - $*"; exit 0; }
 
 # ---- prerequisites ---------------------------------------------------------
 
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, /proc/<pid>/fd of other processes)"
-for t in ip ss nsenter cc jq; do
-	command -v "$t" >/dev/null 2>&1 || skip "$t not installed"
-done
-[ -x "$SHAWK_BIN" ] || die "no shawk binary at SHAWK_BIN=$SHAWK_BIN (run make first)"
+bench_require "network namespaces, /proc/<pid>/fd of other processes" ip ss nsenter cc jq
 case "$CONNS$PER_PROC$RUNS$CPU_CONNS$CPU_SECONDS$CHURN" in
 *[!0-9]*) die "BENCH_* variables must be non-negative integers" ;;
 esac
 [ "$PER_PROC" -gt 0 ] && [ "$RUNS" -gt 0 ] || die "BENCH_PER_PROC and BENCH_RUNS must be > 0"
-hard=$(ulimit -Hn)
-if [ "$hard" != unlimited ] && [ "$PER_PROC" -gt $((hard - 64)) ]; then
-	PER_PROC=$((hard - 64))
-fi
+bench_clamp_per_proc
 
-# ---- cleanup: everything we started, by pid --------------------------------
-
-cleanup() {
-	trap - EXIT INT TERM
-	[ -n "$WATCHDOG_PID" ] && kill "$WATCHDOG_PID" 2>/dev/null
-	[ -n "$AGENT_PID" ] && kill -KILL "$AGENT_PID" 2>/dev/null
-	for p in "${HOLDER_PIDS[@]}"; do
-		kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	if [ -e "$NSPATH" ]; then
-		# Anything still inside our own netns was started by us.
-		for p in $(ip netns pids "$NS" 2>/dev/null); do
-			kill -KILL "$p" 2>/dev/null
-		done
-		ip netns del "$NS" 2>/dev/null
-	fi
-	[ -n "$TMP" ] && rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'say "probe_scan: interrupted" >&2; exit 1' INT TERM
-
-# The whole run is bounded: past the budget the watchdog stops us.
-(
-	trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-	sleep "$BUDGET" &
-	sp=$!
-	wait "$sp" || exit 0
-	say "probe_scan: ERROR - over the time budget of ${BUDGET}s" >&2
-	kill -TERM $$
-) &
-WATCHDOG_PID=$!
+bench_traps
+bench_watchdog "$BUDGET"
 
 TMP=$(mktemp -d /tmp/shawk-bench.XXXXXX) || die "mktemp"
 OUT=$BENCH_DIR/out
 mkdir -p "$OUT" || die "cannot create $OUT"
-HOLDER=$OUT/conn_holder
-cc -std=gnu11 -O2 -Wall -Wextra -o "$HOLDER" "$BENCH_DIR/conn_holder.c" ||
-	die "cannot compile bench/conn_holder.c"
+bench_build_holder "$OUT"
 
 # ---- helpers ---------------------------------------------------------------
-
-# CPU time (user+sys) this shell's waited-for children used so far, in µs,
-# from the `times` builtin (run in this shell: a subshell starts from 0).
-children_cpu_us() {
-	local line us=0 t m sec
-	times >"$TMP/times"
-	{ read -r line; read -r line; } <"$TMP/times"
-	for t in $line; do # "0m1.234s 0m0.567s"
-		m=${t%%m*} sec=${t#*m} sec=${sec%s}
-		us=$((us + m * 60000000 + 10#${sec%.*} * 1000000 + 10#${sec#*.} * 1000))
-	done
-	REPLY=$us
-}
-
-# Runs one command; wall time in $WALL and CPU time in $CPU (µs). Every
-# measured command is one fork+exec from this shell, shawk included.
-measure() {
-	local a b c0
-	children_cpu_us
-	c0=$REPLY
-	a=$EPOCHREALTIME
-	"$@" >/dev/null 2>&1 || return 1
-	b=$EPOCHREALTIME
-	WALL=$((10#${b/./} - 10#${a/./}))
-	children_cpu_us
-	CPU=$((REPLY - c0))
-}
-
-median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-ms() { awk -v u="$1" 'BEGIN {printf "%.1f", u/1000}'; }
-
-# utime+stime of a pid in clock ticks (fields 14 and 15, after "comm)").
-cpu_ticks() {
-	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	s=${s##*) }
-	set -- $s
-	REPLY=$((${12} + ${13}))
-}
-
-in_ns() { nsenter --net="$NSPATH" "$@"; }
 
 established() { in_ns ss -Htan state established | wc -l; }
 
 # ---- 1. the connections ------------------------------------------------------
 
-ip netns add "$NS" || die "ip netns add $NS failed"
-ip -n "$NS" link set lo up || die "cannot bring lo up in $NS"
-# Per-netns knobs: a deep accept queue and a wide ephemeral range.
-in_ns sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535 \
-	net.ipv4.ip_local_port_range="30000 65000" ||
-	die "cannot tune sysctls in $NS"
+bench_netns_add
 NS_INO=$(stat -L -c %i "$NSPATH") || die "cannot stat $NSPATH"
 
 PAIRS=$(((CONNS + PER_PROC - 1) / PER_PROC))
@@ -192,10 +102,7 @@ KEEP=$(((CPU_CONNS + PER_PROC - 1) / PER_PROC))
 [ "$KEEP" -gt 0 ] && CHURN_EACH=$(((CHURN + KEEP - 1) / KEEP))
 for ((i = 1; i <= PAIRS; i++)); do
 	# Servers must listen before clients connect.
-	for ((w = 0; w < 100; w++)); do
-		in_ns ss -Htln "sport = :$((20000 + i))" | grep -q . && break
-		sleep 0.05
-	done
+	bench_wait_listen "$NSPATH" $((20000 + i))
 	nsenter --net="$NSPATH" "$HOLDER" client 127.0.1.$i 127.0.0.1 \
 		$((20000 + i)) "${PAIR_N[i - 1]}" "$CHURN_EACH" >"$TMP/cli$i" 2>&1 &
 	CLI_PIDS+=($!)
@@ -203,15 +110,7 @@ for ((i = 1; i <= PAIRS; i++)); do
 done
 
 t0=$SECONDS
-while :; do
-	ready=$(cat "$TMP"/srv* "$TMP"/cli* 2>/dev/null | grep -c '^ready')
-	[ "$ready" -eq $((2 * PAIRS)) ] && break
-	for p in "${HOLDER_PIDS[@]}"; do
-		kill -0 "$p" 2>/dev/null || die "a connection holder died: $(cat "$TMP"/* | grep -v '^ready' | head -3)"
-	done
-	[ $((SECONDS - t0)) -lt 90 ] || die "connections not established after 90 s ($ready of $((2 * PAIRS)) holders ready)"
-	sleep 0.2
-done
+bench_wait_holders "$PAIRS" 90
 EST=$(established)
 [ "$EST" -eq $((2 * CONNS)) ] ||
 	die "expected $((2 * CONNS)) ESTABLISHED sockets in $NS, ss counts $EST"
@@ -304,7 +203,6 @@ verdict() { # value op target -> PASS|MISS
 	awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {
 		ok = (op == "<=") ? (v <= t) : (v >= t); print ok ? "PASS" : "MISS" }'
 }
-ratio() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN {printf f, (b > 0 ? a / b : 99)}'; }
 for b in $BACKENDS; do
 	RS[$b]=$(ratio "${MW[shawk:$b]}" "$ss_w" %.2f)
 	RP[$b]=$(ratio "$ssp_w" "${MW[shawk:$b]}" %.1f)
@@ -318,10 +216,7 @@ done
 # scans, both with every connection held. Target: TARGET_RSS_MB at most.
 declare -A RSS_ONCE RSS_AGENT
 for b in $BACKENDS; do
-	RSS_ONCE[$b]=$(SHAWK_POLL_BACKEND=$b python3 -c '
-import resource, subprocess, sys
-subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' \
+	RSS_ONCE[$b]=$(SHAWK_POLL_BACKEND=$b peak_rss_kb \
 		"$SHAWK_BIN" probe --once --output none --log-level error) || RSS_ONCE[$b]=0
 	SHAWK_POLL_BACKEND=$b "$SHAWK_BIN" probe --mode polling --output none --interval 1s \
 		--flush-interval 10s --log-level error 2>/dev/null &

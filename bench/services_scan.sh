@@ -36,45 +36,30 @@ PER_PROC=${BENCH_PER_PROC:-10000}
 RUNS=${BENCH_RUNS:-5}
 CT_EXTRA=${BENCH_CT_EXTRA:-100000}
 TARGET_RATIO=1.3
+# The test network: pods NET.10 (client) and NET.21 (server), the ClusterIP
+# SVC_IP, unrelated conntrack entries NET.200 -> NET.201.
+NET=${BENCH_NET:-198.18.61}
+SVC_IP=${BENCH_SVC_IP:-198.18.161.10}
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$BENCH_DIR/.." && pwd)
 case "$SHAWK_BIN" in /*) ;; *) SHAWK_BIN="$PWD/$SHAWK_BIN" ;; esac
+BENCH_NAME=services_scan
+. "$BENCH_DIR/lib.sh"
 P=i15ct-bench-$$
-TMP=
-HOLDER_PIDS=()
-AGENT_PID=
 
-say() { printf '%s\n' "$*"; }
-die() { say "services_scan: ERROR - $*" >&2; exit 1; }
-skip() { say "services_scan: SKIP - $*"; exit 0; }
-
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, conntrack)"
-for t in ip iptables nsenter cc jq python3; do
-	command -v "$t" >/dev/null 2>&1 || skip "$t not installed"
-done
-[ -x "$SHAWK_BIN" ] || die "no shawk binary at SHAWK_BIN=$SHAWK_BIN (run make first)"
+bench_require "network namespaces, conntrack" ip iptables nsenter cc jq python3
 case "$CONNS$PER_PROC$RUNS$CT_EXTRA" in *[!0-9]*) die "BENCH_* must be integers" ;; esac
 PAIRS=$(((CONNS + PER_PROC - 1) / PER_PROC))
 [ "$PAIRS" -le 10 ] || die "BENCH_CONNS / BENCH_PER_PROC must give at most 10 processes"
 
 . "$TOP/tests/integration/lib/services_topo.sh"
 
-cleanup() {
-	trap - EXIT INT TERM
-	[ -n "$AGENT_PID" ] && kill -KILL "$AGENT_PID" 2>/dev/null
-	for p in "${HOLDER_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	topo_cleanup
-	[ -n "$TMP" ] && rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'say "services_scan: interrupted" >&2; exit 1' INT TERM
+bench_cleanup_hook() { wait 2>/dev/null; topo_cleanup; }
+bench_traps
 
 TMP=$(mktemp -d /tmp/shawk-bench.XXXXXX) || die "mktemp"
-HOLDER=$TMP/conn_holder
-cc -std=gnu11 -O2 -Wall -Wextra -o "$HOLDER" "$BENCH_DIR/conn_holder.c" ||
-	die "cannot compile bench/conn_holder.c"
+bench_build_holder
 CTDUMP=$TMP/ct_dump
 cc -std=gnu11 -O2 -Wall -Wextra -o "$CTDUMP" "$BENCH_DIR/ct_dump.c" ||
 	die "cannot compile bench/ct_dump.c"
@@ -87,13 +72,13 @@ fi
 # ---- 1. topology, connections, unrelated entries ---------------------------
 
 topo_init "$P" || die "cannot create network namespaces"
-topo_pod cli 198.18.61.10 || die "topo_pod cli"
-topo_pod srv 198.18.61.21 || die "topo_pod srv"
+topo_pod cli "$NET.10" || die "topo_pod cli"
+topo_pod srv "$NET.21" || die "topo_pod srv"
 NODE=/run/netns/$P-node CLI=/run/netns/$P-cli SRV=/run/netns/$P-srv
 nsenter --net="$CLI" sysctl -qw net.ipv4.ip_local_port_range="30000 65000" || die "sysctl cli"
 nsenter --net="$SRV" sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535 || die "sysctl srv"
-nsenter --net="$NODE" iptables -t nat -A PREROUTING -d 198.18.161.10 -p tcp \
-	--dport 20001:20010 -j DNAT --to-destination 198.18.61.21 ||
+nsenter --net="$NODE" iptables -t nat -A PREROUTING -d "$SVC_IP" -p tcp \
+	--dport 20001:20010 -j DNAT --to-destination "$NET.21" ||
 	die "cannot add the DNAT rule"
 
 left=$CONNS
@@ -101,56 +86,20 @@ t0=$SECONDS
 for ((i = 1; i <= PAIRS; i++)); do
 	n=$((left < PER_PROC ? left : PER_PROC))
 	left=$((left - n))
-	nsenter --net="$SRV" "$HOLDER" server 198.18.61.21 $((20000 + i)) "$n" >"$TMP/srv$i" 2>&1 &
+	nsenter --net="$SRV" "$HOLDER" server "$NET.21" $((20000 + i)) "$n" >"$TMP/srv$i" 2>&1 &
 	HOLDER_PIDS+=($!)
-	for ((w = 0; w < 100; w++)); do
-		nsenter --net="$SRV" ss -Htln "sport = :$((20000 + i))" | grep -q . && break
-		sleep 0.05
-	done
-	nsenter --net="$CLI" "$HOLDER" client 198.18.61.10 198.18.161.10 $((20000 + i)) "$n" >"$TMP/cli$i" 2>&1 &
+	bench_wait_listen "$SRV" $((20000 + i))
+	nsenter --net="$CLI" "$HOLDER" client "$NET.10" "$SVC_IP" $((20000 + i)) "$n" >"$TMP/cli$i" 2>&1 &
 	HOLDER_PIDS+=($!)
 done
-while :; do
-	ready=$(cat "$TMP"/srv* "$TMP"/cli* 2>/dev/null | grep -c '^ready')
-	[ "$ready" -eq $((2 * PAIRS)) ] && break
-	for p in "${HOLDER_PIDS[@]}"; do
-		kill -0 "$p" 2>/dev/null || die "a connection holder died: $(grep -hv '^ready' "$TMP"/srv* "$TMP"/cli* | head -3)"
-	done
-	[ $((SECONDS - t0)) -lt 120 ] || die "connections not established after 120 s"
-	sleep 0.2
-done
-added=$(nsenter --net="$NODE" python3 "$BENCH_DIR/ct_fill.py" "$CT_EXTRA" 198.18.61.200 198.18.61.201) ||
+bench_wait_holders "$PAIRS" 120
+added=$(nsenter --net="$NODE" python3 "$BENCH_DIR/ct_fill.py" "$CT_EXTRA" "$NET.200" "$NET.201") ||
 	die "cannot fill the conntrack table"
 CT_COUNT=$(nsenter --net="$NODE" cat /proc/sys/net/netfilter/nf_conntrack_count)
 say "services_scan: $CONNS connections through a DNAT held by $PAIRS+$PAIRS processes ($((SECONDS - t0)) s); node conntrack: $CT_COUNT entries ($added unrelated)"
 CLI_NS=$(stat -L -c %i "$CLI")
 
 # ---- 2. scans with and without the stage -------------------------------------
-
-children_cpu_us() {
-	local line us=0 t m sec
-	times >"$TMP/times"
-	{ read -r line; read -r line; } <"$TMP/times"
-	for t in $line; do
-		m=${t%%m*} sec=${t#*m} sec=${sec%s}
-		us=$((us + m * 60000000 + 10#${sec%.*} * 1000000 + 10#${sec#*.} * 1000))
-	done
-	REPLY=$us
-}
-measure() {
-	local a b c0
-	children_cpu_us
-	c0=$REPLY
-	a=$EPOCHREALTIME
-	"$@" >/dev/null 2>&1 || return 1
-	b=$EPOCHREALTIME
-	WALL=$((10#${b/./} - 10#${a/./}))
-	children_cpu_us
-	CPU=$((REPLY - c0))
-}
-median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-ms() { awk -v u="$1" 'BEGIN {printf "%.1f", u/1000}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 99)}'; }
 
 SCAN=("$SHAWK_BIN" probe --mode polling --once --output none --log-level error)
 # BENCH_PERF=FILE: a perf profile of one scan with the stage, then exit.
@@ -199,23 +148,10 @@ if command -v conntrack >/dev/null; then
 	CTL_US=$((10#${b/./} - 10#${a/./}))
 fi
 
-peak_rss_kb() {
-	python3 -c '
-import resource, subprocess, sys
-subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@"
-}
 RSS_ON=$(peak_rss_kb "${SCAN[@]}" --conntrack on)
 RSS_OFF=$(peak_rss_kb "${SCAN[@]}" --conntrack off)
 # A polling daemon (1 s interval) with and without the stage: CPU per scan
 # in steady state (after 3 warm-up scans, over DAEMON_SECONDS), peak RSS.
-cpu_ticks() {
-	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	s=${s##*) }
-	set -- $s
-	REPLY=$((${12} + ${13}))
-}
 DAEMON_SECONDS=${BENCH_DAEMON_SECONDS:-10}
 HZ=$(getconf CLK_TCK)
 declare -A DCPU DRSS
@@ -239,10 +175,10 @@ R_DAEMON=$(ratio "${DCPU[on]}" "${DCPU[off]}")
 	die "scan --output json failed"
 "$SHAWK_BIN" probe --mode polling --once --output json --log-level error --conntrack off >"$TMP/off.json" ||
 	die "scan --output json --conntrack off failed"
-AT_BACKEND=$(jq --argjson ns "$CLI_NS" '[.[] | select(.netns == $ns and .direction == "active"
-	and .peer.addr == "198.18.61.21" and .service.addr == "198.18.161.10") | .connections] | add // 0' "$TMP/on.json")
-AT_SVC=$(jq --argjson ns "$CLI_NS" '[.[] | select(.netns == $ns and .direction == "active"
-	and .peer.addr == "198.18.161.10" and .service == null) | .connections] | add // 0' "$TMP/off.json")
+AT_BACKEND=$(jq --argjson ns "$CLI_NS" --arg be "$NET.21" --arg svc "$SVC_IP" '[.[] | select(.netns == $ns and .direction == "active"
+	and .peer.addr == $be and .service.addr == $svc) | .connections] | add // 0' "$TMP/on.json")
+AT_SVC=$(jq --argjson ns "$CLI_NS" --arg svc "$SVC_IP" '[.[] | select(.netns == $ns and .direction == "active"
+	and .peer.addr == $svc and .service == null) | .connections] | add // 0' "$TMP/off.json")
 OK=MISS
 [ "$AT_BACKEND" -eq "$CONNS" ] && [ "$AT_SVC" -eq "$CONNS" ] && OK=PASS
 VERDICT=$(awk -v v="$R_WALL" -v t="$TARGET_RATIO" 'BEGIN {print (v <= t) ? "PASS" : "MISS"}')

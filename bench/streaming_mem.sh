@@ -40,79 +40,33 @@ BUDGET=${BENCH_BUDGET_SECONDS:-280}
 TARGET=256 # bytes per tracked flow, at most
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BENCH_NAME=streaming_mem
+. "$BENCH_DIR/lib.sh"
 NS=shawk-mem-$$
 NSPATH=/run/netns/$NS
-TMP=
-HOLDER_PIDS=()
-AGENT_PID=
-WATCHDOG_PID=
 
-say() { printf '%s\n' "$*"; }
-die() { say "streaming_mem: ERROR - $*" >&2; exit 1; }
-skip() { say "streaming_mem: SKIP - $*"; exit 0; }
-
-[ "$(id -u)" = 0 ] || skip "needs root (BPF, network namespaces)"
-for t in ip ss nsenter cc jq bpftool; do
-	command -v "$t" >/dev/null 2>&1 || skip "$t not installed"
-done
+bench_require "BPF, network namespaces" ip ss nsenter cc jq bpftool
 [ -r /proc/slabinfo ] || skip "no /proc/slabinfo"
-[ -x "$SHAWK_BIN" ] || die "no shawk binary at SHAWK_BIN=$SHAWK_BIN (run make first)"
 case "$CONNS$PER_PROC$ROUNDS" in
 *[!0-9]*) die "BENCH_* variables must be non-negative integers" ;;
 esac
 [ "$CONNS" -gt 0 ] && [ "$PER_PROC" -gt 0 ] && [ "$ROUNDS" -gt 0 ] ||
 	die "BENCH_CONNS, BENCH_PER_PROC and BENCH_ROUNDS must be > 0"
-hard=$(ulimit -Hn)
-if [ "$hard" != unlimited ] && [ "$PER_PROC" -gt $((hard - 64)) ]; then
-	PER_PROC=$((hard - 64))
-fi
+bench_clamp_per_proc
 PAIRS=$(((CONNS + PER_PROC - 1) / PER_PROC))
 [ "$PAIRS" -le 250 ] || die "BENCH_CONNS / BENCH_PER_PROC must give at most 250 processes"
 
-stop_holders() {
-	local p
-	for p in "${HOLDER_PIDS[@]}"; do
-		kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	HOLDER_PIDS=()
-	if [ -e "$NSPATH" ]; then
-		# Anything still inside our own netns was started by us.
-		for p in $(ip netns pids "$NS" 2>/dev/null); do
-			kill -KILL "$p" 2>/dev/null
-		done
-		ip netns del "$NS" 2>/dev/null
-	fi
-}
 stop_agent() {
 	[ -n "$AGENT_PID" ] || return 0
 	kill -TERM "$AGENT_PID" 2>/dev/null
 	wait "$AGENT_PID" 2>/dev/null
 	AGENT_PID=
 }
-cleanup() {
-	trap - EXIT INT TERM
-	[ -n "$WATCHDOG_PID" ] && kill "$WATCHDOG_PID" 2>/dev/null
-	[ -n "$AGENT_PID" ] && kill -KILL "$AGENT_PID" 2>/dev/null
-	stop_holders
-	[ -n "$TMP" ] && rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'say "streaming_mem: interrupted" >&2; exit 1' INT TERM
-
-(
-	trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-	sleep "$BUDGET" &
-	sp=$!
-	wait "$sp" || exit 0
-	say "streaming_mem: ERROR - over the time budget of ${BUDGET}s" >&2
-	kill -TERM $$
-) &
-WATCHDOG_PID=$!
+bench_traps
+bench_watchdog "$BUDGET"
 
 TMP=$(mktemp -d /tmp/shawk-mem.XXXXXX) || die "mktemp"
-HOLDER=$TMP/conn_holder
-cc -std=gnu11 -O2 -Wall -Wextra -o "$HOLDER" "$BENCH_DIR/conn_holder.c" ||
-	die "cannot compile bench/conn_holder.c"
+bench_build_holder
 
 # ---- agent -------------------------------------------------------------------
 
@@ -159,8 +113,6 @@ mem_snapshot() {
 # Per-cache kmalloc bytes, "name bytes" lines, to file $1.
 slab_caches() { awk '$1 ~ /^kmalloc-/ {print $1, $3 * $4}' /proc/slabinfo | sort >"$1"; }
 
-in_ns() { nsenter --net="$NSPATH" "$@"; }
-
 # Sum of sk_omem_alloc over the bench netns' TCP sockets, and their count.
 omem_sum() {
 	in_ns ss -Htanm | grep -o 'skmem:([^)]*)' |
@@ -169,11 +121,8 @@ omem_sum() {
 }
 
 hold_connections() {
-	local i n left w ready t0
-	ip netns add "$NS" || die "ip netns add $NS failed"
-	ip -n "$NS" link set lo up || die "cannot bring lo up in $NS"
-	in_ns sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535 \
-		net.ipv4.ip_local_port_range="30000 65000" || die "cannot tune sysctls in $NS"
+	local i n left t0
+	bench_netns_add
 	rm -f "$TMP"/srv* "$TMP"/cli*
 	local pair_n=()
 	left=$CONNS
@@ -186,24 +135,13 @@ hold_connections() {
 		HOLDER_PIDS+=($!)
 	done
 	for ((i = 1; i <= PAIRS; i++)); do
-		for ((w = 0; w < 100; w++)); do
-			in_ns ss -Htln "sport = :$((20000 + i))" | grep -q . && break
-			sleep 0.05
-		done
+		bench_wait_listen "$NSPATH" $((20000 + i))
 		nsenter --net="$NSPATH" "$HOLDER" client 127.0.1.$i 127.0.0.1 \
 			$((20000 + i)) "${pair_n[i - 1]}" 0 >"$TMP/cli$i" 2>&1 &
 		HOLDER_PIDS+=($!)
 	done
 	t0=$SECONDS
-	while :; do
-		ready=$(cat "$TMP"/srv* "$TMP"/cli* 2>/dev/null | grep -c '^ready')
-		[ "$ready" -eq $((2 * PAIRS)) ] && break
-		for p in "${HOLDER_PIDS[@]}"; do
-			kill -0 "$p" 2>/dev/null || die "a connection holder died: $(cat "$TMP"/srv* "$TMP"/cli* | grep -v '^ready' | head -3)"
-		done
-		[ $((SECONDS - t0)) -lt 90 ] || die "connections not established after 90 s"
-		sleep 0.2
-	done
+	bench_wait_holders "$PAIRS" 90
 	SETUP_S=$((SECONDS - t0))
 }
 
@@ -247,12 +185,10 @@ phase() {
 	others=$(bpftool -j map show | jq '[.[] | select(.type == "sk_storage")] | length')
 	[ "$1" = on ] && others=$((others - 1))
 	[ "$others" -le 0 ] || say "streaming_mem: warning: $others other sk_storage map(s) on the host during phase $1 (round $r): their storage may be counted too" >&2
-	stop_holders
+	bench_stop_holders
 	stop_agent
 	settle_tcp "${b[2]}"
 }
-
-median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 # ---- rounds ------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -557,6 +558,67 @@ static void test_aggregate_records(void **state)
 }
 
 /*
+ * The cookie tests: one accepted socket of nginx's :80 (inode 5000) as the
+ * steps of a case report it, each step a poll (with the listener) or an
+ * event; where a step says so, the passive flow's counts after it.
+ */
+struct cookie_step {
+	bool reset;    /* flow_table_reset_interval() first */
+	bool poll;     /* a snapshot with the listener, else an event */
+	int64_t now;
+	uint64_t cookie; /* 0: not made yet */
+	bool orphan;   /* its process closed it: no inode any more */
+	bool counted;  /* SOCK_REC_F_COUNTED: the source counted it */
+	bool check;
+	uint64_t conns, new_conns;
+};
+
+struct cookie_case {
+	const char *what;
+	size_t max_conns; /* of the connection tracker (0: default) */
+	struct cookie_step steps[8];
+	bool check_untracked; /* at the end, no connection went untracked */
+};
+
+static void cookie_case_run(const struct cookie_case *c)
+{
+	struct flow_table *t = flow_table_new(0, c->max_conns);
+	assert_non_null(t);
+	struct sock_record l = listener(NS_A, 80, 10);
+	for (const struct cookie_step *s = c->steps; s->now; s++) {
+		struct sock_record r = tcp(NS_A, T_ESTABLISHED, "10.0.0.1", 80,
+					   "10.0.0.2", 40001, 0, 10);
+		r.inode = s->orphan ? 0 : 5000;
+		r.cookie = s->cookie;
+		if (s->counted)
+			r.flags |= SOCK_REC_F_COUNTED;
+		if (s->reset)
+			flow_table_reset_interval(t);
+		if (s->poll)
+			assert_int_equal(INGEST(t, true, s->now, l, r), 1);
+		else
+			assert_int_equal(INGEST(t, false, s->now, r), 1);
+		if (!s->check)
+			continue;
+		const struct flow *f =
+			find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
+		if (f->connections != s->conns ||
+		    f->new_connections != s->new_conns)
+			fail_msg("%s, at %" PRId64 ": %" PRIu64 " connections "
+				 "(%" PRIu64 " new), expected %" PRIu64
+				 " (%" PRIu64 ")",
+				 c->what, s->now, f->connections,
+				 f->new_connections, s->conns, s->new_conns);
+	}
+	if (c->check_untracked) {
+		struct flow_table_stats st;
+		flow_table_get_stats(t, &st);
+		assert_int_equal(st.untracked_conns, 0);
+	}
+	flow_table_free(t);
+}
+
+/*
  * One socket, one connection, whichever path reported it. The kernel
  * makes a socket's cookie on first request: the polling fd walk reads the
  * field and sees 0 until something asks (sock_diag, `ss`, a per-netns
@@ -567,67 +629,39 @@ static void test_aggregate_records(void **state)
 static void test_cookie_made_later(void **state)
 {
 	(void)state;
-	struct flow_table *t = flow_table_new(0, 0);
-	assert_non_null(t);
-	struct sock_record l = listener(NS_A, 80, 10);
-	struct sock_record held = tcp(NS_A, T_ESTABLISHED, "10.0.0.1", 80,
-				      "10.0.0.2", 40001, 0, 10);
-	held.inode = 5000;
-	struct sock_record made = held;
-	made.cookie = 77;
-	struct sock_record orphan = made;
-	orphan.inode = 0;
-
-	/* Interval 1: the seed poll without a cookie, a poll with one. */
-	assert_int_equal(INGEST(t, true, 100, l, held), 1);
-	assert_int_equal(INGEST(t, true, 200, l, made), 1);
-	const struct flow *f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
-	assert_int_equal(f->connections, 1);
-	assert_int_equal(f->new_connections, 1);
-
-	/* Interval 2: with its cookie (poll), then its cookie only. */
-	flow_table_reset_interval(t);
-	assert_int_equal(INGEST(t, true, 300, l, made), 1);
-	assert_int_equal(INGEST(t, true, 400, l, orphan), 1);
-	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
-	assert_int_equal(f->connections, 1);
-	assert_int_equal(f->new_connections, 0);
-
-	/* The cookie first appearing in a later interval. */
-	flow_table_free(t);
-	t = flow_table_new(0, 0);
-	assert_non_null(t);
-	assert_int_equal(INGEST(t, true, 100, l, held), 1);
-	flow_table_reset_interval(t);
-	assert_int_equal(INGEST(t, true, 200, l, held), 1);
-	flow_table_reset_interval(t);
-	assert_int_equal(INGEST(t, true, 300, l, made), 1);
-	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
-	assert_int_equal(f->connections, 1);
-	assert_int_equal(f->new_connections, 0);
-
-	/* Events carry the cookie only: an event of it now is the same
-	 * connection. */
-	assert_int_equal(INGEST(t, false, 350, orphan), 1);
-	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
-	assert_int_equal(f->connections, 1);
-	assert_int_equal(f->new_connections, 0);
-	flow_table_free(t);
-
-	/* A full tracker still moves the entry to its cookie. */
-	t = flow_table_new(0, 1);
-	assert_non_null(t);
-	assert_int_equal(INGEST(t, true, 100, l, held), 1);
-	flow_table_reset_interval(t);
-	assert_int_equal(INGEST(t, true, 200, l, made), 1);
-	assert_int_equal(INGEST(t, false, 300, orphan), 1);
-	f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
-	assert_int_equal(f->connections, 1);
-	assert_int_equal(f->new_connections, 0);
-	struct flow_table_stats st;
-	flow_table_get_stats(t, &st);
-	assert_int_equal(st.untracked_conns, 0);
-	flow_table_free(t);
+	static const struct cookie_case cases[] = {
+		{ "interval 1: the seed poll without a cookie, a poll with "
+		  "one; interval 2: with its cookie (poll), then its cookie "
+		  "only",
+		  0,
+		  { { .poll = true, .now = 100 },
+		    { .poll = true, .now = 200, .cookie = 77, .check = true,
+		      .conns = 1, .new_conns = 1 },
+		    { .reset = true, .poll = true, .now = 300, .cookie = 77 },
+		    { .poll = true, .now = 400, .cookie = 77, .orphan = true,
+		      .check = true, .conns = 1, .new_conns = 0 } },
+		  false },
+		{ "the cookie first appearing in a later interval; then "
+		  "events carry the cookie only: an event of it now is the "
+		  "same connection",
+		  0,
+		  { { .poll = true, .now = 100 },
+		    { .reset = true, .poll = true, .now = 200 },
+		    { .reset = true, .poll = true, .now = 300, .cookie = 77,
+		      .check = true, .conns = 1, .new_conns = 0 },
+		    { .now = 350, .cookie = 77, .orphan = true, .check = true,
+		      .conns = 1, .new_conns = 0 } },
+		  false },
+		{ "a full tracker still moves the entry to its cookie",
+		  1,
+		  { { .poll = true, .now = 100 },
+		    { .reset = true, .poll = true, .now = 200, .cookie = 77 },
+		    { .now = 300, .cookie = 77, .orphan = true, .check = true,
+		      .conns = 1, .new_conns = 0 } },
+		  true },
+	};
+	for (size_t i = 0; i < ARRAY_N(cases); i++)
+		cookie_case_run(&cases[i]);
 }
 
 /*
@@ -640,30 +674,21 @@ static void test_cookie_made_later(void **state)
 static void test_cookie_made_later_counted(void **state)
 {
 	(void)state;
-	struct flow_table *t = flow_table_new(0, 0);
-	assert_non_null(t);
-	struct sock_record l = listener(NS_A, 80, 10);
-	struct sock_record seed = tcp(NS_A, T_ESTABLISHED, "10.0.0.1", 80,
-				      "10.0.0.2", 40001, 0, 10);
-	seed.inode = 5000;
-	struct sock_record held = seed;
-	held.flags |= SOCK_REC_F_COUNTED;
-	struct sock_record made = held;
-	made.cookie = 77;
-
-	assert_int_equal(INGEST(t, true, 100, l, seed), 1);
-	assert_int_equal(INGEST(t, true, 200, l, held), 1);
-	const struct flow *f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
-	assert_int_equal(f->connections, 1);
-	assert_int_equal(f->new_connections, 1);
-	for (int i = 0; i < 2; i++) {
-		flow_table_reset_interval(t);
-		assert_int_equal(INGEST(t, true, 300 + i, l, made), 1);
-		f = find(t, SOCK_DIR_PASSIVE, NS_A, 80, 0, "nginx");
-		assert_int_equal(f->connections, 1);
-		assert_int_equal(f->new_connections, 0);
-	}
-	flow_table_free(t);
+	static const struct cookie_case c = {
+		"counted by the source",
+		0,
+		{ { .poll = true, .now = 100 },
+		  { .poll = true, .now = 200, .counted = true, .check = true,
+		    .conns = 1, .new_conns = 1 },
+		  { .reset = true, .poll = true, .now = 300, .cookie = 77,
+		    .counted = true, .check = true, .conns = 1,
+		    .new_conns = 0 },
+		  { .reset = true, .poll = true, .now = 301, .cookie = 77,
+		    .counted = true, .check = true, .conns = 1,
+		    .new_conns = 0 } },
+		false,
+	};
+	cookie_case_run(&c);
 }
 
 static void test_snapshot_prunes(void **state)

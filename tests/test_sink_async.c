@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "test_sink.h"
+
 /* An inner sink whose write() blocks while `stuck` until cancel(). */
 struct blocking_sink {
 	struct sink base;
@@ -94,62 +96,18 @@ static struct blocking_sink *blocking_new(bool stuck)
 	return b;
 }
 
-static struct flow mkflow(uint8_t peer, uint32_t new_conns)
-{
-	struct flow f;
-	memset(&f, 0, sizeof(f));
-	f.key.dir = SOCK_DIR_ACTIVE;
-	f.key.proto = IPPROTO_TCP;
-	f.key.family = AF_INET;
-	f.key.rport = 80;
-	inet_pton(AF_INET, "198.18.64.1", f.key.laddr);
-	inet_pton(AF_INET, "198.18.64.2", f.key.raddr);
-	f.key.raddr[3] = peer;
-	f.key.pgid = 100;
-	strcpy(f.key.comm, "curl");
-	f.connections = new_conns;
-	f.new_connections = new_conns;
-	f.first_seen_ms = f.last_seen_ms = 1;
-	return f;
-}
-
-struct stat_probe {
-	const char *name;
-	uint64_t value;
-	bool found;
-};
-
-static void stat_find(const char *name, enum stat_kind kind, uint64_t value,
-		      const char *help, void *ud)
-{
-	struct stat_probe *p = ud;
-	(void)kind, (void)help;
-	if (strcmp(name, p->name) == 0) {
-		p->value = value;
-		p->found = true;
-	}
-}
-
-static uint64_t stat_of(const struct sink *s, const char *name)
-{
-	struct stat_probe p = { .name = name };
-	s->stats(s, stat_find, &p);
-	assert_true(p.found);
-	return p.value;
-}
-
 static void test_write_does_not_wait(void **state)
 {
 	(void)state;
 	struct blocking_sink *b = blocking_new(true);
 	struct sink *s = sink_async_new(&b->base, 1000);
 	assert_non_null(s);
-	struct flow f1 = mkflow(2, 3), f2 = mkflow(2, 4), f3 = mkflow(3, 1);
+	struct flow f1 = sink_test_flow(2, 3), f2 = sink_test_flow(2, 4), f3 = sink_test_flow(3, 1);
 
 	int64_t t0 = now_monotonic_ms();
 	assert_int_equal(s->write(s, &f1, 1, 0), 0);
 	/* The thread took f1 and is stuck in inner->write: these queue. */
-	for (int i = 0; i < 100 && stat_of(s, "queued_flows") != 0; i++) {
+	for (int i = 0; i < 100 && sink_test_stat(s, "queued_flows") != 0; i++) {
 		struct timespec ts = { 0, 10 * 1000000 };
 		nanosleep(&ts, NULL);
 	}
@@ -157,7 +115,7 @@ static void test_write_does_not_wait(void **state)
 	assert_int_equal(s->write(s, &f3, 1, 0), 0);
 	assert_true(now_monotonic_ms() - t0 < 500);
 	/* Same key merged: two entries. */
-	assert_int_equal(stat_of(s, "queued_flows"), 2);
+	assert_int_equal(sink_test_stat(s, "queued_flows"), 2);
 
 	/* Released: everything arrives, the drain reaches the inner sink. */
 	pthread_mutex_lock(&b->lock);
@@ -168,13 +126,13 @@ static void test_write_does_not_wait(void **state)
 	assert_int_equal(b->flows, 3);
 	assert_int_equal(b->new_conns, 8);
 	assert_int_equal(b->drains, 1);
-	assert_int_equal(stat_of(s, "queued_flows"), 0);
-	assert_int_equal(stat_of(s, "writes"), 2);
+	assert_int_equal(sink_test_stat(s, "queued_flows"), 0);
+	assert_int_equal(sink_test_stat(s, "writes"), 2);
 	/* An interval without flows still reaches the inner sink: it
 	 * retries what it keeps and records pods then. */
 	assert_int_equal(s->write(s, NULL, 0, 0), 0);
 	assert_int_equal(s->drain(s, now_monotonic_ms() + 5000), 0);
-	assert_int_equal(stat_of(s, "writes"), 3);
+	assert_int_equal(sink_test_stat(s, "writes"), 3);
 	sink_free(s);
 	assert_true(b_freed);
 }
@@ -184,7 +142,7 @@ static void test_drain_bounded_by_deadline(void **state)
 	(void)state;
 	struct blocking_sink *b = blocking_new(true);
 	struct sink *s = sink_async_new(&b->base, 1000);
-	struct flow f1 = mkflow(2, 3);
+	struct flow f1 = sink_test_flow(2, 3);
 
 	assert_int_equal(s->write(s, &f1, 1, 0), 0);
 	int64_t t0 = now_monotonic_ms();
@@ -201,7 +159,7 @@ static void test_free_while_stuck(void **state)
 	(void)state;
 	struct blocking_sink *b = blocking_new(true);
 	struct sink *s = sink_async_new(&b->base, 1000);
-	struct flow f1 = mkflow(2, 3);
+	struct flow f1 = sink_test_flow(2, 3);
 	assert_int_equal(s->write(s, &f1, 1, 0), 0);
 	int64_t t0 = now_monotonic_ms();
 	sink_free(s);

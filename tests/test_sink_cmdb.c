@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "test_sink.h"
 #include "test_util.h"
 
 #define MAX_CALLS 64
@@ -154,30 +155,6 @@ static int setup(void **state)
 	return 0;
 }
 
-/* An active flow from 198.18.40.1 to 198.18.40.<peer>:80. */
-static struct flow mkflow(uint8_t peer, uint32_t new_conns)
-{
-	struct flow f;
-	memset(&f, 0, sizeof(f));
-	f.key.dir = SOCK_DIR_ACTIVE;
-	f.key.proto = IPPROTO_TCP;
-	f.key.family = AF_INET;
-	f.key.rport = 80;
-	inet_pton(AF_INET, "198.18.40.1", f.key.laddr);
-	f.key.raddr[0] = 198;
-	f.key.raddr[1] = 18;
-	f.key.raddr[2] = 40;
-	f.key.raddr[3] = peer;
-	f.key.netns = 4026531840u;
-	f.key.pgid = 100;
-	strcpy(f.key.comm, "curl");
-	f.pid = 100;
-	f.connections = new_conns;
-	f.new_connections = new_conns;
-	f.first_seen_ms = f.last_seen_ms = 1;
-	return f;
-}
-
 static uint64_t delivered_conns(void)
 {
 	uint64_t sum = 0;
@@ -186,38 +163,11 @@ static uint64_t delivered_conns(void)
 	return sum;
 }
 
-/* The sink's counters by name. */
-struct stat_probe {
-	const char *name;
-	uint64_t value;
-	bool found;
-};
-
-static void stat_find(const char *name, enum stat_kind kind, uint64_t value,
-		      const char *help, void *ud)
-{
-	struct stat_probe *p = ud;
-	(void)kind;
-	assert_non_null(help);
-	if (strcmp(name, p->name) == 0) {
-		p->value = value;
-		p->found = true;
-	}
-}
-
-static uint64_t sink_stat(const struct sink *s, const char *name)
-{
-	struct stat_probe p = { .name = name };
-	s->stats(s, stat_find, &p);
-	assert_true(p.found);
-	return p.value;
-}
-
 static void test_delivers_in_order(void **state)
 {
 	(void)state;
 	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
-	struct flow fl[2] = { mkflow(2, 3), mkflow(3, 1) };
+	struct flow fl[2] = { sink_test_flow(2, 3), sink_test_flow(3, 1) };
 
 	assert_non_null(s);
 	assert_int_equal(s->write(s, fl, 2, 0), 0);
@@ -228,9 +178,9 @@ static void test_delivers_in_order(void **state)
 	assert_int_equal(F.flushes[1].n, 1);
 	assert_true(F.flushes[1].seq == F.flushes[0].seq + 1);
 	assert_true(F.flushes[1].boot_id == F.flushes[0].boot_id);
-	assert_int_equal(sink_stat(s, "up"), 1);
-	assert_int_equal(sink_stat(s, "writes"), 2);
-	assert_int_equal(sink_stat(s, "pending_flows"), 0);
+	assert_int_equal(sink_test_stat(s, "up"), 1);
+	assert_int_equal(sink_test_stat(s, "writes"), 2);
+	assert_int_equal(sink_test_stat(s, "pending_flows"), 0);
 	/* Nothing waiting: drain has nothing to do. */
 	assert_int_equal(s->drain(s, F.now), 0);
 	assert_int_equal(F.slept, 0);
@@ -240,7 +190,7 @@ static void test_loopback_filtered(void **state)
 {
 	(void)state;
 	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
-	struct flow fl[2] = { mkflow(2, 1), mkflow(3, 1) };
+	struct flow fl[2] = { sink_test_flow(2, 1), sink_test_flow(3, 1) };
 	inet_pton(AF_INET, "127.0.0.1", fl[1].key.raddr);
 
 	assert_int_equal(s->write(s, fl, 2, 0), 0);
@@ -262,14 +212,14 @@ static void test_outage_keeps_flows_and_backs_off(void **state)
 {
 	(void)state;
 	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
-	struct flow a = mkflow(2, 5), b = mkflow(3, 7);
+	struct flow a = sink_test_flow(2, 5), b = sink_test_flow(3, 7);
 
 	F.connect_failures = 1000;
 	/* Down: the flows are kept (0), not lost. */
 	assert_int_equal(s->write(s, &a, 1, 0), 0);
 	assert_int_equal(F.connects, 1);
-	assert_int_equal(sink_stat(s, "up"), 0);
-	assert_int_equal(sink_stat(s, "pending_flows"), 1);
+	assert_int_equal(sink_test_stat(s, "up"), 0);
+	assert_int_equal(sink_test_stat(s, "pending_flows"), 1);
 
 	/* Within the backoff: not even a connection attempt. */
 	F.now += 100;
@@ -277,7 +227,7 @@ static void test_outage_keeps_flows_and_backs_off(void **state)
 	assert_int_equal(s->write(s, &b, 1, 0), 0);
 	assert_int_equal(F.connects, 1);
 	/* Merged by key: a twice is one entry. */
-	assert_int_equal(sink_stat(s, "pending_flows"), 2);
+	assert_int_equal(sink_test_stat(s, "pending_flows"), 2);
 
 	/* After the first backoff (500ms), one try that fails again doubles
 	 * it: the next try waits 1s. */
@@ -296,27 +246,27 @@ static void test_outage_keeps_flows_and_backs_off(void **state)
 	assert_int_equal(F.nflushes, 1);
 	assert_int_equal(F.flushes[0].n, 2);
 	assert_int_equal(delivered_conns(), 5 + 5 + 7);
-	assert_int_equal(sink_stat(s, "up"), 1);
-	assert_int_equal(sink_stat(s, "pending_flows"), 0);
+	assert_int_equal(sink_test_stat(s, "up"), 1);
+	assert_int_equal(sink_test_stat(s, "pending_flows"), 0);
 }
 
 static void test_refused_write_is_retried(void **state)
 {
 	(void)state;
 	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
-	struct flow a = mkflow(2, 4);
+	struct flow a = sink_test_flow(2, 4);
 
 	/* Connected but the server refuses (schema missing): kept. */
 	F.answers[F.nanswers++] = (struct fake_answer){ -EIO, false };
 	assert_int_equal(s->write(s, &a, 1, 0), 0);
 	assert_int_equal(F.nflushes, 1);
-	assert_int_equal(sink_stat(s, "write_failures"), 1);
-	assert_int_equal(sink_stat(s, "pending_flows"), 1);
+	assert_int_equal(sink_test_stat(s, "write_failures"), 1);
+	assert_int_equal(sink_test_stat(s, "pending_flows"), 1);
 
 	F.now += 1000;
 	assert_int_equal(s->write(s, NULL, 0, 0), 0);
 	assert_int_equal(F.nflushes, 2);
-	assert_int_equal(sink_stat(s, "pending_flows"), 0);
+	assert_int_equal(sink_test_stat(s, "pending_flows"), 0);
 	/* Counted in the CMDB once per successful flush: 4, not 8. */
 	assert_int_equal(F.flushes[1].new_conns, 4);
 }
@@ -331,17 +281,17 @@ static void test_in_doubt_batch_keeps_its_seq(void **state)
 {
 	(void)state;
 	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
-	struct flow a = mkflow(2, 3), b = mkflow(2, 10);
+	struct flow a = sink_test_flow(2, 3), b = sink_test_flow(2, 10);
 
 	F.answers[F.nanswers++] = (struct fake_answer){ -ENOTCONN, true };
 	assert_int_equal(s->write(s, &a, 1, 0), 0);
 	uint64_t doubt_seq = F.flushes[0].seq;
-	assert_int_equal(sink_stat(s, "in_doubt_flows"), 1);
+	assert_int_equal(sink_test_stat(s, "in_doubt_flows"), 1);
 
 	/* Same key as the doubtful flow: kept apart from it. */
 	F.now += 100;
 	assert_int_equal(s->write(s, &b, 1, 0), 0);
-	assert_int_equal(sink_stat(s, "pending_flows"), 2);
+	assert_int_equal(sink_test_stat(s, "pending_flows"), 2);
 
 	F.now += 1000;
 	/* The server had it: -EALREADY counts as delivered. */
@@ -352,8 +302,8 @@ static void test_in_doubt_batch_keeps_its_seq(void **state)
 	assert_int_equal(F.flushes[1].new_conns, 3);
 	assert_true(F.flushes[2].seq > doubt_seq);
 	assert_int_equal(F.flushes[2].new_conns, 10);
-	assert_int_equal(sink_stat(s, "pending_flows"), 0);
-	assert_int_equal(sink_stat(s, "in_doubt_flows"), 0);
+	assert_int_equal(sink_test_stat(s, "pending_flows"), 0);
+	assert_int_equal(sink_test_stat(s, "in_doubt_flows"), 0);
 }
 
 /* A buffered (not direct) batch that ends in doubt keeps its seq too. */
@@ -361,7 +311,7 @@ static void test_in_doubt_after_outage(void **state)
 {
 	(void)state;
 	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
-	struct flow a = mkflow(2, 1), b = mkflow(3, 2);
+	struct flow a = sink_test_flow(2, 1), b = sink_test_flow(3, 2);
 
 	F.connect_failures = 1;
 	assert_int_equal(s->write(s, &a, 1, 0), 0);
@@ -370,14 +320,14 @@ static void test_in_doubt_after_outage(void **state)
 	assert_int_equal(s->write(s, &b, 1, 0), 0);
 	assert_int_equal(F.nflushes, 1);
 	assert_int_equal(F.flushes[0].n, 2);
-	assert_int_equal(sink_stat(s, "in_doubt_flows"), 2);
+	assert_int_equal(sink_test_stat(s, "in_doubt_flows"), 2);
 
 	F.now += 1000;
 	assert_int_equal(s->write(s, NULL, 0, 0), 0);
 	assert_int_equal(F.nflushes, 2);
 	assert_true(F.flushes[1].seq == F.flushes[0].seq);
 	assert_int_equal(F.flushes[1].n, 2);
-	assert_int_equal(sink_stat(s, "pending_flows"), 0);
+	assert_int_equal(sink_test_stat(s, "pending_flows"), 0);
 }
 
 static void test_buffer_bound(void **state)
@@ -387,13 +337,13 @@ static void test_buffer_bound(void **state)
 	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
 	struct flow fl[40];
 	for (size_t i = 0; i < 40; i++)
-		fl[i] = mkflow((uint8_t)(10 + i), 1);
+		fl[i] = sink_test_flow((uint8_t)(10 + i), 1);
 
 	F.connect_failures = 1000;
 	assert_int_equal(s->write(s, fl, 40, 0), 0);
-	assert_true(sink_stat(s, "pending_flows") <= 16);
-	assert_true(sink_stat(s, "dropped_flows") >= 24);
-	assert_int_equal(sink_stat(s, "pending_flows") + sink_stat(s, "dropped_flows"),
+	assert_true(sink_test_stat(s, "pending_flows") <= 16);
+	assert_true(sink_test_stat(s, "dropped_flows") >= 24);
+	assert_int_equal(sink_test_stat(s, "pending_flows") + sink_test_stat(s, "dropped_flows"),
 			 40);
 }
 
@@ -401,7 +351,7 @@ static void test_drain_is_bounded(void **state)
 {
 	(void)state;
 	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
-	struct flow a = mkflow(2, 1);
+	struct flow a = sink_test_flow(2, 1);
 
 	F.connect_failures = 1000;
 	assert_int_equal(s->write(s, &a, 1, 0), 0);
@@ -409,13 +359,13 @@ static void test_drain_is_bounded(void **state)
 	assert_int_equal(s->drain(s, start + 5000), -ETIMEDOUT);
 	assert_true(F.now <= start + 5000);
 	assert_true(F.connects > 2); /* it did retry meanwhile */
-	assert_int_equal(sink_stat(s, "pending_flows"), 1);
+	assert_int_equal(sink_test_stat(s, "pending_flows"), 1);
 
 	/* Reachable again: drain delivers and returns 0. */
 	F.connect_failures = 0;
 	assert_int_equal(s->drain(s, F.now + 5000), 0);
 	assert_int_equal(F.nflushes, 1);
-	assert_int_equal(sink_stat(s, "pending_flows"), 0);
+	assert_int_equal(sink_test_stat(s, "pending_flows"), 0);
 }
 
 /* A flush that got no answer by its deadline: abandoned, counted, its
@@ -424,20 +374,20 @@ static void test_abandoned_flush_keeps_flows(void **state)
 {
 	(void)state;
 	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
-	struct flow a = mkflow(2, 3), b = mkflow(3, 4);
+	struct flow a = sink_test_flow(2, 3), b = sink_test_flow(3, 4);
 
 	F.answers[F.nanswers++] = (struct fake_answer){ -ETIMEDOUT, false };
 	assert_int_equal(s->write(s, &a, 1, 0), 0);
-	assert_int_equal(sink_stat(s, "abandoned_flushes"), 1);
-	assert_int_equal(sink_stat(s, "pending_flows"), 1);
-	assert_int_equal(sink_stat(s, "up"), 0);
+	assert_int_equal(sink_test_stat(s, "abandoned_flushes"), 1);
+	assert_int_equal(sink_test_stat(s, "pending_flows"), 1);
+	assert_int_equal(sink_test_stat(s, "up"), 0);
 
 	/* Abandoned after COMMIT went out: in doubt. */
 	F.now += 600;
 	F.answers[F.nanswers++] = (struct fake_answer){ -ETIMEDOUT, true };
 	assert_int_equal(s->write(s, &b, 1, 0), 0);
-	assert_int_equal(sink_stat(s, "abandoned_flushes"), 2);
-	assert_int_equal(sink_stat(s, "in_doubt_flows"), 2);
+	assert_int_equal(sink_test_stat(s, "abandoned_flushes"), 2);
+	assert_int_equal(sink_test_stat(s, "in_doubt_flows"), 2);
 	uint64_t doubt_seq = F.flushes[1].seq;
 
 	F.now += 2000;
@@ -446,8 +396,8 @@ static void test_abandoned_flush_keeps_flows(void **state)
 	assert_int_equal(F.nflushes, 3);
 	assert_true(F.flushes[2].seq == doubt_seq);
 	assert_int_equal(F.flushes[2].new_conns, 7);
-	assert_int_equal(sink_stat(s, "pending_flows"), 0);
-	assert_int_equal(sink_stat(s, "up"), 1);
+	assert_int_equal(sink_test_stat(s, "pending_flows"), 0);
+	assert_int_equal(sink_test_stat(s, "up"), 1);
 }
 
 /* cancel() (shutdown): drain gives up at once, the flows stay counted. */
@@ -455,7 +405,7 @@ static void test_cancel_ends_drain(void **state)
 {
 	(void)state;
 	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
-	struct flow a = mkflow(2, 1);
+	struct flow a = sink_test_flow(2, 1);
 
 	F.connect_failures = 1000;
 	assert_int_equal(s->write(s, &a, 1, 0), 0);
@@ -463,7 +413,7 @@ static void test_cancel_ends_drain(void **state)
 	int64_t start = F.now;
 	assert_int_equal(s->drain(s, start + 5000), -ETIMEDOUT);
 	assert_true(F.now == start);
-	assert_int_equal(sink_stat(s, "pending_flows"), 1);
+	assert_int_equal(sink_test_stat(s, "pending_flows"), 1);
 }
 
 int main(void)

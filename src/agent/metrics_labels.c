@@ -7,6 +7,7 @@
 #include "agent/metrics.h"
 
 #include "core/addr.h"
+#include "core/hindex.h"
 #include "core/util.h"
 
 #include <errno.h>
@@ -38,8 +39,7 @@ struct wl_entry {
 struct workload_index {
 	struct wl_entry *e;
 	size_t n, cap;
-	uint32_t *idx; /* open addressing, UINT32_MAX empty */
-	size_t idx_cap;
+	struct hindex idx; /* over e, by key */
 };
 
 struct workload_index *workload_index_new(void)
@@ -55,8 +55,7 @@ void workload_index_clear(struct workload_index *x)
 		free(x->e[i].workload);
 	}
 	x->n = 0;
-	if (x->idx)
-		memset(x->idx, 0xff, x->idx_cap * sizeof(*x->idx));
+	hindex_clear(&x->idx);
 }
 
 void workload_index_free(struct workload_index *x)
@@ -65,7 +64,7 @@ void workload_index_free(struct workload_index *x)
 		return;
 	workload_index_clear(x);
 	free(x->e);
-	free(x->idx);
+	hindex_free(&x->idx);
 	free(x);
 }
 
@@ -74,34 +73,32 @@ static uint64_t wl_hash(const char *k)
 	return hash_bytes(k, strlen(k), 0x776c);
 }
 
+static uint64_t wl_hash_at(uint32_t i, const void *ud)
+{
+	const struct workload_index *x = ud;
+	return wl_hash(x->e[i].key);
+}
+
+/* What the index compares an entry with. */
+struct wl_probe {
+	const struct workload_index *x;
+	const char *key;
+};
+
+static bool wl_eq(uint32_t i, const void *key)
+{
+	const struct wl_probe *p = key;
+	return !strcmp(p->x->e[i].key, p->key);
+}
+
 static const struct wl_entry *wl_find(const struct workload_index *x,
 				      const char *key)
 {
-	if (!x || !x->idx_cap)
+	if (!x)
 		return NULL;
-	for (size_t h = wl_hash(key) & (x->idx_cap - 1);
-	     x->idx[h] != UINT32_MAX; h = (h + 1) & (x->idx_cap - 1))
-		if (!strcmp(x->e[x->idx[h]].key, key))
-			return &x->e[x->idx[h]];
-	return NULL;
-}
-
-static int wl_reindex(struct workload_index *x, size_t cap)
-{
-	uint32_t *t = malloc(cap * sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	memset(t, 0xff, cap * sizeof(*t));
-	for (size_t i = 0; i < x->n; i++) {
-		size_t h = wl_hash(x->e[i].key) & (cap - 1);
-		while (t[h] != UINT32_MAX)
-			h = (h + 1) & (cap - 1);
-		t[h] = (uint32_t)i;
-	}
-	free(x->idx);
-	x->idx = t;
-	x->idx_cap = cap;
-	return 0;
+	uint32_t at = hindex_find(&x->idx, wl_hash(key), wl_eq,
+				  &(struct wl_probe){ x, key });
+	return at == HINDEX_NONE ? NULL : &x->e[at];
 }
 
 static int wl_put(struct workload_index *x, const char *key, const char *ns,
@@ -117,8 +114,7 @@ static int wl_put(struct workload_index *x, const char *key, const char *ns,
 		x->e = e;
 		x->cap = cap;
 	}
-	if (2 * (x->n + 1) > x->idx_cap &&
-	    wl_reindex(x, x->idx_cap ? 2 * x->idx_cap : 128) < 0)
+	if (hindex_reserve(&x->idx, x->n + 1, wl_hash_at, x) < 0)
 		return -ENOMEM;
 	struct wl_entry *e = &x->e[x->n];
 	e->key = strdup(key);
@@ -130,10 +126,7 @@ static int wl_put(struct workload_index *x, const char *key, const char *ns,
 		free(e->workload);
 		return -ENOMEM;
 	}
-	size_t h = wl_hash(key) & (x->idx_cap - 1);
-	while (x->idx[h] != UINT32_MAX)
-		h = (h + 1) & (x->idx_cap - 1);
-	x->idx[h] = (uint32_t)x->n++;
+	hindex_add(&x->idx, wl_hash(key), (uint32_t)x->n++);
 	return 0;
 }
 

@@ -22,6 +22,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
  * string) before connecting. Returns 0, or EXIT_USAGE after one line. */
 int cli_cmdb_url_check(const char *cmd, const char *url);
 
+struct cmdb;
+/* Connects to the CMDB at url. Returns 0 with *ret (cmdb_free() it), or
+ * the exit code 1 after "shawk CMD: cannot connect to the CMDB: why". */
+int cli_cmdb_connect(const char *cmd, const char *url, struct cmdb **ret);
+
 /* The message for getopt_long's ':' (missing value) or '?' (unknown
  * option) at argv[ind - 1] (ind: optind); returns EXIT_USAGE. */
 int cli_option_error(const char *cmd, int c, char **argv, int ind);

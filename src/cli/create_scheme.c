@@ -69,13 +69,8 @@ int cli_create_scheme(int argc, char **argv)
 	if ((r = cli_cmdb_url_check("create-scheme", url)))
 		return r;
 	_cleanup_(cmdb_freep) struct cmdb *db = NULL;
-	char cerr[256] = "";
-	r = cmdb_connect(url, &db, cerr, sizeof(cerr));
-	if (r < 0) {
-		fprintf(stderr, "shawk create-scheme: cannot connect: %s\n",
-			r == -ENOMEM ? "out of memory" : cerr);
-		return 1;
-	}
+	if ((r = cli_cmdb_connect("create-scheme", url, &db)))
+		return r;
 	unsigned before = 0, after = 0;
 	r = cmdb_schema_apply(db, (unsigned)target, &before, &after);
 	if (r < 0) {

@@ -143,12 +143,8 @@ int cli_list(int argc, char **argv)
 		return r == 1 ? 0 : r;
 
 	_cleanup_(cmdb_freep) struct cmdb *db = NULL;
-	char cerr[256] = "";
-	if ((r = cmdb_connect(a.url, &db, cerr, sizeof(cerr))) < 0) {
-		fprintf(stderr, "shawk list: cannot connect to the CMDB: %s\n",
-			r == -ENOMEM ? "out of memory" : cerr);
-		return 1;
-	}
+	if ((r = cli_cmdb_connect("list", a.url, &db)))
+		return r;
 	struct cmdb_table tabs[ARRAY_SIZE(list_kinds)] = { 0 };
 	struct render_table rt[ARRAY_SIZE(list_kinds)];
 	size_t n = 0, total = 0;

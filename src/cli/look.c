@@ -426,13 +426,8 @@ int cli_look(int argc, char **argv)
 	}
 
 	_cleanup_(cmdb_freep) struct cmdb *db = NULL;
-	char cerr[256] = "";
-	r = cmdb_connect(a.url, &db, cerr, sizeof(cerr));
-	if (r < 0) {
-		fprintf(stderr, "shawk look: cannot connect to the CMDB: %s\n",
-			r == -ENOMEM ? "out of memory" : cerr);
-		return 1;
-	}
+	if ((r = cli_cmdb_connect("look", a.url, &db)))
+		return r;
 	if (a.q.sel == LOOK_SEL_POD && !*a.q.pod_namespace &&
 	    (r = look_pod_resolve(db, &a.q)))
 		return r;

@@ -31,7 +31,14 @@ static const char prune_usage[] =
 /* Rows per table and statement: a batch takes well under a second. */
 #define PRUNE_BATCH 10000
 
-int cli_prune(int argc, char **argv)
+struct prune_args {
+	const char *url;
+	const char *ret_what; /* the source of the retention, for errors */
+	int64_t retention, bucket;
+};
+
+/* Flags and environment. Returns 0, 1 after --help, or EXIT_USAGE. */
+static int prune_args_parse(int argc, char **argv, struct prune_args *a)
 {
 	static const struct option opts[] = {
 		{ "cmdb", required_argument, NULL, 'c' },
@@ -40,25 +47,26 @@ int cli_prune(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *url = getenv("SHAWK_CMDB_URL");
 	const char *ret_s = getenv("SHAWK_RETENTION");
 	const char *bucket_s = getenv("SHAWK_HISTORY_BUCKET");
-	const char *ret_what = "SHAWK_RETENTION";
 	const char *bucket_what = "SHAWK_HISTORY_BUCKET";
-	int64_t retention = 30LL * 86400 * 1000, bucket = 60 * 1000;
 	char err[CONFIG_ERR_MAX];
 	int c;
 
+	*a = (struct prune_args){ .url = getenv("SHAWK_CMDB_URL"),
+				  .ret_what = "SHAWK_RETENTION",
+				  .retention = 30LL * 86400 * 1000,
+				  .bucket = 60 * 1000 };
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			url = optarg;
+			a->url = optarg;
 			break;
 		case 'r':
 			ret_s = optarg;
-			ret_what = "--retention";
+			a->ret_what = "--retention";
 			break;
 		case 'b':
 			bucket_s = optarg;
@@ -66,7 +74,7 @@ int cli_prune(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(prune_usage, stdout);
-			return 0;
+			return 1;
 		default:
 			return cli_option_error("prune", c, argv, optind);
 		}
@@ -75,34 +83,40 @@ int cli_prune(int argc, char **argv)
 		return cli_usage_error("prune", "unexpected argument '%s'",
 				       argv[optind]);
 	if ((ret_s && *ret_s &&
-	     config_parse_duration(ret_what, ret_s, false, &retention, err) <
-		     0) ||
+	     config_parse_duration(a->ret_what, ret_s, false, &a->retention,
+				   err) < 0) ||
 	    (bucket_s && *bucket_s &&
-	     config_parse_duration(bucket_what, bucket_s, false, &bucket,
+	     config_parse_duration(bucket_what, bucket_s, false, &a->bucket,
 				   err) < 0))
 		return cli_usage_error("prune", "%s", err);
-	if (retention < bucket)
+	return 0;
+}
+
+/* What the arguments say together. Returns 0 or EXIT_USAGE. */
+static int prune_args_check(const struct prune_args *a)
+{
+	if (a->retention < a->bucket)
 		return cli_usage_error("prune",
 				       "invalid %s: shorter than the history "
 				       "bucket (%" PRId64 "ms)",
-				       ret_what, bucket);
-	if (!url || !*url)
+				       a->ret_what, a->bucket);
+	if (!a->url || !*a->url)
 		return cli_usage_error("prune",
 				       "no CMDB: set --cmdb or SHAWK_CMDB_URL");
+	return 0;
+}
 
-	_cleanup_(cmdb_freep) struct cmdb *db = NULL;
-	char cerr[256] = "";
-	int r = cmdb_connect(url, &db, cerr, sizeof(cerr));
-	if (r < 0) {
-		fprintf(stderr, "shawk prune: cannot connect: %s\n",
-			r == -ENOMEM ? "out of memory" : cerr);
-		return 1;
-	}
+/*
+ * Batches until nothing is left to prune, then prints the totals. Returns
+ * the exit code: 0, or 1 (error printed).
+ */
+static int prune_run(struct cmdb *db, int64_t retention)
+{
 	int partitions = 0;
 	int64_t deleted = 0;
 	struct cmdb_prune_result res;
 	do {
-		if ((r = cmdb_prune(db, retention, PRUNE_BATCH, 0, &res)) < 0) {
+		if (cmdb_prune(db, retention, PRUNE_BATCH, 0, &res) < 0) {
 			fprintf(stderr, "shawk prune: %s\n", cmdb_last_error(db));
 			return 1;
 		}
@@ -119,4 +133,19 @@ int cli_prune(int argc, char **argv)
 	       " rows deleted\n",
 	       partitions, deleted);
 	return 0;
+}
+
+int cli_prune(int argc, char **argv)
+{
+	struct prune_args a;
+	int r = prune_args_parse(argc, argv, &a);
+	if (r)
+		return r == 1 ? 0 : r;
+	if ((r = prune_args_check(&a)))
+		return r;
+
+	_cleanup_(cmdb_freep) struct cmdb *db = NULL;
+	if ((r = cli_cmdb_connect("prune", a.url, &db)))
+		return r;
+	return prune_run(db, a.retention);
 }

@@ -36,6 +36,18 @@ int cli_cmdb_url_check(const char *cmd, const char *url)
 	return 0;
 }
 
+int cli_cmdb_connect(const char *cmd, const char *url, struct cmdb **ret)
+{
+	char cerr[256] = "";
+	int r = cmdb_connect(url, ret, cerr, sizeof(cerr));
+	if (r < 0) {
+		fprintf(stderr, "shawk %s: cannot connect to the CMDB: %s\n", cmd,
+			r == -ENOMEM ? "out of memory" : cerr);
+		return 1;
+	}
+	return 0;
+}
+
 int cli_option_error(const char *cmd, int c, char **argv, int ind)
 {
 	if (c == ':')

@@ -13,6 +13,8 @@
  * their process (a server addr:port, or a client addr:many), edges go from
  * client to server. The query layer fills it, the renderers read it. Pure
  * memory, no I/O. Strings are owned and untrusted (escape when printing).
+ * core/graph.c builds it (the adds and marks below), core/graph_walk.c
+ * reads it (graph_roots_finish, graph_walk, graph_vertex_display).
  */
 struct graph_vertex {
 	int family;
@@ -162,6 +164,8 @@ enum graph_change graph_edge_change(const struct graph_edge *e);
 
 /* Marks a vertex as a root of the tree (once). Returns 0 or -ENOMEM. */
 int graph_root_add(struct graph *g, uint32_t vertex);
+
+/* ---- reading: core/graph_walk.c ---- */
 
 /*
  * Sorts the roots and drops a client root whose process is also a root as

@@ -104,6 +104,17 @@ uint64_t procfs_socket_inode(const char *link, size_t len)
 	return v;
 }
 
+/* [p, end) into out as a string. Returns 0 or -ENAMETOOLONG. */
+static int copy_path(char *out, size_t outsz, const char *p, const char *end)
+{
+	size_t n = (size_t)(end - p);
+	if (n + 1 > outsz)
+		return -ENAMETOOLONG;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
 int procfs_parse_cgroup_v2(const char *buf, size_t len, char *out,
 			   size_t outsz)
 {
@@ -129,24 +140,12 @@ int procfs_parse_cgroup_v2(const char *buf, size_t len, char *out,
 				}
 			}
 		}
-		if (path) {
-			size_t n = (size_t)(lend - path);
-			if (n + 1 > outsz)
-				return -ENAMETOOLONG;
-			memcpy(out, path, n);
-			out[n] = '\0';
-			return 0;
-		}
+		if (path)
+			return copy_path(out, outsz, path, lend);
 		line = nl ? nl + 1 : end;
 	}
-	if (fallback) {
-		size_t n = (size_t)(fallback_end - fallback);
-		if (n + 1 > outsz)
-			return -ENAMETOOLONG;
-		memcpy(out, fallback, n);
-		out[n] = '\0';
-		return 0;
-	}
+	if (fallback)
+		return copy_path(out, outsz, fallback, fallback_end);
 	return -ENOENT;
 }
 

@@ -14,6 +14,8 @@
  * sockets not seen before make it walk /proc/<pid>/fd, and then only of
  * processes in the netns of those sockets, busiest first, stopping as soon as
  * every new socket has an owner.
+ * probe/procmap.c keeps the process table (refresh, foreach, get);
+ * probe/procmap_owner.c finds socket owners (resolve, the owner lookup).
  */
 struct proc_info {
 	uint32_t pid;

@@ -3,6 +3,8 @@
 
 #include "core/addr.h"
 
+#include <cjson/cJSON.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -187,4 +189,15 @@ const char *render_change_name(const struct graph_edge *e)
 	default:
 		return "unchanged";
 	}
+}
+
+int render_json_print(FILE *out, struct cJSON *doc)
+{
+	char *s = doc ? cJSON_PrintUnformatted(doc) : NULL;
+	cJSON_Delete(doc);
+	if (!s)
+		return -ENOMEM;
+	int r = fputs(s, out) < 0 || fputc('\n', out) == EOF ? -EIO : 0;
+	cJSON_free(s);
+	return r;
 }

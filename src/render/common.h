@@ -10,11 +10,17 @@
 
 /*
  * What every renderer shares (flows.c for the probe; tree.c, json.c,
- * dot.c for look): how an endpoint, a process, a protocol, an edge's count
+ * dot.c for look; table.c for list): JSON printing, how an endpoint, a process, a protocol, an edge's count
  * and a time read, and how untrusted strings are made safe. Strings from
  * the kernel (comm, cmdline) and from Kubernetes are untrusted: each
  * escape_* makes them safe for one output channel.
  */
+
+struct cJSON;
+
+/* Prints doc on one line and a newline to out, and deletes doc (NULL: out
+ * of memory while building it). Returns 0, -ENOMEM or -EIO. */
+int render_json_print(FILE *out, struct cJSON *doc);
 
 /* Writes s to out with C0/C1 control characters and DEL replaced by '?'. */
 void escape_terminal(FILE *out, const char *s);

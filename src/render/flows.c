@@ -144,13 +144,7 @@ int render_flows_json_meta(FILE *out, const struct flow *flows, size_t n,
 		cJSON_AddStringToObject(doc, "node", meta->node);
 		cJSON_AddItemToObject(doc, "flows", arr);
 	}
-	char *s = cJSON_PrintUnformatted(doc);
-	cJSON_Delete(doc);
-	if (!s)
-		return -ENOMEM;
-	int r = fputs(s, out) < 0 || fputc('\n', out) == EOF ? -EIO : 0;
-	cJSON_free(s);
-	return r;
+	return render_json_print(out, doc);
 }
 
 int render_flows_text(FILE *out, const struct flow *flows, size_t n)

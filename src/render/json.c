@@ -162,11 +162,9 @@ int render_json(FILE *out, struct graph *g, int depth)
 		cJSON *o = edge_json(g, &g->e[i], ids);
 		oom = !o || !cJSON_AddItemToArray(edges, o);
 	}
-	char *s = oom ? NULL : cJSON_PrintUnformatted(root);
-	cJSON_Delete(root);
-	if (!s)
+	if (oom) {
+		cJSON_Delete(root);
 		return -ENOMEM;
-	r = fputs(s, out) < 0 || fputc('\n', out) == EOF ? -EIO : 0;
-	cJSON_free(s);
-	return r;
+	}
+	return render_json_print(out, root);
 }

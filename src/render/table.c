@@ -101,11 +101,5 @@ int render_table_json(FILE *out, const struct render_table *t, size_t n,
 	}
 	if (!doc && !(doc = cJSON_CreateArray()))
 		return -ENOMEM;
-	char *s = cJSON_PrintUnformatted(doc);
-	cJSON_Delete(doc);
-	if (!s)
-		return -ENOMEM;
-	int r = fputs(s, out) < 0 || fputc('\n', out) == EOF ? -EIO : 0;
-	cJSON_free(s);
-	return r;
+	return render_json_print(out, doc);
 }
