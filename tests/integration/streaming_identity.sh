@@ -87,7 +87,13 @@ time.sleep(30)' "$tmp/held-$name" "$port" "$NET.1" &
 		grep -qE "flow: netns ${side#*:}: first seen without a cookie" "$tmp/$name.err" ||
 			why+=("${side%%:*}")
 	done
-	[ ${#why[@]} -gt 0 ] && unproven+=("$name: the ${why[*]} socket had a cookie before the agent's seed poll (fd walk fell back $fb times for the test netns; else something else on the host made it)")
+	if [ ${#why[@]} -gt 0 ]; then
+		# Any other agent polling this host (sock_diag or iterators)
+		# makes every socket's cookie.
+		local others
+		others=$(pgrep -d, -x shawk)
+		unproven+=("$name: the $(IFS=/; echo "${why[*]}") socket(s) had a cookie before the agent's seed poll (fd walk fell back $fb times for the test netns; other shawk processes on the host: ${others:-none})")
+	fi
 	local l n=0
 	while IFS= read -r l; do
 		n=$((n + 1))
