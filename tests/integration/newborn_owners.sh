@@ -10,7 +10,7 @@
 # A client in its own netns forks a child every NB_GAP seconds (NB_CONNS
 # in all); each child connects to a server in another netns, holds the
 # connection NB_HOLD seconds and exits. The polling agent (100 ms scans,
-# JSON output) must count every connection once (the hold is 10 scans:
+# JSON output) must count every connection once (the hold is 20 scans:
 # none can fall between two) and every one under its process group,
 # none in an ownerless flow. No tolerance: the owner is alive from before
 # its socket is dumped until long after the scan that first sees it, so
@@ -26,7 +26,7 @@ require_root
 
 conns=${NB_CONNS:-600}
 gap=${NB_GAP:-0.025}
-hold=${NB_HOLD:-1.0}
+hold=${NB_HOLD:-2.0}
 SW=shawk-nb-sw-$$ SRV=shawk-nb-srv-$$ CLI=shawk-nb-cli-$$
 NET=198.18.63
 PORT=9263
