@@ -34,12 +34,13 @@
 # itself - programs verified, BTF parsed, 26 MiB of maps allocated - spills
 # into its first seconds). With BENCH_SETTLE > 0 each round also has an arm
 # with an agent started 0.1-0.5 s before it (the figure of record before
-# 2026-11-23), printed as a second ratio so the start's cost stays visible.
+# 2026-11-23), printed as a second ratio so the start's cost stays visible
+# (BENCH_COLD=0 leaves it out). BENCH_ARMS adds arms of any kind (below).
 #
 # Exit status 0 when it ran or printed "SKIP - reason" (targets missed are
 # reported, not failures).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 SHAWK_BIN=${SHAWK_BIN:-build/shawk}
 ROUNDS=${BENCH_ROUNDS:-7}
 SECS=${BENCH_SECONDS:-3}
@@ -62,6 +63,30 @@ cleanup() {
 }
 trap cleanup EXIT
 cc -O2 -pthread -o "$tmp/connrate" bench/connrate.c || { echo "SKIP - cannot build bench/connrate.c"; exit 0; }
+# BENCH_ARMS: arms of this run besides off/on, separated by ';', each
+# LABEL=SPEC with SPEC one of
+#   agent ARGS...        the agent ($SHAWK_BIN) with these extra arguments
+#   bpf OBJ PROGS [agg]  only BPF programs, attached by bench/bpf_arms.c:
+#                        OBJ "shawk" (the agent's object) or "empty" (the
+#                        same hooks with programs that return at once),
+#                        PROGS comma-separated program names, "agg": an
+#                        aggregate map installed as the agent does
+#   none                 control: no agent, in an agent arm's place
+# e.g. BENCH_ARMS="ct-off=agent --conntrack off;empty=bpf empty empty_tcp_state,empty_connect4"
+IFS=';' read -r -a arms <<<"${BENCH_ARMS:-}"
+for a in "${arms[@]}"; do
+	case "${a#*=}" in bpf\ *) need_arms=1 ;; agent* | none) ;;
+	*) echo "bad BENCH_ARMS entry '$a'" >&2; exit 2 ;; esac
+done
+if [ -n "${need_arms:-}" ]; then
+	obj=${BENCH_BPF_OBJ:-build/rel/gen/shawk.bpf.o}
+	[ -r "$obj" ] || { echo "SKIP - no $obj (make first)"; exit 0; }
+	cc -O2 -Ibpf -o "$tmp/bpf_arms" bench/bpf_arms.c -lbpf ||
+		{ echo "SKIP - cannot build bench/bpf_arms.c"; exit 0; }
+	clang -O2 -g -target bpf -c bench/empty.bpf.c -o "$tmp/empty.bpf.o" ||
+		{ echo "SKIP - cannot build bench/empty.bpf.c"; exit 0; }
+	cgroot=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+fi
 
 "$SHAWK_BIN" probe --mode streaming --output none >"$tmp/p0" 2>&1 &
 p0=$!; sleep 0.5; kill $p0; wait $p0 2>/dev/null
@@ -87,6 +112,29 @@ start_agent() {
 	sleep "$settle"
 }
 stop_agent() { kill "$agent"; wait "$agent" 2>/dev/null; agent=; }
+# An arm of BENCH_ARMS: started, settled, run, stopped; prints the rate.
+run_arm() {
+	local label=${1%%=*} spec=${1#*=} log=$tmp/arm-${1%%=*}.log
+	case "$spec" in
+	none) idle_off; run; return ;;
+	agent*)
+		# shellcheck disable=SC2086 # the arm's arguments, split
+		"$SHAWK_BIN" probe --mode streaming --output none --interval 1s --flush-interval 10s ${spec#agent} >>"$log" 2>&1 &
+		agent=$!
+		for _ in $(seq 50); do grep -q "streaming from eBPF" "$log" && break; sleep 0.1; done ;;
+	bpf*)
+		local o p g
+		read -r _ o p g <<<"$spec"
+		case "$o" in shawk) o=$obj ;; empty) o=$tmp/empty.bpf.o ;; esac
+		"$tmp/bpf_arms" "$o" "$cgroot" "$p" ${g:+"$g"} >>"$log" 2>&1 &
+		agent=$!
+		for _ in $(seq 50); do grep -q "^attached" "$log" && break; sleep 0.1; done
+		grep -q "^attached" "$log" || { echo "arm $label did not start: $(tail -1 "$log")" >&2; stop_agent; echo 0; return; } ;;
+	esac
+	sleep "$SETTLE"
+	run
+	stop_agent
+}
 # What an agent arm waits before its round, without the agent: its start
 # (~0.1 s) and its settle.
 idle_off() { sleep "$(awk -v s="$SETTLE" 'BEGIN {print s + 0.1}')"; }
@@ -100,6 +148,8 @@ off=() on=() cold=() bpf=() ticks_on=0 conns_on=0
 # Per reference binary k: its rates (a space-separated string), CPU, connections.
 read -r -a refs <<<"${BENCH_REF_BIN:-}"
 ref=() ticks_ref=() conns_ref=()
+arm_rates=()
+for k in "${!arms[@]}"; do arm_rates[k]=""; done
 for k in "${!refs[@]}"; do ref[k]="" ticks_ref[k]=0 conns_ref[k]=0; done
 for i in $(seq "$ROUNDS"); do
 	# Off before the agent's arms in odd rounds, after them in even ones
@@ -114,7 +164,7 @@ for i in $(seq "$ROUNDS"); do
 	got=$(run)
 	on+=("$got") ticks_on=$(( ticks_on + $(ticks "$agent") - c0 )) conns_on=$(( conns_on + got * SECS ))
 	stop_agent
-	if [ "$SETTLE" != 0 ]; then
+	if [ "$SETTLE" != 0 ] && [ "${BENCH_COLD:-1}" = 1 ]; then
 		# The agent just started (not settled): the previous figure of record.
 		start_agent "$tmp/agent-cold.log" 0
 		cold+=("$(run)")
@@ -133,6 +183,7 @@ for i in $(seq "$ROUNDS"); do
 		stop_agent
 		SHAWK_BIN=$main_bin
 	done
+	for k in "${!arms[@]}"; do arm_rates[k]+=" $(run_arm "${arms[k]}")"; done
 	if [ "${BENCH_BPF_ONLY:-0}" = 1 ]; then
 		# Its own log: the stopped agent's ring buffer overflows.
 		start_agent "$tmp/agent-stopped.log"
@@ -173,6 +224,12 @@ echo "per-round ratios on/off: ${paired[*]}; median $(median "${paired[@]}") (qu
 for k in "${!refs[@]}"; do
 	mapfile -t pref < <(ratios "${ref[k]}" "${off[*]}")
 	echo "per-round ratios on/off, $(ref_name "${refs[k]}"): median $(median "${pref[@]}")"
+done
+for k in "${!arms[@]}"; do
+	read -r -a r <<<"${arm_rates[k]}"
+	mapfile -t parm < <(ratios "${arm_rates[k]}" "${off[*]}")
+	printf 'arm %-22s %-60s ratio of medians %s, per-round median %s (rates %s)\n' "${arms[k]%%=*}" "${arms[k]#*=}" \
+		"$(div "$(median "${r[@]}")" "$m_off")" "$(median "${parm[@]}")" "${r[*]}"
 done
 [ ${#pbpf[@]} -gt 0 ] && echo "per-round ratios stopped (BPF programs only)/off: median $(median "${pbpf[@]}")"
 if [ ${#cold[@]} -gt 0 ]; then

@@ -39,6 +39,12 @@
  * already read) or reported by an event with its cookie (see
  * src/probe/ebpf.c). When there is no map, or it is full, the event goes to
  * the ring buffer as before.
+ *
+ * With user space's conntrack stage on (agg_all 0), only connections it
+ * needs no tuple of are counted: an active one to a peer it vouched for
+ * (plain_peers: no NAT rewrites it), a passive one from an address that
+ * is not a NAT source (nat_sources). A connection through a Service comes
+ * as an event with its client port, which finds its backend in conntrack.
  */
 #include "vmlinux.h"
 
@@ -94,6 +100,36 @@ struct {
 
 /* Connections passed to the ring buffer because the aggregate was full. */
 __u64 agg_full = 0;
+
+/* 1: every TCP connection may be counted in the aggregate. 0 (user space,
+ * when its conntrack stage needs the tuple of connections through a NAT):
+ * only those of plain peers, below. */
+__u32 agg_all = 1;
+/* Set by user space once nat_sources holds what it knows: until then no
+ * passive connection is counted without its tuple (agg_all 0). */
+__u32 nat_known = 0;
+
+/* Peers (address, port) of active connections that user space found
+ * untouched by NAT (no DNAT entry for a connection to them): the
+ * connections to one of them are counted without their tuple. Anything
+ * else (a Service's address, a peer not seen yet) comes as an event.
+ * An LRU: a peer evicted comes as events again until vouched for again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SHAWK_PLAIN_PEERS_MAX);
+	__type(key, struct shawk_peer_key);
+	__type(value, __u8);
+} plain_peers SEC(".maps");
+
+/* Addresses that source-NAT connections take (a node's addresses, the
+ * reply destination of SNAT entries): a passive connection from one of
+ * them comes as an event, so its original client can be found. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SHAWK_NAT_SOURCES_MAX);
+	__type(key, struct shawk_peer_key);
+	__type(value, __u8);
+} nat_sources SEC(".maps");
 
 /* Active connections not reported yet: socket cookie -> owner, filled
  * at connect() and deleted when the event is emitted (or the connect
@@ -465,6 +501,22 @@ int shawk_sockops(struct bpf_sock_ops *skops)
  *    from listeners. Softirq for both: never current.
  *  - LISTEN entered / left, SYN_SENT -> CLOSE: as shawk_set_state.
  */
+/* Whether e may be counted without its tuple (see agg_all). */
+static __always_inline bool countable(const struct shawk_event *e)
+{
+	if (agg_all)
+		return true;
+	struct shawk_peer_key k;
+	__builtin_memset(&k, 0, sizeof(k));
+	__builtin_memcpy(k.addr, e->raddr, sizeof(k.addr));
+	k.family = e->family;
+	if (e->kind == SHAWK_EV_TCP_ACTIVE) {
+		k.port = e->rport;
+		return bpf_map_lookup_elem(&plain_peers, &k) != NULL;
+	}
+	return nat_known && bpf_map_lookup_elem(&nat_sources, &k) == NULL;
+}
+
 static __always_inline void tcp_established(const struct sock *sk, bool active)
 {
 	struct shawk_event e;
@@ -490,7 +542,7 @@ static __always_inline void tcp_established(const struct sock *sk, bool active)
 	tcp_event_owner(&e);
 	__u32 zero = 0;
 	void *agg = bpf_map_lookup_elem(&agg_outer, &zero);
-	if (agg && aggregate(agg, &e))
+	if (agg && countable(&e) && aggregate(agg, &e))
 		return;
 	if (bpf_ringbuf_output(&events, &e, sizeof(e), BPF_RB_NO_WAKEUP) < 0)
 		__sync_fetch_and_add(&lost_events, 1);

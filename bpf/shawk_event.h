@@ -35,6 +35,22 @@ enum {
  * go to the ring buffer one event each. */
 #define SHAWK_AGG_MAX_ENTRIES 16384
 
+/*
+ * With the conntrack stage on, only connections nothing can translate are
+ * counted in the kernel (see bpf/shawk.bpf.c): an active one whose peer
+ * (address, port) user space vouched for in plain_peers, a passive one
+ * whose peer address is not in nat_sources. The key of both maps.
+ */
+struct shawk_peer_key {
+	__u8 addr[16]; /* network byte order; IPv4 in the first 4 bytes */
+	__u16 port;    /* host byte order; 0 in nat_sources */
+	__u8 family;
+	__u8 pad;      /* hashed too: always zeroed */
+};
+
+#define SHAWK_PLAIN_PEERS_MAX 16384
+#define SHAWK_NAT_SOURCES_MAX 1024
+
 /* Bumped whenever the layout changes; the decoder rejects others. */
 #define SHAWK_EVENT_VERSION 1
 

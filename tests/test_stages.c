@@ -310,11 +310,82 @@ static void test_k8s_stage(void **state)
 	k8s->report(k8s); /* no kubelet: nothing to say, no crash */
 }
 
+/* plain_peer(): vouches for peers on port 80; nat_sources(): one address,
+ * or "cannot tell" when the letter is 'u'. */
+static bool fake_plain(struct stage *st, const struct sock_record *rec)
+{
+	(void)st;
+	return rec->rport == 80;
+}
+
+static const struct net_addr fake_nat = { .family = AF_INET,
+					  .addr = { 198, 18, 0, 1 } };
+
+static ssize_t fake_nat_sources(struct stage *st, const struct net_addr **ret)
+{
+	if (((struct fake_stage *)st)->letter == 'u')
+		return -1;
+	*ret = &fake_nat;
+	return 1;
+}
+
+static void test_plain_and_nat(void **state)
+{
+	(void)state;
+	struct stage_list l = { 0 };
+	struct sock_record r80 = { .proto = IPPROTO_TCP, .rport = 80 };
+	struct sock_record r81 = { .proto = IPPROTO_TCP, .rport = 81 };
+	const struct net_addr *v = NULL;
+
+	/* No translating stage: nobody vouches, nobody tells. */
+	assert_int_equal(stage_list_add(&l, fake_new('a', true)), 0);
+	assert_false(stage_list_plain_peer(&l, &r80));
+	assert_int_equal(stage_list_nat_sources(&l, &v), -1);
+
+	/* A translating stage without the callbacks: never sure. */
+	struct stage *b = fake_new('b', false);
+	b->translate = fake_translate;
+	assert_int_equal(stage_list_add(&l, b), 0);
+	assert_false(stage_list_plain_peer(&l, &r80));
+	assert_int_equal(stage_list_nat_sources(&l, &v), -1);
+	stage_list_clear(&l);
+
+	/* One that has them: its word. */
+	struct stage *c = fake_new('c', false);
+	c->translate = fake_translate;
+	c->plain_peer = fake_plain;
+	c->nat_sources = fake_nat_sources;
+	assert_int_equal(stage_list_add(&l, c), 0);
+	assert_true(stage_list_plain_peer(&l, &r80));
+	assert_false(stage_list_plain_peer(&l, &r81));
+	assert_int_equal(stage_list_nat_sources(&l, &v), 1);
+	assert_memory_equal(v, &fake_nat, sizeof(fake_nat));
+
+	/* Two that translate: both must vouch; NAT sources unknown. */
+	struct stage *u = fake_new('u', false);
+	u->translate = fake_translate;
+	u->plain_peer = fake_plain;
+	u->nat_sources = fake_nat_sources;
+	assert_int_equal(stage_list_add(&l, u), 0);
+	assert_true(stage_list_plain_peer(&l, &r80));
+	assert_int_equal(stage_list_nat_sources(&l, &v), -1);
+	stage_list_clear(&l);
+
+	/* One that cannot tell its NAT sources. */
+	u = fake_new('u', false);
+	u->translate = fake_translate;
+	u->nat_sources = fake_nat_sources;
+	assert_int_equal(stage_list_add(&l, u), 0);
+	assert_int_equal(stage_list_nat_sources(&l, &v), -1);
+	stage_list_clear(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_chain_order, reset),
 		cmocka_unit_test_setup(test_translate_order, reset),
+		cmocka_unit_test_setup(test_plain_and_nat, reset),
 		cmocka_unit_test_setup(test_scan, reset),
 		cmocka_unit_test_setup(test_bound, reset),
 		cmocka_unit_test_setup(test_process_stage, reset),

@@ -21,6 +21,7 @@
 #include "probe/procmap.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -119,6 +120,33 @@ static void report_scan(struct agent *a)
 	}
 }
 
+/*
+ * What the stages learned that lets the source count more connections
+ * without their tuple (probe/source.h plain_peer, nat_sources): the peers
+ * of this scan's connections that nothing translated, the NAT source
+ * addresses. Only event scans: a full poll's records (every held
+ * connection) tell nothing new and would cost a lookup each.
+ */
+static void tell_source(struct agent *a, const struct sock_record *recs)
+{
+	struct source *src = a->src->src;
+	if (src->nat_sources) {
+		const struct net_addr *v = NULL;
+		ssize_t k = stage_list_nat_sources(&a->stages, &v);
+		src->nat_sources(src, k < 0 ? NULL : v, k < 0 ? 0 : (size_t)k);
+	}
+	if (!src->plain_peer || src->snapshot)
+		return;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct sock_record *r = &recs[i];
+		if (r->proto != IPPROTO_TCP || r->dir != SOCK_DIR_ACTIVE ||
+		    r->conns || !r->lport || !r->rport)
+			continue;
+		if (stage_list_plain_peer(&a->stages, r))
+			src->plain_peer(src, r);
+	}
+}
+
 static int agent_scan_once(struct agent *a)
 {
 	const struct sock_record *recs = NULL;
@@ -131,6 +159,7 @@ static int agent_scan_once(struct agent *a)
 			      now_realtime_ms(), stage_list_enrich, &a->stages);
 	if (r < 0)
 		return r;
+	tell_source(a, recs);
 	report_scan(a);
 	log_debug("scan: %zu sockets, %zu flows", a->n,
 		  flow_table_count(a->flows));

@@ -80,6 +80,14 @@ static void streaming_stats(const struct agent_source *as, stat_fn fn,
 	fn("agg_full", STAT_COUNTER, es.agg_full,
 	   "connections passed as events: in-kernel aggregate full", ud);
 	fn("programs", STAT_GAUGE, es.programs, "attached BPF programs", ud);
+	if (es.plain_only) {
+		fn("plain_peers", STAT_COUNTER, es.plain_peers,
+		   "peers vouched for by the conntrack stage: their "
+		   "connections counted in the kernel", ud);
+		fn("nat_sources", STAT_GAUGE, es.nat_sources,
+		   "NAT source addresses: passive connections from them "
+		   "come as events", ud);
+	}
 }
 
 static void streaming_free(struct agent_source *as)
@@ -108,17 +116,13 @@ int source_stream_open(const struct probe_config *cfg, struct procmap *pm,
 		.verbose = cfg->bpf_verbose,
 		.deny = cfg->bpf_deny,
 		.classic = cfg->bpf_classic,
-		/* The conntrack stage needs each connection's own tuple
-		 * (client port) to find its backend: an in-kernel count
-		 * per flow would lose it. */
-		.no_aggregate = cfg->bpf_no_aggregate || cfg->conntrack,
+		.no_aggregate = cfg->bpf_no_aggregate,
 		.no_aggregate_why =
-			cfg->bpf_no_aggregate ? "SHAWK_BPF_AGGREGATE=0"
-			: cfg->conntrack      ? "the conntrack stage needs each "
-						"connection's client port; "
-						"--conntrack off counts them "
-						"in the kernel"
-					      : NULL,
+			cfg->bpf_no_aggregate ? "SHAWK_BPF_AGGREGATE=0" : NULL,
+		/* The conntrack stage needs the tuple (client port) of a
+		 * connection through a Service to find its backend: only
+		 * connections it vouches for are counted in the kernel. */
+		.aggregate_plain_only = cfg->conntrack,
 	};
 	struct source_stream *s = calloc(1, sizeof(*s));
 	if (!s)

@@ -16,6 +16,8 @@
 #include "core/util.h"
 #include "probe/netns.h"
 
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -66,6 +68,13 @@ struct stage_conntrack {
 	int events_err;	   /* why a netns has no events (0: all do) */
 	bool reported_events;
 	struct ct_stats stats;
+
+	/* The addresses source NAT gives connections (nat_sources()), as
+	 * of scan nat_gen; nat_over: more than NAT_SOURCES_MAX. */
+	struct net_addr *nat;
+	size_t nnat;
+	uint32_t nat_gen;
+	bool nat_over;
 
 	/* What report() logs once per change. */
 	int last_err;	  /* of this scan's first failed dump, 0: none */
@@ -124,6 +133,110 @@ static bool ct_translate(struct stage *st, const struct sock_record *rec,
 	ret->nat_port = e->osport;
 	c->stats.nat_matches++;
 	return true;
+}
+
+/* ---- what may be counted without tuples ---------------------------- */
+
+/* Whether this scan saw every NAT entry there is: a failed dump or
+ * entries over the cap could hide the one that translates a peer. */
+static bool ct_complete(const struct stage_conntrack *c)
+{
+	return c->gen && !c->last_err && !c->scan_dropped;
+}
+
+static bool ct_plain_peer(struct stage *st, const struct sock_record *rec)
+{
+	struct stage_conntrack *c = (struct stage_conntrack *)st;
+	uint8_t l[16], p[16];
+	if (!ct_complete(c) || rec->dir != SOCK_DIR_ACTIVE || !rec->lport ||
+	    !rec->rport)
+		return false;
+	/* The connection's own entry decides (events and dumps of this
+	 * scan have it: conntrack made it before the handshake ended): no
+	 * DNAT entry, or one to the very same address, and kube-proxy's
+	 * rules, which match on the dialed address, leave every other
+	 * connection to that peer alone too. */
+	addr_copy(l, rec->laddr, rec->family);
+	addr_copy(p, rec->raddr, rec->family);
+	const struct ct_entry *e = ct_table_find_orig(
+		c->ct, rec->family, rec->proto, l, rec->lport, p, rec->rport);
+	return !e || !(e->nat & CT_NAT_DST) ||
+	       (e->rsport == rec->rport && !memcmp(e->rsrc, p, 16));
+}
+
+#define NAT_SOURCES_MAX 1024
+
+static bool nat_has(const struct net_addr *v, size_t n, uint8_t family,
+		    const uint8_t *addr)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].family == family && !memcmp(v[i].addr, addr, 16))
+			return true;
+	return false;
+}
+
+/* Adds the addresses of the agent's own netns (a node's, where kube-proxy
+ * masquerades): known before the first connection they NAT. */
+static void nat_add_local(struct stage_conntrack *c)
+{
+	struct ifaddrs *ifa = NULL;
+	if (getifaddrs(&ifa) < 0)
+		return;
+	for (struct ifaddrs *i = ifa; i && !c->nat_over; i = i->ifa_next) {
+		if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		uint8_t a[16] = { 0 };
+		int fam = i->ifa_addr->sa_family;
+		if (fam == AF_INET)
+			memcpy(a, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, 4);
+		else if (fam == AF_INET6)
+			memcpy(a, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr, 16);
+		else
+			continue;
+		if (nat_has(c->nat, c->nnat, (uint8_t)fam, a))
+			continue;
+		if (c->nnat == NAT_SOURCES_MAX) {
+			c->nat_over = true;
+			break;
+		}
+		c->nat[c->nnat].family = (uint8_t)fam;
+		memcpy(c->nat[c->nnat++].addr, a, 16);
+	}
+	freeifaddrs(ifa);
+}
+
+/* The reply destinations of the entries a passive record would be
+ * translated by (ct_translate(): the peer is not the original client),
+ * and the agent's own addresses. */
+static ssize_t ct_nat_sources(struct stage *st, const struct net_addr **ret)
+{
+	struct stage_conntrack *c = (struct stage_conntrack *)st;
+	if (!ct_complete(c))
+		return -1;
+	if (c->nat_gen != c->gen) {
+		size_t n;
+		const struct ct_entry *v = ct_table_entries(c->ct, &n);
+		c->nnat = 0;
+		c->nat_over = false;
+		nat_add_local(c);
+		for (size_t i = 0; i < n && !c->nat_over; i++) {
+			if (!memcmp(v[i].osrc, v[i].rdst, 16) ||
+			    nat_has(c->nat, c->nnat, v[i].family, v[i].rdst))
+				continue;
+			if (c->nnat == NAT_SOURCES_MAX) {
+				c->nat_over = true;
+				break;
+			}
+			struct net_addr *a = &c->nat[c->nnat++];
+			a->family = v[i].family;
+			memcpy(a->addr, v[i].rdst, 16);
+		}
+		c->nat_gen = c->gen;
+	}
+	if (c->nat_over)
+		return -1;
+	*ret = c->nat;
+	return (ssize_t)c->nnat;
 }
 
 /* ---- per-netns state ------------------------------------------------- */
@@ -482,6 +595,7 @@ static void ct_free(struct stage *st)
 	free(c->nss);
 	netns_set_free(c->ns);
 	ct_table_free(c->ct);
+	free(c->nat);
 	free(c);
 }
 
@@ -494,6 +608,8 @@ struct stage *stage_conntrack_new(const struct probe_config *cfg,
 	c->base.name = "conntrack";
 	c->base.scan = ct_scan;
 	c->base.translate = ct_translate;
+	c->base.plain_peer = ct_plain_peer;
+	c->base.nat_sources = ct_nat_sources;
 	c->base.report = ct_report;
 	c->base.stats = ct_stats_fn;
 	c->base.free = ct_free;
@@ -504,7 +620,8 @@ struct stage *stage_conntrack_new(const struct probe_config *cfg,
 	c->events = !cfg->once;
 	c->ns = netns_set_new(procmap_root(pm), cfg->run_netns_dir, 0);
 	c->ct = ct_table_new(max_entries);
-	if (!c->ns || !c->ct) {
+	c->nat = calloc(NAT_SOURCES_MAX, sizeof(*c->nat));
+	if (!c->ns || !c->ct || !c->nat) {
 		ct_free(&c->base);
 		return NULL;
 	}

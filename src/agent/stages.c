@@ -60,6 +60,36 @@ bool stage_list_translates(const struct stage_list *l)
 	return false;
 }
 
+bool stage_list_plain_peer(struct stage_list *l, const struct sock_record *rec)
+{
+	bool any = false;
+	for (size_t i = 0; i < l->n; i++) {
+		struct stage *st = l->v[i];
+		if (!st->translate)
+			continue;
+		if (!st->plain_peer || !st->plain_peer(st, rec))
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+ssize_t stage_list_nat_sources(struct stage_list *l, const struct net_addr **ret)
+{
+	ssize_t n = -1;
+	for (size_t i = 0; i < l->n; i++) {
+		struct stage *st = l->v[i];
+		if (!st->translate)
+			continue;
+		if (!st->nat_sources || n >= 0)
+			return -1;
+		n = st->nat_sources(st, ret);
+		if (n < 0)
+			return -1;
+	}
+	return n;
+}
+
 void stage_list_report(struct stage_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)

@@ -46,6 +46,18 @@ bool stage_list_translate(const struct sock_record *rec, uint8_t dir,
 /* True when some stage has a translate() (else none is installed). */
 bool stage_list_translates(const struct stage_list *l);
 
+/*
+ * Whether rec's peer may be counted without tuples (core/stage.h
+ * plain_peer): every stage with a translate() vouches for it; false when
+ * one cannot (or has no plain_peer).
+ */
+bool stage_list_plain_peer(struct stage_list *l, const struct sock_record *rec);
+
+/* The NAT source addresses of the stages (core/stage.h nat_sources): the
+ * one stage's that tells them, or -1 when a translating stage cannot (or
+ * several could). */
+ssize_t stage_list_nat_sources(struct stage_list *l, const struct net_addr **ret);
+
 /* Every stage's report(), in order. */
 void stage_list_report(struct stage_list *l);
 

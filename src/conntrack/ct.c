@@ -257,6 +257,13 @@ bool ct_table_kill(struct ct_table *t, const struct ct_entry *e, uint32_t gen)
 	return true;
 }
 
+const struct ct_entry *ct_table_entries(const struct ct_table *t,
+					size_t *ret_n)
+{
+	*ret_n = t->n;
+	return t->v;
+}
+
 size_t ct_table_purge(struct ct_table *t,
 		      bool (*drop)(const struct ct_entry *e, void *ud), void *ud)
 {

@@ -78,6 +78,9 @@ void ct_table_free(struct ct_table *t);
 void ct_table_clear(struct ct_table *t);
 
 size_t ct_table_count(const struct ct_table *t);
+/* The entries, as an array (*ret_n of them) valid until the table changes. */
+const struct ct_entry *ct_table_entries(const struct ct_table *t,
+					size_t *ret_n);
 void ct_table_get_stats(const struct ct_table *t, struct ct_table_stats *ret);
 
 /*

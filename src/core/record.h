@@ -59,6 +59,12 @@ struct sock_record {
 	char comm[16];	    /* set when SOCK_REC_F_OWNER_KNOWN */
 };
 
+/* An address alone (IPv4 in the first 4 bytes, the rest zero). */
+struct net_addr {
+	uint8_t family;
+	uint8_t addr[16];
+};
+
 /* Called for each record; a negative return stops the scan and is passed up. */
 typedef int (*sock_record_fn)(const struct sock_record *rec, void *userdata);
 

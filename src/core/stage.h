@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /*
  * A stage sits between the sources and the flow table and tells more about
@@ -45,6 +46,21 @@ struct stage {
 	 */
 	bool (*translate)(struct stage *st, const struct sock_record *rec,
 			  uint8_t dir, struct flow_nat *ret);
+	/*
+	 * Optional, for a stage with translate(): after the scan, per exact
+	 * active TCP record that no stage translated, true when the stage
+	 * vouches that no connection to the same peer (address and port)
+	 * would be translated (so a source may count them without their
+	 * tuple, source.h plain_peer). False whenever it cannot be sure.
+	 */
+	bool (*plain_peer)(struct stage *st, const struct sock_record *rec);
+	/*
+	 * Optional: the addresses source NAT gives connections, as this
+	 * stage knows them after the last scan (*ret borrowed until the next
+	 * scan); returns their count, or -1 when the stage cannot tell (then
+	 * every passive connection keeps its tuple).
+	 */
+	ssize_t (*nat_sources)(struct stage *st, const struct net_addr **ret);
 	/* After every scan: logs what changed since the last call, once. */
 	void (*report)(struct stage *st);
 	/* Reports the stage's counters (see core/stats.h). */

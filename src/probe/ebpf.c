@@ -157,7 +157,9 @@ static int ebpf_scan(struct source *src, sock_record_fn fn, void *ud)
 	e->ud = ud;
 	e->count = 0;
 
-	bool full = stream_resync_due(e->st, now_monotonic_ms());
+	int64_t now = now_monotonic_ms();
+	bool full = stream_resync_due(e->st, now);
+	ebpf_filter_scan(e, now);
 	/* A poll runs with no aggregate installed (see agg_rotate()). */
 	int agg_err = e->agg_on ? agg_rotate(e, !full) : 0;
 	if (agg_err == -ENOMEM)
@@ -233,6 +235,7 @@ static void ebpf_free(struct source *src)
 		close(e->agg_fd);
 	free(e->agg_keys);
 	free(e->agg_vals);
+	ebpf_filter_free(e);
 	if (e->cgroup_fd >= 0)
 		close(e->cgroup_fd);
 	source_free(e->poller);
@@ -250,6 +253,9 @@ void ebpf_get_stats(const struct source *src, struct ebpf_stats *ret)
 	ret->programs = e->programs;
 	ret->aggregating = e->agg_on;
 	ret->agg_full = e->agg_full;
+	ret->plain_only = e->plain_only;
+	ret->plain_peers = e->plain_updates;
+	ret->nat_sources = e->nnat;
 }
 
 /* ---- feature probes and loading --------------------------------------- */
@@ -344,6 +350,10 @@ static int setup_aggregate(struct ebpf *e, const struct ebpf_options *opt,
 				return -ENOMEM;
 		}
 	}
+	if (e->agg_on && opt->aggregate_plain_only)
+		ebpf_note(opt, "TCP connections counted in the kernel, but those "
+			       "through a NAT (Services) one event each, for the "
+			       "conntrack stage");
 	if (!e->agg_on)
 		ebpf_note(opt, "TCP connections are reported one event each%s%s%s",
 			  opt->no_aggregate_why ? " (" : "",
@@ -447,7 +457,8 @@ int ebpf_source_new(struct procmap *pm, const struct ebpf_options *opt,
 		return r;
 	struct shawk_bpf *s = e->skel;
 
-	if ((r = setup_aggregate(e, opt, btf_tp)) < 0)
+	if ((r = setup_aggregate(e, opt, btf_tp)) < 0 ||
+	    (r = ebpf_filter_setup(e)) < 0)
 		return r;
 	e->rb = ring_buffer__new(bpf_map__fd(s->maps.events), on_ring_sample,
 				 e, NULL);

@@ -26,6 +26,10 @@ struct ebpf_options {
 	const char *deny;
 	bool classic;	   /* sockops + classic tracepoint, not the BTF one */
 	bool no_aggregate; /* every TCP connection as a ring buffer event */
+	/* Only connections user space vouched for are counted in the kernel
+	 * (source.h plain_peer/nat_sources: a conntrack stage needs the
+	 * others' tuple); the rest come as events. */
+	bool aggregate_plain_only;
 	const char *no_aggregate_why; /* said in the log line; NULL: none */
 };
 
@@ -35,6 +39,9 @@ struct ebpf_stats {
 	uint32_t programs;	  /* attached programs */
 	bool aggregating;	  /* TCP connections counted in the kernel */
 	uint64_t agg_full;	  /* ... passed as events: aggregate full */
+	bool plain_only;	  /* ... only those of plain peers */
+	uint64_t plain_peers;	  /* peers vouched for (map updates) */
+	uint64_t nat_sources;	  /* addresses in the last NAT source set */
 };
 
 /*

@@ -9,6 +9,7 @@
  */
 #include "probe/ebpf.h"
 #include "shawk.skel.h"
+#include "shawk_event.h"
 
 #include <bpf/libbpf.h>
 #include <stdbool.h>
@@ -42,11 +43,24 @@ struct ebpf {
 	void *agg_keys, *agg_vals;
 	uint64_t agg_full; /* kernel counter, last read */
 	bool agg_warned; /* a failure of the aggregate was logged */
+	/* Which connections the aggregate may count (ebpf_filter.c). */
+	bool plain_only;
+	struct shawk_peer_key *plain_cache; /* direct-mapped, PLAIN_CACHE */
+	int64_t plain_since_ms; /* plain_peers last emptied */
+	uint64_t plain_updates;
+	struct net_addr *nat; /* the set in nat_sources */
+	size_t nnat;
 	struct ebpf_options opt; /* for note() */
 	/* Programs off for this start (bpflog_list_has() list): those of
 	 * SHAWK_BPF_DENY, then those the kernel refused. */
 	char refused[512];
 };
+
+/* ebpf_filter.c: the source's plain_peer / nat_sources (source.h), and
+ * the periodic forgetting of plain peers. setup: 0 or -ENOMEM. */
+int ebpf_filter_setup(struct ebpf *e);
+void ebpf_filter_scan(struct ebpf *e, int64_t now_ms);
+void ebpf_filter_free(struct ebpf *e);
 
 #define WHY(...) (snprintf(why, why_sz, __VA_ARGS__))
 

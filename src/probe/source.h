@@ -37,6 +37,23 @@ struct source {
 	 * to count each connection once, see probe/ebpf.c).
 	 */
 	void (*request_poll)(struct source *src);
+	/*
+	 * Optional, for a source that counts connections without their
+	 * tuple (streaming's in-kernel aggregate) while a stage needs the
+	 * tuple of some (conntrack: connections through a NAT). Until told
+	 * otherwise the source reports every connection with its tuple.
+	 *  - plain_peer: rec (an exact active TCP record the stages left
+	 *    untranslated) dialed a peer (address, port) that no NAT
+	 *    rewrites: later connections to it may be counted.
+	 *  - nat_sources: the addresses source NAT gives connections (the
+	 *    whole set, replacing the last one): passive connections from
+	 *    them keep their tuple; from any other address they may be
+	 *    counted. v NULL: unknown (none may). Before the first call,
+	 *    none may.
+	 */
+	void (*plain_peer)(struct source *src, const struct sock_record *rec);
+	void (*nat_sources)(struct source *src, const struct net_addr *v,
+			    size_t n);
 	void (*free)(struct source *src);
 };
 

@@ -59,9 +59,10 @@ ip -n "$SRV" link set vst-s$$ up
 ip -n "$CLI" link set vst-c$$ up
 
 # The agent first: the servers' listen() and bind() are then seen too.
-# Without the conntrack stage (no NAT here), so that connections are
-# counted in the kernel (the stage needs one event per connection: the
-# check at the end says which path counted them).
+# Without the conntrack stage (no NAT here), so that every connection is
+# counted in the kernel from the first (with the stage, a peer's first
+# connections come as events until the stage vouches for it: see
+# services_netns.sh). The check at the end says which path counted them.
 "$SHAWK_BIN" probe --mode streaming --conntrack off --output json --interval 200ms --flush-interval 1s >"$tmp/out.json" 2>"$tmp/err" &
 probe_pid=$!
 wait_for grep -q "streaming from eBPF" "$tmp/err" || { not_ok "streaming probe started"; cat "$tmp/err"; finish; }
