@@ -4,19 +4,22 @@
 # each replays its seed corpus (recorded fixtures, tests/fuzz/corpus/<name>)
 # and then fuzzes for SECONDS (or -runs=RUNS executions). Prints one line
 # per target: name, executions, coverage, result. Crashes are kept in
-# build/fuzz/artifacts/.
+# build/fuzz/artifacts/. With -c DIR the corpus of each target is kept in
+# DIR/<name> (seeded on first use) so that a long campaign can run in
+# chunks, each resuming from what the previous ones found.
 #
-#   scripts/fuzz.sh [-t SECONDS | -n RUNS] [-j JOBS] [NAME...]   (default -t 5, all)
+#   scripts/fuzz.sh [-t SECONDS | -n RUNS] [-j JOBS] [-c DIR] [NAME...]   (default -t 5, all)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-secs=5 runs='' jobs=1
-while getopts "t:n:j:" o; do
+secs=5 runs='' jobs=1 keep=''
+while getopts "t:n:j:c:" o; do
 	case $o in
 	t) secs=$OPTARG ;;
 	n) runs=$OPTARG ;;
 	j) jobs=$OPTARG ;;
-	*) echo "usage: $0 [-t SECONDS | -n RUNS] [-j JOBS] [NAME...]" >&2; exit 2 ;;
+	c) keep=$OPTARG ;;
+	*) echo "usage: $0 [-t SECONDS | -n RUNS] [-j JOBS] [-c DIR] [NAME...]" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -43,7 +46,12 @@ fail=0
 for name in "${names[@]}"; do
 	bin=build/fuzz/fuzz_$name
 	[ -x "$bin" ] || { echo "$name: not built (make fuzz)"; fail=1; continue; }
-	work=$(mktemp -d)
+	if [ -n "$keep" ]; then
+		work=$keep/$name
+		mkdir -p "$work" || { fail=1; continue; }
+	else
+		work=$(mktemp -d)
+	fi
 	seeds=$(seeds_of "$name")
 	[ -n "$seeds" ] && cp $seeds "$work/"
 	limit=(-max_total_time="$secs")
@@ -51,7 +59,8 @@ for name in "${names[@]}"; do
 	# Replay: every seed once, no mutation.
 	if ! "$bin" -runs=0 -rss_limit_mb=2048 "$work" >"$work.replay" 2>&1; then
 		echo "$name: FAILED replaying its corpus"; tail -20 "$work.replay"; fail=1
-		rm -rf "$work" "$work.replay"; continue
+		[ -z "$keep" ] && rm -rf "$work"
+		rm -f "$work.replay"; continue
 	fi
 	start=$(date +%s)
 	par=()
@@ -71,6 +80,7 @@ for name in "${names[@]}"; do
 		grep -m5 -E "ERROR|SUMMARY|artifact" "$work.log"
 		fail=1
 	fi
-	rm -rf "$work" "$work.replay" "$work.log"
+	[ -z "$keep" ] && rm -rf "$work"
+	rm -f "$work.replay" "$work.log"
 done
 exit $fail

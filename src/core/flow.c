@@ -3,6 +3,7 @@
 
 #include "core/addr.h"
 #include "core/flowset.h"
+#include "core/log.h"
 #include "core/u64map.h"
 #include "core/utf8.h"
 #include "core/util.h"
@@ -250,11 +251,20 @@ static int conn_upsert(struct flow_table *t, const struct sock_record *r,
 {
 	uint64_t id = conn_id(r);
 	int pr = u64map_upsert(&t->conns, id, ret);
+	if (pr > 0 && !r->cookie && r->inode)
+		log_debug("flow: netns %llu, ports %u -> %u: first seen "
+			  "without a cookie (inode %llu)",
+			  (unsigned long long)r->netns, r->lport, r->rport,
+			  (unsigned long long)r->inode);
 	if (pr == 0 || pr == -ENOMEM || !r->cookie || !r->inode)
 		return pr;
 	const uint64_t *old = u64map_get(&t->conns, inode_id(r));
 	if (!old)
 		return pr;
+	log_debug("flow: netns %llu, ports %u -> %u: cookie %llu made after "
+		  "first sight, moved from inode %llu",
+		  (unsigned long long)r->netns, r->lport, r->rport,
+		  (unsigned long long)r->cookie, (unsigned long long)r->inode);
 	uint64_t v = *old;
 	/* Deleting may shift the new entry back: find it again. */
 	(void)u64map_del(&t->conns, inode_id(r));

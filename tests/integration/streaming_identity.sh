@@ -8,10 +8,13 @@
 # `ss`, in the field the poller's own sock_diag or per-netns fallback when
 # a netns churns), later polls report the cookie: the flow table must still
 # know it (seen in each interval, new once), with the BTF tracepoint and
-# in-kernel aggregates as with the classic hooks. Anything else on the
-# machine that makes the cookies before the seed poll (another agent's
-# connect hooks or per-netns iterators, an `ss` walking every netns) lets
-# this pass without the fix: tests/test_flow.c checks it deterministically.
+# in-kernel aggregates as with the classic hooks. Anything that makes the
+# cookies before the seed poll (the agent's own per-netns walk when the fd
+# walk falls back for a test netns, another agent's connect hooks, an `ss`
+# walking every netns) would let this pass without the fix: the agent's
+# debug log says whether its seed saw each side without a cookie, and a
+# run where it did not is reported as SKIP with the reason, not as a pass
+# (tests/test_flow.c checks the case deterministically).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/common.sh
@@ -20,28 +23,23 @@ require_root
 no_bpf=$(bpf_unsupported)
 [ -n "$no_bpf" ] && skip "$no_bpf"
 
-SRV=shawk-sid-srv-$$ CLI=shawk-sid-cli-$$
+. tests/integration/lib/bridge.sh
+
+SW=shawk-sid-sw-$$ SRV=shawk-sid-srv-$$ CLI=shawk-sid-cli-$$
+NET=198.18.63
 tmp=$(mktemp -d)
 pids=()
+unproven=()
 cleanup() {
 	[ -n "${probe_pid:-}" ] && kill "$probe_pid" 2>/dev/null
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	ip netns del "$SRV" 2>/dev/null
-	ip netns del "$CLI" 2>/dev/null
+	for ns in "$SRV" "$CLI" "$SW"; do ip netns del "$ns" 2>/dev/null; done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-ip netns add "$SRV" && ip netns add "$CLI" || skip "cannot create network namespaces"
-ip link add vsid-s$$ type veth peer name vsid-c$$
-ip link set vsid-s$$ netns "$SRV"
-ip link set vsid-c$$ netns "$CLI"
-for ns in "$SRV" "$CLI"; do ip -n "$ns" link set lo up; done
-ip -n "$SRV" addr add 198.18.67.1/24 dev vsid-s$$
-ip -n "$CLI" addr add 198.18.67.2/24 dev vsid-c$$
-ip -n "$SRV" link set vsid-s$$ up
-ip -n "$CLI" link set vsid-c$$ up
+bridge_hosts "$SW" sid "$SRV:$NET.1" "$CLI:$NET.2" || skip "cannot create network namespaces"
 srv_ns=$(stat -Lc %i "/run/netns/$SRV")
 cli_ns=$(stat -Lc %i "/run/netns/$CLI")
 
@@ -54,19 +52,19 @@ run() {
 import socket, sys, time
 l = socket.socket()
 l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("198.18.67.1", int(sys.argv[1])))
+l.bind((sys.argv[2], int(sys.argv[1])))
 l.listen(8)
 c, _ = l.accept()
-time.sleep(30)' "$port" &
+time.sleep(30)' "$port" "$NET.1" &
 	pids+=($!)
 	# (ss lists the listener only: the held sockets keep no cookie.)
 	wait_for bash -c "ip netns exec $SRV ss -Htln 'sport = :$port' | grep -q ." ||
 		not_ok "$name: server listens"
 	ip netns exec "$CLI" python3 -c '
 import socket, sys, time
-s = socket.create_connection(("198.18.67.1", int(sys.argv[2])))
+s = socket.create_connection((sys.argv[3], int(sys.argv[2])))
 open(sys.argv[1], "w").close()
-time.sleep(30)' "$tmp/held-$name" "$port" &
+time.sleep(30)' "$tmp/held-$name" "$port" "$NET.1" &
 	pids+=($!)
 	wait_for test -f "$tmp/held-$name" || not_ok "$name: held connection opened"
 	env "$@" "$SHAWK_BIN" probe --mode streaming --output json --log-level debug \
@@ -80,9 +78,22 @@ time.sleep(30)' "$tmp/held-$name" "$port" &
 	kill -TERM "$probe_pid"; wait "$probe_pid"; probe_pid=
 	# The fd walk served both netns (else a per-netns walk made the
 	# cookies before the seed saw them and this run proves less).
-	local fb
+	local fb side why=()
 	fb=$(grep -cE "fd walk: netns ($srv_ns|$cli_ns):" "$tmp/$name.err")
 	echo "# $name: fd walk fell back for the test netns $fb times"
+	# What this test exists for: the seed saw each side's socket without
+	# a cookie (the ports are "local -> remote").
+	for side in "client:$cli_ns:[0-9]+ -> $port" "server:$srv_ns:$port -> [0-9]+"; do
+		grep -qE "flow: netns ${side#*:}: first seen without a cookie" "$tmp/$name.err" ||
+			why+=("${side%%:*}")
+	done
+	if [ ${#why[@]} -gt 0 ]; then
+		# Any other agent polling this host (sock_diag or iterators)
+		# makes every socket's cookie.
+		local others
+		others=$(pgrep -d, -x shawk)
+		unproven+=("$name: the $(IFS=/; echo "${why[*]}") socket(s) had a cookie before the agent's seed poll (fd walk fell back $fb times for the test netns; other shawk processes on the host: ${others:-none})")
+	fi
 	local l n=0
 	while IFS= read -r l; do
 		n=$((n + 1))
@@ -113,4 +124,6 @@ PY
 
 run btf 9100
 run classic 9101 SHAWK_BPF_CLASSIC=1
+[ "$failures" -eq 0 ] && [ ${#unproven[@]} -gt 0 ] &&
+	skip "late cookies not exercised, the checks above prove less: $(printf '%s; ' "${unproven[@]}")"
 finish
