@@ -9,250 +9,18 @@
  * Service, or the original client of a source-NATed connection as its NAT
  * peer. Without conntrack every flow keeps the dialed address, as before.
  */
-#include "agent/stage_conntrack.h"
+#include "agent/stage_conntrack_int.h"
 
 #include "conntrack/ct.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "probe/netns.h"
 
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-struct ct_stats {
-	uint64_t scans;
-	uint64_t netns;	      /* namespaces dumped in the last scan */
-	uint64_t entries;     /* entry messages received */
-	uint64_t nat_entries; /* NAT entries kept in the last scan */
-	uint64_t dropped;     /* NAT entries over the cap, all scans */
-	uint64_t malformed;   /* entry messages refused by the parser */
-	uint64_t dump_errors; /* netns dumps that failed */
-	uint64_t skipped_empty; /* netns dumps skipped: empty table */
-	uint64_t dumps;		/* netns dumps done */
-	uint64_t events;	/* event messages read */
-	uint64_t overruns;	/* event sockets that overran (dumped again) */
-	uint64_t full;		/* netns whose table was full (last scan) */
-	uint64_t service_matches; /* records given their backend */
-	uint64_t nat_matches;	  /* records given their original client */
-};
-
-/* Full dumps of every netns at least this often in a daemon: entries that
- * existed before the event subscription have no DESTROY event to come. */
-#define CT_REDUMP_EVERY 60
-
-/* What the stage keeps per netns between scans (a daemon). */
-struct ct_ns {
-	uint64_t ino;
-	int ev_fd;	/* NEW/DESTROY events, -1: none (dump every scan) */
-	uint32_t seen;	/* the scan that last found the netns */
-	bool dumped;	/* a dump since the subscription */
-	bool ipvs;	/* IPVS there: its entries carry no NAT status bit */
-	bool redump;	/* this scan */
-	bool ok;	/* no dump failed this scan */
-	uint8_t done;	/* CT_DUMP_* kinds dumped this scan */
-	uint32_t done_gen; /* the scan done and ok are of */
-};
-
-struct stage_conntrack {
-	struct stage base;
-	struct procmap *pm;
-	struct netns_set *ns;
-	struct ct_table *ct;
-	bool kernel_filter; /* ask the kernel for NAT entries only */
-	bool events;	    /* a daemon: keep the table up to date by events */
-	bool polling;	    /* the records are all there is (no streaming
-			     * source asking for nat_sources()) */
-	uint32_t gen;	    /* scans */
-	struct ct_ns *nss;
-	size_t nns, cap_ns;
-	uint64_t vanished; /* netns gone since the last purge */
-	int events_err;	   /* why a netns has no events (0: all do) */
-	bool reported_events;
-	struct ct_stats stats;
-
-	/* A one-shot scan: the DNAT dumps run on a thread from prepare()
-	 * while the source reads; scan() joins it. */
-	pthread_t pre_thread;
-	bool pre_running;
-	int pre_err;
-	/* The records of the scan in course (scan(): SNAT dumps needed?). */
-	const struct sock_record *recs;
-	size_t nrecs;
-	struct ct_table_stats before; /* the table's counters at scan_begin() */
-	/* The addresses source NAT gives connections (nat_sources()), as
-	 * of scan nat_gen; nat_over: more than NAT_SOURCES_MAX. */
-	struct net_addr *nat;
-	size_t nnat;
-	uint32_t nat_gen;
-	bool nat_over;
-
-	/* What report() logs once per change. */
-	int last_err;	  /* of this scan's first failed dump, 0: none */
-	int reported_err; /* the last logged state */
-	bool reported_once;
-	bool reported_filter;
-	bool reported_full;
-	bool reported_table_full;
-	uint64_t scan_dropped;
-};
-
-static void addr_copy(uint8_t dst[16], const uint8_t *src, uint8_t family)
-{
-	memset(dst, 0, 16);
-	memcpy(dst, src, family == AF_INET6 ? 16 : 4);
-}
-
-static bool ct_translate(struct stage *st, const struct sock_record *rec,
-			 uint8_t dir, struct flow_nat *ret)
-{
-	struct stage_conntrack *c = (struct stage_conntrack *)st;
-	uint8_t l[16], p[16];
-
-	if (!ct_table_count(c->ct))
-		return false;
-	/* An aggregate of connections (streaming, in-kernel counts) has no
-	 * client port: its tuple is not known. */
-	if (!rec->lport || !rec->rport)
-		return false;
-	addr_copy(l, rec->laddr, rec->family);
-	addr_copy(p, rec->raddr, rec->family);
-
-	if (dir == SOCK_DIR_ACTIVE) {
-		const struct ct_entry *e =
-			ct_table_find_orig(c->ct, rec->family, rec->proto, l,
-					   rec->lport, p, rec->rport);
-		if (!e || !(e->nat & CT_NAT_DST))
-			return false;
-		if (e->rsport == rec->rport && !memcmp(e->rsrc, p, 16))
-			return false; /* DNAT to itself: nothing moved */
-		ret->peer_set = true;
-		memcpy(ret->peer, e->rsrc, 16);
-		ret->peer_port = e->rsport;
-		memcpy(ret->svc_addr, p, 16);
-		ret->svc_port = rec->rport;
-		c->stats.service_matches++;
-		return true;
-	}
-	/* Passive: the backend (local) answers the NATed address (peer),
-	 * the reply tuple of a source-NATed entry. */
-	const struct ct_entry *e = ct_table_find_reply(
-		c->ct, rec->family, rec->proto, l, rec->lport, p, rec->rport);
-	if (!e || !memcmp(e->osrc, p, 16))
-		return false;
-	memcpy(ret->nat_addr, e->osrc, 16);
-	ret->nat_port = e->osport;
-	c->stats.nat_matches++;
-	return true;
-}
-
-/* ---- what may be counted without tuples ---------------------------- */
-
-/* Whether this scan saw every NAT entry there is: a failed dump or
- * entries over the cap could hide the one that translates a peer. */
-static bool ct_complete(const struct stage_conntrack *c)
-{
-	return c->gen && !c->last_err && !c->scan_dropped;
-}
-
-static bool ct_plain_peer(struct stage *st, const struct sock_record *rec)
-{
-	struct stage_conntrack *c = (struct stage_conntrack *)st;
-	uint8_t l[16], p[16];
-	if (!ct_complete(c) || rec->dir != SOCK_DIR_ACTIVE || !rec->lport ||
-	    !rec->rport)
-		return false;
-	/* The connection's own entry decides (events and dumps of this
-	 * scan have it: conntrack made it before the handshake ended): no
-	 * DNAT entry, or one to the very same address, and kube-proxy's
-	 * rules, which match on the dialed address, leave every other
-	 * connection to that peer alone too. */
-	addr_copy(l, rec->laddr, rec->family);
-	addr_copy(p, rec->raddr, rec->family);
-	const struct ct_entry *e = ct_table_find_orig(
-		c->ct, rec->family, rec->proto, l, rec->lport, p, rec->rport);
-	return !e || !(e->nat & CT_NAT_DST) ||
-	       (e->rsport == rec->rport && !memcmp(e->rsrc, p, 16));
-}
-
-#define NAT_SOURCES_MAX 1024
-
-static bool nat_has(const struct net_addr *v, size_t n, uint8_t family,
-		    const uint8_t *addr)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i].family == family && !memcmp(v[i].addr, addr, 16))
-			return true;
-	return false;
-}
-
-/* Adds the addresses of the agent's own netns (a node's, where kube-proxy
- * masquerades): known before the first connection they NAT. */
-static void nat_add_local(struct stage_conntrack *c)
-{
-	struct ifaddrs *ifa = NULL;
-	if (getifaddrs(&ifa) < 0)
-		return;
-	for (struct ifaddrs *i = ifa; i && !c->nat_over; i = i->ifa_next) {
-		if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK))
-			continue;
-		uint8_t a[16] = { 0 };
-		int fam = i->ifa_addr->sa_family;
-		if (fam == AF_INET)
-			memcpy(a, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, 4);
-		else if (fam == AF_INET6)
-			memcpy(a, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr, 16);
-		else
-			continue;
-		if (nat_has(c->nat, c->nnat, (uint8_t)fam, a))
-			continue;
-		if (c->nnat == NAT_SOURCES_MAX) {
-			c->nat_over = true;
-			break;
-		}
-		c->nat[c->nnat].family = (uint8_t)fam;
-		memcpy(c->nat[c->nnat++].addr, a, 16);
-	}
-	freeifaddrs(ifa);
-}
-
-/* The reply destinations of the entries a passive record would be
- * translated by (ct_translate(): the peer is not the original client),
- * and the agent's own addresses. */
-static ssize_t ct_nat_sources(struct stage *st, const struct net_addr **ret)
-{
-	struct stage_conntrack *c = (struct stage_conntrack *)st;
-	if (!ct_complete(c))
-		return -1;
-	if (c->nat_gen != c->gen) {
-		size_t n;
-		const struct ct_entry *v = ct_table_entries(c->ct, &n);
-		c->nnat = 0;
-		c->nat_over = false;
-		nat_add_local(c);
-		for (size_t i = 0; i < n && !c->nat_over; i++) {
-			if (!memcmp(v[i].osrc, v[i].rdst, 16) ||
-			    nat_has(c->nat, c->nnat, v[i].family, v[i].rdst))
-				continue;
-			if (c->nnat == NAT_SOURCES_MAX) {
-				c->nat_over = true;
-				break;
-			}
-			struct net_addr *a = &c->nat[c->nnat++];
-			a->family = v[i].family;
-			memcpy(a->addr, v[i].rdst, 16);
-		}
-		c->nat_gen = c->gen;
-	}
-	if (c->nat_over)
-		return -1;
-	*ret = c->nat;
-	return (ssize_t)c->nnat;
-}
 
 /* ---- per-netns state ------------------------------------------------- */
 
@@ -398,51 +166,6 @@ static int dump_ns(struct stage_conntrack *c, struct netns_handle *h,
 	return 0;
 }
 
-/* The local addresses of the netns (run inside it). */
-struct addrs_job {
-	uint8_t (*addr)[17]; /* family, then 16 bytes */
-	size_t n, cap;
-};
-
-static int local_addrs(void *arg)
-{
-	struct addrs_job *j = arg;
-	struct ifaddrs *ifa = NULL;
-	if (getifaddrs(&ifa) < 0)
-		return -errno;
-	int r = 0;
-	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
-		if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
-				     i->ifa_addr->sa_family != AF_INET6))
-			continue;
-		if (j->n == j->cap) {
-			size_t nc = j->cap ? j->cap * 2 : 16;
-			void *v = realloc(j->addr, nc * sizeof(*j->addr));
-			if (!v) {
-				r = -ENOMEM;
-				break;
-			}
-			j->addr = v;
-			j->cap = nc;
-		}
-		uint8_t *a = j->addr[j->n++];
-		memset(a, 0, 17);
-		a[0] = (uint8_t)i->ifa_addr->sa_family;
-		if (a[0] == AF_INET)
-			memcpy(a + 1,
-			       &((struct sockaddr_in *)(void *)i->ifa_addr)
-					->sin_addr,
-			       4);
-		else
-			memcpy(a + 1,
-			       &((struct sockaddr_in6 *)(void *)i->ifa_addr)
-					->sin6_addr,
-			       16);
-	}
-	freeifaddrs(ifa);
-	return r;
-}
-
 static bool loopback(uint8_t family, const uint8_t *a)
 {
 	static const uint8_t v6lo[16] = { [15] = 1 };
@@ -459,7 +182,7 @@ static bool loopback(uint8_t family, const uint8_t *a)
 static bool snat_needed(struct stage_conntrack *c, struct netns_handle *h)
 {
 	struct addrs_job j = { 0 };
-	int r = netns_run(h, local_addrs, &j);
+	int r = netns_run(h, ct_local_addrs, &j);
 	bool need = r < 0;
 	for (size_t i = 0; i < c->nrecs && !need; i++) {
 		const struct sock_record *rec = &c->recs[i];

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SHAWK_AGENT_STAGE_CONNTRACK_INT_H
+#define SHAWK_AGENT_STAGE_CONNTRACK_INT_H
+
+/*
+ * The conntrack stage's insides, shared by stage_conntrack.c (the tables:
+ * per-netns dumps and events, the scan, report, stats) and
+ * stage_conntrack_match.c (what it answers per record: translate(), and
+ * which peers need no tuple: plain_peer(), nat_sources()).
+ */
+#include "agent/stage_conntrack.h"
+#include "conntrack/ct.h"
+#include "core/record.h"
+#include "core/stage.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct ct_stats {
+	uint64_t scans;
+	uint64_t netns;	      /* namespaces dumped in the last scan */
+	uint64_t entries;     /* entry messages received */
+	uint64_t nat_entries; /* NAT entries kept in the last scan */
+	uint64_t dropped;     /* NAT entries over the cap, all scans */
+	uint64_t malformed;   /* entry messages refused by the parser */
+	uint64_t dump_errors; /* netns dumps that failed */
+	uint64_t skipped_empty; /* netns dumps skipped: empty table */
+	uint64_t dumps;		/* netns dumps done */
+	uint64_t events;	/* event messages read */
+	uint64_t overruns;	/* event sockets that overran (dumped again) */
+	uint64_t full;		/* netns whose table was full (last scan) */
+	uint64_t service_matches; /* records given their backend */
+	uint64_t nat_matches;	  /* records given their original client */
+};
+
+/* Full dumps of every netns at least this often in a daemon: entries that
+ * existed before the event subscription have no DESTROY event to come. */
+#define CT_REDUMP_EVERY 60
+
+/* What the stage keeps per netns between scans (a daemon). */
+struct ct_ns {
+	uint64_t ino;
+	int ev_fd;	/* NEW/DESTROY events, -1: none (dump every scan) */
+	uint32_t seen;	/* the scan that last found the netns */
+	bool dumped;	/* a dump since the subscription */
+	bool ipvs;	/* IPVS there: its entries carry no NAT status bit */
+	bool redump;	/* this scan */
+	bool ok;	/* no dump failed this scan */
+	uint8_t done;	/* CT_DUMP_* kinds dumped this scan */
+	uint32_t done_gen; /* the scan done and ok are of */
+};
+
+struct stage_conntrack {
+	struct stage base;
+	struct procmap *pm;
+	struct netns_set *ns;
+	struct ct_table *ct;
+	bool kernel_filter; /* ask the kernel for NAT entries only */
+	bool events;	    /* a daemon: keep the table up to date by events */
+	bool polling;	    /* the records are all there is (no streaming
+			     * source asking for nat_sources()) */
+	uint32_t gen;	    /* scans */
+	struct ct_ns *nss;
+	size_t nns, cap_ns;
+	uint64_t vanished; /* netns gone since the last purge */
+	int events_err;	   /* why a netns has no events (0: all do) */
+	bool reported_events;
+	struct ct_stats stats;
+
+	/* A one-shot scan: the DNAT dumps run on a thread from prepare()
+	 * while the source reads; scan() joins it. */
+	pthread_t pre_thread;
+	bool pre_running;
+	int pre_err;
+	/* The records of the scan in course (scan(): SNAT dumps needed?). */
+	const struct sock_record *recs;
+	size_t nrecs;
+	struct ct_table_stats before; /* the table's counters at scan_begin() */
+	/* The addresses source NAT gives connections (nat_sources()), as
+	 * of scan nat_gen; nat_over: more than NAT_SOURCES_MAX. */
+	struct net_addr *nat;
+	size_t nnat;
+	uint32_t nat_gen;
+	bool nat_over;
+
+	/* What report() logs once per change. */
+	int last_err;	  /* of this scan's first failed dump, 0: none */
+	int reported_err; /* the last logged state */
+	bool reported_once;
+	bool reported_filter;
+	bool reported_full;
+	bool reported_table_full;
+	uint64_t scan_dropped;
+};
+
+static inline void addr_copy(uint8_t dst[16], const uint8_t *src,
+			     uint8_t family)
+{
+	memset(dst, 0, 16);
+	memcpy(dst, src, family == AF_INET6 ? 16 : 4);
+}
+
+/* The local addresses of the calling thread's netns (netns_run()-able). */
+struct addrs_job {
+	uint8_t (*addr)[17]; /* family, then 16 bytes */
+	size_t n, cap;
+};
+int ct_local_addrs(void *arg);
+
+/* stage_conntrack_match.c: the stage's per-record callbacks. */
+bool ct_translate(struct stage *st, const struct sock_record *rec,
+		  uint8_t dir, struct flow_nat *ret);
+bool ct_plain_peer(struct stage *st, const struct sock_record *rec);
+ssize_t ct_nat_sources(struct stage *st, const struct net_addr **ret);
+#define NAT_SOURCES_MAX 1024
+
+#endif
