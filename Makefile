@@ -64,6 +64,9 @@ BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(OBJDIR)/gen/%.skel.h)
 # BTF (libbpf's skeleton does, on every start; it is the fallback).
 ITER_PROGS := tcp udp owners fdsock
 BPF_LSKELS := $(ITER_PROGS:%=$(OBJDIR)/gen/iter_%.lskel.h)
+# The conntrack lookup (bpf/ct_lookup.bpf.c): light skeleton only (its one
+# program's CO-RE and kfunc relocations applied by the kernel's loader).
+BPF_LSKELS += $(OBJDIR)/gen/ct_lookup.lskel.h
 ITER_ONLY_tcp := 1
 ITER_ONLY_udp := 2
 ITER_ONLY_owners := 3

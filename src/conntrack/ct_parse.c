@@ -172,11 +172,7 @@ int ct_parse_message(const void *payload, size_t len, struct ct_entry *ret,
 	if (!need_status && !c.have_status)
 		c.status = IPS_DST_NAT; /* which entry is gone: by its tuple */
 
-	uint8_t nat = 0;
-	if (c.status & IPS_DST_NAT)
-		nat |= CT_NAT_DST;
-	if (c.status & IPS_SRC_NAT)
-		nat |= CT_NAT_SRC;
+	uint8_t nat = ct_status_nat(c.status);
 	/* IPVS (net.ipv4.vs.conntrack=1) rewrites the reply tuple without
 	 * the status bits: a reply from elsewhere than the original
 	 * destination is a destination NAT all the same. */
@@ -204,6 +200,22 @@ int ct_parse_message(const void *payload, size_t len, struct ct_entry *ret,
 	memcpy(ret->rsrc, c.reply.src, 16);
 	memcpy(ret->rdst, c.reply.dst, 16);
 	return CT_PARSE_NAT;
+}
+
+uint8_t ct_status_nat(uint32_t status)
+{
+	return (status & IPS_DST_NAT ? CT_NAT_DST : 0) |
+	       (status & IPS_SRC_NAT ? CT_NAT_SRC : 0);
+}
+
+bool ct_entry_classify(struct ct_entry *e, uint32_t status)
+{
+	e->nat = ct_status_nat(status);
+	/* IPVS: see ct_parse_message(). */
+	if (e->rsport != e->odport || memcmp(e->rsrc, e->odst, 16))
+		e->nat |= CT_NAT_DST;
+	return e->nat &&
+	       (e->proto == IPPROTO_TCP || e->proto == IPPROTO_UDP);
 }
 
 int ct_parse_entry(const void *payload, size_t len, struct ct_entry *ret)
