@@ -304,6 +304,184 @@ static int dump_netns(struct stage_conntrack *c, bool final)
 	return 0;
 }
 
+/* ---- the per-connection lookup (a one-shot polling scan) ------------ */
+
+/* Opens the offered lookup once; whether it is usable now. */
+static bool lookup_ready(struct stage_conntrack *c)
+{
+	if (c->lk_state == CT_LK_UNTRIED) {
+		int r = c->lk.open(c->lk.ctx, c->lk_why, sizeof(c->lk_why));
+		if (r == 0) {
+			c->lk_state = CT_LK_OK;
+		} else if (r != -ENOMEM) {
+			c->lk_state = CT_LK_REFUSED;
+			c->lk_err = r;
+		}
+	}
+	return c->lk_state == CT_LK_OK;
+}
+
+/* The entry count of h's netns this scan (one small request; cached for
+ * the scan). 0, or -errno. */
+static int count_ns(struct stage_conntrack *c, struct netns_handle *h,
+		    struct ct_ns *s)
+{
+	if (s->count_gen == c->gen)
+		return 0;
+	uint32_t entries = 0, max = 0;
+	int r = ct_count(h->diag_fd, &entries, &max);
+	if (r < 0)
+		return r;
+	if (max && entries >= max)
+		c->stats.full++;
+	s->entries = entries;
+	s->count_gen = c->gen;
+	return 0;
+}
+
+/* prepare()'s share when the lookup is on: the entry counts. */
+static void count_netns(struct stage_conntrack *c)
+{
+	for (size_t i = 0; i < netns_set_count(c->ns); i++) {
+		struct netns_handle *h = netns_set_at(c->ns, i);
+		struct ct_ns *s = ns_find(c, h->ino);
+		if (s && h->diag_fd >= 0)
+			(void)count_ns(c, h, s);
+	}
+}
+
+struct lookup_job {
+	struct stage_conntrack *c;
+	size_t nq;
+	ssize_t hits;
+};
+
+/* Inside the netns: its addresses pick the passive tuples, then the
+ * lookup. */
+static int lookup_in_ns(void *arg)
+{
+	struct lookup_job *j = arg;
+	struct stage_conntrack *c = j->c;
+	struct addrs_job a = { 0 };
+	int r = ct_local_addrs(&a);
+	if (r < 0) {
+		free(a.addr);
+		return r;
+	}
+	j->nq = ct_queries_local(&c->queries, &a, c->qbuf);
+	free(a.addr);
+	j->hits = c->lk.lookup(c->lk.ctx, c->qbuf, j->nq, c->lk_ret,
+			       c->lk_hit);
+	return j->hits < 0 ? (int)j->hits : 0;
+}
+
+/* Room for the scan's queries and their answers. */
+static int lookup_room(struct stage_conntrack *c)
+{
+	size_t n = c->queries.n;
+	if (n <= c->lk_cap)
+		return 0;
+	struct ct_query *q = realloc(c->qbuf, n * sizeof(*q));
+	if (q)
+		c->qbuf = q;
+	struct ct_entry *e = realloc(c->lk_ret, n * sizeof(*e));
+	if (e)
+		c->lk_ret = e;
+	bool *h = realloc(c->lk_hit, n * sizeof(*h));
+	if (h)
+		c->lk_hit = h;
+	if (!q || !e || !h)
+		return -ENOMEM;
+	c->lk_cap = n;
+	return 0;
+}
+
+/* One netns by lookups; -errno when they failed (the caller dumps). */
+static int lookup_ns(struct stage_conntrack *c, struct netns_handle *h,
+		     struct ct_ns *s)
+{
+	struct lookup_job j = { .c = c };
+	int r = netns_run(h, lookup_in_ns, &j);
+	if (r < 0)
+		return r;
+	ct_table_set_context(c->ct, h->ino, c->gen);
+	for (size_t i = 0; i < j.nq; i++) {
+		if (!c->lk_hit[i] || !c->lk_ret[i].nat)
+			continue;
+		c->lk_ret[i].netns = h->ino;
+		r = ct_table_add(c->ct, &c->lk_ret[i]);
+		if (r == -ENOMEM)
+			return r;
+	}
+	c->stats.lookups += j.nq;
+	c->stats.lookup_hits += (uint64_t)j.hits;
+	c->stats.lookup_netns++;
+	s->done = CT_DUMP_ALL;
+	return 0;
+}
+
+/*
+ * 3'. The scan's entries by lookups: in every netns with entries, every
+ * record's tuple (the passive ones where their peer is an address of that
+ * netns). A netns whose lookup fails is dumped instead. 0 or -ENOMEM.
+ */
+static int lookup_netns(struct stage_conntrack *c)
+{
+	int r = ct_queries_build(&c->queries, c->recs, c->nrecs);
+	if (r < 0 || (r = lookup_room(c)) < 0)
+		return r;
+	c->lk_scan = true;
+	c->stats.lookup_netns = 0;
+	for (size_t i = 0; i < netns_set_count(c->ns); i++) {
+		struct netns_handle *h = netns_set_at(c->ns, i);
+		struct ct_ns *s = ns_find(c, h->ino);
+		if (!s)
+			continue;
+		if (s->done_gen != c->gen) {
+			s->done_gen = c->gen;
+			s->done = 0;
+			s->ok = true;
+		}
+		if (h->diag_fd < 0) {
+			c->stats.dump_errors++;
+			if (!c->last_err)
+				c->last_err = -EPROTONOSUPPORT;
+			continue;
+		}
+		r = count_ns(c, h, s);
+		if (r == 0 && s->entries == 0) {
+			c->stats.skipped_empty++;
+			c->stats.netns++;
+			continue;
+		}
+		if (r == 0 && !c->queries.n) {
+			c->stats.netns++;
+			continue;
+		}
+		r = r < 0 ? r : lookup_ns(c, h, s);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0) {
+			c->stats.lookup_errors++;
+			log_debug("conntrack: lookup in netns %llu: %s; dumped",
+				  (unsigned long long)h->ino, strerror(-r));
+			unsigned kinds = kinds_wanted(c, h, s, true) & ~s->done;
+			r = kinds ? dump_ns(c, h, s, kinds) : 0;
+			if (r == -ENOMEM)
+				return r;
+			if (r < 0) {
+				c->stats.dump_errors++;
+				if (!c->last_err)
+					c->last_err = r;
+				s->ok = false;
+				continue;
+			}
+		}
+		c->stats.netns++;
+	}
+	return 0;
+}
+
 /* 1-2: a new scan: the netns, their events, the purge. */
 static int scan_begin(struct stage_conntrack *c)
 {
@@ -332,9 +510,24 @@ static int scan_begin(struct stage_conntrack *c)
 	return 0;
 }
 
+/* A scan that looks tuples up instead of dumping: a one-shot polling
+ * one, the lookup offered (and not refused). */
+static bool lookup_wanted(const struct stage_conntrack *c)
+{
+	return !c->events && c->polling &&
+	       (c->lk_state == CT_LK_UNTRIED || c->lk_state == CT_LK_OK);
+}
+
 static void *prepare_thread(void *arg)
 {
 	struct stage_conntrack *c = arg;
+	/* With the lookup, nothing to dump ahead: the program's load and
+	 * the entry counts run while the source reads. */
+	if (lookup_wanted(c) && lookup_ready(c)) {
+		count_netns(c);
+		log_debug("conntrack: lookup ready, entries counted");
+		return NULL;
+	}
 	c->pre_err = dump_netns(c, false);
 	log_debug("conntrack: DNAT dumps ahead of the records done (%zu entries)",
 		  ct_table_count(c->ct));
@@ -391,11 +584,18 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 		ns_forget_gone(c);
 	}
 
-	log_debug("conntrack: %s the scan's dumps",
-		  prepared ? "joined, finishing" : "starting");
 	c->recs = recs;
 	c->nrecs = n;
-	r = dump_netns(c, true);
+	c->lk_scan = false;
+	if (lookup_wanted(c) && lookup_ready(c)) {
+		log_debug("conntrack: %s the scan's lookups",
+			  prepared ? "joined, starting" : "starting");
+		r = lookup_netns(c);
+	} else {
+		log_debug("conntrack: %s the scan's dumps",
+			  prepared ? "joined, finishing" : "starting");
+		r = dump_netns(c, true);
+	}
 	log_debug("conntrack: scan's dumps done (%zu entries)",
 		  ct_table_count(c->ct));
 	c->recs = NULL;
@@ -440,6 +640,19 @@ static void ct_report(struct stage *st)
 		else if (c->reported_once)
 			log_info("conntrack available again in every netns");
 		c->reported_err = c->last_err;
+	}
+	if (c->lk_state == CT_LK_REFUSED && !c->reported_lk) {
+		log_info("conntrack: per-connection lookup unavailable (%s): "
+			 "dumps instead", c->lk_why[0] ? c->lk_why
+						       : strerror(-c->lk_err));
+		c->reported_lk = true;
+	} else if (c->lk_scan && !c->reported_lk) {
+		log_info("conntrack: per-connection lookup (BPF kfunc): %llu "
+			 "tuples looked up in %llu netns, %llu found",
+			 (unsigned long long)c->stats.lookups,
+			 (unsigned long long)c->stats.lookup_netns,
+			 (unsigned long long)c->stats.lookup_hits);
+		c->reported_lk = true;
 	}
 	if (!c->reported_once) {
 		log_info("conntrack: %llu NAT entries in %llu netns",
@@ -491,6 +704,14 @@ static const struct stat_desc ct_stat_desc[] = {
 	  "records resolved from a Service address to its backend"),
 	S(nat_matches, STAT_COUNTER,
 	  "records given the original client of a source NAT"),
+	S(lookups, STAT_COUNTER,
+	  "connection tuples looked up in conntrack (per netns, BPF)"),
+	S(lookup_hits, STAT_COUNTER,
+	  "connection tuples looked up that a conntrack entry held"),
+	S(lookup_netns, STAT_GAUGE,
+	  "network namespaces searched by lookups in the last scan"),
+	S(lookup_errors, STAT_COUNTER,
+	  "netns whose lookup failed (dumped instead)"),
 };
 #undef S
 
@@ -508,6 +729,12 @@ static void ct_free(struct stage *st)
 		if (c->nss[i].ev_fd >= 0)
 			close(c->nss[i].ev_fd);
 	free(c->nss);
+	if (c->lk.free)
+		c->lk.free(c->lk.ctx);
+	ct_queries_free(&c->queries);
+	free(c->qbuf);
+	free(c->lk_ret);
+	free(c->lk_hit);
 	netns_set_free(c->ns);
 	ct_table_free(c->ct);
 	free(c->nat);
@@ -515,11 +742,19 @@ static void ct_free(struct stage *st)
 }
 
 struct stage *stage_conntrack_new(const struct probe_config *cfg,
-				  struct procmap *pm, size_t max_entries)
+				  struct procmap *pm, size_t max_entries,
+				  const struct ct_lookup_ops *lookup)
 {
 	struct stage_conntrack *c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		if (lookup && lookup->free)
+			lookup->free(lookup->ctx);
 		return NULL;
+	}
+	if (lookup) {
+		c->lk = *lookup;
+		c->lk_state = CT_LK_UNTRIED;
+	}
 	c->base.name = "conntrack";
 	c->base.scan = ct_scan;
 	c->base.prepare = ct_prepare;

@@ -7,9 +7,12 @@
  */
 #include "agent/stage_conntrack_int.h"
 
+#include "core/u64map.h"
+
 #include <errno.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 
 int ct_local_addrs(void *arg)
@@ -49,6 +52,119 @@ int ct_local_addrs(void *arg)
 	}
 	freeifaddrs(ifa);
 	return r;
+}
+
+/* ---- the tuples of a scan's lookups ------------------------------------ */
+
+static bool is_listener(const struct sock_record *r)
+{
+	if (r->proto == IPPROTO_TCP)
+		return r->state == TCP_LISTEN;
+	return r->rport == 0 && r->lport != 0;
+}
+
+static uint64_t listener_key(uint64_t netns, uint8_t proto, uint16_t port)
+{
+	/* As the flow table's (nsfs inode numbers are 32-bit); never 0 for
+	 * a listener: its port is not. */
+	return (netns << 24) | ((uint64_t)proto << 16) | port;
+}
+
+static bool is_loopback(uint8_t family, const uint8_t *a)
+{
+	static const uint8_t v6lo[16] = { [15] = 1 };
+	return family == AF_INET ? a[0] == 127 : !memcmp(a, v6lo, 16);
+}
+
+static bool is_any(uint8_t family, const uint8_t *a)
+{
+	static const uint8_t zero[16];
+	return !memcmp(a, zero, family == AF_INET6 ? 16 : 4);
+}
+
+int ct_queries_build(struct ct_queries *q, const struct sock_record *recs,
+		     size_t n)
+{
+	struct u64map listeners;
+	q->n = q->nact = 0;
+	if (u64map_init(&listeners, 0) < 0)
+		return -ENOMEM;
+	int r = 0;
+	for (size_t i = 0; i < n && !r; i++)
+		if (is_listener(&recs[i]) && recs[i].dir == SOCK_DIR_UNKNOWN)
+			r = u64map_put(&listeners,
+				       listener_key(recs[i].netns, recs[i].proto,
+						    recs[i].lport),
+				       1) < 0 ? -ENOMEM : 0;
+	if (!r && n > q->cap) {
+		struct ct_query *v = realloc(q->q, n * sizeof(*v));
+		if (v) {
+			q->q = v;
+			q->cap = n;
+		} else {
+			r = -ENOMEM;
+		}
+	}
+	/* Two passes: the active ones first, then the passive ones. */
+	for (int pass = 0; pass < 2 && !r; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			const struct sock_record *rec = &recs[i];
+			if (is_listener(rec) || !rec->lport || !rec->rport ||
+			    (rec->proto != IPPROTO_TCP &&
+			     rec->proto != IPPROTO_UDP) ||
+			    (rec->family != AF_INET && rec->family != AF_INET6) ||
+			    is_any(rec->family, rec->raddr))
+				continue;
+			uint8_t dir = rec->dir;
+			if (dir == SOCK_DIR_UNKNOWN)
+				dir = u64map_get(&listeners,
+						 listener_key(rec->netns,
+							      rec->proto,
+							      rec->lport))
+					      ? SOCK_DIR_PASSIVE
+					      : SOCK_DIR_ACTIVE;
+			if ((dir == SOCK_DIR_ACTIVE) != (pass == 0))
+				continue;
+			if (pass == 1 && is_loopback(rec->family, rec->raddr))
+				continue;
+			struct ct_query *c = &q->q[q->n++];
+			c->family = rec->family;
+			c->proto = rec->proto;
+			c->sport = rec->lport;
+			c->dport = rec->rport;
+			addr_copy(c->src, rec->laddr, rec->family);
+			addr_copy(c->dst, rec->raddr, rec->family);
+		}
+		if (pass == 0)
+			q->nact = q->n;
+	}
+	u64map_free(&listeners);
+	return r;
+}
+
+size_t ct_queries_local(const struct ct_queries *q, const struct addrs_job *a,
+			struct ct_query *out)
+{
+	size_t w = q->nact;
+	memcpy(out, q->q, q->nact * sizeof(*out));
+	for (size_t i = q->nact; i < q->n; i++) {
+		const struct ct_query *c = &q->q[i];
+		size_t alen = c->family == AF_INET6 ? 16 : 4;
+		for (size_t k = 0; k < a->n; k++) {
+			if (a->addr[k][0] == c->family &&
+			    !memcmp(a->addr[k] + 1, c->dst, alen)) {
+				out[w++] = *c;
+				break;
+			}
+		}
+	}
+	return w;
+}
+
+void ct_queries_free(struct ct_queries *q)
+{
+	free(q->q);
+	*q = (struct ct_queries){ 0 };
 }
 
 bool ct_translate(struct stage *st, const struct sock_record *rec,
@@ -162,7 +278,8 @@ static void nat_add_local(struct stage_conntrack *c)
 ssize_t ct_nat_sources(struct stage *st, const struct net_addr **ret)
 {
 	struct stage_conntrack *c = (struct stage_conntrack *)st;
-	if (!ct_complete(c))
+	/* Lookups found the entries of this scan's records only. */
+	if (!ct_complete(c) || c->lk_scan)
 		return -1;
 	if (c->nat_gen != c->gen) {
 		size_t n;

@@ -108,6 +108,8 @@ struct ct_lookup_ops {
 	 */
 	ssize_t (*lookup)(void *ctx, const struct ct_query *q, size_t n,
 			  struct ct_entry *ret, bool *hit);
+	/* Frees ctx (whoever took the contract owns it). */
+	void (*free)(void *ctx);
 	void *ctx;
 };
 

@@ -214,11 +214,17 @@ static ssize_t ops_lookup(void *ctx, const struct ct_query *q, size_t n,
 	return ebpf_ctlookup_run(ctx, q, n, ret, hit);
 }
 
+static void ops_free(void *ctx)
+{
+	ebpf_ctlookup_free(ctx);
+}
+
 void ebpf_ctlookup_ops(struct ebpf_ctlookup *l, struct ct_lookup_ops *ret)
 {
 	*ret = (struct ct_lookup_ops){
 		.open = ops_open,
 		.lookup = ops_lookup,
+		.free = ops_free,
 		.ctx = l,
 	};
 }

@@ -36,7 +36,7 @@ int ebpf_ctlookup_open(struct ebpf_ctlookup *l, char *why, size_t why_sz);
 ssize_t ebpf_ctlookup_run(struct ebpf_ctlookup *l, const struct ct_query *q,
 			  size_t n, struct ct_entry *ret, bool *hit);
 
-/* The contract the conntrack stage takes (ctx: l). */
+/* The contract the conntrack stage takes (ctx: l; its free() frees l). */
 void ebpf_ctlookup_ops(struct ebpf_ctlookup *l, struct ct_lookup_ops *ret);
 
 /* ---- pure: one slot of the program's map (bpf/ct_lookup.h) ------------- */
