@@ -352,9 +352,25 @@ static void count_netns(struct stage_conntrack *c)
 
 struct lookup_job {
 	struct stage_conntrack *c;
+	uint64_t ino;
 	size_t nq;
-	ssize_t hits;
+	int err; /* of a hit's table insertion (-ENOMEM) */
 };
+
+/* One tuple found: a NAT entry goes into the table, and its tuple is
+ * not looked up in the next netns. */
+static void lookup_hit(void *ud, size_t i, const struct ct_entry *e)
+{
+	struct lookup_job *j = ud;
+	struct stage_conntrack *c = j->c;
+	if (!e->nat)
+		return;
+	struct ct_entry v = *e;
+	v.netns = j->ino;
+	if (ct_table_add(c->ct, &v) == -ENOMEM)
+		j->err = -ENOMEM;
+	ct_queries_resolve(&c->queries, i);
+}
 
 /* Inside the netns: its addresses pick the passive tuples, then the
  * lookup. */
@@ -362,37 +378,23 @@ static int lookup_in_ns(void *arg)
 {
 	struct lookup_job *j = arg;
 	struct stage_conntrack *c = j->c;
-	struct addrs_job a = { 0 };
-	int r = ct_local_addrs(&a);
-	if (r < 0) {
+	if (c->queries.npas) {
+		struct addrs_job a = { 0 };
+		int r = ct_local_addrs(&a);
+		if (r == 0)
+			(void)ct_queries_select(&c->queries, &a);
 		free(a.addr);
-		return r;
+		if (r < 0)
+			return r;
 	}
-	j->nq = ct_queries_local(&c->queries, &a, c->qbuf);
-	free(a.addr);
-	j->hits = c->lk.lookup(c->lk.ctx, c->qbuf, j->nq, c->lk_ret,
-			       c->lk_hit);
-	return j->hits < 0 ? (int)j->hits : 0;
-}
-
-/* Room for the scan's queries and their answers. */
-static int lookup_room(struct stage_conntrack *c)
-{
-	size_t n = c->queries.n;
-	if (n <= c->lk_cap)
+	j->nq = c->queries.n;
+	if (!j->nq)
 		return 0;
-	struct ct_query *q = realloc(c->qbuf, n * sizeof(*q));
-	if (q)
-		c->qbuf = q;
-	struct ct_entry *e = realloc(c->lk_ret, n * sizeof(*e));
-	if (e)
-		c->lk_ret = e;
-	bool *h = realloc(c->lk_hit, n * sizeof(*h));
-	if (h)
-		c->lk_hit = h;
-	if (!q || !e || !h)
-		return -ENOMEM;
-	c->lk_cap = n;
+	ssize_t hits = c->lk.lookup(c->lk.ctx, c->queries.q, j->nq,
+				    lookup_hit, j);
+	if (hits < 0)
+		return (int)hits;
+	c->stats.lookup_hits += (uint64_t)hits;
 	return 0;
 }
 
@@ -400,39 +402,53 @@ static int lookup_room(struct stage_conntrack *c)
 static int lookup_ns(struct stage_conntrack *c, struct netns_handle *h,
 		     struct ct_ns *s)
 {
-	struct lookup_job j = { .c = c };
+	struct lookup_job j = { .c = c, .ino = h->ino };
+	ct_table_set_context(c->ct, h->ino, c->gen);
 	int r = netns_run(h, lookup_in_ns, &j);
+	(void)ct_queries_compact(&c->queries);
+	if (j.err)
+		return j.err;
 	if (r < 0)
 		return r;
-	ct_table_set_context(c->ct, h->ino, c->gen);
-	for (size_t i = 0; i < j.nq; i++) {
-		if (!c->lk_hit[i] || !c->lk_ret[i].nat)
-			continue;
-		c->lk_ret[i].netns = h->ino;
-		r = ct_table_add(c->ct, &c->lk_ret[i]);
-		if (r == -ENOMEM)
-			return r;
-	}
 	c->stats.lookups += j.nq;
-	c->stats.lookup_hits += (uint64_t)j.hits;
 	c->stats.lookup_netns++;
 	s->done = CT_DUMP_ALL;
 	return 0;
 }
 
+struct ns_order {
+	struct netns_handle *h;
+	struct ct_ns *s;
+};
+
+/* The netns with the most entries first: a node's (kube-proxy's) table
+ * resolves most tuples, and the others look up what is left. */
+static int by_entries(const void *a, const void *b)
+{
+	const struct ns_order *x = a, *y = b;
+	uint32_t ex = x->s->count_gen ? x->s->entries : 0;
+	uint32_t ey = y->s->count_gen ? y->s->entries : 0;
+	return ex < ey ? 1 : ex > ey ? -1 : 0;
+}
+
 /*
  * 3'. The scan's entries by lookups: in every netns with entries, every
- * record's tuple (the passive ones where their peer is an address of that
- * netns). A netns whose lookup fails is dumped instead. 0 or -ENOMEM.
+ * record's tuple not resolved yet (the passive ones where their peer is
+ * an address of that netns). A netns whose lookup fails is dumped
+ * instead. 0 or -ENOMEM.
  */
 static int lookup_netns(struct stage_conntrack *c)
 {
 	int r = ct_queries_build(&c->queries, c->recs, c->nrecs);
-	if (r < 0 || (r = lookup_room(c)) < 0)
+	if (r < 0)
 		return r;
 	c->lk_scan = true;
 	c->stats.lookup_netns = 0;
-	for (size_t i = 0; i < netns_set_count(c->ns); i++) {
+	size_t nn = netns_set_count(c->ns), k = 0;
+	struct ns_order *order = calloc(nn ? nn : 1, sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	for (size_t i = 0; i < nn; i++) {
 		struct netns_handle *h = netns_set_at(c->ns, i);
 		struct ct_ns *s = ns_find(c, h->ino);
 		if (!s)
@@ -448,19 +464,26 @@ static int lookup_netns(struct stage_conntrack *c)
 				c->last_err = -EPROTONOSUPPORT;
 			continue;
 		}
-		r = count_ns(c, h, s);
-		if (r == 0 && s->entries == 0) {
+		(void)count_ns(c, h, s); /* failed: looked up last */
+		order[k++] = (struct ns_order){ h, s };
+	}
+	qsort(order, k, sizeof(*order), by_entries);
+	for (size_t i = 0; i < k && r == 0; i++) {
+		struct netns_handle *h = order[i].h;
+		struct ct_ns *s = order[i].s;
+		bool counted = s->count_gen == c->gen;
+		if (counted && s->entries == 0) {
 			c->stats.skipped_empty++;
 			c->stats.netns++;
 			continue;
 		}
-		if (r == 0 && !c->queries.n) {
-			c->stats.netns++;
+		if (!c->queries.nact && !c->queries.npas) {
+			c->stats.netns++; /* nothing left to look up */
 			continue;
 		}
-		r = r < 0 ? r : lookup_ns(c, h, s);
+		r = lookup_ns(c, h, s);
 		if (r == -ENOMEM)
-			return r;
+			break;
 		if (r < 0) {
 			c->stats.lookup_errors++;
 			log_debug("conntrack: lookup in netns %llu: %s; dumped",
@@ -468,18 +491,20 @@ static int lookup_netns(struct stage_conntrack *c)
 			unsigned kinds = kinds_wanted(c, h, s, true) & ~s->done;
 			r = kinds ? dump_ns(c, h, s, kinds) : 0;
 			if (r == -ENOMEM)
-				return r;
+				break;
 			if (r < 0) {
 				c->stats.dump_errors++;
 				if (!c->last_err)
 					c->last_err = r;
 				s->ok = false;
+				r = 0;
 				continue;
 			}
 		}
 		c->stats.netns++;
 	}
-	return 0;
+	free(order);
+	return r == -ENOMEM ? r : 0;
 }
 
 /* 1-2: a new scan: the netns, their events, the purge. */
@@ -732,9 +757,6 @@ static void ct_free(struct stage *st)
 	if (c->lk.free)
 		c->lk.free(c->lk.ctx);
 	ct_queries_free(&c->queries);
-	free(c->qbuf);
-	free(c->lk_ret);
-	free(c->lk_hit);
 	netns_set_free(c->ns);
 	ct_table_free(c->ct);
 	free(c->nat);

@@ -47,8 +47,12 @@ struct ct_stats {
 
 /* The tuples of a scan's lookups: see ct_queries_build(). */
 struct ct_queries {
-	struct ct_query *q;
+	struct ct_query *q; /* [0, nact): active; [nact, n): a netns's
+			     * passive ones (ct_queries_select()) */
 	size_t nact, n, cap;
+	struct ct_query *pas; /* the passive candidates */
+	uint32_t *pidx;	      /* q[nact + j] is pas[pidx[j]] */
+	size_t npas;
 };
 
 /* What the stage keeps per netns between scans (a daemon). */
@@ -100,10 +104,6 @@ struct stage_conntrack {
 	bool lk_scan;	 /* this scan's entries came from lookups */
 	bool reported_lk;
 	struct ct_queries queries;
-	struct ct_query *qbuf; /* a netns's queries (queries.n of room) */
-	struct ct_entry *lk_ret;
-	bool *lk_hit;
-	size_t lk_cap;
 
 	/* A one-shot scan: the DNAT dumps run on a thread from prepare()
 	 * while the source reads; scan() joins it. */
@@ -150,23 +150,30 @@ int ct_local_addrs(void *arg);
  * scan's records: every connection record with both ports, its local
  * address and port as source, its peer as destination, so the lookup
  * finds an active socket's DNAT entry by its original tuple and a
- * backend's source-NATed one by its reply tuple. q[0..nact): active
+ * backend's source-NATed one by its reply tuple. Active ones
  * (SOCK_DIR_ACTIVE, or no listener on the local port in the record's
- * netns, as the flow table classifies), looked up in every netns;
- * q[nact..n): the passive ones whose peer is not loopback, looked up
- * only where the peer is an address of the netns (ct_queries_local()).
+ * netns, as the flow table classifies) are looked up in every netns;
+ * passive ones whose peer is not loopback only where the peer is an
+ * address of the netns (ct_queries_select()). A tuple resolved in one
+ * netns (a NAT entry found) is not looked up in the next ones
+ * (ct_queries_resolve(), ct_queries_compact()).
  */
-/* 0 or -ENOMEM (q emptied first, its memory kept). */
+/* q->q[0..nact) the active tuples, pas the passive ones, n = nact. 0 or
+ * -ENOMEM (q emptied first, its memory kept). */
 int ct_queries_build(struct ct_queries *q, const struct sock_record *recs,
 		     size_t n);
 /*
- * Writes into out (room for q->n) the active queries, then the passive
- * ones whose peer is one of a's addresses (the netns the lookup runs in:
- * masquerade gives a connection an address of the netns doing it).
- * Returns how many.
+ * Appends after the active tuples the passive ones whose peer is one of
+ * a's addresses (the netns the lookup runs in: masquerade gives a
+ * connection an address of the netns doing it). Returns q->n, the
+ * tuples to look up there.
  */
-size_t ct_queries_local(const struct ct_queries *q, const struct addrs_job *a,
-			struct ct_query *out);
+size_t ct_queries_select(struct ct_queries *q, const struct addrs_job *a);
+/* q->q[i] (of the last selection) is resolved. */
+void ct_queries_resolve(struct ct_queries *q, size_t i);
+/* Drops the resolved tuples (q->n = the active ones left); returns how
+ * many tuples are left, active and passive. */
+size_t ct_queries_compact(struct ct_queries *q);
 void ct_queries_free(struct ct_queries *q);
 
 /* stage_conntrack_match.c: the stage's per-record callbacks. */

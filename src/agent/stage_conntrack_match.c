@@ -86,7 +86,7 @@ int ct_queries_build(struct ct_queries *q, const struct sock_record *recs,
 		     size_t n)
 {
 	struct u64map listeners;
-	q->n = q->nact = 0;
+	q->n = q->nact = q->npas = 0;
 	if (u64map_init(&listeners, 0) < 0)
 		return -ENOMEM;
 	int r = 0;
@@ -98,72 +98,105 @@ int ct_queries_build(struct ct_queries *q, const struct sock_record *recs,
 				       1) < 0 ? -ENOMEM : 0;
 	if (!r && n > q->cap) {
 		struct ct_query *v = realloc(q->q, n * sizeof(*v));
-		if (v) {
+		if (v)
 			q->q = v;
+		struct ct_query *pv = realloc(q->pas, n * sizeof(*pv));
+		if (pv)
+			q->pas = pv;
+		uint32_t *iv = realloc(q->pidx, n * sizeof(*iv));
+		if (iv)
+			q->pidx = iv;
+		if (v && pv && iv)
 			q->cap = n;
-		} else {
+		else
 			r = -ENOMEM;
-		}
 	}
-	/* Two passes: the active ones first, then the passive ones. */
-	for (int pass = 0; pass < 2 && !r; pass++) {
-		for (size_t i = 0; i < n; i++) {
-			const struct sock_record *rec = &recs[i];
-			if (is_listener(rec) || !rec->lport || !rec->rport ||
-			    (rec->proto != IPPROTO_TCP &&
-			     rec->proto != IPPROTO_UDP) ||
-			    (rec->family != AF_INET && rec->family != AF_INET6) ||
-			    is_any(rec->family, rec->raddr))
-				continue;
-			uint8_t dir = rec->dir;
-			if (dir == SOCK_DIR_UNKNOWN)
-				dir = u64map_get(&listeners,
-						 listener_key(rec->netns,
-							      rec->proto,
-							      rec->lport))
-					      ? SOCK_DIR_PASSIVE
-					      : SOCK_DIR_ACTIVE;
-			if ((dir == SOCK_DIR_ACTIVE) != (pass == 0))
-				continue;
-			if (pass == 1 && is_loopback(rec->family, rec->raddr))
-				continue;
-			struct ct_query *c = &q->q[q->n++];
-			c->family = rec->family;
-			c->proto = rec->proto;
-			c->sport = rec->lport;
-			c->dport = rec->rport;
-			addr_copy(c->src, rec->laddr, rec->family);
-			addr_copy(c->dst, rec->raddr, rec->family);
-		}
-		if (pass == 0)
-			q->nact = q->n;
+	for (size_t i = 0; i < n && !r; i++) {
+		const struct sock_record *rec = &recs[i];
+		if (is_listener(rec) || !rec->lport || !rec->rport ||
+		    (rec->proto != IPPROTO_TCP && rec->proto != IPPROTO_UDP) ||
+		    (rec->family != AF_INET && rec->family != AF_INET6) ||
+		    is_any(rec->family, rec->raddr))
+			continue;
+		uint8_t dir = rec->dir;
+		if (dir == SOCK_DIR_UNKNOWN)
+			dir = u64map_get(&listeners,
+					 listener_key(rec->netns, rec->proto,
+						      rec->lport))
+				      ? SOCK_DIR_PASSIVE
+				      : SOCK_DIR_ACTIVE;
+		if (dir != SOCK_DIR_ACTIVE &&
+		    is_loopback(rec->family, rec->raddr))
+			continue;
+		struct ct_query *c = dir == SOCK_DIR_ACTIVE ? &q->q[q->nact++]
+							    : &q->pas[q->npas++];
+		c->family = rec->family;
+		c->proto = rec->proto;
+		c->sport = rec->lport;
+		c->dport = rec->rport;
+		addr_copy(c->src, rec->laddr, rec->family);
+		addr_copy(c->dst, rec->raddr, rec->family);
 	}
+	q->n = q->nact;
 	u64map_free(&listeners);
 	return r;
 }
 
-size_t ct_queries_local(const struct ct_queries *q, const struct addrs_job *a,
-			struct ct_query *out)
+size_t ct_queries_select(struct ct_queries *q, const struct addrs_job *a)
 {
 	size_t w = q->nact;
-	memcpy(out, q->q, q->nact * sizeof(*out));
-	for (size_t i = q->nact; i < q->n; i++) {
-		const struct ct_query *c = &q->q[i];
+	for (size_t i = 0; i < q->npas; i++) {
+		const struct ct_query *c = &q->pas[i];
 		size_t alen = c->family == AF_INET6 ? 16 : 4;
 		for (size_t k = 0; k < a->n; k++) {
 			if (a->addr[k][0] == c->family &&
 			    !memcmp(a->addr[k] + 1, c->dst, alen)) {
-				out[w++] = *c;
+				q->pidx[w - q->nact] = (uint32_t)i;
+				q->q[w++] = *c;
 				break;
 			}
 		}
 	}
+	q->n = w;
 	return w;
+}
+
+/* A resolved tuple: its protocol 0 (never looked up: TCP or UDP). */
+void ct_queries_resolve(struct ct_queries *q, size_t i)
+{
+	if (i >= q->n)
+		return;
+	q->q[i].proto = 0;
+	if (i >= q->nact)
+		q->pas[q->pidx[i - q->nact]].proto = 0;
+}
+
+size_t ct_queries_compact(struct ct_queries *q)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < q->nact; i++)
+		if (q->q[i].proto) {
+			if (w != i)
+				q->q[w] = q->q[i];
+			w++;
+		}
+	q->nact = q->n = w;
+	w = 0;
+	for (size_t i = 0; i < q->npas; i++)
+		if (q->pas[i].proto) {
+			if (w != i)
+				q->pas[w] = q->pas[i];
+			w++;
+		}
+	q->npas = w;
+	return q->nact + q->npas;
 }
 
 void ct_queries_free(struct ct_queries *q)
 {
 	free(q->q);
+	free(q->pas);
+	free(q->pidx);
 	*q = (struct ct_queries){ 0 };
 }
 

@@ -101,13 +101,16 @@ struct ct_lookup_ops {
 	int (*open)(void *ctx, char *why, size_t why_sz);
 	/*
 	 * Looks q[0..n) up in the conntrack table of the calling thread's
-	 * netns (default zone): hit[i] says whether an entry holds q[i] in
-	 * either direction, ret[i] is then that entry (tuples; nat as
-	 * ct_entry_classify() sets it from its status; netns, dead_gen 0).
-	 * Returns the number of hits, or -errno (no result is then valid).
+	 * netns (default zone), and calls hit(ud, i, e) for every q[i] an
+	 * entry holds in either direction, e that entry (tuples; nat as
+	 * ct_entry_classify() sets it from its status; netns and dead_gen
+	 * 0; valid during the call). Returns the number of hits, or -errno
+	 * (hits may have been reported before the failure).
 	 */
 	ssize_t (*lookup)(void *ctx, const struct ct_query *q, size_t n,
-			  struct ct_entry *ret, bool *hit);
+			  void (*hit)(void *ud, size_t i,
+				      const struct ct_entry *e),
+			  void *ud);
 	/* Frees ctx (whoever took the contract owns it). */
 	void (*free)(void *ctx);
 	void *ctx;

@@ -174,7 +174,9 @@ bool ebpf_ctlookup_slot_get(const struct ctl_slot *s, struct ct_entry *ret,
 }
 
 ssize_t ebpf_ctlookup_run(struct ebpf_ctlookup *l, const struct ct_query *q,
-			  size_t n, struct ct_entry *ret, bool *hit)
+			  size_t n,
+			  void (*hit)(void *ud, size_t i, const struct ct_entry *e),
+			  void *ud)
 {
 	if (!l->slots)
 		return -EBADF;
@@ -193,10 +195,12 @@ ssize_t ebpf_ctlookup_run(struct ebpf_ctlookup *l, const struct ct_query *q,
 		if (r < 0)
 			return -errno ? -errno : r;
 		for (size_t i = 0; i < k; i++) {
+			struct ct_entry e;
 			int err;
-			hit[at + i] = ebpf_ctlookup_slot_get(&l->slots[i],
-							     &ret[at + i], &err);
-			hits += hit[at + i];
+			if (ebpf_ctlookup_slot_get(&l->slots[i], &e, &err)) {
+				hit(ud, at + i, &e);
+				hits++;
+			}
 		}
 		at += k;
 	}
@@ -209,9 +213,11 @@ static int ops_open(void *ctx, char *why, size_t why_sz)
 }
 
 static ssize_t ops_lookup(void *ctx, const struct ct_query *q, size_t n,
-			  struct ct_entry *ret, bool *hit)
+			  void (*hit)(void *ud, size_t i,
+				      const struct ct_entry *e),
+			  void *ud)
 {
-	return ebpf_ctlookup_run(ctx, q, n, ret, hit);
+	return ebpf_ctlookup_run(ctx, q, n, hit, ud);
 }
 
 static void ops_free(void *ctx)

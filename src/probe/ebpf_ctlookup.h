@@ -34,7 +34,9 @@ int ebpf_ctlookup_open(struct ebpf_ctlookup *l, char *why, size_t why_sz);
 
 /* As struct ct_lookup_ops lookup() (open first). */
 ssize_t ebpf_ctlookup_run(struct ebpf_ctlookup *l, const struct ct_query *q,
-			  size_t n, struct ct_entry *ret, bool *hit);
+			  size_t n,
+			  void (*hit)(void *ud, size_t i, const struct ct_entry *e),
+			  void *ud);
 
 /* The contract the conntrack stage takes (ctx: l; its free() frees l). */
 void ebpf_ctlookup_ops(struct ebpf_ctlookup *l, struct ct_lookup_ops *ret);

@@ -428,13 +428,25 @@ fi
 # ---- conntrack unavailable, and off -----------------------------------------
 
 if command -v capsh >/dev/null; then
-	capsh --drop=cap_net_admin -- -c "exec $SHAWK_BIN probe --mode polling --once --output json" \
+	# The dumps need CAP_NET_ADMIN (ctnetlink); the lookup refused here
+	# (it needs BPF rights instead: below).
+	SHAWK_BPF_DENY=shawk_ct_lookup capsh --drop=cap_net_admin -- -c \
+		"exec $SHAWK_BIN probe --mode polling --once --output json" \
 		>"$tmp/noct.json" 2>"$tmp/noct.err"
 	check "no CAP_NET_ADMIN: probe exits 0" test $? -eq 0
 	n=$(grep -c "conntrack unavailable" "$tmp/noct.err")
 	check "no CAP_NET_ADMIN: exactly one conntrack line ($n)" test "$n" -eq 1
 	grep "conntrack unavailable" "$tmp/noct.err" | sed 's/^/# /'
 	python3 "$tmp/check.py" "$tmp/noct.json" no-cap-net-admin "${common[@]}" resolved=no
+	[ $? -eq 0 ] || failures=$((failures + 1))
+	# The per-connection lookup (BPF) needs no CAP_NET_ADMIN: resolved.
+	capsh --drop=cap_net_admin -- -c "exec $SHAWK_BIN probe --mode polling --once --output json" \
+		>"$tmp/nona.json" 2>"$tmp/nona.err"
+	check "no CAP_NET_ADMIN, lookup: probe exits 0" test $? -eq 0
+	check "no CAP_NET_ADMIN, lookup: the lookup path ran, no conntrack warning" \
+		bash -c "grep -q 'per-connection lookup (BPF kfunc)' $tmp/nona.err && ! grep -q 'conntrack unavailable' $tmp/nona.err"
+	python3 "$tmp/check.py" "$tmp/nona.json" no-cap-net-admin-lookup "${common[@]}" resolved=yes \
+		b1_8080="$((H_A1 + 1))" b2_8080="$((H_A2 - 2))" "cases=$held_cases"
 	[ $? -eq 0 ] || failures=$((failures + 1))
 else
 	skip_check "conntrack unavailable" "no capsh to drop CAP_NET_ADMIN"
