@@ -16,9 +16,38 @@
 
 #define BPF_F_CURRENT_NETNS (-1)
 
-struct nf_conn *bpf_xdp_ct_lookup(struct xdp_md *xdp_ctx,
-				  struct bpf_sock_tuple *bpf_tuple,
-				  __u32 tuple__sz, struct bpf_ct_opts *opts,
+/*
+ * The kfunc's tuple and options, as the kernel's UAPI and kfunc ABI lay
+ * them out (struct bpf_sock_tuple, struct bpf_ct_opts with
+ * NF_BPF_CT_OPTS_SZ 16); the kfunc takes them as memory and size. Local
+ * copies without CO-RE: every relocated type costs the kernel's loader a
+ * search of the vmlinux BTF, so only struct nf_conn is relocated.
+ */
+struct ctl_tuple {
+	union {
+		struct {
+			__be32 saddr, daddr;
+			__be16 sport, dport;
+		} ipv4;
+		struct {
+			__be32 saddr[4], daddr[4];
+			__be16 sport, dport;
+		} ipv6;
+	};
+};
+
+struct ctl_opts {
+	__s32 netns_id;
+	__s32 error;
+	__u8 l4proto;
+	__u8 dir;
+	__u16 ct_zone_id;
+	__u8 ct_zone_dir;
+	__u8 reserved[3];
+};
+
+struct nf_conn *bpf_xdp_ct_lookup(struct xdp_md *xdp_ctx, void *bpf_tuple,
+				  __u32 tuple__sz, void *opts,
 				  __u32 opts__sz) __ksym;
 void bpf_ct_release(struct nf_conn *ct) __ksym;
 
@@ -47,8 +76,8 @@ static long lookup_one(__u64 i, void *arg)
 	struct loop_ctx *lc = arg;
 	__u32 k = (__u32)i;
 	struct ctl_slot *s = bpf_map_lookup_elem(&slots, &k);
-	struct bpf_sock_tuple t = {};
-	struct bpf_ct_opts opts = {
+	struct ctl_tuple t = {};
+	struct ctl_opts opts = {
 		.netns_id = BPF_F_CURRENT_NETNS,
 	};
 	__u32 tsz;
@@ -82,17 +111,16 @@ static long lookup_one(__u64 i, void *arg)
 		return 0;
 	}
 	s->found = opts.dir == 0 ? CTL_ORIGINAL : CTL_REPLY;
+	/* Every read rooted at ct: one relocated type. */
 	s->status = (__u32)ct->status;
-	struct nf_conntrack_tuple *o = &ct->tuplehash[0].tuple;
-	struct nf_conntrack_tuple *r = &ct->tuplehash[1].tuple;
-	copy16(s->osrc, &o->src.u3);
-	copy16(s->odst, &o->dst.u3);
-	copy16(s->rsrc, &r->src.u3);
-	copy16(s->rdst, &r->dst.u3);
-	s->osport = o->src.u.all;
-	s->odport = o->dst.u.all;
-	s->rsport = r->src.u.all;
-	s->rdport = r->dst.u.all;
+	copy16(s->osrc, &ct->tuplehash[0].tuple.src.u3);
+	copy16(s->odst, &ct->tuplehash[0].tuple.dst.u3);
+	copy16(s->rsrc, &ct->tuplehash[1].tuple.src.u3);
+	copy16(s->rdst, &ct->tuplehash[1].tuple.dst.u3);
+	s->osport = ct->tuplehash[0].tuple.src.u.all;
+	s->odport = ct->tuplehash[0].tuple.dst.u.all;
+	s->rsport = ct->tuplehash[1].tuple.src.u.all;
+	s->rdport = ct->tuplehash[1].tuple.dst.u.all;
 	bpf_ct_release(ct);
 	return 0;
 }

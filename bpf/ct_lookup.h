@@ -8,7 +8,9 @@
  * what the kernel's conntrack table holds for it. Addresses and ports in
  * network byte order; IPv4 in the first 4 bytes of an address.
  */
-#define CTL_CHUNK 16384 /* slots per run (the map's size) */
+/* Slots per run (the map's size): small, a fresh map's pages are
+ * zeroed at load, a cost on every start. */
+#define CTL_CHUNK 2048
 
 enum {
 	CTL_MISS = 0,	   /* no entry */

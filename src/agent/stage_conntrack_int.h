@@ -50,9 +50,10 @@ struct ct_queries {
 	struct ct_query *q; /* [0, nact): active; [nact, n): a netns's
 			     * passive ones (ct_queries_select()) */
 	size_t nact, n, cap;
-	struct ct_query *pas; /* the passive candidates */
-	uint32_t *pidx;	      /* q[nact + j] is pas[pidx[j]] */
-	size_t npas;
+	const struct sock_record *recs; /* of ct_queries_build() */
+	uint32_t *pas;	 /* the passive candidates: indexes in recs */
+	uint32_t *pidx;	 /* q[nact + j] is recs[pas[pidx[j]]] */
+	size_t npas, cap_pas;
 };
 
 /* What the stage keeps per netns between scans (a daemon). */
@@ -158,8 +159,9 @@ int ct_local_addrs(void *arg);
  * netns (a NAT entry found) is not looked up in the next ones
  * (ct_queries_resolve(), ct_queries_compact()).
  */
-/* q->q[0..nact) the active tuples, pas the passive ones, n = nact. 0 or
- * -ENOMEM (q emptied first, its memory kept). */
+/* q->q[0..nact) the active tuples, pas the passive ones (recs is kept:
+ * it must outlive the selections), n = nact. 0 or -ENOMEM (q emptied
+ * first, its memory kept). */
 int ct_queries_build(struct ct_queries *q, const struct sock_record *recs,
 		     size_t n);
 /*

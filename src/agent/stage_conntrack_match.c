@@ -82,11 +82,35 @@ static bool is_any(uint8_t family, const uint8_t *a)
 	return !memcmp(a, zero, family == AF_INET6 ? 16 : 4);
 }
 
+static void query_of(struct ct_query *c, const struct sock_record *rec)
+{
+	c->family = rec->family;
+	c->proto = rec->proto;
+	c->sport = rec->lport;
+	c->dport = rec->rport;
+	addr_copy(c->src, rec->laddr, rec->family);
+	addr_copy(c->dst, rec->raddr, rec->family);
+}
+
+/* Grows *v (of *cap elements of size sz) to n. 0 or -ENOMEM. */
+static int grow(void **v, size_t *cap, size_t n, size_t sz)
+{
+	if (n <= *cap)
+		return 0;
+	void *nv = realloc(*v, n * sz);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = n;
+	return 0;
+}
+
 int ct_queries_build(struct ct_queries *q, const struct sock_record *recs,
 		     size_t n)
 {
 	struct u64map listeners;
 	q->n = q->nact = q->npas = 0;
+	q->recs = recs;
 	if (u64map_init(&listeners, 0) < 0)
 		return -ENOMEM;
 	int r = 0;
@@ -96,21 +120,14 @@ int ct_queries_build(struct ct_queries *q, const struct sock_record *recs,
 				       listener_key(recs[i].netns, recs[i].proto,
 						    recs[i].lport),
 				       1) < 0 ? -ENOMEM : 0;
-	if (!r && n > q->cap) {
-		struct ct_query *v = realloc(q->q, n * sizeof(*v));
-		if (v)
-			q->q = v;
-		struct ct_query *pv = realloc(q->pas, n * sizeof(*pv));
-		if (pv)
-			q->pas = pv;
-		uint32_t *iv = realloc(q->pidx, n * sizeof(*iv));
-		if (iv)
-			q->pidx = iv;
-		if (v && pv && iv)
-			q->cap = n;
-		else
-			r = -ENOMEM;
-	}
+	/* Room for every record (untouched room costs nothing). */
+	size_t cap_pidx = q->cap;
+	if (!r && (grow((void **)&q->q, &q->cap, n, sizeof(*q->q)) < 0 ||
+		   grow((void **)&q->pidx, &cap_pidx, n, sizeof(*q->pidx)) < 0 ||
+		   grow((void **)&q->pas, &q->cap_pas, n, sizeof(*q->pas)) < 0))
+		r = -ENOMEM;
+	if (cap_pidx < q->cap)
+		q->cap = cap_pidx; /* q and pidx: the smaller room */
 	for (size_t i = 0; i < n && !r; i++) {
 		const struct sock_record *rec = &recs[i];
 		if (is_listener(rec) || !rec->lport || !rec->rport ||
@@ -125,17 +142,10 @@ int ct_queries_build(struct ct_queries *q, const struct sock_record *recs,
 						      rec->lport))
 				      ? SOCK_DIR_PASSIVE
 				      : SOCK_DIR_ACTIVE;
-		if (dir != SOCK_DIR_ACTIVE &&
-		    is_loopback(rec->family, rec->raddr))
-			continue;
-		struct ct_query *c = dir == SOCK_DIR_ACTIVE ? &q->q[q->nact++]
-							    : &q->pas[q->npas++];
-		c->family = rec->family;
-		c->proto = rec->proto;
-		c->sport = rec->lport;
-		c->dport = rec->rport;
-		addr_copy(c->src, rec->laddr, rec->family);
-		addr_copy(c->dst, rec->raddr, rec->family);
+		if (dir == SOCK_DIR_ACTIVE)
+			query_of(&q->q[q->nact++], rec);
+		else if (!is_loopback(rec->family, rec->raddr))
+			q->pas[q->npas++] = (uint32_t)i;
 	}
 	q->n = q->nact;
 	u64map_free(&listeners);
@@ -146,13 +156,13 @@ size_t ct_queries_select(struct ct_queries *q, const struct addrs_job *a)
 {
 	size_t w = q->nact;
 	for (size_t i = 0; i < q->npas; i++) {
-		const struct ct_query *c = &q->pas[i];
-		size_t alen = c->family == AF_INET6 ? 16 : 4;
+		const struct sock_record *rec = &q->recs[q->pas[i]];
+		size_t alen = rec->family == AF_INET6 ? 16 : 4;
 		for (size_t k = 0; k < a->n; k++) {
-			if (a->addr[k][0] == c->family &&
-			    !memcmp(a->addr[k] + 1, c->dst, alen)) {
+			if (a->addr[k][0] == rec->family &&
+			    !memcmp(a->addr[k] + 1, rec->raddr, alen)) {
 				q->pidx[w - q->nact] = (uint32_t)i;
-				q->q[w++] = *c;
+				query_of(&q->q[w++], rec);
 				break;
 			}
 		}
@@ -161,14 +171,15 @@ size_t ct_queries_select(struct ct_queries *q, const struct addrs_job *a)
 	return w;
 }
 
-/* A resolved tuple: its protocol 0 (never looked up: TCP or UDP). */
+/* A resolved tuple: an active one's protocol 0 (never looked up: TCP or
+ * UDP), a passive one's index UINT32_MAX. */
 void ct_queries_resolve(struct ct_queries *q, size_t i)
 {
 	if (i >= q->n)
 		return;
 	q->q[i].proto = 0;
 	if (i >= q->nact)
-		q->pas[q->pidx[i - q->nact]].proto = 0;
+		q->pas[q->pidx[i - q->nact]] = UINT32_MAX;
 }
 
 size_t ct_queries_compact(struct ct_queries *q)
@@ -183,11 +194,8 @@ size_t ct_queries_compact(struct ct_queries *q)
 	q->nact = q->n = w;
 	w = 0;
 	for (size_t i = 0; i < q->npas; i++)
-		if (q->pas[i].proto) {
-			if (w != i)
-				q->pas[w] = q->pas[i];
-			w++;
-		}
+		if (q->pas[i] != UINT32_MAX)
+			q->pas[w++] = q->pas[i];
 	q->npas = w;
 	return q->nact + q->npas;
 }
