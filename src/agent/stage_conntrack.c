@@ -365,10 +365,21 @@ static void lookup_hit(void *ud, size_t i, const struct ct_entry *e)
 	struct stage_conntrack *c = j->c;
 	if (!e->nat)
 		return;
-	struct ct_entry v = *e;
-	v.netns = j->ino;
-	if (ct_table_add(c->ct, &v) == -ENOMEM)
-		j->err = -ENOMEM;
+	if (c->lk_n == c->lk_cap) {
+		size_t nc = c->lk_cap ? c->lk_cap * 2 : 1024;
+		struct ct_entry *v = realloc(c->lk_v, nc * sizeof(*v));
+		if (!v) {
+			j->err = -ENOMEM;
+			return;
+		}
+		c->lk_v = v;
+		c->lk_cap = nc;
+	}
+	struct ct_entry *v = &c->lk_v[c->lk_n++];
+	*v = *e;
+	v->netns = j->ino;
+	v->dead_gen = 0;
+	c->ans[ct_queries_rec(&c->queries, i)] = (uint32_t)c->lk_n;
 	ct_queries_resolve(&c->queries, i);
 }
 
@@ -442,6 +453,19 @@ static int lookup_netns(struct stage_conntrack *c)
 	int r = ct_queries_build(&c->queries, c->recs, c->nrecs);
 	if (r < 0)
 		return r;
+	if (c->nrecs > c->ans_cap) {
+		uint32_t *v = realloc(c->ans, c->nrecs * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		c->ans = v;
+		c->ans_cap = c->nrecs;
+	}
+	if (c->nrecs)
+		memset(c->ans, 0, c->nrecs * sizeof(*c->ans));
+	c->lk_recs = c->recs;
+	c->lk_nrecs = c->nrecs;
+	c->lk_n = 0;
+	c->lk_indexed = false;
 	c->lk_scan = true;
 	c->stats.lookup_netns = 0;
 	size_t nn = netns_set_count(c->ns), k = 0;
@@ -612,6 +636,7 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 	c->recs = recs;
 	c->nrecs = n;
 	c->lk_scan = false;
+	c->lk_recs = NULL;
 	if (lookup_wanted(c) && lookup_ready(c)) {
 		log_debug("conntrack: %s the scan's lookups",
 			  prepared ? "joined, starting" : "starting");
@@ -630,7 +655,7 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 	ct_table_get_stats(c->ct, &after);
 	c->stats.entries += after.messages - c->before.messages;
 	c->stats.malformed += after.malformed - c->before.malformed;
-	c->stats.nat_entries = after.nat;
+	c->stats.nat_entries = c->lk_scan ? c->lk_n : after.nat;
 	c->scan_dropped = after.dropped;
 	c->stats.dropped += after.dropped;
 	return 0;
@@ -757,6 +782,8 @@ static void ct_free(struct stage *st)
 	if (c->lk.free)
 		c->lk.free(c->lk.ctx);
 	ct_queries_free(&c->queries);
+	free(c->ans);
+	free(c->lk_v);
 	netns_set_free(c->ns);
 	ct_table_free(c->ct);
 	free(c->nat);

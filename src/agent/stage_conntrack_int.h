@@ -50,6 +50,7 @@ struct ct_queries {
 	struct ct_query *q; /* [0, nact): active; [nact, n): a netns's
 			     * passive ones (ct_queries_select()) */
 	size_t nact, n, cap;
+	uint32_t *arec;	 /* q[i < nact] is recs[arec[i]] */
 	const struct sock_record *recs; /* of ct_queries_build() */
 	uint32_t *pas;	 /* the passive candidates: indexes in recs */
 	uint32_t *pidx;	 /* q[nact + j] is recs[pas[pidx[j]]] */
@@ -105,6 +106,17 @@ struct stage_conntrack {
 	bool lk_scan;	 /* this scan's entries came from lookups */
 	bool reported_lk;
 	struct ct_queries queries;
+	/* What the lookups found, per record of the scan (translate()'s
+	 * fast path: the flow table asks with the records scan() had):
+	 * ans[i] 0: nothing, else lk_v[ans[i] - 1]. lk_v goes into the
+	 * table (for another record pointer) only when asked (lk_indexed). */
+	const struct sock_record *lk_recs;
+	size_t lk_nrecs;
+	uint32_t *ans;
+	size_t ans_cap;
+	struct ct_entry *lk_v;
+	size_t lk_n, lk_cap;
+	bool lk_indexed;
 
 	/* A one-shot scan: the DNAT dumps run on a thread from prepare()
 	 * while the source reads; scan() joins it. */
@@ -171,6 +183,8 @@ int ct_queries_build(struct ct_queries *q, const struct sock_record *recs,
  * tuples to look up there.
  */
 size_t ct_queries_select(struct ct_queries *q, const struct addrs_job *a);
+/* The index in recs of q->q[i] (of the last selection). */
+uint32_t ct_queries_rec(const struct ct_queries *q, size_t i);
 /* q->q[i] (of the last selection) is resolved. */
 void ct_queries_resolve(struct ct_queries *q, size_t i);
 /* Drops the resolved tuples (q->n = the active ones left); returns how

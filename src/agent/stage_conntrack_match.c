@@ -121,13 +121,16 @@ int ct_queries_build(struct ct_queries *q, const struct sock_record *recs,
 						    recs[i].lport),
 				       1) < 0 ? -ENOMEM : 0;
 	/* Room for every record (untouched room costs nothing). */
-	size_t cap_pidx = q->cap;
+	size_t cap_pidx = q->cap, cap_arec = q->cap;
 	if (!r && (grow((void **)&q->q, &q->cap, n, sizeof(*q->q)) < 0 ||
 		   grow((void **)&q->pidx, &cap_pidx, n, sizeof(*q->pidx)) < 0 ||
+		   grow((void **)&q->arec, &cap_arec, n, sizeof(*q->arec)) < 0 ||
 		   grow((void **)&q->pas, &q->cap_pas, n, sizeof(*q->pas)) < 0))
 		r = -ENOMEM;
 	if (cap_pidx < q->cap)
-		q->cap = cap_pidx; /* q and pidx: the smaller room */
+		q->cap = cap_pidx; /* q, pidx, arec: the smallest room */
+	if (cap_arec < q->cap)
+		q->cap = cap_arec;
 	for (size_t i = 0; i < n && !r; i++) {
 		const struct sock_record *rec = &recs[i];
 		if (is_listener(rec) || !rec->lport || !rec->rport ||
@@ -142,8 +145,10 @@ int ct_queries_build(struct ct_queries *q, const struct sock_record *recs,
 						      rec->lport))
 				      ? SOCK_DIR_PASSIVE
 				      : SOCK_DIR_ACTIVE;
-		if (dir == SOCK_DIR_ACTIVE)
+		if (dir == SOCK_DIR_ACTIVE) {
+			q->arec[q->nact] = (uint32_t)i;
 			query_of(&q->q[q->nact++], rec);
+		}
 		else if (!is_loopback(rec->family, rec->raddr))
 			q->pas[q->npas++] = (uint32_t)i;
 	}
@@ -171,6 +176,11 @@ size_t ct_queries_select(struct ct_queries *q, const struct addrs_job *a)
 	return w;
 }
 
+uint32_t ct_queries_rec(const struct ct_queries *q, size_t i)
+{
+	return i < q->nact ? q->arec[i] : q->pas[q->pidx[i - q->nact]];
+}
+
 /* A resolved tuple: an active one's protocol 0 (never looked up: TCP or
  * UDP), a passive one's index UINT32_MAX. */
 void ct_queries_resolve(struct ct_queries *q, size_t i)
@@ -187,8 +197,10 @@ size_t ct_queries_compact(struct ct_queries *q)
 	size_t w = 0;
 	for (size_t i = 0; i < q->nact; i++)
 		if (q->q[i].proto) {
-			if (w != i)
+			if (w != i) {
 				q->q[w] = q->q[i];
+				q->arec[w] = q->arec[i];
+			}
 			w++;
 		}
 	q->nact = q->n = w;
@@ -205,28 +217,17 @@ void ct_queries_free(struct ct_queries *q)
 	free(q->q);
 	free(q->pas);
 	free(q->pidx);
+	free(q->arec);
 	*q = (struct ct_queries){ 0 };
 }
 
-bool ct_translate(struct stage *st, const struct sock_record *rec,
-			 uint8_t dir, struct flow_nat *ret)
+/* What entry e (of rec's tuple, or NULL) gives rec's flow. */
+static bool translate_entry(struct stage_conntrack *c,
+			    const struct sock_record *rec, uint8_t dir,
+			    const struct ct_entry *e, const uint8_t *p,
+			    struct flow_nat *ret)
 {
-	struct stage_conntrack *c = (struct stage_conntrack *)st;
-	uint8_t l[16], p[16];
-
-	if (!ct_table_count(c->ct))
-		return false;
-	/* An aggregate of connections (streaming, in-kernel counts) has no
-	 * client port: its tuple is not known. */
-	if (!rec->lport || !rec->rport)
-		return false;
-	addr_copy(l, rec->laddr, rec->family);
-	addr_copy(p, rec->raddr, rec->family);
-
 	if (dir == SOCK_DIR_ACTIVE) {
-		const struct ct_entry *e =
-			ct_table_find_orig(c->ct, rec->family, rec->proto, l,
-					   rec->lport, p, rec->rport);
 		if (!e || !(e->nat & CT_NAT_DST))
 			return false;
 		if (e->rsport == rec->rport && !memcmp(e->rsrc, p, 16))
@@ -241,14 +242,94 @@ bool ct_translate(struct stage *st, const struct sock_record *rec,
 	}
 	/* Passive: the backend (local) answers the NATed address (peer),
 	 * the reply tuple of a source-NATed entry. */
-	const struct ct_entry *e = ct_table_find_reply(
-		c->ct, rec->family, rec->proto, l, rec->lport, p, rec->rport);
-	if (!e || !memcmp(e->osrc, p, 16))
+	if (!e || !(e->nat & CT_NAT_SRC) || !memcmp(e->osrc, p, 16))
 		return false;
 	memcpy(ret->nat_addr, e->osrc, 16);
 	ret->nat_port = e->osport;
 	c->stats.nat_matches++;
 	return true;
+}
+
+/*
+ * The entry the lookups found for rec (a record of the scan, by its
+ * place in the scan's array), when its tuple is rec's in dir's sense:
+ * *ret_known true (the answer holds, NULL: none). *ret_known false: rec
+ * is not one of the scan's records as scan() saw them (ask the table).
+ */
+static const struct ct_entry *lookup_answer(const struct stage_conntrack *c,
+					    const struct sock_record *rec,
+					    uint8_t dir, const uint8_t *l,
+					    const uint8_t *p, bool *ret_known)
+{
+	*ret_known = false;
+	uintptr_t at = (uintptr_t)rec, base = (uintptr_t)c->lk_recs;
+	if (!c->lk_recs || at < base ||
+	    at >= base + c->lk_nrecs * sizeof(*rec) ||
+	    (at - base) % sizeof(*rec))
+		return NULL;
+	uint32_t a = c->ans[(at - base) / sizeof(*rec)];
+	if (!a) {
+		/* Not found, or not looked up: a passive record whose peer
+		 * is no address of a netns with entries, as with dumps. */
+		*ret_known = true;
+		return NULL;
+	}
+	const struct ct_entry *e = &c->lk_v[a - 1];
+	bool same = dir == SOCK_DIR_ACTIVE
+			    ? e->osport == rec->lport && e->odport == rec->rport &&
+				      !memcmp(e->osrc, l, 16) &&
+				      !memcmp(e->odst, p, 16)
+			    : e->rsport == rec->lport && e->rdport == rec->rport &&
+				      !memcmp(e->rsrc, l, 16) &&
+				      !memcmp(e->rdst, p, 16);
+	*ret_known = true;
+	return same && e->family == rec->family && e->proto == rec->proto
+		       ? e
+		       : NULL;
+}
+
+/* The lookups' entries into the table, for a record translate() was
+ * not given by scan() (kept out of it until then: the fast path needs
+ * no index). */
+static void lookup_index(struct stage_conntrack *c)
+{
+	if (c->lk_indexed)
+		return;
+	c->lk_indexed = true;
+	for (size_t i = 0; i < c->lk_n; i++)
+		(void)ct_table_add(c->ct, &c->lk_v[i]);
+}
+
+bool ct_translate(struct stage *st, const struct sock_record *rec,
+			 uint8_t dir, struct flow_nat *ret)
+{
+	struct stage_conntrack *c = (struct stage_conntrack *)st;
+	uint8_t l[16], p[16];
+
+	/* An aggregate of connections (streaming, in-kernel counts) has no
+	 * client port: its tuple is not known. */
+	if (!rec->lport || !rec->rport)
+		return false;
+	if (!ct_table_count(c->ct) && !c->lk_n)
+		return false;
+	addr_copy(l, rec->laddr, rec->family);
+	addr_copy(p, rec->raddr, rec->family);
+
+	if (c->lk_scan) {
+		bool known;
+		const struct ct_entry *e =
+			lookup_answer(c, rec, dir, l, p, &known);
+		if (known)
+			return translate_entry(c, rec, dir, e, p, ret);
+		lookup_index(c);
+	}
+	const struct ct_entry *e =
+		dir == SOCK_DIR_ACTIVE
+			? ct_table_find_orig(c->ct, rec->family, rec->proto, l,
+					     rec->lport, p, rec->rport)
+			: ct_table_find_reply(c->ct, rec->family, rec->proto,
+					      l, rec->lport, p, rec->rport);
+	return translate_entry(c, rec, dir, e, p, ret);
 }
 
 /* ---- what may be counted without tuples ---------------------------- */
@@ -274,6 +355,15 @@ bool ct_plain_peer(struct stage *st, const struct sock_record *rec)
 	 * connection to that peer alone too. */
 	addr_copy(l, rec->laddr, rec->family);
 	addr_copy(p, rec->raddr, rec->family);
+	if (c->lk_scan) {
+		/* The lookups vouch for the tuples they found only. */
+		bool known;
+		const struct ct_entry *e =
+			lookup_answer(c, rec, SOCK_DIR_ACTIVE, l, p, &known);
+		return e && (!(e->nat & CT_NAT_DST) ||
+			     (e->rsport == rec->rport &&
+			      !memcmp(e->rsrc, p, 16)));
+	}
 	const struct ct_entry *e = ct_table_find_orig(
 		c->ct, rec->family, rec->proto, l, rec->lport, p, rec->rport);
 	return !e || !(e->nat & CT_NAT_DST) ||
