@@ -255,6 +255,8 @@ static bool translate_entry(struct stage_conntrack *c,
  * place in the scan's array), when its tuple is rec's in dir's sense:
  * *ret_known true (the answer holds, NULL: none). *ret_known false: rec
  * is not one of the scan's records as scan() saw them (ask the table).
+ * A record the lookups found nothing for is known (NULL) by its place
+ * alone: a cheap answer, not a check of its tuple.
  */
 static const struct ct_entry *lookup_answer(const struct stage_conntrack *c,
 					    const struct sock_record *rec,
@@ -282,10 +284,10 @@ static const struct ct_entry *lookup_answer(const struct stage_conntrack *c,
 			    : e->rsport == rec->lport && e->rdport == rec->rport &&
 				      !memcmp(e->rsrc, l, 16) &&
 				      !memcmp(e->rdst, p, 16);
-	*ret_known = true;
-	return same && e->family == rec->family && e->proto == rec->proto
-		       ? e
-		       : NULL;
+	/* Another record at that place (not the scan's): the table. */
+	*ret_known = same && e->family == rec->family &&
+		     e->proto == rec->proto;
+	return *ret_known ? e : NULL;
 }
 
 /* The lookups' entries into the table, for a record translate() was
