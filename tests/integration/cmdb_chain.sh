@@ -137,10 +137,7 @@ check "probe logged the outage" grep -q "CMDB unreachable" "$tmp/probe.err"
 check "probe logged the recovery" grep -q "CMDB reachable again" "$tmp/probe.err"
 check "outage logged once" test "$(grep -c 'CMDB unreachable' "$tmp/probe.err")" -eq 1
 
-kill -TERM "$probe_pid"
-wait "$probe_pid"
-rc=$?
-probe_pid=
-check "probe exits 0 on SIGTERM after a final flush" test $rc -eq 0
+probe_stop
+check "probe exits 0 on SIGTERM after a final flush" test $probe_rc -eq 0
 check "no error logged by the probe" bash -c "! grep -q ' error: ' '$tmp/probe.err'"
 finish
