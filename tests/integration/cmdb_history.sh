@@ -15,8 +15,7 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib/pg.sh
 . tests/integration/lib/bridge.sh
 require_root
-pg_available || skip "needs PostgreSQL server binaries (apt-get install postgresql)"
-command -v psql >/dev/null || skip "needs psql"
+pg_require
 
 SW=i19h-sw-$$ CL=i19h-cl-$$ SV=i19h-sv-$$
 tmp=$(mktemp -d)
@@ -31,8 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
-"$SHAWK_BIN" create-scheme --cmdb "$CMDB" >/dev/null || { not_ok "create-scheme"; finish; }
+pg_test_start
 newest=$(ls sql/[0-9]*.sql | tail -1 | sed -e 's,^sql/0*,,' -e 's,_.*,,')
 check "schema at the newest version ($newest)" test "$(psql_val "SELECT max(version) FROM shawk_schema_version")" = "$newest"
 check "today's and tomorrow's history partitions exist" test "$(psql_val "SELECT count(*) FROM pg_inherits WHERE inhparent = 'flow_history'::regclass")" -ge 2

@@ -17,8 +17,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/pg.sh
 . tests/integration/lib/services_topo.sh
 require_root
-pg_available || skip "needs PostgreSQL server binaries (apt-get install postgresql)"
-command -v psql >/dev/null || skip "needs psql"
+pg_require
 command -v iptables >/dev/null || skip "needs iptables"
 
 P=i19s-$$
@@ -36,8 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
-"$SHAWK_BIN" create-scheme --cmdb "$CMDB" >/dev/null || { not_ok "create-scheme"; finish; }
+pg_test_start
 
 CLI=198.18.62.10 B1=198.18.62.21 SVC=198.18.62.100
 topo_init "$P" || skip "cannot create network namespaces"

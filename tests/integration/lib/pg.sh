@@ -22,21 +22,52 @@ psql_val() {
 	psql "$CMDB" -XAtq -v ON_ERROR_STOP=1 -c "$1"
 }
 
+# pg_require: SKIP without PostgreSQL's server binaries or psql.
+pg_require() {
+	pg_available || skip "needs PostgreSQL server binaries (apt-get install postgresql)"
+	command -v psql >/dev/null || skip "needs psql"
+}
+
+# pg_test_db: a throwaway PostgreSQL in $tmp/pg (at $CMDB), empty; when
+# it does not start, a failed check and the end of the test.
+pg_test_db() {
+	pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
+}
+
+# pg_test_start: the same with shawk's schema.
+pg_test_start() {
+	pg_test_db
+	"$SHAWK_BIN" create-scheme --cmdb "$CMDB" >/dev/null || { not_ok "create-scheme"; finish; }
+}
+
+# pg_test_begin: what a test of the CMDB alone starts with: skips without
+# PostgreSQL, makes $tmp, then a throwaway CMDB with the schema; both gone
+# at exit.
+pg_test_begin() {
+	pg_require
+	tmp=$(mktemp -d)
+	trap pg_test_end EXIT
+	pg_test_start
+}
+
+pg_test_end() {
+	pg_stop
+	rm -rf "$tmp"
+}
+
 # cmdb_test_begin: what an agent-against-a-CMDB test starts with: skips
 # without root or PostgreSQL, makes $tmp (world-readable: PostgreSQL's
 # owner walks into it), $pids (background helpers) and $probe_pid, all
 # killed at exit with the database, then a throwaway CMDB with the schema.
 cmdb_test_begin() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root (the probe reads every socket)"
-	pg_available || skip "needs PostgreSQL server binaries (apt-get install postgresql)"
-	command -v psql >/dev/null || skip "needs psql"
+	pg_require
 	tmp=$(mktemp -d)
 	chmod 755 "$tmp"
 	pids=()
 	probe_pid=
 	trap cmdb_test_end EXIT
-	pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
-	"$SHAWK_BIN" create-scheme --cmdb "$CMDB" >/dev/null || { not_ok "create-scheme"; finish; }
+	pg_test_start
 }
 
 cmdb_test_end() {
