@@ -50,6 +50,7 @@ TARGET_RSS_MB=32       # peak RSS at BENCH_CONNS connections, at most
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_NAME=probe_scan
+# shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
 NS=shawk-bench-$$
 NSPATH=/run/netns/$NS
@@ -60,7 +61,7 @@ bench_require "network namespaces, /proc/<pid>/fd of other processes" ip ss nsen
 case "$CONNS$PER_PROC$RUNS$CPU_CONNS$CPU_SECONDS$CHURN" in
 *[!0-9]*) die "BENCH_* variables must be non-negative integers" ;;
 esac
-[ "$PER_PROC" -gt 0 ] && [ "$RUNS" -gt 0 ] || die "BENCH_PER_PROC and BENCH_RUNS must be > 0"
+{ [ "$PER_PROC" -gt 0 ] && [ "$RUNS" -gt 0 ]; } || die "BENCH_PER_PROC and BENCH_RUNS must be > 0"
 bench_clamp_per_proc
 
 bench_traps
@@ -154,17 +155,20 @@ CMD[iptrue]="ip netns exec $NS $TRUE_BIN"
 CMD[true]="$TRUE_BIN"
 for ((r = 1; r <= RUNS; r++)); do
 	for k in "${KEYS[@]}"; do
-		# Word splitting of CMD is intended: no quoting needed in it.
+		# CMD is words (no quoting in it), split before the timing.
 		# The backend goes through the environment: no extra exec.
-		SHAWK_POLL_BACKEND=${k#shawk:} measure ${CMD[$k]} || die "failed: ${CMD[$k]}"
+		read -r -a argv <<<"${CMD[$k]}"
+		SHAWK_POLL_BACKEND=${k#shawk:} measure "${argv[@]}" || die "failed: ${CMD[$k]}"
 		WALLS[$k]+=" $WALL"
 		CPUS[$k]+=" $CPU"
 	done
 done
 declare -A MW MC
 for k in "${KEYS[@]}"; do
-	MW[$k]=$(median ${WALLS[$k]})
-	MC[$k]=$(median ${CPUS[$k]})
+	read -r -a w <<<"${WALLS[$k]}"
+	read -r -a c <<<"${CPUS[$k]}"
+	MW[$k]=$(median "${w[@]}")
+	MC[$k]=$(median "${c[@]}")
 done
 # What entering the netns adds on top of the fork+exec that every measured
 # command pays (shawk included): nsenter's own exec and setns. Subtracted,
@@ -184,7 +188,7 @@ correctness() { # backend
 	# Correctness: every connection, on both sides, with its process.
 	SHAWK_POLL_BACKEND=$1 "$SHAWK_BIN" probe --once --output json --log-level error >"$TMP/once.json" ||
 		die "shawk probe --once --output json failed"
-	read -r PAS_ALL[$1] PAS_OK[$1] ACT_ALL[$1] ACT_OK[$1] NFLOWS[$1] < <(jq -r --argjson ns "$NS_INO" '
+	read -r "PAS_ALL[$1]" "PAS_OK[$1]" "ACT_ALL[$1]" "ACT_OK[$1]" "NFLOWS[$1]" < <(jq -r --argjson ns "$NS_INO" '
 		[.[] | select(.netns == $ns and .proto == "tcp")] as $f |
 		def total(d): [$f[] | select(.direction == d) | .connections] | add // 0;
 		def owned(d; c): [$f[] | select(.direction == d and .process.name == c
@@ -322,8 +326,9 @@ say "probe_scan: $("$SHAWK_BIN" --version 2>/dev/null | head -1), $(nproc) CPUs,
 say "probe_scan: one-shot scan of $CONNS connections ($((2 * CONNS)) sockets), $RUNS interleaved runs, ms"
 row "command" "wall med" "wall min" "wall max" "cpu med"
 line() { # key label
-	local w
-	w=$(printf '%s\n' ${WALLS[$1]} | sort -n)
+	local w ws
+	read -r -a ws <<<"${WALLS[$1]}"
+	w=$(printf '%s\n' "${ws[@]}" | sort -n)
 	row "$2" "$(ms "${MW[$1]}")" "$(ms "$(head -1 <<<"$w")")" \
 		"$(ms "$(tail -1 <<<"$w")")" "$(ms "${MC[$1]}")"
 }
