@@ -32,6 +32,8 @@
 #       bash bench/services_scan.sh
 # Exit status: 0 when it ran (even if a target is missed: a benchmark) or
 # printed SKIP; 1 when it could not run.
+# The runs' times are space-separated lists split into median's arguments.
+# shellcheck disable=SC2086
 set -u
 export LC_ALL=C
 
@@ -51,6 +53,7 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$BENCH_DIR/.." && pwd)
 case "$SHAWK_BIN" in /*) ;; *) SHAWK_BIN="$PWD/$SHAWK_BIN" ;; esac
 BENCH_NAME=services_scan
+# shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
 P=i15ct-bench-$$
 
@@ -59,14 +62,16 @@ case "$CONNS$PER_PROC$RUNS$CT_EXTRA$BUDGET" in *[!0-9]*) die "BENCH_* must be in
 PAIRS=$(((CONNS + PER_PROC - 1) / PER_PROC))
 [ "$PAIRS" -le 10 ] || die "BENCH_CONNS / BENCH_PER_PROC must give at most 10 processes"
 
+# shellcheck source=tests/integration/lib/services_topo.sh
 . "$TOP/tests/integration/lib/services_topo.sh"
 
+# shellcheck disable=SC2317 # called by bench_cleanup
 bench_cleanup_hook() { wait 2>/dev/null; topo_cleanup; }
 bench_traps
 bench_watchdog "$BUDGET"
 
 TMP=$(mktemp -d /tmp/shawk-bench.XXXXXX) || die "mktemp"
-bench_build_holder
+bench_build_holder "$TMP"
 CTDUMP=$TMP/ct_dump
 cc -std=gnu11 -O2 -Wall -Wextra -o "$CTDUMP" "$BENCH_DIR/ct_dump.c" ||
 	die "cannot compile bench/ct_dump.c"
@@ -148,7 +153,8 @@ fi
 # The floor: bare dumps of the node's table (no parsing), same run.
 declare -A FLOOR
 for kind in walk dnat snat; do
-	FLOOR[$kind]=$(median $(nsenter --net="$NODE" "$CTDUMP" "$kind" "$RUNS" | awk '{print $4}'))
+	mapfile -t v < <(nsenter --net="$NODE" "$CTDUMP" "$kind" "$RUNS" | awk '{print $4}')
+	FLOOR[$kind]=$(median "${v[@]}")
 done
 FLOOR_DNAT_N=$(nsenter --net="$NODE" "$CTDUMP" dnat 1 | awk '{print $2}')
 CTL_N=0 CTL_US=0
