@@ -396,6 +396,20 @@ static void test_translate_answers(void **state)
 	r[0].lport = 40009;
 	memset(&n, 0, sizeof(n));
 	assert_false(ct_translate(&c->base, &r[0], SOCK_DIR_ACTIVE, &n));
+	/* A netns dumped instead of looked up: "nothing found" is the
+	 * table's to say (its entries came by the dump). */
+	struct ct_entry d = v[0];
+	d.osport = 40001;
+	a4(d.odst, "198.18.71.21");
+	d.odport = 8080;
+	a4(d.rsrc, "198.18.71.31");
+	assert_int_equal(ct_table_add(c->ct, &d), 0);
+	memset(&n, 0, sizeof(n));
+	assert_false(ct_translate(&c->base, &r[2], SOCK_DIR_ACTIVE, &n));
+	c->lk_dumped = true;
+	assert_true(ct_translate(&c->base, &r[2], SOCK_DIR_ACTIVE, &n));
+	assert_int_equal(n.peer[3], 31);
+	c->lk_dumped = false;
 	/* plain_peer: vouches for nothing the lookups did not see. */
 	c->gen = 1;
 	assert_false(ct_plain_peer(&c->base, &r[2]));

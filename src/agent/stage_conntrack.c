@@ -466,6 +466,7 @@ static int lookup_netns(struct stage_conntrack *c)
 	c->lk_nrecs = c->nrecs;
 	c->lk_n = 0;
 	c->lk_indexed = false;
+	c->lk_dumped = false;
 	c->lk_scan = true;
 	c->stats.lookup_netns = 0;
 	size_t nn = netns_set_count(c->ns), k = 0;
@@ -513,6 +514,7 @@ static int lookup_netns(struct stage_conntrack *c)
 			log_debug("conntrack: lookup in netns %llu: %s; dumped",
 				  (unsigned long long)h->ino, strerror(-r));
 			unsigned kinds = kinds_wanted(c, h, s, true) & ~s->done;
+			c->lk_dumped = true;
 			r = kinds ? dump_ns(c, h, s, kinds) : 0;
 			if (r == -ENOMEM)
 				break;

@@ -121,6 +121,7 @@ struct stage_conntrack {
 	struct ct_entry *lk_v;
 	size_t lk_n, lk_cap;
 	bool lk_indexed;
+	bool lk_dumped; /* a netns was dumped instead: the table counts too */
 
 	/* A one-shot scan: the DNAT dumps run on a thread from prepare()
 	 * while the source reads; scan() joins it. */

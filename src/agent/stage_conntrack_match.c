@@ -273,8 +273,9 @@ static const struct ct_entry *lookup_answer(const struct stage_conntrack *c,
 	uint32_t a = c->ans[(at - base) / sizeof(*rec)];
 	if (!a) {
 		/* Not found, or not looked up: a passive record whose peer
-		 * is no address of a netns with entries, as with dumps. */
-		*ret_known = true;
+		 * is no address of a netns with entries, as with dumps. A
+		 * netns dumped instead (its lookup failed): the table. */
+		*ret_known = !c->lk_dumped;
 		return NULL;
 	}
 	const struct ct_entry *e = &c->lk_v[a - 1];
