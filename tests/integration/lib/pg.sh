@@ -133,6 +133,22 @@ rfc3339_ms() {
 	date -u -d "@$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" +%Y-%m-%dT%H:%M:%S.%3NZ
 }
 
+# history_probe_end: stops the probe; checks that it exited 0 and logged
+# no error.
+history_probe_end() {
+	probe_stop
+	check "probe exits 0 on SIGTERM" test "$probe_rc" -eq 0
+	check "no error logged by the probe" bash -c "! grep -q ' error: ' '$tmp/probe.err'"
+}
+
+# pg_test_old_db NAME VERSION: another database NAME on the same server
+# with the schema up to VERSION only (for an upgrade), at $UP.
+pg_test_old_db() {
+	psql_val "CREATE DATABASE $1" >/dev/null
+	UP=${CMDB/\/postgres\?//$1?}
+	"$SHAWK_BIN" create-scheme --cmdb "$UP" --target "$2" >/dev/null
+}
+
 # probe_stop: SIGTERM to $probe_pid and wait; its exit status in $probe_rc,
 # $probe_pid emptied (nothing left for the cleanup to kill).
 # shellcheck disable=SC2034 # probe_rc is for the caller
