@@ -13,7 +13,8 @@
 #     shawk/ss-tan <= 0.7 and ss-tanp/shawk >= 10. Checks with --output json
 #     that shawk reports and attributes every connection on both sides.
 #     Then the peak RSS (VmHWM) of the one-shot scan and of the polling agent
-#     with every connection held (target <= 32 MiB).
+#     with every connection held (target <= 32 MiB); with BENCH_REF_BIN,
+#     the same for that build (e.g. the commit before) in the same run.
 #     Steps 2 and 3 run for each of BENCH_BACKENDS ("bpf-iter sockdiag").
 #  3. Agent CPU: keeps BENCH_CPU_CONNS (20000) connections, runs
 #     `shawk probe --output none --interval 1s` and reports its CPU (% of one
@@ -218,18 +219,24 @@ done
 
 # Peak RSS (VmHWM) of the one-shot scan and of the polling agent after a few
 # scans, both with every connection held. Target: TARGET_RSS_MB at most.
+# BENCH_REF_BIN: the same figures for another build (e.g. the commit before),
+# measured in the same run, for comparison.
 declare -A RSS_ONCE RSS_AGENT
-for b in $BACKENDS; do
-	RSS_ONCE[$b]=$(SHAWK_POLL_BACKEND=$b peak_rss_kb \
-		"$SHAWK_BIN" probe --once --output none --log-level error) || RSS_ONCE[$b]=0
-	SHAWK_POLL_BACKEND=$b "$SHAWK_BIN" probe --mode polling --output none --interval 1s \
+rss_arm() { # key binary backend
+	RSS_ONCE[$1]=$(SHAWK_POLL_BACKEND=$3 peak_rss_kb \
+		"$2" probe --once --output none --log-level error) || RSS_ONCE[$1]=0
+	SHAWK_POLL_BACKEND=$3 "$2" probe --mode polling --output none --interval 1s \
 		--flush-interval 10s --log-level error 2>/dev/null &
 	AGENT_PID=$!
 	sleep 4
-	RSS_AGENT[$b]=$(awk '/^VmHWM:/ {print $2}' "/proc/$AGENT_PID/status" 2>/dev/null)
+	RSS_AGENT[$1]=$(awk '/^VmHWM:/ {print $2}' "/proc/$AGENT_PID/status" 2>/dev/null)
 	kill -TERM "$AGENT_PID" 2>/dev/null
 	wait "$AGENT_PID" 2>/dev/null
 	AGENT_PID=
+}
+for b in $BACKENDS; do
+	rss_arm "$b" "$SHAWK_BIN" "$b"
+	[ -z "${BENCH_REF_BIN:-}" ] || rss_arm "ref:$b" "$BENCH_REF_BIN" "$b"
 done
 
 # ---- 3. agent CPU at a 1 s interval ---------------------------------------------
@@ -355,6 +362,8 @@ for b in $BACKENDS; do
 	a=$(awk -v k="${RSS_AGENT[$b]:-0}" 'BEGIN {printf "%.1f", k / 1024}')
 	m=$(awk -v a="$o" -v b="$a" 'BEGIN {print (a > b ? a : b)}')
 	say "  [$b] probe --once: $o MiB; polling agent after 4 s: $a MiB   (target <= $TARGET_RSS_MB)  $(verdict "$m" "<=" "$TARGET_RSS_MB")"
+	[ -z "${BENCH_REF_BIN:-}" ] ||
+		say "  [$b] reference $BENCH_REF_BIN: probe --once: $(awk -v k="${RSS_ONCE[ref:$b]:-0}" 'BEGIN {printf "%.1f", k / 1024}') MiB; polling agent after 4 s: $(awk -v k="${RSS_AGENT[ref:$b]:-0}" 'BEGIN {printf "%.1f", k / 1024}') MiB"
 done
 say ""
 say "probe_scan: agent CPU, shawk probe --mode $MODE --interval 1s, $cpu_conns connections, ${CPU_SECONDS} s windows"
