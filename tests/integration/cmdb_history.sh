@@ -73,11 +73,8 @@ cat >"$tmp/tree" <<EOT
 └<-- 198.18.66.2:many ('shawk-hcli', pgid=$pg_cl)  [tcp 2 conns, AGO]
 EOT
 sed 's/tcp 2 conns/tcp 1 conn/' "$tmp/tree" >"$tmp/tree_now"
-expect() { # expect NAME FILE CMD... : output equals FILE (ages as AGO)
-	local name=$1 want=$2; shift 2
-	"$@" 2>"$tmp/got.err" | sed -E 's/(last seen )?([0-9]+[smhd] ago|just now)(, stale)?/AGO/' >"$tmp/got"
-	if diff -u "$want" "$tmp/got" >"$tmp/diff"; then ok "$name"; else not_ok "$name"; sed 's/^/# /' "$tmp/diff"; cat "$tmp/got.err"; fi
-}
+# expect (lib/pg.sh) reads "last seen 3m ago, stale" as AGO too.
+expect_ages='(last seen )?([0-9]+[smhd] ago|just now)(, stale)?'
 json_edges() { # json_edges ARGS... : "connections[:change]" per edge, sorted
 	$L --format json "$@" | python3 -c '
 import json, sys

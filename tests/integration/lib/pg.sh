@@ -78,6 +78,17 @@ cmdb_test_end() {
 	rm -rf "$tmp"
 }
 
+# expect NAME FILE CMD... : a check that CMD's output (`look`'s tree)
+# equals FILE, the ages that move with the clock read as AGO: "3m ago" and
+# "just now" ("[tcp 3 conns, AGO]"), or what the sed -E pattern
+# $expect_ages matches when the test sets it.
+expect() {
+	local name=$1 want=$2 ages=${expect_ages:-'([0-9]+[smhd] ago|just now)'}
+	shift 2
+	"$@" 2>"$tmp/got.err" | sed -E "s/$ages/AGO/" >"$tmp/got"
+	if diff -u "$want" "$tmp/got" >"$tmp/diff"; then ok "$name"; else not_ok "$name"; sed 's/^/# /' "$tmp/diff"; cat "$tmp/got.err"; fi
+}
+
 # The history tests (1 s buckets) drive one client through phases.
 # history_client NETNS COMM ADDR:PORT...: one client process (comm COMM) in
 # NETNS for every phase, so one client identity: phase N (history_phase N)
