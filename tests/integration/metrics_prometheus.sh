@@ -51,17 +51,7 @@ B=$tmp/connburst
 
 pg_test_start
 
-ip netns add "$SRV" && ip netns add "$CLI" || skip "cannot create network namespaces"
-ip link add i16m-s$$ type veth peer name i16m-c$$
-ip link set i16m-s$$ netns "$SRV"
-ip link set i16m-c$$ netns "$CLI"
-for ns in "$SRV" "$CLI"; do ip -n "$ns" link set lo up; done
-ip -n "$SRV" addr add 198.18.63.1/24 dev i16m-s$$
-ip -n "$CLI" addr add 198.18.63.2/24 dev i16m-c$$
-ip -n "$SRV" addr add 2001:db8:63::1/64 dev i16m-s$$ nodad
-ip -n "$CLI" addr add 2001:db8:63::2/64 dev i16m-c$$ nodad
-ip -n "$SRV" link set i16m-s$$ up
-ip -n "$CLI" link set i16m-c$$ up
+netns_pair "$SRV" "$CLI" i16m 198.18.63 2001:db8:63 || skip "cannot create network namespaces"
 
 MPORT=$(free_port)
 M=http://127.0.0.1:$MPORT
