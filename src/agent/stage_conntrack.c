@@ -61,7 +61,7 @@ static void ns_forget_gone(struct stage_conntrack *c)
 	c->nns = w;
 }
 
-static struct ct_ns *ns_find(struct stage_conntrack *c, uint64_t ino)
+struct ct_ns *ct_ns_find(struct stage_conntrack *c, uint64_t ino)
 {
 	for (size_t i = 0; i < c->nns; i++)
 		if (c->nss[i].ino == ino)
@@ -120,7 +120,7 @@ static bool purge_drop(const struct ct_entry *e, void *ud)
 	if (e->dead_gen && e->dead_gen < c->gen)
 		return true;
 	if (!pc->last || pc->last_ino != e->netns) {
-		pc->last = ns_find(c, e->netns);
+		pc->last = ct_ns_find(c, e->netns);
 		pc->last_ino = e->netns;
 	}
 	struct ct_ns *n = pc->last;
@@ -130,8 +130,8 @@ static bool purge_drop(const struct ct_entry *e, void *ud)
 }
 
 /* One netns: a count, then the filtered dumps of kinds unless empty. */
-static int dump_ns(struct stage_conntrack *c, struct netns_handle *h,
-		   struct ct_ns *s, unsigned kinds)
+int ct_dump_ns(struct stage_conntrack *c, struct netns_handle *h,
+	       struct ct_ns *s, unsigned kinds)
 {
 	bool filtered = false;
 	unsigned done = 0;
@@ -202,8 +202,8 @@ static bool snat_needed(struct stage_conntrack *c, struct netns_handle *h)
  * every kind (its table must hold them all between dumps), and so does
  * a streaming source; a polling one dumped at every scan (a one-shot
  * scan, no events there) only what the records can use. */
-static unsigned kinds_wanted(struct stage_conntrack *c, struct netns_handle *h,
-			     struct ct_ns *s, bool final)
+unsigned ct_kinds_wanted(struct stage_conntrack *c, struct netns_handle *h,
+			 struct ct_ns *s, bool final)
 {
 	if (!final)
 		return CT_DUMP_DNAT;
@@ -260,7 +260,7 @@ static int dump_netns(struct stage_conntrack *c, bool final)
 {
 	for (size_t i = 0; i < netns_set_count(c->ns); i++) {
 		struct netns_handle *h = netns_set_at(c->ns, i);
-		struct ct_ns *s = ns_find(c, h->ino);
+		struct ct_ns *s = ct_ns_find(c, h->ino);
 		if (!s)
 			continue; /* found after prepare(): the final pass */
 		if (s->done_gen != c->gen) {
@@ -282,8 +282,8 @@ static int dump_netns(struct stage_conntrack *c, bool final)
 				c->stats.netns++;
 			continue;
 		}
-		unsigned kinds = kinds_wanted(c, h, s, final) & ~s->done;
-		int r = kinds ? dump_ns(c, h, s, kinds) : 0;
+		unsigned kinds = ct_kinds_wanted(c, h, s, final) & ~s->done;
+		int r = kinds ? ct_dump_ns(c, h, s, kinds) : 0;
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0) {
@@ -302,235 +302,6 @@ static int dump_netns(struct stage_conntrack *c, bool final)
 		}
 	}
 	return 0;
-}
-
-/* ---- the per-connection lookup (a one-shot polling scan) ------------ */
-
-/* Opens the offered lookup once; whether it is usable now. */
-static bool lookup_ready(struct stage_conntrack *c)
-{
-	if (c->lk_state == CT_LK_UNTRIED) {
-		int r = c->lk.open(c->lk.ctx, c->lk_why, sizeof(c->lk_why));
-		if (r == 0) {
-			c->lk_state = CT_LK_OK;
-		} else if (r != -ENOMEM) {
-			c->lk_state = CT_LK_REFUSED;
-			c->lk_err = r;
-		}
-	}
-	return c->lk_state == CT_LK_OK;
-}
-
-/* The entry count of h's netns this scan (one small request; cached for
- * the scan). 0, or -errno. */
-static int count_ns(struct stage_conntrack *c, struct netns_handle *h,
-		    struct ct_ns *s)
-{
-	if (s->count_gen == c->gen)
-		return 0;
-	uint32_t entries = 0, max = 0;
-	int r = ct_count(h->diag_fd, &entries, &max);
-	if (r < 0)
-		return r;
-	if (max && entries >= max)
-		c->stats.full++;
-	s->entries = entries;
-	s->count_gen = c->gen;
-	return 0;
-}
-
-/* prepare()'s share when the lookup is on: the entry counts. */
-static void count_netns(struct stage_conntrack *c)
-{
-	for (size_t i = 0; i < netns_set_count(c->ns); i++) {
-		struct netns_handle *h = netns_set_at(c->ns, i);
-		struct ct_ns *s = ns_find(c, h->ino);
-		if (s && h->diag_fd >= 0)
-			(void)count_ns(c, h, s);
-	}
-}
-
-struct lookup_job {
-	struct stage_conntrack *c;
-	uint64_t ino;
-	size_t nq;
-	int err; /* of a hit's table insertion (-ENOMEM) */
-};
-
-/* One tuple found: a NAT entry goes into the table, and its tuple is
- * not looked up in the next netns. */
-static void lookup_hit(void *ud, size_t i, const struct ct_entry *e)
-{
-	struct lookup_job *j = ud;
-	struct stage_conntrack *c = j->c;
-	if (!e->nat)
-		return;
-	if (c->lk_n == c->lk_cap) {
-		size_t nc = c->lk_cap ? c->lk_cap * 2 : 1024;
-		struct ct_entry *v = realloc(c->lk_v, nc * sizeof(*v));
-		if (!v) {
-			j->err = -ENOMEM;
-			return;
-		}
-		c->lk_v = v;
-		c->lk_cap = nc;
-	}
-	struct ct_entry *v = &c->lk_v[c->lk_n++];
-	*v = *e;
-	v->netns = j->ino;
-	v->dead_gen = 0;
-	c->ans[ct_queries_rec(&c->queries, i)] = (uint32_t)c->lk_n;
-	ct_queries_resolve(&c->queries, i);
-}
-
-/* Inside the netns: its addresses pick the passive tuples, then the
- * lookup. */
-static int lookup_in_ns(void *arg)
-{
-	struct lookup_job *j = arg;
-	struct stage_conntrack *c = j->c;
-	if (c->queries.npas) {
-		struct addrs_job a = { 0 };
-		int r = ct_local_addrs(&a);
-		if (r == 0)
-			(void)ct_queries_select(&c->queries, &a);
-		free(a.addr);
-		if (r < 0)
-			return r;
-	}
-	j->nq = c->queries.n;
-	if (!j->nq)
-		return 0;
-	ssize_t hits = c->lk.lookup(c->lk.ctx, c->queries.q, j->nq,
-				    lookup_hit, j);
-	if (hits < 0)
-		return (int)hits;
-	c->stats.lookup_hits += (uint64_t)hits;
-	return 0;
-}
-
-/* One netns by lookups; -errno when they failed (the caller dumps). */
-static int lookup_ns(struct stage_conntrack *c, struct netns_handle *h,
-		     struct ct_ns *s)
-{
-	struct lookup_job j = { .c = c, .ino = h->ino };
-	ct_table_set_context(c->ct, h->ino, c->gen);
-	int r = netns_run(h, lookup_in_ns, &j);
-	(void)ct_queries_compact(&c->queries);
-	if (j.err)
-		return j.err;
-	if (r < 0)
-		return r;
-	c->stats.lookups += j.nq;
-	c->stats.lookup_netns++;
-	s->done = CT_DUMP_ALL;
-	return 0;
-}
-
-struct ns_order {
-	struct netns_handle *h;
-	struct ct_ns *s;
-};
-
-/* The netns with the most entries first: a node's (kube-proxy's) table
- * resolves most tuples, and the others look up what is left. */
-static int by_entries(const void *a, const void *b)
-{
-	const struct ns_order *x = a, *y = b;
-	uint32_t ex = x->s->count_gen ? x->s->entries : 0;
-	uint32_t ey = y->s->count_gen ? y->s->entries : 0;
-	return ex < ey ? 1 : ex > ey ? -1 : 0;
-}
-
-/*
- * 3'. The scan's entries by lookups: in every netns with entries, every
- * record's tuple not resolved yet (the passive ones where their peer is
- * an address of that netns). A netns whose lookup fails is dumped
- * instead. 0 or -ENOMEM.
- */
-static int lookup_netns(struct stage_conntrack *c)
-{
-	int r = ct_queries_build(&c->queries, c->recs, c->nrecs);
-	if (r < 0)
-		return r;
-	if (c->nrecs > c->ans_cap) {
-		uint32_t *v = realloc(c->ans, c->nrecs * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		c->ans = v;
-		c->ans_cap = c->nrecs;
-	}
-	if (c->nrecs)
-		memset(c->ans, 0, c->nrecs * sizeof(*c->ans));
-	c->lk_recs = c->recs;
-	c->lk_nrecs = c->nrecs;
-	c->lk_n = 0;
-	c->lk_indexed = false;
-	c->lk_dumped = false;
-	c->lk_scan = true;
-	c->stats.lookup_netns = 0;
-	size_t nn = netns_set_count(c->ns), k = 0;
-	struct ns_order *order = calloc(nn ? nn : 1, sizeof(*order));
-	if (!order)
-		return -ENOMEM;
-	for (size_t i = 0; i < nn; i++) {
-		struct netns_handle *h = netns_set_at(c->ns, i);
-		struct ct_ns *s = ns_find(c, h->ino);
-		if (!s)
-			continue;
-		if (s->done_gen != c->gen) {
-			s->done_gen = c->gen;
-			s->done = 0;
-			s->ok = true;
-		}
-		if (h->diag_fd < 0) {
-			c->stats.dump_errors++;
-			if (!c->last_err)
-				c->last_err = -EPROTONOSUPPORT;
-			continue;
-		}
-		(void)count_ns(c, h, s); /* failed: looked up last */
-		order[k++] = (struct ns_order){ h, s };
-	}
-	qsort(order, k, sizeof(*order), by_entries);
-	for (size_t i = 0; i < k && r == 0; i++) {
-		struct netns_handle *h = order[i].h;
-		struct ct_ns *s = order[i].s;
-		bool counted = s->count_gen == c->gen;
-		if (counted && s->entries == 0) {
-			c->stats.skipped_empty++;
-			c->stats.netns++;
-			continue;
-		}
-		if (!c->queries.nact && !c->queries.npas) {
-			c->stats.netns++; /* nothing left to look up */
-			continue;
-		}
-		r = lookup_ns(c, h, s);
-		if (r == -ENOMEM)
-			break;
-		if (r < 0) {
-			c->stats.lookup_errors++;
-			log_debug("conntrack: lookup in netns %llu: %s; dumped",
-				  (unsigned long long)h->ino, strerror(-r));
-			unsigned kinds = kinds_wanted(c, h, s, true) & ~s->done;
-			c->lk_dumped = true;
-			r = kinds ? dump_ns(c, h, s, kinds) : 0;
-			if (r == -ENOMEM)
-				break;
-			if (r < 0) {
-				c->stats.dump_errors++;
-				if (!c->last_err)
-					c->last_err = r;
-				s->ok = false;
-				r = 0;
-				continue;
-			}
-		}
-		c->stats.netns++;
-	}
-	free(order);
-	return r == -ENOMEM ? r : 0;
 }
 
 /* 1-2: a new scan: the netns, their events, the purge. */
@@ -561,21 +332,13 @@ static int scan_begin(struct stage_conntrack *c)
 	return 0;
 }
 
-/* A scan that looks tuples up instead of dumping: a one-shot polling
- * one, the lookup offered (and not refused). */
-static bool lookup_wanted(const struct stage_conntrack *c)
-{
-	return !c->events && c->polling &&
-	       (c->lk_state == CT_LK_UNTRIED || c->lk_state == CT_LK_OK);
-}
-
 static void *prepare_thread(void *arg)
 {
 	struct stage_conntrack *c = arg;
 	/* With the lookup, nothing to dump ahead: the program's load and
 	 * the entry counts run while the source reads. */
-	if (lookup_wanted(c) && lookup_ready(c)) {
-		count_netns(c);
+	if (ct_lookup_wanted(c)) {
+		ct_count_netns(c);
 		log_debug("conntrack: lookup ready, entries counted");
 		return NULL;
 	}
@@ -639,10 +402,10 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 	c->nrecs = n;
 	c->lk_scan = false;
 	c->lk_recs = NULL;
-	if (lookup_wanted(c) && lookup_ready(c)) {
+	if (ct_lookup_wanted(c)) {
 		log_debug("conntrack: %s the scan's lookups",
 			  prepared ? "joined, starting" : "starting");
-		r = lookup_netns(c);
+		r = ct_lookup_netns(c);
 	} else {
 		log_debug("conntrack: %s the scan's dumps",
 			  prepared ? "joined, finishing" : "starting");

@@ -202,6 +202,23 @@ void ct_queries_resolve(struct ct_queries *q, size_t i);
 size_t ct_queries_compact(struct ct_queries *q);
 void ct_queries_free(struct ct_queries *q);
 
+struct netns_handle;
+
+/* stage_conntrack.c, for the lookup (stage_conntrack_lookup.c). */
+struct ct_ns *ct_ns_find(struct stage_conntrack *c, uint64_t ino);
+int ct_dump_ns(struct stage_conntrack *c, struct netns_handle *h, struct ct_ns *s,
+	    unsigned kinds);
+unsigned ct_kinds_wanted(struct stage_conntrack *c, struct netns_handle *h,
+		      struct ct_ns *s, bool final);
+
+/* stage_conntrack_lookup.c: the per-connection lookup of a one-shot scan. */
+/* Whether this scan looks tuples up instead of dumping (a one-shot
+ * polling scan, the lookup offered and, opened once, not refused). */
+bool ct_lookup_wanted(struct stage_conntrack *c);
+bool ct_lookup_ready(struct stage_conntrack *c); /* opens it once */
+void ct_count_netns(struct stage_conntrack *c);  /* prepare()'s share */
+int ct_lookup_netns(struct stage_conntrack *c);	 /* 0 or -ENOMEM */
+
 /* stage_conntrack_match.c: the stage's per-record callbacks. */
 bool ct_translate(struct stage *st, const struct sock_record *rec,
 		  uint8_t dir, struct flow_nat *ret);
