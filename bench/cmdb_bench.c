@@ -472,8 +472,7 @@ static int bench_look_history(struct cmdb *db, char **argv)
 	t = now_s();
 	snprintf(sql, sizeof(sql),
 		 "SELECT shawk_history_prepare(now() - interval '%d days', now());"
-		 " INSERT INTO flow_history SELECT laddr, lport, direction, proto,"
-		 " raddr, rport, node_name, netns, pgid, comm,"
+		 " INSERT INTO flow_history SELECT laddr, flow_id,"
 		 " shawk_bucket(now() - d * interval '1 day' + (hashtext(comm ||"
 		 " host(raddr)) %% 600) * interval '1 minute', 60), 60, 1"
 		 " FROM flows, generate_series(1, %d) d"
