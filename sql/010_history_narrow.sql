@@ -56,7 +56,8 @@ CREATE TABLE flow_history (
 	bucket      timestamptz NOT NULL, -- start of the bucket
 	seconds     integer     NOT NULL, -- its width (SHAWK_HISTORY_BUCKET)
 	connections bigint      NOT NULL, -- connections started in it
-	PRIMARY KEY (laddr, flow_id, bucket)
+	-- The id first: most comparisons end at a bigint, not an inet.
+	PRIMARY KEY (flow_id, laddr, bucket)
 ) PARTITION BY RANGE (bucket);
 
 -- Existing data kept: each history row goes to the flow of its key; rows

@@ -51,7 +51,9 @@ WITH f AS (
   rport, netns, pgid, comm, service_addr, service_port, nat_peer_addr,
   nat_peer_port
 ), hw AS (
- SELECT f.laddr, f.flow_id, g.first_seen, g.last_seen, g.new_connections
+ SELECT f.laddr, f.flow_id, g.last_seen, g.new_connections,
+  shawk_bucket(greatest(g.first_seen, to_timestamp($3::float8 / 1000)),
+   greatest($2::integer, 1)) AS b0
  FROM g JOIN f ON f.laddr = g.laddr AND f.lport = g.lport
   AND f.direction = g.direction AND f.proto = g.proto
   AND f.raddr = g.raddr AND f.rport = g.rport AND f.netns = g.netns

@@ -119,13 +119,16 @@ WITH k AS (
 -- between k's snapshot and now) is a unique violation, and the batch goes
 -- again through grouped.sql. The other updated flows' rows add up
 -- through ON CONFLICT (hu), which costs twice a plain insert.
-), hall AS (
- SELECT u.laddr, u.flow_id, u.first_seen, u.last_seen, u.new_connections,
-  shawk_bucket(greatest(u.first_seen, to_timestamp($3::float8 / 1000)),
-   greatest($2::integer, 1)) > k.old_last AS plain
- FROM u JOIN k ON k.i = u.i
+), hall AS NOT MATERIALIZED (
+ SELECT u.laddr, u.flow_id, u.last_seen, u.new_connections, h.b0,
+  h.b0 > k.old_last AS plain
+ FROM u JOIN k ON k.i = u.i,
+ LATERAL (SELECT shawk_bucket(greatest(u.first_seen,
+  to_timestamp($3::float8 / 1000)), greatest($2::integer, 1)) AS b0) h
  UNION ALL
- SELECT laddr, flow_id, first_seen, last_seen, connections_total, true
+ SELECT laddr, flow_id, last_seen, connections_total,
+  shawk_bucket(greatest(first_seen, to_timestamp($3::float8 / 1000)),
+   greatest($2::integer, 1)), true
  FROM f
 ), hu AS (
  WITH hw AS NOT MATERIALIZED (SELECT * FROM hall WHERE NOT plain)
