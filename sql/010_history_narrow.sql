@@ -56,8 +56,12 @@ CREATE TABLE flow_history (
 	bucket      timestamptz NOT NULL, -- start of the bucket
 	seconds     integer     NOT NULL, -- its width (SHAWK_HISTORY_BUCKET)
 	connections bigint      NOT NULL, -- connections started in it
-	-- The id first: most comparisons end at a bigint, not an inet.
-	PRIMARY KEY (flow_id, laddr, bucket)
+	-- laddr first: a batch's rows come in flows key order, so their
+	-- index entries land on neighbouring leaf pages. With flow_id (a
+	-- random number) first, a 100k-flow flush ran at 0.67 of the flush
+	-- without history, against 0.75 and 0.81 with laddr first (one
+	-- run each, on a shared machine).
+	PRIMARY KEY (laddr, flow_id, bucket)
 ) PARTITION BY RANGE (bucket);
 
 -- Existing data kept: each history row goes to the flow of its key; rows

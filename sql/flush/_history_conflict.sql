@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- A history bucket an earlier flush wrote adds up the new connections,
 -- and is only touched when it gains some.
- ON CONFLICT (flow_id, laddr, bucket) DO UPDATE SET
+ ON CONFLICT (laddr, flow_id, bucket) DO UPDATE SET
   connections = o.connections + EXCLUDED.connections
   WHERE EXCLUDED.connections > 0
