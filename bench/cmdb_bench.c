@@ -472,8 +472,7 @@ static int bench_look_history(struct cmdb *db, char **argv)
 	t = now_s();
 	snprintf(sql, sizeof(sql),
 		 "SELECT shawk_history_prepare(now() - interval '%d days', now());"
-		 " INSERT INTO flow_history SELECT laddr, lport, direction, proto,"
-		 " raddr, rport, node_name, netns, pgid, comm,"
+		 " INSERT INTO flow_history SELECT laddr, flow_id,"
 		 " shawk_bucket(now() - d * interval '1 day' + (hashtext(comm ||"
 		 " host(raddr)) %% 600) * interval '1 minute', 60), 60, 1"
 		 " FROM flows, generate_series(1, %d) d"
@@ -684,6 +683,12 @@ static int bench_fleet(const char *url, char **argv)
 	int change = atoi(argv[4]);
 	size_t nt = strtoul(argv[5], NULL, 10);
 	long pm = argv[6] ? atol(argv[6]) : 0; /* the postmaster's pid */
+	/* The references of the same run (bench/fleet.sh): the flush without
+	 * history, and unique.sql planned at every flush. */
+	bool history_off = getenv("FLEET_HISTORY_OFF") &&
+			   strcmp(getenv("FLEET_HISTORY_OFF"), "0");
+	bool plan_each = getenv("FLEET_PLAN_EACH") &&
+			 strcmp(getenv("FLEET_PLAN_EACH"), "0");
 	struct fleet_agent *a = calloc(n, sizeof(*a));
 	struct fleet_thread *t = calloc(nt, sizeof(*t));
 	int rc = 1;
@@ -698,7 +703,9 @@ static int bench_fleet(const char *url, char **argv)
 		}
 		snprintf(a[i].name, sizeof(a[i].name), "fleet-%zu", i);
 		a[i].b = (struct cmdb_batch){ .node_name = a[i].name,
-					      .boot_id = ((uint64_t)now << 16) + i };
+					      .boot_id = ((uint64_t)now << 16) + i,
+					      .history_off = history_off,
+					      .plan_each = plan_each };
 		if (!(a[i].fl = calloc(nf, sizeof(struct flow))))
 			goto out;
 		fleet_flows(a[i].fl, nf, (uint32_t)i, now);
@@ -776,11 +783,13 @@ static int bench_fleet(const char *url, char **argv)
 				}
 			}
 		qsort(all, total, sizeof(double), cmp_double);
-		printf("fleet agents=%zu flows=%zu interval=%.1fs duration=%.0fs "
+		printf("fleet history=%s prepared=%s agents=%zu flows=%zu "
+		       "interval=%.1fs duration=%.0fs "
 		       "change=%d%% threads=%zu flushes=%zu flows_per_s=%.0f "
 		       "latency_p50=%.0fms p95=%.0fms max=%.0fms late=%zu "
 		       "mean_first_third=%.0fms mean_last_third=%.0fms "
 		       "pg_cpu=%.0f%% driver_cpu=%.0f%% cores=%ld\n",
+		       history_off ? "off" : "on", plan_each ? "no" : "yes",
 		       n, nf, (double)interval / 1000, wall, change, nt, total,
 		       (double)(total * nf) / wall,
 		       total ? all[total / 2] : 0,

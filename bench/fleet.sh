@@ -13,7 +13,8 @@
 # The largest N where no flush is late and the last third is not slower
 # than the first is the answer. Run alone: the driver shares the cores.
 #
-#   FLEET_NS="100 300 ..." FLEET_DURATION=60 FLEET_CHANGE=10 bash bench/fleet.sh
+#   FLEET_NS="100 300 ..." FLEET_DURATION=60 FLEET_CHANGE=10 \
+#   FLEET_MODES="flush history_off plan_each" bash bench/fleet.sh
 set -u
 cd "$(dirname "$0")/.." || exit 1
 SHAWK_BIN=${SHAWK_BIN:-build/shawk}
@@ -26,6 +27,10 @@ I=${FLEET_INTERVAL:-10}
 D=${FLEET_DURATION:-60}
 C=${FLEET_CHANGE:-10}
 T=${FLEET_THREADS:-16}
+# The flush as agents run it (flush), and references measured in the same
+# run for each N: without history (history_off), unique.sql planned at
+# every flush instead of prepared (plan_each).
+MODES=${FLEET_MODES:-flush}
 
 tmp=$(mktemp -d)
 [ "$(id -u)" -eq 0 ] && chmod 755 "$tmp"
@@ -44,6 +49,13 @@ pm=$(head -1 "$home/data/postmaster.pid" 2>/dev/null || echo 0)
 
 echo "== fleet bench ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)): F=$F flows, every ${I}s, ${C}% changing, ${D}s per N"
 for n in $NS; do
-	psql "$URL" -XAtqc "TRUNCATE flows, passive_nodes, active_nodes, flush_batches, flow_history" >/dev/null
-	"$DRIVER" fleet "$URL" "$n" "$F" "$I" "$D" "$C" "$T" "$pm" || exit 1
+	for mode in $MODES; do
+		psql "$URL" -XAtqc "TRUNCATE flows, passive_nodes, active_nodes, flush_batches, flow_history" >/dev/null
+		case $mode in
+		history_off) export FLEET_HISTORY_OFF=1 FLEET_PLAN_EACH=0 ;;
+		plan_each) export FLEET_HISTORY_OFF=0 FLEET_PLAN_EACH=1 ;;
+		*) export FLEET_HISTORY_OFF=0 FLEET_PLAN_EACH=0 ;;
+		esac
+		"$DRIVER" fleet "$URL" "$n" "$F" "$I" "$D" "$C" "$T" "$pm" || exit 1
+	done
 done

@@ -30,7 +30,7 @@
 -- flows. k's outer join has a row per staged flow, which the planner
 -- knows.)
 WITH k AS (
- SELECT s.i, o.laddr IS NOT NULL AS known
+ SELECT s.i, o.laddr IS NOT NULL AS known, o.last_seen AS old_last
  FROM shawk_flush_flows s LEFT JOIN flows o
   ON o.laddr = s.laddr AND o.lport = s.lport
   AND o.direction = s.direction AND o.proto = s.proto
@@ -60,9 +60,7 @@ WITH k AS (
    OR o.last_seen < shawk_bucket(s.last_seen, greatest($2::integer, 1))
    OR o.container_name IS DISTINCT FROM
     coalesce(s.container_name, o.container_name))
- RETURNING o.laddr, o.direction, o.proto, o.lport, o.raddr, o.rport,
-  o.netns, o.pgid, o.comm, o.service_addr, o.service_port,
-  o.nat_peer_addr, o.nat_peer_port, s.first_seen, s.last_seen,
+ RETURNING s.i, o.laddr, o.flow_id, s.first_seen, s.last_seen,
   s.new_connections
 ), f AS (
  INSERT INTO flows (laddr, node_name, direction, proto, lport,
@@ -73,9 +71,7 @@ WITH k AS (
   comm, container_name, connections::int, new_connections,
   first_seen, last_seen, service_addr, service_port, nat_peer_addr,
   nat_peer_port FROM shawk_flush_flows s JOIN k ON k.i = s.i AND NOT k.known
- RETURNING laddr, direction, proto, lport, raddr, rport, netns, pgid,
-  comm, service_addr, service_port, nat_peer_addr, nat_peer_port,
-  first_seen, last_seen, connections_total
+ RETURNING laddr, flow_id, first_seen, last_seen, connections_total
 -- The nodes the same way as the flows: update those that exist and
 -- changed, insert the others plainly. The staged row is named "excluded" as in
 -- ON CONFLICT, so that both statements share _node_set.sql.
@@ -113,21 +109,32 @@ WITH k AS (
  JOIN ak ON ak.i = s.i AND NOT ak.known
 -- The history of the flows written: a flow that u left alone has nothing
 -- new to say (no new connection, its last_seen already in the bucket
--- whose row an earlier flush wrote). A new flow's rows are new too
--- (their key is the flow's, which did not exist): a plain INSERT; one of
--- them meeting a row after all (a flow row deleted by hand while its
--- bucket's history stays) is a unique violation, and the batch goes
--- again through grouped.sql. Those of updated flows add up through
--- ON CONFLICT.
-), hw AS (
- SELECT *, true AS known FROM u
+-- whose row an earlier flush wrote). Rows are keyed by the flow row's
+-- laddr and flow_id (u's RETURNING: the stored id; f's: the one its
+-- insert drew). A new flow's buckets have no row yet, nor those of a
+-- known flow that start after its row's last_seen before this statement
+-- (k's old_last): every history row was written with a bucket at or
+-- before its flow's last_seen. Those flows' rows are a plain INSERT
+-- (hn); meeting a row after all (another writer with this node name,
+-- between k's snapshot and now) is a unique violation, and the batch goes
+-- again through grouped.sql. The other updated flows' rows add up
+-- through ON CONFLICT (hu), which costs twice a plain insert.
+), hall AS NOT MATERIALIZED (
+ SELECT u.laddr, u.flow_id, u.last_seen, u.new_connections, h.b0,
+  h.b0 > k.old_last AS plain
+ FROM u JOIN k ON k.i = u.i,
+ LATERAL (SELECT shawk_bucket(greatest(u.first_seen,
+  to_timestamp($3::float8 / 1000)), greatest($2::integer, 1)) AS b0) h
  UNION ALL
- SELECT *, false FROM f
+ SELECT laddr, flow_id, last_seen, connections_total,
+  shawk_bucket(greatest(first_seen, to_timestamp($3::float8 / 1000)),
+   greatest($2::integer, 1)), true
+ FROM f
 ), hu AS (
+ WITH hw AS NOT MATERIALIZED (SELECT * FROM hall WHERE NOT plain)
 \ir _history_insert.sql
-  AND w.known
 \ir _history_conflict.sql
 ), hn AS (
+ WITH hw AS NOT MATERIALIZED (SELECT * FROM hall WHERE plain)
 \ir _history_insert.sql
-  AND NOT w.known
 ) SELECT 1

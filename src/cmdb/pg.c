@@ -185,6 +185,30 @@ PGresult *cmdb_pq_exec_params(struct cmdb *db, const char *sql, int n,
 	return exec_finish(db);
 }
 
+PGresult *cmdb_pq_prepare(struct cmdb *db, const char *name, const char *sql,
+			  int n)
+{
+	if (!db->conn)
+		return NULL;
+	if (db->timeout_ms == 0 && db->cancel_fd < 0)
+		return PQprepare(db->conn, name, sql, n, NULL);
+	if (!PQsendPrepare(db->conn, name, sql, n, NULL))
+		return NULL;
+	return exec_finish(db);
+}
+
+PGresult *cmdb_pq_exec_prepared(struct cmdb *db, const char *name, int n,
+				const char *const *params)
+{
+	if (!db->conn)
+		return NULL;
+	if (db->timeout_ms == 0 && db->cancel_fd < 0)
+		return PQexecPrepared(db->conn, name, n, params, NULL, NULL, 0);
+	if (!PQsendQueryPrepared(db->conn, name, n, params, NULL, NULL, 0))
+		return NULL;
+	return exec_finish(db);
+}
+
 int cmdb_pq_put_copy_data(struct cmdb *db, const char *buf, int len)
 {
 	int r;

@@ -12,6 +12,8 @@ struct cmdb {
 	char err[256];
 	/* The flush's staging table exists in this session. */
 	bool flush_table;
+	/* The flush's unique.sql is prepared in this session (store.c). */
+	bool flush_prepared;
 	/* Limits (cmdb_connect_limited): each flush or pods write must end
 	 * within timeout_ms; cancel_fd readable ends the wait at once. Both
 	 * off (0, -1) for the CLI's connections: libpq blocks as it likes. */
@@ -31,6 +33,11 @@ struct cmdb {
 PGresult *cmdb_pq_exec(struct cmdb *db, const char *sql);
 PGresult *cmdb_pq_exec_params(struct cmdb *db, const char *sql, int n,
 			      const char *const *params);
+/* PQprepare and PQexecPrepared, the same way. */
+PGresult *cmdb_pq_prepare(struct cmdb *db, const char *name, const char *sql,
+			  int n);
+PGresult *cmdb_pq_exec_prepared(struct cmdb *db, const char *name, int n,
+				const char *const *params);
 int cmdb_pq_put_copy_data(struct cmdb *db, const char *buf, int len);
 int cmdb_pq_put_copy_end(struct cmdb *db, const char *errmsg);
 PGresult *cmdb_pq_get_result(struct cmdb *db);

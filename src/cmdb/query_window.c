@@ -49,21 +49,16 @@ static const char edges_via_sql[] =
 /*
  * A bounded window reads the history (sql/007_history.sql): an edge is
  * there when active in a bucket overlapping the window ($2, $3), with
- * the connections started in those buckets and their span. The history
- * of the frontier is aggregated once per query (a CTE over the
- * partitions of the window only: $2 and $3 are constants of the plan),
- * then joined to the edges: an edge from an active flow by its client's
- * key, one from a passive flow (client not probed) by its server's. An
+ * the connections started in those buckets and their span ($2 and $3
+ * are constants of the plan: only the window's partitions are read).
+ * An edge's history is that of the flows row it comes from, by its
+ * flow_addr and flow_id (sql/010_history_narrow.sql): an active flow's
+ * for a probed client, else the passive flow's of its server; a call
+ * through a Service or from a source-NATed client is its own flow. An
  * edge with no history at all (written by an agent older than schema 7)
  * falls back to its flows' lifetime bracketing the window. A diff adds
  * the baseline ($4, $5) the same way, and three columns: in the window,
  * in the baseline, the baseline's connections.
- *
- * "Into" addresses (callers of A) are the server side: active history by
- * raddr, passive by laddr; "from" addresses the other way round. The
- * history is keyed like the flows (sql/009_history_services.sql): a call
- * through a Service is matched by its Service, a passive flow from a
- * source-NATed client by that client.
  */
 #define TS(P) "to_timestamp(" P "::float8 / 1000)"
 #define WIN(S, U, LO)                                                         \
@@ -73,41 +68,26 @@ static const char edges_via_sql[] =
 	" (SELECT sum(f.connections)::bigint AS c, min(f.bucket) AS f,"        \
 	" max(f.bucket + make_interval(secs => f.seconds)) AS l"               \
 	" FROM flow_history f WHERE "
-#define HJOIN(A, P, S, U, LO)                                                 \
-	" LEFT JOIN LATERAL" AGG "f.laddr = e.client_addr AND f.lport = 0"     \
-	" AND f.direction = 'active' AND f.proto = e.proto"                    \
-	" AND f.raddr = e.server_addr AND f.rport = e.server_port"             \
-	" AND f.pgid = e.client_pgid AND f.comm = e.client_comm"               \
-	" AND f.service_addr IS NOT DISTINCT FROM e.service_addr"             \
-	" AND f.service_port IS NOT DISTINCT FROM e.service_port"             \
-	WIN(S, U, LO) ") " A " ON true"                                        \
-	" LEFT JOIN LATERAL" AGG "e.client_pgid = 0 AND e.client_comm = ''"    \
-	" AND f.laddr = e.server_addr AND f.lport = e.server_port"             \
-	" AND f.direction = 'passive' AND f.proto = e.proto"                   \
-	" AND f.raddr = coalesce(e.nat_seen_addr, e.client_addr)"             \
-	" AND f.rport = 0 AND f.nat_peer_addr IS NOT DISTINCT FROM"            \
-	" CASE WHEN e.nat_seen_addr IS NOT NULL THEN e.client_addr END"        \
-	" AND f.pgid = e.server_pgid AND f.comm = e.server_comm"               \
-	WIN(S, U, LO) ") " P " ON true"
+#define HJOIN(A, S, U, LO)                                                    \
+	" LEFT JOIN LATERAL" AGG "f.laddr = e.flow_addr"                       \
+	" AND f.flow_id = e.flow_id" WIN(S, U, LO) ") " A " ON true"
 /* No history at all (the legacy fallback), evaluated last. */
 #define LEGACY(S, U)                                                          \
 	"(e.last_seen >= " TS(S) " AND e.first_seen <= " TS(U)                 \
-	" AND NOT shawk_edge_has_history(e.proto, e.client_addr,"             \
-	" e.client_pgid, e.client_comm, e.server_addr, e.server_port,"        \
-	" e.server_pgid, e.server_comm, e.last_seen, e.service_addr,"         \
-	" e.service_port, e.nat_seen_addr))"
+	" AND NOT shawk_edge_has_history(e.flow_addr, e.flow_id,"             \
+	" e.last_seen))"
 #define SPAN(LO, B) "(e.last_seen >= " TS(LO) " AND e.first_seen <= " TS(B) ")"
-#define CONNS(A, P) "(coalesce(" A ".c, 0) + coalesce(" P ".c, 0))"
-#define HAS(A, P) "(" A ".c IS NOT NULL OR " P ".c IS NOT NULL)"
+#define CONNS(A) "coalesce(" A ".c, 0)"
+#define HAS(A) "(" A ".c IS NOT NULL)"
 
 #define HIST_SQL(SIDE)                                            \
-	EDGE_COLUMNS_("CASE WHEN " HAS("wa", "wp") " THEN " CONNS("wa", "wp") \
+	EDGE_COLUMNS_("CASE WHEN " HAS("wa") " THEN " CONNS("wa") \
 		      " ELSE e.connections_total END",                        \
-		      "coalesce(least(wa.f, wp.f), e.first_seen)",            \
-		      "coalesce(greatest(wa.l, wp.l), e.last_seen)")          \
-	" FROM pod_edges e" HJOIN("wa", "wp", "$2", "$3", "$4")                \
+		      "coalesce(wa.f, e.first_seen)",            \
+		      "coalesce(wa.l, e.last_seen)")          \
+	" FROM pod_edges e" HJOIN("wa", "$2", "$3", "$4")                \
 	" WHERE ($1::inet[] IS NULL OR " SIDE " = ANY($1::inet[])) AND " SPAN("$4", "$3")              \
-	" AND (" HAS("wa", "wp") " OR " LEGACY("$2", "$3") ")"                 \
+	" AND (" HAS("wa") " OR " LEGACY("$2", "$3") ")"                 \
 	" LIMIT " STRINGIFY(LOOK_MAX_ROWS)
 static const char hist_into_sql[] =
 	HIST_SQL("e.server_addr");
@@ -118,22 +98,22 @@ static const char hist_via_sql[] =
 	HIST_SQL("e.service_addr");
 
 #define DIFF_SQL(SIDE)                                            \
-	EDGE_COLUMNS_("CASE WHEN " HAS("wa", "wp") " THEN " CONNS("wa", "wp") \
+	EDGE_COLUMNS_("CASE WHEN " HAS("wa") " THEN " CONNS("wa") \
 		      " WHEN g.lw THEN e.connections_total ELSE 0 END",       \
-		      "coalesce(least(wa.f, wp.f, ba.f, bp.f), e.first_seen)",\
-		      "coalesce(greatest(wa.l, wp.l, ba.l, bp.l),"            \
+		      "coalesce(least(wa.f, ba.f), e.first_seen)",\
+		      "coalesce(greatest(wa.l, ba.l),"            \
 		      " e.last_seen)")                                        \
-	", " HAS("wa", "wp") " OR g.lw, " HAS("ba", "bp") " OR g.lb,"          \
-	" CASE WHEN " HAS("ba", "bp") " THEN " CONNS("ba", "bp")               \
+	", " HAS("wa") " OR g.lw, " HAS("ba") " OR g.lb,"          \
+	" CASE WHEN " HAS("ba") " THEN " CONNS("ba")               \
 	" WHEN g.lb THEN e.connections_total ELSE 0 END"                       \
-	" FROM pod_edges e" HJOIN("wa", "wp", "$2", "$3", "$6")                \
-	HJOIN("ba", "bp", "$4", "$5", "$7")                                    \
-	" CROSS JOIN LATERAL (SELECT NOT " HAS("wa", "wp") " AND "             \
-	LEGACY("$2", "$3") " AS lw, NOT " HAS("ba", "bp") " AND "              \
+	" FROM pod_edges e" HJOIN("wa", "$2", "$3", "$6")                \
+	HJOIN("ba", "$4", "$5", "$7")                                    \
+	" CROSS JOIN LATERAL (SELECT NOT " HAS("wa") " AND "             \
+	LEGACY("$2", "$3") " AS lw, NOT " HAS("ba") " AND "              \
 	LEGACY("$4", "$5") " AS lb) g"                                         \
 	" WHERE ($1::inet[] IS NULL OR " SIDE " = ANY($1::inet[]))"                                    \
 	" AND (" SPAN("$6", "$3") " OR " SPAN("$7", "$5") ")"                  \
-	" AND (" HAS("wa", "wp") " OR " HAS("ba", "bp") " OR g.lw OR g.lb)"    \
+	" AND (" HAS("wa") " OR " HAS("ba") " OR g.lw OR g.lb)"    \
 	" LIMIT " STRINGIFY(LOOK_MAX_ROWS)
 static const char diff_into_sql[] =
 	DIFF_SQL("e.server_addr");

@@ -29,6 +29,9 @@ struct cmdb_batch {
 	/* No history, every flow rewritten: the flush as it was before the
 	 * history, for benchmarks to compare against. */
 	bool history_off;
+	/* unique.sql planned at every flush, never prepared: the flush as
+	 * it was before, for benchmarks to compare against. */
+	bool plan_each;
 };
 
 /*

@@ -38,7 +38,7 @@ check "today's and tomorrow's history partitions exist" test "$(psql_val "SELECT
 # An old partition with a row in it, for the agent's retention to drop.
 psql_val "SELECT shawk_history_prepare(now() - interval '40 days', now() - interval '40 days')" >/dev/null
 old_part=$(psql_val "SELECT 'flow_history_p' || to_char((now() - interval '40 days') AT TIME ZONE 'UTC', 'YYYYMMDD')")
-psql_val "INSERT INTO flow_history VALUES ('198.18.66.9', 0, 'active', 'tcp', '198.18.66.3', 80, 'gone', 1, 9, 'old', now() - interval '40 days', 60, 1)" >/dev/null
+psql_val "INSERT INTO flow_history VALUES ('198.18.66.9', 42, now() - interval '40 days', 60, 1)" >/dev/null
 check "synthetic partition 40 days old exists" test "$(psql_val "SELECT to_regclass('$old_part') IS NOT NULL")" = t
 
 bridge_hosts "$SW" i19h "$CL:198.18.66.2" "$SV:198.18.66.3" || skip "cannot create network namespaces"
@@ -52,13 +52,13 @@ history_probe_start
 history_phase 1; s1=$S e1=$E
 sleep 6
 history_phase 2; s2=$S e2=$E
-hist() { psql_val "SELECT count(*) FROM flow_history WHERE comm = 'shawk-hcli' AND bucket >= to_timestamp($1 / 1000.0 - 1)"; }
-wait_for bash -c "[ \"\$(psql '$CMDB' -XAtqc \"SELECT count(*) FROM flow_history WHERE comm = 'shawk-hcli' AND bucket >= to_timestamp($s2 / 1000.0 - 1)\")\" -gt 0 ]"
+hist() { psql_val "SELECT count(*) FROM flow_activity WHERE comm = 'shawk-hcli' AND bucket >= to_timestamp($1 / 1000.0 - 1)"; }
+wait_for bash -c "[ \"\$(psql '$CMDB' -XAtqc \"SELECT count(*) FROM flow_activity WHERE comm = 'shawk-hcli' AND bucket >= to_timestamp($s2 / 1000.0 - 1)\")\" -gt 0 ]"
 sleep 2 # the flush after the close
 
 check "the agent's retention dropped the 40-day-old partition" test "$(psql_val "SELECT to_regclass('$old_part') IS NULL")" = t
 check "the agent logged its retention run" grep -q "retention dropped 1 history partitions" "$tmp/probe.err"
-check "the agent's retention kept today's history" test "$(psql_val "SELECT count(*) FROM flow_history WHERE comm = 'shawk-hcli'")" -gt 0
+check "the agent's retention kept today's history" test "$(psql_val "SELECT count(*) FROM flow_activity WHERE comm = 'shawk-hcli'")" -gt 0
 
 L="$SHAWK_BIN look --cmdb $CMDB"
 pg_cl=$(ps -o pgid= -p "$(pgrep -x shawk-hcli | head -1)" | tr -d ' ')
@@ -153,7 +153,7 @@ for i in $(seq 1 40); do
 	sleep 0.5
 done
 check "phase 3 (seen during the outage) reached the history" test "$(hist "$s3")" -gt 0
-last=$(psql_val "SELECT (extract(epoch FROM max(bucket)) * 1000)::bigint FROM flow_history WHERE comm = 'shawk-hcli'")
+last=$(psql_val "SELECT (extract(epoch FROM max(bucket)) * 1000)::bigint FROM flow_activity WHERE comm = 'shawk-hcli'")
 check "its buckets are when it was seen, not when written ($last < $((e3 + 1000)) < $restart)" test "$last" -lt $((e3 + 1000)) -a $((e3 + 1000)) -lt "$restart"
 check "window over phase 3 counts its connection" test "$(json_edges --ipv4 198.18.66.3 --since "$(rfc3339_ms $((s3 - 1000)))" --until "$(rfc3339_ms $((e3 + 500)))")" = 1
 
@@ -165,12 +165,13 @@ INSERT INTO flows SELECT ('198.18.66.' || (100 + i))::inet, 'synth', 'active', '
 	'198.18.66.3', 80, 1, 1000 + i, 'synth', NULL, 1, 1,
 	now() - interval '31 days', now() - (i || ' days')::interval
 FROM generate_series(1, 20) i;
-INSERT INTO flow_history SELECT ('198.18.66.' || (100 + i))::inet, 0, 'active', 'tcp',
-	'198.18.66.3', 80, 'synth', 1, 1000 + i, 'synth', shawk_bucket(t, 60), 60, 1
-FROM generate_series(1, 20) i,
-     generate_series(now() - interval '31 days', now() - interval '1 hour', interval '10 minutes') t;
+INSERT INTO flow_history SELECT f.laddr, f.flow_id, shawk_bucket(t, 60), 60, 1
+FROM flows f,
+     generate_series(now() - interval '31 days', now() - interval '1 hour', interval '10 minutes') t
+WHERE f.comm = 'synth';
 EOF
-rows_before=$(psql_val "SELECT count(*) FROM flow_history WHERE comm = 'synth'")
+synth="laddr BETWEEN '198.18.66.101' AND '198.18.66.120'"
+rows_before=$(psql_val "SELECT count(*) FROM flow_history WHERE $synth")
 check "a month of synthetic history (>80k rows)" test "$rows_before" -gt 80000
 parts_before=$(psql_val "SELECT count(*) FROM pg_inherits WHERE inhparent = 'flow_history'::regclass")
 t0=$(date +%s%3N)
@@ -182,7 +183,7 @@ check "prune exits 0" test $rc -eq 0
 parts_after=$(psql_val "SELECT count(*) FROM pg_inherits WHERE inhparent = 'flow_history'::regclass")
 check "prune dropped the partitions older than a week ($parts_before -> $parts_after)" test $((parts_before - parts_after)) -ge 23 -a "$parts_after" -ge 8
 check "no history row older than 8 days left" test "$(psql_val "SELECT count(*) FROM flow_history WHERE bucket < now() - interval '8 days'")" = 0
-check "recent synthetic history kept" test "$(psql_val "SELECT count(*) FROM flow_history WHERE comm = 'synth' AND bucket > now() - interval '6 days'")" -gt 10000
+check "recent synthetic history kept" test "$(psql_val "SELECT count(*) FROM flow_history WHERE $synth AND bucket > now() - interval '6 days'")" -gt 10000
 check "flows not seen within a week deleted, the others kept" test "$(psql_val "SELECT count(*) FROM flows WHERE comm = 'synth'")" = 6
 check "live edge still there after prune" test "$(json_edges --ipv4 198.18.66.3 --since "$all_s" --until "$all_e" | wc -w)" -ge 1
 check "prune reported it" bash -c "echo '$out' | grep -Eq 'pruned: [0-9]+ history partitions dropped, [0-9]+ rows deleted'"
@@ -198,7 +199,7 @@ EOF
 out=$("$SHAWK_BIN" create-scheme --cmdb "$UP")
 check "upgrade from 5 ($out)" test "$out" = "schema upgraded from version 5 to $newest"
 check "upgrade keeps the flows" test "$(psql "$UP" -XAtqc "SELECT connections_total FROM flows WHERE comm = 'app'")" = 9
-check "upgrade turns them into history" test "$(psql "$UP" -XAtqc "SELECT sum(connections), count(*) FROM flow_history WHERE comm = 'app'")" = "9|2"
+check "upgrade turns them into history" test "$(psql "$UP" -XAtqc "SELECT sum(connections), count(*) FROM flow_activity WHERE comm = 'app'")" = "9|2"
 cat >"$tmp/up" <<EOT
 198.18.66.21:5432 ('db', pgid=80)
 └<-- 198.18.66.20:many ('app', pgid=70)  [tcp 9 conns, AGO]
@@ -206,4 +207,39 @@ EOT
 expect "upgraded CMDB: look --since 4d" "$tmp/up" "$SHAWK_BIN" look --cmdb "$UP" --ipv4 198.18.66.21 --since 4d
 "$SHAWK_BIN" look --cmdb "$UP" --ipv4 198.18.66.21 --since 2d --until 1d >/dev/null 2>&1
 check "upgraded CMDB: not active between its first and last minute" test $? -eq 1
+# Upgrade in place from schema 9 (history keyed like the flows) with data:
+# each history row goes to its flow's id, the same edge recorded by two
+# agents keeps each one's history, a Service flow its own; rows of flows
+# no longer there go. The upgraded tables and views are the fresh ones.
+psql_val "CREATE DATABASE up9" >/dev/null
+UP=${CMDB/\/postgres\?//up9?}
+"$SHAWK_BIN" create-scheme --cmdb "$UP" --target 9 >/dev/null
+psql "$UP" -XAtq -v ON_ERROR_STOP=1 <<'EOF'
+INSERT INTO flows VALUES ('198.18.66.30', 'n1', 'active', 'tcp', 0, '198.18.66.31', 5432, 1, 70, 'app', NULL, 1, 5, now() - interval '3 hours', now() - interval '1 hour', NULL, NULL, NULL, NULL);
+INSERT INTO flows VALUES ('198.18.66.30', 'n2', 'active', 'tcp', 0, '198.18.66.31', 5432, 2, 70, 'app', NULL, 1, 7, now() - interval '3 hours', now() - interval '1 hour', NULL, NULL, NULL, NULL);
+INSERT INTO flows VALUES ('198.18.66.30', 'n1', 'active', 'tcp', 0, '198.18.66.31', 5432, 1, 70, 'app', NULL, 1, 2, now() - interval '3 hours', now() - interval '1 hour', '198.18.66.130', 80, NULL, NULL);
+INSERT INTO flow_history VALUES
+ ('198.18.66.30', 0, 'active', 'tcp', '198.18.66.31', 5432, 'n1', 1, 70, 'app', shawk_bucket(now() - interval '150 minutes', 60), 60, 5, NULL, NULL, NULL, NULL),
+ ('198.18.66.30', 0, 'active', 'tcp', '198.18.66.31', 5432, 'n1', 1, 70, 'app', shawk_bucket(now() - interval '61 minutes', 60), 60, 0, NULL, NULL, NULL, NULL),
+ ('198.18.66.30', 0, 'active', 'tcp', '198.18.66.31', 5432, 'n2', 2, 70, 'app', shawk_bucket(now() - interval '150 minutes', 60), 60, 7, NULL, NULL, NULL, NULL),
+ ('198.18.66.30', 0, 'active', 'tcp', '198.18.66.31', 5432, 'n1', 1, 70, 'app', shawk_bucket(now() - interval '150 minutes', 60), 60, 2, '198.18.66.130', 80, NULL, NULL),
+ ('198.18.66.39', 0, 'active', 'tcp', '198.18.66.31', 5432, 'n1', 1, 70, 'gone', shawk_bucket(now() - interval '150 minutes', 60), 60, 4, NULL, NULL, NULL, NULL);
+EOF
+out=$("$SHAWK_BIN" create-scheme --cmdb "$UP")
+check "upgrade from 9 ($out)" test "$out" = "schema upgraded from version 9 to $newest"
+check "upgrade from 9: each flow has its own id" test "$(psql "$UP" -XAtqc "SELECT count(DISTINCT flow_id) FROM flows")" = 3
+per_flow=$(psql "$UP" -XAtqc "SELECT string_agg(node_name || ':' || coalesce(host(service_addr), '-') || ':' || n || ':' || c, ' ' ORDER BY node_name, service_addr NULLS FIRST) FROM (SELECT node_name, service_addr, count(*) n, sum(connections) c FROM flow_activity GROUP BY 1, 2) a")
+check "upgrade from 9: each flow keeps its own history ($per_flow)" test "$per_flow" = "n1:-:2:5 n1:198.18.66.130:1:2 n2:-:1:7"
+check "upgrade from 9: rows of flows no longer there dropped" test "$(psql "$UP" -XAtqc "SELECT count(*) FROM flow_history")" = 4
+check "upgrade from 9: the old history table is gone" test "$(psql "$UP" -XAtqc "SELECT count(*) FROM pg_class WHERE relname LIKE '%v9%'")" = 0
+cols="SELECT string_agg(table_name || '.' || column_name || ':' || data_type, ' ' ORDER BY table_name, ordinal_position) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name IN ('flows', 'flow_history', 'edges', 'pod_edges', 'flow_activity')"
+check "upgrade from 9: same tables and views as a fresh CMDB" test "$(psql "$UP" -XAtqc "$cols")" = "$(psql_val "$cols")"
+j=$("$SHAWK_BIN" look --cmdb "$UP" --format json --ipv4 198.18.66.30 --since 4h | python3 -c '
+import json, sys
+print(" ".join(sorted(str(e["connections"]) for e in json.load(sys.stdin)["edges"])))')
+check "upgrade from 9: look --since 4h counts each flow's history ($j)" test "$j" = "12 2"
+"$SHAWK_BIN" look --cmdb "$UP" --ipv4 198.18.66.30 --since 100m --until 70m >/dev/null 2>&1
+check "upgrade from 9: nothing active between the buckets" test $? -eq 1
+"$SHAWK_BIN" look --cmdb "$UP" --ipv4 198.18.66.30 --since 62m --until 59m >"$tmp/up9" 2>&1
+check "upgrade from 9: the last bucket is the direct flow's on n1" test "$(grep -c 198.18.66.31 "$tmp/up9")" = 1
 finish

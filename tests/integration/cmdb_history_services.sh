@@ -58,9 +58,9 @@ history_phase 1; s1=$S e1=$E
 sleep 5
 history_phase 2; s2=$S e2=$E
 hist() { # hist SERVICE_CONDITION: the client's history rows
-	psql_val "SELECT count(*) FROM flow_history WHERE comm = 'shawk-scli' AND direction = 'active' AND $1"
+	psql_val "SELECT count(*) FROM flow_activity WHERE comm = 'shawk-scli' AND direction = 'active' AND $1"
 }
-wait_for bash -c "[ \"\$(psql '$CMDB' -XAtqc \"SELECT count(*) FROM flow_history WHERE comm = 'shawk-scli' AND service_addr IS NULL AND bucket >= to_timestamp($s2 / 1000.0 - 1)\")\" -gt 0 ]"
+wait_for bash -c "[ \"\$(psql '$CMDB' -XAtqc \"SELECT count(*) FROM flow_activity WHERE comm = 'shawk-scli' AND service_addr IS NULL AND bucket >= to_timestamp($s2 / 1000.0 - 1)\")\" -gt 0 ]"
 sleep 2 # the flush after the close
 
 check "the call through the Service was recorded with its Service" test "$(psql_val "SELECT count(*) FROM flows WHERE comm = 'shawk-scli' AND service_addr = '$SVC' AND service_port = 80 AND raddr = '$B1'")" = 1
@@ -106,7 +106,7 @@ EOF
 out=$("$SHAWK_BIN" create-scheme --cmdb "$UP")
 newest=$(ls sql/[0-9]*.sql | tail -1 | sed -e 's,^sql/0*,,' -e 's,_.*,,')
 check "upgrade from 8 ($out)" test "$out" = "schema upgraded from version 8 to $newest"
-check "upgrade: the direct flow keeps its history row" test "$(psql "$UP" -XAtqc "SELECT sum(connections) FROM flow_history WHERE comm = 'app' AND service_addr IS NULL")" = 5
-check "upgrade: the Service's flow has its own copy" test "$(psql "$UP" -XAtqc "SELECT sum(connections) FROM flow_history WHERE comm = 'app' AND service_addr = '198.18.62.101' AND service_port = 80")" = 5
+check "upgrade: the direct flow keeps its history row" test "$(psql "$UP" -XAtqc "SELECT sum(connections) FROM flow_activity WHERE comm = 'app' AND service_addr IS NULL")" = 5
+check "upgrade: the Service's flow has its own copy" test "$(psql "$UP" -XAtqc "SELECT sum(connections) FROM flow_activity WHERE comm = 'app' AND service_addr = '198.18.62.101' AND service_port = 80")" = 5
 check "upgrade: look --since 3h shows both" test "$("$SHAWK_BIN" look --cmdb "$UP" --ipv4 198.18.62.40 --since 3h | grep -c 198.18.62.41)" = 2
 finish
