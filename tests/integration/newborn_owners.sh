@@ -33,14 +33,7 @@ NET=198.18.63
 PORT=9263
 tmp=$(mktemp -d)
 pids=()
-cleanup() {
-	[ -n "${probe_pid:-}" ] && kill "$probe_pid" 2>/dev/null
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	for ns in "$SRV" "$CLI" "$SW"; do ip netns del "$ns" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap 'cleanup_run "$tmp" "$SRV" "$CLI" "$SW"' EXIT
 
 bridge_hosts "$SW" nb "$SRV:$NET.11" "$CLI:$NET.12" || skip "cannot create network namespaces"
 cli_ns=$(stat -Lc %i "/run/netns/$CLI")
