@@ -24,7 +24,7 @@
 # Needs build/rel/bench/cmdb_bench (make bench builds it). Exit 0 when it
 # ran (a missed target is reported, not failed), 1 when it could not.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 SHAWK_BIN=${SHAWK_BIN:-build/shawk}
 DRIVER=${OBJDIR:-build/rel}/bench/cmdb_bench
 [ -x "$DRIVER" ] || { echo "cmdb bench: $DRIVER missing (make bench)"; exit 1; }

@@ -15,7 +15,7 @@
 #
 #   FLEET_NS="100 300 ..." FLEET_DURATION=60 FLEET_CHANGE=10 bash bench/fleet.sh
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 SHAWK_BIN=${SHAWK_BIN:-build/shawk}
 DRIVER=${OBJDIR:-build/rel}/bench/cmdb_bench
 [ -x "$DRIVER" ] || { echo "fleet bench: $DRIVER missing (make bench)"; exit 1; }

@@ -153,6 +153,7 @@ children_cpu_us() {
 
 # Runs one command; wall time in $WALL and CPU time in $CPU (µs). Every
 # measured command is one fork+exec from this shell, shawk included.
+# shellcheck disable=SC2034 # WALL and CPU are for the caller
 measure() {
 	local a b c0
 	children_cpu_us
@@ -171,11 +172,11 @@ ratio() { awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN {printf f, (b > 0 ? a
 
 # utime+stime of a pid in clock ticks (fields 14 and 15, after "comm)").
 cpu_ticks() {
-	local s
+	local s f
 	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
 	s=${s##*) }
-	set -- $s
-	REPLY=$((${12} + ${13}))
+	read -r -a f <<<"$s"
+	REPLY=$((f[11] + f[12]))
 }
 
 # Peak RSS (ru_maxrss, KiB) of one run of a command.

@@ -21,7 +21,7 @@
 # Needs root (netns, BPF). Run under flock -x /tmp/shawk-bench.lock and the
 # integration lock (it uses netns); the machine may be shared: see the load.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 SHAWK_BIN=${SHAWK_BIN:-build/shawk}
 PORTS=${SHAWK_BENCH_PORTS:-5000} N=${SHAWK_BENCH_SCRAPES:-1000} W=${SHAWK_BENCH_WINDOW:-10}
 [ "$(id -u)" -eq 0 ] || { echo "SKIP - metrics_scrape needs root"; exit 0; }
@@ -29,6 +29,7 @@ command -v curl >/dev/null || { echo "SKIP - needs curl"; exit 0; }
 
 SRV=i16-endpoints-bsrv-$$ CLI=i16-endpoints-bcli-$$
 tmp=$(mktemp -d)
+# shellcheck disable=SC2317 # run by the EXIT trap (shellcheck 0.9 misses it before the final exit)
 cleanup() {
 	[ -n "${probe_pid:-}" ] && kill "$probe_pid" 2>/dev/null
 	[ -n "${srv_pid:-}" ] && kill "$srv_pid" 2>/dev/null
@@ -40,7 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ip netns add "$SRV" && ip netns add "$CLI" || { echo "cannot create netns"; exit 1; }
+{ ip netns add "$SRV" && ip netns add "$CLI"; } || { echo "cannot create netns"; exit 1; }
 ip link add i16b-s$$ type veth peer name i16b-c$$
 ip link set i16b-s$$ netns "$SRV"
 ip link set i16b-c$$ netns "$CLI"

@@ -13,7 +13,8 @@
 #     shawk/ss-tan <= 0.7 and ss-tanp/shawk >= 10. Checks with --output json
 #     that shawk reports and attributes every connection on both sides.
 #     Then the peak RSS (VmHWM) of the one-shot scan and of the polling agent
-#     with every connection held (target <= 32 MiB).
+#     with every connection held (target <= 32 MiB); with BENCH_REF_BIN,
+#     the same for that build (e.g. the commit before) in the same run.
 #     Steps 2 and 3 run for each of BENCH_BACKENDS ("bpf-iter sockdiag").
 #  3. Agent CPU: keeps BENCH_CPU_CONNS (20000) connections, runs
 #     `shawk probe --output none --interval 1s` and reports its CPU (% of one
@@ -49,6 +50,7 @@ TARGET_RSS_MB=32       # peak RSS at BENCH_CONNS connections, at most
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_NAME=probe_scan
+# shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
 NS=shawk-bench-$$
 NSPATH=/run/netns/$NS
@@ -59,7 +61,7 @@ bench_require "network namespaces, /proc/<pid>/fd of other processes" ip ss nsen
 case "$CONNS$PER_PROC$RUNS$CPU_CONNS$CPU_SECONDS$CHURN" in
 *[!0-9]*) die "BENCH_* variables must be non-negative integers" ;;
 esac
-[ "$PER_PROC" -gt 0 ] && [ "$RUNS" -gt 0 ] || die "BENCH_PER_PROC and BENCH_RUNS must be > 0"
+{ [ "$PER_PROC" -gt 0 ] && [ "$RUNS" -gt 0 ]; } || die "BENCH_PER_PROC and BENCH_RUNS must be > 0"
 bench_clamp_per_proc
 
 bench_traps
@@ -153,17 +155,20 @@ CMD[iptrue]="ip netns exec $NS $TRUE_BIN"
 CMD[true]="$TRUE_BIN"
 for ((r = 1; r <= RUNS; r++)); do
 	for k in "${KEYS[@]}"; do
-		# Word splitting of CMD is intended: no quoting needed in it.
+		# CMD is words (no quoting in it), split before the timing.
 		# The backend goes through the environment: no extra exec.
-		SHAWK_POLL_BACKEND=${k#shawk:} measure ${CMD[$k]} || die "failed: ${CMD[$k]}"
+		read -r -a argv <<<"${CMD[$k]}"
+		SHAWK_POLL_BACKEND=${k#shawk:} measure "${argv[@]}" || die "failed: ${CMD[$k]}"
 		WALLS[$k]+=" $WALL"
 		CPUS[$k]+=" $CPU"
 	done
 done
 declare -A MW MC
 for k in "${KEYS[@]}"; do
-	MW[$k]=$(median ${WALLS[$k]})
-	MC[$k]=$(median ${CPUS[$k]})
+	read -r -a w <<<"${WALLS[$k]}"
+	read -r -a c <<<"${CPUS[$k]}"
+	MW[$k]=$(median "${w[@]}")
+	MC[$k]=$(median "${c[@]}")
 done
 # What entering the netns adds on top of the fork+exec that every measured
 # command pays (shawk included): nsenter's own exec and setns. Subtracted,
@@ -183,7 +188,7 @@ correctness() { # backend
 	# Correctness: every connection, on both sides, with its process.
 	SHAWK_POLL_BACKEND=$1 "$SHAWK_BIN" probe --once --output json --log-level error >"$TMP/once.json" ||
 		die "shawk probe --once --output json failed"
-	read -r PAS_ALL[$1] PAS_OK[$1] ACT_ALL[$1] ACT_OK[$1] NFLOWS[$1] < <(jq -r --argjson ns "$NS_INO" '
+	read -r "PAS_ALL[$1]" "PAS_OK[$1]" "ACT_ALL[$1]" "ACT_OK[$1]" "NFLOWS[$1]" < <(jq -r --argjson ns "$NS_INO" '
 		[.[] | select(.netns == $ns and .proto == "tcp")] as $f |
 		def total(d): [$f[] | select(.direction == d) | .connections] | add // 0;
 		def owned(d; c): [$f[] | select(.direction == d and .process.name == c
@@ -214,18 +219,24 @@ done
 
 # Peak RSS (VmHWM) of the one-shot scan and of the polling agent after a few
 # scans, both with every connection held. Target: TARGET_RSS_MB at most.
+# BENCH_REF_BIN: the same figures for another build (e.g. the commit before),
+# measured in the same run, for comparison.
 declare -A RSS_ONCE RSS_AGENT
-for b in $BACKENDS; do
-	RSS_ONCE[$b]=$(SHAWK_POLL_BACKEND=$b peak_rss_kb \
-		"$SHAWK_BIN" probe --once --output none --log-level error) || RSS_ONCE[$b]=0
-	SHAWK_POLL_BACKEND=$b "$SHAWK_BIN" probe --mode polling --output none --interval 1s \
+rss_arm() { # key binary backend
+	RSS_ONCE[$1]=$(SHAWK_POLL_BACKEND=$3 peak_rss_kb \
+		"$2" probe --once --output none --log-level error) || RSS_ONCE[$1]=0
+	SHAWK_POLL_BACKEND=$3 "$2" probe --mode polling --output none --interval 1s \
 		--flush-interval 10s --log-level error 2>/dev/null &
 	AGENT_PID=$!
 	sleep 4
-	RSS_AGENT[$b]=$(awk '/^VmHWM:/ {print $2}' "/proc/$AGENT_PID/status" 2>/dev/null)
+	RSS_AGENT[$1]=$(awk '/^VmHWM:/ {print $2}' "/proc/$AGENT_PID/status" 2>/dev/null)
 	kill -TERM "$AGENT_PID" 2>/dev/null
 	wait "$AGENT_PID" 2>/dev/null
 	AGENT_PID=
+}
+for b in $BACKENDS; do
+	rss_arm "$b" "$SHAWK_BIN" "$b"
+	[ -z "${BENCH_REF_BIN:-}" ] || rss_arm "ref:$b" "$BENCH_REF_BIN" "$b"
 done
 
 # ---- 3. agent CPU at a 1 s interval ---------------------------------------------
@@ -315,8 +326,9 @@ say "probe_scan: $("$SHAWK_BIN" --version 2>/dev/null | head -1), $(nproc) CPUs,
 say "probe_scan: one-shot scan of $CONNS connections ($((2 * CONNS)) sockets), $RUNS interleaved runs, ms"
 row "command" "wall med" "wall min" "wall max" "cpu med"
 line() { # key label
-	local w
-	w=$(printf '%s\n' ${WALLS[$1]} | sort -n)
+	local w ws
+	read -r -a ws <<<"${WALLS[$1]}"
+	w=$(printf '%s\n' "${ws[@]}" | sort -n)
 	row "$2" "$(ms "${MW[$1]}")" "$(ms "$(head -1 <<<"$w")")" \
 		"$(ms "$(tail -1 <<<"$w")")" "$(ms "${MC[$1]}")"
 }
@@ -350,6 +362,8 @@ for b in $BACKENDS; do
 	a=$(awk -v k="${RSS_AGENT[$b]:-0}" 'BEGIN {printf "%.1f", k / 1024}')
 	m=$(awk -v a="$o" -v b="$a" 'BEGIN {print (a > b ? a : b)}')
 	say "  [$b] probe --once: $o MiB; polling agent after 4 s: $a MiB   (target <= $TARGET_RSS_MB)  $(verdict "$m" "<=" "$TARGET_RSS_MB")"
+	[ -z "${BENCH_REF_BIN:-}" ] ||
+		say "  [$b] reference $BENCH_REF_BIN: probe --once: $(awk -v k="${RSS_ONCE[ref:$b]:-0}" 'BEGIN {printf "%.1f", k / 1024}') MiB; polling agent after 4 s: $(awk -v k="${RSS_AGENT[ref:$b]:-0}" 'BEGIN {printf "%.1f", k / 1024}') MiB"
 done
 say ""
 say "probe_scan: agent CPU, shawk probe --mode $MODE --interval 1s, $cpu_conns connections, ${CPU_SECONDS} s windows"

@@ -41,6 +41,7 @@ TARGET=256 # bytes per tracked flow, at most
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_NAME=streaming_mem
+# shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
 NS=shawk-mem-$$
 NSPATH=/run/netns/$NS
@@ -50,7 +51,7 @@ bench_require "BPF, network namespaces" ip ss nsenter cc jq bpftool
 case "$CONNS$PER_PROC$ROUNDS" in
 *[!0-9]*) die "BENCH_* variables must be non-negative integers" ;;
 esac
-[ "$CONNS" -gt 0 ] && [ "$PER_PROC" -gt 0 ] && [ "$ROUNDS" -gt 0 ] ||
+{ [ "$CONNS" -gt 0 ] && [ "$PER_PROC" -gt 0 ] && [ "$ROUNDS" -gt 0 ]; } ||
 	die "BENCH_CONNS, BENCH_PER_PROC and BENCH_ROUNDS must be > 0"
 bench_clamp_per_proc
 PAIRS=$(((CONNS + PER_PROC - 1) / PER_PROC))
@@ -66,7 +67,7 @@ bench_traps
 bench_watchdog "$BUDGET"
 
 TMP=$(mktemp -d /tmp/shawk-mem.XXXXXX) || die "mktemp"
-bench_build_holder
+bench_build_holder "$TMP"
 
 # ---- agent -------------------------------------------------------------------
 
@@ -148,12 +149,12 @@ hold_connections() {
 # Waits until the TCP slab is back near $1 objects (sockets of the last
 # phase freed, RCU included), at most 30 s.
 settle_tcp() {
-	local t0=$SECONDS
+	local t0=$SECONDS m
 	while :; do
 		mem_snapshot
-		set -- "$1" $REPLY
-		[ "$4" -le $(($1 + 2000)) ] && return 0
-		[ $((SECONDS - t0)) -lt 30 ] || { say "streaming_mem: warning: TCP slab still at $4 objects (was $1)" >&2; return 0; }
+		read -r -a m <<<"$REPLY"
+		[ "${m[2]}" -le $(($1 + 2000)) ] && return 0
+		[ $((SECONDS - t0)) -lt 30 ] || { say "streaming_mem: warning: TCP slab still at ${m[2]} objects (was $1)" >&2; return 0; }
 		sleep 0.5
 	done
 }
@@ -165,12 +166,12 @@ phase() {
 	sleep 2 # the agent's first (seeding) poll is done
 	[ "$1" = on ] && agent_maps >"$TMP/maps.before"
 	mem_snapshot
-	b=($REPLY)
+	read -r -a b <<<"$REPLY"
 	slab_caches "$TMP/slab.$1.before"
 	hold_connections
 	sleep 3 # let the agent drain every event and poll once more
 	mem_snapshot
-	a=($REPLY)
+	read -r -a a <<<"$REPLY"
 	slab_caches "$TMP/slab.$1.after"
 	join "$TMP/slab.$1.before" "$TMP/slab.$1.after" | awk '{print $1, $3 - $2}' >"$TMP/slab.$1.grow.$r"
 	read -r O_SUM O_N < <(omem_sum)
@@ -193,7 +194,8 @@ phase() {
 # ---- rounds ------------------------------------------------------------------
 
 mem_snapshot
-settle_tcp "$(set -- $REPLY; echo "$3")"
+read -r -a m <<<"$REPLY"
+settle_tcp "${m[2]}"
 KON=() KOFF=() SON=() SOFF=() OON=() OOFF=()
 for ((r = 1; r <= ROUNDS; r++)); do
 	phase on

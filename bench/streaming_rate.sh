@@ -215,7 +215,7 @@ echo "connection rate ratio on/off (medians $m_on/$m_off): $ratio (target >= 0.9
 # the median): less sensitive to the host's speed drifting between rounds.
 ratios() { # ratios "A..." "B...": each round's A/B
 	local -a a b; read -r -a a <<<"$1"; read -r -a b <<<"$2"
-	for j in "${!b[@]}"; do echo "$(div "${a[j]}" "${b[j]}")"; done
+	for j in "${!b[@]}"; do printf '%s\n' "$(div "${a[j]}" "${b[j]}")"; done
 }
 mapfile -t paired < <(ratios "${on[*]}" "${off[*]}")
 pbpf=()

@@ -105,9 +105,57 @@ static void test_slices_follow_the_scan(void **state)
 	assert_true(st.valid);
 }
 
+/* Three netns whose slices of the last scan lie A [0,3) B [3,5) C [5,9);
+ * this scan lists them C, A, B and reuses C and B: their records move to
+ * the front in offset order (B then C), A is walked after them. */
+static void test_compact_in_place(void **state)
+{
+	(void)state;
+	struct sock_record recs[12] = { 0 };
+	for (uint32_t i = 0; i < 12; i++)
+		recs[i].pid = 100 + i;
+	struct ns_state st[3] = {
+		{ .ino = 1, .off = 0, .len = 3 },
+		{ .ino = 2, .off = 3, .len = 2 },
+		{ .ino = 3, .off = 5, .len = 4 },
+	};
+	size_t cur[3] = { 2, 0, 1 };
+	bool reuse[3] = { true, false, true };
+	struct poller p = { .recs = recs, .n = 0, .cap = 12, .st = st,
+			    .nst = 3, .cur = cur, .reuse = reuse,
+			    .skip_max = 3 };
+	assert_int_equal(poller_compact_reused(&p, 3), 0);
+	assert_int_equal(p.n, 6);
+	assert_int_equal(st[1].new_off, 0);
+	assert_int_equal(st[1].new_len, 2);
+	assert_int_equal(st[2].new_off, 2);
+	assert_int_equal(st[2].new_len, 4);
+	uint32_t want[6] = { 103, 104, 105, 106, 107, 108 };
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(recs[i].pid, want[i]);
+	/* A walked: appended after; then the slices are committed. */
+	bool reused;
+	assert_int_equal(poller_begin_netns(&p, 1, &reused), 0);
+	assert_false(reused);
+	assert_int_equal(st[0].new_off, 6);
+	recs[p.n++].pid = 500;
+	poller_end_netns(&p, 1);
+	assert_int_equal(poller_begin_netns(&p, 0, &reused), 0);
+	assert_true(reused);
+	poller_end_netns(&p, 0);
+	assert_int_equal(st[2].new_len, 4); /* a reused slice keeps its length */
+	assert_int_equal(st[0].new_len, 1);
+	/* Nothing reused: the array starts empty. */
+	bool none[3] = { false, false, false };
+	p.reuse = none;
+	assert_int_equal(poller_compact_reused(&p, 3), 0);
+	assert_int_equal(p.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_compact_in_place),
 		cmocka_unit_test(test_reuse_until_bound),
 		cmocka_unit_test(test_counter_change_walks),
 		cmocka_unit_test(test_force_and_failures_walk),

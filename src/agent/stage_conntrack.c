@@ -511,6 +511,7 @@ static void ct_free(struct stage *st)
 	netns_set_free(c->ns);
 	ct_table_free(c->ct);
 	free(c->nat);
+	hindex_free(&c->nat_index);
 	free(c);
 }
 
@@ -538,7 +539,9 @@ struct stage *stage_conntrack_new(const struct probe_config *cfg,
 	c->ns = netns_set_new(procmap_root(pm), cfg->run_netns_dir, 0);
 	c->ct = ct_table_new(max_entries);
 	c->nat = calloc(NAT_SOURCES_MAX, sizeof(*c->nat));
-	if (!c->ns || !c->ct || !c->nat) {
+	/* Reserved once, while empty (nothing to rehash: no hash needed). */
+	if (!c->ns || !c->ct || !c->nat ||
+	    hindex_reserve(&c->nat_index, NAT_SOURCES_MAX, NULL, NULL) < 0) {
 		ct_free(&c->base);
 		return NULL;
 	}

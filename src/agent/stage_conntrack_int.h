@@ -10,6 +10,7 @@
  */
 #include "agent/stage_conntrack.h"
 #include "conntrack/ct.h"
+#include "core/hindex.h"
 #include "core/record.h"
 #include "core/stage.h"
 
@@ -54,6 +55,9 @@ struct ct_ns {
 	uint32_t done_gen; /* the scan done and ok are of */
 };
 
+#define NAT_SOURCES_MAX 1024
+#define NAT_LOCAL_MAX 16 /* the agent's own addresses kept in nat_sources */
+
 struct stage_conntrack {
 	struct stage base;
 	struct procmap *pm;
@@ -86,6 +90,11 @@ struct stage_conntrack {
 	size_t nnat;
 	uint32_t nat_gen;
 	bool nat_over;
+	struct hindex nat_index; /* over nat while it is built */
+	/* The agent's own addresses, as of scan nlocal_gen (0: never). */
+	struct net_addr local[NAT_LOCAL_MAX];
+	size_t nlocal;
+	uint32_t nlocal_gen;
 
 	/* What report() logs once per change. */
 	int last_err;	  /* of this scan's first failed dump, 0: none */
@@ -116,6 +125,5 @@ bool ct_translate(struct stage *st, const struct sock_record *rec,
 		  uint8_t dir, struct flow_nat *ret);
 bool ct_plain_peer(struct stage *st, const struct sock_record *rec);
 ssize_t ct_nat_sources(struct stage *st, const struct net_addr **ret);
-#define NAT_SOURCES_MAX 1024
 
 #endif

@@ -6,6 +6,7 @@
  * connections it may count without their tuple (nothing to translate).
  */
 #include "agent/stage_conntrack_int.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <ifaddrs.h>
@@ -123,42 +124,70 @@ bool ct_plain_peer(struct stage *st, const struct sock_record *rec)
 	       (e->rsport == rec->rport && !memcmp(e->rsrc, p, 16));
 }
 
-static bool nat_has(const struct net_addr *v, size_t n, uint8_t family,
-		    const uint8_t *addr)
+/* c->nat is indexed by nat_index while it is built (then sorted). */
+struct nat_key {
+	const struct net_addr *set;
+	const struct net_addr *a;
+};
+
+static uint64_t nat_hash(const struct net_addr *a)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i].family == family && !memcmp(v[i].addr, addr, 16))
-			return true;
-	return false;
+	return hash_bytes(a->addr, sizeof(a->addr), a->family);
 }
 
-/* Adds the addresses of the agent's own netns (a node's, where kube-proxy
- * masquerades): known before the first connection they NAT. */
-static void nat_add_local(struct stage_conntrack *c)
+static bool nat_eq(uint32_t idx, const void *key)
+{
+	const struct nat_key *k = key;
+	return !net_addr_cmp(&k->set[idx], k->a);
+}
+
+/* Adds a to the set unless it is there; false once the set is full. */
+static bool nat_add(struct stage_conntrack *c, uint8_t family,
+		    const uint8_t addr[16])
+{
+	struct net_addr a = { .family = family };
+	memcpy(a.addr, addr, sizeof(a.addr));
+	struct nat_key k = { c->nat, &a };
+	uint64_t h = nat_hash(&a);
+	if (hindex_find(&c->nat_index, h, nat_eq, &k) != HINDEX_NONE)
+		return true;
+	if (c->nnat == NAT_SOURCES_MAX) {
+		c->nat_over = true;
+		return false;
+	}
+	c->nat[c->nnat] = a;
+	hindex_add(&c->nat_index, h, (uint32_t)c->nnat++);
+	return true;
+}
+
+/* The addresses of the agent's own netns (a node's, where kube-proxy
+ * masquerades), known before the first connection they NAT. Read again
+ * every CT_REDUMP_EVERY scans, not at every scan: an address added since
+ * is in the set as soon as an entry NATs to it. */
+static void nat_local_refresh(struct stage_conntrack *c)
 {
 	static const uint8_t v6lo[16] = { [15] = 1 };
+	if (c->nlocal_gen && c->gen - c->nlocal_gen < CT_REDUMP_EVERY)
+		return;
 	struct addrs_job j = { 0 };
 	(void)ct_local_addrs(&j); /* what it found, even on ENOMEM */
-	for (size_t i = 0; i < j.n && !c->nat_over; i++) {
-		uint8_t fam = j.addr[i][0];
+	c->nlocal = 0;
+	for (size_t i = 0; i < j.n && c->nlocal < NAT_LOCAL_MAX; i++) {
 		const uint8_t *a = j.addr[i] + 1;
-		if (fam == AF_INET ? a[0] == 127 : !memcmp(a, v6lo, 16))
+		if (j.addr[i][0] == AF_INET ? a[0] == 127 : !memcmp(a, v6lo, 16))
 			continue;
-		if (nat_has(c->nat, c->nnat, fam, a))
-			continue;
-		if (c->nnat == NAT_SOURCES_MAX) {
-			c->nat_over = true;
-			break;
-		}
-		c->nat[c->nnat].family = fam;
-		memcpy(c->nat[c->nnat++].addr, a, 16);
+		c->local[c->nlocal].family = j.addr[i][0];
+		memcpy(c->local[c->nlocal++].addr, a, 16);
 	}
 	free(j.addr);
+	c->nlocal_gen = c->gen;
 }
 
 /* The reply destinations of the entries a passive record would be
  * translated by (ct_translate(): the peer is not the original client),
- * and the agent's own addresses. */
+ * and the agent's own addresses; sorted (net_addr_cmp), so that a source
+ * compares sets without sorting again. Rebuilt once per scan: one hash
+ * lookup per SNAT entry. */
 ssize_t ct_nat_sources(struct stage *st, const struct net_addr **ret)
 {
 	struct stage_conntrack *c = (struct stage_conntrack *)st;
@@ -169,19 +198,14 @@ ssize_t ct_nat_sources(struct stage *st, const struct net_addr **ret)
 		const struct ct_entry *v = ct_table_entries(c->ct, &n);
 		c->nnat = 0;
 		c->nat_over = false;
-		nat_add_local(c);
-		for (size_t i = 0; i < n && !c->nat_over; i++) {
-			if (!memcmp(v[i].osrc, v[i].rdst, 16) ||
-			    nat_has(c->nat, c->nnat, v[i].family, v[i].rdst))
-				continue;
-			if (c->nnat == NAT_SOURCES_MAX) {
-				c->nat_over = true;
-				break;
-			}
-			struct net_addr *a = &c->nat[c->nnat++];
-			a->family = v[i].family;
-			memcpy(a->addr, v[i].rdst, 16);
-		}
+		hindex_clear(&c->nat_index);
+		nat_local_refresh(c);
+		for (size_t i = 0; i < c->nlocal; i++)
+			(void)nat_add(c, c->local[i].family, c->local[i].addr);
+		for (size_t i = 0; i < n && !c->nat_over; i++)
+			if (memcmp(v[i].osrc, v[i].rdst, 16))
+				(void)nat_add(c, v[i].family, v[i].rdst);
+		qsort(c->nat, c->nnat, sizeof(*c->nat), net_addr_cmp);
 		c->nat_gen = c->gen;
 	}
 	if (c->nat_over)

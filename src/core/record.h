@@ -65,6 +65,12 @@ struct net_addr {
 	uint8_t addr[16];
 };
 
+/* Orders net_addrs (qsort-compatible): family, then the address bytes. */
+int net_addr_cmp(const void *a, const void *b);
+
+/* Sorts v and drops repeats; returns how many distinct addresses remain. */
+size_t net_addr_sort_unique(struct net_addr *v, size_t n);
+
 /* Called for each record; a negative return stops the scan and is passed up. */
 typedef int (*sock_record_fn)(const struct sock_record *rec, void *userdata);
 

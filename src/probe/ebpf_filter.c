@@ -67,16 +67,18 @@ static void ebpf_plain_peer(struct source *src, const struct sock_record *rec)
 	}
 }
 
-static bool addr_in(const struct net_addr *v, size_t n,
-		    const struct net_addr *a)
+static int nat_update(int fd, const struct net_addr *a, bool add)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i].family == a->family &&
-		    !memcmp(v[i].addr, a->addr, sizeof(a->addr)))
-			return true;
-	return false;
+	static const uint8_t one = 1;
+	struct shawk_peer_key k;
+	key_of(&k, a->family, a->addr, 0);
+	return add ? bpf_map_update_elem(fd, &k, &one, BPF_ANY)
+		   : bpf_map_delete_elem(fd, &k);
 }
 
+/* v: the stage's set (the conntrack stage gives it sorted; sorted again
+ * here, the contract does not say so). e->nat: the set in the map,
+ * sorted: one merge finds what to add and what to delete. */
 static void ebpf_nat_sources(struct source *src, const struct net_addr *v,
 			     size_t n)
 {
@@ -97,30 +99,28 @@ static void ebpf_nat_sources(struct source *src, const struct net_addr *v,
 		e->skel->bss->nat_known = 0;
 		return;
 	}
+	if (n)
+		memcpy(keep, v, n * sizeof(*keep));
+	n = net_addr_sort_unique(keep, n);
 	/* The new ones first, then the old ones go: never a moment with
 	 * an address of both sets missing. */
-	size_t w = 0;
-	uint8_t one = 1;
 	bool failed = false;
-	for (size_t i = 0; i < n; i++) {
-		if (addr_in(keep, w, &v[i]))
-			continue;
-		struct shawk_peer_key k;
-		key_of(&k, v[i].family, v[i].addr, 0);
-		if (bpf_map_update_elem(fd, &k, &one, BPF_ANY) < 0)
+	for (size_t i = 0, j = 0; i < n; i++) {
+		while (j < e->nnat && net_addr_cmp(&e->nat[j], &keep[i]) < 0)
+			j++;
+		if ((j == e->nnat || net_addr_cmp(&e->nat[j], &keep[i])) &&
+		    nat_update(fd, &keep[i], true) < 0)
 			failed = true;
-		keep[w++] = v[i];
 	}
-	for (size_t i = 0; i < e->nnat; i++) {
-		if (addr_in(keep, w, &e->nat[i]))
-			continue;
-		struct shawk_peer_key k;
-		key_of(&k, e->nat[i].family, e->nat[i].addr, 0);
-		(void)bpf_map_delete_elem(fd, &k);
+	for (size_t i = 0, j = 0; i < e->nnat; i++) {
+		while (j < n && net_addr_cmp(&keep[j], &e->nat[i]) < 0)
+			j++;
+		if (j == n || net_addr_cmp(&keep[j], &e->nat[i]))
+			(void)nat_update(fd, &e->nat[i], false);
 	}
 	free(e->nat);
 	e->nat = keep;
-	e->nnat = w;
+	e->nnat = n;
 	e->skel->bss->nat_known = known && !failed;
 }
 

@@ -253,7 +253,6 @@ static void poller_free(struct source *src)
 	free(p->st);
 	free(p->cur);
 	free(p->reuse);
-	free(p->prev);
 	netns_set_free(p->ns);
 	free(p->recs);
 	free(p);

@@ -26,10 +26,10 @@
 struct ns_state {
 	uint64_t ino;
 	uint64_t c[NS_COUNTERS]; /* read right before the last walk */
-	size_t off, len;	 /* its records in prev */
-	size_t new_off, new_len; /* ... in recs, during a scan */
-	unsigned reused;	 /* scans served from prev since that walk */
-	bool valid;		 /* c and the prev slice describe one walk */
+	size_t off, len;	 /* its records in recs, as of the last scan */
+	size_t new_off, new_len; /* ... in this scan */
+	unsigned reused;	 /* scans served by those since that walk */
+	bool valid;		 /* c and the slice describe one walk */
 	bool seen, counters_ok, walked, bad;
 };
 
@@ -63,10 +63,8 @@ struct poller {
 	struct ns_state *st;
 	size_t nst, stcap;
 	size_t *cur;   /* per netns index of this scan: index into st */
-	bool *reuse;   /* per netns index: served from prev */
+	bool *reuse;   /* per netns index: its last records reused */
 	size_t curcap;
-	struct sock_record *prev; /* the last scan's records (resolved) */
-	size_t nprev, prevcap;
 };
 
 /* Appends rec to p's records (counted as overflow past p->max). */
@@ -96,6 +94,10 @@ int poller_commit_netns(struct poller *p);
 bool poller_plan_one(struct ns_state *st, const uint64_t *c, bool force_walk,
 		     unsigned skip_max);
 void poller_commit_one(struct ns_state *st, bool overflow);
+/* Moves the slices of the netns reused in this scan (p->reuse over the
+ * scan's count netns) to the front of p->recs, in place, and sets their
+ * new_off/new_len and p->n. 0 or -ENOMEM. */
+int poller_compact_reused(struct poller *p, size_t count);
 
 /* poller_iter.c: see there. */
 int poller_load_iters(struct poller *p);

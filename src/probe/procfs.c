@@ -283,40 +283,19 @@ void procfs_cmdline_to_string(char *buf, size_t len)
 	buf[len] = '\0';
 }
 
-int procfs_parse_sockstat_inuse(const char *buf, size_t len, uint64_t *ret)
+/* The line of buf[0..len) at *off, its length (without the '\n') in
+ * *ret_len; advances *off past it. NULL past the end. */
+static const char *next_line(const char *buf, size_t len, size_t *off,
+			     size_t *ret_len)
 {
-	static const char *const protos[] = { "TCP: inuse ", "UDP: inuse ",
-					      "TCP6: inuse ", "UDP6: inuse " };
-	uint64_t sum = 0;
-	bool found = false;
-	size_t off = 0;
-
-	while (off < len) {
-		const char *line = buf + off;
-		const char *nl = memchr(line, '\n', len - off);
-		size_t ll = nl ? (size_t)(nl - line) : len - off;
-		off += ll + 1;
-		for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++) {
-			size_t pl = strlen(protos[i]);
-			if (ll <= pl || memcmp(line, protos[i], pl) != 0)
-				continue;
-			uint64_t v = 0;
-			size_t j = pl;
-			if (line[j] < '0' || line[j] > '9')
-				return -EBADMSG;
-			for (; j < ll && line[j] >= '0' && line[j] <= '9'; j++) {
-				if (v > (UINT64_MAX - 9) / 10)
-					return -EBADMSG;
-				v = v * 10 + (uint64_t)(line[j] - '0');
-			}
-			sum += v;
-			found = true;
-		}
-	}
-	if (!found)
-		return -EBADMSG;
-	*ret = sum;
-	return 0;
+	if (*off >= len)
+		return NULL;
+	const char *line = buf + *off;
+	const char *nl = memchr(line, '\n', len - *off);
+	size_t ll = nl ? (size_t)(nl - line) : len - *off;
+	*off += ll + 1;
+	*ret_len = ll;
+	return line;
 }
 
 /* Decimal at s[*j..end); advances *j. -EBADMSG without digits or on overflow. */
@@ -336,17 +315,42 @@ static int parse_u64_at(const char *s, size_t *j, size_t end, uint64_t *ret)
 	return 0;
 }
 
+int procfs_parse_sockstat_inuse(const char *buf, size_t len, uint64_t *ret)
+{
+	static const char *const protos[] = { "TCP: inuse ", "UDP: inuse ",
+					      "TCP6: inuse ", "UDP6: inuse " };
+	uint64_t sum = 0;
+	bool found = false;
+	size_t off = 0, ll;
+	const char *line;
+
+	while ((line = next_line(buf, len, &off, &ll))) {
+		for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++) {
+			size_t pl = strlen(protos[i]);
+			if (ll <= pl || memcmp(line, protos[i], pl) != 0)
+				continue;
+			uint64_t v;
+			size_t j = pl;
+			if (parse_u64_at(line, &j, ll, &v) < 0)
+				return -EBADMSG;
+			sum += v;
+			found = true;
+		}
+	}
+	if (!found)
+		return -EBADMSG;
+	*ret = sum;
+	return 0;
+}
+
 int procfs_parse_sockstat_value(const char *buf, size_t len, const char *proto,
 				const char *key, uint64_t *ret)
 {
 	size_t pl = strlen(proto), kl = strlen(key);
-	size_t off = 0;
+	size_t off = 0, ll;
+	const char *line;
 
-	while (off < len) {
-		const char *line = buf + off;
-		const char *nl = memchr(line, '\n', len - off);
-		size_t ll = nl ? (size_t)(nl - line) : len - off;
-		off += ll + 1;
+	while ((line = next_line(buf, len, &off, &ll))) {
 		if (ll < pl + 2 || memcmp(line, proto, pl) != 0 ||
 		    line[pl] != ':' || line[pl + 1] != ' ')
 			continue;
@@ -384,15 +388,12 @@ int procfs_parse_snmp_tcp(const char *buf, size_t len,
 					     "AttemptFails", "EstabResets",
 					     "CurrEstab" };
 	const char *hdr = NULL, *val = NULL;
-	size_t hl = 0, vl = 0, off = 0;
+	size_t hl = 0, vl = 0, off = 0, ll;
 	uint64_t out[5];
 	bool got[5] = { false };
+	const char *line;
 
-	while (off < len && !val) {
-		const char *line = buf + off;
-		const char *nl = memchr(line, '\n', len - off);
-		size_t ll = nl ? (size_t)(nl - line) : len - off;
-		off += ll + 1;
+	while (!val && (line = next_line(buf, len, &off, &ll))) {
 		if (ll < 5 || memcmp(line, "Tcp: ", 5) != 0)
 			continue;
 		if (!hdr) {

@@ -12,8 +12,7 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib/pg.sh
 . tests/integration/lib/bridge.sh
 require_root
-pg_available || skip "needs PostgreSQL server binaries (apt-get install postgresql)"
-command -v psql >/dev/null || skip "needs psql"
+pg_require
 
 SW=shawk-sw-$$ CL=shawk-cl-$$ MI=shawk-mi-$$ BK=shawk-bk-$$
 tmp=$(mktemp -d)
@@ -28,8 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
-"$SHAWK_BIN" create-scheme --cmdb "$CMDB" >/dev/null || { not_ok "create-scheme"; finish; }
+pg_test_start
 
 bridge_hosts "$SW" sh "$CL:198.18.7.2" "$MI:198.18.7.1" "$BK:198.18.7.3" || skip "cannot create network namespaces"
 t0=$(date -u -d '-1 sec' +%Y-%m-%dT%H:%M:%SZ)
@@ -137,10 +135,7 @@ check "probe logged the outage" grep -q "CMDB unreachable" "$tmp/probe.err"
 check "probe logged the recovery" grep -q "CMDB reachable again" "$tmp/probe.err"
 check "outage logged once" test "$(grep -c 'CMDB unreachable' "$tmp/probe.err")" -eq 1
 
-kill -TERM "$probe_pid"
-wait "$probe_pid"
-rc=$?
-probe_pid=
-check "probe exits 0 on SIGTERM after a final flush" test $rc -eq 0
+probe_stop
+check "probe exits 0 on SIGTERM after a final flush" test $probe_rc -eq 0
 check "no error logged by the probe" bash -c "! grep -q ' error: ' '$tmp/probe.err'"
 finish

@@ -15,8 +15,7 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib/pg.sh
 . tests/integration/lib/bridge.sh
 require_root
-pg_available || skip "needs PostgreSQL server binaries (apt-get install postgresql)"
-command -v psql >/dev/null || skip "needs psql"
+pg_require
 
 SW=i19h-sw-$$ CL=i19h-cl-$$ SV=i19h-sv-$$
 tmp=$(mktemp -d)
@@ -31,8 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
-"$SHAWK_BIN" create-scheme --cmdb "$CMDB" >/dev/null || { not_ok "create-scheme"; finish; }
+pg_test_start
 newest=$(ls sql/[0-9]*.sql | tail -1 | sed -e 's,^sql/0*,,' -e 's,_.*,,')
 check "schema at the newest version ($newest)" test "$(psql_val "SELECT max(version) FROM shawk_schema_version")" = "$newest"
 check "today's and tomorrow's history partitions exist" test "$(psql_val "SELECT count(*) FROM pg_inherits WHERE inhparent = 'flow_history'::regclass")" -ge 2
@@ -47,44 +45,13 @@ bridge_hosts "$SW" i19h "$CL:198.18.66.2" "$SV:198.18.66.3" || skip "cannot crea
 inns "$SV" shawk-hsrv server "$tmp/sv" tcp:198.18.66.3:80
 wait_for test -f "$tmp/sv" || { not_ok "server started"; finish; }
 
-# The client: phase N starts when $tmp/goN appears; it connects, holds
-# the connection 1.2 s, closes it and writes "START END" (epoch ms) to
-# $tmp/doneN. One process for every phase: the same edge each time.
-cat >"$tmp/phases.py" <<'PY'
-import os, socket, sys, time
-d = sys.argv[1]
-ms = lambda: int(time.time() * 1000)
-for n in (1, 2, 3):
-    while not os.path.exists(f"{d}/go{n}"):
-        time.sleep(0.05)
-    s = socket.create_connection(("198.18.66.3", 80))
-    t0 = ms()
-    time.sleep(1.2)
-    s.close()
-    t1 = ms()
-    with open(f"{d}/done{n}.tmp", "w") as f:
-        f.write(f"{t0} {t1}\n")
-    os.rename(f"{d}/done{n}.tmp", f"{d}/done{n}")
-time.sleep(3600)
-PY
-ip netns exec "$CL" bash -c ". tests/integration/lib/common.sh; pyrun shawk-hcli $tmp/phases.py $tmp; wait" &
-
-"$SHAWK_BIN" probe --cmdb "$CMDB" --interval 200ms --flush-interval 1s \
-	--history-bucket 1s >"$tmp/probe.out" 2>"$tmp/probe.err" &
-probe_pid=$!
-sleep 1.5
-
-phase() { # phase N: runs phase N, sets S and E (epoch ms)
-	touch "$tmp/go$1"
-	wait_for test -f "$tmp/done$1" || { not_ok "phase $1 ran"; finish; }
-	read -r S E <"$tmp/done$1"
-}
-rfc() { # rfc MS: RFC 3339 with milliseconds
-	date -u -d "@$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" +%Y-%m-%dT%H:%M:%S.%3NZ
-}
-phase 1; s1=$S e1=$E
+# The client: one process for every phase (lib/pg.sh), the same edge
+# each time.
+history_client "$CL" shawk-hcli 198.18.66.3:80 198.18.66.3:80 198.18.66.3:80
+history_probe_start
+history_phase 1; s1=$S e1=$E
 sleep 6
-phase 2; s2=$S e2=$E
+history_phase 2; s2=$S e2=$E
 hist() { psql_val "SELECT count(*) FROM flow_history WHERE comm = 'shawk-hcli' AND bucket >= to_timestamp($1 / 1000.0 - 1)"; }
 wait_for bash -c "[ \"\$(psql '$CMDB' -XAtqc \"SELECT count(*) FROM flow_history WHERE comm = 'shawk-hcli' AND bucket >= to_timestamp($s2 / 1000.0 - 1)\")\" -gt 0 ]"
 sleep 2 # the flush after the close
@@ -96,10 +63,10 @@ check "the agent's retention kept today's history" test "$(psql_val "SELECT coun
 L="$SHAWK_BIN look --cmdb $CMDB"
 pg_cl=$(ps -o pgid= -p "$(pgrep -x shawk-hcli | head -1)" | tr -d ' ')
 pg_sv=$(ps -o pgid= -p "$(pgrep -x shawk-hsrv | head -1)" | tr -d ' ')
-all_s=$(rfc $((s1 - 2000))) all_e=$(rfc $((e2 + 2000)))
-p1_s=$(rfc $((s1 - 2000))) p1_e=$(rfc $((e1 + 500)))
-gap_s=$(rfc $((e1 + 2000))) gap_e=$(rfc $((s2 - 2000)))
-p2_s=$(rfc $((s2 - 1000))) p2_e=$(rfc $((e2 + 2000)))
+all_s=$(rfc3339_ms $((s1 - 2000))) all_e=$(rfc3339_ms $((e2 + 2000)))
+p1_s=$(rfc3339_ms $((s1 - 2000))) p1_e=$(rfc3339_ms $((e1 + 500)))
+gap_s=$(rfc3339_ms $((e1 + 2000))) gap_e=$(rfc3339_ms $((s2 - 2000)))
+p2_s=$(rfc3339_ms $((s2 - 1000))) p2_e=$(rfc3339_ms $((e2 + 2000)))
 
 cat >"$tmp/tree" <<EOT
 198.18.66.3:80 ('shawk-hsrv', pgid=$pg_sv)
@@ -180,7 +147,7 @@ bad "prune: retention shorter than the bucket" "$SHAWK_BIN" prune --cmdb "$CMDB"
 # Outage: the connection of phase 3 comes and goes while PostgreSQL is
 # down; its history lands in the buckets of when it was seen.
 scripts/pg-throwaway.sh ctl "$PGDIR" -m fast -w stop >/dev/null 2>&1
-phase 3; s3=$S e3=$E
+history_phase 3; s3=$S e3=$E
 sleep 3
 restart=$(date +%s%3N)
 scripts/pg-throwaway.sh start "$PGDIR" >/dev/null || not_ok "CMDB restarted"
@@ -191,7 +158,7 @@ done
 check "phase 3 (seen during the outage) reached the history" test "$(hist "$s3")" -gt 0
 last=$(psql_val "SELECT (extract(epoch FROM max(bucket)) * 1000)::bigint FROM flow_history WHERE comm = 'shawk-hcli'")
 check "its buckets are when it was seen, not when written ($last < $((e3 + 1000)) < $restart)" test "$last" -lt $((e3 + 1000)) -a $((e3 + 1000)) -lt "$restart"
-check "window over phase 3 counts its connection" test "$(json_edges --ipv4 198.18.66.3 --since "$(rfc $((s3 - 1000)))" --until "$(rfc $((e3 + 500)))")" = 1
+check "window over phase 3 counts its connection" test "$(json_edges --ipv4 198.18.66.3 --since "$(rfc3339_ms $((s3 - 1000)))" --until "$(rfc3339_ms $((e3 + 500)))")" = 1
 
 # A month of synthetic history (a minute bucket for each of 20 edges,
 # every 10 minutes), then `shawk prune` with a week's retention.
@@ -223,11 +190,8 @@ check "flows not seen within a week deleted, the others kept" test "$(psql_val "
 check "live edge still there after prune" test "$(json_edges --ipv4 198.18.66.3 --since "$all_s" --until "$all_e" | wc -w)" -ge 1
 check "prune reported it" bash -c "echo '$out' | grep -Eq 'pruned: [0-9]+ history partitions dropped, [0-9]+ rows deleted'"
 
-kill -TERM "$probe_pid"
-wait "$probe_pid"
-rc=$?
-probe_pid=
-check "probe exits 0 on SIGTERM" test $rc -eq 0
+probe_stop
+check "probe exits 0 on SIGTERM" test $probe_rc -eq 0
 check "no error logged by the probe" bash -c "! grep -q ' error: ' '$tmp/probe.err'"
 
 # Upgrade in place from schema 5 with data in it (another database).

@@ -17,8 +17,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/pg.sh
 . tests/integration/lib/services_topo.sh
 require_root
-pg_available || skip "needs PostgreSQL server binaries (apt-get install postgresql)"
-command -v psql >/dev/null || skip "needs psql"
+pg_require
 command -v iptables >/dev/null || skip "needs iptables"
 
 P=i19s-$$
@@ -36,8 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
-"$SHAWK_BIN" create-scheme --cmdb "$CMDB" >/dev/null || { not_ok "create-scheme"; finish; }
+pg_test_start
 
 CLI=198.18.62.10 B1=198.18.62.21 SVC=198.18.62.100
 topo_init "$P" || skip "cannot create network namespaces"
@@ -51,45 +49,14 @@ ip netns exec "$P-b1" bash -c ". tests/integration/lib/common.sh; pyrun shawk-sb
 pids+=($!)
 wait_for test -f "$tmp/sv" || { not_ok "backend started"; finish; }
 
-# The client: phase N starts when $tmp/goN appears; it connects to the
-# phase's address, holds the connection 1.2 s, closes it and writes
-# "START END" (epoch ms) to $tmp/doneN. One process: one client identity.
-cat >"$tmp/phases.py" <<'PY'
-import os, socket, sys, time
-d, svc, b1 = sys.argv[1:4]
-ms = lambda: int(time.time() * 1000)
-for n, dst in ((1, (svc, 80)), (2, (b1, 8080))):
-    while not os.path.exists(f"{d}/go{n}"):
-        time.sleep(0.05)
-    s = socket.create_connection(dst)
-    t0 = ms()
-    time.sleep(1.2)
-    s.close()
-    t1 = ms()
-    with open(f"{d}/done{n}.tmp", "w") as f:
-        f.write(f"{t0} {t1}\n")
-    os.rename(f"{d}/done{n}.tmp", f"{d}/done{n}")
-time.sleep(3600)
-PY
-ip netns exec "$P-cli" bash -c ". tests/integration/lib/common.sh; pyrun shawk-scli $tmp/phases.py $tmp $SVC $B1; wait" &
-pids+=($!)
-
-"$SHAWK_BIN" probe --cmdb "$CMDB" --interval 200ms --flush-interval 1s \
-	--history-bucket 1s >"$tmp/probe.out" 2>"$tmp/probe.err" &
-probe_pid=$!
-sleep 1.5
-
-phase() { # phase N: runs phase N, sets S and E (epoch ms)
-	touch "$tmp/go$1"
-	wait_for test -f "$tmp/done$1" || { not_ok "phase $1 ran"; finish; }
-	read -r S E <"$tmp/done$1"
-}
-rfc() { # rfc MS: RFC 3339 with milliseconds
-	date -u -d "@$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" +%Y-%m-%dT%H:%M:%S.%3NZ
-}
-phase 1; s1=$S e1=$E
+# The client: one process for every phase (lib/pg.sh), one client
+# identity: phase 1 through the Service, phase 2 to the backend directly.
+history_client "$P-cli" shawk-scli $SVC:80 $B1:8080
+pids+=("$client_pid")
+history_probe_start
+history_phase 1; s1=$S e1=$E
 sleep 5
-phase 2; s2=$S e2=$E
+history_phase 2; s2=$S e2=$E
 hist() { # hist SERVICE_CONDITION: the client's history rows
 	psql_val "SELECT count(*) FROM flow_history WHERE comm = 'shawk-scli' AND direction = 'active' AND $1"
 }
@@ -103,8 +70,8 @@ check "no history of the Service's call after phase 1" test "$(hist "service_add
 check "no history of the direct call before phase 2" test "$(hist "service_addr IS NULL AND bucket + interval '1 second' <= to_timestamp($e1 / 1000.0 + 1)")" = 0
 
 L="$SHAWK_BIN look --cmdb $CMDB"
-p1_s=$(rfc $((s1 - 1500))) p1_e=$(rfc $((e1 + 500)))
-p2_s=$(rfc $((s2 - 500))) p2_e=$(rfc $((e2 + 2000)))
+p1_s=$(rfc3339_ms $((s1 - 1500))) p1_e=$(rfc3339_ms $((e1 + 500)))
+p2_s=$(rfc3339_ms $((s2 - 500))) p2_e=$(rfc3339_ms $((e2 + 2000)))
 $L --ipv4 $CLI --since "$p1_s" --until "$p1_e" >"$tmp/w1" 2>&1
 cat "$tmp/w1" | sed 's/^/# /'
 check "window over phase 1: the call via the Service" grep -q "$B1:8080 .*via $SVC:80" "$tmp/w1"
@@ -126,11 +93,8 @@ g = json.load(sys.stdin)
 print(" ".join(sorted("%s:%s" % ("via" if e.get("service") else "direct", e["connections"]) for e in g["edges"])))')
 check "window over both: one connection each, via and direct ($j)" test "$j" = "direct:1 via:1"
 
-kill -TERM "$probe_pid"
-wait "$probe_pid"
-rc=$?
-probe_pid=
-check "probe exits 0 on SIGTERM" test $rc -eq 0
+probe_stop
+check "probe exits 0 on SIGTERM" test $probe_rc -eq 0
 check "no error logged by the probe" bash -c "! grep -q ' error: ' '$tmp/probe.err'"
 
 # Upgrade from schema 8: a direct flow and one through a Service shared

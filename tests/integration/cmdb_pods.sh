@@ -9,18 +9,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/common.sh
 . tests/integration/lib/pg.sh
-pg_available || skip "needs PostgreSQL server binaries (apt-get install postgresql)"
-command -v psql >/dev/null || skip "needs psql"
-
-tmp=$(mktemp -d)
-cleanup() {
-	pg_stop
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
+pg_test_begin
 S="$SHAWK_BIN"
-"$S" create-scheme --cmdb "$CMDB" >/dev/null || { not_ok "create-scheme"; finish; }
 
 psql "$CMDB" -XAtq -v ON_ERROR_STOP=1 >/dev/null <<'SQL' || not_ok "fixture rows"
 INSERT INTO pods (uid, namespace, name, node_name, ips, labels, owner_kind, owner_name, containers, host_network, first_seen, last_seen) VALUES

@@ -8,8 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/common.sh
 . tests/integration/lib/pg.sh
-pg_available || skip "needs PostgreSQL server binaries (apt-get install postgresql)"
-command -v psql >/dev/null || skip "needs psql"
+pg_require
 
 tmp=$(mktemp -d)
 cleanup() {
@@ -19,7 +18,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
+pg_test_db
 
 S="$SHAWK_BIN"
 # Fresh install up to version 1 only, then upgrade in place.

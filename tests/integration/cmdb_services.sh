@@ -15,17 +15,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/common.sh
 . tests/integration/lib/pg.sh
-pg_available || skip "needs PostgreSQL server binaries (apt-get install postgresql)"
-command -v psql >/dev/null || skip "needs psql"
-
-tmp=$(mktemp -d)
-cleanup() {
-	pg_stop
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
-"$SHAWK_BIN" create-scheme --cmdb "$CMDB" >/dev/null || { not_ok "create-scheme"; finish; }
+pg_test_begin
 
 # flow DIR LADDR LPORT RADDR RPORT PGID COMM CONTAINER SVC_ADDR SVC_PORT NAT_ADDR NAT_PORT
 flow() {

@@ -12,8 +12,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib/common.sh
 . tests/integration/lib/pg.sh
-pg_available || skip "needs PostgreSQL server binaries (apt-get install postgresql)"
-command -v psql >/dev/null || skip "needs psql"
+pg_require
 command -v openssl >/dev/null || skip "needs openssl"
 
 tmp=$(mktemp -d)
@@ -25,8 +24,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
-"$SHAWK_BIN" create-scheme --cmdb "$CMDB" >/dev/null || { not_ok "create-scheme"; finish; }
+pg_test_start
 
 K=tests/integration/lib/kubelet_server.py
 python3 $K certs "$tmp/certs" || { not_ok "test CA"; finish; }

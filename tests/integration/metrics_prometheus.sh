@@ -49,8 +49,7 @@ free_port() {
 cc -O2 -o "$tmp/connburst" tests/integration/lib/connburst.c || skip "cannot build the test peers"
 B=$tmp/connburst
 
-pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
-"$SHAWK_BIN" create-scheme --cmdb "$CMDB" >/dev/null || { not_ok "create-scheme"; finish; }
+pg_test_start
 
 ip netns add "$SRV" && ip netns add "$CLI" || skip "cannot create network namespaces"
 ip link add i16m-s$$ type veth peer name i16m-c$$

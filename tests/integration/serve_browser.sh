@@ -16,8 +16,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/pg.sh
 . tests/integration/lib/bridge.sh
 require_root
-pg_available || skip "needs PostgreSQL server binaries (apt-get install postgresql)"
-command -v psql >/dev/null || skip "needs psql"
+pg_require
 CHROMIUM=${CHROMIUM:-$(command -v chromium || true)}
 [ -n "$CHROMIUM" ] || skip "needs chromium (apt-get install chromium)"
 command -v curl >/dev/null || skip "needs curl"
@@ -41,8 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pg_start "$tmp/pg" || { not_ok "throwaway PostgreSQL starts"; finish; }
-"$SHAWK_BIN" create-scheme --cmdb "$CMDB" >/dev/null || { not_ok "create-scheme"; finish; }
+pg_test_start
 
 bridge_hosts "$SW" su "$FR:$NET.2" "$AP:$NET.1" "$DB:$NET.3" || skip "cannot create network namespaces"
 inns "$DB" ui-db server "$tmp/db" tcp:$NET.3:5432

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 # Test hosts on one bridge (sourced after common.sh): each host its own
 # network namespace, joined by a veth to a bridge in namespace SW.
 

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 # Shared helpers for integration scripts (sourced). Protocol: print
 # "ok - NAME" / "not ok - NAME" per check, "SKIP - REASON" and exit 77 when
 # the machine cannot run the test.
@@ -25,8 +26,8 @@ require_root() {
 
 # wait_for CMD... : retries for up to 10 s.
 wait_for() {
-	local i
-	for i in $(seq 1 100); do
+	local _
+	for _ in $(seq 1 100); do
 		"$@" && return 0
 		sleep 0.1
 	done
