@@ -20,7 +20,7 @@
 # Both polling backends: sock_diag + /proc fd walk, and the BPF iterators
 # (their owner search sees every process; skipped when BPF does not work).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/common.sh
 require_root
 . tests/integration/lib/bridge.sh

@@ -18,7 +18,7 @@
 # that into a SKIP naming it. tests/test_flow.c checks the flow table's
 # side deterministically.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib/common.sh
 require_root
 
@@ -73,7 +73,7 @@ time.sleep(30)' "$tmp/held-$name" "$port" "$NET.1" &
 	kill -TERM "$probe_pid"; wait "$probe_pid"; probe_pid=
 	# The fd walk served both netns (else a per-netns walk made the
 	# cookies before the seed saw them and this run proves less).
-	local fb side why=()
+	local fb
 	fb=$(grep -cE "fd walk: netns ($srv_ns|$cli_ns):" "$tmp/$name.err")
 	echo "# $name: fd walk fell back for the test netns $fb times"
 	# What this test exists for, from the agent's debug log (core/flow.c

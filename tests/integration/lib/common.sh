@@ -67,6 +67,7 @@ cleanup_run() { # cleanup_run TMPDIR NS...
 	local tmp=$1 p ns
 	shift
 	[ -n "${probe_pid:-}" ] && kill "$probe_pid" 2>/dev/null
+	# shellcheck disable=SC2154 # pids: the calling script's array
 	for p in ${pids[@]+"${pids[@]}"}; do
 		pkill -P "$p" 2>/dev/null
 		kill "$p" 2>/dev/null
