@@ -56,7 +56,7 @@ LIB_OBJS := $(filter-out $(OBJDIR)/src/main.o,$(OBJS))
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(OBJDIR)/gen/%.bpf.o)
-BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(OBJDIR)/gen/%.skel.h)
+BPF_SKELS := $(filter-out %/ct_lookup.skel.h,$(BPF_SRCS:bpf/%.bpf.c=$(OBJDIR)/gen/%.skel.h))
 # The polling iterators also as light skeletons, one per program (built
 # from bpf/iter.bpf.c with -DSHAWK_ITER_ONLY=n) so that the kernel refusing
 # one costs only that one: a light skeleton's loader program has the kernel
@@ -64,6 +64,9 @@ BPF_SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(OBJDIR)/gen/%.skel.h)
 # BTF (libbpf's skeleton does, on every start; it is the fallback).
 ITER_PROGS := tcp udp owners fdsock
 BPF_LSKELS := $(ITER_PROGS:%=$(OBJDIR)/gen/iter_%.lskel.h)
+# The conntrack lookup (bpf/ct_lookup.bpf.c): light skeleton only (its one
+# program's CO-RE and kfunc relocations applied by the kernel's loader).
+BPF_LSKELS += $(OBJDIR)/gen/ct_lookup.lskel.h
 ITER_ONLY_tcp := 1
 ITER_ONLY_udp := 2
 ITER_ONLY_owners := 3

@@ -10,9 +10,12 @@
 #     at most BENCH_PER_PROC (10000) each (RLIMIT_NOFILE 20000), and the
 #     node's conntrack table gets BENCH_CT_EXTRA (100000) unrelated UDP
 #     entries without NAT (bench/ct_fill.py).
-#  2. `shawk probe --once --output none` with the stage (default) and with
-#     --conntrack off, BENCH_RUNS (5) interleaved runs each, medians of wall
-#     and CPU time: ratio with/without (target <= 1.3). Peak RSS (VmHWM) of
+#  2. `shawk probe --once --output none` with the stage (default: the
+#     per-connection lookup by BPF kfunc), with the stage forced to dump
+#     (SHAWK_BPF_DENY=shawk_ct_lookup: the lookup refused, the dump path)
+#     and with --conntrack off, BENCH_RUNS (5) interleaved runs each,
+#     medians of wall and CPU time: ratios with/without (target <= 1.3),
+#     for each path. Peak RSS (VmHWM) of
 #     each, and of a polling agent after a few scans with the stage.
 #     BENCH_REF_BIN=path adds an arm with another binary's stage (e.g. the
 #     build of main before a change), interleaved with the others.
@@ -20,13 +23,17 @@
 #     node's table (the walk alone, the DNAT entries, the SNAT ones), and
 #     `conntrack -L | wc -l` once.
 #  3. Correctness with --output json: every connection counted at the
-#     backend with its Service (and, without the stage, at the ClusterIP).
+#     backend with its Service, by either path (and, without the stage, at
+#     the ClusterIP); the default scan says it took the lookup path.
+# The whole run is bounded by BENCH_BUDGET seconds (600, a watchdog).
 #
 # Run under both locks, alone:
 #   flock -x /tmp/shawk-bench.lock flock -x /tmp/shawk-integration.lock \
 #       bash bench/services_scan.sh
 # Exit status: 0 when it ran (even if a target is missed: a benchmark) or
 # printed SKIP; 1 when it could not run.
+# The runs' times are space-separated lists split into median's arguments.
+# shellcheck disable=SC2086
 set -u
 export LC_ALL=C
 
@@ -35,6 +42,7 @@ CONNS=${BENCH_CONNS:-50000}
 PER_PROC=${BENCH_PER_PROC:-10000}
 RUNS=${BENCH_RUNS:-5}
 CT_EXTRA=${BENCH_CT_EXTRA:-100000}
+BUDGET=${BENCH_BUDGET:-600}
 TARGET_RATIO=1.3
 # The test network: pods NET.10 (client) and NET.21 (server), the ClusterIP
 # SVC_IP, unrelated conntrack entries NET.200 -> NET.201.
@@ -45,21 +53,25 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$BENCH_DIR/.." && pwd)
 case "$SHAWK_BIN" in /*) ;; *) SHAWK_BIN="$PWD/$SHAWK_BIN" ;; esac
 BENCH_NAME=services_scan
+# shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
 P=i15ct-bench-$$
 
 bench_require "network namespaces, conntrack" ip iptables nsenter cc jq python3
-case "$CONNS$PER_PROC$RUNS$CT_EXTRA" in *[!0-9]*) die "BENCH_* must be integers" ;; esac
+case "$CONNS$PER_PROC$RUNS$CT_EXTRA$BUDGET" in *[!0-9]*) die "BENCH_* must be integers" ;; esac
 PAIRS=$(((CONNS + PER_PROC - 1) / PER_PROC))
 [ "$PAIRS" -le 10 ] || die "BENCH_CONNS / BENCH_PER_PROC must give at most 10 processes"
 
+# shellcheck source=tests/integration/lib/services_topo.sh
 . "$TOP/tests/integration/lib/services_topo.sh"
 
+# shellcheck disable=SC2317 # called by bench_cleanup
 bench_cleanup_hook() { wait 2>/dev/null; topo_cleanup; }
 bench_traps
+bench_watchdog "$BUDGET"
 
 TMP=$(mktemp -d /tmp/shawk-bench.XXXXXX) || die "mktemp"
-bench_build_holder
+bench_build_holder "$TMP"
 CTDUMP=$TMP/ct_dump
 cc -std=gnu11 -O2 -Wall -Wextra -o "$CTDUMP" "$BENCH_DIR/ct_dump.c" ||
 	die "cannot compile bench/ct_dump.c"
@@ -122,6 +134,9 @@ for ((r = 1; r <= RUNS; r++)); do
 	WALLS[off]+=" $WALL" CPUS[off]+=" $CPU"
 	measure "${SCAN[@]}" --conntrack on || die "scan with conntrack failed"
 	WALLS[on]+=" $WALL" CPUS[on]+=" $CPU"
+	SHAWK_BPF_DENY=shawk_ct_lookup measure "${SCAN[@]}" --conntrack on ||
+		die "scan with conntrack by dumps failed"
+	WALLS[dump]+=" $WALL" CPUS[dump]+=" $CPU"
 	if [ -n "$REF_BIN" ]; then
 		measure "${REF_SCAN[@]}" --conntrack on || die "reference scan with conntrack failed"
 		WALLS[ref]+=" $WALL" CPUS[ref]+=" $CPU"
@@ -130,6 +145,7 @@ done
 W_ON=$(median ${WALLS[on]}) W_OFF=$(median ${WALLS[off]})
 C_ON=$(median ${CPUS[on]}) C_OFF=$(median ${CPUS[off]})
 R_WALL=$(ratio "$W_ON" "$W_OFF") R_CPU=$(ratio "$C_ON" "$C_OFF")
+W_DUMP=$(median ${WALLS[dump]}) C_DUMP=$(median ${CPUS[dump]})
 if [ -n "$REF_BIN" ]; then
 	W_REF=$(median ${WALLS[ref]}) C_REF=$(median ${CPUS[ref]})
 fi
@@ -137,7 +153,8 @@ fi
 # The floor: bare dumps of the node's table (no parsing), same run.
 declare -A FLOOR
 for kind in walk dnat snat; do
-	FLOOR[$kind]=$(median $(nsenter --net="$NODE" "$CTDUMP" "$kind" "$RUNS" | awk '{print $4}'))
+	mapfile -t v < <(nsenter --net="$NODE" "$CTDUMP" "$kind" "$RUNS" | awk '{print $4}')
+	FLOOR[$kind]=$(median "${v[@]}")
 done
 FLOOR_DNAT_N=$(nsenter --net="$NODE" "$CTDUMP" dnat 1 | awk '{print $2}')
 CTL_N=0 CTL_US=0
@@ -149,6 +166,7 @@ if command -v conntrack >/dev/null; then
 fi
 
 RSS_ON=$(peak_rss_kb "${SCAN[@]}" --conntrack on)
+RSS_DUMP=$(SHAWK_BPF_DENY=shawk_ct_lookup peak_rss_kb "${SCAN[@]}" --conntrack on)
 RSS_OFF=$(peak_rss_kb "${SCAN[@]}" --conntrack off)
 # A polling daemon (1 s interval) with and without the stage: CPU per scan
 # in steady state (after 3 warm-up scans, over DAEMON_SECONDS), peak RSS.
@@ -171,23 +189,32 @@ R_DAEMON=$(ratio "${DCPU[on]}" "${DCPU[off]}")
 
 # ---- 3. correctness -----------------------------------------------------------
 
-"$SHAWK_BIN" probe --mode polling --once --output json --log-level error >"$TMP/on.json" ||
+"$SHAWK_BIN" probe --mode polling --once --output json --log-level info >"$TMP/on.json" 2>"$TMP/on.err" ||
 	die "scan --output json failed"
+PATH_LINE=$(grep -o "conntrack: per-connection lookup.*" "$TMP/on.err" | head -1)
+SHAWK_BPF_DENY=shawk_ct_lookup "$SHAWK_BIN" probe --mode polling --once --output json \
+	--log-level error >"$TMP/dump.json" || die "scan --output json by dumps failed"
 "$SHAWK_BIN" probe --mode polling --once --output json --log-level error --conntrack off >"$TMP/off.json" ||
 	die "scan --output json --conntrack off failed"
 AT_BACKEND=$(jq --argjson ns "$CLI_NS" --arg be "$NET.21" --arg svc "$SVC_IP" '[.[] | select(.netns == $ns and .direction == "active"
 	and .peer.addr == $be and .service.addr == $svc) | .connections] | add // 0' "$TMP/on.json")
+AT_BACKEND_DUMP=$(jq --argjson ns "$CLI_NS" --arg be "$NET.21" --arg svc "$SVC_IP" '[.[] | select(.netns == $ns and .direction == "active"
+	and .peer.addr == $be and .service.addr == $svc) | .connections] | add // 0' "$TMP/dump.json")
 AT_SVC=$(jq --argjson ns "$CLI_NS" --arg svc "$SVC_IP" '[.[] | select(.netns == $ns and .direction == "active"
 	and .peer.addr == $svc and .service == null) | .connections] | add // 0' "$TMP/off.json")
 OK=MISS
-[ "$AT_BACKEND" -eq "$CONNS" ] && [ "$AT_SVC" -eq "$CONNS" ] && OK=PASS
-VERDICT=$(awk -v v="$R_WALL" -v t="$TARGET_RATIO" 'BEGIN {print (v <= t) ? "PASS" : "MISS"}')
+[ "$AT_BACKEND" -eq "$CONNS" ] && [ "$AT_BACKEND_DUMP" -eq "$CONNS" ] &&
+	[ "$AT_SVC" -eq "$CONNS" ] && case "$PATH_LINE" in *"(BPF kfunc)"*) true ;; *) false ;; esac && OK=PASS
+VERDICT=$(awk -v v="$R_WALL" -v c="$R_CPU" -v t="$TARGET_RATIO" 'BEGIN {print (v <= t && c <= t) ? "PASS" : "MISS"}')
 
 DCPU_OFF=${DCPU[off]} DCPU_ON=${DCPU[on]}
 say "services_scan: one-shot scan, $RUNS interleaved runs, medians (machine shared: compare ratios, not times)"
 say "  without conntrack stage: wall $(ms "$W_OFF") ms, cpu $(ms "$C_OFF") ms, peak RSS $((RSS_OFF / 1024)) MiB"
-say "  with conntrack stage:    wall $(ms "$W_ON") ms, cpu $(ms "$C_ON") ms, peak RSS $((RSS_ON / 1024)) MiB"
-say "  ratio with/without: wall $R_WALL, cpu $R_CPU (target <= $TARGET_RATIO): $VERDICT"
+say "  with conntrack stage (lookup): wall $(ms "$W_ON") ms, cpu $(ms "$C_ON") ms, peak RSS $((RSS_ON / 1024)) MiB"
+say "  with conntrack stage (dumps):  wall $(ms "$W_DUMP") ms, cpu $(ms "$C_DUMP") ms, peak RSS $((RSS_DUMP / 1024)) MiB"
+say "  ratio with/without, lookup path: wall $R_WALL, cpu $R_CPU (target <= $TARGET_RATIO): $VERDICT"
+say "  ratio with/without, dump path:   wall $(ratio "$W_DUMP" "$W_OFF"), cpu $(ratio "$C_DUMP" "$C_OFF")"
+say "  path of the default scan: ${PATH_LINE:-no lookup line}"
 if [ -n "$REF_BIN" ]; then
 	say "  reference binary ($REF_BIN) with the stage: wall $(ms "$W_REF") ms, cpu $(ms "$C_REF") ms: ratio wall $(ratio "$W_REF" "$W_OFF"), cpu $(ratio "$C_REF" "$C_OFF")"
 fi
@@ -195,5 +222,5 @@ say "  floor, bare dumps of the node's table (medians of $RUNS): walk alone $(ms
 say "  floor ratios: one DNAT dump after the socket scan $(ratio $((W_OFF + FLOOR[dnat])) "$W_OFF"), overlapped with it $(ratio $((W_OFF > FLOOR[dnat] ? W_OFF : FLOOR[dnat])) "$W_OFF") (wall); cpu $(ratio $((C_OFF + FLOOR[dnat])) "$C_OFF")"
 say "  polling daemon, CPU ms per 1 s scan (steady state, ${DAEMON_SECONDS} scans): without $DCPU_OFF, with $DCPU_ON: ratio $R_DAEMON"
 say "  polling daemon peak RSS: without $((${DRSS[off]:-0} / 1024)) MiB, with $((${DRSS[on]:-0} / 1024)) MiB"
-say "  correctness: $AT_BACKEND of $CONNS at the backend with the Service; $AT_SVC at the ClusterIP with --conntrack off: $OK"
+say "  correctness: $AT_BACKEND (lookup), $AT_BACKEND_DUMP (dumps) of $CONNS at the backend with the Service; $AT_SVC at the ClusterIP with --conntrack off: $OK"
 exit 0

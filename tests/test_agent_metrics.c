@@ -179,12 +179,7 @@ static void test_flow_labels(void **state)
 static char *get(uint16_t port, const char *method, const char *path,
 		 int *status)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons(port) };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	int fd = test_dial_loopback(port);
 	char req[512];
 	int n = snprintf(req, sizeof(req),
 			 "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"

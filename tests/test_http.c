@@ -29,21 +29,10 @@ static void handler(void *ud, const struct http_request *req,
 			     http_request_path(req), name ? name : "(none)");
 }
 
-static int dial(uint16_t port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons(port) };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	return fd;
-}
-
 /* Sends req, reads the whole answer (the server closes) into buf. */
 static void roundtrip(uint16_t port, const char *req, char *buf, size_t sz)
 {
-	int fd = dial(port);
+	int fd = test_dial_loopback(port);
 	size_t len = strlen(req), off = 0;
 	while (off < len) {
 		ssize_t w = write(fd, req + off, len - off);
@@ -99,7 +88,7 @@ static void test_http_serves_get_only(void **state)
 	int before = calls;
 
 	/* A client that sends half a request and stalls is cut off. */
-	int fd = dial(port);
+	int fd = test_dial_loopback(port);
 	assert_int_equal(write(fd, "GET / HT", 8), 8);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);

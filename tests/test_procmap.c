@@ -144,6 +144,16 @@ static void add_all(struct tmp_tree *t)
 		add_proc(t, &procs[i]);
 }
 
+/* The fake /proc with add_all()'s processes, and a procmap on it. */
+static struct procmap *map_all(struct tmp_tree *t)
+{
+	add_all(t);
+	struct procmap *pm = NULL;
+	assert_int_equal(procmap_new(t->root, 0, 0, &pm), 0);
+	assert_non_null(pm);
+	return pm;
+}
+
 static struct sock_record rec_of(uint64_t inode, uint64_t netns)
 {
 	struct sock_record r;
@@ -238,11 +248,8 @@ static void test_refresh(void **state)
 static void test_resolve(void **state)
 {
 	struct tmp_tree *t = *state;
-	add_all(t);
+	struct procmap *pm = map_all(t);
 	uint64_t a = netns_ino(t, "a"), b = netns_ino(t, "b");
-	struct procmap *pm = NULL;
-	assert_int_equal(procmap_new(t->root, 0, 0, &pm), 0);
-	assert_non_null(pm);
 	assert_int_equal(procmap_refresh(pm), 5);
 
 	struct sock_record recs[] = {
@@ -278,11 +285,8 @@ static void test_resolve(void **state)
 static void test_steady_state(void **state)
 {
 	struct tmp_tree *t = *state;
-	add_all(t);
+	struct procmap *pm = map_all(t);
 	uint64_t a = netns_ino(t, "a"), b = netns_ino(t, "b");
-	struct procmap *pm = NULL;
-	assert_int_equal(procmap_new(t->root, 0, 0, &pm), 0);
-	assert_non_null(pm);
 	const struct sock_record base[] = {
 		rec_of(1001, a), rec_of(1003, a), rec_of(2001, a),
 		rec_of(3001, b), rec_of(9999, a),
@@ -329,11 +333,8 @@ static void test_steady_state(void **state)
 static void test_new_socket_walks(void **state)
 {
 	struct tmp_tree *t = *state;
-	add_all(t);
+	struct procmap *pm = map_all(t);
 	uint64_t a = netns_ino(t, "a"), b = netns_ino(t, "b");
-	struct procmap *pm = NULL;
-	assert_int_equal(procmap_new(t->root, 0, 0, &pm), 0);
-	assert_non_null(pm);
 	struct sock_record recs[4];
 
 	assert_int_equal(procmap_refresh(pm), 5);
@@ -376,11 +377,8 @@ static void test_new_socket_walks(void **state)
 static void test_closed_forgotten(void **state)
 {
 	struct tmp_tree *t = *state;
-	add_all(t);
+	struct procmap *pm = map_all(t);
 	uint64_t a = netns_ino(t, "a");
-	struct procmap *pm = NULL;
-	assert_int_equal(procmap_new(t->root, 0, 0, &pm), 0);
-	assert_non_null(pm);
 	struct sock_record recs[2];
 
 	assert_int_equal(procmap_refresh(pm), 5);
@@ -405,11 +403,8 @@ static void test_closed_forgotten(void **state)
 static void test_vanished(void **state)
 {
 	struct tmp_tree *t = *state;
-	add_all(t);
+	struct procmap *pm = map_all(t);
 	uint64_t a = netns_ino(t, "a");
-	struct procmap *pm = NULL;
-	assert_int_equal(procmap_new(t->root, 0, 0, &pm), 0);
-	assert_non_null(pm);
 	struct sock_record recs[2];
 
 	assert_int_equal(procmap_refresh(pm), 5);
@@ -457,10 +452,7 @@ static void test_vanished(void **state)
 static void test_get_details(void **state)
 {
 	struct tmp_tree *t = *state;
-	add_all(t);
-	struct procmap *pm = NULL;
-	assert_int_equal(procmap_new(t->root, 0, 0, &pm), 0);
-	assert_non_null(pm);
+	struct procmap *pm = map_all(t);
 	assert_int_equal(procmap_refresh(pm), 5);
 
 	const struct proc_info *p = procmap_get(pm, 101);
@@ -563,10 +555,8 @@ static void test_bounds(void **state)
 static void test_newborn(void **state)
 {
 	struct tmp_tree *t = *state;
-	add_all(t);
+	struct procmap *pm = map_all(t);
 	uint64_t a = netns_ino(t, "a");
-	struct procmap *pm = NULL;
-	assert_int_equal(procmap_new(t->root, 0, 0, &pm), 0);
 	assert_int_equal(procmap_refresh(pm), 5);
 
 	static const struct fake_proc born = { 400, 400, "short", "a",

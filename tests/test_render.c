@@ -564,12 +564,27 @@ static void test_endpoint(void **state)
 	assert_string_equal(small, "[fd00");
 }
 
+struct escape_case {
+	const char *in, *out;
+};
+
+/* Each case through fn (an escape to a stream): its output is out. */
+static void check_escape(void (*fn)(FILE *, const char *),
+			 const struct escape_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct capture c;
+		capture_open(&c);
+		fn(c.f, cases[i].in);
+		assert_string_equal(capture_close(&c), cases[i].out);
+		capture_free(&c);
+	}
+}
+
 static void test_escape_terminal(void **state)
 {
 	(void)state;
-	static const struct {
-		const char *in, *out;
-	} cases[] = {
+	static const struct escape_case cases[] = {
 		{ "", "" },
 		{ "nginx", "nginx" },
 		{ "\x1b[31mred\x1b[0m", "?[31mred?[0m" },
@@ -582,13 +597,8 @@ static void test_escape_terminal(void **state)
 		/* A lone 0xC2 at the end is not a C1 control. */
 		{ "x\xc2", "x\xc2" },
 	};
+	check_escape(escape_terminal, cases, sizeof(cases) / sizeof(cases[0]));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct capture c;
-		capture_open(&c);
-		escape_terminal(c.f, cases[i].in);
-		assert_string_equal(capture_close(&c), cases[i].out);
-		capture_free(&c);
-
 		char buf[64];
 		escape_terminal_buf(buf, sizeof(buf), cases[i].in);
 		assert_string_equal(buf, cases[i].out);
@@ -609,9 +619,7 @@ static void test_escape_terminal(void **state)
 static void test_escape_dot(void **state)
 {
 	(void)state;
-	static const struct {
-		const char *in, *out;
-	} cases[] = {
+	static const struct escape_case cases[] = {
 		{ "", "" },
 		{ "nginx", "nginx" },
 		{ "say \"hi\"", "say \\\"hi\\\"" },
@@ -621,13 +629,7 @@ static void test_escape_dot(void **state)
 		{ "\"]; evil [label=\"", "\\\"]; evil [label=\\\"" },
 		{ "caf\xc3\xa9", "caf\xc3\xa9" },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct capture c;
-		capture_open(&c);
-		escape_dot(c.f, cases[i].in);
-		assert_string_equal(capture_close(&c), cases[i].out);
-		capture_free(&c);
-	}
+	check_escape(escape_dot, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 int main(void)

@@ -137,14 +137,24 @@ static void test_write_does_not_wait(void **state)
 	assert_true(b_freed);
 }
 
+/* An async sink over a stuck inner sink, one flow written (its thread
+ * takes it and stays in the inner write). */
+static struct sink *async_stuck_one(struct blocking_sink **ret_b)
+{
+	struct blocking_sink *b = blocking_new(true);
+	struct sink *s = sink_async_new(&b->base, 1000);
+	assert_non_null(s);
+	struct flow f1 = sink_test_flow(2, 3);
+	assert_int_equal(s->write(s, &f1, 1, 0), 0);
+	*ret_b = b;
+	return s;
+}
+
 static void test_drain_bounded_by_deadline(void **state)
 {
 	(void)state;
-	struct blocking_sink *b = blocking_new(true);
-	struct sink *s = sink_async_new(&b->base, 1000);
-	struct flow f1 = sink_test_flow(2, 3);
-
-	assert_int_equal(s->write(s, &f1, 1, 0), 0);
+	struct blocking_sink *b;
+	struct sink *s = async_stuck_one(&b);
 	int64_t t0 = now_monotonic_ms();
 	assert_int_equal(s->drain(s, t0 + 300), -ETIMEDOUT);
 	int64_t took = now_monotonic_ms() - t0;
@@ -157,10 +167,8 @@ static void test_drain_bounded_by_deadline(void **state)
 static void test_free_while_stuck(void **state)
 {
 	(void)state;
-	struct blocking_sink *b = blocking_new(true);
-	struct sink *s = sink_async_new(&b->base, 1000);
-	struct flow f1 = sink_test_flow(2, 3);
-	assert_int_equal(s->write(s, &f1, 1, 0), 0);
+	struct blocking_sink *b;
+	struct sink *s = async_stuck_one(&b);
 	int64_t t0 = now_monotonic_ms();
 	sink_free(s);
 	assert_true(now_monotonic_ms() - t0 < 1000);

@@ -610,25 +610,37 @@ static int parse_copy(const uint8_t *buf, size_t len, uint32_t seq,
 	return r;
 }
 
-static void test_hostile_headers(void **state)
-{
-	(void)state;
-	const struct dump *d = get_dump("tcp4");
+/* The first tcp4 message (orig, l bytes) and room for a spoiled copy (u). */
+struct hostile {
 	union {
 		uint8_t b[512];
 		struct nlmsghdr align;
 	} orig, u;
+	size_t l;
+	uint32_t seq;
 	struct collect c;
-	size_t l = first_msg("tcp4", orig.b, sizeof(orig.b));
+};
+
+static void hostile_init(struct hostile *h)
+{
+	h->seq = get_dump("tcp4")->seq;
+	h->l = first_msg("tcp4", h->orig.b, sizeof(h->orig.b));
+}
+
+static void test_hostile_headers(void **state)
+{
+	(void)state;
+	struct hostile h;
+	hostile_init(&h);
 	const size_t len_off = offsetof(struct nlmsghdr, nlmsg_len);
 
 	/* The unmodified message parses. */
-	assert_int_equal(parse_copy(orig.b, l, d->seq, &c), 0);
-	assert_int_equal(c.n, 1);
+	assert_int_equal(parse_copy(h.orig.b, h.l, h.seq, &h.c), 0);
+	assert_int_equal(h.c.n, 1);
 
 	/* Zero-length and header-only buffers. */
-	assert_int_equal(parse_copy(orig.b, 0, d->seq, &c), -EBADMSG);
-	assert_int_equal(parse_copy(orig.b, NLMSG_HDRLEN - 1, d->seq, &c),
+	assert_int_equal(parse_copy(h.orig.b, 0, h.seq, &h.c), -EBADMSG);
+	assert_int_equal(parse_copy(h.orig.b, NLMSG_HDRLEN - 1, h.seq, &h.c),
 			 -EBADMSG);
 
 	static const uint32_t bad_lens[] = {
@@ -638,56 +650,51 @@ static void test_hostile_headers(void **state)
 		0x7fffffff, 0xffffffff, /* past the buffer */
 	};
 	for (size_t i = 0; i < sizeof(bad_lens) / sizeof(bad_lens[0]); i++) {
-		memcpy(u.b, orig.b, l);
-		set_u32(u.b + len_off, bad_lens[i]);
-		assert_int_equal(parse_copy(u.b, l, d->seq, &c), -EBADMSG);
-		assert_int_equal(c.n, 0);
+		memcpy(h.u.b, h.orig.b, h.l);
+		set_u32(h.u.b + len_off, bad_lens[i]);
+		assert_int_equal(parse_copy(h.u.b, h.l, h.seq, &h.c), -EBADMSG);
+		assert_int_equal(h.c.n, 0);
 	}
 	/* nlmsg_len one past the datagram. */
-	memcpy(u.b, orig.b, l);
-	set_u32(u.b + len_off, (uint32_t)l + 1);
-	assert_int_equal(parse_copy(u.b, l, d->seq, &c), -EBADMSG);
+	memcpy(h.u.b, h.orig.b, h.l);
+	set_u32(h.u.b + len_off, (uint32_t)h.l + 1);
+	assert_int_equal(parse_copy(h.u.b, h.l, h.seq, &h.c), -EBADMSG);
 
 	/* Exactly an inet_diag_msg without attributes is fine. */
-	memcpy(u.b, orig.b, l);
-	set_u32(u.b + len_off,
+	memcpy(h.u.b, h.orig.b, h.l);
+	set_u32(h.u.b + len_off,
 		NLMSG_HDRLEN + (uint32_t)sizeof(struct inet_diag_msg));
-	assert_int_equal(parse_copy(u.b, NLMSG_HDRLEN +
+	assert_int_equal(parse_copy(h.u.b, NLMSG_HDRLEN +
 						 sizeof(struct inet_diag_msg),
-				    d->seq, &c),
+				    h.seq, &h.c),
 			 0);
-	assert_int_equal(c.n, 1);
-	assert_true(c.recs[0].cgroup_id == 0);
+	assert_int_equal(h.c.n, 1);
+	assert_true(h.c.recs[0].cgroup_id == 0);
 
 	/* Trailing bytes too few for another header. */
-	memcpy(u.b, orig.b, l);
-	memset(u.b + l, 0, 4);
-	assert_int_equal(parse_copy(u.b, l + 4, d->seq, &c), -EBADMSG);
+	memcpy(h.u.b, h.orig.b, h.l);
+	memset(h.u.b + h.l, 0, 4);
+	assert_int_equal(parse_copy(h.u.b, h.l + 4, h.seq, &h.c), -EBADMSG);
 
 	/* Family neither AF_INET nor AF_INET6. */
 	static const uint8_t families[] = { AF_UNSPEC, AF_UNIX, AF_NETLINK,
 					    AF_PACKET, 255 };
 	for (size_t i = 0; i < sizeof(families); i++) {
-		memcpy(u.b, orig.b, l);
-		u.b[NLMSG_HDRLEN + offsetof(struct inet_diag_msg,
+		memcpy(h.u.b, h.orig.b, h.l);
+		h.u.b[NLMSG_HDRLEN + offsetof(struct inet_diag_msg,
 					    idiag_family)] = families[i];
-		assert_int_equal(parse_copy(u.b, l, d->seq, &c), -EBADMSG);
-		assert_int_equal(c.n, 0);
+		assert_int_equal(parse_copy(h.u.b, h.l, h.seq, &h.c), -EBADMSG);
+		assert_int_equal(h.c.n, 0);
 	}
 }
 
 static void test_hostile_attributes(void **state)
 {
 	(void)state;
-	const struct dump *d = get_dump("tcp4");
-	union {
-		uint8_t b[512];
-		struct nlmsghdr align;
-	} orig, u;
-	struct collect c;
-	size_t l = first_msg("tcp4", orig.b, sizeof(orig.b));
+	struct hostile h;
+	hostile_init(&h);
 	size_t first = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct inet_diag_msg));
-	size_t cg = find_attr(orig.b, l, INET_DIAG_CGROUP_ID);
+	size_t cg = find_attr(h.orig.b, h.l, INET_DIAG_CGROUP_ID);
 
 	/* rta_len 0, below the attribute header, and past the message,
 	 * on the first attribute and on the cgroup one. */
@@ -695,42 +702,42 @@ static void test_hostile_attributes(void **state)
 	for (size_t w = 0; w < 2; w++) {
 		static const uint16_t lens[] = { 0, 1, 3, 0x1000, 0xffff };
 		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-			memcpy(u.b, orig.b, l);
-			set_u16(u.b + where[w], lens[i]);
-			int r = parse_copy(u.b, l, d->seq, &c);
+			memcpy(h.u.b, h.orig.b, h.l);
+			set_u16(h.u.b + where[w], lens[i]);
+			int r = parse_copy(h.u.b, h.l, h.seq, &h.c);
 			if (r != -EBADMSG)
 				print_error("attr at %zu len %u: r=%d\n",
 					    where[w], lens[i], r);
 			assert_int_equal(r, -EBADMSG);
-			assert_int_equal(c.n, 0);
+			assert_int_equal(h.c.n, 0);
 		}
 		/* One byte more than what is left of the message. */
-		memcpy(u.b, orig.b, l);
-		set_u16(u.b + where[w], (uint16_t)(l - where[w] + 1));
-		assert_int_equal(parse_copy(u.b, l, d->seq, &c), -EBADMSG);
+		memcpy(h.u.b, h.orig.b, h.l);
+		set_u16(h.u.b + where[w], (uint16_t)(h.l - where[w] + 1));
+		assert_int_equal(parse_copy(h.u.b, h.l, h.seq, &h.c), -EBADMSG);
 	}
 
 	/* The cgroup attribute with a payload shorter than a u64. */
 	for (uint16_t plen = 0; plen < 8; plen++) {
-		memcpy(u.b, orig.b, l);
-		set_u16(u.b + cg, (uint16_t)(RTA_LENGTH(plen)));
-		assert_int_equal(parse_copy(u.b, l, d->seq, &c), -EBADMSG);
-		assert_int_equal(c.n, 0);
+		memcpy(h.u.b, h.orig.b, h.l);
+		set_u16(h.u.b + cg, (uint16_t)(RTA_LENGTH(plen)));
+		assert_int_equal(parse_copy(h.u.b, h.l, h.seq, &h.c), -EBADMSG);
+		assert_int_equal(h.c.n, 0);
 	}
 
 	/* The cgroup attribute as the last one, message cut right after
 	 * its payload: parses with the id. */
-	memcpy(u.b, orig.b, l);
+	memcpy(h.u.b, h.orig.b, h.l);
 	size_t end = cg + RTA_LENGTH(sizeof(uint64_t));
-	set_u32(u.b, (uint32_t)end);
-	assert_int_equal(parse_copy(u.b, end, d->seq, &c), 0);
-	assert_int_equal(c.n, 1);
+	set_u32(h.u.b, (uint32_t)end);
+	assert_int_equal(parse_copy(h.u.b, end, h.seq, &h.c), 0);
+	assert_int_equal(h.c.n, 1);
 	if (fx.m.cgroup_id)
-		assert_true(c.recs[0].cgroup_id == fx.m.cgroup_id);
+		assert_true(h.c.recs[0].cgroup_id == fx.m.cgroup_id);
 	/* ...and cut inside its payload. */
 	for (size_t cut = cg + 1; cut < end; cut++) {
-		set_u32(u.b, (uint32_t)cut);
-		assert_int_equal(parse_copy(u.b, cut, d->seq, &c), -EBADMSG);
+		set_u32(h.u.b, (uint32_t)cut);
+		assert_int_equal(parse_copy(h.u.b, cut, h.seq, &h.c), -EBADMSG);
 	}
 }
 

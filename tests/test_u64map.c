@@ -364,6 +364,25 @@ static bool keep_even(uint64_t key, uint64_t val, void *ud)
 	return val % 2 == 0;
 }
 
+/* Filters m with keep_even, the odd values out of both m and r, then
+ * checks that they agree. Returns how many calls keep_even had. */
+static size_t filter_odd_out(struct u64map *m, struct ref *r)
+{
+	size_t odd = 0;
+	for (size_t i = 0; i < r->n; i++)
+		odd += r->vals[i] % 2;
+	size_t calls = 0;
+	assert_int_equal(u64map_filter(m, keep_even, &calls), odd);
+	for (size_t i = 0; i < r->n;) {
+		if (r->vals[i] % 2)
+			ref_del(r, r->keys[i]);
+		else
+			i++;
+	}
+	assert_same(m, r);
+	return calls;
+}
+
 static bool keep_none(uint64_t key, uint64_t val, void *ud)
 {
 	(void)key;
@@ -389,19 +408,8 @@ static void test_filter(void **state)
 		}
 		assert_same(&m, &r);
 
-		size_t odd = 0;
-		for (size_t i = 0; i < r.n; i++)
-			odd += r.vals[i] % 2;
-		size_t calls = 0;
-		assert_int_equal(u64map_filter(&m, keep_even, &calls), odd);
-		assert_true(calls >= r.n);
-		for (size_t i = 0; i < r.n;) {
-			if (r.vals[i] % 2)
-				ref_del(&r, r.keys[i]);
-			else
-				i++;
-		}
-		assert_same(&m, &r);
+		size_t entries = r.n;
+		assert_true(filter_odd_out(&m, &r) >= entries);
 
 		size_t before = m.count;
 		assert_int_equal(u64map_filter(&m, keep_none, NULL), before);
@@ -438,18 +446,7 @@ static void test_filter_wrapping_cluster(void **state)
 	}
 	assert_int_equal(m.cap, mask + 1); /* no growth happened */
 	assert_same(&m, &r);
-	size_t odd = 0;
-	for (size_t i = 0; i < r.n; i++)
-		odd += r.vals[i] % 2;
-	size_t calls = 0;
-	assert_int_equal(u64map_filter(&m, keep_even, &calls), odd);
-	for (size_t i = 0; i < r.n;) {
-		if (r.vals[i] % 2)
-			ref_del(&r, r.keys[i]);
-		else
-			i++;
-	}
-	assert_same(&m, &r);
+	filter_odd_out(&m, &r);
 	u64map_free(&m);
 	ref_free(&r);
 }

@@ -7,6 +7,7 @@
 #include "agent/sink_stdout.h"
 #include "agent/source.h"
 #include "agent/stage_conntrack.h"
+#include "probe/ebpf_ctlookup.h"
 #include "agent/stage_k8s.h"
 #include "agent/stage_process.h"
 #include "agent/stages.h"
@@ -424,10 +425,21 @@ static int add_stages(struct agent *a, struct stage **ret_k8s)
 {
 	const struct probe_config *cfg = a->cfg;
 	int r;
-	if (cfg->conntrack &&
-	    (r = stage_list_add(&a->stages,
-				stage_conntrack_new(cfg, a->pm, 0))) < 0)
-		return r;
+	if (cfg->conntrack) {
+		/* A one-shot scan looks its connections up (probe's BPF
+		 * lookup) instead of dumping conntrack; a daemon follows the
+		 * table by events and needs none. */
+		struct ct_lookup_ops lk, *lkp = NULL;
+		struct ebpf_ctlookup *l = NULL;
+		if (cfg->once && (l = ebpf_ctlookup_new(cfg->bpf_deny))) {
+			ebpf_ctlookup_ops(l, &lk);
+			lkp = &lk;
+		}
+		if ((r = stage_list_add(&a->stages,
+					stage_conntrack_new(cfg, a->pm, 0,
+							    lkp))) < 0)
+			return r;
+	}
 	if ((r = stage_list_add(&a->stages,
 				stage_process_new(a->pm, cfg->node_name))) < 0)
 		return r;

@@ -304,6 +304,235 @@ static int dump_netns(struct stage_conntrack *c, bool final)
 	return 0;
 }
 
+/* ---- the per-connection lookup (a one-shot polling scan) ------------ */
+
+/* Opens the offered lookup once; whether it is usable now. */
+static bool lookup_ready(struct stage_conntrack *c)
+{
+	if (c->lk_state == CT_LK_UNTRIED) {
+		int r = c->lk.open(c->lk.ctx, c->lk_why, sizeof(c->lk_why));
+		if (r == 0) {
+			c->lk_state = CT_LK_OK;
+		} else if (r != -ENOMEM) {
+			c->lk_state = CT_LK_REFUSED;
+			c->lk_err = r;
+		}
+	}
+	return c->lk_state == CT_LK_OK;
+}
+
+/* The entry count of h's netns this scan (one small request; cached for
+ * the scan). 0, or -errno. */
+static int count_ns(struct stage_conntrack *c, struct netns_handle *h,
+		    struct ct_ns *s)
+{
+	if (s->count_gen == c->gen)
+		return 0;
+	uint32_t entries = 0, max = 0;
+	int r = ct_count(h->diag_fd, &entries, &max);
+	if (r < 0)
+		return r;
+	if (max && entries >= max)
+		c->stats.full++;
+	s->entries = entries;
+	s->count_gen = c->gen;
+	return 0;
+}
+
+/* prepare()'s share when the lookup is on: the entry counts. */
+static void count_netns(struct stage_conntrack *c)
+{
+	for (size_t i = 0; i < netns_set_count(c->ns); i++) {
+		struct netns_handle *h = netns_set_at(c->ns, i);
+		struct ct_ns *s = ns_find(c, h->ino);
+		if (s && h->diag_fd >= 0)
+			(void)count_ns(c, h, s);
+	}
+}
+
+struct lookup_job {
+	struct stage_conntrack *c;
+	uint64_t ino;
+	size_t nq;
+	int err; /* of a hit's table insertion (-ENOMEM) */
+};
+
+/* One tuple found: a NAT entry goes into the table, and its tuple is
+ * not looked up in the next netns. */
+static void lookup_hit(void *ud, size_t i, const struct ct_entry *e)
+{
+	struct lookup_job *j = ud;
+	struct stage_conntrack *c = j->c;
+	if (!e->nat)
+		return;
+	if (c->lk_n == c->lk_cap) {
+		size_t nc = c->lk_cap ? c->lk_cap * 2 : 1024;
+		struct ct_entry *v = realloc(c->lk_v, nc * sizeof(*v));
+		if (!v) {
+			j->err = -ENOMEM;
+			return;
+		}
+		c->lk_v = v;
+		c->lk_cap = nc;
+	}
+	struct ct_entry *v = &c->lk_v[c->lk_n++];
+	*v = *e;
+	v->netns = j->ino;
+	v->dead_gen = 0;
+	c->ans[ct_queries_rec(&c->queries, i)] = (uint32_t)c->lk_n;
+	ct_queries_resolve(&c->queries, i);
+}
+
+/* Inside the netns: its addresses pick the passive tuples, then the
+ * lookup. */
+static int lookup_in_ns(void *arg)
+{
+	struct lookup_job *j = arg;
+	struct stage_conntrack *c = j->c;
+	if (c->queries.npas) {
+		struct addrs_job a = { 0 };
+		int r = ct_local_addrs(&a);
+		if (r == 0)
+			(void)ct_queries_select(&c->queries, &a);
+		free(a.addr);
+		if (r < 0)
+			return r;
+	}
+	j->nq = c->queries.n;
+	if (!j->nq)
+		return 0;
+	ssize_t hits = c->lk.lookup(c->lk.ctx, c->queries.q, j->nq,
+				    lookup_hit, j);
+	if (hits < 0)
+		return (int)hits;
+	c->stats.lookup_hits += (uint64_t)hits;
+	return 0;
+}
+
+/* One netns by lookups; -errno when they failed (the caller dumps). */
+static int lookup_ns(struct stage_conntrack *c, struct netns_handle *h,
+		     struct ct_ns *s)
+{
+	struct lookup_job j = { .c = c, .ino = h->ino };
+	ct_table_set_context(c->ct, h->ino, c->gen);
+	int r = netns_run(h, lookup_in_ns, &j);
+	(void)ct_queries_compact(&c->queries);
+	if (j.err)
+		return j.err;
+	if (r < 0)
+		return r;
+	c->stats.lookups += j.nq;
+	c->stats.lookup_netns++;
+	s->done = CT_DUMP_ALL;
+	return 0;
+}
+
+struct ns_order {
+	struct netns_handle *h;
+	struct ct_ns *s;
+};
+
+/* The netns with the most entries first: a node's (kube-proxy's) table
+ * resolves most tuples, and the others look up what is left. */
+static int by_entries(const void *a, const void *b)
+{
+	const struct ns_order *x = a, *y = b;
+	uint32_t ex = x->s->count_gen ? x->s->entries : 0;
+	uint32_t ey = y->s->count_gen ? y->s->entries : 0;
+	return ex < ey ? 1 : ex > ey ? -1 : 0;
+}
+
+/*
+ * 3'. The scan's entries by lookups: in every netns with entries, every
+ * record's tuple not resolved yet (the passive ones where their peer is
+ * an address of that netns). A netns whose lookup fails is dumped
+ * instead. 0 or -ENOMEM.
+ */
+static int lookup_netns(struct stage_conntrack *c)
+{
+	int r = ct_queries_build(&c->queries, c->recs, c->nrecs);
+	if (r < 0)
+		return r;
+	if (c->nrecs > c->ans_cap) {
+		uint32_t *v = realloc(c->ans, c->nrecs * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		c->ans = v;
+		c->ans_cap = c->nrecs;
+	}
+	if (c->nrecs)
+		memset(c->ans, 0, c->nrecs * sizeof(*c->ans));
+	c->lk_recs = c->recs;
+	c->lk_nrecs = c->nrecs;
+	c->lk_n = 0;
+	c->lk_indexed = false;
+	c->lk_dumped = false;
+	c->lk_scan = true;
+	c->stats.lookup_netns = 0;
+	size_t nn = netns_set_count(c->ns), k = 0;
+	struct ns_order *order = calloc(nn ? nn : 1, sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	for (size_t i = 0; i < nn; i++) {
+		struct netns_handle *h = netns_set_at(c->ns, i);
+		struct ct_ns *s = ns_find(c, h->ino);
+		if (!s)
+			continue;
+		if (s->done_gen != c->gen) {
+			s->done_gen = c->gen;
+			s->done = 0;
+			s->ok = true;
+		}
+		if (h->diag_fd < 0) {
+			c->stats.dump_errors++;
+			if (!c->last_err)
+				c->last_err = -EPROTONOSUPPORT;
+			continue;
+		}
+		(void)count_ns(c, h, s); /* failed: looked up last */
+		order[k++] = (struct ns_order){ h, s };
+	}
+	qsort(order, k, sizeof(*order), by_entries);
+	for (size_t i = 0; i < k && r == 0; i++) {
+		struct netns_handle *h = order[i].h;
+		struct ct_ns *s = order[i].s;
+		bool counted = s->count_gen == c->gen;
+		if (counted && s->entries == 0) {
+			c->stats.skipped_empty++;
+			c->stats.netns++;
+			continue;
+		}
+		if (!c->queries.nact && !c->queries.npas) {
+			c->stats.netns++; /* nothing left to look up */
+			continue;
+		}
+		r = lookup_ns(c, h, s);
+		if (r == -ENOMEM)
+			break;
+		if (r < 0) {
+			c->stats.lookup_errors++;
+			log_debug("conntrack: lookup in netns %llu: %s; dumped",
+				  (unsigned long long)h->ino, strerror(-r));
+			unsigned kinds = kinds_wanted(c, h, s, true) & ~s->done;
+			c->lk_dumped = true;
+			r = kinds ? dump_ns(c, h, s, kinds) : 0;
+			if (r == -ENOMEM)
+				break;
+			if (r < 0) {
+				c->stats.dump_errors++;
+				if (!c->last_err)
+					c->last_err = r;
+				s->ok = false;
+				r = 0;
+				continue;
+			}
+		}
+		c->stats.netns++;
+	}
+	free(order);
+	return r == -ENOMEM ? r : 0;
+}
+
 /* 1-2: a new scan: the netns, their events, the purge. */
 static int scan_begin(struct stage_conntrack *c)
 {
@@ -332,9 +561,24 @@ static int scan_begin(struct stage_conntrack *c)
 	return 0;
 }
 
+/* A scan that looks tuples up instead of dumping: a one-shot polling
+ * one, the lookup offered (and not refused). */
+static bool lookup_wanted(const struct stage_conntrack *c)
+{
+	return !c->events && c->polling &&
+	       (c->lk_state == CT_LK_UNTRIED || c->lk_state == CT_LK_OK);
+}
+
 static void *prepare_thread(void *arg)
 {
 	struct stage_conntrack *c = arg;
+	/* With the lookup, nothing to dump ahead: the program's load and
+	 * the entry counts run while the source reads. */
+	if (lookup_wanted(c) && lookup_ready(c)) {
+		count_netns(c);
+		log_debug("conntrack: lookup ready, entries counted");
+		return NULL;
+	}
 	c->pre_err = dump_netns(c, false);
 	log_debug("conntrack: DNAT dumps ahead of the records done (%zu entries)",
 		  ct_table_count(c->ct));
@@ -391,11 +635,19 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 		ns_forget_gone(c);
 	}
 
-	log_debug("conntrack: %s the scan's dumps",
-		  prepared ? "joined, finishing" : "starting");
 	c->recs = recs;
 	c->nrecs = n;
-	r = dump_netns(c, true);
+	c->lk_scan = false;
+	c->lk_recs = NULL;
+	if (lookup_wanted(c) && lookup_ready(c)) {
+		log_debug("conntrack: %s the scan's lookups",
+			  prepared ? "joined, starting" : "starting");
+		r = lookup_netns(c);
+	} else {
+		log_debug("conntrack: %s the scan's dumps",
+			  prepared ? "joined, finishing" : "starting");
+		r = dump_netns(c, true);
+	}
 	log_debug("conntrack: scan's dumps done (%zu entries)",
 		  ct_table_count(c->ct));
 	c->recs = NULL;
@@ -405,7 +657,7 @@ static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
 	ct_table_get_stats(c->ct, &after);
 	c->stats.entries += after.messages - c->before.messages;
 	c->stats.malformed += after.malformed - c->before.malformed;
-	c->stats.nat_entries = after.nat;
+	c->stats.nat_entries = c->lk_scan ? c->lk_n : after.nat;
 	c->scan_dropped = after.dropped;
 	c->stats.dropped += after.dropped;
 	return 0;
@@ -440,6 +692,19 @@ static void ct_report(struct stage *st)
 		else if (c->reported_once)
 			log_info("conntrack available again in every netns");
 		c->reported_err = c->last_err;
+	}
+	if (c->lk_state == CT_LK_REFUSED && !c->reported_lk) {
+		log_info("conntrack: per-connection lookup unavailable (%s): "
+			 "dumps instead", c->lk_why[0] ? c->lk_why
+						       : strerror(-c->lk_err));
+		c->reported_lk = true;
+	} else if (c->lk_scan && !c->reported_lk) {
+		log_info("conntrack: per-connection lookup (BPF kfunc): %llu "
+			 "tuples looked up in %llu netns, %llu found",
+			 (unsigned long long)c->stats.lookups,
+			 (unsigned long long)c->stats.lookup_netns,
+			 (unsigned long long)c->stats.lookup_hits);
+		c->reported_lk = true;
 	}
 	if (!c->reported_once) {
 		log_info("conntrack: %llu NAT entries in %llu netns",
@@ -491,6 +756,14 @@ static const struct stat_desc ct_stat_desc[] = {
 	  "records resolved from a Service address to its backend"),
 	S(nat_matches, STAT_COUNTER,
 	  "records given the original client of a source NAT"),
+	S(lookups, STAT_COUNTER,
+	  "connection tuples looked up in conntrack (per netns, BPF)"),
+	S(lookup_hits, STAT_COUNTER,
+	  "connection tuples looked up that a conntrack entry held"),
+	S(lookup_netns, STAT_GAUGE,
+	  "network namespaces searched by lookups in the last scan"),
+	S(lookup_errors, STAT_COUNTER,
+	  "netns whose lookup failed (dumped instead)"),
 };
 #undef S
 
@@ -508,6 +781,11 @@ static void ct_free(struct stage *st)
 		if (c->nss[i].ev_fd >= 0)
 			close(c->nss[i].ev_fd);
 	free(c->nss);
+	if (c->lk.free)
+		c->lk.free(c->lk.ctx);
+	ct_queries_free(&c->queries);
+	free(c->ans);
+	free(c->lk_v);
 	netns_set_free(c->ns);
 	ct_table_free(c->ct);
 	free(c->nat);
@@ -516,11 +794,19 @@ static void ct_free(struct stage *st)
 }
 
 struct stage *stage_conntrack_new(const struct probe_config *cfg,
-				  struct procmap *pm, size_t max_entries)
+				  struct procmap *pm, size_t max_entries,
+				  const struct ct_lookup_ops *lookup)
 {
 	struct stage_conntrack *c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		if (lookup && lookup->free)
+			lookup->free(lookup->ctx);
 		return NULL;
+	}
+	if (lookup) {
+		c->lk = *lookup;
+		c->lk_state = CT_LK_UNTRIED;
+	}
 	c->base.name = "conntrack";
 	c->base.scan = ct_scan;
 	c->base.prepare = ct_prepare;

@@ -36,11 +36,27 @@ struct ct_stats {
 	uint64_t full;		/* netns whose table was full (last scan) */
 	uint64_t service_matches; /* records given their backend */
 	uint64_t nat_matches;	  /* records given their original client */
+	uint64_t lookups;	  /* tuples looked up (per netns) */
+	uint64_t lookup_hits;	  /* ... that an entry held */
+	uint64_t lookup_netns;	  /* netns searched by lookups, last scan */
+	uint64_t lookup_errors;	  /* netns whose lookup failed (dumped) */
 };
 
 /* Full dumps of every netns at least this often in a daemon: entries that
  * existed before the event subscription have no DESTROY event to come. */
 #define CT_REDUMP_EVERY 60
+
+/* The tuples of a scan's lookups: see ct_queries_build(). */
+struct ct_queries {
+	struct ct_query *q; /* [0, nact): active; [nact, n): a netns's
+			     * passive ones (ct_queries_select()) */
+	size_t nact, n, cap;
+	uint32_t *arec;	 /* q[i < nact] is recs[arec[i]] */
+	const struct sock_record *recs; /* of ct_queries_build() */
+	uint32_t *pas;	 /* the passive candidates: indexes in recs */
+	uint32_t *pidx;	 /* q[nact + j] is recs[pas[pidx[j]]] */
+	size_t npas, cap_pas;
+};
 
 /* What the stage keeps per netns between scans (a daemon). */
 struct ct_ns {
@@ -53,6 +69,16 @@ struct ct_ns {
 	bool ok;	/* no dump failed this scan */
 	uint8_t done;	/* CT_DUMP_* kinds dumped this scan */
 	uint32_t done_gen; /* the scan done and ok are of */
+	uint32_t entries;  /* its table's entries (ct_count()) ... */
+	uint32_t count_gen; /* ... as of this scan (0: none) */
+};
+
+/* The per-connection lookup (conntrack/ct.h struct ct_lookup_ops). */
+enum ct_lookup_state {
+	CT_LK_NONE,	/* not offered, or not for this agent (a daemon) */
+	CT_LK_UNTRIED,	/* offered, not opened yet */
+	CT_LK_OK,
+	CT_LK_REFUSED,	/* open() failed: dumps (lk_why says why) */
 };
 
 #define NAT_SOURCES_MAX 1024
@@ -74,6 +100,28 @@ struct stage_conntrack {
 	int events_err;	   /* why a netns has no events (0: all do) */
 	bool reported_events;
 	struct ct_stats stats;
+
+	/* A one-shot polling scan looks the records' tuples up instead of
+	 * dumping, when the lookup is offered and opens. */
+	struct ct_lookup_ops lk;
+	enum ct_lookup_state lk_state;
+	int lk_err;
+	char lk_why[200];
+	bool lk_scan;	 /* this scan's entries came from lookups */
+	bool reported_lk;
+	struct ct_queries queries;
+	/* What the lookups found, per record of the scan (translate()'s
+	 * fast path: the flow table asks with the records scan() had):
+	 * ans[i] 0: nothing, else lk_v[ans[i] - 1]. lk_v goes into the
+	 * table (for another record pointer) only when asked (lk_indexed). */
+	const struct sock_record *lk_recs;
+	size_t lk_nrecs;
+	uint32_t *ans;
+	size_t ans_cap;
+	struct ct_entry *lk_v;
+	size_t lk_n, lk_cap;
+	bool lk_indexed;
+	bool lk_dumped; /* a netns was dumped instead: the table counts too */
 
 	/* A one-shot scan: the DNAT dumps run on a thread from prepare()
 	 * while the source reads; scan() joins it. */
@@ -119,6 +167,40 @@ struct addrs_job {
 	size_t n, cap;
 };
 int ct_local_addrs(void *arg);
+
+/*
+ * The tuples a scan looks up (ct_lookup_ops), built once from the
+ * scan's records: every connection record with both ports, its local
+ * address and port as source, its peer as destination, so the lookup
+ * finds an active socket's DNAT entry by its original tuple and a
+ * backend's source-NATed one by its reply tuple. Active ones
+ * (SOCK_DIR_ACTIVE, or no listener on the local port in the record's
+ * netns, as the flow table classifies) are looked up in every netns;
+ * passive ones whose peer is not loopback only where the peer is an
+ * address of the netns (ct_queries_select()). A tuple resolved in one
+ * netns (a NAT entry found) is not looked up in the next ones
+ * (ct_queries_resolve(), ct_queries_compact()).
+ */
+/* q->q[0..nact) the active tuples, pas the passive ones (recs is kept:
+ * it must outlive the selections), n = nact. 0 or -ENOMEM (q emptied
+ * first, its memory kept). */
+int ct_queries_build(struct ct_queries *q, const struct sock_record *recs,
+		     size_t n);
+/*
+ * Appends after the active tuples the passive ones whose peer is one of
+ * a's addresses (the netns the lookup runs in: masquerade gives a
+ * connection an address of the netns doing it). Returns q->n, the
+ * tuples to look up there.
+ */
+size_t ct_queries_select(struct ct_queries *q, const struct addrs_job *a);
+/* The index in recs of q->q[i] (of the last selection). */
+uint32_t ct_queries_rec(const struct ct_queries *q, size_t i);
+/* q->q[i] (of the last selection) is resolved. */
+void ct_queries_resolve(struct ct_queries *q, size_t i);
+/* Drops the resolved tuples (q->n = the active ones left); returns how
+ * many tuples are left, active and passive. */
+size_t ct_queries_compact(struct ct_queries *q);
+void ct_queries_free(struct ct_queries *q);
 
 /* stage_conntrack_match.c: the stage's per-record callbacks. */
 bool ct_translate(struct stage *st, const struct sock_record *rec,

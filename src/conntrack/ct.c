@@ -311,57 +311,36 @@ const struct ct_entry *ct_table_find_reply(const struct ct_table *t,
 	return at == HINDEX_NONE ? NULL : &t->v[at];
 }
 
+/* One message of a dump or of events into t: 0, or -ENOMEM. */
+static int feed_msg(const struct nlmsghdr *nlh, void *ud)
+{
+	struct ct_table *t = ud;
+	uint16_t msg = NFNL_MSG_TYPE(nlh->nlmsg_type);
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
+	    (msg != IPCTNL_MSG_CT_NEW && msg != IPCTNL_MSG_CT_DELETE))
+		return 0;
+	struct ct_entry e;
+	bool del = msg == IPCTNL_MSG_CT_DELETE;
+	t->stats.messages++;
+	int r = ct_parse_message(mnl_nlmsg_get_payload(nlh),
+				 mnl_nlmsg_get_payload_len(nlh), &e, !del);
+	if (r < 0) {
+		t->stats.malformed++;
+	} else if (r == CT_PARSE_SKIP) {
+		t->stats.skipped++;
+	} else if (del) {
+		(void)ct_table_kill(t, &e, t->ctx_gen);
+	} else {
+		e.netns = t->ctx_netns;
+		if (ct_table_add(t, &e) == -ENOMEM)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int ct_table_feed(struct ct_table *t, const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
-	size_t off = 0;
-
-	/* Our own bounds, in size_t: mnl_nlmsg_ok() compares nlmsg_len as
-	 * an int, so a length over 2 GiB would pass it. */
-	while (len - off >= sizeof(struct nlmsghdr)) {
-		const struct nlmsghdr *nlh = (const void *)(p + off);
-		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len - off)
-			return -EBADMSG;
-		if (nlh->nlmsg_type == NLMSG_DONE)
-			return 1;
-		if (nlh->nlmsg_type == NLMSG_ERROR) {
-			const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
-			if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*err)))
-				return -EBADMSG;
-			if (err->error == 0) /* an ack */
-				return 1;
-			return err->error < 0 && err->error > -4096
-				       ? err->error
-				       : -EBADMSG;
-		}
-		uint16_t msg = NFNL_MSG_TYPE(nlh->nlmsg_type);
-		if (NFNL_SUBSYS_ID(nlh->nlmsg_type) == NFNL_SUBSYS_CTNETLINK &&
-		    (msg == IPCTNL_MSG_CT_NEW || msg == IPCTNL_MSG_CT_DELETE)) {
-			struct ct_entry e;
-			bool del = msg == IPCTNL_MSG_CT_DELETE;
-			t->stats.messages++;
-			int r = ct_parse_message(mnl_nlmsg_get_payload(nlh),
-						 mnl_nlmsg_get_payload_len(nlh),
-						 &e, !del);
-			if (r < 0) {
-				t->stats.malformed++;
-			} else if (r == CT_PARSE_SKIP) {
-				t->stats.skipped++;
-			} else if (del) {
-				(void)ct_table_kill(t, &e, t->ctx_gen);
-			} else {
-				e.netns = t->ctx_netns;
-				if (ct_table_add(t, &e) == -ENOMEM)
-					return -ENOMEM;
-			}
-		}
-		size_t step = MNL_ALIGN(nlh->nlmsg_len);
-		if (step >= len - off)
-			return 0;
-		off += step;
-	}
-	/* Bytes left that are no whole message: a broken header. */
-	return off < len ? -EBADMSG : 0;
+	return ct_nlmsg_walk(buf, len, feed_msg, t);
 }
 
 /* ---- I/O -------------------------------------------------------------- */

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /*
  * The NAT entries of the kernel's connection tracking tables, read over
@@ -58,6 +59,62 @@ int ct_parse_entry(const void *payload, size_t len, struct ct_entry *ret);
  */
 int ct_parse_count(const void *buf, size_t len, uint32_t *ret_entries,
 		   uint32_t *ret_max);
+
+/* The CT_NAT_* bits of an entry's IPS_* status bits. */
+uint8_t ct_status_nat(uint32_t status);
+
+/*
+ * Sets e->nat of an entry whose tuples (and family, proto) are filled but
+ * which did not come through ctnetlink (a lookup by another module):
+ * the status bits, and a reply from elsewhere than the original
+ * destination (IPVS, no status bit) as a destination NAT. Returns whether
+ * the table keeps such an entry (TCP or UDP, some NAT).
+ */
+bool ct_entry_classify(struct ct_entry *e, uint32_t status);
+
+/* ---- lookups of single connections --------------------------------------
+ *
+ * A dump walks the host-wide hash table and sends every entry asked for;
+ * a lookup per connection does neither. ctnetlink has no lookup of many
+ * tuples at once, so another module may offer one (probe/ctlookup: a BPF
+ * program calling the kernel's conntrack lookup kfunc); the conntrack
+ * stage takes it through this contract and dumps when there is none.
+ */
+
+/* One connection's tuple as its socket sees it (local = src, peer =
+ * dst): an entry's original tuple (an active socket through a DNAT) or
+ * its reply tuple (a backend answering a source-NATed client) alike.
+ * Addresses and ports as in struct ct_entry. */
+struct ct_query {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t proto;	/* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t sport, dport;
+	uint8_t src[16], dst[16];
+};
+
+struct ct_lookup_ops {
+	/*
+	 * Makes the lookup ready (loads what it needs; may take a while:
+	 * called once, on any thread). 0, or -errno with why (one line,
+	 * e.g. the verifier's reason) written: the caller dumps instead.
+	 */
+	int (*open)(void *ctx, char *why, size_t why_sz);
+	/*
+	 * Looks q[0..n) up in the conntrack table of the calling thread's
+	 * netns (default zone), and calls hit(ud, i, e) for every q[i] an
+	 * entry holds in either direction, e that entry (tuples; nat as
+	 * ct_entry_classify() sets it from its status; netns and dead_gen
+	 * 0; valid during the call). Returns the number of hits, or -errno
+	 * (hits may have been reported before the failure).
+	 */
+	ssize_t (*lookup)(void *ctx, const struct ct_query *q, size_t n,
+			  void (*hit)(void *ud, size_t i,
+				      const struct ct_entry *e),
+			  void *ud);
+	/* Frees ctx (whoever took the contract owns it). */
+	void (*free)(void *ctx);
+	void *ctx;
+};
 
 struct ct_table_stats {
 	uint64_t messages;   /* entry messages parsed (all dumps, events) */

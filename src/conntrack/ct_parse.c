@@ -172,11 +172,7 @@ int ct_parse_message(const void *payload, size_t len, struct ct_entry *ret,
 	if (!need_status && !c.have_status)
 		c.status = IPS_DST_NAT; /* which entry is gone: by its tuple */
 
-	uint8_t nat = 0;
-	if (c.status & IPS_DST_NAT)
-		nat |= CT_NAT_DST;
-	if (c.status & IPS_SRC_NAT)
-		nat |= CT_NAT_SRC;
+	uint8_t nat = ct_status_nat(c.status);
 	/* IPVS (net.ipv4.vs.conntrack=1) rewrites the reply tuple without
 	 * the status bits: a reply from elsewhere than the original
 	 * destination is a destination NAT all the same. */
@@ -204,6 +200,22 @@ int ct_parse_message(const void *payload, size_t len, struct ct_entry *ret,
 	memcpy(ret->rsrc, c.reply.src, 16);
 	memcpy(ret->rdst, c.reply.dst, 16);
 	return CT_PARSE_NAT;
+}
+
+uint8_t ct_status_nat(uint32_t status)
+{
+	return (status & IPS_DST_NAT ? CT_NAT_DST : 0) |
+	       (status & IPS_SRC_NAT ? CT_NAT_SRC : 0);
+}
+
+bool ct_entry_classify(struct ct_entry *e, uint32_t status)
+{
+	e->nat = ct_status_nat(status);
+	/* IPVS: see ct_parse_message(). */
+	if (e->rsport != e->odport || memcmp(e->rsrc, e->odst, 16))
+		e->nat |= CT_NAT_DST;
+	return e->nat &&
+	       (e->proto == IPPROTO_TCP || e->proto == IPPROTO_UDP);
 }
 
 int ct_parse_entry(const void *payload, size_t len, struct ct_entry *ret)
@@ -235,52 +247,88 @@ static int stats_cb(const struct nlattr *a, void *data)
 	return MNL_CB_OK;
 }
 
-int ct_parse_count(const void *buf, size_t len, uint32_t *ret_entries,
-		   uint32_t *ret_max)
+int ct_nlmsg_walk(const void *buf, size_t len,
+		  int (*fn)(const struct nlmsghdr *nlh, void *ud), void *ud)
 {
 	const uint8_t *p = buf;
 	size_t off = 0;
+
+	/* Our own bounds, in size_t: mnl_nlmsg_ok() compares nlmsg_len as
+	 * an int, so a length over 2 GiB would pass it. */
 	while (len - off >= sizeof(struct nlmsghdr)) {
 		const struct nlmsghdr *nlh = (const void *)(p + off);
 		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len - off)
 			return -EBADMSG;
+		if (nlh->nlmsg_type == NLMSG_DONE)
+			return 1;
 		if (nlh->nlmsg_type == NLMSG_ERROR) {
 			const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
 			if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*err)))
 				return -EBADMSG;
+			if (err->error == 0) /* an ack */
+				return 1;
 			return err->error < 0 && err->error > -4096
 				       ? err->error
 				       : -EBADMSG;
 		}
-		if (NFNL_SUBSYS_ID(nlh->nlmsg_type) == NFNL_SUBSYS_CTNETLINK &&
-		    NFNL_MSG_TYPE(nlh->nlmsg_type) == IPCTNL_MSG_CT_GET_STATS) {
-			struct stats_ctx c = { 0 };
-			size_t pl = mnl_nlmsg_get_payload_len(nlh);
-			size_t at = MNL_ALIGN(sizeof(struct nfgenmsg));
-			if (pl < at)
-				return -EBADMSG;
-			const uint8_t *q = mnl_nlmsg_get_payload(nlh);
-			for (size_t o = at; o < pl;) {
-				const struct nlattr *a = (const void *)(q + o);
-				if (pl - o < sizeof(*a) ||
-				    a->nla_len < sizeof(*a) ||
-				    a->nla_len > pl - o)
-					return -EBADMSG;
-				o += MNL_ALIGN(a->nla_len);
-			}
-			if (mnl_attr_parse_payload(q + at, pl - at, stats_cb,
-						   &c) < 0 ||
-			    !c.have_entries)
-				return -EBADMSG;
-			*ret_entries = c.entries;
-			*ret_max = c.max;
-			return 0;
-		}
+		int r = fn(nlh, ud);
+		if (r)
+			return r;
 		size_t step = MNL_ALIGN(nlh->nlmsg_len);
 		if (step >= len - off)
-			break;
+			return 0;
 		off += step;
 	}
-	return -EBADMSG;
+	/* Bytes left that are no whole message: a broken header. */
+	return off < len ? -EBADMSG : 0;
+}
+
+struct count_ctx {
+	bool found;
+	uint32_t entries, max;
+};
+
+/* The IPCTNL_MSG_CT_GET_STATS reply: 2 when read, -EBADMSG when bad. */
+static int count_msg(const struct nlmsghdr *nlh, void *ud)
+{
+	struct count_ctx *cc = ud;
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
+	    NFNL_MSG_TYPE(nlh->nlmsg_type) != IPCTNL_MSG_CT_GET_STATS)
+		return 0;
+	struct stats_ctx c = { 0 };
+	size_t pl = mnl_nlmsg_get_payload_len(nlh);
+	size_t at = MNL_ALIGN(sizeof(struct nfgenmsg));
+	if (pl < at)
+		return -EBADMSG;
+	const uint8_t *q = mnl_nlmsg_get_payload(nlh);
+	for (size_t o = at; o < pl;) {
+		const struct nlattr *a = (const void *)(q + o);
+		if (pl - o < sizeof(*a) || a->nla_len < sizeof(*a) ||
+		    a->nla_len > pl - o)
+			return -EBADMSG;
+		o += MNL_ALIGN(a->nla_len);
+	}
+	if (mnl_attr_parse_payload(q + at, pl - at, stats_cb, &c) < 0 ||
+	    !c.have_entries)
+		return -EBADMSG;
+	cc->found = true;
+	cc->entries = c.entries;
+	cc->max = c.max;
+	return 2;
+}
+
+int ct_parse_count(const void *buf, size_t len, uint32_t *ret_entries,
+		   uint32_t *ret_max)
+{
+	struct count_ctx cc = { 0 };
+	int r = ct_nlmsg_walk(buf, len, count_msg, &cc);
+	if (r < 0)
+		return r;
+	/* The end, NLMSG_DONE or an ack before the reply: no reply. */
+	if (!cc.found)
+		return -EBADMSG;
+	*ret_entries = cc.entries;
+	*ret_max = cc.max;
+	return 0;
 }
 

@@ -15,4 +15,16 @@
 int ct_parse_message(const void *payload, size_t len, struct ct_entry *ret,
 		     bool need_status);
 
+/*
+ * The one walk over received netlink messages (dumps, events, the count
+ * reply): fn(nlh, ud) for every message but NLMSG_DONE and NLMSG_ERROR;
+ * a nonzero return of fn stops the walk and is returned. Otherwise 1 at
+ * NLMSG_DONE or an ack, -errno of an NLMSG_ERROR (-EBADMSG when out of
+ * range), -EBADMSG for a broken header or bytes that are no whole
+ * message, 0 at the end.
+ */
+struct nlmsghdr;
+int ct_nlmsg_walk(const void *buf, size_t len,
+		  int (*fn)(const struct nlmsghdr *nlh, void *ud), void *ud);
+
 #endif

@@ -141,7 +141,8 @@ int poller_compact_reused(struct poller *p, size_t count)
 			return -ENOMEM;
 		v[k++] = &p->st[p->cur[i]];
 	}
-	qsort(v, k, sizeof(*v), by_off);
+	if (k > 1)
+		qsort(v, k, sizeof(*v), by_off);
 	size_t w = 0;
 	for (size_t i = 0; i < k; i++) {
 		if (v[i]->off != w)

@@ -14,8 +14,7 @@ command -v openssl >/dev/null || skip "needs openssl (the kubelet stand-in's cer
 
 cmdb_test_begin
 
-python3 tests/integration/lib/kubelet_server.py certs "$tmp/pki" || { not_ok "kubelet certificates"; finish; }
-echo secret-token >"$tmp/token"
+kubelet_certs secret-token
 python3 - "$tmp/pods.json" <<'PY'
 import json, sys
 def pod(name, uid, ip, labels=None):
@@ -30,11 +29,7 @@ items = [pod("good-a", "u-good-a", "198.18.64.11"),
          pod("good-c", "u-good-c", "198.18.64.14", {"app.kubernetes.io/name": "c"})]
 json.dump({"kind": "PodList", "apiVersion": "v1", "items": items}, open(sys.argv[1], "w"))
 PY
-echo ok >"$tmp/kubelet.ctl"
-python3 tests/integration/lib/kubelet_server.py serve --dir "$tmp/pki" --token-file "$tmp/token" \
-	--pods "$tmp/pods.json" --port-file "$tmp/kubelet.port" --control "$tmp/kubelet.ctl" 2>/dev/null &
-pids+=($!)
-wait_for test -s "$tmp/kubelet.port" || { not_ok "kubelet stand-in started"; finish; }
+kubelet_start
 
 SHAWK_KUBELET_URL="https://127.0.0.1:$(cat "$tmp/kubelet.port")" SHAWK_KUBELET_TOKEN_FILE="$tmp/token" \
 	SHAWK_KUBELET_CA_FILE="$tmp/pki/ca.crt" SHAWK_KUBELET_REFRESH=300ms \

@@ -49,12 +49,6 @@ check "probe daemon wrote the three tiers" test "$(psql_val "SELECT count(DISTIN
 sleep 2.2 # several more flushes of the same held connections
 
 L="$SHAWK_BIN look --cmdb $CMDB"
-expect() { # expect NAME FILE CMD... : output equals FILE
-	local name=$1 want=$2; shift 2
-	# Edge ages move with the clock: "[tcp 3 conns, AGO]".
-	"$@" 2>"$tmp/got.err" | sed -E 's/([0-9]+[smhd] ago|just now)/AGO/' >"$tmp/got"
-	if diff -u "$want" "$tmp/got" >"$tmp/diff"; then ok "$name"; else not_ok "$name"; sed 's/^/# /' "$tmp/diff"; cat "$tmp/got.err"; fi
-}
 cat >"$tmp/mid1" <<EOT
 198.18.7.1:8080 ('shawk-mid', pgid=$pg_mi)
 ├<-- 198.18.7.2:many ('shawk-cli', pgid=$pg_cl)  [tcp 3 conns, AGO]

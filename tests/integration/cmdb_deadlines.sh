@@ -171,14 +171,9 @@ ms=$(stop_probe)
 check_exit "unreachable TCP CMDB" "$ms"
 
 # ---- 4. slow kubelet ---------------------------------------------------
-python3 tests/integration/lib/kubelet_server.py certs "$tmp/pki" || { not_ok "kubelet certificates"; finish; }
-echo secret-token >"$tmp/token"
+kubelet_certs secret-token
 echo '{"kind":"PodList","items":[]}' >"$tmp/pods.json"
-echo ok >"$tmp/kubelet.ctl"
-python3 tests/integration/lib/kubelet_server.py serve --dir "$tmp/pki" --token-file "$tmp/token" \
-	--pods "$tmp/pods.json" --port-file "$tmp/kubelet.port" --control "$tmp/kubelet.ctl" 2>/dev/null &
-pids+=($!)
-wait_for test -s "$tmp/kubelet.port" || { not_ok "kubelet stand-in started"; finish; }
+kubelet_start
 start_probe kubelet "$CMDB" SHAWK_KUBELET_URL="https://127.0.0.1:$(cat "$tmp/kubelet.port")" \
 	SHAWK_KUBELET_TOKEN_FILE="$tmp/token" SHAWK_KUBELET_CA_FILE="$tmp/pki/ca.crt" \
 	SHAWK_KUBELET_REFRESH=300ms

@@ -73,11 +73,8 @@ cat >"$tmp/tree" <<EOT
 └<-- 198.18.66.2:many ('shawk-hcli', pgid=$pg_cl)  [tcp 2 conns, AGO]
 EOT
 sed 's/tcp 2 conns/tcp 1 conn/' "$tmp/tree" >"$tmp/tree_now"
-expect() { # expect NAME FILE CMD... : output equals FILE (ages as AGO)
-	local name=$1 want=$2; shift 2
-	"$@" 2>"$tmp/got.err" | sed -E 's/(last seen )?([0-9]+[smhd] ago|just now)(, stale)?/AGO/' >"$tmp/got"
-	if diff -u "$want" "$tmp/got" >"$tmp/diff"; then ok "$name"; else not_ok "$name"; sed 's/^/# /' "$tmp/diff"; cat "$tmp/got.err"; fi
-}
+# expect (lib/pg.sh) reads "last seen 3m ago, stale" as AGO too.
+expect_ages='(last seen )?([0-9]+[smhd] ago|just now)(, stale)?'
 json_edges() { # json_edges ARGS... : "connections[:change]" per edge, sorted
 	$L --format json "$@" | python3 -c '
 import json, sys
@@ -190,14 +187,10 @@ check "flows not seen within a week deleted, the others kept" test "$(psql_val "
 check "live edge still there after prune" test "$(json_edges --ipv4 198.18.66.3 --since "$all_s" --until "$all_e" | wc -w)" -ge 1
 check "prune reported it" bash -c "echo '$out' | grep -Eq 'pruned: [0-9]+ history partitions dropped, [0-9]+ rows deleted'"
 
-probe_stop
-check "probe exits 0 on SIGTERM" test $probe_rc -eq 0
-check "no error logged by the probe" bash -c "! grep -q ' error: ' '$tmp/probe.err'"
+history_probe_end
 
 # Upgrade in place from schema 5 with data in it (another database).
-psql_val "CREATE DATABASE up5" >/dev/null
-UP=${CMDB/\/postgres\?//up5?}
-"$SHAWK_BIN" create-scheme --cmdb "$UP" --target 5 >/dev/null
+pg_test_old_db up5 5
 psql "$UP" -XAtq -v ON_ERROR_STOP=1 <<'EOF'
 INSERT INTO flows VALUES ('198.18.66.20', 'n1', 'active', 'tcp', 0, '198.18.66.21', 5432, 1, 70, 'app', NULL, 2, 9, now() - interval '3 days', now() - interval '1 hour');
 INSERT INTO passive_nodes (addr, port, proto, pgid, comm, node_name, first_seen, last_seen) VALUES ('198.18.66.21', 5432, 'tcp', 80, 'db', 'n2', now() - interval '3 days', now() - interval '1 hour');

@@ -93,15 +93,11 @@ g = json.load(sys.stdin)
 print(" ".join(sorted("%s:%s" % ("via" if e.get("service") else "direct", e["connections"]) for e in g["edges"])))')
 check "window over both: one connection each, via and direct ($j)" test "$j" = "direct:1 via:1"
 
-probe_stop
-check "probe exits 0 on SIGTERM" test $probe_rc -eq 0
-check "no error logged by the probe" bash -c "! grep -q ' error: ' '$tmp/probe.err'"
+history_probe_end
 
 # Upgrade from schema 8: a direct flow and one through a Service shared
 # their history rows; the Service's flow gets a copy of its own.
-psql_val "CREATE DATABASE up8" >/dev/null
-UP=${CMDB/\/postgres\?//up8?}
-"$SHAWK_BIN" create-scheme --cmdb "$UP" --target 8 >/dev/null
+pg_test_old_db up8 8
 psql "$UP" -XAtq -v ON_ERROR_STOP=1 <<'EOF'
 INSERT INTO flows VALUES ('198.18.62.40', 'n1', 'active', 'tcp', 0, '198.18.62.41', 8080, 1, 70, 'app', NULL, 1, 3, now() - interval '2 hours', now() - interval '90 minutes', '198.18.62.101', 80, NULL, NULL);
 INSERT INTO flows VALUES ('198.18.62.40', 'n1', 'active', 'tcp', 0, '198.18.62.41', 8080, 1, 70, 'app', NULL, 1, 2, now() - interval '2 hours', now() - interval '90 minutes', NULL, NULL, NULL, NULL);

@@ -67,12 +67,6 @@ psql "$CMDB" -XAtq -v ON_ERROR_STOP=1 -f "$tmp/rows.sql" >/dev/null 2>"$tmp/rows
 check "rows inserted" test $? -eq 0 || cat "$tmp/rows.err"
 
 L="$SHAWK_BIN look --cmdb $CMDB"
-expect() { # expect NAME FILE CMD... : output equals FILE
-	local name=$1 want=$2; shift 2
-	# Edge ages move with the clock: "[tcp 2 conns, AGO]".
-	"$@" 2>"$tmp/got.err" | sed -E 's/([0-9]+[smhd] ago|just now)/AGO/' >"$tmp/got"
-	if diff -u "$want" "$tmp/got" >"$tmp/diff"; then ok "$name"; else not_ok "$name"; sed 's/^/# /' "$tmp/diff"; cat "$tmp/got.err"; fi
-}
 cat >"$tmp/co2" <<EOT
 198.18.62.61:many (shop/$CO checkout 'checkout', pgid=7)
 ├--> 198.18.62.62:8300 (shop/$CA catalog 'catalog', pgid=9) via shop/catalog 198.18.162.10:80  [tcp 2 conns, AGO]

@@ -51,17 +51,7 @@ B=$tmp/connburst
 
 pg_test_start
 
-ip netns add "$SRV" && ip netns add "$CLI" || skip "cannot create network namespaces"
-ip link add i16m-s$$ type veth peer name i16m-c$$
-ip link set i16m-s$$ netns "$SRV"
-ip link set i16m-c$$ netns "$CLI"
-for ns in "$SRV" "$CLI"; do ip -n "$ns" link set lo up; done
-ip -n "$SRV" addr add 198.18.63.1/24 dev i16m-s$$
-ip -n "$CLI" addr add 198.18.63.2/24 dev i16m-c$$
-ip -n "$SRV" addr add 2001:db8:63::1/64 dev i16m-s$$ nodad
-ip -n "$CLI" addr add 2001:db8:63::2/64 dev i16m-c$$ nodad
-ip -n "$SRV" link set i16m-s$$ up
-ip -n "$CLI" link set i16m-c$$ up
+netns_pair "$SRV" "$CLI" i16m 198.18.63 2001:db8:63 || skip "cannot create network namespaces"
 
 MPORT=$(free_port)
 M=http://127.0.0.1:$MPORT
@@ -174,6 +164,15 @@ if promtool check metrics <"$tmp/metrics.txt" >"$tmp/lint" 2>&1; then ok "promto
 check "/metrics is the text format 0.0.4" bash -c "curl -sfI '$M/metrics' | grep -qi '^content-type: text/plain; version=0.0.4'"
 
 status() { curl -s -o "$tmp/body" -w '%{http_code}' "$@"; }
+wait_200() { # wait_200 URL: its status in $s, asked again until 200 (10 s)
+	local _
+	s=""
+	for _ in $(seq 1 20); do
+		s=$(status --max-time 2 "$1")
+		[ "$s" = 200 ] && break
+		sleep 0.5
+	done
+}
 s=$(status "$M/healthz")
 check "/healthz 200 while scans run ($(cat "$tmp/body"))" test "$s" = 200
 check "unknown path 404" test "$(status "$M/nope")" = 404
@@ -204,12 +203,7 @@ check "the endpoint is full: no answer to one more request ($full)" test "$full"
 sleep 1
 check "heartbeat fresh while the HTTP side is full (shawk health)" bash -c "'$SHAWK_BIN' health --file '$tmp/heartbeat' --max-age 1s >/dev/null"
 wait "$hog_pid"
-s=""
-for i in $(seq 1 20); do
-	s=$(status --max-time 2 "$M/metrics")
-	[ "$s" = 200 ] && break
-	sleep 0.5
-done
+wait_200 "$M/metrics"
 check "/metrics served again once the idle connections go" test "$s" = 200
 scans_after=$(awk '$1 == "shawk_scans_total" { print $2 }' "$tmp/body")
 check "scans went on meanwhile ($scans_before -> $scans_after at 200ms)" test "$((scans_after - scans_before))" -ge 10
@@ -237,12 +231,7 @@ v=$(query 'up{job="shawk"}')
 check "Prometheus still scrapes meanwhile (up=$v)" test "$v" = 1
 wait "$lock_pid"
 lock_pid=
-s=""
-for i in $(seq 1 20); do
-	s=$(status --max-time 2 "$M/healthz")
-	[ "$s" = 200 ] && break
-	sleep 0.5
-done
+wait_200 "$M/healthz"
 check "/healthz back to 200 once the lock is gone ($(cat "$tmp/body"))" test "$s" = 200
 v=$(wait_value "sum(shawk_connections_total{direction=\"active\",$sel4})" "$((W4 + 5))")
 check "the 5 connections made during the hang are counted ($v)" test "$v" = "$((W4 + 5))"

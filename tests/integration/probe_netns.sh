@@ -24,17 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ip netns add "$SRV" && ip netns add "$CLI" || skip "cannot create network namespaces"
-ip link add veth-s$$ type veth peer name veth-c$$
-ip link set veth-s$$ netns "$SRV"
-ip link set veth-c$$ netns "$CLI"
-for ns in "$SRV" "$CLI"; do ip -n "$ns" link set lo up; done
-ip -n "$SRV" addr add 198.18.0.1/24 dev veth-s$$
-ip -n "$CLI" addr add 198.18.0.2/24 dev veth-c$$
-ip -n "$SRV" addr add fd00:5a::1/64 dev veth-s$$ nodad
-ip -n "$CLI" addr add fd00:5a::2/64 dev veth-c$$ nodad
-ip -n "$SRV" link set veth-s$$ up
-ip -n "$CLI" link set veth-c$$ up
+netns_pair "$SRV" "$CLI" veth 198.18.0 fd00:5a || skip "cannot create network namespaces"
 
 H=tests/integration/lib/holder.py
 ip netns exec "$SRV" bash -c ". tests/integration/lib/common.sh; pyrun shawk-srv $H server $tmp/srv tcp:198.18.0.1:8080 tcp:[fd00:5a::1]:8443 udp:198.18.0.1:5353; wait" &

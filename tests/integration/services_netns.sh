@@ -233,6 +233,26 @@ held_cases+=";svc-b,198.18.161.20,80,198.18.61.31,8080,$H_B"
 held_cases+=";svc-6,2001:db8:61:ffff::10,80,2001:db8:61::21,8080,$H_61;svc-6,2001:db8:61:ffff::10,80,2001:db8:61::22,8080,$H_62"
 python3 "$tmp/check.py" "$tmp/poll.json" polling "${common[@]}" resolved=yes \
 	b1_8080="$((H_A1 + 1))" b2_8080="$((H_A2 - 2))" "cases=$held_cases"
+[ $? -eq 0 ] || failures=$((failures + 1))
+# Which path: a one-shot scan looks its connections up (BPF kfunc) where
+# the kernel loads the program; else one line saying why, and dumps.
+if grep -q "per-connection lookup unavailable" "$tmp/poll.err"; then
+	grep "per-connection lookup" "$tmp/poll.err" | sed 's/^/# /'
+	not_ok "polling: the per-connection lookup path ran (kernel $(uname -r) has bpf_xdp_ct_lookup: $(grep -c ' bpf_xdp_ct_lookup$' /proc/kallsyms))"
+else
+	n=$(grep -c "conntrack: per-connection lookup (BPF kfunc): [1-9][0-9]* tuples looked up in [1-9]" "$tmp/poll.err")
+	check "polling: the per-connection lookup path ran, not dumps ($n)" test "$n" -eq 1
+fi
+grep "per-connection lookup" "$tmp/poll.err" | sed 's/^/# /'
+# The same scan by dumps (the lookup refused on purpose): same flows.
+SHAWK_BPF_DENY=shawk_ct_lookup "$SHAWK_BIN" probe --mode polling --once --output json \
+	>"$tmp/pollx.json" 2>"$tmp/pollx.err"
+check "polling, lookup refused: exits 0" test $? -eq 0
+n=$(grep -c "conntrack: per-connection lookup unavailable (refused (SHAWK_BPF_DENY)): dumps instead" "$tmp/pollx.err")
+check "polling, lookup refused: one line, dumps instead ($n)" test "$n" -eq 1
+python3 "$tmp/check.py" "$tmp/pollx.json" polling-dumps "${common[@]}" resolved=yes \
+	b1_8080="$((H_A1 + 1))" b2_8080="$((H_A2 - 2))" "cases=$held_cases"
+[ $? -eq 0 ] || failures=$((failures + 1))
 
 # Short-lived connections, polling daemon: whatever a scan catches of them
 # is at its backend too (counting each exactly is streaming's job).
@@ -408,13 +428,25 @@ fi
 # ---- conntrack unavailable, and off -----------------------------------------
 
 if command -v capsh >/dev/null; then
-	capsh --drop=cap_net_admin -- -c "exec $SHAWK_BIN probe --mode polling --once --output json" \
+	# The dumps need CAP_NET_ADMIN (ctnetlink); the lookup refused here
+	# (it needs BPF rights instead: below).
+	SHAWK_BPF_DENY=shawk_ct_lookup capsh --drop=cap_net_admin -- -c \
+		"exec $SHAWK_BIN probe --mode polling --once --output json" \
 		>"$tmp/noct.json" 2>"$tmp/noct.err"
 	check "no CAP_NET_ADMIN: probe exits 0" test $? -eq 0
 	n=$(grep -c "conntrack unavailable" "$tmp/noct.err")
 	check "no CAP_NET_ADMIN: exactly one conntrack line ($n)" test "$n" -eq 1
 	grep "conntrack unavailable" "$tmp/noct.err" | sed 's/^/# /'
 	python3 "$tmp/check.py" "$tmp/noct.json" no-cap-net-admin "${common[@]}" resolved=no
+	[ $? -eq 0 ] || failures=$((failures + 1))
+	# The per-connection lookup (BPF) needs no CAP_NET_ADMIN: resolved.
+	capsh --drop=cap_net_admin -- -c "exec $SHAWK_BIN probe --mode polling --once --output json" \
+		>"$tmp/nona.json" 2>"$tmp/nona.err"
+	check "no CAP_NET_ADMIN, lookup: probe exits 0" test $? -eq 0
+	check "no CAP_NET_ADMIN, lookup: the lookup path ran, no conntrack warning" \
+		bash -c "grep -q 'per-connection lookup (BPF kfunc)' $tmp/nona.err && ! grep -q 'conntrack unavailable' $tmp/nona.err"
+	python3 "$tmp/check.py" "$tmp/nona.json" no-cap-net-admin-lookup "${common[@]}" resolved=yes \
+		b1_8080="$((H_A1 + 1))" b2_8080="$((H_A2 - 2))" "cases=$held_cases"
 	[ $? -eq 0 ] || failures=$((failures + 1))
 else
 	skip_check "conntrack unavailable" "no capsh to drop CAP_NET_ADMIN"

@@ -46,17 +46,7 @@ fi
 check "streaming probe can start here" bash -c "! grep -q 'streaming mode cannot start' $tmp/probe0"
 check "streaming probe starts and stops cleanly (exit $rc0)" test "$rc0" -eq 0
 
-ip netns add "$SRV" && ip netns add "$CLI" || skip "cannot create network namespaces"
-ip link add vst-s$$ type veth peer name vst-c$$
-ip link set vst-s$$ netns "$SRV"
-ip link set vst-c$$ netns "$CLI"
-for ns in "$SRV" "$CLI"; do ip -n "$ns" link set lo up; done
-ip -n "$SRV" addr add 198.18.1.1/24 dev vst-s$$
-ip -n "$CLI" addr add 198.18.1.2/24 dev vst-c$$
-ip -n "$SRV" addr add fd00:5b::1/64 dev vst-s$$ nodad
-ip -n "$CLI" addr add fd00:5b::2/64 dev vst-c$$ nodad
-ip -n "$SRV" link set vst-s$$ up
-ip -n "$CLI" link set vst-c$$ up
+netns_pair "$SRV" "$CLI" vst 198.18.1 fd00:5b || skip "cannot create network namespaces"
 
 # The agent first: the servers' listen() and bind() are then seen too.
 # Without the conntrack stage (no NAT here), so that every connection is

@@ -22,14 +22,9 @@ minutes=${SOAK_MINUTES:-30}
 mode=${SOAK_MODE:-polling}
 cmdb_test_begin
 
-python3 tests/integration/lib/kubelet_server.py certs "$tmp/pki" || { not_ok "certs"; finish; }
-echo token >"$tmp/token"
+kubelet_certs token
 echo '{"kind":"PodList","items":[{"metadata":{"name":"soak","namespace":"default","uid":"u-soak"},"status":{"podIP":"198.18.64.50"}}]}' >"$tmp/pods.json"
-echo ok >"$tmp/kubelet.ctl"
-python3 tests/integration/lib/kubelet_server.py serve --dir "$tmp/pki" --token-file "$tmp/token" \
-	--pods "$tmp/pods.json" --port-file "$tmp/kubelet.port" --control "$tmp/kubelet.ctl" 2>/dev/null &
-pids+=($!)
-wait_for test -s "$tmp/kubelet.port" || { not_ok "kubelet stand-in"; finish; }
+kubelet_start
 
 # Churn: a listener and a client making one short connection every 50 ms,
 # counting them.

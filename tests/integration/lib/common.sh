@@ -24,6 +24,25 @@ require_root() {
 	ip netns del "shawk-probe-$$"
 }
 
+# netns_pair SRV CLI TAG NET4 NET6: namespaces SRV and CLI joined by one
+# veth (TAG-s$$ in SRV, TAG-c$$ in CLI), lo up in both; NET4.1/24 and
+# NET6::1/64 on SRV's end, NET4.2 and NET6::2 on CLI's. Returns 1 when a
+# namespace cannot be created.
+netns_pair() {
+	local srv=$1 cli=$2 s=$3-s$$ c=$3-c$$ net4=$4 net6=$5 ns
+	{ ip netns add "$srv" && ip netns add "$cli"; } || return 1
+	ip link add "$s" type veth peer name "$c"
+	ip link set "$s" netns "$srv"
+	ip link set "$c" netns "$cli"
+	for ns in "$srv" "$cli"; do ip -n "$ns" link set lo up; done
+	ip -n "$srv" addr add "$net4.1/24" dev "$s"
+	ip -n "$cli" addr add "$net4.2/24" dev "$c"
+	ip -n "$srv" addr add "$net6::1/64" dev "$s" nodad
+	ip -n "$cli" addr add "$net6::2/64" dev "$c" nodad
+	ip -n "$srv" link set "$s" up
+	ip -n "$cli" link set "$c" up
+}
+
 # wait_for CMD... : retries for up to 10 s.
 wait_for() {
 	local _

@@ -71,10 +71,13 @@ def server(ready_file, specs):
 
 
 def connect_all(specs, held):
+    """Connects count sockets per spec (retrying while the peer starts);
+    a UDP one sends a byte, so that the peer sees it."""
     for spec in specs:
         proto, fam, addr, port, count = parse(spec)
         for _ in range(count):
-            s = socket.socket(fam, socket.SOCK_STREAM)
+            kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+            s = socket.socket(fam, kind)
             for attempt in range(50):
                 try:
                     s.connect((addr, port))
@@ -83,6 +86,8 @@ def connect_all(specs, held):
                     time.sleep(0.1)
             else:
                 sys.exit("cannot connect to %s" % spec)
+            if proto == "udp":
+                s.send(b"x")
             held.append(s)
 
 
@@ -120,22 +125,7 @@ def relay(ready_file, specs):
 
 def client(ready_file, specs):
     held = []
-    for spec in specs:
-        proto, fam, addr, port, count = parse(spec)
-        for _ in range(count):
-            kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-            s = socket.socket(fam, kind)
-            for attempt in range(50):
-                try:
-                    s.connect((addr, port))
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            else:
-                sys.exit("cannot connect to %s" % spec)
-            if proto == "udp":
-                s.send(b"x")
-            held.append(s)
+    connect_all(specs, held)
     ready(ready_file)
     while True:
         time.sleep(60)

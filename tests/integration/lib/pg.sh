@@ -70,12 +70,41 @@ cmdb_test_begin() {
 	pg_test_start
 }
 
+# kubelet_certs TOKEN: the kubelet stand-in's certificates in $tmp/pki
+# (its CA: $tmp/pki/ca.crt) and TOKEN in $tmp/token.
+kubelet_certs() {
+	python3 tests/integration/lib/kubelet_server.py certs "$tmp/pki" || { not_ok "kubelet certificates"; finish; }
+	echo "$1" >"$tmp/token"
+}
+
+# kubelet_start: the kubelet stand-in (lib/kubelet_server.py) serving
+# $tmp/pods.json, "ok" in its control file $tmp/kubelet.ctl, its port in
+# $tmp/kubelet.port once it listens; its pid in $pids.
+kubelet_start() {
+	echo ok >"$tmp/kubelet.ctl"
+	python3 tests/integration/lib/kubelet_server.py serve --dir "$tmp/pki" --token-file "$tmp/token" \
+		--pods "$tmp/pods.json" --port-file "$tmp/kubelet.port" --control "$tmp/kubelet.ctl" 2>/dev/null &
+	pids+=($!)
+	wait_for test -s "$tmp/kubelet.port" || { not_ok "kubelet stand-in started"; finish; }
+}
+
 cmdb_test_end() {
 	[ -n "$probe_pid" ] && kill -KILL "$probe_pid" 2>/dev/null
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	pg_stop
 	rm -rf "$tmp"
+}
+
+# expect NAME FILE CMD... : a check that CMD's output (`look`'s tree)
+# equals FILE, the ages that move with the clock read as AGO: "3m ago" and
+# "just now" ("[tcp 3 conns, AGO]"), or what the sed -E pattern
+# $expect_ages matches when the test sets it.
+expect() {
+	local name=$1 want=$2 ages=${expect_ages:-'([0-9]+[smhd] ago|just now)'}
+	shift 2
+	"$@" 2>"$tmp/got.err" | sed -E "s/$ages/AGO/" >"$tmp/got"
+	if diff -u "$want" "$tmp/got" >"$tmp/diff"; then ok "$name"; else not_ok "$name"; sed 's/^/# /' "$tmp/diff"; cat "$tmp/got.err"; fi
 }
 
 # The history tests (1 s buckets) drive one client through phases.
@@ -131,6 +160,22 @@ history_phase() {
 # rfc3339_ms MS: RFC 3339 with milliseconds.
 rfc3339_ms() {
 	date -u -d "@$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" +%Y-%m-%dT%H:%M:%S.%3NZ
+}
+
+# history_probe_end: stops the probe; checks that it exited 0 and logged
+# no error.
+history_probe_end() {
+	probe_stop
+	check "probe exits 0 on SIGTERM" test "$probe_rc" -eq 0
+	check "no error logged by the probe" bash -c "! grep -q ' error: ' '$tmp/probe.err'"
+}
+
+# pg_test_old_db NAME VERSION: another database NAME on the same server
+# with the schema up to VERSION only (for an upgrade), at $UP.
+pg_test_old_db() {
+	psql_val "CREATE DATABASE $1" >/dev/null
+	UP=${CMDB/\/postgres\?//$1?}
+	"$SHAWK_BIN" create-scheme --cmdb "$UP" --target "$2" >/dev/null
 }
 
 # probe_stop: SIGTERM to $probe_pid and wait; its exit status in $probe_rc,
