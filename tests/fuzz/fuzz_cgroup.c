@@ -3,6 +3,10 @@
  * libFuzzer target for the cgroup path parsers (container and pod identity
  * from a cgroup path, and /proc/<pid>/cgroup content): ids come out
  * NUL-terminated within their buffers. Seeds: the files of tests/fixtures/cgroup.
+ * The agent hands cgroup_parse_path() NUL-terminated paths shorter than
+ * PATH_MAX (procmap keeps at most 1023 bytes of /proc/<pid>/cgroup, the
+ * cgroup tree's paths are shorter than PATH_MAX): scripts/fuzz.sh fuzzes
+ * this target with -max_len=4096.
  */
 #include "fuzz.h"
 #include "k8s/cgroup.h"

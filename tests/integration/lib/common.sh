@@ -75,6 +75,28 @@ bpf_unsupported() {
 	if ! grep -q ' - cgroup2 ' /proc/self/mountinfo; then echo "no cgroup v2 mounted"; return; fi
 }
 
+# The exit trap of a test that runs an agent ($probe_pid), helper
+# processes (their pids in the array pids) and network namespaces:
+#   trap 'cleanup_run TMPDIR NS...' EXIT
+# Stops the agent and the helpers, and the direct children of each
+# helper too (a bash wrapper's python, as in bridge.sh's inns: killing the
+# wrapper alone leaves the python running, holding the integration lock),
+# waits for them, deletes the namespaces and TMPDIR.
+cleanup_run() { # cleanup_run TMPDIR NS...
+	local tmp=$1 p ns
+	shift
+	[ -n "${probe_pid:-}" ] && kill "$probe_pid" 2>/dev/null
+	# shellcheck disable=SC2154 # pids: the calling script's array
+	for p in ${pids[@]+"${pids[@]}"}; do
+		pkill -P "$p" 2>/dev/null
+		kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	for ns in "$@"; do ip netns del "$ns" 2>/dev/null; done
+	[ -n "$tmp" ] && rm -rf "$tmp"
+	return 0
+}
+
 # A check that cannot run here, with the reason: counted as skipped.
 skip_check() { echo "skip - $1: $2"; }
 
