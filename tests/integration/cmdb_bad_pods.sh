@@ -14,7 +14,7 @@ command -v openssl >/dev/null || skip "needs openssl (the kubelet stand-in's cer
 
 cmdb_test_begin
 
-kubelet_certs secret-token
+standin_kubelet_certs secret-token
 python3 - "$tmp/pods.json" <<'PY'
 import json, sys
 def pod(name, uid, ip, labels=None):
@@ -29,7 +29,7 @@ items = [pod("good-a", "u-good-a", "198.18.64.11"),
          pod("good-c", "u-good-c", "198.18.64.14", {"app.kubernetes.io/name": "c"})]
 json.dump({"kind": "PodList", "apiVersion": "v1", "items": items}, open(sys.argv[1], "w"))
 PY
-kubelet_start
+standin_kubelet_start
 
 SHAWK_KUBELET_URL="https://127.0.0.1:$(cat "$tmp/kubelet.port")" SHAWK_KUBELET_TOKEN_FILE="$tmp/token" \
 	SHAWK_KUBELET_CA_FILE="$tmp/pki/ca.crt" SHAWK_KUBELET_REFRESH=300ms \

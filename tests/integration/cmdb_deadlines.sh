@@ -171,9 +171,9 @@ ms=$(stop_probe)
 check_exit "unreachable TCP CMDB" "$ms"
 
 # ---- 4. slow kubelet ---------------------------------------------------
-kubelet_certs secret-token
+standin_kubelet_certs secret-token
 echo '{"kind":"PodList","items":[]}' >"$tmp/pods.json"
-kubelet_start
+standin_kubelet_start
 start_probe kubelet "$CMDB" SHAWK_KUBELET_URL="https://127.0.0.1:$(cat "$tmp/kubelet.port")" \
 	SHAWK_KUBELET_TOKEN_FILE="$tmp/token" SHAWK_KUBELET_CA_FILE="$tmp/pki/ca.crt" \
 	SHAWK_KUBELET_REFRESH=300ms

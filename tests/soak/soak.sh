@@ -22,9 +22,9 @@ minutes=${SOAK_MINUTES:-30}
 mode=${SOAK_MODE:-polling}
 cmdb_test_begin
 
-kubelet_certs token
+standin_kubelet_certs token
 echo '{"kind":"PodList","items":[{"metadata":{"name":"soak","namespace":"default","uid":"u-soak"},"status":{"podIP":"198.18.64.50"}}]}' >"$tmp/pods.json"
-kubelet_start
+standin_kubelet_start
 
 # Churn: a listener and a client making one short connection every 50 ms,
 # counting them.

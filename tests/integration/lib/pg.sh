@@ -70,17 +70,17 @@ cmdb_test_begin() {
 	pg_test_start
 }
 
-# kubelet_certs TOKEN: the kubelet stand-in's certificates in $tmp/pki
+# standin_kubelet_certs TOKEN: the kubelet stand-in's certificates in $tmp/pki
 # (its CA: $tmp/pki/ca.crt) and TOKEN in $tmp/token.
-kubelet_certs() {
+standin_kubelet_certs() {
 	python3 tests/integration/lib/kubelet_server.py certs "$tmp/pki" || { not_ok "kubelet certificates"; finish; }
 	echo "$1" >"$tmp/token"
 }
 
-# kubelet_start: the kubelet stand-in (lib/kubelet_server.py) serving
+# standin_kubelet_start: the kubelet stand-in (lib/kubelet_server.py) serving
 # $tmp/pods.json, "ok" in its control file $tmp/kubelet.ctl, its port in
 # $tmp/kubelet.port once it listens; its pid in $pids.
-kubelet_start() {
+standin_kubelet_start() {
 	echo ok >"$tmp/kubelet.ctl"
 	python3 tests/integration/lib/kubelet_server.py serve --dir "$tmp/pki" --token-file "$tmp/token" \
 		--pods "$tmp/pods.json" --port-file "$tmp/kubelet.port" --control "$tmp/kubelet.ctl" 2>/dev/null &
