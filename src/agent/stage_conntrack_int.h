@@ -208,6 +208,8 @@ struct netns_handle;
 struct ct_ns *ct_ns_find(struct stage_conntrack *c, uint64_t ino);
 int ct_dump_ns(struct stage_conntrack *c, struct netns_handle *h, struct ct_ns *s,
 	    unsigned kinds);
+void ct_dump_failed(struct stage_conntrack *c, const struct netns_handle *h,
+		    struct ct_ns *s, int err);
 unsigned ct_kinds_wanted(struct stage_conntrack *c, struct netns_handle *h,
 		      struct ct_ns *s, bool final);
 
@@ -218,6 +220,10 @@ bool ct_lookup_wanted(struct stage_conntrack *c);
 bool ct_lookup_ready(struct stage_conntrack *c); /* opens it once */
 void ct_count_netns(struct stage_conntrack *c);  /* prepare()'s share */
 int ct_lookup_netns(struct stage_conntrack *c);	 /* 0 or -ENOMEM */
+
+/* stage_conntrack_report.c: report() and stats() of the stage. */
+void ct_report(struct stage *st);
+void ct_stats_fn(const struct stage *st, stat_fn fn, void *ud);
 
 /* stage_conntrack_match.c: the stage's per-record callbacks. */
 bool ct_translate(struct stage *st, const struct sock_record *rec,

@@ -230,10 +230,7 @@ static int lookup_failed(struct stage_conntrack *c, struct netns_handle *h,
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
-		c->stats.dump_errors++;
-		if (!c->last_err)
-			c->last_err = r;
-		s->ok = false;
+		ct_dump_failed(c, h, s, r);
 		return 1; /* not counted as done */
 	}
 	return 0;
