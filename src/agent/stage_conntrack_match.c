@@ -345,6 +345,15 @@ static bool ct_complete(const struct stage_conntrack *c)
 	return c->gen && !c->last_err && !c->scan_dropped;
 }
 
+/* Entry e of an active record (peer p) leaves its peer as it is: no DNAT,
+ * or one to the very same address. */
+static bool not_translated(const struct ct_entry *e,
+			   const struct sock_record *rec, const uint8_t p[16])
+{
+	return !(e->nat & CT_NAT_DST) ||
+	       (e->rsport == rec->rport && !memcmp(e->rsrc, p, 16));
+}
+
 bool ct_plain_peer(struct stage *st, const struct sock_record *rec)
 {
 	struct stage_conntrack *c = (struct stage_conntrack *)st;
@@ -364,14 +373,11 @@ bool ct_plain_peer(struct stage *st, const struct sock_record *rec)
 		bool known;
 		const struct ct_entry *e =
 			lookup_answer(c, rec, SOCK_DIR_ACTIVE, l, p, &known);
-		return e && (!(e->nat & CT_NAT_DST) ||
-			     (e->rsport == rec->rport &&
-			      !memcmp(e->rsrc, p, 16)));
+		return e && not_translated(e, rec, p);
 	}
 	const struct ct_entry *e = ct_table_find_orig(
 		c->ct, rec->family, rec->proto, l, rec->lport, p, rec->rport);
-	return !e || !(e->nat & CT_NAT_DST) ||
-	       (e->rsport == rec->rport && !memcmp(e->rsrc, p, 16));
+	return !e || not_translated(e, rec, p);
 }
 
 /* c->nat is indexed by nat_index while it is built (then sorted). */
