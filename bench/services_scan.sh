@@ -55,7 +55,7 @@ case "$SHAWK_BIN" in /*) ;; *) SHAWK_BIN="$PWD/$SHAWK_BIN" ;; esac
 BENCH_NAME=services_scan
 # shellcheck source=bench/lib.sh
 . "$BENCH_DIR/lib.sh"
-P=i15ct-bench-$$
+P=${BENCH_PREFIX:-i15ct-bench}-$$
 
 bench_require "network namespaces, conntrack" ip iptables nsenter cc jq python3
 case "$CONNS$PER_PROC$RUNS$CT_EXTRA$BUDGET" in *[!0-9]*) die "BENCH_* must be integers" ;; esac
