@@ -13,6 +13,7 @@
  */
 #include "agent/stage_conntrack_int.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "probe/netns.h"
 
 #include <errno.h>
@@ -255,6 +256,61 @@ static bool slot_valid(const struct ct_early_block *b, size_t k,
 	return !memcmp(&t, &b->q[k], sizeof(t));
 }
 
+static const struct ct_early_block *slot_block(const struct ct_early *e,
+					       uint32_t slot, size_t *k)
+{
+	*k = slot % CT_EARLY_BLOCK;
+	return e->blk[slot / CT_EARLY_BLOCK];
+}
+
+static uint64_t query_key(const struct ct_query *q)
+{
+	uint64_t h = hash_bytes(q, sizeof(*q), 0);
+	return h ? h : 1; /* 0 is the map's empty key */
+}
+
+/*
+ * The slots no longer at their record's place (the source dropped records
+ * before them, e.g. a netns read again) are found by their tuple: a map
+ * of the lost slots (value: the slot, and its hit + 1 in the high half),
+ * then every record left without a mark. 0 or -ENOMEM.
+ */
+static int marks_by_tuple(struct ct_early *e, const struct sock_record *recs,
+			  size_t n, size_t *valid)
+{
+	struct u64map m;
+	if (u64map_init(&m, 0) < 0)
+		return -ENOMEM;
+	int r = 0;
+	for (size_t bi = 0; bi < e->nblk && r >= 0; bi++)
+		for (size_t k = 0; k < e->blk[bi]->n && r >= 0; k++)
+			if (!slot_valid(e->blk[bi], k, recs, n))
+				r = u64map_put(&m, query_key(&e->blk[bi]->q[k]),
+					       bi * CT_EARLY_BLOCK + k);
+	for (size_t h = 0; h < e->nv && r >= 0; h++) {
+		size_t k;
+		const struct ct_early_block *b = slot_block(e, e->vslot[h], &k);
+		uint64_t *v = u64map_get(&m, query_key(&b->q[k]));
+		if (v && (uint32_t)*v == e->vslot[h])
+			*v |= (uint64_t)(h + 1) << 32;
+	}
+	for (size_t i = 0; i < n && r >= 0 && m.count; i++) {
+		struct ct_query t;
+		if (e->mark[i] || !ct_rec_lookable(&recs[i]))
+			continue;
+		ct_query_of(&t, &recs[i]);
+		const uint64_t *v = u64map_get(&m, query_key(&t));
+		size_t k;
+		if (!v || memcmp(&slot_block(e, (uint32_t)*v, &k)->q[k], &t,
+				 sizeof(t)))
+			continue;
+		e->mark[i] = *v >> 32 ? (uint32_t)(*v >> 32) : CT_EARLY_MISS;
+		(*valid)++;
+	}
+	u64map_free(&m);
+	return r < 0 ? -ENOMEM : 0;
+}
+
 ssize_t ct_early_marks(struct stage_conntrack *c,
 		       const struct sock_record *recs, size_t n)
 {
@@ -269,18 +325,23 @@ ssize_t ct_early_marks(struct stage_conntrack *c,
 		e->cap_mark = n;
 	}
 	memset(e->mark, 0, n * sizeof(*e->mark));
-	size_t valid = 0;
+	size_t valid = 0, lost = 0;
 	for (size_t bi = 0; bi < e->nblk; bi++)
-		for (size_t k = 0; k < e->blk[bi]->n; k++)
-			if (slot_valid(e->blk[bi], k, recs, n)) {
-				e->mark[e->blk[bi]->rec[k]] = CT_EARLY_MISS;
-				valid++;
+		for (size_t k = 0; k < e->blk[bi]->n; k++) {
+			if (!slot_valid(e->blk[bi], k, recs, n)) {
+				lost++;
+				continue;
 			}
+			e->mark[e->blk[bi]->rec[k]] = CT_EARLY_MISS;
+			valid++;
+		}
 	for (size_t h = 0; h < e->nv; h++) {
-		const struct ct_early_block *b = e->blk[e->vslot[h] / CT_EARLY_BLOCK];
-		size_t k = e->vslot[h] % CT_EARLY_BLOCK;
+		size_t k;
+		const struct ct_early_block *b = slot_block(e, e->vslot[h], &k);
 		if (slot_valid(b, k, recs, n))
 			e->mark[b->rec[k]] = (uint32_t)h + 1;
 	}
+	if (lost && marks_by_tuple(e, recs, n, &valid) < 0)
+		return -ENOMEM;
 	return (ssize_t)valid;
 }
