@@ -93,6 +93,7 @@ struct ct_early {
 	size_t looked;	  /* blocks looked up */
 	int err;	  /* of a lookup: nothing early counts */
 	uint64_t found;	  /* entries found */
+	uint64_t cpu_us;  /* the thread's CPU time (its debug line) */
 	struct ct_entry *v; /* the NAT entries found ... */
 	uint32_t *vslot;    /* ... and their slot: block * BLOCK + index */
 	size_t nv, cap_v;
