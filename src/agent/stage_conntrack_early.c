@@ -44,6 +44,14 @@ static void drop_blocks(struct ct_early *e)
 	e->cur = NULL;
 }
 
+void ct_early_release(struct ct_early *e)
+{
+	drop_blocks(e);
+	free(e->mark);
+	e->mark = NULL;
+	e->cap_mark = 0;
+}
+
 void ct_early_free(struct ct_early *e)
 {
 	drop_blocks(e);

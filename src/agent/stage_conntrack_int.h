@@ -298,6 +298,9 @@ void ct_early_end(struct ct_early *e);
  */
 ssize_t ct_early_marks(struct stage_conntrack *c,
 		       const struct sock_record *recs, size_t n);
+/* After the scan's lookups: the blocks and marks go (the records'
+ * answers stay), before the flow table needs memory. */
+void ct_early_release(struct ct_early *e);
 
 /* stage_conntrack_report.c: report() and stats() of the stage. */
 void ct_report(struct stage *st);

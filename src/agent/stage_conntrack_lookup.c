@@ -348,5 +348,6 @@ int ct_lookup_netns(struct stage_conntrack *c)
 			c->stats.netns++;
 	}
 	free(order);
+	ct_early_release(&c->early);
 	return r == -ENOMEM ? r : 0;
 }
