@@ -363,7 +363,11 @@ ssize_t ct_early_marks(struct stage_conntrack *c,
 		if (slot_valid(b, k, recs, n))
 			e->mark[b->rec[k]] = (uint32_t)h + 1;
 	}
+	size_t placed = valid;
 	if (lost && marks_by_tuple(e, recs, n, &valid) < 0)
 		return -ENOMEM;
+	log_debug("conntrack: early answers: %zu by place, %zu by tuple, %zu "
+		  "not the records' any more", placed, valid - placed,
+		  lost - (valid - placed));
 	return (ssize_t)valid;
 }
