@@ -306,7 +306,7 @@ static int marks_by_tuple(struct ct_early *e, const struct sock_record *recs,
 	int r = 0;
 	for (size_t bi = 0; bi < e->nblk && r >= 0; bi++)
 		for (size_t k = 0; k < e->blk[bi]->n && r >= 0; k++)
-			if (!slot_valid(e->blk[bi], k, recs, n))
+			if (!e->blk[bi]->placed[k])
 				r = u64map_put(&m, query_key(&e->blk[bi]->q[k]),
 					       bi * CT_EARLY_BLOCK + k);
 	for (size_t h = 0; h < e->nv && r >= 0; h++) {
@@ -348,19 +348,22 @@ ssize_t ct_early_marks(struct stage_conntrack *c,
 	}
 	memset(e->mark, 0, n * sizeof(*e->mark));
 	size_t valid = 0, lost = 0;
-	for (size_t bi = 0; bi < e->nblk; bi++)
-		for (size_t k = 0; k < e->blk[bi]->n; k++) {
-			if (!slot_valid(e->blk[bi], k, recs, n)) {
+	for (size_t bi = 0; bi < e->nblk; bi++) {
+		struct ct_early_block *b = e->blk[bi];
+		for (size_t k = 0; k < b->n; k++) {
+			b->placed[k] = slot_valid(b, k, recs, n);
+			if (!b->placed[k]) {
 				lost++;
 				continue;
 			}
-			e->mark[e->blk[bi]->rec[k]] = CT_EARLY_MISS;
+			e->mark[b->rec[k]] = CT_EARLY_MISS;
 			valid++;
 		}
+	}
 	for (size_t h = 0; h < e->nv; h++) {
 		size_t k;
 		const struct ct_early_block *b = slot_block(e, e->vslot[h], &k);
-		if (slot_valid(b, k, recs, n))
+		if (b->placed[k])
 			e->mark[b->rec[k]] = (uint32_t)h + 1;
 	}
 	size_t placed = valid;

@@ -72,6 +72,7 @@ struct ct_early_block {
 	size_t n;
 	uint32_t rec[CT_EARLY_BLOCK]; /* index in the source's records */
 	struct ct_query q[CT_EARLY_BLOCK];
+	bool placed[CT_EARLY_BLOCK]; /* ct_early_marks(): still its record's */
 };
 
 struct ct_early {
