@@ -133,6 +133,9 @@ int agent_new(const struct probe_config *cfg, struct agent **ret)
 	/* The source logs its own failure. */
 	if ((r = agent_source_open(cfg, a->pm, &a->src)) < 0)
 		return r;
+	/* Stages may start on the records while the source reads them. */
+	if (a->src->src->watch && stage_list_partials(&a->stages))
+		a->src->src->watch(a->src->src, stage_list_partial, &a->stages);
 	if ((r = start_metrics(a, k8s)) < 0)
 		return r;
 	*ret = TAKE_PTR(a);

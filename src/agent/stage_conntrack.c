@@ -343,13 +343,16 @@ static int scan_begin(struct stage_conntrack *c)
 static void *prepare_thread(void *arg)
 {
 	struct stage_conntrack *c = arg;
-	/* With the lookup, nothing to dump ahead: the program's load and
-	 * the entry counts run while the source reads. */
+	/* With the lookup, nothing to dump ahead: the program's load, the
+	 * entry counts and the lookups of the records read so far run while
+	 * the source reads. */
 	if (ct_lookup_wanted(c)) {
 		ct_count_netns(c);
 		log_debug("conntrack: lookup ready, entries counted");
+		ct_early_serve(c);
 		return NULL;
 	}
+	ct_early_close(&c->early);
 	c->pre_err = dump_netns(c, false);
 	log_debug("conntrack: DNAT dumps ahead of the records done (%zu entries)",
 		  ct_table_count(c->ct));
@@ -361,6 +364,7 @@ static bool prepare_join(struct stage_conntrack *c)
 {
 	if (!c->pre_running)
 		return false;
+	ct_early_end(&c->early);
 	pthread_join(c->pre_thread, NULL);
 	c->pre_running = false;
 	return true;
@@ -381,8 +385,11 @@ static void ct_prepare(struct stage *st)
 	    scan_begin(c) < 0)
 		return;
 	c->pre_err = 0;
+	ct_early_begin(c);
 	if (pthread_create(&c->pre_thread, NULL, prepare_thread, c) == 0)
 		c->pre_running = true;
+	else
+		c->early.on = false;
 }
 
 static int ct_scan(struct stage *st, const struct sock_record *recs, size_t n)
@@ -447,6 +454,7 @@ static void ct_free(struct stage *st)
 	ct_queries_free(&c->queries);
 	free(c->ans);
 	free(c->lk_v);
+	ct_early_free(&c->early);
 	netns_set_free(c->ns);
 	ct_table_free(c->ct);
 	free(c->nat);
@@ -471,6 +479,7 @@ struct stage *stage_conntrack_new(const struct probe_config *cfg,
 	c->base.name = "conntrack";
 	c->base.scan = ct_scan;
 	c->base.prepare = ct_prepare;
+	c->base.partial = ct_partial;
 	c->base.translate = ct_translate;
 	c->base.plain_peer = ct_plain_peer;
 	c->base.nat_sources = ct_nat_sources;
@@ -487,7 +496,7 @@ struct stage *stage_conntrack_new(const struct probe_config *cfg,
 	c->ct = ct_table_new(max_entries);
 	c->nat = calloc(NAT_SOURCES_MAX, sizeof(*c->nat));
 	/* Reserved once, while empty (nothing to rehash: no hash needed). */
-	if (!c->ns || !c->ct || !c->nat ||
+	if (!c->ns || !c->ct || !c->nat || ct_early_init(&c->early) < 0 ||
 	    hindex_reserve(&c->nat_index, NAT_SOURCES_MAX, NULL, NULL) < 0) {
 		ct_free(&c->base);
 		return NULL;

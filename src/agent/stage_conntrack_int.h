@@ -11,6 +11,7 @@
 #include "agent/stage_conntrack.h"
 #include "conntrack/ct.h"
 #include "core/hindex.h"
+#include "core/u64map.h"
 #include "core/record.h"
 #include "core/stage.h"
 
@@ -57,6 +58,51 @@ struct ct_queries {
 	uint32_t *pidx;	 /* q[nact + j] is recs[pas[pidx[j]]] */
 	size_t npas, cap_pas;
 };
+
+/*
+ * Tuples looked up while the source still reads (a one-shot scan with the
+ * lookup): partial() puts the records read so far that look active in
+ * blocks; prepare()'s thread, inside the netns with most entries, looks
+ * each block up as it comes; scan() takes what it found, checked against
+ * its own records (stage_conntrack_early.c).
+ */
+#define CT_EARLY_BLOCK 2048
+
+struct ct_early_block {
+	size_t n;
+	uint32_t rec[CT_EARLY_BLOCK]; /* index in the source's records */
+	struct ct_query q[CT_EARLY_BLOCK];
+	bool placed[CT_EARLY_BLOCK]; /* ct_early_marks(): still its record's */
+};
+
+struct ct_early {
+	bool sync; /* mu and cv made (ct_early_init()) */
+	/* The main thread's (partial()). */
+	bool on;		     /* this scan takes partial records */
+	size_t seen;		     /* records taken so far */
+	struct u64map listeners;     /* of the records taken */
+	struct ct_early_block *cur;  /* being filled */
+	/* Under mu: the blocks handed over, those the worker took. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct ct_early_block **blk;
+	size_t nblk, cap_blk, taken;
+	bool end;    /* no more blocks this scan */
+	bool closed; /* no worker this scan: partial() stops */
+	/* The worker's, read by scan() after the join. */
+	uint64_t ino;	  /* the netns looked in (0: none) */
+	size_t looked;	  /* blocks looked up */
+	int err;	  /* of a lookup: nothing early counts */
+	uint64_t found;	  /* entries found */
+	uint64_t cpu_us;  /* the thread's CPU time (its debug line) */
+	struct ct_entry *v; /* the NAT entries found ... */
+	uint32_t *vslot;    /* ... and their slot: block * BLOCK + index */
+	size_t nv, cap_v;
+	uint32_t *mark;	    /* per record: 0, CT_EARLY_MISS or hit + 1 */
+	size_t cap_mark;
+};
+
+#define CT_EARLY_MISS UINT32_MAX
 
 /* What the stage keeps per netns between scans (a daemon). */
 struct ct_ns {
@@ -122,6 +168,8 @@ struct stage_conntrack {
 	size_t lk_n, lk_cap;
 	bool lk_indexed;
 	bool lk_dumped; /* a netns was dumped instead: the table counts too */
+
+	struct ct_early early;
 
 	/* A one-shot scan: the DNAT dumps run on a thread from prepare()
 	 * while the source reads; scan() joins it. */
@@ -206,6 +254,12 @@ void ct_queries_resolve(struct ct_queries *q, size_t i);
 size_t ct_queries_compact(struct ct_queries *q);
 void ct_queries_free(struct ct_queries *q);
 
+/* stage_conntrack_match.c: which records a scan looks up. */
+bool ct_rec_listens(const struct sock_record *r);  /* a listener of its netns */
+bool ct_rec_lookable(const struct sock_record *r); /* both ports, TCP, UDP */
+uint64_t ct_listener_key(uint64_t netns, uint8_t proto, uint16_t port);
+void ct_query_of(struct ct_query *q, const struct sock_record *rec);
+
 struct netns_handle;
 
 /* stage_conntrack.c, for the lookup (stage_conntrack_lookup.c). */
@@ -222,8 +276,36 @@ unsigned ct_kinds_wanted(struct stage_conntrack *c, struct netns_handle *h,
  * polling scan, the lookup offered and, opened once, not refused). */
 bool ct_lookup_wanted(struct stage_conntrack *c);
 bool ct_lookup_ready(struct stage_conntrack *c); /* opens it once */
+/* A one-shot polling scan with the lookup offered (not refused yet). */
+bool ct_lookup_offered(const struct stage_conntrack *c);
 void ct_count_netns(struct stage_conntrack *c);  /* prepare()'s share */
 int ct_lookup_netns(struct stage_conntrack *c);	 /* 0 or -ENOMEM */
+
+/* stage_conntrack_early.c: the lookups while the source reads. */
+int ct_early_init(struct ct_early *e);
+void ct_early_free(struct ct_early *e);
+/* prepare() (main thread, before the thread starts): a new scan. */
+void ct_early_begin(struct stage_conntrack *c);
+/* The stage's partial() (main thread). */
+void ct_partial(struct stage *st, const struct sock_record *recs, size_t n);
+/* prepare()'s thread, after the load and the counts: serves the blocks
+ * until ct_early_end(), inside the netns with most entries. */
+void ct_early_serve(struct stage_conntrack *c);
+/* prepare()'s thread when it looks nothing up early. */
+void ct_early_close(struct ct_early *e);
+/* Main thread, before joining prepare()'s thread: no more blocks. */
+void ct_early_end(struct ct_early *e);
+/*
+ * scan(), after the join, for the netns looked in early: marks per record
+ * of recs (e->mark) what the early lookups found for its tuple (blocks
+ * whose tuple is not the record's any more are left out). Returns the
+ * tuples that count (0: nothing early, look everything up), or -ENOMEM.
+ */
+ssize_t ct_early_marks(struct stage_conntrack *c,
+		       const struct sock_record *recs, size_t n);
+/* After the scan's lookups: the blocks and marks go (the records'
+ * answers stay), before the flow table needs memory. */
+void ct_early_release(struct ct_early *e);
 
 /* stage_conntrack_report.c: report() and stats() of the stage. */
 void ct_report(struct stage *st);

@@ -9,6 +9,7 @@
  */
 #include "agent/stage_conntrack_int.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "probe/netns.h"
 
 #include <errno.h>
@@ -17,7 +18,7 @@
 
 /* A scan that looks tuples up instead of dumping: a one-shot polling
  * one, the lookup offered (and not refused). */
-static bool lookup_offered(const struct stage_conntrack *c)
+bool ct_lookup_offered(const struct stage_conntrack *c)
 {
 	return !c->events && c->polling &&
 	       (c->lk_state == CT_LK_UNTRIED || c->lk_state == CT_LK_OK);
@@ -40,7 +41,7 @@ bool ct_lookup_ready(struct stage_conntrack *c)
 
 bool ct_lookup_wanted(struct stage_conntrack *c)
 {
-	return lookup_offered(c) && ct_lookup_ready(c);
+	return ct_lookup_offered(c) && ct_lookup_ready(c);
 }
 
 /* The entry count of h's netns this scan (one small request; cached for
@@ -77,6 +78,8 @@ struct lookup_job {
 	uint64_t ino;
 	size_t nq;
 	int err; /* of a hit's table insertion (-ENOMEM) */
+	size_t early; /* the netns looked in early: its tuples that count */
+	uint32_t *map; /* lookup_rest(): its tuples' index in the queries */
 };
 
 /* One tuple found: a NAT entry goes into the table, and its tuple is
@@ -105,6 +108,60 @@ static void lookup_hit(void *ud, size_t i, const struct ct_entry *e)
 	ct_queries_resolve(&c->queries, i);
 }
 
+static void rest_hit(void *ud, size_t i, const struct ct_entry *e)
+{
+	struct lookup_job *j = ud;
+	lookup_hit(j, j->map[i], e);
+}
+
+/*
+ * The netns looked in while the source read (stage_conntrack_early.c):
+ * its entries found are the scan's first answers (the early netns comes
+ * first: nothing found before), the active tuples it looked up are
+ * answered, and only the others (read last, or classified otherwise)
+ * and the passive ones are looked up now. Entries found for a tuple no
+ * record has any more stay unanswered.
+ */
+static int lookup_rest(struct lookup_job *j)
+{
+	struct stage_conntrack *c = j->c;
+	struct ct_queries *q = &c->queries;
+	struct ct_early *e = &c->early;
+	struct ct_entry *v = c->lk_v;
+	size_t cap = c->lk_cap;
+	c->lk_v = e->v;
+	c->lk_cap = e->cap_v;
+	c->lk_n = e->nv;
+	e->v = v;
+	e->cap_v = cap;
+	e->nv = 0;
+	_cleanup_(freep) struct ct_query *rq = malloc((q->n ? q->n : 1) *
+						       sizeof(*rq));
+	_cleanup_(freep) uint32_t *map = malloc((q->n ? q->n : 1) *
+						sizeof(*map));
+	if (!rq || !map)
+		return -ENOMEM;
+	size_t nr = 0;
+	for (size_t i = 0; i < q->n; i++) {
+		uint32_t m = i < q->nact ? e->mark[q->arec[i]] : 0;
+		if (!m) {
+			rq[nr] = q->q[i];
+			map[nr++] = (uint32_t)i;
+		} else if (m != CT_EARLY_MISS) {
+			c->ans[q->arec[i]] = m;
+			ct_queries_resolve(q, i);
+		}
+	}
+	c->stats.lookup_hits += e->found;
+	j->nq = j->early + nr;
+	j->map = map;
+	ssize_t hits = nr ? c->lk.lookup(c->lk.ctx, rq, nr, rest_hit, j) : 0;
+	if (hits < 0)
+		return (int)hits;
+	c->stats.lookup_hits += (uint64_t)hits;
+	return 0;
+}
+
 /* Inside the netns: its addresses pick the passive tuples, then the
  * lookup. */
 static int lookup_in_ns(void *arg)
@@ -120,6 +177,8 @@ static int lookup_in_ns(void *arg)
 		if (r < 0)
 			return r;
 	}
+	if (j->early)
+		return lookup_rest(j);
 	j->nq = c->queries.n;
 	if (!j->nq)
 		return 0;
@@ -133,9 +192,9 @@ static int lookup_in_ns(void *arg)
 
 /* One netns by lookups; -errno when they failed (the caller dumps). */
 static int lookup_ns(struct stage_conntrack *c, struct netns_handle *h,
-		     struct ct_ns *s)
+		     struct ct_ns *s, size_t early)
 {
-	struct lookup_job j = { .c = c, .ino = h->ino };
+	struct lookup_job j = { .c = c, .ino = h->ino, .early = early };
 	ct_table_set_context(c->ct, h->ino, c->gen);
 	int r = netns_run(h, lookup_in_ns, &j);
 	(void)ct_queries_compact(&c->queries);
@@ -214,6 +273,13 @@ static size_t lookup_order(struct stage_conntrack *c, struct ns_order *order)
 		order[k++] = (struct ns_order){ h, s };
 	}
 	qsort(order, k, sizeof(*order), by_entries);
+	/* The netns looked in early first (the largest, unless a tie). */
+	for (size_t i = 1; i < k; i++)
+		if (order[i].h->ino == c->early.ino) {
+			struct ns_order t = order[i];
+			memmove(order + 1, order, i * sizeof(*order));
+			order[0] = t;
+		}
 	return k;
 }
 
@@ -252,9 +318,15 @@ int ct_lookup_netns(struct stage_conntrack *c)
 	if (!order)
 		return -ENOMEM;
 	size_t k = lookup_order(c, order);
+	ssize_t early = ct_early_marks(c, c->recs, c->nrecs);
+	if (early < 0) {
+		free(order);
+		return (int)early;
+	}
 	for (size_t i = 0; i < k && r == 0; i++) {
 		struct netns_handle *h = order[i].h;
 		struct ct_ns *s = order[i].s;
+		bool first_early = early && h->ino == c->early.ino;
 		if (s->count_gen == c->gen && s->entries == 0) {
 			c->stats.skipped_empty++;
 			c->stats.netns++;
@@ -264,7 +336,7 @@ int ct_lookup_netns(struct stage_conntrack *c)
 			c->stats.netns++; /* nothing left to look up */
 			continue;
 		}
-		r = lookup_ns(c, h, s);
+		r = lookup_ns(c, h, s, first_early ? (size_t)early : 0);
 		if (r < 0 && r != -ENOMEM) {
 			r = lookup_failed(c, h, s, r);
 			if (r > 0) {
@@ -276,5 +348,6 @@ int ct_lookup_netns(struct stage_conntrack *c)
 			c->stats.netns++;
 	}
 	free(order);
+	ct_early_release(&c->early);
 	return r == -ENOMEM ? r : 0;
 }

@@ -64,7 +64,7 @@ static bool is_listener(const struct sock_record *r)
 	return r->rport == 0 && r->lport != 0;
 }
 
-static uint64_t listener_key(uint64_t netns, uint8_t proto, uint16_t port)
+uint64_t ct_listener_key(uint64_t netns, uint8_t proto, uint16_t port)
 {
 	/* As the flow table's (nsfs inode numbers are 32-bit); never 0 for
 	 * a listener: its port is not. */
@@ -83,7 +83,20 @@ static bool is_any(uint8_t family, const uint8_t *a)
 	return !memcmp(a, zero, family == AF_INET6 ? 16 : 4);
 }
 
-static void query_of(struct ct_query *c, const struct sock_record *rec)
+bool ct_rec_listens(const struct sock_record *r)
+{
+	return is_listener(r) && r->dir == SOCK_DIR_UNKNOWN;
+}
+
+bool ct_rec_lookable(const struct sock_record *rec)
+{
+	return !is_listener(rec) && rec->lport && rec->rport &&
+	       (rec->proto == IPPROTO_TCP || rec->proto == IPPROTO_UDP) &&
+	       (rec->family == AF_INET || rec->family == AF_INET6) &&
+	       !is_any(rec->family, rec->raddr);
+}
+
+void ct_query_of(struct ct_query *c, const struct sock_record *rec)
 {
 	c->family = rec->family;
 	c->proto = rec->proto;
@@ -116,9 +129,9 @@ int ct_queries_build(struct ct_queries *q, const struct sock_record *recs,
 		return -ENOMEM;
 	int r = 0;
 	for (size_t i = 0; i < n && !r; i++)
-		if (is_listener(&recs[i]) && recs[i].dir == SOCK_DIR_UNKNOWN)
+		if (ct_rec_listens(&recs[i]))
 			r = u64map_put(&listeners,
-				       listener_key(recs[i].netns, recs[i].proto,
+				       ct_listener_key(recs[i].netns, recs[i].proto,
 						    recs[i].lport),
 				       1) < 0 ? -ENOMEM : 0;
 	/* Room for every record (untouched room costs nothing). */
@@ -134,21 +147,18 @@ int ct_queries_build(struct ct_queries *q, const struct sock_record *recs,
 		q->cap = cap_arec;
 	for (size_t i = 0; i < n && !r; i++) {
 		const struct sock_record *rec = &recs[i];
-		if (is_listener(rec) || !rec->lport || !rec->rport ||
-		    (rec->proto != IPPROTO_TCP && rec->proto != IPPROTO_UDP) ||
-		    (rec->family != AF_INET && rec->family != AF_INET6) ||
-		    is_any(rec->family, rec->raddr))
+		if (!ct_rec_lookable(rec))
 			continue;
 		uint8_t dir = rec->dir;
 		if (dir == SOCK_DIR_UNKNOWN)
 			dir = u64map_get(&listeners,
-					 listener_key(rec->netns, rec->proto,
+					 ct_listener_key(rec->netns, rec->proto,
 						      rec->lport))
 				      ? SOCK_DIR_PASSIVE
 				      : SOCK_DIR_ACTIVE;
 		if (dir == SOCK_DIR_ACTIVE) {
 			q->arec[q->nact] = (uint32_t)i;
-			query_of(&q->q[q->nact++], rec);
+			ct_query_of(&q->q[q->nact++], rec);
 		}
 		else if (!is_loopback(rec->family, rec->raddr))
 			q->pas[q->npas++] = (uint32_t)i;
@@ -168,7 +178,7 @@ size_t ct_queries_select(struct ct_queries *q, const struct addrs_job *a)
 			if (a->addr[k][0] == rec->family &&
 			    !memcmp(a->addr[k] + 1, rec->raddr, alen)) {
 				q->pidx[w - q->nact] = (uint32_t)i;
-				query_of(&q->q[w++], rec);
+				ct_query_of(&q->q[w++], rec);
 				break;
 			}
 		}

@@ -22,6 +22,22 @@ void stage_list_prepare(struct stage_list *l)
 			l->v[i]->prepare(l->v[i]);
 }
 
+bool stage_list_partials(const struct stage_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i]->partial)
+			return true;
+	return false;
+}
+
+void stage_list_partial(void *ud, const struct sock_record *recs, size_t n)
+{
+	struct stage_list *l = ud;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i]->partial)
+			l->v[i]->partial(l->v[i], recs, n);
+}
+
 int stage_list_scan(struct stage_list *l, const struct sock_record *recs,
 		    size_t n)
 {

@@ -26,6 +26,11 @@ int stage_list_add(struct stage_list *l, struct stage *st);
 /* Every stage's prepare(), in order, before the source is read. */
 void stage_list_prepare(struct stage_list *l);
 
+/* Whether a stage takes partial records; every stage's partial() (ud:
+ * the list), as probe/source.h source_progress_fn. */
+bool stage_list_partials(const struct stage_list *l);
+void stage_list_partial(void *ud, const struct sock_record *recs, size_t n);
+
 /* Every stage's scan() over one scan's records, in order; stops at the
  * first error and returns it (else 0). */
 int stage_list_scan(struct stage_list *l, const struct sock_record *recs,

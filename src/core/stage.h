@@ -35,6 +35,15 @@ struct stage {
 	 */
 	void (*prepare)(struct stage *st);
 	/*
+	 * Optional: while the source reads (after prepare()), the records
+	 * read so far, now and then (probe/source.h struct source watch:
+	 * the source's array, valid during the call; scan()'s records are
+	 * the scan's, and may differ). For work that can start on part of
+	 * the records (conntrack looks tuples up on prepare()'s thread).
+	 */
+	void (*partial)(struct stage *st, const struct sock_record *recs,
+			size_t n);
+	/*
 	 * Per connection record with an owner pid (never 0), while the flow
 	 * table aggregates: adds what the stage knows to *o (strings
 	 * borrowed, valid until the next call). Returns 0, or -ESRCH: the

@@ -31,6 +31,8 @@ int poller_push(const struct sock_record *rec, void *ud)
 		p->overflow++;
 		return 0;
 	}
+	if (r == 0 && p->watch_fn && p->n % POLLER_WATCH_EVERY == 0)
+		p->watch_fn(p->watch_ud, p->recs, p->n);
 	return r;
 }
 
@@ -242,6 +244,13 @@ static const struct sock_record *poller_records(const struct source *src,
 	return p->recs;
 }
 
+static void poller_watch(struct source *src, source_progress_fn fn, void *ud)
+{
+	struct poller *p = (struct poller *)src;
+	p->watch_fn = fn;
+	p->watch_ud = ud;
+}
+
 static void poller_free(struct source *src)
 {
 	struct poller *p = (struct poller *)src;
@@ -267,6 +276,7 @@ struct source *poller_new(struct procmap *pm, const struct poller_options *opt)
 	p->base.scan = poller_scan;
 	p->base.snapshot = true;
 	p->base.records = poller_records;
+	p->base.watch = poller_watch;
 	p->base.free = poller_free;
 	p->pm = pm;
 	p->max = opt->max_records ? opt->max_records

@@ -65,7 +65,12 @@ struct poller {
 	size_t *cur;   /* per netns index of this scan: index into st */
 	bool *reuse;   /* per netns index: its last records reused */
 	size_t curcap;
+	/* struct source watch: called every POLLER_WATCH_EVERY records. */
+	source_progress_fn watch_fn;
+	void *watch_ud;
 };
+
+#define POLLER_WATCH_EVERY 2048
 
 /* Appends rec to p's records (counted as overflow past p->max). */
 int poller_push(const struct sock_record *rec, void *ud);

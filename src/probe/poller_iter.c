@@ -379,6 +379,8 @@ int poller_scan_fdwalk(struct poller *p)
 					  poller_push, p);
 	if (fd >= 0)
 		close(fd);
+	if (r >= 0 && p->watch_fn)
+		p->watch_fn(p->watch_ud, p->recs, p->n); /* the walk's last */
 	if (r < 0) {
 		if (r == -ENOMEM)
 			return r;

@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* See struct source watch. */
+typedef void (*source_progress_fn)(void *ud, const struct sock_record *recs,
+				   size_t n);
+
 /*
  * One interface for every source (sock_diag polling, eBPF streaming, ...).
  * scan() reports what the source learned since the previous call: the full
@@ -37,6 +41,15 @@ struct source {
 	 * to count each connection once, see probe/ebpf.c).
 	 */
 	void (*request_poll)(struct source *src);
+	/*
+	 * Optional: while later scans read, fn(ud, recs, n) is called now
+	 * and then with the records read so far (the source's array, valid
+	 * during the call only). A later call or the scan's final records
+	 * may have changed or dropped some of them (n below the last
+	 * call's: read again): work started on them must be checked
+	 * against the scan's records. fn NULL: no more calls.
+	 */
+	void (*watch)(struct source *src, source_progress_fn fn, void *ud);
 	/*
 	 * Optional, for a source that counts connections without their
 	 * tuple (streaming's in-kernel aggregate) while a stage needs the
