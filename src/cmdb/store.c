@@ -230,8 +230,9 @@ static int flush_commit(struct cmdb *db)
 	return 0;
 }
 
-int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
-		     const struct flow *flows, size_t n, bool *ret_in_doubt)
+/* One transaction writing flows[0..n): cmdb_store_flush() (store.h). */
+static int store_batch(struct cmdb *db, const struct cmdb_batch *b,
+		       const struct flow *flows, size_t n, bool *ret_in_doubt)
 {
 	static const char *const copy_sql[] = {
 		cmdb_flush_sql_copy_flows,
@@ -286,4 +287,30 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 out:
 	cmdb_deadline_stop(db);
 	return r;
+}
+
+int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
+		     const struct flow *flows, size_t n, bool *ret_in_doubt)
+{
+	/* Without history every flow is rewritten at every flush, as before
+	 * the history: nothing to leave out. */
+	uint32_t bucket_s = b->bucket_s ? b->bucket_s : 60;
+	const struct flow *sel = flows;
+	long m = (long)n;
+	int r;
+
+	*ret_in_doubt = false;
+	if (n == 0)
+		return 0;
+	if (!b->history_off && !b->send_all &&
+	    (m = cmdb_delta_select(&db->delta, flows, n, bucket_s, &sel)) < 0)
+		return (int)m;
+	if (m > 0 && (r = store_batch(db, b, sel, (size_t)m, ret_in_doubt)) < 0) {
+		/* Whatever happened to it, nothing more is assumed written. */
+		cmdb_delta_forget(&db->delta);
+		return r;
+	}
+	if (!b->history_off && !b->send_all)
+		cmdb_delta_commit(&db->delta, flows, n, bucket_s);
+	return (int)n;
 }
