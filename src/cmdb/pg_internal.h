@@ -13,6 +13,7 @@ struct cmdb {
 	char err[256];
 	/* The flush's staging table exists in this session. */
 	bool flush_table;
+	unsigned flushes; /* since, for the staging tables' VACUUM */
 	/* The flush's unique.sql is prepared in this session (store.c). */
 	bool flush_prepared;
 	/* What this session's flushes committed, flow by flow (delta.h). */

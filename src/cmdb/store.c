@@ -19,6 +19,8 @@
 #define DAY_MS ((int64_t)86400 * 1000)
 /* The largest batch written by the prepared unique.sql (flush_write). */
 #define PREPARED_MAX_FLOWS 2000
+/* Flushes between two VACUUMs of the staging tables (flush_begin). */
+#define VACUUM_EVERY 16
 
 /* What a batch writes to the history: buckets of bucket_s seconds from
  * lo_ms (its earliest first_seen, but no older than its latest last_seen
@@ -105,7 +107,7 @@ static int copy_in(struct cmdb *db, const char *sql, const char *data,
 static int flush_begin(struct cmdb *db, const struct cmdb_batch *b,
 		       const struct history_range *h, bool generic)
 {
-	char boot[24], seq[24], begin[384];
+	char boot[24], seq[24], begin[640];
 	int r;
 
 	/* bigint is signed: the random boot id is stored as its bit pattern. */
@@ -113,11 +115,18 @@ static int flush_begin(struct cmdb *db, const struct cmdb_batch *b,
 	snprintf(seq, sizeof(seq), "%" PRIu64, b->seq);
 
 	/* Once per connection, outside the batch's transaction so that a
-	 * rolled-back batch does not take the table with it. */
+	 * rolled-back batch does not take the table with it. Every
+	 * VACUUM_EVERY flushes, what the DELETEs below left is made
+	 * reusable (sql/flush/tables.sql: why not ON COMMIT DELETE ROWS). */
 	if (!db->flush_table) {
 		if ((r = cmdb_exec(db, cmdb_flush_sql_tables)) < 0)
 			return r;
 		db->flush_table = true;
+	} else if (++db->flushes % VACUUM_EVERY == 0 &&
+		   (r = cmdb_exec(db, "VACUUM (TRUNCATE false) shawk_flush_flows,"
+				      " shawk_flush_passive, shawk_flush_active,"
+				      " shawk_flush_conns")) < 0) {
+		return r;
 	}
 	/* One round trip. The flows GROUP BY (duplicate keys) of a large
 	 * batch would spill to disk at the default 4MB work_mem.
@@ -134,7 +143,9 @@ static int flush_begin(struct cmdb *db, const struct cmdb_batch *b,
 	 * generic plan from the first execution on. */
 	int w = snprintf(begin, sizeof(begin),
 			 "BEGIN; SET LOCAL work_mem = '256MB';"
-			 " SET LOCAL synchronous_commit = off; SET LOCAL jit = off%s",
+			 " SET LOCAL synchronous_commit = off; SET LOCAL jit = off;"
+			 " DELETE FROM shawk_flush_flows; DELETE FROM shawk_flush_passive;"
+			 " DELETE FROM shawk_flush_active; DELETE FROM shawk_flush_conns%s",
 			 generic ? "; SET LOCAL plan_cache_mode = force_generic_plan"
 				 : "");
 	if (h->bucket_s)
