@@ -36,6 +36,8 @@
 -- writer with this node name is followed to its new version, as any
 -- UPDATE does; one deleted meanwhile (retention: not seen for its
 -- retention) is not updated, and the next bucket's refresh inserts it.
+-- The updates still equate the distribution column (laddr, addr) with
+-- the staged row's, besides the ctid (docs/cmdb.md, Citus).
 WITH k AS (
  SELECT s.*, m.tid, m.old_last, m.tid IS NOT NULL AS known
  FROM shawk_flush_flows s LEFT JOIN LATERAL (
@@ -57,7 +59,7 @@ WITH k AS (
   container_name = coalesce(s.container_name, o.container_name)
  FROM k s
  WHERE o.ctid = ANY (ARRAY(SELECT tid FROM k WHERE known))
-  AND o.ctid = s.tid
+  AND o.ctid = s.tid AND o.laddr = s.laddr
   AND ($2::integer = 0 OR s.new_connections > 0
    OR o.connections <> s.connections OR s.first_seen < o.first_seen
    OR o.last_seen < shawk_bucket(s.last_seen, greatest($2::integer, 1))
@@ -89,7 +91,7 @@ WITH k AS (
 \ir _node_set.sql
  FROM shawk_flush_passive excluded JOIN pk ON pk.i = excluded.i
  WHERE o.ctid = ANY (ARRAY(SELECT tid FROM pk WHERE known))
-  AND o.ctid = pk.tid
+  AND o.ctid = pk.tid AND o.addr = excluded.addr
 \ir _node_changed.sql
  RETURNING excluded.i
 ), pn AS (
@@ -106,7 +108,7 @@ WITH k AS (
 \ir _node_set.sql
  FROM shawk_flush_active excluded JOIN ak ON ak.i = excluded.i
  WHERE o.ctid = ANY (ARRAY(SELECT tid FROM ak WHERE known))
-  AND o.ctid = ak.tid
+  AND o.ctid = ak.tid AND o.addr = excluded.addr
 \ir _node_changed.sql
  RETURNING excluded.i
 ), an AS (
