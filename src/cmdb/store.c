@@ -300,6 +300,25 @@ out:
 	return r;
 }
 
+/*
+ * A flush with nothing to write (every flow as the CMDB has it): the
+ * batch's claim alone, in its transaction. It keeps what a flush tells
+ * besides its rows: flush_batches (seq, flushed_at: the agent is alive),
+ * and a CMDB that stopped answering is found at this flush's deadline,
+ * not at the next bucket's.
+ */
+static int store_claim(struct cmdb *db, const struct cmdb_batch *b,
+		       bool *ret_in_doubt)
+{
+	struct history_range h = { .bucket_s = 0 };
+	cmdb_deadline_start(db);
+	int r = flush_begin(db, b, &h, false);
+	if (r == 0 && (r = flush_commit(db)) < 0)
+		*ret_in_doubt = r == -ENOTCONN || r == -ETIMEDOUT;
+	cmdb_deadline_stop(db);
+	return r;
+}
+
 int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 		     const struct flow *flows, size_t n, bool *ret_in_doubt)
 {
@@ -316,7 +335,9 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 	if (!b->history_off && !b->send_all &&
 	    (m = cmdb_delta_select(&db->delta, flows, n, bucket_s, &sel)) < 0)
 		return (int)m;
-	if (m > 0 && (r = store_batch(db, b, sel, (size_t)m, ret_in_doubt)) < 0) {
+	r = m > 0 ? store_batch(db, b, sel, (size_t)m, ret_in_doubt)
+		  : store_claim(db, b, ret_in_doubt);
+	if (r < 0) {
 		/* Whatever happened to it, nothing more is assumed written. */
 		cmdb_delta_forget(&db->delta);
 		return r;

@@ -46,7 +46,7 @@ struct cmdb_batch {
  * that writes flows, history and nodes from them, COMMIT; two more if
  * another writer inserted one of the flows meanwhile),
  * whatever n is. With history, only the flows whose rows would change are
- * sent (cmdb/delta.h); none: no transaction at all.
+ * sent (cmdb/delta.h); none: BEGIN, the claim and COMMIT alone.
  * The commit is asynchronous (synchronous_commit off): a server crash may
  * lose the last acknowledged flush, never part of one.
  * Returns n (0 writes nothing), -EALREADY when this batch was committed
