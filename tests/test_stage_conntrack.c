@@ -89,6 +89,53 @@ static size_t own_addrs(struct net_addr *out, size_t max)
 	return n;
 }
 
+static bool drop_150(const struct ct_entry *e, void *ud)
+{
+	(void)ud;
+	struct in_addr a;
+	assert_int_equal(inet_pton(AF_INET, "198.18.9.150", &a), 1);
+	return !memcmp(e->rdst, &a, sizeof(a));
+}
+
+/* Later scans: the set is built again only when an SNAT source may have
+ * changed (ct_table_snat_version()), not for a DNAT-only entry nor for an
+ * entry seen again as it was. */
+static void test_nat_sources_version(struct stage_conntrack *c, ssize_t n)
+{
+	const struct net_addr *w = NULL;
+	uint64_t builds = c->nat_builds;
+	c->gen++;
+	assert_int_equal(ct_nat_sources(&c->base, &w), n);
+	add_v4(c, "198.18.9.9", 40007, "198.18.9.10", "198.18.9.11",
+	       "198.18.9.9", CT_NAT_DST);
+	add_v4(c, "198.18.9.8", 40006, "198.18.9.2", "198.18.9.3",
+	       "198.18.9.150", CT_NAT_SRC);
+	c->gen++;
+	assert_int_equal(ct_nat_sources(&c->base, &w), n);
+	assert_int_equal(c->nat_builds, builds);
+	/* The same tuple now NATed to another address: built again. */
+	add_v4(c, "198.18.9.8", 40006, "198.18.9.2", "198.18.9.3",
+	       "198.18.9.151", CT_NAT_SRC);
+	c->gen++;
+	assert_int_equal(ct_nat_sources(&c->base, &w), n);
+	assert_int_equal(c->nat_builds, builds + 1);
+	assert_true(has(w, (size_t)n, AF_INET, "198.18.9.151"));
+	assert_false(has(w, (size_t)n, AF_INET, "198.18.9.150"));
+	/* Purged: gone; after a clear: only the own addresses. */
+	assert_int_equal(ct_table_purge(c->ct, drop_150, NULL), 0);
+	add_v4(c, "198.18.9.12", 40008, "198.18.9.2", "198.18.9.3",
+	       "198.18.9.150", CT_NAT_SRC);
+	c->gen++;
+	assert_int_equal(ct_nat_sources(&c->base, &w), n + 1);
+	assert_int_equal(ct_table_purge(c->ct, drop_150, NULL), 1);
+	c->gen++;
+	assert_int_equal(ct_nat_sources(&c->base, &w), n);
+	assert_int_equal(c->nat_builds, builds + 3);
+	ct_table_clear(c->ct);
+	c->gen++;
+	assert_int_equal(ct_nat_sources(&c->base, &w), (ssize_t)c->nlocal);
+}
+
 static void test_nat_sources_set(void **state)
 {
 	(void)state;
@@ -140,6 +187,7 @@ static void test_nat_sources_set(void **state)
 	c->gen++;
 	assert_int_equal(ct_nat_sources(&c->base, &w), n + 1);
 	assert_true(has(w, (size_t)n + 1, AF_INET, "198.18.9.150"));
+	test_nat_sources_version(c, n + 1);
 	test_stage_free(c);
 }
 

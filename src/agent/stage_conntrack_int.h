@@ -133,10 +133,14 @@ struct stage_conntrack {
 	size_t nrecs;
 	struct ct_table_stats before; /* the table's counters at scan_begin() */
 	/* The addresses source NAT gives connections (nat_sources()), as
-	 * of scan nat_gen; nat_over: more than NAT_SOURCES_MAX. */
+	 * of scan nat_gen, built from the table at its nat_version (built
+	 * again only when that or the own addresses changed: nat_builds);
+	 * nat_over: more than NAT_SOURCES_MAX. */
 	struct net_addr *nat;
 	size_t nnat;
 	uint32_t nat_gen;
+	uint64_t nat_version;
+	uint64_t nat_builds;
 	bool nat_over;
 	struct hindex nat_index; /* over nat while it is built */
 	/* The agent's own addresses, as of scan nlocal_gen (0: never). */

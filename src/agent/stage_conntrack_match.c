@@ -420,11 +420,14 @@ static bool nat_add(struct stage_conntrack *c, uint8_t family,
  * masquerades), known before the first connection they NAT. Read again
  * every CT_REDUMP_EVERY scans, not at every scan: an address added since
  * is in the set as soon as an entry NATs to it. */
+static bool nat_local_due(const struct stage_conntrack *c)
+{
+	return !c->nlocal_gen || c->gen - c->nlocal_gen >= CT_REDUMP_EVERY;
+}
+
 static void nat_local_refresh(struct stage_conntrack *c)
 {
 	static const uint8_t v6lo[16] = { [15] = 1 };
-	if (c->nlocal_gen && c->gen - c->nlocal_gen < CT_REDUMP_EVERY)
-		return;
 	struct addrs_job j = { 0 };
 	(void)ct_local_addrs(&j); /* what it found, even on ENOMEM */
 	c->nlocal = 0;
@@ -439,11 +442,30 @@ static void nat_local_refresh(struct stage_conntrack *c)
 	c->nlocal_gen = c->gen;
 }
 
+/* The set from the table's SNAT entries and the own addresses. */
+static void nat_build(struct stage_conntrack *c)
+{
+	size_t n;
+	const struct ct_entry *v = ct_table_entries(c->ct, &n);
+	c->nat_version = ct_table_snat_version(c->ct);
+	c->nnat = 0;
+	c->nat_over = false;
+	hindex_clear(&c->nat_index);
+	for (size_t i = 0; i < c->nlocal; i++)
+		(void)nat_add(c, c->local[i].family, c->local[i].addr);
+	for (size_t i = 0; i < n && !c->nat_over; i++)
+		if (memcmp(v[i].osrc, v[i].rdst, 16))
+			(void)nat_add(c, v[i].family, v[i].rdst);
+	qsort(c->nat, c->nnat, sizeof(*c->nat), net_addr_cmp);
+	c->nat_builds++;
+}
+
 /* The reply destinations of the entries a passive record would be
  * translated by (ct_translate(): the peer is not the original client),
  * and the agent's own addresses; sorted (net_addr_cmp), so that a source
- * compares sets without sorting again. Rebuilt once per scan: one hash
- * lookup per SNAT entry. */
+ * compares sets without sorting again. Checked once per scan, built again
+ * (one hash lookup per SNAT entry) only when the table's SNAT entries or
+ * the own addresses may have changed. */
 ssize_t ct_nat_sources(struct stage *st, const struct net_addr **ret)
 {
 	struct stage_conntrack *c = (struct stage_conntrack *)st;
@@ -451,18 +473,11 @@ ssize_t ct_nat_sources(struct stage *st, const struct net_addr **ret)
 	if (!ct_complete(c) || c->lk_scan)
 		return -1;
 	if (c->nat_gen != c->gen) {
-		size_t n;
-		const struct ct_entry *v = ct_table_entries(c->ct, &n);
-		c->nnat = 0;
-		c->nat_over = false;
-		hindex_clear(&c->nat_index);
-		nat_local_refresh(c);
-		for (size_t i = 0; i < c->nlocal; i++)
-			(void)nat_add(c, c->local[i].family, c->local[i].addr);
-		for (size_t i = 0; i < n && !c->nat_over; i++)
-			if (memcmp(v[i].osrc, v[i].rdst, 16))
-				(void)nat_add(c, v[i].family, v[i].rdst);
-		qsort(c->nat, c->nnat, sizeof(*c->nat), net_addr_cmp);
+		bool local = nat_local_due(c);
+		if (local)
+			nat_local_refresh(c);
+		if (local || c->nat_version != ct_table_snat_version(c->ct))
+			nat_build(c);
 		c->nat_gen = c->gen;
 	}
 	if (c->nat_over)

@@ -37,6 +37,7 @@ struct ct_table {
 	uint32_t ctx_gen;
 	size_t dead;	     /* entries with a dead_gen */
 	size_t reply_slots; /* slots used in the reply index */
+	uint64_t snat_version; /* ct_table_snat_version() */
 };
 
 /* ---- the table -------------------------------------------------------- */
@@ -47,6 +48,7 @@ struct ct_table *ct_table_new(size_t max_entries)
 	if (!t)
 		return NULL;
 	t->max = max_entries ? max_entries : CT_DEFAULT_MAX;
+	t->snat_version = 1;
 	return t;
 }
 
@@ -67,6 +69,7 @@ size_t ct_table_dead(const struct ct_table *t)
 
 void ct_table_clear(struct ct_table *t)
 {
+	t->snat_version++;
 	t->n = 0;
 	t->dead = 0;
 	t->reply_slots = 0;
@@ -85,6 +88,26 @@ void ct_table_get_stats(const struct ct_table *t, struct ct_table_stats *ret)
 {
 	*ret = t->stats;
 	ret->nat = t->n;
+}
+
+uint64_t ct_table_snat_version(const struct ct_table *t)
+{
+	return t->snat_version;
+}
+
+/* Whether e gives its connection a source address (nat_sources()). */
+static bool snat_source(const struct ct_entry *e)
+{
+	return memcmp(e->osrc, e->rdst, sizeof(e->rdst)) != 0;
+}
+
+/* Whether replacing a by b can change the set of SNAT sources. */
+static bool snat_differs(const struct ct_entry *a, const struct ct_entry *b)
+{
+	if (!snat_source(a) && !snat_source(b))
+		return false;
+	return a->family != b->family || snat_source(a) != snat_source(b) ||
+	       memcmp(a->rdst, b->rdst, sizeof(a->rdst));
 }
 
 /* A tuple as lookups see it: family, protocol, both ends. */
@@ -215,6 +238,7 @@ int ct_table_add(struct ct_table *t, const struct ct_entry *e)
 		struct ct_entry *old = &t->v[at];
 		if (old->dead_gen && !e->dead_gen)
 			t->dead--;
+		t->snat_version += snat_differs(old, e);
 		*old = *e;
 		return index_reply(t, at);
 	}
@@ -235,6 +259,7 @@ int ct_table_add(struct ct_table *t, const struct ct_entry *e)
 		t->cap = nc;
 	}
 	t->v[t->n] = *e;
+	t->snat_version += snat_source(e);
 	hindex_add(&t->orig, h, (uint32_t)t->n);
 	t->n++;
 	return index_reply(t, (uint32_t)t->n - 1);
@@ -272,8 +297,10 @@ size_t ct_table_purge(struct ct_table *t,
 	size_t w = 0;
 	t->dead = 0;
 	for (size_t i = 0; i < t->n; i++) {
-		if (drop(&t->v[i], ud))
+		if (drop(&t->v[i], ud)) {
+			t->snat_version += snat_source(&t->v[i]);
 			continue;
+		}
 		if (w != i)
 			t->v[w] = t->v[i];
 		t->dead += t->v[w].dead_gen != 0;

@@ -139,6 +139,13 @@ size_t ct_table_count(const struct ct_table *t);
 const struct ct_entry *ct_table_entries(const struct ct_table *t,
 					size_t *ret_n);
 void ct_table_get_stats(const struct ct_table *t, struct ct_table_stats *ret);
+/*
+ * A number that changes whenever the set of (family, reply destination) of
+ * the source-NATed entries (reply destination != original source) may
+ * have: such an entry added, replaced differently or dropped, the table
+ * cleared. Equal numbers: the set is the same. Never 0.
+ */
+uint64_t ct_table_snat_version(const struct ct_table *t);
 
 /*
  * What the next ct_table_feed() calls stamp: the netns entries come from,
