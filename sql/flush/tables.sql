@@ -16,14 +16,15 @@
 -- connections, 100 commits/s) an idle backend fell more than the queue
 -- (4096 messages) behind between two of its flushes: its caches were
 -- reset and its prepared flush replanned at every flush, and the
--- laggards were woken up to catch up all the time. The space DELETE
--- leaves is made reusable by a VACUUM (TRUNCATE false) every few flushes,
--- outside the batch's transaction.
+-- laggards were woken up to catch up all the time. The dead rows DELETE
+-- leaves go with a TRUNCATE every 16 flushes, outside the batch's
+-- transaction (a new file: one invalidation per table, a sixteenth as
+-- often). Not VACUUM: it records 0 rows, and a large batch was then
+-- planned for 1 row (nested loops: minutes for 100k flows).
 -- 100k staged flows and their nodes take ~20 MB, more than the default
 -- temp_buffers (8 MB): the rest goes through the kernel's page cache.
 -- Still cheaper than 32 MB of local buffers, whose first use page-faults
--- (measured: COPY 114-135 ms vs 167-228 ms). The files keep the size
--- of the largest batch for the session (VACUUM without truncation).
+-- (measured: COPY 114-135 ms vs 167-228 ms).
 CREATE TEMPORARY TABLE IF NOT EXISTS shawk_flush_flows (
  i integer, direction text, proto text, laddr inet, lport integer,
  raddr inet, rport integer, netns bigint, pgid bigint, comm text,
