@@ -135,6 +135,30 @@ static void test_forget(void **state)
 	cmdb_delta_clear(&d);
 }
 
+static void test_large_selection_freed(void **state)
+{
+	(void)state;
+	struct cmdb_delta d;
+	const struct flow *out;
+	size_t n = 5000;
+	struct flow *fl = calloc(n, sizeof(*fl));
+	assert_non_null(fl);
+	cmdb_delta_init(&d);
+	for (size_t i = 0; i < n; i++) {
+		fl[i].key.lport = (uint16_t)i;
+		fl[i].last_seen_ms = T0;
+	}
+	assert_int_equal(cmdb_delta_select(&d, fl, 3, BUCKET_S, &out), 3);
+	cmdb_delta_done(&d);
+	assert_non_null(d.sel); /* small: kept for the next flush */
+	assert_int_equal(cmdb_delta_select(&d, fl, n, BUCKET_S, &out), (long)n);
+	assert_int_equal(out[n - 1].key.lport, (uint16_t)(n - 1));
+	cmdb_delta_done(&d);
+	assert_null(d.sel);
+	cmdb_delta_clear(&d);
+	free(fl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +166,7 @@ int main(void)
 		cmocka_unit_test(test_unchanged_left_out),
 		cmocka_unit_test(test_bucket_turn_sends_all),
 		cmocka_unit_test(test_forget),
+		cmocka_unit_test(test_large_selection_freed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,6 +95,19 @@ long cmdb_delta_select(struct cmdb_delta *d, const struct flow *flows,
 	return (long)m;
 }
 
+/* Past this many flows the selection's array (~200 B a flow) is freed
+ * after each flush instead of kept for the next one. */
+#define SEL_KEEP_MAX 4096
+
+void cmdb_delta_done(struct cmdb_delta *d)
+{
+	if (d->sel_cap > SEL_KEEP_MAX) {
+		free(d->sel);
+		d->sel = NULL;
+		d->sel_cap = 0;
+	}
+}
+
 int cmdb_delta_commit(struct cmdb_delta *d, const struct flow *flows,
 		      size_t n, uint32_t bucket_s)
 {

@@ -347,6 +347,7 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 		return (int)m;
 	r = m > 0 ? store_batch(db, b, sel, (size_t)m, ret_in_doubt)
 		  : store_claim(db, b, ret_in_doubt);
+	cmdb_delta_done(&db->delta);
 	if (r < 0) {
 		/* Whatever happened to it, nothing more is assumed written. */
 		cmdb_delta_forget(&db->delta);
