@@ -20,48 +20,53 @@
 -- rewritten only when it has new connections, another count, an earlier
 -- first_seen or a container name, or when its last_seen enters a new
 -- history bucket ($2 seconds; 0: every flow, as before the history). Its
--- activity is in flow_history anyway. The insert then finds the new flows
--- as the staged ones that k (the same join as u's, unfiltered, outer)
--- did not match. (A NOT EXISTS against flows itself was planned as a
--- nested loop over a sequential scan when flows' statistics said it was
--- empty: minutes for 10k flows. A NOT EXISTS against k's matches alone
--- was planned as a nested loop over them, estimated at 1 row from the
--- selectivity of a 13-column join: minutes for a re-flush of 100k known
--- flows. k's outer join has a row per staged flow, which the planner
--- knows.)
+-- activity is in flow_history anyway. (The agent leaves most of those
+-- flows out of the batch already: src/cmdb/delta.c.)
+--
+-- Every staged row is looked up once, in k, by a LATERAL ... LIMIT 1:
+-- always a nested loop of index probes, whatever the statistics of the
+-- moment (this statement is prepared with a generic plan and kept;
+-- temporary tables have none). A plain join was planned as a hash join
+-- over a sequential scan of the whole table (the nodes, at every flush:
+-- its cost grew with the fleet), or as probes of flows_raddr_idx
+-- filtering every flow of a common peer, once in k and again in u. k
+-- keeps the row's ctid: u updates through it (a TID scan of the matched
+-- rows, never a second key lookup), and the inserts take the staged rows
+-- k did not match straight from k. A row updated meanwhile by another
+-- writer with this node name is followed to its new version, as any
+-- UPDATE does; one deleted meanwhile (retention: not seen for its
+-- retention) is not updated, and the next bucket's refresh inserts it.
+-- The updates still equate the distribution column (laddr, addr) with
+-- the staged row's, besides the ctid (docs/cmdb.md, Citus).
 WITH k AS (
- SELECT s.i, o.laddr IS NOT NULL AS known, o.last_seen AS old_last
- FROM shawk_flush_flows s LEFT JOIN flows o
-  ON o.laddr = s.laddr AND o.lport = s.lport
-  AND o.direction = s.direction AND o.proto = s.proto
-  AND o.raddr = s.raddr AND o.rport = s.rport AND o.node_name = $1
-  AND o.netns = s.netns AND o.pgid = s.pgid AND o.comm = s.comm
-  AND o.service_addr IS NOT DISTINCT FROM s.service_addr
-  AND o.service_port IS NOT DISTINCT FROM s.service_port
-  AND o.nat_peer_addr IS NOT DISTINCT FROM s.nat_peer_addr
-  AND o.nat_peer_port IS NOT DISTINCT FROM s.nat_peer_port
+ SELECT s.*, m.tid, m.old_last, m.tid IS NOT NULL AS known
+ FROM shawk_flush_flows s LEFT JOIN LATERAL (
+  SELECT o.ctid AS tid, o.last_seen AS old_last FROM flows o
+  WHERE o.laddr = s.laddr AND o.lport = s.lport
+   AND o.direction = s.direction AND o.proto = s.proto
+   AND o.raddr = s.raddr AND o.rport = s.rport AND o.node_name = $1
+   AND o.netns = s.netns AND o.pgid = s.pgid AND o.comm = s.comm
+   AND o.service_addr IS NOT DISTINCT FROM s.service_addr
+   AND o.service_port IS NOT DISTINCT FROM s.service_port
+   AND o.nat_peer_addr IS NOT DISTINCT FROM s.nat_peer_addr
+   AND o.nat_peer_port IS NOT DISTINCT FROM s.nat_peer_port
+  LIMIT 1) m ON true
 ), u AS (
  UPDATE flows AS o SET connections = s.connections::int,
   connections_total = o.connections_total + s.new_connections,
   first_seen = least(o.first_seen, s.first_seen),
   last_seen = greatest(o.last_seen, s.last_seen),
   container_name = coalesce(s.container_name, o.container_name)
- FROM shawk_flush_flows s
- WHERE o.laddr = s.laddr AND o.lport = s.lport
-  AND o.direction = s.direction AND o.proto = s.proto
-  AND o.raddr = s.raddr AND o.rport = s.rport AND o.node_name = $1
-  AND o.netns = s.netns AND o.pgid = s.pgid AND o.comm = s.comm
-  AND o.service_addr IS NOT DISTINCT FROM s.service_addr
-  AND o.service_port IS NOT DISTINCT FROM s.service_port
-  AND o.nat_peer_addr IS NOT DISTINCT FROM s.nat_peer_addr
-  AND o.nat_peer_port IS NOT DISTINCT FROM s.nat_peer_port
+ FROM k s
+ WHERE o.ctid = ANY (ARRAY(SELECT tid FROM k WHERE known))
+  AND o.ctid = s.tid AND o.laddr = s.laddr
   AND ($2::integer = 0 OR s.new_connections > 0
    OR o.connections <> s.connections OR s.first_seen < o.first_seen
    OR o.last_seen < shawk_bucket(s.last_seen, greatest($2::integer, 1))
    OR o.container_name IS DISTINCT FROM
     coalesce(s.container_name, o.container_name))
  RETURNING s.i, o.laddr, o.flow_id, s.first_seen, s.last_seen,
-  s.new_connections
+  s.new_connections, s.old_last
 ), f AS (
  INSERT INTO flows (laddr, node_name, direction, proto, lport,
   raddr, rport, netns, pgid, comm, container_name, connections,
@@ -70,38 +75,40 @@ WITH k AS (
  SELECT laddr, $1, direction, proto, lport, raddr, rport, netns, pgid,
   comm, container_name, connections::int, new_connections,
   first_seen, last_seen, service_addr, service_port, nat_peer_addr,
-  nat_peer_port FROM shawk_flush_flows s JOIN k ON k.i = s.i AND NOT k.known
+  nat_peer_port FROM k WHERE NOT known
  RETURNING laddr, flow_id, first_seen, last_seen, connections_total
 -- The nodes the same way as the flows: update those that exist and
 -- changed, insert the others plainly. The staged row is named "excluded" as in
 -- ON CONFLICT, so that both statements share _node_set.sql.
 ), pk AS (
- SELECT s.i, p.addr IS NOT NULL AS known
- FROM shawk_flush_passive s LEFT JOIN passive_nodes p
-  ON p.addr = s.addr AND p.port = s.port AND p.proto = s.proto
-  AND p.pgid = s.pgid AND p.comm = s.comm
+ SELECT s.i, m.tid, m.tid IS NOT NULL AS known
+ FROM shawk_flush_passive s LEFT JOIN LATERAL (
+  SELECT p.ctid AS tid FROM passive_nodes p
+  WHERE p.addr = s.addr AND p.port = s.port AND p.proto = s.proto
+   AND p.pgid = s.pgid AND p.comm = s.comm LIMIT 1) m ON true
 ), pu AS (
  UPDATE passive_nodes AS o SET
 \ir _node_set.sql
- FROM shawk_flush_passive excluded
- WHERE o.addr = excluded.addr AND o.port = excluded.port
-  AND o.proto = excluded.proto AND o.pgid = excluded.pgid
-  AND o.comm = excluded.comm
+ FROM shawk_flush_passive excluded JOIN pk ON pk.i = excluded.i
+ WHERE o.ctid = ANY (ARRAY(SELECT tid FROM pk WHERE known))
+  AND o.ctid = pk.tid AND o.addr = excluded.addr
 \ir _node_changed.sql
  RETURNING excluded.i
 ), pn AS (
 \ir _passive_insert.sql
  JOIN pk ON pk.i = s.i AND NOT pk.known
 ), ak AS (
- SELECT s.i, p.addr IS NOT NULL AS known
- FROM shawk_flush_active s LEFT JOIN active_nodes p
-  ON p.addr = s.addr AND p.pgid = s.pgid AND p.comm = s.comm
+ SELECT s.i, m.tid, m.tid IS NOT NULL AS known
+ FROM shawk_flush_active s LEFT JOIN LATERAL (
+  SELECT p.ctid AS tid FROM active_nodes p
+  WHERE p.addr = s.addr AND p.pgid = s.pgid AND p.comm = s.comm
+  LIMIT 1) m ON true
 ), au AS (
  UPDATE active_nodes AS o SET
 \ir _node_set.sql
- FROM shawk_flush_active excluded
- WHERE o.addr = excluded.addr AND o.pgid = excluded.pgid
-  AND o.comm = excluded.comm
+ FROM shawk_flush_active excluded JOIN ak ON ak.i = excluded.i
+ WHERE o.ctid = ANY (ARRAY(SELECT tid FROM ak WHERE known))
+  AND o.ctid = ak.tid AND o.addr = excluded.addr
 \ir _node_changed.sql
  RETURNING excluded.i
 ), an AS (
@@ -121,8 +128,8 @@ WITH k AS (
 -- through ON CONFLICT (hu), which costs twice a plain insert.
 ), hall AS NOT MATERIALIZED (
  SELECT u.laddr, u.flow_id, u.last_seen, u.new_connections, h.b0,
-  h.b0 > k.old_last AS plain
- FROM u JOIN k ON k.i = u.i,
+  h.b0 > u.old_last AS plain
+ FROM u,
  LATERAL (SELECT shawk_bucket(greatest(u.first_seen,
   to_timestamp($3::float8 / 1000)), greatest($2::integer, 1)) AS b0) h
  UNION ALL

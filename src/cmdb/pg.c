@@ -439,6 +439,7 @@ void cmdb_free(struct cmdb *db)
 		return;
 	if (db->conn)
 		PQfinish(db->conn);
+	cmdb_delta_clear(&db->delta);
 	free(db);
 }
 

@@ -3,6 +3,7 @@
 #define SHAWK_CMDB_PG_INTERNAL_H
 
 /* Shared by the files of src/cmdb only: the one place libpq is included. */
+#include "cmdb/delta.h"
 #include "cmdb/pg.h"
 
 #include <libpq-fe.h>
@@ -12,8 +13,11 @@ struct cmdb {
 	char err[256];
 	/* The flush's staging table exists in this session. */
 	bool flush_table;
+	unsigned flushes; /* since, for the staging tables' VACUUM */
 	/* The flush's unique.sql is prepared in this session (store.c). */
 	bool flush_prepared;
+	/* What this session's flushes committed, flow by flow (delta.h). */
+	struct cmdb_delta delta;
 	/* Limits (cmdb_connect_limited): each flush or pods write must end
 	 * within timeout_ms; cancel_fd readable ends the wait at once. Both
 	 * off (0, -1) for the CLI's connections: libpq blocks as it likes. */

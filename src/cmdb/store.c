@@ -19,6 +19,8 @@
 #define DAY_MS ((int64_t)86400 * 1000)
 /* The largest batch written by the prepared unique.sql (flush_write). */
 #define PREPARED_MAX_FLOWS 2000
+/* Flushes between two TRUNCATEs of the staging tables (flush_begin). */
+#define TRUNCATE_EVERY 16
 
 /* What a batch writes to the history: buckets of bucket_s seconds from
  * lo_ms (its earliest first_seen, but no older than its latest last_seen
@@ -105,7 +107,7 @@ static int copy_in(struct cmdb *db, const char *sql, const char *data,
 static int flush_begin(struct cmdb *db, const struct cmdb_batch *b,
 		       const struct history_range *h, bool generic)
 {
-	char boot[24], seq[24], begin[384];
+	char boot[24], seq[24], begin[640];
 	int r;
 
 	/* bigint is signed: the random boot id is stored as its bit pattern. */
@@ -113,11 +115,21 @@ static int flush_begin(struct cmdb *db, const struct cmdb_batch *b,
 	snprintf(seq, sizeof(seq), "%" PRIu64, b->seq);
 
 	/* Once per connection, outside the batch's transaction so that a
-	 * rolled-back batch does not take the table with it. */
+	 * rolled-back batch does not take the table with it. Every
+	 * TRUNCATE_EVERY flushes, the dead rows the DELETEs below left go
+	 * (sql/flush/tables.sql: why not ON COMMIT DELETE ROWS). Not a
+	 * VACUUM: it records the emptied tables as holding 0 rows, and a
+	 * large batch (planned for its size) was then planned with nested
+	 * loops over "1 row": minutes for 100k flows. */
 	if (!db->flush_table) {
 		if ((r = cmdb_exec(db, cmdb_flush_sql_tables)) < 0)
 			return r;
 		db->flush_table = true;
+	} else if (++db->flushes % TRUNCATE_EVERY == 0 &&
+		   (r = cmdb_exec(db, "TRUNCATE shawk_flush_flows,"
+				      " shawk_flush_passive, shawk_flush_active,"
+				      " shawk_flush_conns")) < 0) {
+		return r;
 	}
 	/* One round trip. The flows GROUP BY (duplicate keys) of a large
 	 * batch would spill to disk at the default 4MB work_mem.
@@ -131,10 +143,19 @@ static int flush_begin(struct cmdb *db, const struct cmdb_batch *b,
 	 * (its days, and tomorrow's ahead) when missing: their DDL waits for
 	 * no flush but the one that creates them. */
 	/* A batch written by the prepared unique.sql (flush_write) runs its
-	 * generic plan from the first execution on. */
+	 * generic plan from the first execution on. No sequential scan of
+	 * the CMDB's tables (the staging tables have no other path): each
+	 * staged row is looked up by its key (unique.sql's LATERAL), and a
+	 * table that looked empty when the statement was planned (a new
+	 * CMDB, a generic plan made at the first flush) was otherwise
+	 * scanned once per staged row while the statement filled it:
+	 * quadratic, 1 s for 10k new flows. */
 	int w = snprintf(begin, sizeof(begin),
 			 "BEGIN; SET LOCAL work_mem = '256MB';"
-			 " SET LOCAL synchronous_commit = off; SET LOCAL jit = off%s",
+			 " SET LOCAL synchronous_commit = off; SET LOCAL jit = off;"
+			 " SET LOCAL enable_seqscan = off;"
+			 " DELETE FROM shawk_flush_flows; DELETE FROM shawk_flush_passive;"
+			 " DELETE FROM shawk_flush_active; DELETE FROM shawk_flush_conns%s",
 			 generic ? "; SET LOCAL plan_cache_mode = force_generic_plan"
 				 : "");
 	if (h->bucket_s)
@@ -230,8 +251,9 @@ static int flush_commit(struct cmdb *db)
 	return 0;
 }
 
-int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
-		     const struct flow *flows, size_t n, bool *ret_in_doubt)
+/* One transaction writing flows[0..n): cmdb_store_flush() (store.h). */
+static int store_batch(struct cmdb *db, const struct cmdb_batch *b,
+		       const struct flow *flows, size_t n, bool *ret_in_doubt)
 {
 	static const char *const copy_sql[] = {
 		cmdb_flush_sql_copy_flows,
@@ -286,4 +308,52 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 out:
 	cmdb_deadline_stop(db);
 	return r;
+}
+
+/*
+ * A flush with nothing to write (every flow as the CMDB has it): the
+ * batch's claim alone, in its transaction. It keeps what a flush tells
+ * besides its rows: flush_batches (seq, flushed_at: the agent is alive),
+ * and a CMDB that stopped answering is found at this flush's deadline,
+ * not at the next bucket's.
+ */
+static int store_claim(struct cmdb *db, const struct cmdb_batch *b,
+		       bool *ret_in_doubt)
+{
+	struct history_range h = { .bucket_s = 0 };
+	cmdb_deadline_start(db);
+	int r = flush_begin(db, b, &h, false);
+	if (r == 0 && (r = flush_commit(db)) < 0)
+		*ret_in_doubt = r == -ENOTCONN || r == -ETIMEDOUT;
+	cmdb_deadline_stop(db);
+	return r;
+}
+
+int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
+		     const struct flow *flows, size_t n, bool *ret_in_doubt)
+{
+	/* Without history every flow is rewritten at every flush, as before
+	 * the history: nothing to leave out. */
+	uint32_t bucket_s = b->bucket_s ? b->bucket_s : 60;
+	const struct flow *sel = flows;
+	long m = (long)n;
+	int r;
+
+	*ret_in_doubt = false;
+	if (n == 0)
+		return 0;
+	if (!b->history_off && !b->send_all &&
+	    (m = cmdb_delta_select(&db->delta, flows, n, bucket_s, &sel)) < 0)
+		return (int)m;
+	r = m > 0 ? store_batch(db, b, sel, (size_t)m, ret_in_doubt)
+		  : store_claim(db, b, ret_in_doubt);
+	cmdb_delta_done(&db->delta);
+	if (r < 0) {
+		/* Whatever happened to it, nothing more is assumed written. */
+		cmdb_delta_forget(&db->delta);
+		return r;
+	}
+	if (!b->history_off && !b->send_all)
+		cmdb_delta_commit(&db->delta, flows, n, bucket_s);
+	return (int)n;
 }

@@ -32,6 +32,9 @@ struct cmdb_batch {
 	/* unique.sql planned at every flush, never prepared: the flush as
 	 * it was before, for benchmarks to compare against. */
 	bool plan_each;
+	/* Every flow sent at every flush, not only those the CMDB does not
+	 * have as they are (cmdb/delta.h): for benchmarks to compare. */
+	bool send_all;
 };
 
 /*
@@ -42,7 +45,8 @@ struct cmdb_batch {
  * those an earlier process counted already), a savepoint, one statement
  * that writes flows, history and nodes from them, COMMIT; two more if
  * another writer inserted one of the flows meanwhile),
- * whatever n is.
+ * whatever n is. With history, only the flows whose rows would change are
+ * sent (cmdb/delta.h); none: BEGIN, the claim and COMMIT alone.
  * The commit is asynchronous (synchronous_commit off): a server crash may
  * lose the last acknowledged flush, never part of one.
  * Returns n (0 writes nothing), -EALREADY when this batch was committed
