@@ -16,7 +16,8 @@
  * Before writing to the CMDB: a URL that cannot be one is a usage error
  * (exit 2); a CMDB without the schema ends a --once run with what to do
  * (exit 1) and is warned about once by the daemon, which keeps retrying.
- * An unreachable CMDB is the sink's business (it buffers).
+ * An unreachable CMDB is the sink's business (it buffers); the check
+ * gives up at the CMDB deadline (--cmdb-timeout).
  */
 static int probe_cmdb_check(const struct probe_config *cfg)
 {
@@ -24,7 +25,13 @@ static int probe_cmdb_check(const struct probe_config *cfg)
 	int r = cli_cmdb_url_check("probe", cfg->cmdb_url);
 	if (r)
 		return r;
-	if (cmdb_connect(cfg->cmdb_url, &db, NULL, 0) < 0)
+	/* Within the flush's own deadline: an unreachable CMDB (SYNs
+	 * dropped) must not hold the first scan for libpq's 2 s. */
+	struct cmdb_limits lim = { .timeout_ms = cfg->cmdb_timeout_ms,
+				   .cancel_fd = -1 };
+	if (cmdb_connect_limited(cfg->cmdb_url,
+				 cfg->cmdb_timeout_ms > 0 ? &lim : NULL, &db,
+				 NULL, 0) < 0)
 		return 0;
 	if (cmdb_schema_check(db) != -ENOENT)
 		return 0;

@@ -54,6 +54,7 @@ PY
 
 start_probe() { # start_probe NAME CMDB_URL [ENV...]
 	local name=$1 url=$2; shift 2
+	rm -f "$HB" # the last case's heartbeat must not answer for this one
 	env SHAWK_HEARTBEAT_FILE="$HB" "$@" "$SHAWK_BIN" probe --cmdb "$url" --mode polling \
 		--interval 200ms --flush-interval 1s --include-loopback \
 		>"$tmp/$name.out" 2>"$tmp/$name.err" &
@@ -64,7 +65,11 @@ start_probe() { # start_probe NAME CMDB_URL [ENV...]
 hb_worst() { # hb_worst SECONDS
 	local worst=0 a i
 	for i in $(seq 1 $(( $1 * 10 ))); do
-		a=$(( $(date +%s%N) / 1000000 - $(stat -c %.3Y "$HB" | tr -d .) ))
+		if [ -e "$HB" ]; then
+			a=$(( $(date +%s%N) / 1000000 - $(stat -c %.3Y "$HB" | tr -d .) ))
+		else
+			a=99999 # no scan completed yet
+		fi
 		[ "$a" -gt "$worst" ] && worst=$a
 		sleep 0.1
 	done
