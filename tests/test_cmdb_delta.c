@@ -46,6 +46,16 @@ static long sel(struct cmdb_delta *d, struct flow *fl, const struct flow **out)
 	return cmdb_delta_select(d, fl, N, BUCKET_S, out);
 }
 
+/* A delta that knows fl as committed by one flush of all of them. */
+static void known(struct cmdb_delta *d, struct flow *fl)
+{
+	const struct flow *out;
+	cmdb_delta_init(d);
+	flows_init(fl);
+	assert_int_equal(sel(d, fl, &out), N);
+	assert_int_equal(cmdb_delta_commit(d, fl, N, BUCKET_S), 0);
+}
+
 static void test_nothing_known_sends_all(void **state)
 {
 	(void)state;
@@ -102,10 +112,7 @@ static void test_bucket_turn_sends_all(void **state)
 	struct cmdb_delta d;
 	struct flow fl[N];
 	const struct flow *out;
-	cmdb_delta_init(&d);
-	flows_init(fl);
-	assert_int_equal(sel(&d, fl, &out), N);
-	assert_int_equal(cmdb_delta_commit(&d, fl, N, BUCKET_S), 0);
+	known(&d, fl);
 	next_interval(fl, 30000); /* T0 + 30 s: 50 s into the bucket */
 	assert_int_equal(sel(&d, fl, &out), 0);
 	assert_int_equal(cmdb_delta_commit(&d, fl, N, BUCKET_S), 0);
@@ -120,10 +127,7 @@ static void test_forget(void **state)
 	struct cmdb_delta d;
 	struct flow fl[N];
 	const struct flow *out;
-	cmdb_delta_init(&d);
-	flows_init(fl);
-	assert_int_equal(sel(&d, fl, &out), N);
-	assert_int_equal(cmdb_delta_commit(&d, fl, N, BUCKET_S), 0);
+	known(&d, fl);
 	/* A flow absent from a committed batch is forgotten. */
 	assert_int_equal(cmdb_delta_commit(&d, fl + 1, N - 1, BUCKET_S), 0);
 	next_interval(fl, 1000);
