@@ -15,16 +15,19 @@
 
 int cmdb_schema_check(struct cmdb *db)
 {
-	/* Two statements: a query naming a missing table fails to parse. */
-	_cleanup_(pqclearp) PGresult *res = PQexec(
-		db->conn, "SELECT to_regclass('shawk_schema_version') IS NULL");
+	/* Two statements: a query naming a missing table fails to parse.
+	 * Both within the connection's deadline, if it has one (the
+	 * probe's start-up check must not wait on a stalled CMDB). */
+	cmdb_deadline_start(db);
+	_cleanup_(pqclearp) PGresult *res = cmdb_pq_exec(
+		db, "SELECT to_regclass('shawk_schema_version') IS NULL");
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
 		return cmdb_fail(db, res);
 	bool missing = !strcmp(PQgetvalue(res, 0, 0), "t");
 	if (!missing) {
-		_cleanup_(pqclearp) PGresult *v = PQexec(
-			db->conn, "SELECT NOT EXISTS (SELECT 1 FROM "
-				  "shawk_schema_version)");
+		_cleanup_(pqclearp) PGresult *v = cmdb_pq_exec(
+			db, "SELECT NOT EXISTS (SELECT 1 FROM "
+			    "shawk_schema_version)");
 		if (!v || PQresultStatus(v) != PGRES_TUPLES_OK)
 			return cmdb_fail(db, v);
 		missing = !strcmp(PQgetvalue(v, 0, 0), "t");
