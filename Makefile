@@ -176,6 +176,15 @@ $(OBJDIR)/tests/%: tests/%.c $(LIB_OBJS) $(EMBED_OBJS)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(EMBED_OBJS) \
 		$(LDLIBS) -lcmocka
 
+# Helpers the integration scripts run, linked with the project objects:
+# flush_flows writes flows read from stdin through cmdb_store_flush()
+# (tests/integration/cmdb_large_flush.sh).
+TEST_TOOLS := $(OBJDIR)/tests/tools/flush_flows
+$(OBJDIR)/tests/tools/flush_flows: tests/tools/flush_flows.c $(LIB_OBJS) $(EMBED_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(EMBED_OBJS) $(LDLIBS)
+
 # --- fuzz targets (clang + libFuzzer): build/fuzz/fuzz_<name>, one per
 # parser or encoder, each linked with the sources it tests
 # (FUZZ_LIB_<name>). Corpora: tests/fuzz/corpus/<name>; scripts/fuzz.sh
@@ -216,13 +225,13 @@ demo: deps $(BIN)
 	$(Q)SHAWK_BIN=$(BIN) scripts/demo.sh
 
 # README command 2: every test this machine can run.
-test: deps $(BIN) $(TEST_BINS)
+test: deps $(BIN) $(TEST_BINS) $(TEST_TOOLS)
 	$(Q)OBJDIR=$(OBJDIR) SHAWK_BIN=$(BIN) scripts/run-tests.sh $(TEST_BINS)
 
 unit: $(BIN) $(TEST_BINS)
 	$(Q)OBJDIR=$(OBJDIR) SHAWK_BIN=$(BIN) SHAWK_TESTS=unit scripts/run-tests.sh $(TEST_BINS)
 
-integration: $(BIN)
+integration: $(BIN) $(TEST_TOOLS)
 	$(Q)OBJDIR=$(OBJDIR) SHAWK_BIN=$(BIN) SHAWK_TESTS=integration scripts/run-tests.sh
 
 # `make bench` runs every bench/*.sh (~40 min); `make bench BENCH="probe_scan fleet"`
@@ -257,4 +266,4 @@ install-systemd: install
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJS:.o=.d) $(EMBED_OBJS:.o=.d) $(TEST_BINS:=.d)
+-include $(OBJS:.o=.d) $(EMBED_OBJS:.o=.d) $(TEST_BINS:=.d) $(TEST_TOOLS:=.d)

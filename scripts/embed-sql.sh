@@ -21,13 +21,13 @@ c_string() {
 		sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t  "/' -e 's/$/\\n"/'
 }
 
-# Prints file $1 with its "\ir PART" lines replaced by PART (one level:
-# a part includes nothing).
+# Prints file $1 with its "\ir PART" lines replaced by PART, whose own
+# "\ir" lines are replaced the same way.
 expand_includes() {
 	local line
 	while IFS= read -r line || [ -n "$line" ]; do
 		if [[ $line =~ ^[[:space:]]*\\ir[[:space:]]+([^[:space:]]+)[[:space:]]*$ ]]; then
-			cat "$(dirname "$1")/${BASH_REMATCH[1]}"
+			expand_includes "$(dirname "$1")/${BASH_REMATCH[1]}"
 		else
 			printf '%s\n' "$line"
 		fi

@@ -37,7 +37,9 @@
 -- UPDATE does; one deleted meanwhile (retention: not seen for its
 -- retention) is not updated, and the next bucket's refresh inserts it.
 -- The updates still equate the distribution column (laddr, addr) with
--- the staged row's, besides the ctid (docs/cmdb.md, Citus).
+-- the staged row's, besides the ctid (docs/cmdb.md, Citus). The writes
+-- are _unique_write.sql, shared with unique_join.sql: the same statement
+-- with plain joins, for a batch planned for its own size.
 WITH k AS (
  SELECT s.*, m.tid, m.old_last, m.tid IS NOT NULL AS known
  FROM shawk_flush_flows s LEFT JOIN LATERAL (
@@ -51,97 +53,16 @@ WITH k AS (
    AND o.nat_peer_addr IS NOT DISTINCT FROM s.nat_peer_addr
    AND o.nat_peer_port IS NOT DISTINCT FROM s.nat_peer_port
   LIMIT 1) m ON true
-), u AS (
- UPDATE flows AS o SET connections = s.connections::int,
-  connections_total = o.connections_total + s.new_connections,
-  first_seen = least(o.first_seen, s.first_seen),
-  last_seen = greatest(o.last_seen, s.last_seen),
-  container_name = coalesce(s.container_name, o.container_name)
- FROM k s
- WHERE o.ctid = ANY (ARRAY(SELECT tid FROM k WHERE known))
-  AND o.ctid = s.tid AND o.laddr = s.laddr
-  AND ($2::integer = 0 OR s.new_connections > 0
-   OR o.connections <> s.connections OR s.first_seen < o.first_seen
-   OR o.last_seen < shawk_bucket(s.last_seen, greatest($2::integer, 1))
-   OR o.container_name IS DISTINCT FROM
-    coalesce(s.container_name, o.container_name))
- RETURNING s.i, o.laddr, o.flow_id, s.first_seen, s.last_seen,
-  s.new_connections, s.old_last
-), f AS (
- INSERT INTO flows (laddr, node_name, direction, proto, lport,
-  raddr, rport, netns, pgid, comm, container_name, connections,
-  connections_total, first_seen, last_seen, service_addr, service_port,
-  nat_peer_addr, nat_peer_port)
- SELECT laddr, $1, direction, proto, lport, raddr, rport, netns, pgid,
-  comm, container_name, connections::int, new_connections,
-  first_seen, last_seen, service_addr, service_port, nat_peer_addr,
-  nat_peer_port FROM k WHERE NOT known
- RETURNING laddr, flow_id, first_seen, last_seen, connections_total
--- The nodes the same way as the flows: update those that exist and
--- changed, insert the others plainly. The staged row is named "excluded" as in
--- ON CONFLICT, so that both statements share _node_set.sql.
 ), pk AS (
  SELECT s.i, m.tid, m.tid IS NOT NULL AS known
  FROM shawk_flush_passive s LEFT JOIN LATERAL (
   SELECT p.ctid AS tid FROM passive_nodes p
   WHERE p.addr = s.addr AND p.port = s.port AND p.proto = s.proto
    AND p.pgid = s.pgid AND p.comm = s.comm LIMIT 1) m ON true
-), pu AS (
- UPDATE passive_nodes AS o SET
-\ir _node_set.sql
- FROM shawk_flush_passive excluded JOIN pk ON pk.i = excluded.i
- WHERE o.ctid = ANY (ARRAY(SELECT tid FROM pk WHERE known))
-  AND o.ctid = pk.tid AND o.addr = excluded.addr
-\ir _node_changed.sql
- RETURNING excluded.i
-), pn AS (
-\ir _passive_insert.sql
- JOIN pk ON pk.i = s.i AND NOT pk.known
 ), ak AS (
  SELECT s.i, m.tid, m.tid IS NOT NULL AS known
  FROM shawk_flush_active s LEFT JOIN LATERAL (
   SELECT p.ctid AS tid FROM active_nodes p
   WHERE p.addr = s.addr AND p.pgid = s.pgid AND p.comm = s.comm
   LIMIT 1) m ON true
-), au AS (
- UPDATE active_nodes AS o SET
-\ir _node_set.sql
- FROM shawk_flush_active excluded JOIN ak ON ak.i = excluded.i
- WHERE o.ctid = ANY (ARRAY(SELECT tid FROM ak WHERE known))
-  AND o.ctid = ak.tid AND o.addr = excluded.addr
-\ir _node_changed.sql
- RETURNING excluded.i
-), an AS (
-\ir _active_insert.sql
- JOIN ak ON ak.i = s.i AND NOT ak.known
--- The history of the flows written: a flow that u left alone has nothing
--- new to say (no new connection, its last_seen already in the bucket
--- whose row an earlier flush wrote). Rows are keyed by the flow row's
--- laddr and flow_id (u's RETURNING: the stored id; f's: the one its
--- insert drew). A new flow's buckets have no row yet, nor those of a
--- known flow that start after its row's last_seen before this statement
--- (k's old_last): every history row was written with a bucket at or
--- before its flow's last_seen. Those flows' rows are a plain INSERT
--- (hn); meeting a row after all (another writer with this node name,
--- between k's snapshot and now) is a unique violation, and the batch goes
--- again through grouped.sql. The other updated flows' rows add up
--- through ON CONFLICT (hu), which costs twice a plain insert.
-), hall AS NOT MATERIALIZED (
- SELECT u.laddr, u.flow_id, u.last_seen, u.new_connections, h.b0,
-  h.b0 > u.old_last AS plain
- FROM u,
- LATERAL (SELECT shawk_bucket(greatest(u.first_seen,
-  to_timestamp($3::float8 / 1000)), greatest($2::integer, 1)) AS b0) h
- UNION ALL
- SELECT laddr, flow_id, last_seen, connections_total,
-  shawk_bucket(greatest(first_seen, to_timestamp($3::float8 / 1000)),
-   greatest($2::integer, 1)), true
- FROM f
-), hu AS (
- WITH hw AS NOT MATERIALIZED (SELECT * FROM hall WHERE NOT plain)
-\ir _history_insert.sql
-\ir _history_conflict.sql
-), hn AS (
- WITH hw AS NOT MATERIALIZED (SELECT * FROM hall WHERE plain)
-\ir _history_insert.sql
-) SELECT 1
+\ir _unique_write.sql

@@ -15,6 +15,7 @@ extern const char cmdb_flush_sql_copy_active[];
 extern const char cmdb_flush_sql_copy_conns[];
 extern const char cmdb_flush_sql_seen[];
 extern const char cmdb_flush_sql_unique[];
+extern const char cmdb_flush_sql_unique_join[];
 extern const char cmdb_flush_sql_grouped[];
 
 #endif

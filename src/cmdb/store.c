@@ -120,12 +120,15 @@ static int flush_begin(struct cmdb *db, const struct cmdb_batch *b,
 	 * (sql/flush/tables.sql: why not ON COMMIT DELETE ROWS). Not a
 	 * VACUUM: it records the emptied tables as holding 0 rows, and a
 	 * large batch (planned for its size) was then planned with nested
-	 * loops over "1 row": minutes for 100k flows. */
+	 * loops over "1 row": minutes for 100k flows. Before a batch
+	 * planned for its size (large: rare), always: its COPYs and the
+	 * scans of the staging tables would otherwise step over up to
+	 * fifteen earlier batches' dead rows. */
 	if (!db->flush_table) {
 		if ((r = cmdb_exec(db, cmdb_flush_sql_tables)) < 0)
 			return r;
 		db->flush_table = true;
-	} else if (++db->flushes % TRUNCATE_EVERY == 0 &&
+	} else if ((++db->flushes % TRUNCATE_EVERY == 0 || !generic) &&
 		   (r = cmdb_exec(db, "TRUNCATE shawk_flush_flows,"
 				      " shawk_flush_passive, shawk_flush_active,"
 				      " shawk_flush_conns")) < 0) {
@@ -149,14 +152,17 @@ static int flush_begin(struct cmdb *db, const struct cmdb_batch *b,
 	 * table that looked empty when the statement was planned (a new
 	 * CMDB, a generic plan made at the first flush) was otherwise
 	 * scanned once per staged row while the statement filled it:
-	 * quadratic, 1 s for 10k new flows. */
+	 * quadratic, 1 s for 10k new flows. A larger batch is planned for
+	 * its own size (unique_join.sql): the planner chooses its joins, a
+	 * hash join over a scan of the table costing less than a probe per
+	 * staged row. */
 	int w = snprintf(begin, sizeof(begin),
 			 "BEGIN; SET LOCAL work_mem = '256MB';"
 			 " SET LOCAL synchronous_commit = off; SET LOCAL jit = off;"
-			 " SET LOCAL enable_seqscan = off;"
 			 " DELETE FROM shawk_flush_flows; DELETE FROM shawk_flush_passive;"
 			 " DELETE FROM shawk_flush_active; DELETE FROM shawk_flush_conns%s",
-			 generic ? "; SET LOCAL plan_cache_mode = force_generic_plan"
+			 generic ? "; SET LOCAL enable_seqscan = off;"
+				   " SET LOCAL plan_cache_mode = force_generic_plan"
 				 : "");
 	if (h->bucket_s)
 		snprintf(begin + w, sizeof(begin) - (size_t)w,
@@ -208,7 +214,8 @@ static int flush_write(struct cmdb *db, const char *node_name, bool dups,
 	 * fleet). Its generic plan (flush_begin) is made at the first
 	 * execution and again whenever the tables' statistics change (an
 	 * ANALYZE invalidates it). A larger batch (the first of a busy
-	 * node, after an outage) is planned for its own size, as before. */
+	 * node, after an outage) is planned for its own size, with plain
+	 * joins (unique_join.sql), as before. */
 	if (prepared && !db->flush_prepared) {
 		res = cmdb_pq_prepare(db, "shawk_flush_unique",
 				      cmdb_flush_sql_unique, 3);
@@ -226,7 +233,7 @@ static int flush_write(struct cmdb *db, const char *node_name, bool dups,
 	else
 		res = cmdb_pq_exec_params(db,
 					  dups ? cmdb_flush_sql_grouped :
-						 cmdb_flush_sql_unique,
+						 cmdb_flush_sql_unique_join,
 					  3, params);
 	if (!dups && res && PQresultStatus(res) == PGRES_FATAL_ERROR &&
 	    is_unique_violation(res)) {
