@@ -692,6 +692,9 @@ static int bench_fleet(const char *url, char **argv)
 	/* Every flow sent at every flush (no client-side delta). */
 	bool send_all = getenv("FLEET_SEND_ALL") &&
 			strcmp(getenv("FLEET_SEND_ALL"), "0");
+	/* Every live flow refreshed by the first flush of a bucket, not
+	 * spread over it (the flush interval not given). */
+	bool turn = getenv("FLEET_TURN") && strcmp(getenv("FLEET_TURN"), "0");
 	struct fleet_agent *a = calloc(n, sizeof(*a));
 	struct fleet_thread *t = calloc(nt, sizeof(*t));
 	int rc = 1;
@@ -709,7 +712,8 @@ static int bench_fleet(const char *url, char **argv)
 					      .boot_id = ((uint64_t)now << 16) + i,
 					      .history_off = history_off,
 					      .plan_each = plan_each,
-					      .send_all = send_all };
+					      .send_all = send_all,
+					      .interval_ms = turn ? 0 : interval };
 		if (!(a[i].fl = calloc(nf, sizeof(struct flow))))
 			goto out;
 		fleet_flows(a[i].fl, nf, (uint32_t)i, now);
@@ -798,7 +802,8 @@ static int bench_fleet(const char *url, char **argv)
 				}
 			}
 		qsort(all, total, sizeof(double), cmp_double);
-		printf("fleet history=%s prepared=%s delta=%s agents=%zu flows=%zu "
+		printf("fleet history=%s prepared=%s delta=%s refresh=%s "
+		       "agents=%zu flows=%zu "
 		       "interval=%.1fs duration=%.0fs "
 		       "change=%d%% threads=%zu flushes=%zu flows_per_s=%.0f "
 		       "latency_p50=%.0fms p95=%.0fms max=%.0fms late=%zu "
@@ -807,6 +812,7 @@ static int bench_fleet(const char *url, char **argv)
 		       "first_round=%.1fs\n",
 		       history_off ? "off" : "on", plan_each ? "no" : "yes",
 		       history_off || send_all ? "no" : "yes",
+		       history_off || send_all ? "every" : turn ? "turn" : "spread",
 		       n, nf, (double)interval / 1000, wall, change, nt, total,
 		       (double)(total * nf) / wall,
 		       total ? all[total / 2] : 0,
