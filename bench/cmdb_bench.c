@@ -536,6 +536,8 @@ struct fleet_thread {
 	size_t na;
 	int64_t interval_ms, end_ms, start_ms;
 	int change_pct;
+	/* The first round: every flow new, one connection each. */
+	bool fill;
 	size_t nflows;
 	/* Lateness of each flush's end after its due time, ms. */
 	double *lat;
@@ -591,12 +593,13 @@ static void *fleet_run(void *arg)
 			break;
 		sleep_until_ms(a->due_ms);
 		/* This interval: every flow still live, CHANGE_PCT % of them
-		 * with a new connection. */
+		 * with a new connection (beside the one it has: 2 this
+		 * interval; the first round's is its only one). */
 		for (size_t j = 0; j < t->nflows; j++) {
 			struct flow *f = &a->fl[j];
 			bool change = (size_t)rand() % 100 < (size_t)t->change_pct;
 			f->new_connections = change;
-			f->connections = change ? 2 : 1;
+			f->connections = change && !t->fill ? 2 : 1;
 			f->first_seen_ms = a->due_ms - t->interval_ms + 1000;
 			f->last_seen_ms = a->due_ms;
 		}
@@ -728,6 +731,7 @@ static int bench_fleet(const char *url, char **argv)
 					      .start_ms = start,
 					      .end_ms = start + interval,
 					      .change_pct = 100,
+					      .fill = true,
 					      .nflows = nf };
 	}
 	/* Thread k drives agents k, k + nt, ...: give each its own slice. */
@@ -754,6 +758,7 @@ static int bench_fleet(const char *url, char **argv)
 				t[k].start_ms = start;
 				t[k].end_ms = start + duration;
 				t[k].change_pct = change;
+				t[k].fill = false;
 				t[k].nlat = 0;
 			}
 			pthread_create(&t[k].t, NULL, fleet_run, &t[k]);
