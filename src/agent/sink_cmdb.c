@@ -124,6 +124,7 @@ static int write_batch(struct cmdb_sink *c, const struct flow *flows,
 		.kernel_boot = c->kernel_boot,
 		.bucket_s = (uint32_t)(c->cfg->history_bucket_ms / 1000),
 		.retention_ms = c->cfg->retention_ms,
+		.interval_ms = c->cfg->flush_interval_ms,
 	};
 	int r = c->ops->flush(c->db, &b, flows, n, ret_in_doubt);
 	c->writes++;
@@ -455,6 +456,15 @@ static int cmdb_sink_drain(struct sink *s, int64_t deadline_ms)
 			return -ETIMEDOUT;
 		}
 		c->ops->sleep_ms(c->backoff_ms);
+	}
+	/* The flows still owed this bucket's refresh (cmdb/delta.h): the
+	 * last batch left them out for a later flush of the bucket. A flush
+	 * of no flows writes them, or nothing when none are owed. */
+	if (c->db && !c->down && c->ops->is_connected(c->db)) {
+		bool in_doubt;
+		if (write_batch(c, NULL, 0, ++c->seq, &in_doubt) < 0)
+			log_warn("CMDB: the current history bucket of flows "
+				 "seen unchanged may be incomplete");
 	}
 	return 0;
 }

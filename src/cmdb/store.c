@@ -354,11 +354,14 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 	long m = (long)n;
 	int r;
 
+	bool delta = !b->history_off && !b->send_all;
 	*ret_in_doubt = false;
-	if (n == 0)
+	/* No flows: still the owed ones that are gone (cmdb/delta.h). */
+	if (n == 0 && (!delta || !db->delta.n_owed))
 		return 0;
-	if (!b->history_off && !b->send_all &&
-	    (m = cmdb_delta_select(&db->delta, flows, n, bucket_s, &sel)) < 0)
+	if (delta &&
+	    (m = cmdb_delta_select(&db->delta, flows, n, bucket_s,
+				    b->interval_ms, &sel)) < 0)
 		return (int)m;
 	r = m > 0 ? store_batch(db, b, sel, (size_t)m, ret_in_doubt)
 		  : store_claim(db, b, ret_in_doubt);
@@ -368,7 +371,7 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 		cmdb_delta_forget(&db->delta);
 		return r;
 	}
-	if (!b->history_off && !b->send_all)
+	if (delta)
 		cmdb_delta_commit(&db->delta, flows, n, bucket_s);
 	return (int)n;
 }
