@@ -351,6 +351,57 @@ static void test_owed_overdue(void **state)
 	free(fl);
 }
 
+/* What a lost connection owed goes to the next connection's delta: a
+ * flow gone meanwhile is sent by the next flush, once, beside every live
+ * flow (the new connection knows nothing written), never twice. */
+static void test_owed_carried(void **state)
+{
+	(void)state;
+	struct cmdb_delta d, e;
+	const struct flow *out;
+	struct flow *fl = many_flows(MANY);
+	size_t g;
+	cmdb_delta_init(&d);
+	cmdb_delta_init(&e);
+	size_t owed = defer_some(&d, fl, &g);
+	struct cmdb_owed *o = cmdb_delta_take_owed(&d);
+	assert_non_null(o);
+	assert_int_equal(o->n, owed);
+	assert_int_equal(d.n_owed, 0);
+	assert_null(cmdb_delta_take_owed(&d));
+	assert_int_equal(cmdb_delta_give_owed(&e, o), 0);
+	struct flow gone = fl[g];
+	fl[g] = fl[MANY - 1];
+	advance(fl, MANY - 1, 1000);
+	long m = sel_spread(&e, fl, MANY - 1, &out);
+	assert_int_equal(m, MANY);
+	size_t seen = 0;
+	for (long j = 0; j < m; j++)
+		seen += !memcmp(&out[j].key, &gone.key, sizeof(gone.key));
+	assert_int_equal(seen, 1);
+	assert_memory_equal(&out[m - 1].key, &gone.key, sizeof(gone.key));
+	assert_int_equal(cmdb_delta_commit(&e, fl, MANY - 1, BUCKET_S), 0);
+	assert_int_equal(e.n_owed, 0);
+	cmdb_delta_clear(&d);
+	cmdb_delta_clear(&e);
+	free(fl);
+	/* Given to a delta that owes already: dropped, not doubled. */
+	struct flow *f1 = many_flows(MANY), *f2 = many_flows(MANY);
+	cmdb_delta_init(&d);
+	cmdb_delta_init(&e);
+	defer_some(&d, f1, &g);
+	o = cmdb_delta_take_owed(&d);
+	assert_non_null(o);
+	size_t before = defer_some(&e, f2, &g);
+	assert_int_equal(e.n_owed, before);
+	assert_int_equal(cmdb_delta_give_owed(&e, o), 0);
+	assert_int_equal(e.n_owed, before);
+	cmdb_delta_clear(&d);
+	cmdb_delta_clear(&e);
+	free(f1);
+	free(f2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_owed_gone_sent),
 		cmocka_unit_test(test_owed_survives_failure),
 		cmocka_unit_test(test_owed_overdue),
+		cmocka_unit_test(test_owed_carried),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
  * buffer bound, the bounded drain, and its counters.
  */
 #include "agent/sink_cmdb.h"
+#include "cmdb/delta.h"
 #include "core/log.h"
 
 #include <arpa/inet.h>
@@ -43,6 +44,10 @@ static struct fake {
 	struct fake_flush flushes[MAX_CALLS];
 	size_t nflushes;
 	int64_t slept;
+	/* The owed flows carried across connections (take_owed/give_owed). */
+	struct cmdb_owed *to_take, *given;
+	int takes, gives;
+	size_t flushes_at_give;
 } F;
 
 static struct probe_config cfg;
@@ -140,6 +145,37 @@ static const struct sink_cmdb_ops fake_ops = {
 	.sleep_ms = fake_sleep_ms,
 };
 
+static struct cmdb_owed *fake_take_owed(struct cmdb *db)
+{
+	assert_ptr_equal(db, &fake_db);
+	F.takes++;
+	struct cmdb_owed *o = F.to_take;
+	F.to_take = NULL;
+	return o;
+}
+
+static void fake_give_owed(struct cmdb *db, struct cmdb_owed *o)
+{
+	assert_ptr_equal(db, &fake_db);
+	assert_true(F.connected);
+	F.gives++;
+	F.given = o;
+	F.flushes_at_give = F.nflushes;
+	cmdb_owed_free(o);
+}
+
+static const struct sink_cmdb_ops fake_ops_owed = {
+	.connect = fake_connect,
+	.is_connected = fake_is_connected,
+	.last_error = fake_last_error,
+	.flush = fake_flush,
+	.store_pods = fake_store_pods,
+	.take_owed = fake_take_owed,
+	.give_owed = fake_give_owed,
+	.free = fake_free,
+	.now_ms = fake_now_ms,
+	.sleep_ms = fake_sleep_ms,
+};
 
 static int setup(void **state)
 {
@@ -416,6 +452,43 @@ static void test_cancel_ends_drain(void **state)
 	assert_int_equal(sink_test_stat(s, "pending_flows"), 1);
 }
 
+/* What a connection lost at a flush owed a history bucket's row goes to
+ * the next connection before its first flush (cmdb/delta.h). */
+static void test_owed_carried_across_reconnect(void **state)
+{
+	(void)state;
+	_cleanup_(sink_freep) struct sink *s =
+		sink_cmdb_new_ops(&cfg, &fake_ops_owed);
+	struct flow a = sink_test_flow(2, 1), b = sink_test_flow(3, 1);
+
+	assert_int_equal(s->write(s, &a, 1, 0), 0);
+	struct cmdb_owed *o = calloc(1, sizeof(*o));
+	assert_non_null(o);
+	F.to_take = o;
+	F.answers[F.nanswers++] = (struct fake_answer){ -ENOTCONN, false };
+	assert_int_equal(s->write(s, &b, 1, 0), 0);
+	assert_int_equal(sink_test_stat(s, "up"), 0);
+	assert_int_equal(F.takes, 1);
+	assert_int_equal(F.gives, 0);
+	/* Back after the backoff: given to the new connection, then the
+	 * kept flows are written. */
+	F.now += 600;
+	size_t before = F.nflushes;
+	assert_int_equal(s->write(s, NULL, 0, 0), 0);
+	assert_int_equal(F.connects, 2);
+	assert_int_equal(F.gives, 1);
+	assert_ptr_equal(F.given, o);
+	assert_int_equal(F.flushes_at_give, before);
+	assert_true(F.nflushes > before);
+	/* Nothing owed by a lost connection: nothing given. */
+	F.answers[F.nanswers++] = (struct fake_answer){ -ENOTCONN, false };
+	assert_int_equal(s->write(s, &a, 1, 0), 0);
+	F.now += 600;
+	assert_int_equal(s->write(s, NULL, 0, 0), 0);
+	assert_int_equal(F.takes, 2);
+	assert_int_equal(F.gives, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +504,8 @@ int main(void)
 		cmocka_unit_test_setup(test_drain_is_bounded, setup),
 		cmocka_unit_test_setup(test_abandoned_flush_keeps_flows, setup),
 		cmocka_unit_test_setup(test_cancel_ends_drain, setup),
+		cmocka_unit_test_setup(test_owed_carried_across_reconnect,
+				       setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
 #include "agent/sink_cmdb.h"
 
 #include "agent/pending.h"
+#include "cmdb/delta.h"
 #include "cmdb/pg.h"
 #include "cmdb/pods_store.h"
 #include "cmdb/prune.h"
@@ -29,6 +30,9 @@ struct cmdb_sink {
 	const struct sink_cmdb_ops *ops;
 	char node_name[256];
 	struct cmdb *db;
+	/* What a lost connection owed a history bucket's row, for the next
+	 * (cmdb/delta.h). */
+	struct cmdb_owed *owed;
 	/* Not yet delivered, merged by key. */
 	struct pending *acc;
 	/* A batch whose COMMIT went unacknowledged: retried first, with its
@@ -66,6 +70,15 @@ static size_t pending_total(const struct cmdb_sink *c)
 	return pending_count(c->acc) + pending_count(c->doubt);
 }
 
+/* Frees the connection, keeping what it owed. */
+static void drop_db(struct cmdb_sink *c)
+{
+	if (c->db && c->ops->take_owed && !c->owed)
+		c->owed = c->ops->take_owed(c->db);
+	c->ops->free(c->db);
+	c->db = NULL;
+}
+
 static void mark_down(struct cmdb_sink *c, const char *why_in)
 {
 	int64_t now = c->ops->now_ms();
@@ -73,8 +86,7 @@ static void mark_down(struct cmdb_sink *c, const char *why_in)
 	/* why_in usually points into c->db's error buffer: copy it before
 	 * the connection (and the buffer) is freed. */
 	strscpy(why, why_in ? why_in : "unknown error", sizeof(why));
-	c->ops->free(c->db);
-	c->db = NULL;
+	drop_db(c);
 	if (!c->down) {
 		c->down = true;
 		c->down_since_ms = now;
@@ -97,8 +109,7 @@ static int ensure_connected(struct cmdb_sink *c)
 	char err[256] = "";
 	if (c->ops->is_connected(c->db))
 		return 0;
-	c->ops->free(c->db);
-	c->db = NULL;
+	drop_db(c);
 	int r = c->ops->connect(c->cfg->cmdb_url, &c->limits, &c->db, err,
 				sizeof(err));
 	if (r == -ENOMEM)
@@ -107,6 +118,11 @@ static int ensure_connected(struct cmdb_sink *c)
 		mark_down(c, err);
 		return r;
 	}
+	if (c->owed && c->ops->give_owed)
+		c->ops->give_owed(c->db, c->owed);
+	else
+		cmdb_owed_free(c->owed);
+	c->owed = NULL;
 	if (!c->ever_up)
 		log_info("connected to the CMDB as node %s", c->node_name);
 	c->ever_up = true;
@@ -508,6 +524,7 @@ static void cmdb_sink_free(struct sink *s)
 {
 	struct cmdb_sink *c = (struct cmdb_sink *)s;
 	c->ops->free(c->db);
+	cmdb_owed_free(c->owed);
 	if (c->limits.cancel_fd >= 0)
 		close(c->limits.cancel_fd);
 	pending_free(c->acc);

@@ -46,6 +46,10 @@ struct sink_cmdb_ops {
 		     int64_t every_ms, struct cmdb_prune_result *ret);
 	int (*store_services)(struct cmdb *db, struct cmdb_service_rows *r,
 			      int64_t now_ms);
+	/* The flows a lost connection owed a history bucket's row, for the
+	 * next one (cmdb_store_take_owed/give_owed); NULL: not carried. */
+	struct cmdb_owed *(*take_owed)(struct cmdb *db);
+	void (*give_owed)(struct cmdb *db, struct cmdb_owed *o);
 	void (*free)(struct cmdb *db); /* accepts NULL */
 	int64_t (*now_ms)(void);       /* CLOCK_MONOTONIC */
 	void (*sleep_ms)(int64_t ms);

@@ -204,18 +204,31 @@ void cmdb_delta_done(struct cmdb_delta *d)
 	}
 }
 
+/* *ret: key hash -> index of v[0..n). */
+static int index_owed(const struct cmdb_delta_owed *v, size_t n,
+		      struct u64map *ret)
+{
+	int r;
+	if ((r = u64map_init(ret, 0)) < 0)
+		return r;
+	if ((r = u64map_reserve(ret, n)) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if ((r = u64map_put(ret, v[i].hash, i)) < 0)
+			goto fail;
+	return 0;
+fail:
+	u64map_free(ret);
+	return r;
+}
+
 /* The selection's deferred flows become the owed ones. */
 static int owe_next(struct cmdb_delta *d)
 {
 	struct u64map at;
 	int r;
-	if ((r = u64map_init(&at, 0)) < 0)
+	if ((r = index_owed(d->next, d->n_next, &at)) < 0)
 		return r;
-	if ((r = u64map_reserve(&at, d->n_next)) < 0)
-		goto fail;
-	for (size_t i = 0; i < d->n_next; i++)
-		if ((r = u64map_put(&at, d->next[i].hash, i)) < 0)
-			goto fail;
 	u64map_free(&d->owed_at);
 	d->owed_at = at;
 	struct cmdb_delta_owed *o = d->owed;
@@ -227,9 +240,51 @@ static int owe_next(struct cmdb_delta *d)
 	d->next_cap = cap;
 	d->n_next = 0;
 	return 0;
-fail:
-	u64map_free(&at);
-	return r;
+}
+
+void cmdb_owed_free(struct cmdb_owed *o)
+{
+	if (o)
+		free(o->v);
+	free(o);
+}
+
+struct cmdb_owed *cmdb_delta_take_owed(struct cmdb_delta *d)
+{
+	struct cmdb_owed *o = d->n_owed ? malloc(sizeof(*o)) : NULL;
+	if (o) {
+		o->v = d->owed;
+		o->n = d->n_owed;
+		d->owed = NULL;
+	}
+	free(d->owed);
+	d->owed = NULL;
+	d->owed_cap = d->n_owed = 0;
+	u64map_free(&d->owed_at);
+	return o;
+}
+
+int cmdb_delta_give_owed(struct cmdb_delta *d, struct cmdb_owed *o)
+{
+	struct u64map at;
+	if (!o)
+		return 0;
+	/* A new connection's delta owes nothing yet; if it does, what it
+	 * owes stays and o goes (never two entries for one flow). */
+	if (d->n_owed || index_owed(o->v, o->n, &at) < 0) {
+		int r = d->n_owed ? 0 : -ENOMEM;
+		cmdb_owed_free(o);
+		return r;
+	}
+	for (size_t i = 0; i < o->n; i++)
+		o->v[i].gen = 0; /* not seen by any selection of d */
+	free(d->owed);
+	u64map_free(&d->owed_at);
+	d->owed = o->v;
+	d->owed_cap = d->n_owed = o->n;
+	d->owed_at = at;
+	free(o);
+	return 0;
 }
 
 int cmdb_delta_commit(struct cmdb_delta *d, const struct flow *flows,

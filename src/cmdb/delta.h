@@ -114,4 +114,20 @@ void cmdb_delta_done(struct cmdb_delta *d);
  * owed flows gone from it. */
 void cmdb_delta_forget(struct cmdb_delta *d);
 
+/*
+ * The owed flows, moved out of a delta whose connection is lost into the
+ * next connection's (the sink keeps them meanwhile), so that a flow owed
+ * its bucket's row and gone just as the CMDB went away is still written.
+ */
+struct cmdb_owed {
+	struct cmdb_delta_owed *v;
+	size_t n;
+};
+
+/* NULL when nothing is owed (or on OOM: then it is lost). */
+struct cmdb_owed *cmdb_delta_take_owed(struct cmdb_delta *d);
+/* Consumes o (NULL: nothing). -ENOMEM: o is lost. */
+int cmdb_delta_give_owed(struct cmdb_delta *d, struct cmdb_owed *o);
+void cmdb_owed_free(struct cmdb_owed *o);
+
 #endif

@@ -10,6 +10,7 @@
 #include "cmdb/flush_data.h"
 #include "cmdb/flush_sql.h"
 #include "cmdb/pg_internal.h"
+#include "core/log.h"
 #include "core/util.h"
 
 #include <inttypes.h>
@@ -374,4 +375,15 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 	if (delta)
 		cmdb_delta_commit(&db->delta, flows, n, bucket_s);
 	return (int)n;
+}
+
+struct cmdb_owed *cmdb_store_take_owed(struct cmdb *db)
+{
+	return db ? cmdb_delta_take_owed(&db->delta) : NULL;
+}
+
+void cmdb_store_give_owed(struct cmdb *db, struct cmdb_owed *o)
+{
+	if (cmdb_delta_give_owed(&db->delta, o) < 0)
+		log_debug("cmdb: out of memory: owed history rows dropped");
 }

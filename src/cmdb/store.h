@@ -62,4 +62,13 @@ struct cmdb_batch {
 int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 		     const struct flow *flows, size_t n, bool *ret_in_doubt);
 
+/*
+ * The flows db's flushes owe a history bucket's row (cmdb/delta.h), taken
+ * from a connection about to be freed (NULL: none), and given to the next
+ * one (consumed; before its first flush). Free with cmdb_owed_free().
+ */
+struct cmdb_owed;
+struct cmdb_owed *cmdb_store_take_owed(struct cmdb *db);
+void cmdb_store_give_owed(struct cmdb *db, struct cmdb_owed *o);
+
 #endif
