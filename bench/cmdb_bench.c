@@ -624,6 +624,8 @@ struct fleet_thread {
 	size_t na;
 	int64_t interval_ms, end_ms, start_ms;
 	int change_pct;
+	/* The first round: every flow new, one connection each. */
+	bool fill;
 	size_t nflows;
 	/* Lateness of each flush's end after its due time, ms. */
 	double *lat;
@@ -679,12 +681,13 @@ static void *fleet_run(void *arg)
 			break;
 		sleep_until_ms(a->due_ms);
 		/* This interval: every flow still live, CHANGE_PCT % of them
-		 * with a new connection. */
+		 * with a new connection (beside the one it has: 2 this
+		 * interval; the first round's is its only one). */
 		for (size_t j = 0; j < t->nflows; j++) {
 			struct flow *f = &a->fl[j];
 			bool change = (size_t)rand() % 100 < (size_t)t->change_pct;
 			f->new_connections = change;
-			f->connections = change ? 2 : 1;
+			f->connections = change && !t->fill ? 2 : 1;
 			f->first_seen_ms = a->due_ms - t->interval_ms + 1000;
 			f->last_seen_ms = a->due_ms;
 		}
@@ -780,6 +783,9 @@ static int bench_fleet(const char *url, char **argv)
 	/* Every flow sent at every flush (no client-side delta). */
 	bool send_all = getenv("FLEET_SEND_ALL") &&
 			strcmp(getenv("FLEET_SEND_ALL"), "0");
+	/* Every live flow refreshed by the first flush of a bucket, not
+	 * spread over it (the flush interval not given). */
+	bool turn = getenv("FLEET_TURN") && strcmp(getenv("FLEET_TURN"), "0");
 	struct fleet_agent *a = calloc(n, sizeof(*a));
 	struct fleet_thread *t = calloc(nt, sizeof(*t));
 	int rc = 1;
@@ -797,7 +803,8 @@ static int bench_fleet(const char *url, char **argv)
 					      .boot_id = ((uint64_t)now << 16) + i,
 					      .history_off = history_off,
 					      .plan_each = plan_each,
-					      .send_all = send_all };
+					      .send_all = send_all,
+					      .interval_ms = turn ? 0 : interval };
 		if (!(a[i].fl = calloc(nf, sizeof(struct flow))))
 			goto out;
 		fleet_flows(a[i].fl, nf, (uint32_t)i, now);
@@ -812,6 +819,7 @@ static int bench_fleet(const char *url, char **argv)
 					      .start_ms = start,
 					      .end_ms = start + interval,
 					      .change_pct = 100,
+					      .fill = true,
 					      .nflows = nf };
 	}
 	/* Thread k drives agents k, k + nt, ...: give each its own slice. */
@@ -838,6 +846,7 @@ static int bench_fleet(const char *url, char **argv)
 				t[k].start_ms = start;
 				t[k].end_ms = start + duration;
 				t[k].change_pct = change;
+				t[k].fill = false;
 				t[k].nlat = 0;
 			}
 			pthread_create(&t[k].t, NULL, fleet_run, &t[k]);
@@ -886,7 +895,8 @@ static int bench_fleet(const char *url, char **argv)
 				}
 			}
 		qsort(all, total, sizeof(double), cmp_double);
-		printf("fleet history=%s prepared=%s delta=%s agents=%zu flows=%zu "
+		printf("fleet history=%s prepared=%s delta=%s refresh=%s "
+		       "agents=%zu flows=%zu "
 		       "interval=%.1fs duration=%.0fs "
 		       "change=%d%% threads=%zu flushes=%zu flows_per_s=%.0f "
 		       "latency_p50=%.0fms p95=%.0fms max=%.0fms late=%zu "
@@ -895,6 +905,7 @@ static int bench_fleet(const char *url, char **argv)
 		       "first_round=%.1fs\n",
 		       history_off ? "off" : "on", plan_each ? "no" : "yes",
 		       history_off || send_all ? "no" : "yes",
+		       history_off || send_all ? "every" : turn ? "turn" : "spread",
 		       n, nf, (double)interval / 1000, wall, change, nt, total,
 		       (double)(total * nf) / wall,
 		       total ? all[total / 2] : 0,

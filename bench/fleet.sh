@@ -14,7 +14,7 @@
 # than the first is the answer. Run alone: the driver shares the cores.
 #
 #   FLEET_NS="100 300 ..." FLEET_DURATION=60 FLEET_CHANGE=10 \
-#   FLEET_MODES="flush history_off plan_each send_all" bash bench/fleet.sh
+#   FLEET_MODES="flush history_off plan_each send_all turn" bash bench/fleet.sh
 set -u
 cd "$(dirname "$0")/.." || exit 1
 SHAWK_BIN=${SHAWK_BIN:-build/shawk}
@@ -31,7 +31,9 @@ T=${FLEET_THREADS:-16}
 # run for each N: without history (history_off: every flow rewritten at
 # every flush, as before the history), unique.sql planned at every flush
 # instead of prepared (plan_each), every flow sent at every flush instead
-# of those the CMDB does not have as they are (send_all).
+# of those the CMDB does not have as they are (send_all), every live
+# flow's once-per-bucket refresh in the first flush of the bucket instead
+# of spread over it (turn).
 MODES=${FLEET_MODES:-flush}
 
 tmp=$(mktemp -d)
@@ -54,10 +56,11 @@ for n in $NS; do
 	for mode in $MODES; do
 		psql "$URL" -XAtqc "TRUNCATE flows, passive_nodes, active_nodes, flush_batches, flow_history" >/dev/null
 		case $mode in
-		history_off) export FLEET_HISTORY_OFF=1 FLEET_PLAN_EACH=0 FLEET_SEND_ALL=0 ;;
-		plan_each) export FLEET_HISTORY_OFF=0 FLEET_PLAN_EACH=1 FLEET_SEND_ALL=0 ;;
-		send_all) export FLEET_HISTORY_OFF=0 FLEET_PLAN_EACH=0 FLEET_SEND_ALL=1 ;;
-		*) export FLEET_HISTORY_OFF=0 FLEET_PLAN_EACH=0 FLEET_SEND_ALL=0 ;;
+		history_off) export FLEET_HISTORY_OFF=1 FLEET_PLAN_EACH=0 FLEET_SEND_ALL=0 FLEET_TURN=0 ;;
+		plan_each) export FLEET_HISTORY_OFF=0 FLEET_PLAN_EACH=1 FLEET_SEND_ALL=0 FLEET_TURN=0 ;;
+		send_all) export FLEET_HISTORY_OFF=0 FLEET_PLAN_EACH=0 FLEET_SEND_ALL=1 FLEET_TURN=0 ;;
+		turn) export FLEET_HISTORY_OFF=0 FLEET_PLAN_EACH=0 FLEET_SEND_ALL=0 FLEET_TURN=1 ;;
+		*) export FLEET_HISTORY_OFF=0 FLEET_PLAN_EACH=0 FLEET_SEND_ALL=0 FLEET_TURN=0 ;;
 		esac
 		"$DRIVER" fleet "$URL" "$n" "$F" "$I" "$D" "$C" "$T" "$pm" || exit 1
 	done

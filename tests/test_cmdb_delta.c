@@ -43,7 +43,7 @@ static void next_interval(struct flow *fl, int64_t dt)
 
 static long sel(struct cmdb_delta *d, struct flow *fl, const struct flow **out)
 {
-	return cmdb_delta_select(d, fl, N, BUCKET_S, out);
+	return cmdb_delta_select(d, fl, N, BUCKET_S, 0, out);
 }
 
 /* A delta that knows fl as committed by one flush of all of them. */
@@ -152,13 +152,201 @@ static void test_large_selection_freed(void **state)
 		fl[i].key.lport = (uint16_t)i;
 		fl[i].last_seen_ms = T0;
 	}
-	assert_int_equal(cmdb_delta_select(&d, fl, 3, BUCKET_S, &out), 3);
+	assert_int_equal(cmdb_delta_select(&d, fl, 3, BUCKET_S, 0, &out), 3);
 	cmdb_delta_done(&d);
 	assert_non_null(d.sel); /* small: kept for the next flush */
-	assert_int_equal(cmdb_delta_select(&d, fl, n, BUCKET_S, &out), (long)n);
+	assert_int_equal(cmdb_delta_select(&d, fl, n, BUCKET_S, 0, &out), (long)n);
 	assert_int_equal(out[n - 1].key.lport, (uint16_t)(n - 1));
 	cmdb_delta_done(&d);
 	assert_null(d.sel);
+	cmdb_delta_clear(&d);
+	free(fl);
+}
+
+#define INTERVAL_MS 10000
+#define MANY 400
+
+static struct flow *many_flows(size_t n)
+{
+	struct flow *fl = calloc(n, sizeof(*fl));
+	assert_non_null(fl);
+	for (size_t i = 0; i < n; i++) {
+		fl[i].key.dir = 1;
+		fl[i].key.lport = (uint16_t)(1000 + i);
+		fl[i].key.laddr[15] = 2;
+		fl[i].connections = 1;
+		fl[i].first_seen_ms = T0 - 5000;
+		fl[i].last_seen_ms = T0;
+	}
+	return fl;
+}
+
+static void advance(struct flow *fl, size_t n, int64_t dt)
+{
+	for (size_t i = 0; i < n; i++) {
+		fl[i].new_connections = 0;
+		fl[i].first_seen_ms = fl[i].last_seen_ms + 1;
+		fl[i].last_seen_ms += dt;
+	}
+}
+
+static long sel_spread(struct cmdb_delta *d, struct flow *fl, size_t n,
+		       const struct flow **out)
+{
+	return cmdb_delta_select(d, fl, n, BUCKET_S, INTERVAL_MS, out);
+}
+
+/* With the flush interval given, the bucket's refresh is spread: every
+ * live flow is sent exactly once in the new bucket, by one of the flushes
+ * up to its width less two intervals, and no flush sends most of them. */
+static void test_refresh_spread(void **state)
+{
+	(void)state;
+	struct cmdb_delta d;
+	const struct flow *out;
+	struct flow *fl = many_flows(MANY);
+	unsigned sent[MANY] = { 0 };
+	cmdb_delta_init(&d);
+	assert_int_equal(sel_spread(&d, fl, MANY, &out), MANY);
+	assert_int_equal(cmdb_delta_commit(&d, fl, MANY, BUCKET_S), 0);
+	/* T0 is 20 s into its bucket: flushes at 30, 40, 50 s send nothing;
+	 * then six flushes in the next bucket, at 0, 10, ..., 50 s. */
+	for (int k = 1; k <= 9; k++) {
+		advance(fl, MANY, INTERVAL_MS);
+		long m = sel_spread(&d, fl, MANY, &out);
+		assert_true(m >= 0);
+		if (k <= 3)
+			assert_int_equal(m, 0);
+		/* Spread: at most ~1/4 (+ margin) in any one flush. */
+		assert_true(m <= MANY * 35 / 100);
+		for (long j = 0; j < m; j++) {
+			size_t i = (size_t)(out[j].key.lport - 1000);
+			assert_true(i < MANY);
+			sent[i]++;
+			/* Sent as it is: its strings and times are the flow's. */
+			assert_int_equal(out[j].last_seen_ms, fl[i].last_seen_ms);
+			assert_int_equal(out[j].first_seen_ms, fl[i].first_seen_ms);
+		}
+		/* 40 s into the bucket (k == 8) every flow was sent. */
+		if (k >= 8)
+			for (size_t i = 0; i < MANY; i++)
+				assert_int_equal(sent[i], 1);
+		assert_int_equal(cmdb_delta_commit(&d, fl, MANY, BUCKET_S), 0);
+	}
+	/* Without the interval: all of them at the next turn. */
+	advance(fl, MANY, INTERVAL_MS);
+	assert_int_equal(cmdb_delta_select(&d, fl, MANY, BUCKET_S, 0, &out),
+			 MANY);
+	cmdb_delta_clear(&d);
+	free(fl);
+}
+
+/* Defers flows into the next bucket at its start: returns how many were
+ * deferred (not sent) and the index of one of them in *ret_i. */
+static size_t defer_some(struct cmdb_delta *d, struct flow *fl, size_t *ret_i)
+{
+	const struct flow *out;
+	assert_int_equal(sel_spread(d, fl, MANY, &out), MANY);
+	assert_int_equal(cmdb_delta_commit(d, fl, MANY, BUCKET_S), 0);
+	advance(fl, MANY, 41000); /* 1 s into the next bucket */
+	long m = sel_spread(d, fl, MANY, &out);
+	assert_true(m >= 0 && m < MANY / 4);
+	bool *was = calloc(MANY, sizeof(*was));
+	assert_non_null(was);
+	for (long j = 0; j < m; j++)
+		was[out[j].key.lport - 1000] = true;
+	*ret_i = MANY;
+	for (size_t i = 0; i < MANY && *ret_i == MANY; i++)
+		if (!was[i])
+			*ret_i = i;
+	free(was);
+	assert_int_equal(cmdb_delta_commit(d, fl, MANY, BUCKET_S), 0);
+	return MANY - (size_t)m;
+}
+
+/* An owed flow gone from the next batch was active in the bucket: it is
+ * sent from what was kept of it, once. */
+static void test_owed_gone_sent(void **state)
+{
+	(void)state;
+	struct cmdb_delta d;
+	const struct flow *out;
+	struct flow *fl = many_flows(MANY);
+	size_t g;
+	cmdb_delta_init(&d);
+	defer_some(&d, fl, &g);
+	assert_true(g < MANY);
+	char name[] = "web";
+	fl[g].container_name = name;
+	int64_t seen = fl[g].last_seen_ms;
+	struct flow gone = fl[g];
+	/* The flow is gone: the batch is every other flow, 1 s later. */
+	fl[g] = fl[MANY - 1];
+	advance(fl, MANY - 1, 1000);
+	long m = sel_spread(&d, fl, MANY - 1, &out);
+	assert_true(m >= 1);
+	const struct flow *o = &out[m - 1];
+	assert_memory_equal(&o->key, &gone.key, sizeof(gone.key));
+	assert_int_equal(o->last_seen_ms, seen);
+	/* From the bucket's start: it was first seen before it. */
+	assert_int_equal(o->first_seen_ms, (T0 - 20000) + 60000);
+	assert_int_equal(o->connections, 1);
+	assert_int_equal(o->new_connections, 0);
+	assert_null(o->container_name);
+	assert_int_equal(cmdb_delta_commit(&d, fl, MANY - 1, BUCKET_S), 0);
+	/* Sent: not again. */
+	advance(fl, MANY - 1, 1000);
+	m = sel_spread(&d, fl, MANY - 1, &out);
+	for (long j = 0; j < m; j++)
+		assert_memory_not_equal(&out[j].key, &gone.key,
+					sizeof(gone.key));
+	cmdb_delta_clear(&d);
+	free(fl);
+}
+
+/* A failed flush forgets what was written, not what is owed. */
+static void test_owed_survives_failure(void **state)
+{
+	(void)state;
+	struct cmdb_delta d;
+	const struct flow *out;
+	struct flow *fl = many_flows(MANY);
+	size_t g;
+	cmdb_delta_init(&d);
+	defer_some(&d, fl, &g);
+	struct flow gone = fl[g];
+	fl[g] = fl[MANY - 1];
+	advance(fl, MANY - 1, 1000);
+	cmdb_delta_forget(&d);
+	/* Every live flow again, and the gone one. */
+	long m = sel_spread(&d, fl, MANY - 1, &out);
+	assert_int_equal(m, MANY);
+	assert_memory_equal(&out[m - 1].key, &gone.key, sizeof(gone.key));
+	cmdb_delta_clear(&d);
+	free(fl);
+}
+
+/* A flow still owed when a later bucket begins (no flush came between its
+ * offset and the bucket's end) is sent with the owed bucket covered. */
+static void test_owed_overdue(void **state)
+{
+	(void)state;
+	struct cmdb_delta d;
+	const struct flow *out;
+	struct flow *fl = many_flows(MANY);
+	size_t g;
+	cmdb_delta_init(&d);
+	size_t owed = defer_some(&d, fl, &g);
+	int64_t first_in_bucket = (T0 - 20000) + 60000;
+	advance(fl, MANY, 60000); /* 1 s into the bucket after */
+	long m = sel_spread(&d, fl, MANY, &out);
+	/* The owed ones (and maybe some due in the new bucket already, none
+	 * of the others: they were sent in the owed bucket). */
+	assert_true((size_t)m >= owed);
+	size_t covered = 0;
+	for (long j = 0; j < m; j++)
+		covered += out[j].first_seen_ms == first_in_bucket;
+	assert_int_equal(covered, owed);
 	cmdb_delta_clear(&d);
 	free(fl);
 }
@@ -171,6 +359,10 @@ int main(void)
 		cmocka_unit_test(test_bucket_turn_sends_all),
 		cmocka_unit_test(test_forget),
 		cmocka_unit_test(test_large_selection_freed),
+		cmocka_unit_test(test_refresh_spread),
+		cmocka_unit_test(test_owed_gone_sent),
+		cmocka_unit_test(test_owed_survives_failure),
+		cmocka_unit_test(test_owed_overdue),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,6 +124,7 @@ static int write_batch(struct cmdb_sink *c, const struct flow *flows,
 		.kernel_boot = c->kernel_boot,
 		.bucket_s = (uint32_t)(c->cfg->history_bucket_ms / 1000),
 		.retention_ms = c->cfg->retention_ms,
+		.interval_ms = c->cfg->flush_interval_ms,
 	};
 	int r = c->ops->flush(c->db, &b, flows, n, ret_in_doubt);
 	c->writes++;
@@ -456,6 +457,15 @@ static int cmdb_sink_drain(struct sink *s, int64_t deadline_ms)
 		}
 		c->ops->sleep_ms(c->backoff_ms);
 	}
+	/* The flows still owed this bucket's refresh (cmdb/delta.h): the
+	 * last batch left them out for a later flush of the bucket. A flush
+	 * of no flows writes them, or nothing when none are owed. */
+	if (c->db && !c->down && c->ops->is_connected(c->db)) {
+		bool in_doubt;
+		if (write_batch(c, NULL, 0, ++c->seq, &in_doubt) < 0)
+			log_warn("CMDB: the current history bucket of flows "
+				 "seen unchanged may be incomplete");
+	}
 	return 0;
 }
 
@@ -527,36 +537,6 @@ static uint64_t read_kernel_boot(const char *host_proc, uint64_t fallback)
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		n--;
 	return hash_bytes(buf, (size_t)n, 0x73686177);
-}
-
-static int64_t real_now_ms(void)
-{
-	return now_monotonic_ms();
-}
-
-static void real_sleep_ms(int64_t ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000,
-			       .tv_nsec = (ms % 1000) * 1000000 };
-	nanosleep(&ts, NULL);
-}
-
-const struct sink_cmdb_ops sink_cmdb_pg = {
-	.connect = cmdb_connect_limited,
-	.is_connected = cmdb_is_connected,
-	.last_error = cmdb_last_error,
-	.flush = cmdb_store_flush,
-	.store_pods = cmdb_store_pods,
-	.prune = cmdb_prune,
-	.store_services = cmdb_store_services,
-	.free = cmdb_free,
-	.now_ms = real_now_ms,
-	.sleep_ms = real_sleep_ms,
-};
-
-struct sink *sink_cmdb_new(const struct probe_config *cfg)
-{
-	return sink_cmdb_new_ops(cfg, &sink_cmdb_pg);
 }
 
 struct sink *sink_cmdb_new_ops(const struct probe_config *cfg,

@@ -99,6 +99,32 @@ static int copy_in(struct cmdb *db, const char *sql, const char *data,
 	return r;
 }
 
+/* The staging tables, before a batch's transaction. */
+static int flush_tables(struct cmdb *db, bool generic)
+{
+	/* Once per connection, outside the batch's transaction so that a
+	 * rolled-back batch does not take the table with it. Every
+	 * TRUNCATE_EVERY flushes, the dead rows flush_begin()'s DELETEs left go
+	 * (sql/flush/tables.sql: why not ON COMMIT DELETE ROWS). Not a
+	 * VACUUM: it records the emptied tables as holding 0 rows, and a
+	 * large batch (planned for its size) was then planned with nested
+	 * loops over "1 row": minutes for 100k flows. Before a batch
+	 * planned for its size (large: rare), always: its COPYs and the
+	 * scans of the staging tables would otherwise step over up to
+	 * fifteen earlier batches' dead rows. */
+	if (!db->flush_table) {
+		int r = cmdb_exec(db, cmdb_flush_sql_tables);
+		if (r == 0)
+			db->flush_table = true;
+		return r;
+	}
+	if (++db->flushes % TRUNCATE_EVERY == 0 || !generic)
+		return cmdb_exec(db, "TRUNCATE shawk_flush_flows,"
+				     " shawk_flush_passive, shawk_flush_active,"
+				     " shawk_flush_conns");
+	return 0;
+}
+
 /*
  * Opens the batch's transaction and claims its seq. Returns 0, -EALREADY
  * (the batch was committed before: rolled back) or an error from
@@ -114,26 +140,8 @@ static int flush_begin(struct cmdb *db, const struct cmdb_batch *b,
 	snprintf(boot, sizeof(boot), "%" PRId64, (int64_t)b->boot_id);
 	snprintf(seq, sizeof(seq), "%" PRIu64, b->seq);
 
-	/* Once per connection, outside the batch's transaction so that a
-	 * rolled-back batch does not take the table with it. Every
-	 * TRUNCATE_EVERY flushes, the dead rows the DELETEs below left go
-	 * (sql/flush/tables.sql: why not ON COMMIT DELETE ROWS). Not a
-	 * VACUUM: it records the emptied tables as holding 0 rows, and a
-	 * large batch (planned for its size) was then planned with nested
-	 * loops over "1 row": minutes for 100k flows. Before a batch
-	 * planned for its size (large: rare), always: its COPYs and the
-	 * scans of the staging tables would otherwise step over up to
-	 * fifteen earlier batches' dead rows. */
-	if (!db->flush_table) {
-		if ((r = cmdb_exec(db, cmdb_flush_sql_tables)) < 0)
-			return r;
-		db->flush_table = true;
-	} else if ((++db->flushes % TRUNCATE_EVERY == 0 || !generic) &&
-		   (r = cmdb_exec(db, "TRUNCATE shawk_flush_flows,"
-				      " shawk_flush_passive, shawk_flush_active,"
-				      " shawk_flush_conns")) < 0) {
+	if ((r = flush_tables(db, generic)) < 0)
 		return r;
-	}
 	/* One round trip. The flows GROUP BY (duplicate keys) of a large
 	 * batch would spill to disk at the default 4MB work_mem.
 	 * Asynchronous commit: this is telemetry, and a server crash loses at most the last flush (never
@@ -346,11 +354,14 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 	long m = (long)n;
 	int r;
 
+	bool delta = !b->history_off && !b->send_all;
 	*ret_in_doubt = false;
-	if (n == 0)
+	/* No flows: still the owed ones that are gone (cmdb/delta.h). */
+	if (n == 0 && (!delta || !db->delta.n_owed))
 		return 0;
-	if (!b->history_off && !b->send_all &&
-	    (m = cmdb_delta_select(&db->delta, flows, n, bucket_s, &sel)) < 0)
+	if (delta &&
+	    (m = cmdb_delta_select(&db->delta, flows, n, bucket_s,
+				    b->interval_ms, &sel)) < 0)
 		return (int)m;
 	r = m > 0 ? store_batch(db, b, sel, (size_t)m, ret_in_doubt)
 		  : store_claim(db, b, ret_in_doubt);
@@ -360,7 +371,7 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 		cmdb_delta_forget(&db->delta);
 		return r;
 	}
-	if (!b->history_off && !b->send_all)
+	if (delta)
 		cmdb_delta_commit(&db->delta, flows, n, bucket_s);
 	return (int)n;
 }

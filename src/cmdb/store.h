@@ -26,6 +26,10 @@ struct cmdb_batch {
 	 * last_seen minus retention get no history. */
 	uint32_t bucket_s;
 	int64_t retention_ms;
+	/* The agent's flush interval: spreads each flow's once-per-bucket
+	 * refresh over the bucket (cmdb/delta.h). 0: unknown, every live
+	 * flow is refreshed by the first flush of a bucket. */
+	int64_t interval_ms;
 	/* No history, every flow rewritten: the flush as it was before the
 	 * history, for benchmarks to compare against. */
 	bool history_off;
