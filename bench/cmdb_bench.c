@@ -197,6 +197,78 @@ static int time_inserts(struct cmdb *db, struct cmdb_batch *b,
 }
 
 /*
+ * The floor under the history's cost: FLUSH_RUNS times, into emptied
+ * tables, the flush without history (b0), then, timed apart, only the
+ * rows a batch of n new flows must add to the history: one narrow row per
+ * flow (laddr, flow_id, one constant bucket) into the partitioned
+ * flow_history with its primary key, in a transaction like the flush's
+ * (synchronous_commit off), read from the flows just written. Medians of
+ * the flush (*ret_off), the history rows (*ret_rows) and, to subtract
+ * if wanted, the same SELECT counted without the INSERT (*ret_scan).
+ * ratio t(off) / (t(off) + t(rows)) is the best a flush writing one
+ * history row per new flow can reach against the flush without history.
+ */
+static int time_floor(struct cmdb *db, struct cmdb_batch *b0,
+		      const struct flow *fl, size_t n, int64_t now_ms,
+		      double *ret_off, double *ret_rows, double *ret_scan)
+{
+	double off[FLUSH_RUNS], rows[FLUSH_RUNS], scan[FLUSH_RUNS];
+	char bucket[40], prep[192], ins[512], sel[320];
+	bool doubt;
+
+	snprintf(bucket, sizeof(bucket), "to_timestamp(%" PRId64 ")",
+		 now_ms / 60000 * 60);
+	snprintf(prep, sizeof(prep),
+		 "SELECT shawk_history_prepare(%s, %s + interval '1 day')",
+		 bucket, bucket);
+	snprintf(ins, sizeof(ins),
+		 "BEGIN; SET LOCAL synchronous_commit = off;"
+		 " INSERT INTO flow_history (laddr, flow_id, bucket, seconds,"
+		 " connections) SELECT laddr, flow_id, %s, 60, 1 FROM flows"
+		 " WHERE node_name = 'bench'; COMMIT",
+		 bucket);
+	snprintf(sel, sizeof(sel),
+		 "SELECT count(*) FROM (SELECT laddr, flow_id, %s FROM flows"
+		 " WHERE node_name = 'bench') s",
+		 bucket);
+	if (cmdb_exec_sql(db, prep) < 0)
+		return -1;
+	for (int k = 0; k < FLUSH_RUNS; k++) {
+		int64_t c;
+		if (reset(db) < 0)
+			return -1;
+		b0->seq++;
+		double t = now_s();
+		if (cmdb_store_flush(db, b0, fl, n, &doubt) < 0)
+			return -1;
+		off[k] = now_s() - t;
+		t = now_s();
+		if (cmdb_query_int64(db, sel, &c) < 0)
+			return -1;
+		scan[k] = now_s() - t;
+		t = now_s();
+		if (cmdb_exec_sql(db, ins) < 0)
+			return -1;
+		rows[k] = now_s() - t;
+		if (cmdb_query_int64(db, "SELECT count(*) FROM flow_history",
+				     &c) < 0)
+			return -1;
+		if ((size_t)c != n) {
+			fprintf(stderr, "cmdb_bench: floor wrote %" PRId64
+				" history rows, not %zu\n", c, n);
+			return -1;
+		}
+	}
+	qsort(off, FLUSH_RUNS, sizeof(double), cmp_double);
+	qsort(rows, FLUSH_RUNS, sizeof(double), cmp_double);
+	qsort(scan, FLUSH_RUNS, sizeof(double), cmp_double);
+	*ret_off = off[FLUSH_RUNS / 2];
+	*ret_rows = rows[FLUSH_RUNS / 2];
+	*ret_scan = scan[FLUSH_RUNS / 2];
+	return 0;
+}
+
+/*
  * Rows a flush of fl writes at steady state (the same flows again, no new
  * connection, same counts, last_seen a few seconds later in the same
  * minute): tuples of flows, nodes and history whose xmin is the flush's
@@ -262,8 +334,17 @@ static int bench_flush(struct cmdb *db, int argc, char **argv)
 		b0.boot_id++;
 		b0.history_off = true;
 		double ins, first, ins0, first0;
+		/* The same with history, every flow sent (send_all): without
+		 * the client-side delta's selection and bookkeeping, which a
+		 * batch of new flows spends on nothing. */
+		struct cmdb_batch ba = b;
+		ba.boot_id += 2;
+		ba.send_all = true;
+		double foff, frows, fscan, insa, firsta;
 		if (time_inserts(db, &b0, fl, n, &ins0, &first0) < 0 ||
-		    time_inserts(db, &b, fl, n, &ins, &first) < 0)
+		    time_inserts(db, &b, fl, n, &ins, &first) < 0 ||
+		    time_inserts(db, &ba, fl, n, &insa, &firsta) < 0 ||
+		    time_floor(db, &b0, fl, n, now, &foff, &frows, &fscan) < 0)
 			goto fail;
 		/* The update path: the same flows again, onto the last run's. */
 		b.seq++;
@@ -305,6 +386,13 @@ static int bench_flush(struct cmdb *db, int argc, char **argv)
 		       "steady_rows_written with=%" PRId64 " (%.3fs) without=%" PRId64
 		       " (%.3fs)\n",
 		       n, n / ins, n / ins0, ins0 / ins, rows, st, rows0, st0);
+		/* The floor, measured in the same run: the flush without
+		 * history plus only the history rows it would have to add. */
+		printf("history_floor n=%zu without=%.3fs rows_alone=%.3fs "
+		       "(of which select %.3fs) floor_ratio=%.2f ratio=%.2f "
+		       "with_send_all=%.3fs ratio_send_all=%.2f\n",
+		       n, foff, frows, fscan, foff / (foff + frows), ins0 / ins,
+		       insa, ins0 / insa);
 		free(fl);
 		continue;
 fail:
