@@ -8,8 +8,8 @@
  * A flush of 100k flows looks each up once when selecting and once when
  * committing, and computes its key hash and digest once (the selection
  * keeps them for the commit): rebuilding three maps of n entries at every
- * commit and hashing every flow twice cost ~0.7-1 us a flow at 100k
- * (cmdb_bench delta), a tenth of the flush's time without history.
+ * commit and hashing every flow twice cost 0.4-1 us a flow at 100k
+ * (cmdb_bench delta), now 0.2-0.3 us (docs/cmdb.md).
  */
 #include "cmdb/delta.h"
 

@@ -48,9 +48,9 @@
  * same hash, about n^2 / 2^65 for n flows, would share what is
  * remembered: a change of one could be missed until the next bucket).
  * What is remembered is one entry per flow, updated in place by each
- * commit (~100 B a flow kept between flushes at 100k flows, with the map
- * and the per-flow arrays of the selection); a steady state allocates
- * nothing.
+ * commit (~100 B a flow kept between flushes at 100k flows: the entry,
+ * the map and the selection's per-flow hash, digest and flag, besides
+ * the owed arrays); a steady state allocates nothing.
  * Pure: no libpq, tested without a server.
  */
 #define CMDB_DELTA_OWED_MAX 16384
