@@ -14,9 +14,16 @@
  *                               flows (CHANGE_PCT % with a new connection)
  *                               every INTERVAL_S, for DURATION_S; CPU
  *                               of the postmaster PM and its children
+ *   cmdb_bench delta N...       the client-side delta alone (no server):
+ *                               cmdb_delta_select + cmdb_delta_commit of
+ *                               N flows with an agent's strings, first
+ *                               flush (nothing known) and steady (the
+ *                               same flows again), us per flow, and the
+ *                               bytes per flow it keeps between flushes
  *
  * Prints results; judging them is the caller's job (bench/cmdb.sh).
  */
+#include "cmdb/delta.h"
 #include "cmdb/pg.h"
 #include "cmdb/query.h"
 #include "cmdb/store.h"
@@ -26,6 +33,8 @@
 #include "core/util.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <netinet/in.h>
@@ -932,17 +941,143 @@ out:
 	return rc;
 }
 
+
+/* The heap in use (malloc'd and mmapped), bytes. */
+static size_t heap_bytes(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+	return mi.uordblks + mi.hblkhd;
+}
+
+#define DELTA_RUNS 7
+
+/* Flow i with owned strings like an agent's (process, container, pod). */
+static int delta_flow(struct flow *f, uint32_t i, int64_t now)
+{
+	char b[256];
+	make_flow(f, i, 100000 + i % 1000, i % 2, now);
+	uint32_t p = i % 1000;
+	snprintf(b, sizeof(b), "/usr/bin/svc%u --config /etc/svc%u/config.yaml "
+		 "--port 80", p, p);
+	f->cmdline = strdup(b);
+	snprintf(b, sizeof(b), "/kubepods.slice/kubepods-burstable.slice/"
+		 "kubepods-burstable-pod%08x_1234_5678.slice/cri-containerd-"
+		 "%08x%056x.scope", p, p, 0);
+	f->cgroup = strdup(b);
+	snprintf(b, sizeof(b), "%08x%056x", p, 0);
+	f->container_id = strdup(b);
+	snprintf(b, sizeof(b), "svc%u", p);
+	f->container_name = strdup(b);
+	f->pod_namespace = strdup("production");
+	snprintf(b, sizeof(b), "svc%u-7d9f8c6b5-x2k4q", p);
+	f->pod_name = strdup(b);
+	snprintf(b, sizeof(b), "%08x-1234-5678-9abc-def012345678", p);
+	f->pod_uid = strdup(b);
+	return f->cmdline && f->cgroup && f->container_id &&
+			       f->container_name && f->pod_namespace &&
+			       f->pod_name && f->pod_uid ?
+		       0 :
+		       -ENOMEM;
+}
+
+/* One select + commit of fl: seconds of each into *sel, *com. */
+static int delta_once(struct cmdb_delta *d, struct flow *fl, size_t n,
+		      long expect, double *sel, double *com)
+{
+	const struct flow *out;
+	double t0 = now_s();
+	long m = cmdb_delta_select(d, fl, n, 60, 10000, &out);
+	double t1 = now_s();
+	int r = cmdb_delta_commit(d, fl, n, 60);
+	double t2 = now_s();
+	cmdb_delta_done(d);
+	if (m != expect || r < 0) {
+		fprintf(stderr, "cmdb_bench delta: selected %ld of %zu "
+			"(expected %ld), commit %d\n", m, n, expect, r);
+		return -1;
+	}
+	*sel = t1 - t0;
+	*com = t2 - t1;
+	return 0;
+}
+
+static int bench_delta(int argc, char **argv)
+{
+	int64_t now = now_realtime_ms() / 60000 * 60000 + 20000;
+	for (int a = 0; a < argc; a++) {
+		size_t n = strtoul(argv[a], NULL, 10);
+		struct flow *fl = calloc(n, sizeof(*fl));
+		double fs[DELTA_RUNS], fc[DELTA_RUNS], ss[DELTA_RUNS],
+			sc[DELTA_RUNS], x, y;
+		size_t kept = 0;
+		int rc = 0;
+		if (!fl)
+			return 1;
+		for (size_t i = 0; i < n && !rc; i++)
+			rc = delta_flow(&fl[i], (uint32_t)i, now);
+		for (int k = 0; k < DELTA_RUNS && !rc; k++) {
+			struct cmdb_delta d;
+			for (size_t i = 0; i < n; i++) {
+				fl[i].new_connections = 1;
+				fl[i].last_seen_ms = now;
+			}
+			size_t h0 = heap_bytes();
+			cmdb_delta_init(&d);
+			/* First flush: nothing known, every flow sent. */
+			if (delta_once(&d, fl, n, (long)n, &fs[k], &fc[k]) < 0)
+				rc = 1;
+			/* Steady: the same flows 10 s later, nothing new,
+			 * same bucket: none sent. Untimed once (the
+			 * previous flush's tables are freed or reused),
+			 * then timed. */
+			for (size_t i = 0; i < n; i++) {
+				fl[i].new_connections = 0;
+				fl[i].last_seen_ms = now + 10000;
+			}
+			if (!rc && (delta_once(&d, fl, n, 0, &x, &y) < 0 ||
+				    delta_once(&d, fl, n, 0, &ss[k], &sc[k]) < 0))
+				rc = 1;
+			kept = heap_bytes() - h0;
+			cmdb_delta_clear(&d);
+		}
+		if (!rc) {
+			qsort(fs, DELTA_RUNS, sizeof(double), cmp_double);
+			qsort(fc, DELTA_RUNS, sizeof(double), cmp_double);
+			qsort(ss, DELTA_RUNS, sizeof(double), cmp_double);
+			qsort(sc, DELTA_RUNS, sizeof(double), cmp_double);
+			int md = DELTA_RUNS / 2;
+			double u = 1e6 / (double)n;
+			printf("delta n=%zu first: select %.3f commit %.3f "
+			       "total %.3f us/flow; steady: select %.3f "
+			       "commit %.3f total %.3f us/flow; kept %.0f "
+			       "B/flow (median of %d)\n",
+			       n, fs[md] * u, fc[md] * u,
+			       (fs[md] + fc[md]) * u, ss[md] * u, sc[md] * u,
+			       (ss[md] + sc[md]) * u, (double)kept / (double)n,
+			       DELTA_RUNS);
+		}
+		for (size_t i = 0; i < n; i++)
+			flow_clear(&fl[i]);
+		free(fl);
+		if (rc)
+			return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdb *db;
 	char err[256];
-	if (argc < 4) {
+	if (argc < 3 || (argc < 4 && strcmp(argv[1], "delta"))) {
 		fputs("usage: cmdb_bench flush URL N... | look URL NODES "
 		      "FLOWS DEPTH QUERIES | fleet URL N F INTERVAL_S "
-		      "DURATION_S CHANGE_PCT THREADS\n",
+		      "DURATION_S CHANGE_PCT THREADS | delta N...\n",
 		      stderr);
 		return 2;
 	}
+	if (!strcmp(argv[1], "delta"))
+		return bench_delta(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "fleet"))
 		return argc >= 9 ? bench_fleet(argv[2], argv + 3) : 2;
 	if (cmdb_connect(argv[2], &db, err, sizeof(err)) < 0) {

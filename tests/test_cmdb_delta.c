@@ -402,6 +402,74 @@ static void test_owed_carried(void **state)
 	free(f2);
 }
 
+/* A flow dropped from a committed batch and back later is sent again;
+ * the flows known past it (moved when it was forgotten) stay known, and a
+ * change of one of them is still seen. */
+static void test_dropped_then_back(void **state)
+{
+	(void)state;
+	struct cmdb_delta d;
+	struct flow fl[N];
+	const struct flow *out;
+	known(&d, fl);
+	next_interval(fl, 1000);
+	assert_int_equal(cmdb_delta_select(&d, fl + 1, N - 1, BUCKET_S, 0, &out),
+			 0);
+	assert_int_equal(cmdb_delta_commit(&d, fl + 1, N - 1, BUCKET_S), 0);
+	next_interval(fl, 1000);
+	assert_int_equal(cmdb_delta_select(&d, fl + 1, N - 1, BUCKET_S, 0, &out),
+			 0);
+	assert_int_equal(cmdb_delta_commit(&d, fl + 1, N - 1, BUCKET_S), 0);
+	next_interval(fl, 1000);
+	fl[N - 1].connections = 7;
+	assert_int_equal(sel(&d, fl, &out), 2);
+	assert_int_equal(out[0].key.lport, 8000);
+	assert_int_equal(out[1].key.lport, 8000 + N - 1);
+	assert_int_equal(cmdb_delta_commit(&d, fl, N, BUCKET_S), 0);
+	next_interval(fl, 1000);
+	assert_int_equal(sel(&d, fl, &out), 0);
+	cmdb_delta_clear(&d);
+}
+
+/* From many flows to a few: what is kept of the few is still right after
+ * the memory of the many is given back, and the others are forgotten. */
+static void test_many_then_few(void **state)
+{
+	(void)state;
+	struct cmdb_delta d;
+	const struct flow *out;
+	size_t n = 20000, few = 10;
+	struct flow *fl = calloc(n, sizeof(*fl));
+	assert_non_null(fl);
+	cmdb_delta_init(&d);
+	for (size_t i = 0; i < n; i++) {
+		fl[i].key.lport = (uint16_t)i;
+		fl[i].key.pgid = (uint32_t)i;
+		fl[i].connections = 1;
+		fl[i].first_seen_ms = T0 - 1000;
+		fl[i].last_seen_ms = T0;
+	}
+	assert_int_equal(cmdb_delta_select(&d, fl, n, BUCKET_S, 0, &out),
+			 (long)n);
+	assert_int_equal(cmdb_delta_commit(&d, fl, n, BUCKET_S), 0);
+	/* The last few only. */
+	struct flow *tail = fl + n - few;
+	assert_int_equal(cmdb_delta_select(&d, tail, few, BUCKET_S, 0, &out),
+			 0);
+	assert_int_equal(cmdb_delta_commit(&d, tail, few, BUCKET_S), 0);
+	assert_true(d.at.cap < 1024);
+	assert_int_equal(cmdb_delta_select(&d, tail, few, BUCKET_S, 0, &out),
+			 0);
+	tail[3].pid = 9;
+	assert_int_equal(cmdb_delta_select(&d, tail, few, BUCKET_S, 0, &out),
+			 1);
+	assert_int_equal(out[0].key.lport, tail[3].key.lport);
+	/* A forgotten one is sent. */
+	assert_int_equal(cmdb_delta_select(&d, fl, 1, BUCKET_S, 0, &out), 1);
+	cmdb_delta_clear(&d);
+	free(fl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +483,8 @@ int main(void)
 		cmocka_unit_test(test_owed_survives_failure),
 		cmocka_unit_test(test_owed_overdue),
 		cmocka_unit_test(test_owed_carried),
+		cmocka_unit_test(test_dropped_then_back),
+		cmocka_unit_test(test_many_then_few),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,6 +47,10 @@
  * Flows are remembered by a 64-bit hash of their key (two keys with the
  * same hash, about n^2 / 2^65 for n flows, would share what is
  * remembered: a change of one could be missed until the next bucket).
+ * What is remembered is one entry per flow, updated in place by each
+ * commit (~100 B a flow kept between flushes at 100k flows: the entry,
+ * the map and the selection's per-flow hash, digest and flag, besides
+ * the owed arrays); a steady state allocates nothing.
  * Pure: no libpq, tested without a server.
  */
 #define CMDB_DELTA_OWED_MAX 16384
@@ -60,25 +64,46 @@ struct cmdb_delta_owed {
 	uint32_t connections;
 };
 
+/* What the committed flushes wrote of one flow (by the hash of its key). */
+struct cmdb_delta_known {
+	uint64_t hash;	 /* of its key */
+	uint64_t digest; /* of its written state but the bucket (delta.c) */
+	int64_t bucket;	 /* the history bucket of the last_seen written */
+	int64_t first_ms; /* the earliest first_seen written */
+	uint64_t gen;	 /* the last commit whose batch held it */
+};
+
+/* Per flow of the current selection: its key hash and digest, computed
+ * once for the selection and its commit. */
+struct cmdb_delta_seen {
+	uint64_t hash, digest;
+};
+
 struct cmdb_delta {
-	/* flow key hash -> digest of its written state but the bucket
-	 * (see delta.c) */
-	struct u64map state;
-	/* flow key hash -> the history bucket of the last_seen written */
-	struct u64map bucket;
-	/* flow key hash -> the earliest first_seen written, epoch ms */
-	struct u64map first;
+	/* The flows known as written (known[0..n_known)), updated in place
+	 * by each commit; at: key hash -> index into known. */
+	struct cmdb_delta_known *known;
+	size_t n_known, known_cap;
+	struct u64map at;
+	uint64_t commits;
 	/* The flows owed their bucket's refresh (owed_at: key hash ->
 	 * index), and those the current selection defers (next). */
 	struct cmdb_delta_owed *owed, *next;
 	size_t n_owed, n_next, owed_cap, next_cap;
 	struct u64map owed_at;
 	uint64_t gen;
-	/* Per flow of the current selection: deferred (not sent). */
+	/* Per flow of the current selection: deferred (not sent), and its
+	 * hash and digest (seen); kept between flushes (17 B a flow). */
 	bool *deferred;
-	size_t deferred_cap;
+	struct cmdb_delta_seen *seen;
+	size_t deferred_cap, seen_cap;
+	/* The flows of the current selection, for its commit to find seen
+	 * valid (NULL: none). */
+	const struct flow *sel_flows;
+	size_t sel_n;
 	/* The selected batch (shallow copies of the caller's flows, and
-	 * owed flows gone from it, without strings). */
+	 * owed flows gone from it, without strings), unless it is the
+	 * caller's flows as they are. */
 	struct flow *sel;
 	size_t sel_cap;
 };
@@ -98,8 +123,8 @@ long cmdb_delta_select(struct cmdb_delta *d, const struct flow *flows,
 		       const struct flow **ret);
 
 /*
- * The batch of flows[0..n) (the same flows that were given to
- * cmdb_delta_select) committed: remembers them, and forgets flows not in
+ * The batch of flows[0..n) (the same flows, unchanged, that were given to
+ * the last cmdb_delta_select) committed: remembers them, and forgets flows not in
  * it; the flows it deferred are owed. On -ENOMEM everything is forgotten
  * (the next flush sends all).
  */
