@@ -264,6 +264,16 @@ static size_t defer_some(struct cmdb_delta *d, struct flow *fl, size_t *ret_i)
 	return MANY - (size_t)m;
 }
 
+/* The flow at g is gone: the batch is every other flow, 1 s later.
+ * Returns the flow as it was. */
+static struct flow drop_flow(struct flow *fl, size_t g)
+{
+	struct flow gone = fl[g];
+	fl[g] = fl[MANY - 1];
+	advance(fl, MANY - 1, 1000);
+	return gone;
+}
+
 /* An owed flow gone from the next batch was active in the bucket: it is
  * sent from what was kept of it, once. */
 static void test_owed_gone_sent(void **state)
@@ -279,10 +289,7 @@ static void test_owed_gone_sent(void **state)
 	char name[] = "web";
 	fl[g].container_name = name;
 	int64_t seen = fl[g].last_seen_ms;
-	struct flow gone = fl[g];
-	/* The flow is gone: the batch is every other flow, 1 s later. */
-	fl[g] = fl[MANY - 1];
-	advance(fl, MANY - 1, 1000);
+	struct flow gone = drop_flow(fl, g);
 	long m = sel_spread(&d, fl, MANY - 1, &out);
 	assert_true(m >= 1);
 	const struct flow *o = &out[m - 1];
@@ -314,9 +321,7 @@ static void test_owed_survives_failure(void **state)
 	size_t g;
 	cmdb_delta_init(&d);
 	defer_some(&d, fl, &g);
-	struct flow gone = fl[g];
-	fl[g] = fl[MANY - 1];
-	advance(fl, MANY - 1, 1000);
+	struct flow gone = drop_flow(fl, g);
 	cmdb_delta_forget(&d);
 	/* Every live flow again, and the gone one. */
 	long m = sel_spread(&d, fl, MANY - 1, &out);
@@ -370,9 +375,7 @@ static void test_owed_carried(void **state)
 	assert_int_equal(d.n_owed, 0);
 	assert_null(cmdb_delta_take_owed(&d));
 	assert_int_equal(cmdb_delta_give_owed(&e, o), 0);
-	struct flow gone = fl[g];
-	fl[g] = fl[MANY - 1];
-	advance(fl, MANY - 1, 1000);
+	struct flow gone = drop_flow(fl, g);
 	long m = sel_spread(&e, fl, MANY - 1, &out);
 	assert_int_equal(m, MANY);
 	size_t seen = 0;
