@@ -158,6 +158,15 @@ static int choose(const struct cmdb_delta *d, const struct flow *in,
 	return 1;
 }
 
+/* The selection stops being the caller's flows: its first m are copied
+ * into d->sel. Returns false (no longer the same). */
+static bool unshare(struct cmdb_delta *d, const struct flow *flows, size_t m)
+{
+	if (m)
+		memcpy(d->sel, flows, m * sizeof(*d->sel));
+	return false;
+}
+
 long cmdb_delta_select(struct cmdb_delta *d, const struct flow *flows,
 		       size_t n, uint32_t bucket_s, int64_t interval_ms,
 		       const struct flow **ret)
@@ -191,11 +200,8 @@ long cmdb_delta_select(struct cmdb_delta *d, const struct flow *flows,
 		int64_t first;
 		int c = choose(d, in, k, dig, o, width, interval_ms, &first);
 		d->deferred[i] = c == 2;
-		if (same && (c != 1 || first != in->first_seen_ms)) {
-			same = false;
-			if (m)
-				memcpy(d->sel, flows, m * sizeof(*d->sel));
-		}
+		if (same && (c != 1 || first != in->first_seen_ms))
+			same = unshare(d, flows, m);
 		if (c == 1) {
 			if (!same) {
 				d->sel[m] = *in;
@@ -219,11 +225,8 @@ long cmdb_delta_select(struct cmdb_delta *d, const struct flow *flows,
 	for (size_t i = 0; i < d->n_owed; i++) {
 		if (d->owed[i].gen == d->gen)
 			continue;
-		if (same) {
-			same = false;
-			if (m)
-				memcpy(d->sel, flows, m * sizeof(*d->sel));
-		}
+		if (same)
+			same = unshare(d, flows, m);
 		d->sel[m++] = owed_flow(&d->owed[i]);
 	}
 	d->sel_flows = flows;
@@ -268,6 +271,9 @@ static int owe_next(struct cmdb_delta *d)
 {
 	struct u64map at;
 	int r;
+	/* Nothing owed before or now (most flushes): no index to build. */
+	if (!d->n_next && !d->n_owed)
+		return 0;
 	if ((r = index_owed(d->next, d->n_next, &at)) < 0)
 		return r;
 	u64map_free(&d->owed_at);
