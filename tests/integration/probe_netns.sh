@@ -16,6 +16,7 @@ cleanup() {
 	# The peers are grandchildren (ip netns exec -> bash -> python):
 	# find them by the temp dir on their command line.
 	pkill -f "$tmp/" 2>/dev/null
+	wait_for bash -c "! pgrep -f '$tmp/' >/dev/null"
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	ip netns del "$SRV" 2>/dev/null
@@ -38,9 +39,17 @@ wait_for test -f "$tmp/a" && wait_for test -f "$tmp/b" || { not_ok "clients conn
 
 srv_ns=$(stat -L -c %i "/run/netns/$SRV")
 cli_ns=$(stat -L -c %i "/run/netns/$CLI")
-srv_pid=$(pgrep -x shawk-srv | head -1)
-a_pid=$(pgrep -x shawk-cli-a | head -1)
-b_pid=$(pgrep -x shawk-cli-b | head -1)
+# The pid of this run's peer named COMM (its command line names our $tmp;
+# an earlier run's peer may still be exiting).
+pid_of() { # COMM: the oldest
+	local p
+	for p in $(ps -o pid= --sort=start_time -C "$1"); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$tmp/" && { echo "$p"; return; }
+	done
+}
+srv_pid=$(pid_of shawk-srv)
+a_pid=$(pid_of shawk-cli-a)
+b_pid=$(pid_of shawk-cli-b)
 
 # Both polling backends must give the same flows: BPF iterators and
 # sock_diag with /proc/<pid>/fd walks. Where this machine runs BPF, the
@@ -214,7 +223,7 @@ wait_for test -f "$tmp/bl" || { not_ok "backlog listener started"; finish; }
 ip netns exec "$CLI" bash -c ". tests/integration/lib/common.sh; pyrun shawk-cli-q $H client $tmp/q tcp:198.18.0.1:9090:2; wait" &
 pids+=($!)
 wait_for test -f "$tmp/q" || { not_ok "backlog clients connected"; finish; }
-q_pid=$(pgrep -x shawk-cli-q | head -1)
+q_pid=$(pid_of shawk-cli-q)
 for backend in $backends; do
 	SHAWK_POLL_BACKEND=$backend "$SHAWK_BIN" probe --once --output json --log-level debug >"$tmp/q.json" 2>"$tmp/q.err"
 	check "[$backend] with queued connections: exits 0" test $? -eq 0
@@ -248,7 +257,7 @@ pkill -x shawk-cli-q; pkill -x shawk-bl
 ip netns exec "$CLI" bash -c ". tests/integration/lib/common.sh; pyrun shawk-cli-s $H shared $tmp/s tcp:198.18.0.1:8080:2; wait" &
 pids+=($!)
 wait_for test -f "$tmp/s" || { not_ok "shared-socket client connected"; finish; }
-s_pid=$(pgrep -o -x shawk-cli-s)
+s_pid=$(pid_of shawk-cli-s)
 for backend in $backends; do
 	SHAWK_POLL_BACKEND=$backend "$SHAWK_BIN" probe --once --output json --log-level debug >"$tmp/s.json" 2>"$tmp/s.err"
 	check "[$backend] shared sockets: exits 0" test $? -eq 0
@@ -269,6 +278,21 @@ check("server side counts 3 + 2 (%s)" % pas, pas == [5])
 PY
 done
 pkill -x shawk-cli-s
+
+# Connections of the clients killed above close in the background (FIN,
+# then the server's close); the reference snapshot below must not see the
+# last of them while a later level does not. Wait until the killed
+# processes are gone and no socket of the test netns is still closing.
+none_closing() {
+	local ns
+	for ns in "$SRV" "$CLI"; do
+		[ -z "$(ip netns exec "$ns" ss -Htn state fin-wait-1 state fin-wait-2 \
+			state close-wait state last-ack state closing)" ] || return 1
+	done
+}
+wait_for bash -c "! pgrep -f '$tmp/(q|s|bl) ' >/dev/null" &&
+	wait_for none_closing ||
+	not_ok "killed clients' connections closed (still: $(ip netns exec "$CLI" ss -Htn state connected | grep -cv time-wait))"
 
 # Every fallback level gives the same flows of the test netns: the fd walk
 # (light, then regular skeleton), per-netns iterators with BPF owners, then
