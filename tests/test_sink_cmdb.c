@@ -3,7 +3,7 @@
  * The CMDB sink's delivery logic against a fake store: batches in order,
  * flows kept through an outage and the backoff between tries, a batch
  * whose COMMIT went unacknowledged retried first with its own seq, the
- * buffer bound, the bounded drain, and its counters.
+ * buffer bound, the bounded drain and its final flush, and its counters.
  */
 #include "agent/sink_cmdb.h"
 #include "cmdb/delta.h"
@@ -32,6 +32,7 @@ struct fake_flush {
 	uint64_t seq, boot_id;
 	size_t n;
 	uint64_t new_conns; /* summed over the batch */
+	bool final;
 };
 
 static struct fake {
@@ -48,6 +49,7 @@ static struct fake {
 	struct cmdb_owed *to_take, *given;
 	int takes, gives;
 	size_t flushes_at_give;
+	size_t owes; /* flows the connection owes their row (ops->owes) */
 } F;
 
 static struct probe_config cfg;
@@ -89,14 +91,16 @@ static int fake_flush(struct cmdb *db, const struct cmdb_batch *b,
 {
 	assert_ptr_equal(db, &fake_db);
 	*ret_in_doubt = false;
-	/* The store writes nothing for no flows: not a transaction. */
+	/* A flush of no flows is the drain's final one, when rows are owed:
+	 * anything else would be a transaction (and a seq) for nothing. */
 	if (n == 0)
-		return 0;
+		assert_true(b->final && F.owes);
 	assert_true(F.nflushes < MAX_CALLS);
 	struct fake_flush *f = &F.flushes[F.nflushes++];
 	f->seq = b->seq;
 	f->boot_id = b->boot_id;
 	f->n = n;
+	f->final = b->final;
 	for (size_t i = 0; i < n; i++)
 		f->new_conns += flows[i].new_connections;
 	if (F.next_answer < F.nanswers) {
@@ -106,7 +110,15 @@ static int fake_flush(struct cmdb *db, const struct cmdb_batch *b,
 			F.connected = false;
 		return a->r;
 	}
+	if (b->final)
+		F.owes = 0; /* a final flush sends what is owed */
 	return (int)n;
+}
+
+static bool fake_owes(const struct cmdb *db)
+{
+	assert_ptr_equal(db, &fake_db);
+	return F.owes > 0;
 }
 
 static int fake_store_pods(struct cmdb *db, const char *node_name,
@@ -121,6 +133,7 @@ static void fake_free(struct cmdb *db)
 {
 	if (db)
 		F.connected = false;
+	F.owes = 0; /* the connection's, unless taken (take_owed) */
 }
 
 static int64_t fake_now_ms(void)
@@ -140,6 +153,7 @@ static const struct sink_cmdb_ops fake_ops = {
 	.last_error = fake_last_error,
 	.flush = fake_flush,
 	.store_pods = fake_store_pods,
+	.owes = fake_owes,
 	.free = fake_free,
 	.now_ms = fake_now_ms,
 	.sleep_ms = fake_sleep_ms,
@@ -161,6 +175,7 @@ static void fake_give_owed(struct cmdb *db, struct cmdb_owed *o)
 	F.gives++;
 	F.given = o;
 	F.flushes_at_give = F.nflushes;
+	F.owes = o ? o->n : 0;
 	cmdb_owed_free(o);
 }
 
@@ -172,6 +187,7 @@ static const struct sink_cmdb_ops fake_ops_owed = {
 	.store_pods = fake_store_pods,
 	.take_owed = fake_take_owed,
 	.give_owed = fake_give_owed,
+	.owes = fake_owes,
 	.free = fake_free,
 	.now_ms = fake_now_ms,
 	.sleep_ms = fake_sleep_ms,
@@ -364,6 +380,8 @@ static void test_in_doubt_after_outage(void **state)
 	assert_true(F.flushes[1].seq == F.flushes[0].seq);
 	assert_int_equal(F.flushes[1].n, 2);
 	assert_int_equal(sink_test_stat(s, "pending_flows"), 0);
+	/* Nothing after the doubtful batch: no flush of no flows. */
+	assert_int_equal(sink_test_stat(s, "writes"), 2);
 }
 
 static void test_buffer_bound(void **state)
@@ -489,6 +507,94 @@ static void test_owed_carried_across_reconnect(void **state)
 	assert_int_equal(F.gives, 1);
 }
 
+/* Nothing held and nothing owed at the drain: no flush, so no
+ * transaction, no seq taken, nothing counted in writes. */
+static void test_drain_nothing_owed(void **state)
+{
+	(void)state;
+	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
+	struct flow a = sink_test_flow(2, 1);
+
+	assert_int_equal(s->write(s, &a, 1, 0), 0);
+	assert_int_equal(s->drain(s, F.now + 5000), 0);
+	assert_int_equal(F.nflushes, 1);
+	assert_int_equal(sink_test_stat(s, "writes"), 1);
+	assert_int_equal(s->write(s, &a, 1, 0), 0);
+	assert_int_equal(F.nflushes, 2);
+	assert_true(F.flushes[1].seq == F.flushes[0].seq + 1);
+	assert_false(F.flushes[0].final || F.flushes[1].final);
+}
+
+/* Nothing held but rows owed (cmdb/delta.h): the drain's final flush,
+ * of no flows, writes them with the next seq. */
+static void test_drain_final_writes_owed(void **state)
+{
+	(void)state;
+	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
+	struct flow a = sink_test_flow(2, 1);
+
+	assert_int_equal(s->write(s, &a, 1, 0), 0);
+	F.owes = 3;
+	assert_int_equal(s->drain(s, F.now + 5000), 0);
+	assert_int_equal(F.nflushes, 2);
+	assert_true(F.flushes[1].final);
+	assert_int_equal(F.flushes[1].n, 0);
+	assert_true(F.flushes[1].seq == F.flushes[0].seq + 1);
+	assert_int_equal(F.owes, 0);
+	assert_int_equal(sink_test_stat(s, "writes"), 2);
+}
+
+/* Flows held at the drain (after an outage that carried owed rows to the
+ * new connection): their flush is the final one and writes the owed rows
+ * with them, with no flush of no flows after it. */
+static void test_drain_final_with_flows(void **state)
+{
+	(void)state;
+	_cleanup_(sink_freep) struct sink *s =
+		sink_cmdb_new_ops(&cfg, &fake_ops_owed);
+	struct flow a = sink_test_flow(2, 1), b = sink_test_flow(3, 1);
+
+	assert_int_equal(s->write(s, &a, 1, 0), 0);
+	struct cmdb_owed *o = calloc(1, sizeof(*o));
+	assert_non_null(o);
+	o->n = 2; /* counted only: no entries */
+	F.to_take = o;
+	F.answers[F.nanswers++] = (struct fake_answer){ -ENOTCONN, false };
+	assert_int_equal(s->write(s, &b, 1, 0), 0);
+	assert_int_equal(sink_test_stat(s, "pending_flows"), 1);
+	assert_int_equal(s->drain(s, F.now + 5000), 0);
+	assert_int_equal(F.gives, 1);
+	assert_int_equal(F.nflushes, 3);
+	assert_false(F.flushes[1].final);
+	assert_true(F.flushes[2].final);
+	assert_int_equal(F.flushes[2].n, 1);
+	assert_int_equal(F.owes, 0);
+	assert_int_equal(sink_test_stat(s, "writes"), 3);
+	assert_int_equal(sink_test_stat(s, "pending_flows"), 0);
+}
+
+/* A doubtful batch retried by the drain keeps its seq and is not final
+ * (it is an earlier flush, perhaps applied); the flows after it are. */
+static void test_drain_doubt_then_final(void **state)
+{
+	(void)state;
+	_cleanup_(sink_freep) struct sink *s = sink_cmdb_new_ops(&cfg, &fake_ops);
+	struct flow a = sink_test_flow(2, 3), b = sink_test_flow(3, 4);
+
+	F.answers[F.nanswers++] = (struct fake_answer){ -ENOTCONN, true };
+	assert_int_equal(s->write(s, &a, 1, 0), 0);
+	F.now += 100;
+	assert_int_equal(s->write(s, &b, 1, 0), 0); /* within the backoff */
+	assert_int_equal(s->drain(s, F.now + 5000), 0);
+	assert_int_equal(F.nflushes, 3);
+	assert_true(F.flushes[1].seq == F.flushes[0].seq);
+	assert_false(F.flushes[1].final);
+	assert_true(F.flushes[2].final);
+	assert_true(F.flushes[2].seq == F.flushes[0].seq + 1);
+	assert_int_equal(F.flushes[2].new_conns, 4);
+	assert_int_equal(sink_test_stat(s, "writes"), 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -506,6 +612,10 @@ int main(void)
 		cmocka_unit_test_setup(test_cancel_ends_drain, setup),
 		cmocka_unit_test_setup(test_owed_carried_across_reconnect,
 				       setup),
+		cmocka_unit_test_setup(test_drain_nothing_owed, setup),
+		cmocka_unit_test_setup(test_drain_final_writes_owed, setup),
+		cmocka_unit_test_setup(test_drain_final_with_flows, setup),
+		cmocka_unit_test_setup(test_drain_doubt_then_final, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

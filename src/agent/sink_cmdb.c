@@ -19,7 +19,6 @@
 #include <sys/eventfd.h>
 #include <sys/random.h>
 #include <unistd.h>
-#include <time.h>
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -129,9 +128,15 @@ static int ensure_connected(struct cmdb_sink *c)
 	return 0;
 }
 
+/* Flows owed their row, by the connection or a lost one (delta.h). */
+static bool owes(const struct cmdb_sink *c)
+{
+	return c->owed || (c->db && c->ops->owes && c->ops->owes(c->db));
+}
+
 /* Writes one batch; on failure decides between "retry later" and "down". */
 static int write_batch(struct cmdb_sink *c, const struct flow *flows,
-		       size_t n, uint64_t seq, bool *ret_in_doubt)
+		       size_t n, uint64_t seq, bool final, bool *ret_in_doubt)
 {
 	struct cmdb_batch b = {
 		.node_name = c->node_name,
@@ -141,6 +146,7 @@ static int write_batch(struct cmdb_sink *c, const struct flow *flows,
 		.bucket_s = (uint32_t)(c->cfg->history_bucket_ms / 1000),
 		.retention_ms = c->cfg->retention_ms,
 		.interval_ms = c->cfg->flush_interval_ms,
+		.final = final,
 	};
 	int r = c->ops->flush(c->db, &b, flows, n, ret_in_doubt);
 	c->writes++;
@@ -183,9 +189,10 @@ static void log_recovery(struct cmdb_sink *c, size_t delivered)
 	c->backoff_ms = BACKOFF_MIN_MS;
 }
 
-/* Delivers the doubt batch, then acc (or `direct` when acc is empty). */
+/* Delivers the doubt batch, then acc (or `direct` when acc is empty): of
+ * no flows, only a final batch (the drain's, store.h) when rows are owed. */
 static int deliver(struct cmdb_sink *c, const struct flow *direct,
-		   size_t ndirect, bool *ret_direct_kept)
+		   size_t ndirect, bool final, bool *ret_direct_kept)
 {
 	bool in_doubt;
 	size_t delivered = 0;
@@ -196,7 +203,7 @@ static int deliver(struct cmdb_sink *c, const struct flow *direct,
 		return r;
 	if (pending_count(c->doubt)) {
 		r = write_batch(c, pending_flows(c->doubt),
-				pending_count(c->doubt), c->doubt_seq,
+				pending_count(c->doubt), c->doubt_seq, false,
 				&in_doubt);
 		if (r < 0)
 			return r; /* still in doubt: same seq next time */
@@ -209,8 +216,12 @@ static int deliver(struct cmdb_sink *c, const struct flow *direct,
 		flows = pending_flows(c->acc);
 		n = pending_count(c->acc);
 	}
+	if (n == 0 && !(final && owes(c))) {
+		log_recovery(c, delivered);
+		return 0;
+	}
 	uint64_t seq = ++c->seq;
-	r = write_batch(c, flows, n, seq, &in_doubt);
+	r = write_batch(c, flows, n, seq, final, &in_doubt);
 	if (r < 0) {
 		if (in_doubt && flows != direct) {
 			pending_swap(c->acc, c->doubt);
@@ -394,7 +405,7 @@ static int cmdb_sink_write_flows(struct sink *s, const struct flow *flows, size_
 		return keep(c, c->scratch, m);
 	if (m == 0 && pending_total(c) == 0)
 		return 0;
-	int r = deliver(c, c->scratch, m, &kept);
+	int r = deliver(c, c->scratch, m, false, &kept);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0 && !kept && m)
@@ -459,28 +470,21 @@ static int cmdb_sink_drain(struct sink *s, int64_t deadline_ms)
 {
 	struct cmdb_sink *c = (struct cmdb_sink *)s;
 	bool kept;
-	while (pending_total(c)) {
-		int r = deliver(c, NULL, 0, &kept);
+	/* The last flush is final: no later one would send the flows owed
+	 * their bucket's row (cmdb/delta.h); with the flows held, or alone. */
+	while (pending_total(c) || owes(c)) {
+		int r = deliver(c, NULL, 0, true, &kept);
 		if (r == -ENOMEM)
 			return r;
 		if (r == 0)
 			break;
 		int64_t now = c->ops->now_ms();
 		if (now + c->backoff_ms >= deadline_ms || c->cancelled) {
-			log_warn("CMDB: %zu flows not delivered",
-				 pending_total(c));
+			log_warn("CMDB: %zu flows not delivered%s",
+				 pending_total(c), owes(c) ? ", nor owed" : "");
 			return -ETIMEDOUT;
 		}
 		c->ops->sleep_ms(c->backoff_ms);
-	}
-	/* The flows still owed this bucket's refresh (cmdb/delta.h): the
-	 * last batch left them out for a later flush of the bucket. A flush
-	 * of no flows writes them, or nothing when none are owed. */
-	if (c->db && !c->down && c->ops->is_connected(c->db)) {
-		bool in_doubt;
-		if (write_batch(c, NULL, 0, ++c->seq, &in_doubt) < 0)
-			log_warn("CMDB: the current history bucket of flows "
-				 "seen unchanged may be incomplete");
 	}
 	return 0;
 }

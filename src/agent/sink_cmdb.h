@@ -50,6 +50,9 @@ struct sink_cmdb_ops {
 	 * next one (cmdb_store_take_owed/give_owed); NULL: not carried. */
 	struct cmdb_owed *(*take_owed)(struct cmdb *db);
 	void (*give_owed)(struct cmdb *db, struct cmdb_owed *o);
+	/* Whether db owes flows their row (cmdb_store_owes): a final flush
+	 * of no flows has them to write. NULL: never. */
+	bool (*owes)(const struct cmdb *db);
 	void (*free)(struct cmdb *db); /* accepts NULL */
 	int64_t (*now_ms)(void);       /* CLOCK_MONOTONIC */
 	void (*sleep_ms)(int64_t ms);

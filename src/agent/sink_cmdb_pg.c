@@ -35,6 +35,7 @@ const struct sink_cmdb_ops sink_cmdb_pg = {
 	.store_services = cmdb_store_services,
 	.take_owed = cmdb_store_take_owed,
 	.give_owed = cmdb_store_give_owed,
+	.owes = cmdb_store_owes,
 	.free = cmdb_free,
 	.now_ms = real_now_ms,
 	.sleep_ms = real_sleep_ms,

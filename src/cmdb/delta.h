@@ -114,7 +114,8 @@ void cmdb_delta_clear(struct cmdb_delta *d);
 /*
  * Selects from flows[0..n) those the CMDB does not have as they are, for
  * history buckets of bucket_s seconds (> 0), with flushes every
- * interval_ms (0: unknown, every live flow refreshed at the turn), and
+ * interval_ms (0: unknown, or the agent's final flush: nothing deferred,
+ * every live flow refreshed at the turn, the owed ones with it), and
  * the owed flows gone from flows. Sets *ret to them (valid until the next
  * call; they borrow the flows' strings). Returns their number or -ENOMEM.
  */

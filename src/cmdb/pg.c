@@ -261,7 +261,10 @@ int cmdb_exec_params(struct cmdb *db, const char *sql, int n,
 
 int cmdb_query_int64(struct cmdb *db, const char *sql, int64_t *ret)
 {
-	_cleanup_(pqclearp) PGresult *res = PQexec(db->conn, sql);
+	/* Like its neighbours: the extended protocol (one statement) and
+	 * the deadline-aware call, failures through cmdb_fail(). */
+	_cleanup_(pqclearp) PGresult *res =
+		cmdb_pq_exec_params(db, sql, 0, NULL);
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK ||
 	    PQntuples(res) != 1 || PQnfields(res) != 1)
 		return cmdb_fail(db, res);

@@ -80,8 +80,8 @@ int cmdb_exec_params(struct cmdb *db, const char *sql, int n,
 		     const char *const *params);
 
 /*
- * Runs sql, which returns one integer value (tests and benchmarks), into
- * *ret. Returns 0 or -EIO / -ENOTCONN.
+ * Runs sql, one statement that returns one integer value (tests and
+ * benchmarks), into *ret. Returns 0 or -EIO / -ENOTCONN.
  */
 int cmdb_query_int64(struct cmdb *db, const char *sql, int64_t *ret);
 

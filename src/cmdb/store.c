@@ -357,12 +357,15 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 
 	bool delta = !b->history_off && !b->send_all;
 	*ret_in_doubt = false;
-	/* No flows: still the owed ones that are gone (cmdb/delta.h). */
-	if (n == 0 && (!delta || !db->delta.n_owed))
+	/* Nothing to write, nothing owed: no transaction. (Owed flows are
+	 * sent when gone from a batch, even from one of no flows.) */
+	if (n == 0 && !(delta && cmdb_store_owes(db)))
 		return 0;
+	/* A final flush defers nothing: as without an interval, every flow
+	 * due at its bucket's turn is sent now (cmdb/delta.h). */
 	if (delta &&
 	    (m = cmdb_delta_select(&db->delta, flows, n, bucket_s,
-				    b->interval_ms, &sel)) < 0)
+				    b->final ? 0 : b->interval_ms, &sel)) < 0)
 		return (int)m;
 	r = m > 0 ? store_batch(db, b, sel, (size_t)m, ret_in_doubt)
 		  : store_claim(db, b, ret_in_doubt);
@@ -375,6 +378,11 @@ int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 	if (delta)
 		cmdb_delta_commit(&db->delta, flows, n, bucket_s);
 	return (int)n;
+}
+
+bool cmdb_store_owes(const struct cmdb *db)
+{
+	return db && db->delta.n_owed > 0;
 }
 
 struct cmdb_owed *cmdb_store_take_owed(struct cmdb *db)

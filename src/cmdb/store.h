@@ -39,6 +39,10 @@ struct cmdb_batch {
 	/* Every flow sent at every flush, not only those the CMDB does not
 	 * have as they are (cmdb/delta.h): for benchmarks to compare. */
 	bool send_all;
+	/* The last flush of the agent's flows (it stops): nothing is left
+	 * for a later flush, every flow owed its bucket's row (cmdb/delta.h)
+	 * is sent with these; with no flows, the owed ones alone. */
+	bool final;
 };
 
 /*
@@ -53,7 +57,8 @@ struct cmdb_batch {
  * sent (cmdb/delta.h); none: BEGIN, the claim and COMMIT alone.
  * The commit is asynchronous (synchronous_commit off): a server crash may
  * lose the last acknowledged flush, never part of one.
- * Returns n (0 writes nothing), -EALREADY when this batch was committed
+ * No flows and nothing owed: no transaction (returns 0).
+ * Returns n, -EALREADY when this batch was committed
  * before, -ENOMEM, -ENOTCONN (connection lost) or -EIO (see
  * cmdb_last_error). *ret_in_doubt is always written: true when the
  * connection broke after COMMIT was sent, so the batch may or may not have
@@ -61,6 +66,10 @@ struct cmdb_batch {
  */
 int cmdb_store_flush(struct cmdb *db, const struct cmdb_batch *b,
 		     const struct flow *flows, size_t n, bool *ret_in_doubt);
+
+/* Whether db's flushes owe flows a history bucket's row (cmdb/delta.h):
+ * what a final flush of no flows writes. */
+bool cmdb_store_owes(const struct cmdb *db);
 
 /*
  * The flows db's flushes owe a history bucket's row (cmdb/delta.h), taken
