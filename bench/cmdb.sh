@@ -13,12 +13,10 @@
 #     size on the connection is printed too.
 #     Targets: >= 100k flows/s and >= 5x the reference.
 #     With the history (issue 19): ratio = flows/s with / without it
-#     (target >= 0.8), pair_ratio the median of the interleaved runs' own
-#     ratios; and next to it, measured in the same run, the flush without
-#     history plus one narrow history row per new flow (history_row ...
-#     row_ratio): what writing a flow_history row for each new flow costs
-#     (schema 10 did; schema 11 keeps a new flow's first bucket on its
-#     flows row and writes none).
+#     (target >= 0.8), and next to it the floor measured in the same run:
+#     the flush without history plus only inserting one narrow history row
+#     per flow (history_floor ... floor_ratio): the best ratio a flush
+#     writing one history row per new flow can reach.
 #  2. `look --depth 3` latency on a CMDB holding 100k flows among 10k
 #     nodes (50k edges seen from both sides): the query layer on a warm
 #     connection (median, p95 over 50 random addresses), the same on a new

@@ -209,17 +209,12 @@ static int time_inserts(struct cmdb *db, struct cmdb_batch *b,
  * time_inserts() of two batches (the flush without history, b0, and with
  * it, b) alternated run by run, in turns of which goes first: the ratio
  * of their medians is taken under the same load (as blocks of runs one
- * after the other it swung 0.43-1.09 on a shared machine). *ret_pair:
- * the median of the runs' own ratios t(b0) / t(b), each pair taken back
- * to back (a slow spell of the VM slows both of a pair, not one arm's
- * median).
+ * after the other it swung 0.43-1.09 on a shared machine).
  */
 static int time_inserts_pair(struct cmdb *db, struct cmdb_batch *b0,
 			     struct cmdb_batch *b, const struct flow *fl,
-			     size_t n, double ret_median[2], double ret_first[2],
-			     double *ret_pair)
+			     size_t n, double ret_median[2], double ret_first[2])
 {
-	double pair[FLUSH_RUNS];
 	double runs[2][FLUSH_RUNS + 1];
 	struct cmdb_batch *arm[2] = { b0, b };
 	bool doubt;
@@ -234,10 +229,6 @@ static int time_inserts_pair(struct cmdb *db, struct cmdb_batch *b0,
 				return -1;
 			runs[a][k] = now_s() - t;
 		}
-	for (int k = 1; k <= FLUSH_RUNS; k++)
-		pair[k - 1] = runs[0][k] / runs[1][k];
-	qsort(pair, FLUSH_RUNS, sizeof(double), cmp_double);
-	*ret_pair = pair[FLUSH_RUNS / 2];
 	for (int a = 0; a < 2; a++) {
 		ret_first[a] = runs[a][0];
 		qsort(runs[a] + 1, FLUSH_RUNS, sizeof(double), cmp_double);
@@ -247,9 +238,7 @@ static int time_inserts_pair(struct cmdb *db, struct cmdb_batch *b0,
 }
 
 /*
- * What one flow_history row per new flow would cost (schema 10 wrote one;
- * schema 11 keeps a new flow's first bucket on its flows row and writes
- * none): FLUSH_RUNS times, into emptied
+ * The floor under the history's cost: FLUSH_RUNS times, into emptied
  * tables, the flush without history (b0), then, timed apart, only the
  * rows a batch of n new flows must add to the history: one narrow row per
  * flow (laddr, flow_id, one constant bucket) into the partitioned
@@ -258,8 +247,7 @@ static int time_inserts_pair(struct cmdb *db, struct cmdb_batch *b0,
  * the flush (*ret_off), the history rows (*ret_rows) and, to subtract
  * if wanted, the same SELECT counted without the INSERT (*ret_scan).
  * ratio t(off) / (t(off) + t(rows)) is the best a flush writing one
- * history row per new flow could reach against the flush without history
- * (0.83-0.85 here: it was schema 10's floor).
+ * history row per new flow can reach against the flush without history.
  */
 static int time_floor(struct cmdb *db, struct cmdb_batch *b0,
 		      const struct flow *fl, size_t n, int64_t now_ms,
@@ -393,8 +381,8 @@ static int bench_flush(struct cmdb *db, int argc, char **argv)
 		struct cmdb_batch ba = b;
 		ba.boot_id += 2;
 		ba.send_all = true;
-		double foff, frows, fscan, insa, firsta, med[2], fst[2], pr;
-		if (time_inserts_pair(db, &b0, &b, fl, n, med, fst, &pr) < 0 ||
+		double foff, frows, fscan, insa, firsta, med[2], fst[2];
+		if (time_inserts_pair(db, &b0, &b, fl, n, med, fst) < 0 ||
 		    time_inserts(db, &ba, fl, n, &insa, &firsta) < 0 ||
 		    time_floor(db, &b0, fl, n, now, &foff, &frows, &fscan) < 0)
 			goto fail;
@@ -435,15 +423,14 @@ static int bench_flush(struct cmdb *db, int argc, char **argv)
 		       nb / base, nb, base,
 		       (n / ins) / (nb / base));
 		printf("history n=%zu insert_with_history=%.0f flows/s "
-		       "insert_without=%.0f flows/s ratio=%.2f pair_ratio=%.2f "
+		       "insert_without=%.0f flows/s ratio=%.2f "
 		       "steady_rows_written with=%" PRId64 " (%.3fs) without=%" PRId64
 		       " (%.3fs)\n",
-		       n, n / ins, n / ins0, ins0 / ins, pr, rows, st, rows0,
-		       st0);
-		/* Measured in the same run: the flush without history plus
-		 * one history row per new flow (schema 10's floor). */
-		printf("history_row n=%zu without=%.3fs rows_alone=%.3fs "
-		       "(of which select %.3fs) row_ratio=%.2f ratio=%.2f "
+		       n, n / ins, n / ins0, ins0 / ins, rows, st, rows0, st0);
+		/* The floor, measured in the same run: the flush without
+		 * history plus only the history rows it would have to add. */
+		printf("history_floor n=%zu without=%.3fs rows_alone=%.3fs "
+		       "(of which select %.3fs) floor_ratio=%.2f ratio=%.2f "
 		       "with_send_all=%.3fs ratio_send_all=%.2f\n",
 		       n, foff, frows, fscan, foff / (foff + frows), ins0 / ins,
 		       insa, ins0 / insa);

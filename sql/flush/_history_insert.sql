@@ -3,9 +3,7 @@
 -- laddr and flow_id, and the bucket) of the flows in CTE hw (laddr,
 -- flow_id, the batch's last_seen, new_connections, and b0: the bucket of
 -- the batch's first_seen, not before $3), included by unique.sql and
--- grouped.sql, which add their ON CONFLICT. h0: the bucket the flows
--- row keeps (sql/011_first_bucket.sql), whose connections the flows
--- statement wrote there: it gets no row here. Each flow is active in every bucket of width $2 seconds from its
+-- grouped.sql, which add their ON CONFLICT. Each flow is active in every bucket of width $2 seconds from its
 -- first_seen (b0) to its last_seen in this batch (after an outage, the
 -- buckets of when it was seen, not of now), not before $3 (epoch ms: the
 -- retention, whose partitions the flush's BEGIN created); its new
@@ -19,7 +17,6 @@
  FROM hw w
  WHERE $2::integer > 0 AND w.last_seen >= to_timestamp($3::float8 / 1000)
   AND w.last_seen < w.b0 + make_interval(secs => greatest($2::integer, 1))
-  AND w.b0 IS DISTINCT FROM w.h0
  UNION ALL
  SELECT w.laddr, w.flow_id, b.bucket, $2::integer,
   CASE WHEN b.bucket = w.b0 THEN w.new_connections ELSE 0 END
@@ -27,4 +24,3 @@
    make_interval(secs => greatest($2::integer, 1))) b(bucket)
  WHERE $2::integer > 0
   AND w.last_seen >= w.b0 + make_interval(secs => greatest($2::integer, 1))
-  AND b.bucket IS DISTINCT FROM w.h0

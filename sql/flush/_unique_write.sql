@@ -11,12 +11,7 @@
   connections_total = o.connections_total + s.new_connections,
   first_seen = least(o.first_seen, s.first_seen),
   last_seen = greatest(o.last_seen, s.last_seen),
-  container_name = coalesce(s.container_name, o.container_name),
-  first_bucket_connections = o.first_bucket_connections
-   + CASE WHEN o.first_bucket_seconds = $2::integer
-    AND o.first_bucket = shawk_bucket(greatest(s.first_seen,
-     to_timestamp($3::float8 / 1000)), greatest($2::integer, 1))
-    THEN s.new_connections ELSE 0 END
+  container_name = coalesce(s.container_name, o.container_name)
  FROM k s
  WHERE o.ctid = ANY (ARRAY(SELECT tid FROM k WHERE known))
   AND o.ctid = s.tid AND o.laddr = s.laddr
@@ -26,30 +21,17 @@
    OR o.container_name IS DISTINCT FROM
     coalesce(s.container_name, o.container_name))
  RETURNING s.i, o.laddr, o.flow_id, s.first_seen, s.last_seen,
-  s.new_connections, s.old_last,
-  CASE WHEN o.first_bucket_seconds = $2::integer THEN o.first_bucket END
-   AS h0
--- A new flows row keeps the bucket of its first_seen (b0: not before $3,
--- the retention's start; none without the history or when seen before
--- it, as in _history_insert.sql) and its connections.
+  s.new_connections, s.old_last
 ), f AS (
  INSERT INTO flows (laddr, node_name, direction, proto, lport,
   raddr, rport, netns, pgid, comm, container_name, connections,
   connections_total, first_seen, last_seen, service_addr, service_port,
-  nat_peer_addr, nat_peer_port, first_bucket, first_bucket_seconds,
-  first_bucket_connections)
+  nat_peer_addr, nat_peer_port)
  SELECT laddr, $1, direction, proto, lport, raddr, rport, netns, pgid,
   comm, container_name, connections::int, new_connections,
   first_seen, last_seen, service_addr, service_port, nat_peer_addr,
-  nat_peer_port, b.b0, CASE WHEN b.b0 IS NOT NULL THEN $2::integer END,
-  CASE WHEN b.b0 IS NOT NULL THEN new_connections END
- FROM k, LATERAL (SELECT CASE WHEN $2::integer > 0
-   AND last_seen >= to_timestamp($3::float8 / 1000)
-  THEN shawk_bucket(greatest(first_seen, to_timestamp($3::float8 / 1000)),
-   $2::integer) END AS b0) b
- WHERE NOT known
- RETURNING laddr, flow_id, first_seen, last_seen, connections_total,
-  first_bucket
+  nat_peer_port FROM k WHERE NOT known
+ RETURNING laddr, flow_id, first_seen, last_seen, connections_total
 -- The nodes the same way as the flows: update those that exist and
 -- changed, insert the others plainly. The staged row is named "excluded" as in
 -- ON CONFLICT, so that both statements share _node_set.sql.
@@ -86,20 +68,17 @@
 -- (hn); meeting a row after all (another writer with this node name,
 -- between k's snapshot and now) is a unique violation, and the batch goes
 -- again through grouped.sql. The other updated flows' rows add up
--- through ON CONFLICT (hu), which costs twice a plain insert. h0 is the
--- bucket kept on the flows row (sql/011_first_bucket.sql): a new flow's
--- first (f set it, so a flow seen in one bucket writes no history row),
--- and u added the connections of that bucket to the row.
+-- through ON CONFLICT (hu), which costs twice a plain insert.
 ), hall AS NOT MATERIALIZED (
  SELECT u.laddr, u.flow_id, u.last_seen, u.new_connections, h.b0,
-  h.b0 > u.old_last AS plain, u.h0
+  h.b0 > u.old_last AS plain
  FROM u,
  LATERAL (SELECT shawk_bucket(greatest(u.first_seen,
   to_timestamp($3::float8 / 1000)), greatest($2::integer, 1)) AS b0) h
  UNION ALL
  SELECT laddr, flow_id, last_seen, connections_total,
   shawk_bucket(greatest(first_seen, to_timestamp($3::float8 / 1000)),
-   greatest($2::integer, 1)), true, first_bucket
+   greatest($2::integer, 1)), true
  FROM f
 ), hu AS (
  WITH hw AS NOT MATERIALIZED (SELECT * FROM hall WHERE NOT plain)

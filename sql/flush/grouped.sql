@@ -6,36 +6,18 @@
 -- ON CONFLICT sort out the rows that exist. Node keys are unique in their
 -- staging tables (merged client-side): ON CONFLICT may not touch a row
 -- twice in one statement.
---
--- g merges the staged rows of each key, and b0 is the bucket of the
--- merged flow's first_seen as in _unique_write.sql: a new flows row keeps
--- it (sql/011_first_bucket.sql); a row that keeps the same bucket adds
--- the new connections of the batch to it.
-WITH g AS (
- SELECT laddr, direction, proto, lport, raddr, rport, netns, pgid, comm,
-  service_addr, service_port, nat_peer_addr, nat_peer_port,
-  max(container_name) AS container_name,
-  sum(connections)::int AS connections,
-  min(first_seen) AS first_seen, max(last_seen) AS last_seen,
-  sum(new_connections) AS new_connections
- FROM shawk_flush_flows GROUP BY laddr, direction, proto, lport, raddr,
-  rport, netns, pgid, comm, service_addr, service_port, nat_peer_addr,
-  nat_peer_port
-), f AS (
+WITH f AS (
  INSERT INTO flows AS o (laddr, node_name, direction, proto, lport,
   raddr, rport, netns, pgid, comm, container_name, connections,
   connections_total, first_seen, last_seen, service_addr, service_port,
-  nat_peer_addr, nat_peer_port, first_bucket, first_bucket_seconds,
-  first_bucket_connections)
+  nat_peer_addr, nat_peer_port)
  SELECT laddr, $1, direction, proto, lport, raddr, rport, netns, pgid,
-  comm, container_name, connections, new_connections, first_seen,
-  last_seen, service_addr, service_port, nat_peer_addr, nat_peer_port,
-  b.b0, CASE WHEN b.b0 IS NOT NULL THEN $2::integer END,
-  CASE WHEN b.b0 IS NOT NULL THEN new_connections END
- FROM g, LATERAL (SELECT CASE WHEN $2::integer > 0
-   AND last_seen >= to_timestamp($3::float8 / 1000)
-  THEN shawk_bucket(greatest(first_seen, to_timestamp($3::float8 / 1000)),
-   $2::integer) END AS b0) b
+  comm, max(container_name), sum(connections)::int,
+  sum(new_connections), min(first_seen), max(last_seen), service_addr,
+  service_port, nat_peer_addr, nat_peer_port
+ FROM shawk_flush_flows GROUP BY laddr, direction, proto, lport, raddr,
+  rport, netns, pgid, comm, service_addr, service_port, nat_peer_addr,
+  nat_peer_port
  ON CONFLICT (laddr, lport, direction, proto, raddr, rport, node_name,
   netns, pgid, comm, service_addr, service_port, nat_peer_addr,
   nat_peer_port) DO UPDATE SET
@@ -43,16 +25,10 @@ WITH g AS (
   connections_total = o.connections_total + EXCLUDED.connections_total,
   first_seen = least(o.first_seen, EXCLUDED.first_seen),
   last_seen = greatest(o.last_seen, EXCLUDED.last_seen),
-  container_name = coalesce(EXCLUDED.container_name, o.container_name),
-  first_bucket_connections = o.first_bucket_connections
-   + CASE WHEN o.first_bucket = EXCLUDED.first_bucket
-    AND o.first_bucket_seconds = EXCLUDED.first_bucket_seconds
-    THEN EXCLUDED.first_bucket_connections ELSE 0 END
+  container_name = coalesce(EXCLUDED.container_name, o.container_name)
  RETURNING o.laddr, o.lport, o.direction, o.proto, o.raddr, o.rport,
   o.netns, o.pgid, o.comm, o.service_addr, o.service_port,
-  o.nat_peer_addr, o.nat_peer_port, o.flow_id,
-  CASE WHEN o.first_bucket_seconds = $2::integer THEN o.first_bucket END
-   AS h0
+  o.nat_peer_addr, o.nat_peer_port, o.flow_id
 ), pn AS (
 \ir _passive_insert.sql
  ON CONFLICT (addr, port, proto, pgid, comm) DO UPDATE SET
@@ -66,8 +42,16 @@ WITH g AS (
 -- keyed by the flow row's id: the one it had, or the one its insert drew
 -- (f's RETURNING, matched by the flows key: hashed on its NOT NULL
 -- columns, the nullable ones compared after).
+), g AS (
+ SELECT laddr, direction, proto, lport, raddr, rport, netns, pgid, comm,
+  service_addr, service_port, nat_peer_addr, nat_peer_port,
+  min(first_seen) AS first_seen, max(last_seen) AS last_seen,
+  sum(new_connections) AS new_connections
+ FROM shawk_flush_flows GROUP BY laddr, direction, proto, lport, raddr,
+  rport, netns, pgid, comm, service_addr, service_port, nat_peer_addr,
+  nat_peer_port
 ), hw AS (
- SELECT f.laddr, f.flow_id, g.last_seen, g.new_connections, f.h0,
+ SELECT f.laddr, f.flow_id, g.last_seen, g.new_connections,
   shawk_bucket(greatest(g.first_seen, to_timestamp($3::float8 / 1000)),
    greatest($2::integer, 1)) AS b0
  FROM g JOIN f ON f.laddr = g.laddr AND f.lport = g.lport

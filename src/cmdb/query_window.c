@@ -52,8 +52,7 @@ static const char edges_via_sql[] =
  * the connections started in those buckets and their span ($2 and $3
  * are constants of the plan: only the window's partitions are read).
  * An edge's history is that of the flows row it comes from, by its
- * flow_addr and flow_id (sql/010_history_narrow.sql), and the first
- * bucket its row keeps (sql/011_first_bucket.sql): an active flow's
+ * flow_addr and flow_id (sql/010_history_narrow.sql): an active flow's
  * for a probed client, else the passive flow's of its server; a call
  * through a Service or from a source-NATed client is its own flow. An
  * edge with no history at all (written by an agent older than schema 7)
@@ -65,22 +64,16 @@ static const char edges_via_sql[] =
 #define WIN(S, U, LO)                                                         \
 	" AND f.bucket > " TS(LO) " AND f.bucket <= " TS(U)                    \
 	" AND f.bucket + make_interval(secs => f.seconds) > " TS(S)
-/* An edge's buckets: its flows row's in flow_history, and the one the
- * row keeps itself (sql/011_first_bucket.sql). */
-#define BUCKETS                                                               \
-	" FROM (SELECT h.bucket, h.seconds, h.connections FROM flow_history h" \
-	" WHERE h.laddr = e.flow_addr AND h.flow_id = e.flow_id"               \
-	" UNION ALL SELECT e.first_bucket, e.first_bucket_seconds,"            \
-	" e.first_bucket_connections WHERE e.first_bucket IS NOT NULL) f"
-#define HJOIN(A, S, U, LO)                                                    \
-	" LEFT JOIN LATERAL"                                                   \
+#define AGG                                                                   \
 	" (SELECT sum(f.connections)::bigint AS c, min(f.bucket) AS f,"        \
-	" max(f.bucket + make_interval(secs => f.seconds)) AS l" BUCKETS       \
-	" WHERE true" WIN(S, U, LO) ") " A " ON true"
+	" max(f.bucket + make_interval(secs => f.seconds)) AS l"               \
+	" FROM flow_history f WHERE "
+#define HJOIN(A, S, U, LO)                                                    \
+	" LEFT JOIN LATERAL" AGG "f.laddr = e.flow_addr"                       \
+	" AND f.flow_id = e.flow_id" WIN(S, U, LO) ") " A " ON true"
 /* No history at all (the legacy fallback), evaluated last. */
 #define LEGACY(S, U)                                                          \
-	"(e.first_bucket IS NULL"                                              \
-	" AND e.last_seen >= " TS(S) " AND e.first_seen <= " TS(U)             \
+	"(e.last_seen >= " TS(S) " AND e.first_seen <= " TS(U)                 \
 	" AND NOT shawk_edge_has_history(e.flow_addr, e.flow_id,"             \
 	" e.last_seen))"
 #define SPAN(LO, B) "(e.last_seen >= " TS(LO) " AND e.first_seen <= " TS(B) ")"

@@ -42,11 +42,11 @@ run() {
 		for m in "$@"; do echo "$m"; done
 	} | "$FF" "$CMDB" "$node" 1000 "$BUCKET" "$INTERVAL_MS" >"$tmp/$node.out" 2>"$tmp/$node.err"
 }
-# rows NODE BUCKET: the node's flows with history in BUCKET (a row of
-# flow_history, or the first bucket kept on the flows row: flow_activity).
+# rows NODE BUCKET: the node's flows with a history row in BUCKET.
 rows() {
-	psql_val "SELECT count(*) FROM flow_activity
-		WHERE node_name = '$1' AND bucket = to_timestamp($2)"
+	psql_val "SELECT count(*) FROM flow_history h JOIN flows f
+		ON f.laddr = h.laddr AND f.flow_id = h.flow_id
+		WHERE f.node_name = '$1' AND h.bucket = to_timestamp($2)"
 }
 
 check "usual flushes written" run i19f-usual 198.18.70.1 flush

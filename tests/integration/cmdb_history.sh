@@ -158,20 +158,16 @@ check "its buckets are when it was seen, not when written ($last < $((e3 + 1000)
 check "window over phase 3 counts its connection" test "$(json_edges --ipv4 198.18.66.3 --since "$(rfc3339_ms $((s3 - 1000)))" --until "$(rfc3339_ms $((e3 + 500)))")" = 1
 
 # A month of synthetic history (a minute bucket for each of 20 edges,
-# every 10 minutes, the first kept on the flows row as the flush does),
-# then `shawk prune` with a week's retention.
+# every 10 minutes), then `shawk prune` with a week's retention.
 psql_val "SELECT shawk_history_prepare(now() - interval '31 days', now())" >/dev/null
 psql "$CMDB" -XAtq -v ON_ERROR_STOP=1 <<'EOF' >/dev/null
 INSERT INTO flows SELECT ('198.18.66.' || (100 + i))::inet, 'synth', 'active', 'tcp', 0,
 	'198.18.66.3', 80, 1, 1000 + i, 'synth', NULL, 1, 1,
 	now() - interval '31 days', now() - (i || ' days')::interval
 FROM generate_series(1, 20) i;
-UPDATE flows SET first_bucket = shawk_bucket(first_seen, 60),
-	first_bucket_seconds = 60, first_bucket_connections = 1
-WHERE comm = 'synth';
 INSERT INTO flow_history SELECT f.laddr, f.flow_id, shawk_bucket(t, 60), 60, 1
 FROM flows f,
-     generate_series(now() - interval '31 days' + interval '10 minutes', now() - interval '1 hour', interval '10 minutes') t
+     generate_series(now() - interval '31 days', now() - interval '1 hour', interval '10 minutes') t
 WHERE f.comm = 'synth';
 EOF
 synth="laddr BETWEEN '198.18.66.101' AND '198.18.66.120'"
@@ -189,8 +185,6 @@ check "prune dropped the partitions older than a week ($parts_before -> $parts_a
 check "no history row older than 8 days left" test "$(psql_val "SELECT count(*) FROM flow_history WHERE bucket < now() - interval '8 days'")" = 0
 check "recent synthetic history kept" test "$(psql_val "SELECT count(*) FROM flow_history WHERE $synth AND bucket > now() - interval '6 days'")" -gt 10000
 check "flows not seen within a week deleted, the others kept" test "$(psql_val "SELECT count(*) FROM flows WHERE comm = 'synth'")" = 6
-check "first buckets kept on live flows rows older than the partitions kept: cleared" test "$(psql_val "SELECT count(*) FROM flows WHERE comm = 'synth' AND first_bucket IS NOT NULL")" = 0
-check "recent first buckets kept" test "$(psql_val "SELECT count(*) FROM flows WHERE comm = 'shawk-hcli' AND first_bucket > now() - interval '1 day'")" -ge 1
 check "live edge still there after prune" test "$(json_edges --ipv4 198.18.66.3 --since "$all_s" --until "$all_e" | wc -w)" -ge 1
 check "prune reported it" bash -c "echo '$out' | grep -Eq 'pruned: [0-9]+ history partitions dropped, [0-9]+ rows deleted'"
 

@@ -80,42 +80,27 @@ PY
 # known flow is rewritten when it has new connections, another count, an
 # earlier first_seen or a last_seen past its row's bucket; its history
 # covers each bucket from its batch first_seen's to its last_seen, new
-# connections in the first. A new flow's first bucket is kept on its flows
-# row (sql/011_first_bucket.sql): no flow_history row is written for it,
-# and that row is rewritten with the flow. A node (its batch's earliest
-# first_seen and latest last_seen) is rewritten the same way.
+# connections in the first. A node (its batch's earliest first_seen and
+# latest last_seen) is rewritten the same way.
 cat >"$tmp/model.py" <<'PY'
 import sys
 B = int(sys.argv[4]) * 1000
 batch = int(sys.argv[3])
 def bucket(t):
     return t // B * B
-flows, hist, nodes, first_bucket = {}, {}, {}, {}
+flows, hist, nodes = {}, {}, {}
 rewritten = set()
-# merge (argv[6]): a batch's rows of one key are one flow first, as
-# grouped.sql merges them (connections added up, the earliest first_seen,
-# the latest last_seen).
-def merged(rows):
-    m = {}
-    for l in rows:
-        k, v = tuple(l[:8]), list(map(int, l[8:]))
-        o = m.get(k)
-        m[k] = v if o is None else [o[0] + v[0], o[1] + v[1], min(o[2], v[2]), max(o[3], v[3])]
-    return [list(k) + v for k, v in m.items()]
-merge = len(sys.argv) > 6
 for n, path in enumerate(sys.argv[1:3]):
     lines = [l.split() for l in open(path)]
     for off in range(0, len(lines), batch):
         staged = {}
-        rows = lines[off:off + batch]
-        for l in merged(rows) if merge else rows:
+        for l in lines[off:off + batch]:
             k = tuple(l[:8])
             conns, new, first, last = map(int, l[8:])
             o = flows.get(k)
             if o is None or new > 0 or conns != o[0] or first < o[2] or o[3] < bucket(last):
                 if o is None:
                     flows[k] = [conns, new, first, last]
-                    first_bucket[k] = bucket(first)
                 else:
                     flows[k] = [conns, o[1] + new, min(o[2], first), max(o[3], last)]
                 if n:
@@ -126,7 +111,7 @@ for n, path in enumerate(sys.argv[1:3]):
                     add = new if b == b0 else 0
                     if h is None or add > 0:
                         hist[k + (b,)] = (h or 0) + add
-                        if n and b != first_bucket[k]:
+                        if n:
                             rewritten.add(("history",) + k + (b,))
             if l[0] == "p":
                 nk = ("passive", l[2], l[3], l[1], l[6], l[7])
@@ -159,8 +144,7 @@ python3 "$tmp/flows.py" "$N" "$NEW" "$T" "$tmp/flush1" "$tmp/flush2" || { not_ok
 mkdir -p "$tmp/expected"
 python3 "$tmp/model.py" "$tmp/flush1" "$tmp/flush2" 100000 "$BUCKET" "$tmp/expected" || { not_ok "model ran"; finish; }
 
-# dump URL DIR [XMIN_DIR]: the tables as the model writes them (sorted;
-# the history as flow_activity shows it, the flow_history rows' xmins);
+# dump URL DIR [XMIN_DIR]: the tables as the model writes them (sorted);
 # with XMIN_DIR, the rows whose xmin differs from the one saved there (or
 # that are new) to DIR/rewritten; the xmins to DIR/xmin.*.
 fkey="left(f.direction, 1), f.proto, host(f.laddr), f.lport, host(f.raddr), f.rport, f.pgid, f.comm"
@@ -171,8 +155,8 @@ dump() {
 	q() { psql "$url" -XAtq -v ON_ERROR_STOP=1 -c "$1" | LC_ALL=C sort; }
 	q "SELECT left(direction, 1), proto, host(laddr), lport, host(raddr), rport, pgid, comm, connections,
 		connections_total, $(ms first_seen), $(ms last_seen) FROM flows f" >"$d/flows" &&
-	q "SELECT $fkey, $(ms f.bucket), f.seconds, f.connections
-		FROM flow_activity f" >"$d/history" &&
+	q "SELECT $fkey, $(ms h.bucket), h.seconds, h.connections
+		FROM flow_history h JOIN flows f USING (laddr, flow_id)" >"$d/history" &&
 	q "SELECT host(addr), port, proto, pgid, comm, $(ms first_seen), $(ms last_seen) FROM passive_nodes" >"$d/passive" &&
 	q "SELECT host(addr), pgid, comm, $(ms first_seen), $(ms last_seen) FROM active_nodes" >"$d/active" &&
 	q "SELECT 'flow', left(direction, 1), proto, host(laddr), lport, host(raddr), rport, pgid, comm, xmin FROM flows f" >"$d/xmin.flows" &&
@@ -233,30 +217,5 @@ dump "$SMALL" "$tmp/small2" "$tmp/small1"
 for f in flows history passive active rewritten; do
 	same "batches of 500 and one batch: the same $f" "$tmp/big2/$f" "$tmp/small2/$f"
 done
-
-# Repeated keys in a batch go through grouped.sql (ON CONFLICT, keys
-# merged): its first flush inserts each flow with its first bucket on the
-# row, its second adds new connections to that bucket there and writes
-# later buckets to flow_history. 300 flows of the first flush, each twice
-# in its batch (the copy one connection more and seen 0-3 buckets later),
-# then the same again with new connections in the first bucket only.
-psql_val "CREATE DATABASE dups" >/dev/null || { not_ok "third database"; finish; }
-DUPS=${CMDB/\/postgres\?//dups?}
-"$SHAWK_BIN" create-scheme --cmdb "$DUPS" >/dev/null || { not_ok "create-scheme dups"; finish; }
-head -300 "$tmp/flush1" | awk -v B=$((BUCKET * 1000)) 'BEGIN { OFMT = CONVFMT = "%.0f" } { print; $9 += 1; $10 = 1; $12 += (NR % 4) * B; print }' >"$tmp/dups1"
-head -300 "$tmp/flush1" | awk 'BEGIN { OFMT = CONVFMT = "%.0f" } { $10 = 2; $12 = $11; print; $10 = 1; print }' >"$tmp/dups2"
-mkdir -p "$tmp/expected_dups"
-python3 "$tmp/model.py" "$tmp/dups1" "$tmp/dups2" 100000 "$BUCKET" "$tmp/expected_dups" merge
-for f in flows history; do LC_ALL=C sort -o "$tmp/expected_dups/$f" "$tmp/expected_dups/$f"; done
-"$FF" "$DUPS" i19-node 100000 "$BUCKET" <"$tmp/dups1" >"$tmp/fd1.out" 2>"$tmp/fd1.err"
-"$FF" "$DUPS" i19-node 100000 "$BUCKET" <"$tmp/dups2" >"$tmp/fd2.out" 2>"$tmp/fd2.err"
-check "repeated keys: both flushes written" grep -qx "flushed 600 flows in 1 batches" "$tmp/fd2.out"
-dump "$DUPS" "$tmp/dups"
-same "repeated keys: every flow row as expected" "$tmp/expected_dups/flows" "$tmp/dups/flows"
-same "repeated keys: every history bucket as expected ($(wc -l <"$tmp/expected_dups/history"))" "$tmp/expected_dups/history" "$tmp/dups/history"
-check "repeated keys: no flow_history row for a first bucket kept on its flows row" \
-	test "$(psql "$DUPS" -XAtqc "SELECT count(*) FROM flow_history h JOIN flows f USING (laddr, flow_id) WHERE h.bucket = f.first_bucket")" = 0
-check "repeated keys: every flow keeps its first bucket" \
-	test "$(psql "$DUPS" -XAtqc "SELECT count(*) FROM flows WHERE first_bucket IS NULL")" = 0
-cat "$tmp"/ff*.err "$tmp"/fs*.err "$tmp"/fd*.err | sed 's/^/# /'
+cat "$tmp"/ff*.err "$tmp"/fs*.err | sed 's/^/# /'
 finish
