@@ -13,7 +13,9 @@
 #     size on the connection is printed too.
 #     Targets: >= 100k flows/s and >= 5x the reference.
 #     With the history (issue 19): ratio = flows/s with / without it
-#     (target >= 0.8), and next to it the floor measured in the same run:
+#     (target >= 0.8), pair_ratio the median of the interleaved runs' own
+#     ratios (each pair back to back: a slow spell of the VM slows both),
+#     and next to it the floor measured in the same run:
 #     the flush without history plus only inserting one narrow history row
 #     per flow (history_floor ... floor_ratio): the best ratio a flush
 #     writing one history row per new flow can reach.

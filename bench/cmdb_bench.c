@@ -209,12 +209,17 @@ static int time_inserts(struct cmdb *db, struct cmdb_batch *b,
  * time_inserts() of two batches (the flush without history, b0, and with
  * it, b) alternated run by run, in turns of which goes first: the ratio
  * of their medians is taken under the same load (as blocks of runs one
- * after the other it swung 0.43-1.09 on a shared machine).
+ * after the other it swung 0.43-1.09 on a shared machine). *ret_pair:
+ * the median of the runs' own ratios t(b0) / t(b), each pair taken back
+ * to back (a slow spell of the VM slows both of a pair, not one arm's
+ * median).
  */
 static int time_inserts_pair(struct cmdb *db, struct cmdb_batch *b0,
 			     struct cmdb_batch *b, const struct flow *fl,
-			     size_t n, double ret_median[2], double ret_first[2])
+			     size_t n, double ret_median[2], double ret_first[2],
+			     double *ret_pair)
 {
+	double pair[FLUSH_RUNS];
 	double runs[2][FLUSH_RUNS + 1];
 	struct cmdb_batch *arm[2] = { b0, b };
 	bool doubt;
@@ -229,6 +234,10 @@ static int time_inserts_pair(struct cmdb *db, struct cmdb_batch *b0,
 				return -1;
 			runs[a][k] = now_s() - t;
 		}
+	for (int k = 1; k <= FLUSH_RUNS; k++)
+		pair[k - 1] = runs[0][k] / runs[1][k];
+	qsort(pair, FLUSH_RUNS, sizeof(double), cmp_double);
+	*ret_pair = pair[FLUSH_RUNS / 2];
 	for (int a = 0; a < 2; a++) {
 		ret_first[a] = runs[a][0];
 		qsort(runs[a] + 1, FLUSH_RUNS, sizeof(double), cmp_double);
@@ -381,8 +390,8 @@ static int bench_flush(struct cmdb *db, int argc, char **argv)
 		struct cmdb_batch ba = b;
 		ba.boot_id += 2;
 		ba.send_all = true;
-		double foff, frows, fscan, insa, firsta, med[2], fst[2];
-		if (time_inserts_pair(db, &b0, &b, fl, n, med, fst) < 0 ||
+		double foff, frows, fscan, insa, firsta, med[2], fst[2], pr;
+		if (time_inserts_pair(db, &b0, &b, fl, n, med, fst, &pr) < 0 ||
 		    time_inserts(db, &ba, fl, n, &insa, &firsta) < 0 ||
 		    time_floor(db, &b0, fl, n, now, &foff, &frows, &fscan) < 0)
 			goto fail;
@@ -423,10 +432,11 @@ static int bench_flush(struct cmdb *db, int argc, char **argv)
 		       nb / base, nb, base,
 		       (n / ins) / (nb / base));
 		printf("history n=%zu insert_with_history=%.0f flows/s "
-		       "insert_without=%.0f flows/s ratio=%.2f "
+		       "insert_without=%.0f flows/s ratio=%.2f pair_ratio=%.2f "
 		       "steady_rows_written with=%" PRId64 " (%.3fs) without=%" PRId64
 		       " (%.3fs)\n",
-		       n, n / ins, n / ins0, ins0 / ins, rows, st, rows0, st0);
+		       n, n / ins, n / ins0, ins0 / ins, pr, rows, st, rows0,
+		       st0);
 		/* The floor, measured in the same run: the flush without
 		 * history plus only the history rows it would have to add. */
 		printf("history_floor n=%zu without=%.3fs rows_alone=%.3fs "
