@@ -470,6 +470,24 @@ static void test_cancel_ends_drain(void **state)
 	assert_int_equal(sink_test_stat(s, "pending_flows"), 1);
 }
 
+/* Writes a, then b at a flush that loses the connection, which owes
+ * n_owed flows their bucket's row (counted only: no entries): what the
+ * sink takes from it. Returns that owed list. */
+static struct cmdb_owed *lose_connection_owing(struct sink *s,
+					       const struct flow *a,
+					       const struct flow *b,
+					       size_t n_owed)
+{
+	assert_int_equal(s->write(s, a, 1, 0), 0);
+	struct cmdb_owed *o = calloc(1, sizeof(*o));
+	assert_non_null(o);
+	o->n = n_owed;
+	F.to_take = o;
+	F.answers[F.nanswers++] = (struct fake_answer){ -ENOTCONN, false };
+	assert_int_equal(s->write(s, b, 1, 0), 0);
+	return o;
+}
+
 /* What a connection lost at a flush owed a history bucket's row goes to
  * the next connection before its first flush (cmdb/delta.h). */
 static void test_owed_carried_across_reconnect(void **state)
@@ -479,12 +497,7 @@ static void test_owed_carried_across_reconnect(void **state)
 		sink_cmdb_new_ops(&cfg, &fake_ops_owed);
 	struct flow a = sink_test_flow(2, 1), b = sink_test_flow(3, 1);
 
-	assert_int_equal(s->write(s, &a, 1, 0), 0);
-	struct cmdb_owed *o = calloc(1, sizeof(*o));
-	assert_non_null(o);
-	F.to_take = o;
-	F.answers[F.nanswers++] = (struct fake_answer){ -ENOTCONN, false };
-	assert_int_equal(s->write(s, &b, 1, 0), 0);
+	struct cmdb_owed *o = lose_connection_owing(s, &a, &b, 0);
 	assert_int_equal(sink_test_stat(s, "up"), 0);
 	assert_int_equal(F.takes, 1);
 	assert_int_equal(F.gives, 0);
@@ -554,13 +567,7 @@ static void test_drain_final_with_flows(void **state)
 		sink_cmdb_new_ops(&cfg, &fake_ops_owed);
 	struct flow a = sink_test_flow(2, 1), b = sink_test_flow(3, 1);
 
-	assert_int_equal(s->write(s, &a, 1, 0), 0);
-	struct cmdb_owed *o = calloc(1, sizeof(*o));
-	assert_non_null(o);
-	o->n = 2; /* counted only: no entries */
-	F.to_take = o;
-	F.answers[F.nanswers++] = (struct fake_answer){ -ENOTCONN, false };
-	assert_int_equal(s->write(s, &b, 1, 0), 0);
+	lose_connection_owing(s, &a, &b, 2);
 	assert_int_equal(sink_test_stat(s, "pending_flows"), 1);
 	assert_int_equal(s->drain(s, F.now + 5000), 0);
 	assert_int_equal(F.gives, 1);
