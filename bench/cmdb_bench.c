@@ -182,6 +182,31 @@ static int reset(struct cmdb *db)
 	return r < 0 ? r : cmdb_exec_sql(db, "VACUUM ANALYZE flows");
 }
 
+/* One insert of fl by b into emptied tables, its seconds in *ret. */
+static int timed_insert(struct cmdb *db, struct cmdb_batch *b,
+			const struct flow *fl, size_t n, double *ret)
+{
+	bool doubt;
+	if (reset(db) < 0)
+		return -1;
+	b->seq++;
+	double t = now_s();
+	if (cmdb_store_flush(db, b, fl, n, &doubt) < 0)
+		return -1;
+	*ret = now_s() - t;
+	return 0;
+}
+
+/* runs[0] (the first, untimed for the median) and the median of the
+ * FLUSH_RUNS after it (sorts them). */
+static void first_and_median(double runs[FLUSH_RUNS + 1], double *ret_first,
+			     double *ret_median)
+{
+	*ret_first = runs[0];
+	qsort(runs + 1, FLUSH_RUNS, sizeof(double), cmp_double);
+	*ret_median = runs[1 + FLUSH_RUNS / 2];
+}
+
 /* Median seconds of FLUSH_RUNS inserts of fl into emptied tables (after
  * one untimed-for-the-median first flush, returned in *first). */
 static int time_inserts(struct cmdb *db, struct cmdb_batch *b,
@@ -189,19 +214,10 @@ static int time_inserts(struct cmdb *db, struct cmdb_batch *b,
 			double *ret_first)
 {
 	double runs[FLUSH_RUNS + 1];
-	bool doubt;
-	for (int k = 0; k <= FLUSH_RUNS; k++) {
-		if (reset(db) < 0)
+	for (int k = 0; k <= FLUSH_RUNS; k++)
+		if (timed_insert(db, b, fl, n, &runs[k]) < 0)
 			return -1;
-		b->seq++;
-		double t = now_s();
-		if (cmdb_store_flush(db, b, fl, n, &doubt) < 0)
-			return -1;
-		runs[k] = now_s() - t;
-	}
-	*ret_first = runs[0];
-	qsort(runs + 1, FLUSH_RUNS, sizeof(double), cmp_double);
-	*ret_median = runs[1 + FLUSH_RUNS / 2];
+	first_and_median(runs, ret_first, ret_median);
 	return 0;
 }
 
@@ -222,27 +238,18 @@ static int time_inserts_pair(struct cmdb *db, struct cmdb_batch *b0,
 	double pair[FLUSH_RUNS];
 	double runs[2][FLUSH_RUNS + 1];
 	struct cmdb_batch *arm[2] = { b0, b };
-	bool doubt;
 	for (int k = 0; k <= FLUSH_RUNS; k++)
 		for (int j = 0; j < 2; j++) {
 			int a = (j + k) % 2;
-			if (reset(db) < 0)
+			if (timed_insert(db, arm[a], fl, n, &runs[a][k]) < 0)
 				return -1;
-			arm[a]->seq++;
-			double t = now_s();
-			if (cmdb_store_flush(db, arm[a], fl, n, &doubt) < 0)
-				return -1;
-			runs[a][k] = now_s() - t;
 		}
 	for (int k = 1; k <= FLUSH_RUNS; k++)
 		pair[k - 1] = runs[0][k] / runs[1][k];
 	qsort(pair, FLUSH_RUNS, sizeof(double), cmp_double);
 	*ret_pair = pair[FLUSH_RUNS / 2];
-	for (int a = 0; a < 2; a++) {
-		ret_first[a] = runs[a][0];
-		qsort(runs[a] + 1, FLUSH_RUNS, sizeof(double), cmp_double);
-		ret_median[a] = runs[a][1 + FLUSH_RUNS / 2];
-	}
+	for (int a = 0; a < 2; a++)
+		first_and_median(runs[a], &ret_first[a], &ret_median[a]);
 	return 0;
 }
 
