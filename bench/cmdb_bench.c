@@ -253,6 +253,65 @@ static int time_inserts_pair(struct cmdb *db, struct cmdb_batch *b0,
 	return 0;
 }
 
+/* Moves fl by dt ms, first_seen and last_seen: the same flows seen again
+ * in another bucket, each with one new connection. */
+static void shift_flows(struct flow *fl, size_t n, int64_t dt)
+{
+	for (size_t i = 0; i < n; i++) {
+		fl[i].first_seen_ms += dt;
+		fl[i].last_seen_ms += dt;
+		fl[i].new_connections = 1;
+	}
+}
+
+/*
+ * A flow's first two buckets, with the history (b) and without (b0),
+ * alternated as in time_inserts_pair(): the insert of n new flows into
+ * emptied tables, then the flush of the same flows seen again in the next
+ * bucket (a new connection each). The history writes a flow's first
+ * bucket when the flow is inserted (version 10) or when it enters its
+ * second bucket (version 11: sql/011_first_bucket.sql): the two flushes
+ * together cost the same rows either way. ret_next[a]: median seconds of
+ * arm a's second flush; *ret_pair_next and *ret_pair_both: the medians of
+ * the pairs' own ratios t(b0) / t(b), of the second flush alone and of
+ * both flushes.
+ */
+static int time_two_buckets(struct cmdb *db, struct cmdb_batch *b0,
+			    struct cmdb_batch *b, struct flow *fl, size_t n,
+			    double ret_next[2], double *ret_pair_next,
+			    double *ret_pair_both)
+{
+	double ins[2][FLUSH_RUNS + 1], next[2][FLUSH_RUNS + 1];
+	double pn[FLUSH_RUNS], pb[FLUSH_RUNS], unused;
+	struct cmdb_batch *arm[2] = { b0, b };
+	bool doubt;
+	for (int k = 0; k <= FLUSH_RUNS; k++)
+		for (int j = 0; j < 2; j++) {
+			int a = (j + k) % 2;
+			if (timed_insert(db, arm[a], fl, n, &ins[a][k]) < 0)
+				return -1;
+			shift_flows(fl, n, 60000);
+			arm[a]->seq++;
+			double t = now_s();
+			int r = cmdb_store_flush(db, arm[a], fl, n, &doubt);
+			next[a][k] = now_s() - t;
+			shift_flows(fl, n, -60000);
+			if (r < 0)
+				return -1;
+		}
+	for (int k = 1; k <= FLUSH_RUNS; k++) {
+		pn[k - 1] = next[0][k] / next[1][k];
+		pb[k - 1] = (ins[0][k] + next[0][k]) / (ins[1][k] + next[1][k]);
+	}
+	qsort(pn, FLUSH_RUNS, sizeof(double), cmp_double);
+	qsort(pb, FLUSH_RUNS, sizeof(double), cmp_double);
+	*ret_pair_next = pn[FLUSH_RUNS / 2];
+	*ret_pair_both = pb[FLUSH_RUNS / 2];
+	for (int a = 0; a < 2; a++)
+		first_and_median(next[a], &unused, &ret_next[a]);
+	return 0;
+}
+
 /*
  * The floor under the history's cost: FLUSH_RUNS times, into emptied
  * tables, the flush without history (b0), then, timed apart, only the
@@ -398,9 +457,11 @@ static int bench_flush(struct cmdb *db, int argc, char **argv)
 		ba.boot_id += 2;
 		ba.send_all = true;
 		double foff, frows, fscan, insa, firsta, med[2], fst[2], pr;
+		double nx[2], pnx, pboth;
 		if (time_inserts_pair(db, &b0, &b, fl, n, med, fst, &pr) < 0 ||
 		    time_inserts(db, &ba, fl, n, &insa, &firsta) < 0 ||
-		    time_floor(db, &b0, fl, n, now, &foff, &frows, &fscan) < 0)
+		    time_floor(db, &b0, fl, n, now, &foff, &frows, &fscan) < 0 ||
+		    time_two_buckets(db, &b0, &b, fl, n, nx, &pnx, &pboth) < 0)
 			goto fail;
 		ins0 = med[0], ins = med[1], first = fst[1];
 		/* The update path: the same flows again, onto the last run's. */
@@ -451,6 +512,10 @@ static int bench_flush(struct cmdb *db, int argc, char **argv)
 		       "with_send_all=%.3fs ratio_send_all=%.2f\n",
 		       n, foff, frows, fscan, foff / (foff + frows), ins0 / ins,
 		       insa, ins0 / insa);
+		printf("history_two_buckets n=%zu next_with=%.3fs "
+		       "next_without=%.3fs pair_ratio_next=%.2f "
+		       "pair_ratio_both=%.2f\n",
+		       n, nx[1], nx[0], pnx, pboth);
 		free(fl);
 		continue;
 fail:

@@ -15,6 +15,8 @@
 #
 #   FLEET_NS="100 300 ..." FLEET_DURATION=60 FLEET_CHANGE=10 \
 #   FLEET_MODES="flush history_off plan_each send_all turn" bash bench/fleet.sh
+# FLEET_SHARED_BUFFERS=512MB sets the server's shared_buffers (default
+# 128MB). After each run: the sizes of flows and flow_history.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 SHAWK_BIN=${SHAWK_BIN:-build/shawk}
@@ -43,6 +45,11 @@ URL=$(scripts/pg-throwaway.sh start "$tmp/pg") || exit 1
 max=0
 for n in $NS; do [ "$n" -gt "$max" ] && max=$n; done
 psql "$URL" -XAtqc "ALTER SYSTEM SET max_connections = $((max + 20))" >/dev/null || exit 1
+# FLEET_SHARED_BUFFERS (e.g. 512MB): the server's shared_buffers; its
+# default (128MB) is less than the flows table of 1000 agents' 500 flows.
+if [ -n "${FLEET_SHARED_BUFFERS:-}" ]; then
+	psql "$URL" -XAtqc "ALTER SYSTEM SET shared_buffers = '$FLEET_SHARED_BUFFERS'" >/dev/null || exit 1
+fi
 scripts/pg-throwaway.sh stop "$tmp/pg"
 URL=$(scripts/pg-throwaway.sh start "$tmp/pg") || exit 1
 "$SHAWK_BIN" create-scheme --cmdb "$URL" >/dev/null || exit 1
@@ -68,6 +75,7 @@ for n in $NS; do
 		# ANALYZEs invalidate every connection's prepared plan. (A
 		# VACUUM ANALYZE between the fill and the clock did not shorten
 		# the first third's backlog: 1250 agents, 1677 late against 0.)
+		psql "$URL" -XAtqc "SELECT 'sizes after the run: flows ' || pg_size_pretty(pg_total_relation_size('flows')) || ', flow_history ' || pg_size_pretty(coalesce(sum(pg_total_relation_size(inhrelid)), 0)) || ', shared_buffers ' || current_setting('shared_buffers') FROM pg_inherits WHERE inhparent = 'flow_history'::regclass"
 		psql "$URL" -XAtqc "SELECT 'autovacuum during the run: ' || coalesce(sum(autovacuum_count), 0) || ' vacuums, ' || coalesce(sum(autoanalyze_count), 0) || ' analyzes (' || coalesce(string_agg(relname, ' ' ORDER BY relname) FILTER (WHERE autovacuum_count + autoanalyze_count > 0), '') || ')' FROM pg_stat_user_tables"
 	done
 done
