@@ -269,9 +269,10 @@ static void shift_flows(struct flow *fl, size_t n, int64_t dt)
  * alternated as in time_inserts_pair(): the insert of n new flows into
  * emptied tables, then the flush of the same flows seen again in the next
  * bucket (a new connection each). The history writes a flow's first
- * bucket when the flow is inserted (version 10) or when it enters its
- * second bucket (version 11: sql/011_first_bucket.sql): the two flushes
- * together cost the same rows either way. ret_next[a]: median seconds of
+ * bucket when the flow is inserted (schema 10), or, in a design that
+ * keeps it on the flows row until then (tried: docs/cmdb.md, branch
+ * i19-lazy), when it enters its second bucket: the two flushes together
+ * cost the same rows either way. ret_next[a]: median seconds of
  * arm a's second flush; *ret_pair_next and *ret_pair_both: the medians of
  * the pairs' own ratios t(b0) / t(b), of the second flush alone and of
  * both flushes.
