@@ -182,19 +182,26 @@ static int reset(struct cmdb *db)
 	return r < 0 ? r : cmdb_exec_sql(db, "VACUUM ANALYZE flows");
 }
 
-/* One insert of fl by b into emptied tables, its seconds in *ret. */
-static int timed_insert(struct cmdb *db, struct cmdb_batch *b,
-			const struct flow *fl, size_t n, double *ret)
+/* One flush of fl by b (its next batch), its seconds in *ret. */
+static int timed_flush(struct cmdb *db, struct cmdb_batch *b,
+		       const struct flow *fl, size_t n, double *ret)
 {
 	bool doubt;
-	if (reset(db) < 0)
-		return -1;
 	b->seq++;
 	double t = now_s();
 	if (cmdb_store_flush(db, b, fl, n, &doubt) < 0)
 		return -1;
 	*ret = now_s() - t;
 	return 0;
+}
+
+/* One insert of fl by b into emptied tables, its seconds in *ret. */
+static int timed_insert(struct cmdb *db, struct cmdb_batch *b,
+			const struct flow *fl, size_t n, double *ret)
+{
+	if (reset(db) < 0)
+		return -1;
+	return timed_flush(db, b, fl, n, ret);
 }
 
 /* runs[0] (the first, untimed for the median) and the median of the
@@ -285,17 +292,13 @@ static int time_two_buckets(struct cmdb *db, struct cmdb_batch *b0,
 	double ins[2][FLUSH_RUNS + 1], next[2][FLUSH_RUNS + 1];
 	double pn[FLUSH_RUNS], pb[FLUSH_RUNS], unused;
 	struct cmdb_batch *arm[2] = { b0, b };
-	bool doubt;
 	for (int k = 0; k <= FLUSH_RUNS; k++)
 		for (int j = 0; j < 2; j++) {
 			int a = (j + k) % 2;
 			if (timed_insert(db, arm[a], fl, n, &ins[a][k]) < 0)
 				return -1;
 			shift_flows(fl, n, 60000);
-			arm[a]->seq++;
-			double t = now_s();
-			int r = cmdb_store_flush(db, arm[a], fl, n, &doubt);
-			next[a][k] = now_s() - t;
+			int r = timed_flush(db, arm[a], fl, n, &next[a][k]);
 			shift_flows(fl, n, -60000);
 			if (r < 0)
 				return -1;
@@ -331,7 +334,6 @@ static int time_floor(struct cmdb *db, struct cmdb_batch *b0,
 {
 	double off[FLUSH_RUNS], rows[FLUSH_RUNS], scan[FLUSH_RUNS];
 	char bucket[40], prep[192], ins[512], sel[320];
-	bool doubt;
 
 	snprintf(bucket, sizeof(bucket), "to_timestamp(%" PRId64 ")",
 		 now_ms / 60000 * 60);
@@ -352,14 +354,9 @@ static int time_floor(struct cmdb *db, struct cmdb_batch *b0,
 		return -1;
 	for (int k = 0; k < FLUSH_RUNS; k++) {
 		int64_t c;
-		if (reset(db) < 0)
+		if (timed_insert(db, b0, fl, n, &off[k]) < 0)
 			return -1;
-		b0->seq++;
 		double t = now_s();
-		if (cmdb_store_flush(db, b0, fl, n, &doubt) < 0)
-			return -1;
-		off[k] = now_s() - t;
-		t = now_s();
 		if (cmdb_query_int64(db, sel, &c) < 0)
 			return -1;
 		scan[k] = now_s() - t;
