@@ -59,6 +59,9 @@ run() {
 	return $rc
 }
 
+BENCH_NAME=flush_before
+. bench/lib.sh # median, ratio
+
 # field NAME LINE: the value of NAME=... in LINE.
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
@@ -77,14 +80,14 @@ for r in $(seq 1 "$ROUNDS"); do
 		o=$(grep "^flush n=$n " "$tmp/old.$r") h=$(grep "^history n=$n " "$tmp/new.$r")
 		before=$(field batched_insert "$o") with=$(field insert_with_history "$h")
 		[ -n "$before" ] && [ -n "$with" ] || { echo "flush_before: round $r: no figures for n=$n"; exit 1; }
-		ratio=$(awk -v a="$with" -v b="$before" 'BEGIN { printf "%.2f", a / b }')
+		ratio=$(ratio "$with" "$before")
 		echo "round $r n=$n before=$before flows/s with_history=$with flows/s ratio=$ratio history_off_pair_ratio=$(field pair_ratio "$h")"
 		echo "$n $ratio" >>"$tmp/ratios"
 	done
 done
 for n in $SIZES; do
-	m=$(awk -v n="$n" '$1 == n { print $2 }' "$tmp/ratios" | sort -n |
-		awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+	# shellcheck disable=SC2046 # one ratio a word
+	m=$(median $(awk -v n="$n" '$1 == n { print $2 }' "$tmp/ratios"))
 	verdict=$(awk -v m="$m" 'BEGIN { print (m >= 0.8) ? "met" : "MISSED" }')
 	echo "flush_before n=$n median_ratio=$m (target >= 0.8 x the flush of $BEFORE: $verdict)"
 done
