@@ -214,7 +214,10 @@ check "upgraded CMDB: not active between its first and last minute" test $? -eq 
 psql_val "CREATE DATABASE up9" >/dev/null
 UP=${CMDB/\/postgres\?//up9?}
 "$SHAWK_BIN" create-scheme --cmdb "$UP" --target 9 >/dev/null
+# The history rows below are up to 150 minutes old: yesterday's partition
+# too when the test runs just after midnight UTC.
 psql "$UP" -XAtq -v ON_ERROR_STOP=1 <<'EOF'
+DO $$ BEGIN PERFORM shawk_history_prepare(now() - interval '1 day', now()); END $$;
 INSERT INTO flows VALUES ('198.18.66.30', 'n1', 'active', 'tcp', 0, '198.18.66.31', 5432, 1, 70, 'app', NULL, 1, 5, now() - interval '3 hours', now() - interval '1 hour', NULL, NULL, NULL, NULL);
 INSERT INTO flows VALUES ('198.18.66.30', 'n2', 'active', 'tcp', 0, '198.18.66.31', 5432, 2, 70, 'app', NULL, 1, 7, now() - interval '3 hours', now() - interval '1 hour', NULL, NULL, NULL, NULL);
 INSERT INTO flows VALUES ('198.18.66.30', 'n1', 'active', 'tcp', 0, '198.18.66.31', 5432, 1, 70, 'app', NULL, 1, 2, now() - interval '3 hours', now() - interval '1 hour', '198.18.66.130', 80, NULL, NULL);

@@ -98,7 +98,10 @@ history_probe_end
 # Upgrade from schema 8: a direct flow and one through a Service shared
 # their history rows; the Service's flow gets a copy of its own.
 pg_test_old_db up8 8
+# The history rows below are up to 100 minutes old: yesterday's partition
+# too when the test runs just after midnight UTC.
 psql "$UP" -XAtq -v ON_ERROR_STOP=1 <<'EOF'
+DO $$ BEGIN PERFORM shawk_history_prepare(now() - interval '1 day', now()); END $$;
 INSERT INTO flows VALUES ('198.18.62.40', 'n1', 'active', 'tcp', 0, '198.18.62.41', 8080, 1, 70, 'app', NULL, 1, 3, now() - interval '2 hours', now() - interval '90 minutes', '198.18.62.101', 80, NULL, NULL);
 INSERT INTO flows VALUES ('198.18.62.40', 'n1', 'active', 'tcp', 0, '198.18.62.41', 8080, 1, 70, 'app', NULL, 1, 2, now() - interval '2 hours', now() - interval '90 minutes', NULL, NULL, NULL, NULL);
 INSERT INTO flow_history VALUES ('198.18.62.40', 0, 'active', 'tcp', '198.18.62.41', 8080, 'n1', 1, 70, 'app', shawk_bucket(now() - interval '100 minutes', 60), 60, 5);
