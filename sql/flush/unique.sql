@@ -32,7 +32,7 @@
 -- filtering every flow of a common peer, once in k and again in u. k
 -- keeps the row's ctid: u updates through it (a TID scan of the matched
 -- rows, never a second key lookup), and the inserts take the staged rows
--- k did not match straight from k. A row updated meanwhile by another
+-- k did not match (_unique_write.sql). A row updated meanwhile by another
 -- writer with this node name is followed to its new version, as any
 -- UPDATE does; one deleted meanwhile (retention: not seen for its
 -- retention) is not updated, and the next bucket's refresh inserts it.
@@ -41,7 +41,7 @@
 -- are _unique_write.sql, shared with unique_join.sql: the same statement
 -- with plain joins, for a batch planned for its own size.
 WITH k AS (
- SELECT s.*, m.tid, m.old_last, m.tid IS NOT NULL AS known
+ SELECT s.i, m.tid, m.old_last, m.tid IS NOT NULL AS known
  FROM shawk_flush_flows s LEFT JOIN LATERAL (
   SELECT o.ctid AS tid, o.last_seen AS old_last FROM flows o
   WHERE o.laddr = s.laddr AND o.lport = s.lport

@@ -9,7 +9,7 @@
 -- is NULLS NOT DISTINCT, the nodes' primary keys): at most one row
 -- matches a staged row, as with unique.sql's LIMIT 1.
 WITH k AS (
- SELECT s.*, o.ctid AS tid, o.last_seen AS old_last,
+ SELECT s.i, o.ctid AS tid, o.last_seen AS old_last,
   o.ctid IS NOT NULL AS known
  FROM shawk_flush_flows s LEFT JOIN flows o
   ON o.laddr = s.laddr AND o.lport = s.lport
