@@ -39,7 +39,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "SKIP - cmdb bench
 
 tmp=$(mktemp -d)
 [ "$(id -u)" -eq 0 ] && chmod 755 "$tmp"
-trap 'scripts/pg-throwaway.sh stop "$tmp/pg"; rm -rf "$tmp"' EXIT
+trap 'scripts/pg-throwaway.sh destroy "$tmp/pg"; rm -rf "$tmp"' EXIT
 URL=$(scripts/pg-throwaway.sh start "$tmp/pg") || exit 1
 "$SHAWK_BIN" create-scheme --cmdb "$URL" >/dev/null || exit 1
 
@@ -93,7 +93,7 @@ if pgb=$(command -v pgbouncer || ls /usr/sbin/pgbouncer 2>/dev/null); then
 		"logfile = $tmp/pgb/pgbouncer.log" \
 		"pidfile = $tmp/pgb/pgbouncer.pid" >"$tmp/pgb/pgbouncer.ini"
 	echo '"shawk" ""' >"$tmp/pgb/users.txt"
-	trap 'kill "$(cat "$tmp/pgb/pgbouncer.pid" 2>/dev/null)" 2>/dev/null; scripts/pg-throwaway.sh stop "$tmp/pg"; rm -rf "$tmp"' EXIT
+	trap 'kill "$(cat "$tmp/pgb/pgbouncer.pid" 2>/dev/null)" 2>/dev/null; scripts/pg-throwaway.sh destroy "$tmp/pg"; rm -rf "$tmp"' EXIT
 	if [ "$(id -u)" -eq 0 ]; then
 		chown -R postgres: "$tmp/pgb"
 		runuser -u postgres -- "$pgb" -d "$tmp/pgb/pgbouncer.ini"

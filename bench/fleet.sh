@@ -40,7 +40,7 @@ MODES=${FLEET_MODES:-flush}
 
 tmp=$(mktemp -d)
 [ "$(id -u)" -eq 0 ] && chmod 755 "$tmp"
-trap 'scripts/pg-throwaway.sh stop "$tmp/pg"; rm -rf "$tmp"' EXIT
+trap 'scripts/pg-throwaway.sh destroy "$tmp/pg"; rm -rf "$tmp"' EXIT
 URL=$(scripts/pg-throwaway.sh start "$tmp/pg") || exit 1
 max=0
 for n in $NS; do [ "$n" -gt "$max" ] && max=$n; done

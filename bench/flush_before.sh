@@ -38,24 +38,21 @@ git cat-file -e "$BEFORE^{commit}" 2>/dev/null || { echo "SKIP - flush_before: n
 tmp=$(mktemp -d)
 [ "$(id -u)" -eq 0 ] && chmod 755 "$tmp"
 old=$tmp/before
-trap 'for d in "$tmp"/pg.*; do [ -d "$d" ] && scripts/pg-throwaway.sh stop "$d" >/dev/null 2>&1; done; git worktree remove --force "$old" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+trap 'for d in "$tmp"/pg.*; do [ -d "$d" ] && scripts/pg-throwaway.sh destroy "$d" >/dev/null 2>&1; done; git worktree remove --force "$old" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 git worktree add --detach -q "$old" "$BEFORE" || { echo "flush_before: git worktree add $BEFORE failed"; exit 1; }
 echo "== building $BEFORE ($(git log -1 --format='%h %ad' --date=short "$BEFORE"))"
 make -C "$old" -j"$(nproc)" build/rel/shawk build/rel/bench/cmdb_bench >"$tmp/build.log" 2>&1 ||
 	{ tail -20 "$tmp/build.log"; echo "flush_before: building $BEFORE failed"; exit 1; }
 
 # run DIR SHAWK DRIVER: one cmdb_bench flush on a new throwaway PostgreSQL
-# in DIR (as root its cluster lives under /var/tmp, DIR/cluster: removed
-# with it).
+# in DIR, destroyed after it.
 run() {
 	local url dir=$1 rc
 	url=$(scripts/pg-throwaway.sh start "$dir") || return 1
 	"$2" create-scheme --cmdb "$url" >/dev/null &&
 		"$3" flush "$url" $SIZES
 	rc=$?
-	scripts/pg-throwaway.sh stop "$dir" >/dev/null
-	[ -L "$dir/cluster" ] && rm -rf "$(readlink -f "$dir/cluster")"
-	rm -rf "$dir"
+	scripts/pg-throwaway.sh destroy "$dir" >/dev/null
 	return $rc
 }
 

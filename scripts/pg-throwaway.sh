@@ -5,6 +5,8 @@
 #
 #   pg-throwaway.sh start DIR   initdb if needed, start; prints the CMDB URL
 #   pg-throwaway.sh stop DIR    fast shutdown (DIR is kept)
+#   pg-throwaway.sh destroy DIR stop, then remove DIR and the cluster
+#                               (also the one under /var/tmp, below)
 #   pg-throwaway.sh url DIR     prints the libpq URI
 #   pg-throwaway.sh ctl DIR ARGS...  pg_ctl ARGS on that cluster (as its owner)
 #
@@ -13,7 +15,7 @@
 set -euo pipefail
 
 cmd=${1:-} dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|url|ctl DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|destroy|url|ctl DIR" >&2; exit 2; }
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
@@ -70,9 +72,13 @@ start)
 	fi
 	url
 	;;
-stop)
+stop | destroy)
 	if [ -f "$home/data/PG_VERSION" ]; then
 		as_owner "$bindir/pg_ctl" -D "$home/data" -m fast -w stop >/dev/null 2>&1 || true
+	fi
+	if [ "$cmd" = destroy ]; then
+		[ "$home" != "$dir" ] && rm -rf "$home"
+		rm -rf "$dir"
 	fi
 	;;
 url)
@@ -83,7 +89,7 @@ ctl)
 	as_owner "$bindir/pg_ctl" -D "$home/data" "$@"
 	;;
 *)
-	echo "usage: $0 start|stop|url|ctl DIR" >&2
+	echo "usage: $0 start|stop|destroy|url|ctl DIR" >&2
 	exit 2
 	;;
 esac
